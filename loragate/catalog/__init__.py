@@ -1,0 +1,1 @@
+"""Facts as data: model families, presets, optimizers. Loaded from loragate/data/*.toml."""

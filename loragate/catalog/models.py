@@ -1,0 +1,105 @@
+"""Model families: the facts a check or an estimate needs about each base model.
+
+The values live in `loragate/data/models.toml` (each with its upstream source); this module only
+defines their shape and loads them once. Adding a model is a data change.
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import lru_cache
+from importlib import resources
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from loragate.errors import LoragateError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CaptionStyle = Literal["booru", "natural", "mixed"]
+
+
+class TextEncoder(BaseModel):
+    name: str
+    params_b: float = Field(description="Parameters in billions.")
+    token_limit: int = Field(description="Tokens the encoder reads; the rest of a caption is cut.")
+
+
+class ExpertFacts(BaseModel):
+    """A Wan 2.2 expert: which timesteps it denoises."""
+
+    name: Literal["high", "low"]
+    min_timestep: int
+    max_timestep: int
+    weights_hint: str = Field(default="", description="Substring of the released file name, e.g. 'high_noise'.")
+
+
+class ModelFamily(BaseModel):
+    id: str
+    display_name: str
+    trainer: Literal["musubi", "sdscripts"]
+    variant_of: str | None = Field(default=None, description="e.g. pony -> sdxl")
+    scripts: dict[str, str] = Field(description="stage -> script path relative to the trainer checkout.")
+    task: str | None = Field(default=None, description="musubi --task value.")
+    network_module: str
+    i2v: bool = False
+    # architecture numbers for memory
+    params_b: float = Field(description="Trainable backbone (DiT / UNet) parameters, billions, per expert.")
+    hidden_size: int
+    layers: int = Field(description="Transformer blocks (DiT) or attention blocks (UNet).")
+    heads: int
+    patch_size: list[int] = Field(default_factory=lambda: [1, 2, 2], description="(t, h, w) for DiTs; [1,1,1] for UNets.")
+    latent_downscale: int = 8
+    latent_channels: int = 16
+    lora_params_per_rank: int = Field(description="LoRA parameters for rank 1 over the targeted modules.")
+    lora_modules: int = 0
+    text_encoders: list[TextEncoder] = Field(default_factory=list)
+    vae_params_b: float = 0.08
+    # training facts
+    resolutions: list[list[int]] = Field(description="Typical training resolutions [W, H].")
+    default_resolution: list[int]
+    video: bool = False
+    frame_rule: str | None = Field(default=None, description="'4n+1' for Wan video.")
+    default_frames: list[int] = Field(default_factory=list)
+    weights_precision: str = Field(description="dtype of the released weights: bf16, fp16, fp8...")
+    mixed_precision: Literal["bf16", "fp16"] = "bf16"
+    experts: list[ExpertFacts] = Field(default_factory=list)
+    timestep_boundary: int | None = None
+    flow_shift: float | None = None
+    timestep_sampling: str | None = None
+    caption_style: CaptionStyle = "natural"
+    block_swap_max: int = 0
+    weights_files: dict[str, str] = Field(default_factory=dict, description="role -> typical released file name.")
+    sources: list[str] = Field(default_factory=list, description="Where these facts come from.")
+    notes: list[str] = Field(default_factory=list)
+
+
+class Catalog(BaseModel):
+    families: dict[str, ModelFamily]
+
+
+@lru_cache(maxsize=1)
+def load_catalog() -> Catalog:
+    text = resources.files("loragate.data").joinpath("models.toml").read_text(encoding="utf-8")
+    raw = tomllib.loads(text)
+    families = {key: ModelFamily.model_validate({"id": key, **value}) for key, value in raw.get("family", {}).items()}
+    return Catalog(families=families)
+
+
+def family_ids() -> list[str]:
+    return sorted(load_catalog().families)
+
+
+def get_family(family_id: str) -> ModelFamily:
+    families = load_catalog().families
+    key = family_id.strip().lower()
+    if key not in families:
+        raise LoragateError(
+            f"Unknown model family {family_id!r}.",
+            f"Use one of: {', '.join(sorted(families))}.",
+        )
+    return families[key]

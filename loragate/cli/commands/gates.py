@@ -1,0 +1,41 @@
+"""`loragate gates NAME`: the four verdicts, their age and whether each still holds."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from loragate.cli.output import EXIT_GO, EXIT_NO_GO, console, print_json, run_engine
+from loragate.gates.ledger import gate_status
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit} ago"
+    return f"{seconds:.0f} s ago"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("gates")
+    def gates(
+        name: str = typer.Argument(..., help="Project name (grimoire/training/NAME)."),
+        json_out: bool = typer.Option(False, "--json", help="Print the status as JSON."),
+    ) -> None:
+        """Show the four gate verdicts for a project and whether each is still current."""
+        status = run_engine(lambda: gate_status(name))
+        if json_out:
+            print_json(status)
+        else:
+            table = Table(title=f"Gates for {name}")
+            for column in ("gate", "verdict", "checked", "current", "what to do"):
+                table.add_column(column)
+            for s in status.gates:
+                current = "[green]yes[/]" if s.current else "[red]no[/]"
+                todo = "" if s.current else f"{s.problem} Run: {s.run}"
+                table.add_row(f"{s.gate} {s.name}", s.verdict or "-", _age(s.age_seconds), current, todo)
+            console.print(table)
+            console.print("[bold green]Ready to launch.[/]" if status.ready else "[bold red]Not ready to launch.[/]")
+        raise typer.Exit(EXIT_GO if status.ready else EXIT_NO_GO)

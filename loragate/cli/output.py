@@ -1,0 +1,99 @@
+"""What every command shares: JSON output, findings tables, progress bars, exit codes.
+
+stdout carries the result (the JSON model with --json); progress and errors go to stderr.
+Exit codes: 0 GO, 1 NO-GO, 2 could not run.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator, NoReturn, TypeVar
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from loragate.errors import LoragateError
+from loragate.findings import Finding, Verdict, sort_findings
+from loragate.progress import ProgressFn
+
+EXIT_GO = 0
+EXIT_NO_GO = 1
+EXIT_CANNOT_RUN = 2
+
+console = Console()
+err_console = Console(stderr=True)
+
+T = TypeVar("T")
+
+SEVERITY_STYLE = {"block": "bold red", "warn": "yellow", "info": "cyan"}
+
+
+def fail(message: str, fix: str | None = None) -> NoReturn:
+    """Stop with exit code 2 and the reason on stderr."""
+    err_console.print(f"[bold red]error:[/] {message}")
+    if fix:
+        err_console.print(f"[bold]what to do:[/] {fix}")
+    raise typer.Exit(EXIT_CANNOT_RUN)
+
+
+def run_engine(call: Callable[[], T]) -> T:
+    """Call the engine; a LoragateError becomes exit 2 with its message and fix on stderr."""
+    try:
+        return call()
+    except LoragateError as exc:
+        fail(exc.message, exc.fix)
+
+
+def print_json(model: BaseModel) -> None:
+    """Exactly the engine's model, nothing else on stdout."""
+    sys.stdout.write(model.model_dump_json(indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def exit_for(verdict: Verdict) -> NoReturn:
+    raise typer.Exit(EXIT_GO if verdict == "GO" else EXIT_NO_GO)
+
+
+def findings_table(findings: Iterable[Finding], title: str = "Findings") -> Table:
+    table = Table(title=title, show_lines=False, expand=True)
+    table.add_column("", width=5)
+    table.add_column("code", style="dim", no_wrap=True)
+    table.add_column("what", ratio=3)
+    table.add_column("fix", ratio=2)
+    for f in sort_findings(findings):
+        where = f" [dim]({f.path})[/]" if f.path else ""
+        table.add_row(f"[{SEVERITY_STYLE[f.severity]}]{f.severity}[/]", f.code, f.message + where, f.fix)
+    return table
+
+
+def print_verdict(verdict: Verdict, what: str) -> None:
+    style = "bold green" if verdict == "GO" else "bold red"
+    console.print(f"[{style}]{what}: {verdict}[/]")
+
+
+@contextmanager
+def progress_bar(description: str, enabled: bool = True) -> Iterator[ProgressFn]:
+    """A rich progress bar on stderr, driven by the engine's progress callback."""
+    if not enabled or not err_console.is_terminal:
+        yield lambda done, total, message: None
+        return
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[note]}", style="dim"),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=None, note="")
+
+        def update(done: int, total: int, message: str) -> None:
+            bar.update(task, completed=done, total=total or None, note=message[:60])
+
+        yield update

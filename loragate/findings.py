@@ -1,0 +1,43 @@
+"""The shape every check reports in: a finding, and a gate verdict built from findings."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Literal
+
+from pydantic import BaseModel, Field
+
+Severity = Literal["block", "warn", "info"]
+Verdict = Literal["GO", "NO-GO"]
+
+SEVERITY_ORDER: dict[str, int] = {"block": 0, "warn": 1, "info": 2}
+
+
+class Finding(BaseModel):
+    """One observation about the dataset, config, machine or run.
+
+    `code` is stable (tools match on it), `message` is for the artist, `fix` says what to do.
+    """
+
+    code: str = Field(description="Stable identifier, e.g. DS_LOW_RES or WAN_TIMESTEP_BOUNDARY.")
+    severity: Severity = Field(description="block fails the gate; warn and info do not.")
+    message: str = Field(description="What is wrong, in plain words.")
+    fix: str = Field(default="", description="What to do about it.")
+    path: str | None = Field(default=None, description="The file concerned, relative to the dataset or config folder.")
+    evidence: dict[str, Any] = Field(default_factory=dict, description="The values that triggered the finding.")
+
+
+def verdict_of(findings: Iterable[Finding]) -> Verdict:
+    """GO unless some finding blocks."""
+    return "NO-GO" if any(f.severity == "block" for f in findings) else "GO"
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Blocking findings first, then warnings, then info; stable within a severity."""
+    return sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.code, f.path or ""))
+
+
+def count_by_severity(findings: Iterable[Finding]) -> dict[str, int]:
+    counts = {"block": 0, "warn": 0, "info": 0}
+    for f in findings:
+        counts[f.severity] += 1
+    return counts

@@ -1,0 +1,1 @@
+"""The gate ledger: each gate's verdict with a fingerprint of what it judged."""

@@ -1,0 +1,166 @@
+"""The gate ledger, `grimoire/training/NAME/gates.json`.
+
+Each gate records its verdict with the fingerprint of its subject. `launch` asks `gate_status`
+whether all four are GO *and* current; a caption edited after Gate 1 makes Gate 1 stale.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator, Literal
+
+from pydantic import BaseModel, Field
+
+from loragate.atomic import atomic_write_json
+from loragate.errors import LoragateError
+from loragate.findings import Finding, Verdict
+from loragate.gates.fingerprint import fingerprint_subject
+from loragate.workspace import project_dir
+
+GateNumber = Literal[1, 2, 3, 4]
+
+GATES: dict[int, tuple[str, str]] = {
+    1: ("dataset", "loragate audit DATASET --name {name}"),
+    2: ("config", "loragate plan check {name}"),
+    3: ("environment", "loragate env --plan {name}"),
+    4: ("dry run", "loragate dry-run {name}"),
+}
+
+LEDGER_FILE = "gates.json"
+
+
+class GateRecord(BaseModel):
+    gate: int
+    verdict: Verdict
+    fingerprint: str
+    subject: dict[str, str] = Field(description="What was judged: dataset folder, plan file, machine.")
+    recorded_at: datetime
+    summary: str = ""
+    blocking: list[str] = Field(default_factory=list, description="Codes of the blocking findings.")
+
+
+class GateLedger(BaseModel):
+    project: str
+    latest: dict[str, GateRecord] = Field(default_factory=dict)
+    history: list[GateRecord] = Field(default_factory=list)
+
+
+class GateState(BaseModel):
+    gate: int
+    name: str
+    verdict: Verdict | None = None
+    recorded_at: datetime | None = None
+    age_seconds: float | None = None
+    current: bool = False
+    problem: str | None = Field(default=None, description="Why this gate does not count as passed now.")
+    run: str = Field(description="The command that (re)runs this gate.")
+
+
+class GateStatus(BaseModel):
+    project: str
+    ready: bool = Field(description="True when all four gates are GO for what exists now.")
+    gates: list[GateState]
+
+
+def _ledger_path(project: str, root: Path | None) -> Path:
+    return project_dir(project, root) / LEDGER_FILE
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_ledger(project: str, root: Path | None = None) -> GateLedger:
+    path = _ledger_path(project, root)
+    if not path.exists():
+        return GateLedger(project=project)
+    try:
+        return GateLedger.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, OSError) as exc:
+        raise LoragateError(
+            f"The gate ledger {path} is damaged ({exc.__class__.__name__}).",
+            "Move it aside and run the four gates again; nothing can launch until they pass.",
+        ) from exc
+
+
+def record_gate(
+    project: str,
+    gate: int,
+    verdict: Verdict,
+    subject: dict[str, str],
+    findings: list[Finding] | None = None,
+    summary: str = "",
+    root: Path | None = None,
+) -> GateRecord:
+    """Store a gate's verdict with the fingerprint of its subject as it is now."""
+    if gate not in GATES:
+        raise LoragateError(f"There is no gate {gate}.", "Gates are numbered 1 to 4.")
+    record = GateRecord(
+        gate=gate,
+        verdict=verdict,
+        fingerprint=fingerprint_subject(subject),
+        subject=dict(subject),
+        recorded_at=datetime.now(timezone.utc),
+        summary=summary,
+        blocking=sorted({f.code for f in findings or [] if f.severity == "block"}),
+    )
+    path = _ledger_path(project, root)
+    with _locked(path):
+        ledger = read_ledger(project, root)
+        ledger.latest[str(gate)] = record
+        ledger.history.append(record)
+        atomic_write_json(path, ledger)
+    return record
+
+
+def gate_status(project: str, root: Path | None = None) -> GateStatus:
+    """Each gate's verdict, its age, and whether what it judged is unchanged since."""
+    ledger = read_ledger(project, root)
+    now = datetime.now(timezone.utc)
+    states: list[GateState] = []
+    for gate, (name, command) in GATES.items():
+        run = command.format(name=project)
+        record = ledger.latest.get(str(gate))
+        if record is None:
+            states.append(GateState(gate=gate, name=name, run=run, problem=f"Gate {gate} ({name}) has not been run."))
+            continue
+        state = GateState(
+            gate=gate,
+            name=name,
+            run=run,
+            verdict=record.verdict,
+            recorded_at=record.recorded_at,
+            age_seconds=round((now - record.recorded_at).total_seconds(), 1),
+        )
+        if fingerprint_subject(record.subject) != record.fingerprint:
+            changed = ", ".join(sorted(k for k in record.subject if k != "caption_extension"))
+            state.problem = f"Gate {gate} ({name}) is stale: the {changed} changed after it was checked."
+        elif record.verdict != "GO":
+            blocking = ", ".join(record.blocking) or "blocking findings"
+            state.problem = f"Gate {gate} ({name}) said NO-GO ({blocking})."
+        else:
+            state.current = True
+        states.append(state)
+    return GateStatus(project=project, ready=all(s.current for s in states), gates=states)
+
+
+def require_all_gates(project: str, root: Path | None = None) -> GateStatus:
+    """Raise with the first missing or stale gate and the command to run; there is no override."""
+    status = gate_status(project, root)
+    if not status.ready:
+        problems = [s for s in status.gates if not s.current]
+        lines = " ".join(s.problem or "" for s in problems)
+        first = problems[0]
+        raise LoragateError(f"Training cannot start: {lines}", f"Run `{first.run}` first.")
+    return status

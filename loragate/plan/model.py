@@ -1,0 +1,167 @@
+"""`TrainingPlan`: model, dataset, parameters, paths, precision and memory options in one object.
+
+A backend (loragate.backends) turns a plan into the trainer's dataset TOML and commands; nothing
+outside the backends knows a trainer's flag names. Fields may be added; renaming one breaks the
+saved plans of every project, so don't.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+BackendName = Literal["musubi", "sdscripts"]
+TrainingType = Literal["character", "style", "object"]
+PresetName = Literal["quick", "standard", "thorough"]
+Platform = Literal["local", "runpod", "modal"]
+ExpertName = Literal["high", "low"]
+Stage = Literal["cache_latents", "cache_text_encoder", "train"]
+Precision = Literal["bf16", "fp16", "fp32"]
+
+PLAN_FILE = "plan.json"
+
+
+class Command(BaseModel):
+    """One step the trainer runs, as an argv list (never a shell string)."""
+
+    stage: Stage
+    argv: list[str]
+    expert: ExpertName | None = Field(default=None, description="Wan 2.2 expert this training command is for.")
+    cwd: str | None = Field(default=None, description="Folder to run in (the trainer's checkout).")
+    description: str = ""
+
+
+class WeightPaths(BaseModel):
+    """Model files the plan trains on. Which are needed depends on the family."""
+
+    dit: str | None = Field(default=None, description="Wan DiT; for Wan 2.2 the low-noise expert.")
+    dit_high_noise: str | None = Field(default=None, description="Wan 2.2 high-noise expert.")
+    vae: str | None = None
+    t5: str | None = Field(default=None, description="Wan umt5-xxl text encoder.")
+    clip: str | None = Field(default=None, description="Wan 2.1 I2V CLIP vision model.")
+    base_model: str | None = Field(default=None, description="sd-scripts --pretrained_model_name_or_path.")
+    clip_l: str | None = None
+    t5xxl: str | None = None
+    ae: str | None = Field(default=None, description="FLUX autoencoder.")
+
+
+class DatasetSpec(BaseModel):
+    path: str = Field(description="Absolute path of the dataset folder.")
+    caption_extension: str = ".txt"
+    image_dir: str | None = None
+    video_dir: str | None = None
+    image_count: int = 0
+    video_count: int = 0
+    resolution: tuple[int, int] = (1024, 1024)
+    num_repeats: int = 1
+    enable_bucket: bool = True
+    bucket_no_upscale: bool = False
+    target_frames: list[int] = Field(default_factory=list)
+    frame_extraction: str | None = None
+    source_fps: float | None = None
+    cache_dir: str | None = None
+
+
+class NetworkSpec(BaseModel):
+    module: str
+    dim: int = 16
+    alpha: float = 16
+    args: list[str] = Field(default_factory=list)
+
+
+class OptimizerSpec(BaseModel):
+    type: str = "AdamW8bit"
+    learning_rate: float = 1e-4
+    args: list[str] = Field(default_factory=list)
+    lr_scheduler: str = "constant"
+    lr_scheduler_min_lr_ratio: float | None = None
+    lr_warmup_steps: int = 0
+
+
+class ScheduleSpec(BaseModel):
+    max_train_epochs: int = 10
+    max_train_steps: int | None = None
+    save_every_n_epochs: int = 1
+    batch_size: int = 1
+    gradient_accumulation_steps: int = 1
+    seed: int = 42
+
+
+class MemorySpec(BaseModel):
+    mixed_precision: Precision = "bf16"
+    fp8_base: bool = False
+    fp8_scaled: bool = False
+    blocks_to_swap: int = 0
+    gradient_checkpointing: bool = True
+    attention: str = "sdpa"
+    cache_latents: bool = True
+    cache_text_encoder_outputs: bool = False
+    network_train_unet_only: bool = False
+    no_half_vae: bool = False
+    offload_inactive_dit: bool = False
+
+
+class TimestepSpec(BaseModel):
+    """Flow-matching timestep settings (Wan, FLUX)."""
+
+    timestep_sampling: str = "shift"
+    discrete_flow_shift: float | None = None
+    min_timestep: int | None = None
+    max_timestep: int | None = None
+    preserve_distribution_shape: bool = False
+    timestep_boundary: int | None = None
+
+
+class ExpertPlan(BaseModel):
+    """One Wan 2.2 expert trained as its own run (its own LoRA file)."""
+
+    expert: ExpertName
+    dit: str
+    min_timestep: int
+    max_timestep: int
+    output_name: str
+
+
+class TrainingPlan(BaseModel):
+    schema_version: int = 1
+    name: str
+    created_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    model: str = Field(description="Model family id from the catalog, e.g. wan2.2-t2v-a14b.")
+    backend: BackendName
+    training_type: TrainingType = "character"
+    preset: PresetName = "standard"
+    platform: Platform = "local"
+    trigger: str
+    gpu_gb: float | None = Field(default=None, description="GPU memory the plan must fit, in GB.")
+    trainer_dir: str | None = Field(default=None, description="The trainer's checkout.")
+    trainer_python: str | None = Field(default=None, description="The interpreter the trainer runs under.")
+    output_dir: str
+    output_name: str
+    dataset: DatasetSpec
+    weights: WeightPaths = Field(default_factory=WeightPaths)
+    network: NetworkSpec
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
+    memory: MemorySpec = Field(default_factory=MemorySpec)
+    timesteps: TimestepSpec | None = None
+    experts: list[ExpertPlan] = Field(default_factory=list)
+    explanations: dict[str, str] = Field(default_factory=dict, description="Setting -> why, in plain words.")
+    commands: list[Command] = Field(default_factory=list, description="Derived by the backend from the fields above.")
+    dataset_toml: str | None = Field(default=None, description="Path of the trainer's dataset TOML.")
+
+
+def load_plan(path: Path) -> TrainingPlan:
+    from loragate.errors import LoragateError
+
+    try:
+        return TrainingPlan.model_validate_json(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise LoragateError(f"There is no plan at {path}.", "Create one with `loragate plan new NAME ...`.") from exc
+    except ValueError as exc:
+        raise LoragateError(
+            f"The plan {path} cannot be read: {exc.__class__.__name__}.",
+            "Re-create it with `loragate plan new`, or fix the JSON by hand.",
+        ) from exc

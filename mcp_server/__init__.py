@@ -1,0 +1,1 @@
+"""The MCP door to loragate: tool registration and schemas only; the engine does the work."""

@@ -1,0 +1,77 @@
+"""Shared by every tool: running the engine off the event loop with progress, errors for the
+model to read, the allowed folders, and the annotation presets."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+
+from loragate.errors import LoragateError
+from loragate.workspace import workspace_root
+
+T = TypeVar("T")
+
+# Computes or inspects, writes nothing at all.
+READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+# Writes only loragate's own record (grimoire/), never the artist's media; same input, same result.
+WRITES_RECORD = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+# Starts or stops processes on the GPU: not idempotent.
+RUNS_TRAINING = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
+
+
+def allowed_roots() -> list[Path]:
+    """The workspace, plus `LORAGATE_ALLOWED_ROOTS` (os.pathsep-separated) for datasets elsewhere."""
+    roots = [workspace_root()]
+    extra = os.environ.get("LORAGATE_ALLOWED_ROOTS", "")
+    roots += [Path(p).expanduser().resolve() for p in extra.split(os.pathsep) if p.strip()]
+    return roots
+
+
+def resolve_path(user_path: str, what: str = "path") -> Path:
+    """Resolve a caller's path against the workspace and refuse anything outside the allowed roots."""
+    if not isinstance(user_path, str) or not user_path.strip() or "\x00" in user_path:
+        raise ToolError(f"The {what} is empty or malformed. Give a folder or file inside {workspace_root()}.")
+    candidate = Path(user_path).expanduser()
+    if not candidate.is_absolute():
+        candidate = workspace_root() / candidate
+    resolved = candidate.resolve()
+    roots = allowed_roots()
+    if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
+        shown = ", ".join(str(r) for r in roots)
+        raise ToolError(
+            f"The {what} {user_path!r} is outside the folders this server may read ({shown}). "
+            "Move the data inside the project, or add its folder to LORAGATE_ALLOWED_ROOTS in .mcp.json."
+        )
+    return resolved
+
+
+async def call_engine(ctx: Context | None, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking engine function on a worker thread.
+
+    If the function takes a `progress` keyword, its calls become MCP progress notifications,
+    which also keep the client's idle timeout from firing on long work.
+    """
+
+    def progress(done: int, total: int, message: str) -> None:
+        if ctx is None:
+            return
+        try:
+            anyio.from_thread.run(functools.partial(ctx.report_progress, done, total or None, message))
+        except Exception:  # noqa: BLE001 - a client that went away must not break the work
+            pass
+
+    if "progress" in kwargs and kwargs["progress"] is None:
+        kwargs["progress"] = progress
+    try:
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+    except LoragateError as exc:
+        raise ToolError(str(exc)) from exc

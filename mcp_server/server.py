@@ -1,0 +1,48 @@
+"""`loragate-mcp`: the MCP server. stdio by default, streamable HTTP with --http."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+
+from mcp.server import MCPServer
+
+INSTRUCTIONS = (
+    "loragate checks a LoRA training run before any GPU time is spent. Work through the gates in "
+    "order: audit_dataset (Gate 1), generate_config / validate_config / estimate_vram (Gate 2), "
+    "validate_env (Gate 3), dry_run (Gate 4). launch refuses until all four are GO for the current "
+    "dataset, plan and machine; gate_status says which gate is missing or stale. Explain every "
+    "finding to the artist in plain words with its fix."
+)
+
+
+def build_server() -> MCPServer:
+    server = MCPServer("loragate", instructions=INSTRUCTIONS)
+    from mcp_server import tools
+
+    for info in sorted(pkgutil.iter_modules(tools.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{tools.__name__}.{info.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(server)
+    return server
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="loragate-mcp", description="loragate MCP server")
+    parser.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP host (default 127.0.0.1, this machine only)")
+    parser.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)  # stderr; stdout belongs to the protocol
+    server = build_server()
+    if args.http:
+        server.run("streamable-http", host=args.host, port=args.port)
+    else:
+        server.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""One module per tool group; each exposes `register(mcp)`."""

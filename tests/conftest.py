@@ -1,0 +1,25 @@
+"""Shared fixtures: an isolated workspace per test, so no test touches another's grimoire."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty workspace root; loragate writes grimoire/ under it."""
+    root = tmp_path / "workspace"
+    root.mkdir()
+    monkeypatch.setenv("LORAGATE_ROOT", str(root))
+    monkeypatch.setenv("LORAGATE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("CLAUDE_PROJECT_DIR", raising=False)
+    monkeypatch.delenv("MUSUBI_TUNER_DIR", raising=False)
+    monkeypatch.delenv("SD_SCRIPTS_DIR", raising=False)
+    return root
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
