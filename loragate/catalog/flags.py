@@ -1,0 +1,102 @@
+"""Every argparse flag of the trainer scripts, from the upstream parsers (JSON dumps in
+loragate/data/flags/: musubi-tuner v0.3.4 and v0.2.15, sd-scripts 48d368fa).
+
+The validator uses them to catch typos (a misspelt key in a config TOML is silently ignored by
+the trainer) and flags from the other trainer; the test stand-ins use them to reject unknown
+flags exactly as argparse does.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from pydantic import BaseModel
+
+from loragate.errors import LoragateError
+
+
+class FlagSpec(BaseModel):
+    name: str  # with leading dashes, e.g. --network_dim
+    type: str  # "str", "int", "float", "flag (store_true)" / "store_true", "str (nargs=*)", ...
+    default: Any = None
+    choices: list[Any] | None = None
+    nargs: str | int | None = None
+    required: bool = False
+    help: str = ""
+
+    @property
+    def is_switch(self) -> bool:
+        """True for store_true flags, which take no value."""
+        return "store_true" in self.type
+
+    @property
+    def takes_many(self) -> bool:
+        return self.nargs in ("*", "+") or "nargs=*" in self.type or "nargs=+" in self.type
+
+    @property
+    def value_type(self) -> str:
+        """The base type: str, int, float, int_or_float, path or switch."""
+        if self.is_switch:
+            return "switch"
+        base = self.type.split(" ")[0].lstrip("_")
+        return {"pathlib.Path": "path", "Path": "path"}.get(base, base)
+
+
+# script name -> (file, filter on present_in when the dump covers several scripts)
+_SCRIPTS: dict[str, tuple[str, str | None]] = {
+    "wan_train_network.py": ("musubi-wan-train-flags.json", None),
+    "wan_cache_latents.py": ("musubi-wan-cache-latents-flags.json", None),
+    "wan_cache_text_encoder_outputs.py": ("musubi-wan-cache-te-flags.json", None),
+    "train_network.py": ("sdscripts-train-network-flags.json", "train_network.py"),
+    "sdxl_train_network.py": ("sdscripts-train-network-flags.json", "sdxl_train_network.py"),
+    "flux_train_network.py": ("sdscripts-flux-train-network-flags.json", "flux_train_network.py"),
+}
+
+_V0215 = {
+    "wan_train_network.py": "musubi-wan-train-flags.v0.2.15.json",
+    "wan_cache_latents.py": "musubi-wan-cache-latents-flags.v0.2.15.json",
+    "wan_cache_text_encoder_outputs.py": "musubi-wan-cache-te-flags.v0.2.15.json",
+}
+
+
+# The sd-scripts dump lists train_network.py's 193 flags; sdxl_train_network.py adds three more
+# (sdxl_train_util.add_sdxl_training_arguments; reference sd-scripts.md section 2: 196 flags).
+_SDXL_EXTRA = [
+    {"name": "--cache_text_encoder_outputs", "type": "store_true", "default": False,
+     "help": "cache text encoder outputs"},
+    {"name": "--cache_text_encoder_outputs_to_disk", "type": "store_true", "default": False,
+     "help": "cache text encoder outputs to disk"},
+    {"name": "--disable_mmap_load_safetensors", "type": "store_true", "default": False,
+     "help": "disable mmap load for safetensors"},
+]
+
+
+def known_scripts() -> list[str]:
+    return sorted(_SCRIPTS)
+
+
+@lru_cache(maxsize=None)
+def script_flags(script: str, version: str = "latest") -> dict[str, FlagSpec]:
+    """Flags accepted by a trainer script (its base name), keyed by name with dashes."""
+    base = script.replace("\\", "/").rsplit("/", 1)[-1]
+    if base not in _SCRIPTS:
+        raise LoragateError(f"loragate has no flag list for {script!r}.", f"Known scripts: {', '.join(known_scripts())}.")
+    filename, present_in = _SCRIPTS[base]
+    if version == "0.2.15" and base in _V0215:
+        filename = _V0215[base]
+    raw = json.loads(resources.files("loragate.data").joinpath("flags", filename).read_text(encoding="utf-8"))
+    flags: dict[str, FlagSpec] = {}
+    for entry in raw:
+        scripts = entry.get("present_in")
+        if present_in and scripts and present_in not in scripts:
+            continue
+        spec = FlagSpec.model_validate({k: v for k, v in entry.items() if k in FlagSpec.model_fields})
+        flags[spec.name] = spec
+    if base == "sdxl_train_network.py":
+        for entry in _SDXL_EXTRA:
+            spec = FlagSpec.model_validate(entry)
+            flags[spec.name] = spec
+    return flags
