@@ -48,6 +48,16 @@ class WeightPaths(BaseModel):
     ae: str | None = Field(default=None, description="FLUX autoencoder.")
 
 
+class DatasetSubset(BaseModel):
+    """One folder of media as the trainer sees it (a Wan `[[datasets]]` entry or an sd-scripts subset)."""
+
+    kind: Literal["image", "video"]
+    path: str = Field(description="The folder, as a path on the machine that trains.")
+    num_repeats: int = 1
+    count: int = Field(default=0, description="Media files found in it when the plan was made.")
+    cache_dir: str | None = Field(default=None, description="musubi cache folder for this subset, outside the dataset.")
+
+
 class DatasetSpec(BaseModel):
     path: str = Field(description="Absolute path of the dataset folder.")
     caption_extension: str = ".txt"
@@ -63,6 +73,8 @@ class DatasetSpec(BaseModel):
     frame_extraction: str | None = None
     source_fps: float | None = None
     cache_dir: str | None = None
+    subsets: list[DatasetSubset] = Field(default_factory=list, description="Folders the trainer reads, in order.")
+    layout: str | None = Field(default=None, description="flat, images_videos (Wan Images/ + Videos/) or kohya (N_name folders).")
 
 
 class NetworkSpec(BaseModel):
@@ -148,6 +160,7 @@ class TrainingPlan(BaseModel):
     memory: MemorySpec = Field(default_factory=MemorySpec)
     timesteps: TimestepSpec | None = None
     experts: list[ExpertPlan] = Field(default_factory=list)
+    experts_together: bool = Field(default=False, description="Wan 2.2: start both expert runs at the same time.")
     explanations: dict[str, str] = Field(default_factory=dict, description="Setting -> why, in plain words.")
     commands: list[Command] = Field(default_factory=list, description="Derived by the backend from the fields above.")
     dataset_toml: str | None = Field(default=None, description="Path of the trainer's dataset TOML.")
