@@ -21,12 +21,15 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CaptionStyle = Literal["booru", "natural", "mixed"]
+FamilyGroup = Literal["wan", "sd", "flux"]
 
 
 class TextEncoder(BaseModel):
     name: str
     params_b: float = Field(description="Parameters in billions.")
     token_limit: int = Field(description="Tokens the encoder reads; the rest of a caption is cut.")
+    precision: str = Field(default="bf16", description="dtype it is loaded in for caching or training.")
+    weights_file: str = Field(default="", description="Typical released file name.")
 
 
 class ExpertFacts(BaseModel):
@@ -47,6 +50,8 @@ class ModelFamily(BaseModel):
     task: str | None = Field(default=None, description="musubi --task value.")
     network_module: str
     i2v: bool = False
+    group: FamilyGroup = Field(default="sd", description="Presets and learning-rate ranges are shared within a group.")
+    architecture: Literal["dit", "unet"] = "dit"
     # architecture numbers for memory
     params_b: float = Field(description="Trainable backbone (DiT / UNet) parameters, billions, per expert.")
     hidden_size: int
@@ -57,8 +62,14 @@ class ModelFamily(BaseModel):
     latent_channels: int = 16
     lora_params_per_rank: int = Field(description="LoRA parameters for rank 1 over the targeted modules.")
     lora_modules: int = 0
+    te_lora_params_per_rank: int = Field(default=0, description="Extra LoRA parameters per rank when the text encoder(s) are trained too.")
+    ffn_size: int = 0
+    block_params_b: float = Field(default=0.0, description="Parameters (billions) one step of --blocks_to_swap moves to host RAM.")
+    image_encoder_params_b: float = Field(default=0.0, description="CLIP vision encoder (Wan 2.1 I2V), billions.")
+    latent_frame_stride: int = Field(default=1, description="Video frames per latent frame (Wan VAE: 4).")
     text_encoders: list[TextEncoder] = Field(default_factory=list)
     vae_params_b: float = 0.08
+    vae_name: str = ""
     # training facts
     resolutions: list[list[int]] = Field(description="Typical training resolutions [W, H].")
     default_resolution: list[int]
@@ -85,9 +96,23 @@ class Catalog(BaseModel):
 @lru_cache(maxsize=1)
 def load_catalog() -> Catalog:
     text = resources.files("loragate.data").joinpath("models.toml").read_text(encoding="utf-8")
-    raw = tomllib.loads(text)
-    families = {key: ModelFamily.model_validate({"id": key, **value}) for key, value in raw.get("family", {}).items()}
+    raw: dict[str, dict] = tomllib.loads(text).get("family", {})
+    families = {key: ModelFamily.model_validate({"id": key, **_with_parent(key, raw)}) for key in raw}
     return Catalog(families=families)
+
+
+def _with_parent(key: str, raw: dict[str, dict]) -> dict:
+    """A variant (pony -> sdxl) states only what differs; everything else comes from its parent."""
+    value = raw[key]
+    parent = value.get("variant_of")
+    if not parent:
+        return value
+    if parent not in raw or raw[parent].get("variant_of"):
+        raise LoragateError(
+            f"Model family {key!r} is a variant of {parent!r}, which is not a base family in the catalog.",
+            "Fix variant_of in loragate/data/models.toml.",
+        )
+    return {**raw[parent], **value}
 
 
 def family_ids() -> list[str]:
