@@ -6,19 +6,13 @@ defines their shape and loads them once. Adding a model is a data change.
 
 from __future__ import annotations
 
-import sys
 from functools import lru_cache
-from importlib import resources
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from loragate.catalog.datafile import read_data_toml
 from loragate.errors import LoragateError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 CaptionStyle = Literal["booru", "natural", "mixed"]
 FamilyGroup = Literal["wan", "sd", "flux"]
@@ -95,8 +89,7 @@ class Catalog(BaseModel):
 
 @lru_cache(maxsize=1)
 def load_catalog() -> Catalog:
-    text = resources.files("loragate.data").joinpath("models.toml").read_text(encoding="utf-8")
-    raw: dict[str, dict] = tomllib.loads(text).get("family", {})
+    raw: dict[str, dict] = read_data_toml("models.toml").get("family", {})
     families = {key: ModelFamily.model_validate({"id": key, **_with_parent(key, raw)}) for key in raw}
     return Catalog(families=families)
 
