@@ -74,7 +74,7 @@ class DatasetSpec(BaseModel):
     source_fps: float | None = None
     cache_dir: str | None = None
     subsets: list[DatasetSubset] = Field(default_factory=list, description="Folders the trainer reads, in order.")
-    layout: str | None = Field(default=None, description="flat, images_videos (Wan Images/ + Videos/) or kohya (N_name folders).")
+    layout: str | None = Field(default=None, description="What the dataset scan saw: flat, wan (Images/ + Videos/), kohya (N_name folders).")
 
 
 class NetworkSpec(BaseModel):
@@ -91,6 +91,7 @@ class OptimizerSpec(BaseModel):
     lr_scheduler: str = "constant"
     lr_scheduler_min_lr_ratio: float | None = None
     lr_warmup_steps: int = 0
+    extra_flags: list[str] = Field(default_factory=list, description="Other trainer flags this optimizer needs, as argv.")
 
 
 class ScheduleSpec(BaseModel):
