@@ -1,0 +1,111 @@
+"""Quick / Standard / Thorough presets per family group and training type, each value with a plain
+explanation. Data in loragate/data/presets.toml."""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from loragate.catalog.datafile import read_data_toml
+from loragate.catalog.models import FamilyGroup, get_family
+from loragate.catalog.optimizers import get_optimizer
+from loragate.errors import LoragateError
+
+TrainingType = Literal["character", "style", "object"]
+Level = Literal["quick", "standard", "thorough"]
+TRAINING_TYPES: tuple[str, ...] = ("character", "style", "object")
+LEVELS: tuple[str, ...] = ("quick", "standard", "thorough")
+_RANK_BOUNDS = (4, 64)  # below 4 learns too little to be useful; above 64 mostly copies the pictures
+
+
+class Preset(BaseModel):
+    family: str
+    group: FamilyGroup
+    training_type: TrainingType
+    level: Level
+    rank: int
+    alpha: float
+    learning_rate: float
+    optimizer: str = Field(description="loragate optimizer name; see catalog.optimizers for the trainer spelling.")
+    optimizer_args: list[str] = Field(default_factory=list)
+    lr_scheduler: str
+    warmup_ratio: float
+    target_steps: int
+    num_repeats: int
+    batch_size: int
+    checkpoints: int = Field(description="How many saved versions to aim for over the run.")
+    explanations: dict[str, str] = Field(description="Setting -> one plain sentence an artist understands.")
+
+
+class Schedule(BaseModel):
+    """A preset's step target turned into epochs for a dataset of a given size."""
+
+    max_train_epochs: int
+    steps_per_epoch: int
+    total_steps: int
+    save_every_n_epochs: int
+
+
+@lru_cache(maxsize=1)
+def _data() -> dict[str, Any]:
+    return read_data_toml("presets.toml")
+
+
+def get_preset(family_id: str, training_type: str = "character", preset: str = "standard") -> Preset:
+    """The preset for a model family, training type and level, with an explanation per value."""
+    family = get_family(family_id)
+    kind, level = training_type.strip().lower(), preset.strip().lower()
+    if kind not in TRAINING_TYPES:
+        raise LoragateError(f"Unknown training type {training_type!r}.", f"Use one of: {', '.join(TRAINING_TYPES)}.")
+    if level not in LEVELS:
+        raise LoragateError(f"Unknown preset {preset!r}.", f"Use one of: {', '.join(LEVELS)}.")
+    data = _data()
+    base = data["level"][family.group][level]
+    scale = data["type"][kind]
+
+    rank = min(max(round(base["rank"] * scale["rank_scale"]), _RANK_BOUNDS[0]), _RANK_BOUNDS[1])
+    alpha = base["alpha"] * rank / base["rank"]  # keep alpha/rank, so the step strength stays the same
+    optimizer = get_optimizer(base["optimizer"])
+    values: dict[str, Any] = {
+        "rank": rank,
+        "alpha": alpha,
+        "learning_rate": float(f"{base['learning_rate'] * scale['lr_scale']:.3g}"),
+        "optimizer": optimizer.name,
+        "optimizer_args": list(optimizer.args),
+        "lr_scheduler": base["lr_scheduler"],
+        "warmup_ratio": base["warmup_ratio"],
+        "target_steps": int(round(base["target_steps"] * scale["steps_scale"], -1)),
+        "num_repeats": base["num_repeats"],
+        "batch_size": base["batch_size"],
+        "checkpoints": base["checkpoints"],
+    }
+    explain = data["explain"]
+    explanations = {key: explain[key].format(value=_shown(values[key])) for key in explain}
+    explanations["optimizer"] += " " + optimizer.explanation
+    explanations["training_type"] = scale["why"]
+    return Preset(
+        family=family.id, group=family.group, training_type=kind, level=level, explanations=explanations, **values
+    )
+
+
+def schedule_for(preset: Preset, items: int) -> Schedule:
+    """Epochs, steps and save cadence that reach the preset's step target on `items` pictures/clips."""
+    if items < 1:
+        raise LoragateError("The dataset has no pictures or clips to train on.", "Add training media, then plan again.")
+    steps_per_epoch = math.ceil(items * preset.num_repeats / preset.batch_size)
+    epochs = max(1, math.ceil(preset.target_steps / steps_per_epoch))
+    return Schedule(
+        max_train_epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        total_steps=epochs * steps_per_epoch,
+        save_every_n_epochs=max(1, epochs // preset.checkpoints),
+    )
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
