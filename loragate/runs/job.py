@@ -60,6 +60,11 @@ class Job(BaseModel):
     processes: list[ProcessRecord] = Field(default_factory=list)
     events: list[JobEvent] = Field(default_factory=list)
     cause: str | None = Field(default=None, description="Why it failed or stopped, in plain words.")
+    plan_file: str | None = Field(default=None, description="The plan this job trains (plan.json, or an OOM-retry copy).")
+    gpus: list[int] = Field(default_factory=list, description="GPU indices this job holds the lock of.")
+    placement: str | None = Field(default=None, description="How the training runs were placed on the GPUs, in words.")
+    oom_retries: int = Field(default=0, description="Out-of-memory retries so far (at most 3).")
+    history: list[ProcessRecord] = Field(default_factory=list, description="Processes of earlier attempts.")
 
 
 def job_path(project: str, root: Path | None = None) -> Path:

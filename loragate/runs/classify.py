@@ -1,0 +1,662 @@
+"""Why a trainer step failed, in plain words with the fix, from its exit code and the end of its log.
+
+One table of rules, tried in order; the first that matches wins. The message texts matched here
+are the trainers' own (reference musubi-tuner.md §3, §5 and sd-scripts.md §3, §4.4, §6) and
+PyTorch's. The dry run reports findings with DRY_ codes, the supervisor with RUN_ codes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Literal
+
+from pydantic import BaseModel, Field
+
+from loragate.findings import Finding
+
+FailureKind = Literal[
+    "bad_flag",
+    "missing_module",
+    "driver_mismatch",
+    "cuda_oom",
+    "host_oom",
+    "weights_missing",
+    "weights_corrupt",
+    "weights_wrong_keys",
+    "caption_encoding",
+    "caption_empty",
+    "no_samples",
+    "nothing_trained",
+    "nan_loss",
+    "nan_latents",
+    "timeout",
+    "killed",
+    "trainer_error",
+    "exit_code",
+]
+
+# Flags that name model files, per trainer (musubi-tuner.md §1.3, sd-scripts.md §1).
+WEIGHT_FLAGS = (
+    "--dit",
+    "--dit_high_noise",
+    "--vae",
+    "--t5",
+    "--clip",
+    "--pretrained_model_name_or_path",
+    "--clip_l",
+    "--t5xxl",
+    "--ae",
+    "--network_weights",
+)
+
+WEIGHT_WORDS = {
+    "--dit": "the Wan DiT model",
+    "--dit_high_noise": "the Wan 2.2 high-noise expert",
+    "--vae": "the VAE",
+    "--t5": "the T5 text encoder",
+    "--clip": "the CLIP vision model",
+    "--pretrained_model_name_or_path": "the base model",
+    "--clip_l": "the CLIP-L text encoder",
+    "--t5xxl": "the T5-XXL text encoder",
+    "--ae": "the FLUX autoencoder",
+    "--network_weights": "the LoRA checkpoint to continue from",
+}
+
+STAGE_WORDS = {
+    "cache_latents": "caching latents",
+    "cache_text_encoder": "caching the text-encoder outputs",
+    "train": "training",
+}
+
+# Module -> what to pip install when its name is not the package's.
+PIP_NAMES = {
+    "cv2": "opencv-python",
+    "PIL": "Pillow",
+    "yaml": "PyYAML",
+    "sklearn": "scikit-learn",
+    "flash_attn": "flash-attn",
+    "lion_pytorch": "lion-pytorch",
+    "lycoris": "lycoris-lora",
+    "google": "protobuf",
+    "skimage": "scikit-image",
+    "huggingface_hub": "huggingface-hub",
+}
+TRAINER_PACKAGES = {"musubi_tuner", "library", "networks"}
+
+
+class Failure(BaseModel):
+    """A classified failure of one trainer step."""
+
+    kind: FailureKind
+    code: str = Field(description="DRY_... in a dry run, RUN_... in a launched run.")
+    stage: str = Field(description="The plan stage that failed: cache_latents, cache_text_encoder or train.")
+    where: str = Field(description="When it happened, in plain words (e.g. 'caching latents', 'a training step').")
+    message: str
+    fix: str
+    flag: str | None = Field(default=None, description="The trainer flag concerned, when one is.")
+    exit_code: int | None = None
+    evidence: str = Field(default="", description="The log line that gave it away.")
+
+    @property
+    def is_cuda_oom(self) -> bool:
+        return self.kind == "cuda_oom"
+
+    def finding(self, path: str | None = None) -> Finding:
+        return Finding(
+            code=self.code,
+            severity="block",
+            message=self.message,
+            fix=self.fix,
+            path=path,
+            evidence={"stage": self.stage, "where": self.where, "flag": self.flag, "exit_code": self.exit_code, "line": self.evidence},
+        )
+
+
+@dataclass
+class StepOutcome:
+    """What is known about a finished step; the input of the rules."""
+
+    stage: str
+    exit_code: int | None
+    log: str
+    argv: list[str]
+    steps_completed: int = 0
+    timed_out: bool = False
+    trainer_python: str | None = None
+
+    @property
+    def lines(self) -> list[str]:
+        return [line.strip() for line in re.split(r"[\r\n]+", self.log) if line.strip()]
+
+    def first(self, *patterns: str) -> str | None:
+        """The first log line containing any of the texts (case-sensitive, as printed)."""
+        for line in self.lines:
+            if any(p in line for p in patterns):
+                return line
+        return None
+
+    def last_re(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
+        found = None
+        for line in self.lines:
+            m = pattern.search(line)
+            if m:
+                found = m
+        return found
+
+
+Rule = Callable[[StepOutcome], "tuple[FailureKind, str, str, str | None, str] | None"]
+# A rule returns (kind, message, fix, flag, evidence line) or None.
+
+
+def _argv_values(argv: list[str]) -> dict[str, str]:
+    """flag -> value for `--flag value` and `--flag=value` pairs."""
+    values: dict[str, str] = {}
+    for i, arg in enumerate(argv):
+        if not arg.startswith("--"):
+            continue
+        if "=" in arg:
+            flag, value = arg.split("=", 1)
+            values[flag] = value
+        elif i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+            values[arg] = argv[i + 1]
+    return values
+
+
+def _weight_flag(o: StepOutcome, line: str | None = None, want_missing: bool = False) -> str | None:
+    """Which weight flag a failure is about: the one whose path the log names, else (for a missing
+    file) the one whose path does not exist, else the stage's main model."""
+    values = _argv_values(o.argv)
+    present = [f for f in WEIGHT_FLAGS if f in values]
+    text = line if line is not None else o.log
+    for flag in present:
+        path = values[flag]
+        if path and (path in text or (os.path.basename(path) and os.path.basename(path) in text)):
+            return flag
+    if want_missing:
+        for flag in present:
+            if not Path(values[flag]).exists():
+                return flag
+    if o.stage == "cache_latents":
+        return "--vae"
+    if o.stage == "cache_text_encoder":
+        return "--t5"
+    for flag in ("--dit", "--pretrained_model_name_or_path"):
+        if flag in values:
+            return flag
+    return present[0] if present else None
+
+
+def _flag_phrase(o: StepOutcome, flag: str | None) -> str:
+    if flag is None:
+        return "a model file"
+    value = _argv_values(o.argv).get(flag)
+    shown = f" ({value})" if value else ""
+    return f"{WEIGHT_WORDS.get(flag, 'the file')} given with {flag}{shown}"
+
+
+def _oom_where(o: StepOutcome) -> str:
+    """At which moment memory ran out: the caching stages, loading the model, or a training step."""
+    if o.stage in ("cache_latents", "cache_text_encoder"):
+        return STAGE_WORDS[o.stage]
+    marker = None
+    for line in o.lines:
+        low = line.lower()
+        if "running training" in low or low.startswith("steps:") or "epoch 1/" in low:
+            marker = "a training step"
+        elif "caching latents" in low and marker is None:
+            marker = "caching latents"
+        elif ("caching text encoder outputs" in low or "cache text encoder outputs" in low) and marker is None:
+            marker = "caching the text-encoder outputs"
+    if o.steps_completed > 0:
+        return "a training step"
+    return marker or "loading the model"
+
+
+# --- rules, in the order they are tried ------------------------------------------------------
+
+_UNRECOGNIZED = re.compile(r"error: unrecognized arguments: (.*)$")
+_REQUIRED = re.compile(r"error: the following arguments are required: (.*)$")
+_BAD_VALUE = re.compile(r"error: argument (--\S+?)(?:/\S+)?: (invalid .*)$")
+
+
+def _rule_argparse(o: StepOutcome):
+    m = o.last_re(_REQUIRED)
+    if m:
+        flags = [f.strip() for f in m.group(1).split(",")]
+        weight = next((f for f in flags if f in WEIGHT_FLAGS), None)
+        if weight:
+            return (
+                "weights_missing",
+                f"The trainer stopped before {STAGE_WORDS.get(o.stage, o.stage)}: {WEIGHT_WORDS[weight]} was not given ({weight}).",
+                f"Set the path of {WEIGHT_WORDS[weight]} in the plan, then run `loragate plan check` again.",
+                weight,
+                m.group(0),
+            )
+        return (
+            "bad_flag",
+            f"The trainer needs arguments the plan did not give: {m.group(1)}.",
+            "Re-create the plan with `loragate plan new`; if you edited plan.json by hand, add those settings.",
+            flags[0],
+            m.group(0),
+        )
+    m = o.last_re(_UNRECOGNIZED)
+    if m:
+        unknown = [a for a in m.group(1).split() if a.startswith("--")]
+        return (
+            "bad_flag",
+            f"This trainer version does not know the option(s) {', '.join(unknown) or m.group(1)}: "
+            "the installed trainer is older or newer than the one the plan was written for.",
+            "Update the trainer checkout (git pull, then pip install -e . in its venv) or remove the option "
+            "from the plan, then run `loragate env` and `loragate plan check` again.",
+            unknown[0] if unknown else None,
+            m.group(0),
+        )
+    m = o.last_re(_BAD_VALUE)
+    if m:
+        return (
+            "bad_flag",
+            f"The trainer rejected the value of {m.group(1)}: {m.group(2)}.",
+            f"Fix {m.group(1)} in the plan (for example --timestep_boundary takes 875, not 0.875), then check the plan again.",
+            m.group(1),
+            m.group(0),
+        )
+    return None
+
+
+_NO_MODULE = re.compile(r"(?:ModuleNotFoundError|ImportError): No module named '([\w.]+)'")
+
+
+def _rule_missing_module(o: StepOutcome):
+    m = o.last_re(_NO_MODULE)
+    if not m:
+        return None
+    module = m.group(1)
+    top = module.split(".")[0]
+    python = o.trainer_python or "the trainer's python"
+    if top in TRAINER_PACKAGES:
+        fix = (
+            f"The trainer's own code ({top}) cannot be imported: run `{python} -m pip install -e .` "
+            "(musubi-tuner) or `pip install -r requirements.txt` (sd-scripts) inside the trainer's folder."
+        )
+    else:
+        package = PIP_NAMES.get(top, top.replace("_", "-"))
+        fix = f"Install it into the trainer's environment: `{python} -m pip install {package}`, then run `loragate env` again."
+    return ("missing_module", f"The trainer needs the Python package '{module}', which is not installed in its environment.", fix, None, m.group(0))
+
+
+_DRIVER_TEXTS = (
+    "CUDA driver version is insufficient for CUDA runtime version",
+    "no kernel image is available for execution on the device",
+    "Found no NVIDIA driver on your system",
+    "The NVIDIA driver on your system is too old",
+    "Torch not compiled with CUDA enabled",
+    "is not compatible with the current PyTorch installation",
+    "CUDA error: forward compatibility was attempted on non supported HW",
+    "cuDNN version incompatibility",
+)
+
+
+def _rule_driver(o: StepOutcome):
+    line = o.first(*_DRIVER_TEXTS)
+    if not line:
+        return None
+    return (
+        "driver_mismatch",
+        "The GPU driver, CUDA and the trainer's PyTorch build do not match, so PyTorch cannot use this GPU.",
+        "Run `loragate env` (Gate 3): it names the PyTorch build that fits this driver and card and the exact "
+        "pip command that installs it into the trainer's environment.",
+        None,
+        line,
+    )
+
+
+_OOM_TEXTS = ("CUDA out of memory", "OutOfMemoryError", "CUDA error: out of memory", "CUBLAS_STATUS_ALLOC_FAILED")
+
+
+def _rule_cuda_oom(o: StepOutcome):
+    line = o.first(*_OOM_TEXTS)
+    if not line:
+        return None
+    where = _oom_where(o)
+    if where == "caching the text-encoder outputs":
+        fix = "Cache the text encoder in fp8 (--fp8_t5) or with a smaller caching batch, or free the GPU of other programs."
+    elif where == "caching latents":
+        fix = "Cache with a smaller batch, or keep the VAE cache on the CPU (--vae_cache_cpu); close other programs using the GPU."
+    elif where == "loading the model":
+        fix = "Load the model in fp8 (fp8_base with fp8_scaled) or swap more blocks to the CPU; `loragate plan check` shows the fit plan."
+    else:
+        fix = "Use the next step of the fit plan: halve the batch, swap more blocks, fp8, gradient checkpointing or fewer frames."
+    return ("cuda_oom", f"The GPU ran out of memory while {where}.", fix, None, line)
+
+
+_SIGKILL_TEXTS = ("died with <Signals.SIGKILL: 9>", "returned non-zero exit status -9", "returned non-zero exit status 137")
+
+
+def _rule_host_oom(o: StepOutcome):
+    line = o.first(*_SIGKILL_TEXTS)
+    killed = o.exit_code in (137, -9) or (o.lines and o.lines[-1] == "Killed")
+    if not (line or killed):
+        return None
+    return (
+        "host_oom",
+        f"The trainer was killed without an error message while {STAGE_WORDS.get(o.stage, o.stage)} (exit "
+        f"{o.exit_code}): almost always the computer ran out of main memory (RAM), not the GPU.",
+        "Use fewer swapped blocks or offloading (both keep weights in RAM), fewer data-loader workers, a machine "
+        "with more RAM, or add swap space. `dmesg | grep -i oom` confirms it.",
+        None,
+        line or (o.lines[-1] if o.lines else f"exit code {o.exit_code}"),
+    )
+
+
+_NOT_FOUND = re.compile(r"(?:FileNotFoundError|No such file or directory|does not exist|is not a valid model identifier|Repository Not Found)")
+
+
+def _rule_weights_missing(o: StepOutcome):
+    line = o.first("path to DiT model is required", "vae checkpoint is required")
+    if line:
+        flag = "--dit" if "DiT" in line else "--vae"
+        return (
+            "weights_missing",
+            f"{WEIGHT_WORDS[flag].capitalize()} was not given ({flag}).",
+            "Set its path in the plan, then run `loragate env` and `loragate plan check` again.",
+            flag,
+            line,
+        )
+    values = _argv_values(o.argv)
+    weight_paths = [values[f] for f in WEIGHT_FLAGS if f in values]
+    absent = [p for p in weight_paths if not Path(p).exists()]
+    for candidate in o.lines:
+        if not _NOT_FOUND.search(candidate):
+            continue
+        named = any(p in candidate or os.path.basename(p) in candidate for p in weight_paths)
+        if named or (absent and "FileNotFoundError" in candidate):
+            flag = _weight_flag(o, candidate, want_missing=True)
+            return (
+                "weights_missing",
+                f"The trainer cannot find {_flag_phrase(o, flag)}.",
+                "Download the file or fix its path in the plan; `loragate env` checks every weight file the plan names.",
+                flag,
+                candidate,
+            )
+    return None
+
+
+_CORRUPT_TEXTS = (
+    "Error while deserializing header",
+    "HeaderTooLarge",
+    "MetadataIncompleteBuffer",
+    "InvalidHeaderDeserialization",
+    "SafetensorError",
+    "invalid load key",
+    "failed finding central directory",
+    "PytorchStreamReader failed",
+    "unexpected EOF",
+)
+
+
+def _rule_weights_corrupt(o: StepOutcome):
+    line = o.first(*_CORRUPT_TEXTS)
+    if not line:
+        return None
+    flag = _weight_flag(o)
+    return (
+        "weights_corrupt",
+        f"{_flag_phrase(o, flag).capitalize()} is damaged or incomplete (its header cannot be read); usually an interrupted download.",
+        "Download it again and compare its size with the published one; `loragate env` reads every weight header.",
+        flag,
+        line,
+    )
+
+
+def _rule_wrong_keys(o: StepOutcome):
+    line = o.first("Missing key(s) in state_dict", "Unexpected key(s) in state_dict", "size mismatch for")
+    if line:
+        flag = _weight_flag(o)
+        return (
+            "weights_wrong_keys",
+            f"{_flag_phrase(o, flag).capitalize()} does not fit the model the plan trains: its layers have other names or "
+            "shapes (for example Wan 2.2 I2V weights with the Wan 2.1 task, or I2V weights with a T2V task).",
+            "Check that the task/model in the plan matches the file (`loragate env` compares the weight headers with the plan).",
+            flag,
+            line,
+        )
+    line = o.first("KeyError: 'latents_image'")
+    if line:
+        # musubi-tuner.md §5.9: I2V training on latents cached without --i2v.
+        return (
+            "weights_wrong_keys",
+            "The latent cache was made for text-to-video, but the plan trains image-to-video.",
+            "Cache latents again with --i2v (the plan does this for I2V tasks): run `loragate dry-run` again, which re-caches.",
+            "--i2v",
+            line,
+        )
+    return None
+
+
+def _rule_captions(o: StepOutcome):
+    line = o.first("UnicodeDecodeError", "illegal char in file (not UTF-8)")
+    if line:
+        return (
+            "caption_encoding",
+            "A caption file is not valid UTF-8 text, so the trainer cannot read it.",
+            "Re-save the caption files as UTF-8; `loragate audit DATASET --name NAME` lists the files that are not.",
+            None,
+            line,
+        )
+    line = o.first("caption file is empty")
+    if line:
+        return (
+            "caption_empty",
+            "A caption file is empty.",
+            "Write a caption in every caption file (or delete the empty file); `loragate audit` lists them.",
+            None,
+            line,
+        )
+    return None
+
+
+_NO_SAMPLE_TEXTS = (
+    "No training items found in the dataset",  # musubi-tuner.md §2
+    "No data found. Please verify arguments",  # sd-scripts.md §6.2, exits 0
+)
+
+
+def _rule_no_samples(o: StepOutcome):
+    line = o.first(*_NO_SAMPLE_TEXTS)
+    if not line:
+        return None
+    if "No training items" in line:
+        fix = (
+            "The latent and text-encoder caches are missing or do not match the dataset: run both caching steps "
+            "again (`loragate dry-run` does), and check the dataset folder and caption extension in the plan."
+        )
+    else:
+        fix = "Point the plan's dataset at the folder that holds the images and captions, with the right caption extension, then run `loragate audit` again."
+    return ("no_samples", "The trainer found no training samples in the dataset, so nothing was trained.", fix, None, line)
+
+
+def _rule_nan(o: StepOutcome):
+    line = o.first("NaN detected in latents")
+    if line:
+        return (
+            "nan_latents",
+            "The VAE produced invalid numbers (NaN) while encoding an image: the SDXL VAE does this in fp16.",
+            "Keep the VAE in full precision (no_half_vae in the plan), or train in bf16.",
+            "--no_half_vae",
+            line,
+        )
+    line = o.first("avr_loss=nan", "loss=nan")
+    if line:
+        return (
+            "nan_loss",
+            "The loss became NaN: the training diverged.",
+            "Lower the learning rate; for FLUX or on GTX 16xx cards use bf16 instead of fp16.",
+            None,
+            line,
+        )
+    return None
+
+
+_EXCEPTION = re.compile(r"(?:^|\s)((?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Interrupt)):\s*(.*)$")
+
+
+def _last_exception(o: StepOutcome) -> str | None:
+    found = None
+    for line in o.lines:
+        m = _EXCEPTION.search(line)
+        if m and "CalledProcessError" not in m.group(1):
+            found = f"{m.group(1)}: {m.group(2)}".strip()
+    return found
+
+
+def _rule_generic(o: StepOutcome):
+    if o.timed_out:
+        return (
+            "timeout",
+            f"{STAGE_WORDS.get(o.stage, o.stage).capitalize()} did not finish within its time limit and was stopped.",
+            "Look at the end of the log for where it hung; a first run may be downloading tokenizers, which an "
+            "offline machine cannot do (set HF_HUB_OFFLINE=1 with the tokenizers cached).",
+            None,
+            o.lines[-1] if o.lines else "",
+        )
+    exc = _last_exception(o)
+    if o.exit_code not in (0, None) and exc:
+        return (
+            "trainer_error",
+            f"The trainer stopped with an error while {STAGE_WORDS.get(o.stage, o.stage)}: {exc}",
+            "Read the last lines of the log; fix the setting or file it names, then run the dry run again.",
+            None,
+            exc,
+        )
+    if o.exit_code is not None and o.exit_code < 0:
+        return (
+            "killed",
+            f"The trainer was stopped by signal {-o.exit_code} while {STAGE_WORDS.get(o.stage, o.stage)}.",
+            "Something outside the trainer stopped it; run it again, and check whether another tool kills long jobs.",
+            None,
+            f"exit code {o.exit_code}",
+        )
+    if o.exit_code not in (0, None):
+        return (
+            "exit_code",
+            f"The trainer exited with code {o.exit_code} while {STAGE_WORDS.get(o.stage, o.stage)}, without a recognisable error.",
+            "Read the end of the log for the cause.",
+            None,
+            o.lines[-1] if o.lines else f"exit code {o.exit_code}",
+        )
+    return None
+
+
+def _rule_nothing_trained(o: StepOutcome):
+    if o.stage == "train" and o.exit_code == 0 and o.steps_completed == 0:
+        return (
+            "nothing_trained",
+            "The trainer finished without error but did not train a single step.",
+            "Usually the dataset is empty for the trainer (wrong folder, caption extension or missing caches); "
+            "run `loragate audit` and the dry run again and read the log's dataset summary.",
+            None,
+            o.lines[-1] if o.lines else "exit code 0",
+        )
+    return None
+
+
+RULES: list[Rule] = [
+    _rule_argparse,
+    _rule_missing_module,
+    _rule_driver,
+    _rule_cuda_oom,
+    _rule_weights_missing,
+    _rule_weights_corrupt,
+    _rule_wrong_keys,
+    _rule_captions,
+    _rule_no_samples,
+    _rule_nan,
+    _rule_host_oom,
+    _rule_generic,
+    _rule_nothing_trained,
+]
+
+CODE_SUFFIX: dict[str, str] = {
+    "bad_flag": "BAD_FLAG",
+    "missing_module": "MISSING_MODULE",
+    "driver_mismatch": "DRIVER_MISMATCH",
+    "cuda_oom": "CUDA_OOM",
+    "host_oom": "HOST_OOM",
+    "weights_missing": "WEIGHTS_MISSING",
+    "weights_corrupt": "WEIGHTS_CORRUPT",
+    "weights_wrong_keys": "WEIGHTS_WRONG_KEYS",
+    "caption_encoding": "CAPTION_ENCODING",
+    "caption_empty": "CAPTION_EMPTY",
+    "no_samples": "NO_SAMPLES",
+    "nothing_trained": "NOTHING_TRAINED",
+    "nan_loss": "NAN_LOSS",
+    "nan_latents": "NAN_LATENTS",
+    "timeout": "TIMEOUT",
+    "killed": "KILLED",
+    "trainer_error": "TRAINER_ERROR",
+    "exit_code": "EXIT_CODE",
+}
+
+
+def classify_failure(
+    stage: str,
+    exit_code: int | None,
+    log: str,
+    argv: list[str] | None = None,
+    *,
+    steps_completed: int = 0,
+    timed_out: bool = False,
+    prefix: Literal["DRY", "RUN"] = "DRY",
+    trainer_python: str | None = None,
+) -> Failure | None:
+    """The failure of one step, or None when the step worked.
+
+    A caching step works when it exits 0. A training step works when it exits 0 having trained at
+    least one step (sd-scripts exits 0 when it finds no data, sd-scripts.md §6.2) and shows no NaN.
+    """
+    outcome = StepOutcome(
+        stage=stage,
+        exit_code=exit_code,
+        log=log,
+        argv=list(argv or []),
+        steps_completed=steps_completed,
+        timed_out=timed_out,
+        trainer_python=trainer_python,
+    )
+    if exit_code == 0 and not timed_out:
+        if stage != "train":
+            return None
+        rules: list[Rule] = [_rule_no_samples, _rule_nan, _rule_nothing_trained]
+    else:
+        rules = RULES
+    for rule in rules:
+        hit = rule(outcome)
+        if hit:
+            kind, message, fix, flag, evidence = hit
+            return Failure(
+                kind=kind,
+                code=f"{prefix}_{CODE_SUFFIX[kind]}",
+                stage=stage,
+                where=_oom_where(outcome) if kind == "cuda_oom" else STAGE_WORDS.get(stage, stage),
+                message=message,
+                fix=fix,
+                flag=flag,
+                exit_code=exit_code,
+                evidence=evidence[:500],
+            )
+    return None
+
+
+def read_tail(path: Path, max_bytes: int = 256 * 1024) -> str:
+    """The end of a log, decoded leniently (trainers print bytes that are not UTF-8)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - max_bytes))
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""

@@ -1,0 +1,58 @@
+"""Where and when the training commands run: the two Wan 2.2 experts together or one after the other.
+
+The two experts are independent runs (their own LoRA each). Together they take half the wall
+clock: on two GPUs each gets its own card; on one GPU only when both estimates fit with the 20%
+safety margin the config gate uses. Otherwise they run one after the other.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from loragate.plan.model import Command
+
+SAFETY_MARGIN = 0.20  # the same margin Gate 2 keeps free on the card
+
+
+class Placement(BaseModel):
+    waves: list[list[tuple[int, int | None]]] = Field(
+        description="Groups run one after the other; inside a group, (command index, GPU) run at once."
+    )
+    reason: str
+
+
+def place_trainings(
+    commands: list[Command],
+    gpus: list[int],
+    *,
+    together: bool,
+    per_run_gb: float | None,
+    gpu_total_gb: float | None,
+) -> Placement:
+    """Decide the waves for the training commands (indices into `commands`)."""
+    trains = [i for i, c in enumerate(commands) if c.stage == "train"]
+    first_gpu = gpus[0] if gpus else None
+    if len(trains) < 2 or not together:
+        why = "one training run" if len(trains) < 2 else "the plan runs the experts one after the other"
+        return Placement(waves=[[(i, first_gpu)] for i in trains], reason=why)
+    if len(gpus) >= len(trains):
+        return Placement(
+            waves=[[(i, gpus[k]) for k, i in enumerate(trains)]],
+            reason=f"both experts at once, each on its own GPU ({', '.join(str(g) for g in gpus[: len(trains)])})",
+        )
+    if per_run_gb is not None and gpu_total_gb is not None:
+        needed = per_run_gb * len(trains)
+        usable = gpu_total_gb * (1 - SAFETY_MARGIN)
+        if needed <= usable:
+            return Placement(
+                waves=[[(i, first_gpu) for i in trains]],
+                reason=f"both experts at once on one GPU: {needed:.1f} GB needed, {usable:.1f} GB usable of {gpu_total_gb:.0f} GB",
+            )
+        return Placement(
+            waves=[[(i, first_gpu)] for i in trains],
+            reason=f"one expert after the other: together they need {needed:.1f} GB, more than the {usable:.1f} GB usable on this GPU",
+        )
+    return Placement(
+        waves=[[(i, first_gpu)] for i in trains],
+        reason="one expert after the other: the memory of this GPU or of a run is not known",
+    )
