@@ -1,0 +1,1 @@
+"""Stand-ins for the external trainers (musubi-tuner, sd-scripts, accelerate); see README.md."""

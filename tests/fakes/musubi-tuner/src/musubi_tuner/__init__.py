@@ -1,0 +1,1 @@
+"""musubi-tuner stand-in package (tests/fakes/README.md)."""
