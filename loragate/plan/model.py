@@ -55,6 +55,7 @@ class DatasetSubset(BaseModel):
     path: str = Field(description="The folder, as a path on the machine that trains.")
     num_repeats: int = 1
     count: int = Field(default=0, description="Media files found in it when the plan was made.")
+    samples: int = Field(default=0, description="Training samples one pass yields (a clip once per target frame count it is long enough for).")
     cache_dir: str | None = Field(default=None, description="musubi cache folder for this subset, outside the dataset.")
 
 
