@@ -1,0 +1,57 @@
+"""`loragate audit DATASET`: Gate 1, the dataset audit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from loragate.cli.output import console, exit_for, findings_table, print_json, print_verdict, progress_bar, run_engine
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("audit")
+    def audit(
+        dataset: Path = typer.Argument(..., help="The dataset folder (flat, Images/ + Videos/, or kohya N_name folders)."),
+        trigger: Optional[str] = typer.Option(None, "--trigger", help="The trigger word every caption must contain."),
+        model: Optional[str] = typer.Option(None, "--model", help="Model family, e.g. sdxl, pony, flux1-dev, wan2.1-t2v-14b."),
+        training_type: Optional[str] = typer.Option(None, "--type", help="character, style or object."),
+        name: Optional[str] = typer.Option(None, "--name", help="Project name: writes grimoire/training/NAME/dataset-report.md and records Gate 1."),
+        caption_ext: str = typer.Option(".txt", "--caption-ext", help="Caption file extension."),
+        json_out: bool = typer.Option(False, "--json", help="Print the audit report as JSON."),
+    ) -> None:
+        """Gate 1: check every image, clip and caption before training. Exit 0 GO, 1 NO-GO, 2 could not run."""
+        from loragate.dataset.audit import audit_dataset
+
+        with progress_bar("Auditing", enabled=not json_out) as progress:
+            report = run_engine(
+                lambda: audit_dataset(
+                    dataset,
+                    trigger=trigger,
+                    model=model,
+                    training_type=training_type,  # type: ignore[arg-type] - the engine validates it
+                    name=name,
+                    caption_extension=caption_ext,
+                    progress=progress,
+                )
+            )
+        if json_out:
+            print_json(report)
+        else:
+            summary = Table.grid(padding=(0, 2))
+            summary.add_row("dataset", f"{report.dataset} ({report.layout} layout)")
+            summary.add_row("media", f"{report.images} images, {report.videos} clips, {report.captions} captions")
+            summary.add_row("usable", f"{report.size.usable_images + report.size.usable_videos}")
+            if report.median_resolution:
+                summary.add_row("median size", f"{report.median_resolution[0]}x{report.median_resolution[1]}")
+            summary.add_row("duplicates", f"{len(report.duplicate_groups)} group(s)")
+            summary.add_row("time", f"{report.seconds:.2f} s ({report.cached} from cache)")
+            console.print(summary)
+            if report.findings:
+                console.print(findings_table(report.findings, title="Gate 1 findings"))
+            if report.report_path:
+                console.print(f"Report: {report.report_path}")
+            print_verdict(report.verdict, "Gate 1 (dataset)")
+        exit_for(report.verdict)

@@ -1,0 +1,231 @@
+"""One decode per image: every quality score and the duplicate signature come from the same pixels.
+
+JPEGs are decoded at reduced scale (`Image.draft`, DCT scaling: the whole file is still read, so a
+truncated file still fails); other formats are decoded fully (which is what proves them intact) and
+reduced once. Large batches run in a process pool over all cores; results go to the analysis cache.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+from loragate.dataset.cache import AnalysisCache, cache_key
+from loragate.dataset.image_checks import ANALYSIS_SIZE, quality_scores
+from loragate.dataset.model import ImageAnalysis
+from loragate.progress import ProgressFn, or_silent
+
+# Bump when what is measured changes; old cache rows are then simply not found.
+ANALYSIS_VERSION = "img3"
+# Below this many images to decode, a pool costs more to start than it saves.
+SERIAL_BELOW = 48
+EXIF_ORIENTATION = 0x0112
+GRAY16_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+
+
+def _signature_fn() -> Any | None:
+    """The duplicate finder's signature function, if that package is installed alongside."""
+    try:
+        from loragate.duplicates.signature import image_signature
+    except ImportError:
+        return None
+    return image_signature
+
+
+def _signature_version() -> str:
+    try:
+        from loragate.duplicates import signature
+    except ImportError:
+        return "nosig"
+    return str(getattr(signature, "SIGNATURE_VERSION", "sig"))
+
+
+def _hydrate(analysis: ImageAnalysis) -> ImageAnalysis:
+    """Cached signatures come back as dicts; turn them into the duplicate finder's model again."""
+    if isinstance(analysis.signature, dict):
+        try:
+            from loragate.duplicates.signature import ImageSignature
+
+            analysis.signature = ImageSignature.model_validate(analysis.signature)
+        except ImportError:
+            pass
+    return analysis
+
+
+def _png_bit_depth(header: bytes) -> int:
+    # PNG: 8-byte magic, then the IHDR chunk (length, type, width, height, bit depth at offset 24).
+    if header[:8] == b"\x89PNG\r\n\x1a\n" and len(header) > 24:
+        return header[24]
+    return 8
+
+
+def analyze_file(abs_path: str, rel: str) -> ImageAnalysis:
+    """Decode one image once and measure everything. Never raises for a bad file; never writes."""
+    from PIL import Image, UnidentifiedImageError
+
+    result = ImageAnalysis(path=rel)
+    try:
+        with open(abs_path, "rb") as handle:
+            header = handle.read(32)
+            if not header:
+                result.error = "DS_ZERO_BYTE"
+                return result
+            handle.seek(0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                try:
+                    img = Image.open(handle)
+                except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+                    result.error, result.pixels = "DS_TOO_LARGE", _bomb_pixels(str(exc))
+                    result.error_detail = f"{result.pixels / 1e6:,.0f} megapixels" if result.pixels else ""
+                    return result
+                return _measure(img, result, header)
+    except PermissionError as exc:
+        result.error, result.error_detail = "DS_UNREADABLE", exc.strerror or "permission denied"
+    except UnidentifiedImageError:
+        result.error = "DS_NOT_AN_IMAGE"
+    except OSError as exc:
+        result.error, result.error_detail = "DS_UNREADABLE", exc.strerror or str(exc)
+    return result
+
+
+def _bomb_pixels(text: str) -> int:
+    # Pillow says e.g. "Image size (10000000000 pixels) exceeds limit of 178956970 pixels, ..."
+    match = re.search(r"\((\d+) pixels\)", text)
+    return int(match.group(1)) if match else 0
+
+
+def _measure(img: Any, result: ImageAnalysis, header: bytes) -> ImageAnalysis:
+    import numpy as np
+    from PIL import Image
+
+    result.format = img.format
+    result.width, result.height = img.size
+    result.pixels = result.width * result.height
+    result.mode = img.mode
+    result.frames = int(getattr(img, "n_frames", 1) or 1)
+    result.bit_depth = 16 if img.mode in GRAY16_MODES else _png_bit_depth(header)
+    if result.pixels > Image.MAX_IMAGE_PIXELS:
+        result.error = "DS_TOO_LARGE"
+        result.error_detail = f"{result.width}x{result.height}, {result.pixels / 1e6:,.0f} megapixels"
+        return result
+    try:
+        if img.format == "JPEG":
+            img.draft("RGB", (ANALYSIS_SIZE, ANALYSIS_SIZE))
+        img.load()
+    except Exception as exc:  # noqa: BLE001 - every decoder failure means the same thing to the artist
+        result.error = "DS_TRUNCATED"
+        result.error_detail = str(exc)[:200]
+        return result
+    try:
+        result.exif_orientation = int(img.getexif().get(EXIF_ORIENTATION, 1) or 1)
+    except Exception:  # noqa: BLE001 - a damaged EXIF block is not a damaged image
+        result.exif_orientation = 1
+
+    if img.mode in GRAY16_MODES:
+        # Scale 16-bit values to 8 bits for scoring (Pillow's own convert would clip them to white).
+        arr = np.asarray(img, dtype=np.float32)
+        img = Image.fromarray(np.clip(arr / 257.0, 0, 255).astype(np.uint8), "L")
+    elif img.mode in ("P", "PA"):
+        img = img.convert("RGBA")
+    img.thumbnail((ANALYSIS_SIZE, ANALYSIS_SIZE), reducing_gap=2.0)
+    if "A" in img.getbands():
+        low, _ = img.getchannel("A").getextrema()
+        result.alpha_used = low < 255
+    rgb = img.convert("RGB")
+    result.scores = quality_scores(np.asarray(rgb))
+    signature = _signature_fn()
+    if signature is not None:
+        result.signature = signature(rgb, original_size=(result.width, result.height))
+    return result
+
+
+def _analyze_chunk(items: list[tuple[str, str]]) -> list[str]:
+    """Pool worker: JSON per image, so results cross the process boundary cheaply."""
+    return [analyze_file(abs_path, rel).model_dump_json() for abs_path, rel in items]
+
+
+def _workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def analyze_images(
+    root: Path,
+    relpaths: list[str],
+    progress: ProgressFn | None = None,
+    workers: int | None = None,
+) -> dict[str, ImageAnalysis]:
+    """Analyse images under `root` (paths relative to it), reusing cached results for unchanged files.
+
+    Returns relpath -> ImageAnalysis, each with `signature` when the duplicate finder is installed.
+    """
+    return analyze_images_counted(root, relpaths, progress, workers)[0]
+
+
+def analyze_images_counted(
+    root: Path,
+    relpaths: list[str],
+    progress: ProgressFn | None = None,
+    workers: int | None = None,
+) -> tuple[dict[str, ImageAnalysis], int]:
+    """Like `analyze_images`, also returning how many results came from the cache."""
+    report = or_silent(progress)
+    root = Path(root).resolve()
+    cache = AnalysisCache(root)
+    version = f"{ANALYSIS_VERSION}-{_signature_version()}"
+    keys: dict[str, str] = {}
+    results: dict[str, ImageAnalysis] = {}
+    todo: list[tuple[str, str]] = []
+    for rel in relpaths:
+        abs_path = str(root / rel)
+        try:
+            st = os.stat(abs_path)
+        except OSError:
+            todo.append((abs_path, rel))
+            continue
+        keys[rel] = cache_key("image", version, abs_path, st.st_size, st.st_mtime_ns)
+    hits = cache.get_many(keys.values())
+    for rel, key in keys.items():
+        if key in hits:
+            results[rel] = _hydrate(ImageAnalysis.model_validate_json(hits[key]))
+        else:
+            todo.append((str(root / rel), rel))
+    cached = len(results)
+    total = len(relpaths)
+    report(cached, total, "images (from cache)" if cached else "images")
+
+    fresh: dict[str, str] = {}
+
+    def take(rel: str, payload: str) -> None:
+        analysis = _hydrate(ImageAnalysis.model_validate_json(payload))
+        results[rel] = analysis
+        # Permissions change without touching size or mtime, so an unreadable result is never cached.
+        if rel in keys and analysis.error != "DS_UNREADABLE":
+            fresh[keys[rel]] = payload
+
+    n_workers = workers or _workers()
+    if len(todo) < SERIAL_BELOW or n_workers < 2:
+        for abs_path, rel in todo:
+            take(rel, analyze_file(abs_path, rel).model_dump_json())
+            report(len(results), total, rel)
+    else:
+        chunk = max(4, min(32, len(todo) // (n_workers * 8) or 4))
+        chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
+            futures = {pool.submit(_analyze_chunk, part): part for part in chunks}
+            for future in as_completed(futures):
+                part = futures[future]
+                for (_, rel), payload in zip(part, future.result()):
+                    take(rel, payload)
+                report(len(results), total, part[-1][1])
+    cache.put_many(fresh)
+    return {rel: results[rel] for rel in relpaths if rel in results}, cached

@@ -1,0 +1,202 @@
+"""Gate 1: audit a dataset folder and decide GO / NO-GO. Reads the dataset; never writes to it."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, get_args
+
+from loragate.dataset.analyze import analyze_images_counted
+from loragate.dataset.captions import check_captions, check_trigger
+from loragate.dataset.image_checks import QUALITY_PROPERTIES, decode_finding, file_findings, quality_findings
+from loragate.dataset.model import AuditReport, DuplicateGroupOut, ImageAnalysis, TrainingType
+from loragate.dataset.rules import DatasetRules, rules_for
+from loragate.dataset.scan import normalize_caption_extension, scan_dataset
+from loragate.dataset.size import size_findings, size_summary
+from loragate.dataset.video_probe import probe_videos, video_findings
+from loragate.errors import LoragateError
+from loragate.findings import Finding, count_by_severity, sort_findings, verdict_of
+from loragate.names import check_name
+from loragate.progress import ProgressFn, or_silent
+
+# A quality flag raised on most of the pictures describes the dataset's look, not a bad picture.
+COMMON_LOOK_SHARE = 0.5
+COMMON_LOOK_MIN = 5
+
+
+def audit_dataset(
+    dataset: Path,
+    trigger: str | None = None,
+    model: str | None = None,
+    training_type: TrainingType | None = None,
+    name: str | None = None,
+    caption_extension: str = ".txt",
+    progress: ProgressFn | None = None,
+) -> AuditReport:
+    """Run every Gate 1 check; with `name`, write dataset-report.md/json and record the verdict."""
+    started = time.perf_counter()
+    report_progress = or_silent(progress)
+    trigger = check_trigger(trigger)
+    if training_type is not None and training_type not in get_args(TrainingType):
+        raise LoragateError(
+            f"Unknown training type {training_type!r}.", "Use character, style or object."
+        )
+    if name is not None:
+        check_name(name)
+    caption_extension = normalize_caption_extension(caption_extension)
+    rules = rules_for(model)
+
+    scan = scan_dataset(Path(dataset), caption_extension)
+    root = Path(scan.root)
+    findings: list[Finding] = list(scan.findings)
+
+    analyses, cached = analyze_images_counted(
+        root, [m.path for m in scan.images], lambda d, t, msg: report_progress(d, t, f"images: {msg}")
+    )
+    probes, vcached = probe_videos(root, [m.path for m in scan.videos], lambda d, t, msg: report_progress(d, t, f"clips: {msg}"))
+
+    findings += _image_findings(analyses, rules)
+    for probe in probes.values():
+        findings += video_findings(probe, rules)
+    caption_findings, caption_stats = check_captions(scan, trigger, rules)
+    findings += caption_findings
+    groups, dup_findings = _duplicates(analyses)
+    findings += dup_findings
+
+    broken = {f.path for f in findings if f.severity == "block" and f.path and f.code in _UNUSABLE}
+    usable_images = [m for m in scan.images if m.path not in broken]
+    usable_videos = [m for m in scan.videos if m.path not in broken]
+    summary = size_summary(
+        len(usable_images),
+        len(usable_videos),
+        sum(m.repeats for m in usable_images + usable_videos),
+        training_type,
+    )
+    findings += size_findings(summary, training_type)
+    if not model:
+        findings.append(
+            Finding(
+                code="DS_NO_MODEL",
+                severity="info",
+                message=f"No --model given: resolution was judged against {rules.training_resolution[0]}x"
+                f"{rules.training_resolution[1]} and caption style and length were not checked.",
+                fix="Run again with --model (e.g. sdxl, pony, flux1-dev, wan2.1-t2v-14b) for model-specific checks.",
+            )
+        )
+
+    findings = sort_findings(findings)
+    sizes = [(a.width, a.height) for a in analyses.values() if not a.error and a.width]
+    report = AuditReport(
+        verdict=verdict_of(findings),
+        dataset=str(root),
+        layout=scan.layout,
+        model=rules.model,
+        training_type=training_type,
+        trigger=trigger,
+        caption_extension=caption_extension,
+        training_resolution=list(rules.training_resolution),
+        images=len(scan.images),
+        videos=len(scan.videos),
+        captions=len(scan.captions),
+        counts=count_by_severity(findings),
+        resolutions=dict(Counter(f"{w}x{h}" for w, h in sizes).most_common()),
+        median_resolution=[int(statistics.median(w for w, _ in sizes)), int(statistics.median(h for _, h in sizes))] if sizes else None,
+        caption_stats=caption_stats,
+        size=summary,
+        duplicate_groups=groups,
+        findings=findings,
+        cached=cached + vcached,
+    )
+    report.seconds = round(time.perf_counter() - started, 3)
+    if name:
+        from loragate.dataset.report import record_audit
+
+        record_audit(report, name)
+    return report
+
+
+# Findings that mean the trainer cannot use the file at all.
+_UNUSABLE = {
+    "DS_ZERO_BYTE",
+    "DS_NOT_AN_IMAGE",
+    "DS_TRUNCATED",
+    "DS_UNREADABLE",
+    "DS_TOO_LARGE",
+    "DS_16BIT",
+    "DS_VIDEO_UNREADABLE",
+    "DS_BROKEN_SYMLINK",
+}
+
+
+def _image_findings(analyses: dict[str, ImageAnalysis], rules: DatasetRules) -> list[Finding]:
+    out: list[Finding] = []
+    quality: list[Finding] = []
+    decoded = 0
+    for analysis in analyses.values():
+        broken = decode_finding(analysis)
+        if broken:
+            out.append(broken)
+            continue
+        decoded += 1
+        out += file_findings(analysis, rules.training_resolution)
+        quality += quality_findings(analysis)
+    by_code: dict[str, list[Finding]] = {}
+    for f in quality:
+        by_code.setdefault(f.code, []).append(f)
+    for prop in QUALITY_PROPERTIES:
+        flagged = by_code.get(prop.code, [])
+        if len(flagged) >= COMMON_LOOK_MIN and len(flagged) > COMMON_LOOK_SHARE * decoded:
+            out.append(
+                Finding(
+                    code=prop.code,
+                    severity="info",
+                    message=f"{len(flagged)} of {decoded} pictures are flagged '{prop.name}'; when most of a dataset "
+                    "looks this way it is usually its intended look, not a fault.",
+                    fix=f"If it is not intended: {prop.fix}",
+                    evidence={"files": [f.path for f in flagged][:20], "count": len(flagged), "threshold": prop.threshold},
+                )
+            )
+        else:
+            out += flagged
+    return out
+
+
+def _duplicates(analyses: dict[str, ImageAnalysis]) -> tuple[list[DuplicateGroupOut], list[Finding]]:
+    signatures: dict[str, Any] = {rel: a.signature for rel, a in analyses.items() if a.signature is not None and not a.error}
+    if len(signatures) < 2:
+        return [], []
+    try:
+        from loragate.duplicates.grouping import group_images
+    except ImportError:
+        return [], []
+    groups = [DuplicateGroupOut(kind=g.kind, paths=sorted(g.paths)) for g in group_images(signatures)]
+    findings = []
+    for group in groups:
+        listed = ", ".join(f"'{p}'" for p in group.paths)
+        if group.kind == "exact":
+            findings.append(
+                Finding(
+                    code="DS_DUPLICATE_EXACT",
+                    severity="block",
+                    message=f"{listed} are the same picture; a copy makes the LoRA memorise that picture instead of learning from the set.",
+                    fix="Keep one copy (`loragate quarantine DATASET FILE...` moves the others aside, undoably). "
+                    "Use a folder repeat count to weight a picture on purpose.",
+                    path=group.paths[0],
+                    evidence={"files": group.paths},
+                )
+            )
+        else:
+            findings.append(
+                Finding(
+                    code="DS_DUPLICATE_NEAR",
+                    severity="warn",
+                    message=f"{listed} are near copies of one picture (resized, re-saved, cropped or re-lit); "
+                    "together they push the LoRA toward that one picture.",
+                    fix="Look at them side by side (`loragate duplicates DATASET`) and keep the best one unless they differ in a way you want taught.",
+                    path=group.paths[0],
+                    evidence={"files": group.paths},
+                )
+            )
+    return groups, findings

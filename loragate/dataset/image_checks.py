@@ -1,0 +1,344 @@
+"""Per-image checks.
+
+Two kinds:
+- quality properties in the cleanvision manner: one small class per property whose `score`
+  is computed from the reduced decode in `analyze.py`, and a threshold that marks the issue.
+  Scores are cached; thresholds are applied at audit time, so changing one needs no re-decode.
+- facts about the file itself (decode errors, size, colour mode, EXIF rotation), judged against
+  the model's training resolution.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import numpy as np
+
+from loragate.dataset.model import ImageAnalysis
+from loragate.findings import Finding, Severity
+
+# Reduced decodes are at most this many pixels on the long side; scores are computed there.
+ANALYSIS_SIZE = 512
+
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as Pillow's convert("L")
+
+
+class QualityProperty:
+    """A score in [0, 1] or an unbounded measure, and the side of the threshold that is an issue."""
+
+    name: ClassVar[str]
+    code: ClassVar[str]
+    threshold: ClassVar[float]
+    issue_when: ClassVar[Literal["below", "above"]]
+    message: ClassVar[str]
+    fix: ClassVar[str]
+
+    @staticmethod
+    def score(rgb: np.ndarray, gray: np.ndarray) -> float:
+        raise NotImplementedError
+
+    @classmethod
+    def is_issue(cls, score: float) -> bool:
+        return score < cls.threshold if cls.issue_when == "below" else score > cls.threshold
+
+
+class Grayscale(QualityProperty):
+    """Mean spread between the colour channels; grayscale pictures (and JPEG chroma noise) stay near 0."""
+
+    name = "grayscale"
+    code = "DS_GRAYSCALE"
+    threshold = 0.012
+    issue_when = "below"
+    message = "is black and white; the model will learn that the subject has no colour"
+    fix = "Keep it only if black and white is part of what you are teaching, and say so in its caption ('monochrome')."
+
+    @staticmethod
+    def score(rgb: np.ndarray, gray: np.ndarray) -> float:
+        spread = rgb.max(axis=2) - rgb.min(axis=2)
+        return float(spread.mean() / 255.0)
+
+
+class Dark(QualityProperty):
+    """95th percentile of brightness: below 0.2, nearly the whole picture is in deep shadow."""
+
+    name = "dark"
+    code = "DS_DARK"
+    threshold = 0.2
+    issue_when = "below"
+    message = "is very dark; the details the model should learn are hard to see"
+    fix = "Brighten it in an editor or replace it with a better-lit picture."
+
+    @staticmethod
+    def score(rgb: np.ndarray, gray: np.ndarray) -> float:
+        return float(np.percentile(gray, 95) / 255.0)
+
+
+class Bright(QualityProperty):
+    """5th percentile of brightness: above 0.9, even the darkest parts are near white (washed out)."""
+
+    name = "bright"
+    code = "DS_BRIGHT"
+    threshold = 0.9
+    issue_when = "above"
+    message = "is washed out (almost everything is near white)"
+    fix = "Lower its exposure or replace it; for line art on white paper this is expected and can be ignored."
+
+    @staticmethod
+    def score(rgb: np.ndarray, gray: np.ndarray) -> float:
+        return float(np.percentile(gray, 5) / 255.0)
+
+
+class Blurry(QualityProperty):
+    """Strength of the sharpest edges: the 99.5th percentile of |Laplacian| on the reduced image.
+
+    Percentile rather than variance so flat-shaded art with crisp outlines counts as sharp.
+    Measured on textured test images: sharp 35-160, Gaussian blur of 3 px at 512 px about 5-8.
+    """
+
+    name = "blurry"
+    code = "DS_BLURRY"
+    threshold = 8.0
+    issue_when = "below"
+    message = "looks soft or out of focus; the model learns the blur as part of the look"
+    fix = "Replace it with a sharper version or remove it."
+
+    @staticmethod
+    def score(rgb: np.ndarray, gray: np.ndarray) -> float:
+        if gray.shape[0] < 3 or gray.shape[1] < 3:
+            return 0.0
+        lap = -4 * gray[1:-1, 1:-1] + gray[:-2, 1:-1] + gray[2:, 1:-1] + gray[1:-1, :-2] + gray[1:-1, 2:]
+        return float(np.percentile(np.abs(lap), 99.5))
+
+
+class LowInformation(QualityProperty):
+    """Entropy of the brightness histogram over 8 bits: near-blank pictures score low."""
+
+    name = "low_info"
+    code = "DS_LOW_INFO"
+    threshold = 0.3
+    issue_when = "below"
+    message = "carries very little detail (mostly one flat tone)"
+    fix = "Check it is not a blank, placeholder or failed export; remove it if so."
+
+    @staticmethod
+    def score(rgb: np.ndarray, gray: np.ndarray) -> float:
+        hist = np.bincount(gray.astype(np.uint8).ravel(), minlength=256).astype(np.float64)
+        p = hist[hist > 0] / hist.sum()
+        return float(-(p * np.log2(p)).sum() / 8.0)
+
+
+QUALITY_PROPERTIES: tuple[type[QualityProperty], ...] = (Grayscale, Dark, Bright, Blurry, LowInformation)
+
+
+def quality_scores(rgb: np.ndarray) -> dict[str, float]:
+    """Every property's score from one reduced RGB array (uint8, H x W x 3)."""
+    rgbf = rgb.astype(np.float32)
+    gray = rgbf @ LUMA
+    return {prop.name: round(prop.score(rgbf, gray), 5) for prop in QUALITY_PROPERTIES}
+
+
+def quality_findings(analysis: ImageAnalysis) -> list[Finding]:
+    findings = []
+    for prop in QUALITY_PROPERTIES:
+        score = analysis.scores.get(prop.name)
+        if score is None or not prop.is_issue(score):
+            continue
+        findings.append(
+            Finding(
+                code=prop.code,
+                severity="warn",
+                message=f"'{analysis.path}' {prop.message}.",
+                fix=prop.fix,
+                path=analysis.path,
+                evidence={"score": score, "threshold": prop.threshold, "issue_when": prop.issue_when},
+            )
+        )
+    return findings
+
+
+# --- facts about the file -------------------------------------------------------------------
+
+DECODE_ERRORS: dict[str, tuple[Severity, str, str]] = {
+    "DS_ZERO_BYTE": ("block", "is an empty file (0 bytes)", "Re-export or re-download it, or remove it."),
+    "DS_NOT_AN_IMAGE": (
+        "block",
+        "is not a picture the trainer can open, despite its name",
+        "Open it in an image editor; if it opens, export it again as PNG or JPEG, otherwise remove it.",
+    ),
+    "DS_TRUNCATED": (
+        "block",
+        "is cut off or damaged partway through (an incomplete download or copy)",
+        "Copy or export it again from the original, or remove it.",
+    ),
+    "DS_UNREADABLE": ("block", "cannot be read (permission denied or a disk error)", "Fix its permissions (chmod u+r) or remove it."),
+    "DS_TOO_LARGE": (
+        "block",
+        "is so large that opening it could exhaust memory, so it was not opened",
+        "Resize it to at most a few thousand pixels on each side; training never uses more than that.",
+    ),
+}
+
+# Which real format an extension promises; Pillow's format names.
+EXTENSION_FORMATS = {
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".png": "PNG",
+    ".webp": "WEBP",
+    ".bmp": "BMP",
+}
+
+# Beyond this long-side/short-side ratio, bucketing crops or squeezes the picture hard.
+# reference sd-scripts.md §3.1: buckets run from min_bucket_reso 256 to max_bucket_reso in steps of 64.
+ASPECT_LIMIT = 2.5
+# Below this fraction of the training area, the trainer upscales the picture and it looks soft.
+LOW_RES_AREA = 0.5
+
+
+def _pillow_limit() -> int:
+    from PIL import Image
+
+    return int(Image.MAX_IMAGE_PIXELS or 0)
+
+
+def decode_finding(analysis: ImageAnalysis) -> Finding | None:
+    if not analysis.error:
+        return None
+    severity, what, fix = DECODE_ERRORS[analysis.error]
+    if analysis.error == "DS_TOO_LARGE" and analysis.pixels <= 2 * _pillow_limit():
+        # Between Pillow's warning and its hard limit the trainer still opens it (with a warning).
+        severity = "warn"
+    detail = f" ({analysis.error_detail})" if analysis.error_detail else ""
+    return Finding(
+        code=analysis.error,
+        severity=severity,
+        message=f"'{analysis.path}' {what}{detail}.",
+        fix=fix,
+        path=analysis.path,
+        evidence={"detail": analysis.error_detail, "width": analysis.width, "height": analysis.height, "pixels": analysis.pixels},
+    )
+
+
+def file_findings(analysis: ImageAnalysis, training_resolution: tuple[int, int]) -> list[Finding]:
+    """Extension, size, shape, colour mode and EXIF facts of a decoded image."""
+    path, w, h = analysis.path, analysis.width, analysis.height
+    out: list[Finding] = []
+    ext = "." + path.rsplit(".", 1)[-1].lower()
+    promised = EXTENSION_FORMATS.get(ext)
+    if analysis.format and promised and analysis.format != promised:
+        out.append(
+            Finding(
+                code="DS_EXT_MISMATCH",
+                severity="warn",
+                message=f"'{path}' is named {ext} but is really a {analysis.format} file.",
+                fix=f"Rename it to .{analysis.format.lower().replace('jpeg', 'jpg')} or re-export it; some tools trust the name.",
+                path=path,
+                evidence={"extension": ext, "actual": analysis.format},
+            )
+        )
+    if analysis.frames > 1:
+        out.append(
+            Finding(
+                code="DS_ANIMATED",
+                severity="warn",
+                message=f"'{path}' is animated ({analysis.frames} frames); the trainer uses only the first frame.",
+                fix="Save the frame you want as a still image, or turn the animation into a video clip.",
+                path=path,
+                evidence={"frames": analysis.frames},
+            )
+        )
+    tw, th = training_resolution
+    if w and h and w * h < LOW_RES_AREA * tw * th:
+        scale = ((tw * th) / (w * h)) ** 0.5
+        out.append(
+            Finding(
+                code="DS_LOW_RES",
+                severity="warn",
+                message=f"'{path}' is {w}x{h}, smaller than the {tw}x{th} the model trains at; "
+                f"it will be enlarged about {scale:.1f}x and look soft.",
+                fix="Use a larger original, upscale it carefully yourself, or remove it.",
+                path=path,
+                evidence={"width": w, "height": h, "training_resolution": [tw, th]},
+            )
+        )
+    if w and h and max(w, h) / min(w, h) > ASPECT_LIMIT:
+        out.append(
+            Finding(
+                code="DS_ASPECT_EXTREME",
+                severity="warn",
+                message=f"'{path}' is {w}x{h}, a very long strip (ratio {max(w, h) / min(w, h):.1f}:1); "
+                "bucketing will crop or squeeze it.",
+                fix="Crop it to the part that matters, closer to square (at most about 2:1).",
+                path=path,
+                evidence={"width": w, "height": h, "ratio": round(max(w, h) / min(w, h), 2)},
+            )
+        )
+    out += _mode_findings(analysis)
+    if analysis.exif_orientation not in (0, 1):
+        out.append(
+            Finding(
+                code="DS_EXIF_ROTATED",
+                severity="warn",
+                message=f"'{path}' relies on an EXIF rotation tag (orientation {analysis.exif_orientation}) to appear upright; "
+                "the trainers ignore that tag and will learn it sideways or mirrored.",
+                fix="Open it and export it again upright (most editors apply the rotation on export).",
+                path=path,
+                evidence={"orientation": analysis.exif_orientation},
+            )
+        )
+    return out
+
+
+def _mode_findings(analysis: ImageAnalysis) -> list[Finding]:
+    path, mode = analysis.path, analysis.mode
+    out = []
+    if mode == "CMYK":
+        out.append(
+            Finding(
+                code="DS_CMYK",
+                severity="warn",
+                message=f"'{path}' is a CMYK (print) image; the trainer's plain conversion to RGB shifts its colours.",
+                fix="Convert it to sRGB in an image editor and export it again.",
+                path=path,
+                evidence={"mode": mode},
+            )
+        )
+    if mode in ("P", "PA"):
+        out.append(
+            Finding(
+                code="DS_PALETTE",
+                severity="info",
+                message=f"'{path}' uses a limited colour palette (indexed colour); gradients may show banding.",
+                fix="Fine for pixel art or flat colours; otherwise export it as a full-colour PNG or JPEG.",
+                path=path,
+                evidence={"mode": mode},
+            )
+        )
+    if analysis.bit_depth > 8:
+        gray16 = mode.startswith("I") or mode == "F"
+        out.append(
+            Finding(
+                code="DS_16BIT",
+                severity="block" if gray16 else "info",
+                message=(
+                    f"'{path}' is a 16-bit grayscale image; the trainer's conversion to RGB turns it almost entirely white."
+                    if gray16
+                    else f"'{path}' has 16 bits per channel; the trainer reduces it to 8 bits, which is harmless."
+                ),
+                fix="Export it as an 8-bit PNG or JPEG." if gray16 else "Nothing required.",
+                path=path,
+                evidence={"mode": mode, "bit_depth": analysis.bit_depth},
+            )
+        )
+    if analysis.alpha_used:
+        out.append(
+            Finding(
+                code="DS_ALPHA",
+                severity="warn",
+                message=f"'{path}' has transparent areas; the trainer drops transparency, and whatever colour hides "
+                "behind it (often black) becomes the background.",
+                fix="Flatten it onto the background you want (e.g. white) and export it again.",
+                path=path,
+                evidence={"mode": mode},
+            )
+        )
+    return out

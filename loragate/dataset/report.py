@@ -1,0 +1,143 @@
+"""The Gate 1 record: `grimoire/training/NAME/dataset-report.md` for people, `.json` beside it for code,
+and the verdict in the gate ledger with a fingerprint of the dataset as it is now."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from loragate.atomic import atomic_write_json, atomic_write_text
+from loragate.dataset.model import AuditReport
+from loragate.findings import Finding
+from loragate.gates.ledger import record_gate
+from loragate.workspace import project_dir
+
+REPORT_MD = "dataset-report.md"
+REPORT_JSON = "dataset-report.json"
+
+QUALITY_CODES = {
+    "DS_LOW_RES", "DS_ASPECT_EXTREME", "DS_CMYK", "DS_PALETTE", "DS_16BIT", "DS_ALPHA", "DS_EXIF_ROTATED",
+    "DS_GRAYSCALE", "DS_DARK", "DS_BRIGHT", "DS_BLURRY", "DS_LOW_INFO", "DS_TOO_LARGE", "DS_TRUNCATED",
+    "DS_ZERO_BYTE", "DS_NOT_AN_IMAGE", "DS_EXT_MISMATCH", "DS_UNSUPPORTED_FORMAT", "DS_UNREADABLE",
+    "DS_ANIMATED", "DS_BROKEN_SYMLINK", "DS_SYMLINK_LOOP",
+}  # fmt: skip
+
+
+def record_audit(report: AuditReport, name: str) -> Path:
+    """Write the report pair atomically, then record Gate 1 in the ledger. Returns the .md path."""
+    folder = project_dir(name, create=True)
+    md_path = folder / REPORT_MD
+    report.report_path = str(md_path)
+    atomic_write_json(folder / REPORT_JSON, report)
+    atomic_write_text(md_path, render_markdown(report, name))
+    blocking = [f for f in report.findings if f.severity == "block"]
+    record_gate(
+        name,
+        1,
+        report.verdict,
+        {"dataset": report.dataset, "caption_extension": report.caption_extension},
+        report.findings,
+        summary=f"{report.images} images, {report.videos} clips, {len(blocking)} blocking, "
+        f"{report.counts.get('warn', 0)} warnings",
+    )
+    return md_path
+
+
+def _line(f: Finding) -> str:
+    where = f" (`{f.path}`)" if f.path else ""
+    fix = f" Fix: {f.fix}" if f.fix else ""
+    return f"- **{f.severity}** `{f.code}`{where}: {f.message}{fix}"
+
+
+def _section(title: str, findings: list[Finding], empty: str) -> list[str]:
+    lines = [f"## {title}", ""]
+    lines += [_line(f) for f in findings] or [empty]
+    return lines + [""]
+
+
+def render_markdown(report: AuditReport, name: str) -> str:
+    r, cs = report, report.caption_stats
+    media = r.images + r.videos
+    captioned_pct = f"{100 * cs.captioned / media:.0f}%" if media else "-"
+    median = f"{r.median_resolution[0]}x{r.median_resolution[1]}" if r.median_resolution else "-"
+    dup_files = sum(len(g.paths) for g in r.duplicate_groups)
+    quality = [f for f in r.findings if f.code in QUALITY_CODES]
+    caption_findings = [f for f in r.findings if f.code.startswith(("DS_CAPTION", "DS_TRIGGER"))]
+    other = [f for f in r.findings if f.code not in QUALITY_CODES and not f.code.startswith(("DS_CAPTION", "DS_TRIGGER", "DS_DUPLICATE"))]
+    lines = [
+        f"# Dataset Report: {name}",
+        "",
+        "## Summary",
+        f"- Dataset: `{r.dataset}` ({r.layout} layout)",
+        f"- Model: {r.model or 'not given'}; training type: {r.training_type or 'not given'}; trigger: {r.trigger or 'not given'}",
+        f"- Images: {r.images}; clips: {r.videos}; usable: {r.size.usable_images + r.size.usable_videos}",
+        f"- Captioned: {cs.captioned}/{media} ({captioned_pct})",
+        f"- Median resolution: {median} (model trains at {r.training_resolution[0]}x{r.training_resolution[1]})"
+        if r.training_resolution
+        else f"- Median resolution: {median}",
+        f"- Duplicates found: {len(r.duplicate_groups)} group(s), {dup_files} files (removed: 0; nothing is deleted)",
+        f"- Quality issues: {len(quality)}",
+        f"- Findings: {r.counts.get('block', 0)} blocking, {r.counts.get('warn', 0)} warnings, {r.counts.get('info', 0)} notes",
+        "",
+        "## Captions",
+        f"- Caption files: {r.captions} ({r.caption_extension}); missing: {cs.missing}; empty: {cs.empty}; unused (orphan): {cs.orphans}",
+    ]
+    if r.trigger:
+        lines.append(f"- Captions with the trigger '{r.trigger}': {cs.with_trigger}/{cs.caption_texts}")
+    if cs.style:
+        lines.append("- Style: " + ", ".join(f"{k} {v}" for k, v in sorted(cs.style.items())))
+    limit = f" (encoder reads {cs.token_limit})" if cs.token_limit else ""
+    lines += [f"- Length: about {cs.tokens_mean} tokens on average, {cs.tokens_max} at most{limit}", ""]
+    lines += [_line(f) for f in caption_findings] + ([""] if caption_findings else [])
+    lines += ["## Resolution", ""]
+    if r.resolutions:
+        lines += ["| size | images |", "|---|---|"]
+        lines += [f"| {size} | {count} |" for size, count in list(r.resolutions.items())[:15]]
+        if len(r.resolutions) > 15:
+            lines.append(f"| ({len(r.resolutions) - 15} other sizes) | {sum(list(r.resolutions.values())[15:])} |")
+    else:
+        lines.append("No decodable images.")
+    lines += ["", "## Duplicates", ""]
+    if r.duplicate_groups:
+        lines += [f"- {g.kind}: " + ", ".join(f"`{p}`" for p in g.paths) for g in r.duplicate_groups]
+        lines.append("")
+        lines.append("Which copy to keep is your choice; `loragate quarantine` moves files aside and can undo it.")
+    else:
+        lines.append("None found.")
+    lines.append("")
+    lines += _section("Quality Issues", quality, "None found.")
+    lines += ["## Diversity Notes", ""]
+    lines += _diversity(r)
+    lines.append("")
+    lines += _section("Other Notes", other, "None.")
+    lines += [f"## Gate 1 Decision: {r.verdict}", ""]
+    blocking = [f for f in r.findings if f.severity == "block"]
+    if blocking:
+        lines += ["The dataset cannot train as it is. Fix these, then run the audit again:", ""]
+        lines += [f"{i}. {f.message} {f.fix}" for i, f in enumerate(blocking, 1)]
+    else:
+        warns = r.counts.get("warn", 0)
+        lines.append(
+            "Nothing blocks training."
+            + (f" {warns} warning(s) above are worth a look before spending GPU time." if warns else "")
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _diversity(r: AuditReport) -> list[str]:
+    notes = []
+    if r.resolutions:
+        portrait = sum(c for s, c in r.resolutions.items() if int(s.split("x")[1]) > int(s.split("x")[0]))
+        landscape = sum(c for s, c in r.resolutions.items() if int(s.split("x")[0]) > int(s.split("x")[1]))
+        square = sum(r.resolutions.values()) - portrait - landscape
+        notes.append(f"- Framing: {portrait} portrait, {landscape} landscape, {square} square.")
+    if r.duplicate_groups:
+        notes.append(f"- {len(r.duplicate_groups)} group(s) of near-identical pictures reduce the effective variety.")
+    if r.size.recommended:
+        low, high = r.size.recommended
+        n = r.size.usable_images + r.size.usable_videos
+        notes.append(f"- {n} usable items against {low}-{high} recommended for a {r.training_type} LoRA.")
+    notes.append(
+        "- Variety of pose, angle, lighting and background cannot be measured from pixels alone; "
+        "look through the set for clusters of similar shots."
+    )
+    return notes
