@@ -151,7 +151,7 @@ Rule = Callable[[StepOutcome], "tuple[FailureKind, str, str, str | None, str] | 
 # A rule returns (kind, message, fix, flag, evidence line) or None.
 
 
-def _argv_values(argv: list[str]) -> dict[str, str]:
+def argv_values(argv: list[str]) -> dict[str, str]:
     """flag -> value for `--flag value` and `--flag=value` pairs."""
     values: dict[str, str] = {}
     for i, arg in enumerate(argv):
@@ -168,7 +168,7 @@ def _argv_values(argv: list[str]) -> dict[str, str]:
 def _weight_flag(o: StepOutcome, line: str | None = None, want_missing: bool = False) -> str | None:
     """Which weight flag a failure is about: the one whose path the log names, else (for a missing
     file) the one whose path does not exist, else the stage's main model."""
-    values = _argv_values(o.argv)
+    values = argv_values(o.argv)
     present = [f for f in WEIGHT_FLAGS if f in values]
     text = line if line is not None else o.log
     for flag in present:
@@ -192,7 +192,7 @@ def _weight_flag(o: StepOutcome, line: str | None = None, want_missing: bool = F
 def _flag_phrase(o: StepOutcome, flag: str | None) -> str:
     if flag is None:
         return "a model file"
-    value = _argv_values(o.argv).get(flag)
+    value = argv_values(o.argv).get(flag)
     shown = f" ({value})" if value else ""
     return f"{WEIGHT_WORDS.get(flag, 'the file')} given with {flag}{shown}"
 
@@ -365,7 +365,7 @@ def _rule_weights_missing(o: StepOutcome):
             flag,
             line,
         )
-    values = _argv_values(o.argv)
+    values = argv_values(o.argv)
     weight_paths = [values[f] for f in WEIGHT_FLAGS if f in values]
     absent = [p for p in weight_paths if not Path(p).exists()]
     for candidate in o.lines:

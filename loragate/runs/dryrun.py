@@ -1,0 +1,219 @@
+"""Gate 4, the dry run: the plan's real commands with a 2-5 step limit, into a scratch folder.
+
+musubi: cache latents, cache text-encoder outputs, then each training run; sd-scripts: training.
+Every step's log is kept under grimoire/training/NAME/dry-run/, its failure classified in plain
+words, its peak VRAM measured through NVML and its seconds per step read from the log. The
+measured peak is written beside Gate 2's estimate and fed back so later estimates on this machine
+are corrected. GO when every training run completed at least 2 steps and nothing failed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import secrets
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from loragate.atomic import atomic_write_json, atomic_write_text
+from loragate.backends import get_backend
+from loragate.errors import LoragateError
+from loragate.findings import Finding, Verdict, sort_findings, verdict_of
+from loragate.gates.ledger import record_gate
+from loragate.names import check_name
+from loragate.plan.store import load_project_plan, plan_path
+from loragate.progress import ProgressFn, or_silent
+from loragate.runs.classify import classify_failure, read_tail
+from loragate.runs.fit import estimated_gb
+from loragate.runs.lock import gpu_lock
+from loragate.runs.process import start_step
+from loragate.runs.steps import read_step_progress
+from loragate.runs.supervisor import log_name
+from loragate.workspace import project_dir
+
+MIN_STEPS, MAX_STEPS = 2, 5
+SCRATCH = "dry-run"
+# Per stage, in seconds: caching reads the whole dataset once; training loads the model first.
+STAGE_TIMEOUT_S = {"cache_latents": 3600.0, "cache_text_encoder": 1800.0, "train": 1800.0}
+
+
+class DryRunStep(BaseModel):
+    stage: str
+    expert: str | None = None
+    argv: list[str]
+    log: str
+    exit_code: int | None
+    seconds: float
+    timed_out: bool = False
+    steps_completed: int = 0
+    seconds_per_step: float | None = None
+    peak_vram_gb: float | None = Field(default=None, description="Peak GPU memory of the process tree (NVML); None without a GPU.")
+    ok: bool
+
+
+class DryRunReport(BaseModel):
+    project: str
+    verdict: Verdict
+    steps_requested: int
+    steps_completed: int = Field(description="The fewest steps any training run completed.")
+    seconds_per_step: float | None
+    peak_vram_gb: float | None = Field(description="Highest measured peak of any step; None when no GPU could be measured.")
+    estimated_vram_gb: float | None = Field(description="Gate 2's estimate for one training run, for comparison.")
+    caching_done: bool = Field(default=False, description="musubi's caches were written by this dry run.")
+    scratch_dir: str
+    steps: list[DryRunStep]
+    findings: list[Finding]
+    summary: str
+
+
+def _check_steps(steps: int) -> None:
+    if not isinstance(steps, int) or steps < MIN_STEPS or steps > MAX_STEPS:
+        raise LoragateError(
+            f"A dry run takes {MIN_STEPS} to {MAX_STEPS} training steps, not {steps!r}.",
+            f"Use --steps {MIN_STEPS}..{MAX_STEPS} (5 is the default): enough to prove the pipeline, short enough to be cheap.",
+        )
+
+
+def dry_run(
+    name: str,
+    steps: int = 5,
+    progress: ProgressFn | None = None,
+    timeouts: dict[str, float] | None = None,
+    root: Path | None = None,
+) -> DryRunReport:
+    """Run the plan for a few steps and record Gate 4."""
+    check_name(name)
+    _check_steps(steps)
+    report_progress = or_silent(progress)
+    plan = load_project_plan(name, root)
+    folder = project_dir(name, root)
+    scratch = folder / SCRATCH
+    if scratch.exists():
+        shutil.rmtree(scratch)  # our own scratch folder from an earlier dry run, never the real output
+    output_dir = scratch / "output"
+    output_dir.mkdir(parents=True)
+    commands = get_backend(plan.backend).commands(plan, max_train_steps=steps, output_dir=str(output_dir))
+    limits = {**STAGE_TIMEOUT_S, **(timeouts or {})}
+    done: list[DryRunStep] = []
+    findings: list[Finding] = []
+    job_id = "dry-run-" + secrets.token_urlsafe(6)
+    with gpu_lock([0], name, job_id, purpose="dry run") as notes:
+        findings += [Finding(code="DRY_STALE_LOCK", severity="info", message=n) for n in notes]
+        for index, command in enumerate(commands):
+            what = command.stage.replace("_", " ") + (f" ({command.expert} noise)" if command.expert else "")
+            report_progress(index, len(commands), f"{what}...")
+            log = scratch / log_name(command)
+            run = start_step(command, log, timeout_s=limits.get(command.stage))
+            code = run.wait()
+            parsed = read_step_progress(log) if command.stage == "train" else None
+            failure = classify_failure(
+                command.stage, code, read_tail(log), command.argv, steps_completed=parsed.steps if parsed else 0,
+                timed_out=run.timed_out, prefix="DRY", trainer_python=plan.trainer_python,
+            )
+            done.append(DryRunStep(
+                stage=command.stage, expert=command.expert, argv=command.argv, log=str(log), exit_code=code,
+                seconds=run.seconds, timed_out=run.timed_out,
+                steps_completed=parsed.steps if parsed else 0,
+                seconds_per_step=parsed.seconds_per_step if parsed else None,
+                peak_vram_gb=run.peak_vram_gb, ok=failure is None,
+            ))
+            if failure is not None:
+                findings.append(failure.finding(path=str(log)))
+                break
+        report_progress(len(commands), len(commands), "dry run finished")
+    report = _report(name, plan, steps, scratch, done, findings, len(commands))
+    _write_records(folder, report)
+    _feed_back(plan, report)
+    subject = {
+        "dataset": plan.dataset.path,
+        "caption_extension": plan.dataset.caption_extension,
+        "plan": str(plan_path(name, root)),
+        "machine": "local",
+    }
+    record_gate(name, 4, report.verdict, subject, report.findings, report.summary, root)
+    return report
+
+
+def _report(name, plan, steps, scratch, done, findings, total_commands) -> DryRunReport:  # noqa: ANN001
+    trains = [s for s in done if s.stage == "train"]
+    all_ran = len(done) == total_commands
+    fewest = min((s.steps_completed for s in trains), default=0)
+    if all_ran and not findings and fewest < MIN_STEPS:
+        findings.append(Finding(
+            code="DRY_TOO_FEW_STEPS", severity="block",
+            message=f"The training completed only {fewest} step(s); the dry run needs at least {MIN_STEPS}.",
+            fix="Read the training log in the dry-run folder for why it stopped early.",
+        ))
+    rates = [s.seconds_per_step for s in trains if s.seconds_per_step]
+    peaks = [s.peak_vram_gb for s in done if s.peak_vram_gb is not None]
+    peak = max(peaks) if peaks else None
+    estimate = estimated_gb(plan)
+    if peak is not None and estimate:
+        ratio = peak / estimate
+        if ratio > 1.15:
+            findings.append(Finding(
+                code="DRY_VRAM_ABOVE_ESTIMATE", severity="warn",
+                message=f"The dry run used {peak:.1f} GB of GPU memory, more than the {estimate:.1f} GB estimated.",
+                fix="Later estimates on this machine are corrected with this measurement; keep an eye on memory in long runs.",
+                evidence={"measured_gb": peak, "estimated_gb": estimate},
+            ))
+    if peak is None:
+        findings.append(Finding(
+            code="DRY_VRAM_NOT_MEASURED", severity="info",
+            message="GPU memory could not be measured (no NVIDIA driver visible to loragate).",
+            fix="Nothing to do for the dry run; the estimate from Gate 2 stands.",
+        ))
+    verdict = verdict_of(findings)
+    rate = round(sum(rates) / len(rates), 3) if rates else None
+    if verdict == "GO":
+        summary = f"Dry run passed: model loaded, {fewest} step(s) completed" + (f" at {rate:.2f} s/step" if rate else "") + \
+            (f", peak {peak:.1f} GB" if peak is not None else "") + ", no errors."
+    else:
+        first = next((f for f in findings if f.severity == "block"), None)
+        summary = f"Dry run failed: {first.message if first else 'see the findings'}"
+    caching = [s for s in done if s.stage != "train"]
+    return DryRunReport(
+        project=name, verdict=verdict, steps_requested=steps, steps_completed=fewest, seconds_per_step=rate,
+        peak_vram_gb=peak, estimated_vram_gb=estimate, caching_done=bool(caching) and all(s.ok for s in caching),
+        scratch_dir=str(scratch), steps=done, findings=sort_findings(findings), summary=summary,
+    )
+
+
+def _write_records(folder: Path, report: DryRunReport) -> None:
+    atomic_write_json(folder / "dry-run.json", report)
+    lines = [
+        f"# Dry run: {report.project}",
+        "",
+        f"- **Verdict**: {report.verdict}",
+        f"- **Steps completed**: {report.steps_completed} of {report.steps_requested}",
+        f"- **Seconds per step**: {report.seconds_per_step if report.seconds_per_step is not None else 'not measured'}",
+        f"- **Peak GPU memory (measured)**: {f'{report.peak_vram_gb:.1f} GB' if report.peak_vram_gb is not None else 'not measured'}",
+        f"- **Estimated at Gate 2**: {f'{report.estimated_vram_gb:.1f} GB' if report.estimated_vram_gb else 'no estimate'}",
+        f"- **Scratch folder**: {report.scratch_dir}",
+        "",
+        report.summary,
+        "",
+        "| step | exit | time | steps | s/step | peak GB | log |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s in report.steps:
+        name = s.stage + (f" ({s.expert})" if s.expert else "")
+        lines.append(f"| {name} | {s.exit_code} | {s.seconds:.1f} s | {s.steps_completed} | {s.seconds_per_step or '-'} | "
+                     f"{s.peak_vram_gb if s.peak_vram_gb is not None else '-'} | {Path(s.log).name} |")
+    if report.findings:
+        lines += ["", "## Findings", ""]
+        lines += [f"- **{f.code}** ({f.severity}): {f.message} {('Fix: ' + f.fix) if f.fix else ''}".rstrip() for f in report.findings]
+    atomic_write_text(folder / "dry-run.md", "\n".join(lines) + "\n")
+
+
+def _feed_back(plan, report: DryRunReport) -> None:  # noqa: ANN001
+    """Tell the estimator what this machine really used, so later estimates are corrected."""
+    if report.peak_vram_gb is None or report.verdict != "GO":
+        return
+    try:
+        from loragate.vram import record_measurement  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    train_peaks = [s.peak_vram_gb for s in report.steps if s.stage == "train" and s.peak_vram_gb is not None]
+    if train_peaks:
+        record_measurement(plan, max(train_peaks))

@@ -1,0 +1,150 @@
+"""`launch`: start a training behind the four gates, detached, and hand back a job handle at once."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from loragate.errors import LoragateError
+from loragate.gates.ledger import require_all_gates
+from loragate.names import check_name
+from loragate.plan.store import load_project_plan, plan_path
+from loragate.runs.job import Job, JobEvent, JobStatus, read_job, write_job
+from loragate.runs.lock import acquire_gpus, pid_alive, release_gpus, transfer_gpus
+from loragate.runs.vram_sampler import visible_gpu_count
+from loragate.workspace import project_dir, workspace_root
+
+SUPERVISOR_LOG = "supervisor.log"
+ACK_TIMEOUT_S = 15.0
+
+
+class LaunchResult(BaseModel):
+    project: str
+    job_id: str = Field(description="Opaque handle of this training; job.json holds it.")
+    status: JobStatus
+    supervisor_pid: int
+    gpus: list[int]
+    job_file: str
+    logs: list[str] = Field(description="Where the trainer writes; `loragate monitor NAME` reads them.")
+    notes: list[str] = Field(default_factory=list)
+    message: str
+
+
+def choose_gpus(experts: int, together: bool) -> list[int]:
+    """`LORAGATE_GPUS` (e.g. "0,1") when set; else GPU 0, or GPUs 0 and 1 for two experts run together."""
+    explicit = os.environ.get("LORAGATE_GPUS", "").strip()
+    if explicit:
+        try:
+            return [int(g) for g in explicit.split(",") if g.strip()]
+        except ValueError as exc:
+            raise LoragateError(f"LORAGATE_GPUS={explicit!r} is not a list of GPU numbers.", "Use e.g. LORAGATE_GPUS=0 or 0,1.") from exc
+    if experts >= 2 and together and visible_gpu_count() >= 2:
+        return [0, 1]
+    return [0]
+
+
+def job_running(job: Job | None) -> bool:
+    return job is not None and job.status in ("starting", "running") and pid_alive(job.supervisor_pid)
+
+
+_REAPERS: list[threading.Thread] = []
+
+
+def _reap_later(proc: subprocess.Popen[bytes]) -> None:
+    """Collect the supervisor's exit status when it ends, so a long-lived caller (the MCP server)
+    leaves no zombie; the thread is a daemon, so the caller can still exit at any time."""
+    thread = threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True)
+    thread.start()
+    _REAPERS.append(thread)
+
+
+def launch(name: str, root: Path | None = None) -> LaunchResult:
+    """Start the project's training. Refuses unless Gates 1-4 are GO for what exists now."""
+    check_name(name)
+    root = (root or workspace_root()).resolve()
+    require_all_gates(name, root)
+    existing = read_job(name, root)
+    if job_running(existing):
+        assert existing is not None
+        raise LoragateError(
+            f"A training of {name} is already running (job {existing.job_id}, supervisor process {existing.supervisor_pid}).",
+            f"Follow it with `loragate monitor {name}`, or stop it with `loragate stop {name}` first.",
+        )
+    plan = load_project_plan(name, root)
+    folder = project_dir(name, root)
+    gpus = choose_gpus(len(plan.experts), plan.experts_together)
+    job_id = secrets.token_urlsafe(12)
+    notes = acquire_gpus(gpus, name, job_id)
+    names = [e.output_name for e in plan.experts] or [plan.output_name]
+    job = Job(
+        job_id=job_id,
+        project=name,
+        output_dir=plan.output_dir,
+        output_names=names,
+        plan_file=str(plan_path(name, root)),
+        gpus=gpus,
+        events=[JobEvent(kind="note", message=n) for n in notes]
+        + [JobEvent(kind="launched", message=f"Launched on GPU {', '.join(str(g) for g in gpus)}; all four gates were GO.")],
+    )
+    write_job(job, root)
+    argv = [sys.executable, "-m", "loragate.runs.supervisor", "--project", name, "--job-id", job_id, "--root", str(root)]
+    env = dict(os.environ, LORAGATE_ROOT=str(root))
+    try:
+        with open(folder / SUPERVISOR_LOG, "ab") as log:
+            proc = subprocess.Popen(
+                argv, cwd=str(root), env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, close_fds=True,
+            )
+    except OSError as exc:
+        release_gpus(gpus, job_id)
+        job.status, job.cause = "failed", f"The supervisor could not be started: {exc}."
+        write_job(job, root)
+        raise LoragateError(job.cause, "Check that loragate is installed in this Python environment.") from exc
+    transfer_gpus(gpus, job_id, proc.pid)
+    _reap_later(proc)
+    status = _await_ack(name, root, job_id, proc)
+    logs = [str(folder / ("train.log" if not plan.experts else f"train-{e.expert}.log")) for e in (plan.experts or [None])]  # type: ignore[union-attr]
+    return LaunchResult(
+        project=name,
+        job_id=job_id,
+        status=status,
+        supervisor_pid=proc.pid,
+        gpus=gpus,
+        job_file=str(folder / "job.json"),
+        logs=logs,
+        notes=notes,
+        message=(
+            f"Training of {name} started (job {job_id}). It runs on without this session; follow it with "
+            f"`loragate monitor {name}` and stop it with `loragate stop {name}`."
+            if status in ("starting", "running")
+            else f"The training of {name} ended at once with status {status}; see `loragate monitor {name}` and {SUPERVISOR_LOG}."
+        ),
+    )
+
+
+def _await_ack(name: str, root: Path, job_id: str, proc: subprocess.Popen[bytes]) -> JobStatus:
+    """Wait (briefly) until the supervisor has taken the job over, so a handle is never returned
+    for a supervisor that died on start."""
+    deadline = time.monotonic() + ACK_TIMEOUT_S
+    while time.monotonic() < deadline:
+        job = read_job(name, root)
+        if job is not None and job.job_id == job_id and job.supervisor_pid == proc.pid:
+            return job.status
+        if proc.poll() is not None:
+            job = read_job(name, root)
+            if job is not None and job.job_id == job_id and job.status not in ("starting", "running"):
+                return job.status
+            release_gpus(job.gpus if job else [], job_id)
+            raise LoragateError(
+                f"The training supervisor exited at once (code {proc.returncode}).",
+                f"Read {project_dir(name, root) / SUPERVISOR_LOG} for the reason.",
+            )
+        time.sleep(0.05)
+    return "starting"

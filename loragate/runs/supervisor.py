@@ -1,0 +1,365 @@
+"""The supervisor: the detached process that runs a launched job to its end.
+
+Started by `launch` as `python -m loragate.runs.supervisor --project NAME --job-id ID --root DIR`
+in its own session, so it outlives Claude Code, the MCP server or the shell that launched it. It
+is the only writer of job.json while it lives. It runs musubi's caching steps when the caches are
+not known to be current, then the training run(s); on CUDA out of memory it retries up to 3
+times, each time with the next cheapest change of the fit plan; it checks the final LoRA file;
+and it releases the GPU lock however it ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from loragate.atomic import atomic_write_json, atomic_write_text
+from loragate.backends import get_backend
+from loragate.errors import LoragateError
+from loragate.plan.model import Command, TrainingPlan, load_plan
+from loragate.runs.checkpoint import final_checkpoint, safetensors_problem
+from loragate.runs.classify import Failure, classify_failure, read_tail
+from loragate.runs.job import Job, JobEvent, ProcessRecord, read_job, utcnow, write_job
+from loragate.runs.fit import LadderChange, estimated_gb, next_oom_change
+from loragate.runs.lock import release_gpus
+from loragate.runs.placement import place_trainings
+from loragate.runs.process import StepRun, signal_group, start_step, wait_group_gone
+from loragate.runs.steps import read_step_progress
+from loragate.workspace import project_dir
+
+MAX_OOM_RETRIES = 3
+STOP_REQUEST = "stop-request.json"
+ATTEMPTS_DIR = "attempts"
+POLL_S = 0.25
+
+
+def role_of(command: Command) -> str:
+    if command.stage == "train":
+        return f"train-{command.expert}" if command.expert else "train"
+    return command.stage
+
+
+def log_name(command: Command) -> str:
+    """train.log, train-high.log / train-low.log, cache-latents.log, cache-text-encoder.log."""
+    return role_of(command).replace("_", "-") + ".log"
+
+
+class StopRequested(Exception):
+    pass
+
+
+class Supervisor:
+    def __init__(self, project: str, job_id: str, root: Path | None = None) -> None:
+        self.project = project
+        self.job_id = job_id
+        self.root = root
+        self.folder = project_dir(project, root)
+        job = read_job(project, root)
+        if job is None or job.job_id != job_id:
+            raise LoragateError(f"job.json of {project} is not job {job_id}.", "Launch again with `loragate launch`.")
+        self.job: Job = job
+        self.signal_cause: str | None = None
+        self.running: list[tuple[StepRun, ProcessRecord]] = []
+
+    # ---------------------------------------------------------------- record
+    def save(self) -> None:
+        write_job(self.job, self.root)
+        render_progress(self.project, self.root)
+
+    def event(self, kind: str, message: str) -> None:
+        self.job.events.append(JobEvent(kind=kind, message=message))
+        self.save()
+
+    # ---------------------------------------------------------------- stop handling
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self.signal_cause = f"the supervisor received {signal.Signals(signum).name}"
+
+    def stop_request(self) -> dict | None:
+        path = self.folder / STOP_REQUEST
+        if path.exists():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                if data.get("job_id") in (None, self.job_id):
+                    return data
+            except (OSError, ValueError):
+                return {"cause": "a stop was requested"}
+        if self.signal_cause:
+            return {"cause": self.signal_cause}
+        return None
+
+    def stop_children(self, request: dict) -> None:
+        """SIGINT so the trainer can save, then SIGTERM, then SIGKILL."""
+        int_s = float(request.get("interrupt_grace_s", 30))
+        term_s = float(request.get("terminate_grace_s", 10))
+        live = [run for run, _ in self.running if run.poll() is None]
+        for sig, grace in ((signal.SIGINT, int_s), (signal.SIGTERM, term_s), (signal.SIGKILL, 5.0)):
+            live = [run for run in live if run.poll() is None]
+            if not live:
+                break
+            for run in live:
+                signal_group(run.pid, sig)
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and any(run.poll() is None for run in live):
+                time.sleep(0.1)
+        for run in live:
+            wait_group_gone(run.pid, 5)
+            run.poll()
+
+    # ---------------------------------------------------------------- running commands
+    def _start(self, command: Command, gpu: int | None, plan: TrainingPlan) -> tuple[StepRun, ProcessRecord]:
+        log = self.folder / log_name(command)
+        record = ProcessRecord(
+            role=role_of(command),
+            expert=command.expert,
+            argv=command.argv,
+            cwd=command.cwd,
+            log=str(log),
+            gpu=gpu,
+            status="running",
+            started_at=utcnow(),
+        )
+        self.job.processes.append(record)
+        run = start_step(command, log, gpu=gpu)
+        record.pid = run.pid
+        self.save()
+        return run, record
+
+    def _finish(self, run: StepRun, record: ProcessRecord, plan: TrainingPlan) -> Failure | None:
+        code = run.exit_code
+        steps = read_step_progress(run.log_path).steps if run.command.stage == "train" else 0
+        failure = classify_failure(
+            run.command.stage, code, read_tail(run.log_path), run.command.argv,
+            steps_completed=steps, prefix="RUN", trainer_python=plan.trainer_python,
+        )
+        if failure is None and run.command.stage == "train":
+            final = final_checkpoint(run.command.argv)
+            problem = safetensors_problem(final) if final else "the command names no output file"
+            if problem:
+                failure = Failure(
+                    kind="exit_code", code="RUN_NO_FINAL_LORA", stage="train", where="saving the LoRA",
+                    message=f"The trainer finished, but the final LoRA is not usable: {problem}",
+                    fix="Check the free disk space of the output folder and the end of the log, then launch again.",
+                    exit_code=code, evidence=str(final),
+                )
+        record.exit_code = code
+        record.ended_at = utcnow()
+        record.status = "succeeded" if failure is None else "failed"
+        return failure
+
+    def run_wave(self, wave: list[tuple[Command, int | None]], plan: TrainingPlan) -> dict[int, Failure | None]:
+        """Run commands at once; returns index-in-wave -> failure (None for success)."""
+        self.running = [self._start(command, gpu, plan) for command, gpu in wave]
+        results: dict[int, Failure | None] = {}
+        while len(results) < len(self.running):
+            request = self.stop_request()
+            if request:
+                self.stop_children(request)
+                for k, (run, record) in enumerate(self.running):
+                    if k not in results:
+                        record.status, record.exit_code, record.ended_at = "stopped", run.exit_code, utcnow()
+                self.save()
+                raise StopRequested(request.get("cause") or "a stop was requested")
+            for k, (run, record) in enumerate(self.running):
+                if k not in results and run.poll() is not None:
+                    results[k] = self._finish(run, record, plan)
+                    self.save()
+            time.sleep(POLL_S)
+        self.running = []
+        return results
+
+    # ---------------------------------------------------------------- the job
+    def caches_current(self) -> bool:
+        """The dry run cached with the plan and dataset launch just checked (Gate 4 is current at
+        launch), so its caches can be reused."""
+        report = self.folder / "dry-run.json"
+        try:
+            data = json.loads(report.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return data.get("verdict") == "GO" and bool(data.get("caching_done"))
+
+    def write_attempt_plan(self, plan: TrainingPlan, attempt: int) -> TrainingPlan:
+        """A changed plan goes beside the original (plan.json, the gated one, is never rewritten)."""
+        folder = self.folder / ATTEMPTS_DIR
+        backend = get_backend(plan.backend)
+        toml = folder / f"dataset-{attempt}.toml"
+        atomic_write_text(toml, backend.dataset_toml(plan))
+        plan = plan.model_copy(update={"dataset_toml": str(toml)})
+        path = folder / f"plan-{attempt}.json"
+        atomic_write_json(path, plan)
+        self.job.plan_file = str(path)
+        return plan
+
+    def rotate_logs(self, commands: list[Command], attempt: int) -> None:
+        for command in commands:
+            log = self.folder / log_name(command)
+            if log.exists():
+                log.rename(log.with_name(f"{log.stem}.attempt{attempt}{log.suffix}"))
+
+    def run(self) -> int:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
+        self.job.supervisor_pid = os.getpid()
+        self.job.status = "running"
+        self.event("started", f"Training supervisor started (process {os.getpid()}).")
+        try:
+            self._run_job()
+        except StopRequested as stop:
+            self.job.status = "stopped"
+            self.job.cause = f"Stopped on request: {stop}."
+            self.event("stopped", f"Training stopped: {stop}. The checkpoints saved so far are kept.")
+        except LoragateError as exc:
+            self._fail(f"{exc.message} {exc.fix or ''}".strip())
+        except Exception as exc:  # noqa: BLE001 - the record must say why the job ended, whatever happened
+            self._fail(f"The supervisor itself failed: {exc.__class__.__name__}: {exc}.")
+            traceback.print_exc()
+        finally:
+            release_gpus(self.job.gpus, self.job_id)
+            try:
+                (self.folder / STOP_REQUEST).unlink()
+            except FileNotFoundError:
+                pass
+            self.save()
+        return 0 if self.job.status == "complete" else 1
+
+    def _fail(self, cause: str) -> None:
+        self.job.status = "failed"
+        self.job.cause = cause
+        self.job.events.append(JobEvent(kind="failed", message=f"Training failed: {cause}"))
+
+    def _run_job(self) -> None:
+        plan = load_plan(Path(self.job.plan_file or self.folder / "plan.json"))
+        backend = get_backend(plan.backend)
+        need_cache = not self.caches_current()
+        recached = False
+        together = plan.experts_together
+        done_experts: set[str | None] = set()
+        finished: list[str] = []
+        while True:
+            commands = backend.commands(plan)
+            cache_cmds = [c for c in commands if c.stage != "train"]
+            if cache_cmds and need_cache:
+                for command in cache_cmds:
+                    failure = self.run_wave([(command, self.job.gpus[0] if self.job.gpus else None)], plan)[0]
+                    if failure:
+                        raise LoragateError(f"{failure.message}", failure.fix)
+                need_cache = False
+                recached = True
+            elif cache_cmds and self.job.attempt == 1 and not recached:
+                self.event("cache_reused", "The latent and text-encoder caches from the dry run are current; caching is skipped.")
+            trains = [c for c in commands if c.stage == "train" and c.expert not in done_experts]
+            placement = place_trainings(trains, self.job.gpus, together=together, per_run_gb=self._per_run_gb(plan),
+                                        gpu_total_gb=_gpu_total(self.job.gpus))
+            if len(trains) > 1:
+                self.job.placement = placement.reason
+                self.event("placement", f"Wan 2.2 experts: {placement.reason}.")
+            failures: list[tuple[Command, Failure]] = []
+            shared_gpu = False
+            for wave in placement.waves:
+                batch = [(trains[i], gpu) for i, gpu in wave]
+                results = self.run_wave(batch, plan)
+                gpus_used = [gpu for _, gpu in batch]
+                shared_gpu = shared_gpu or (len(batch) > 1 and len(set(gpus_used)) < len(gpus_used))
+                for k, failure in results.items():
+                    if failure is None:
+                        done_experts.add(batch[k][0].expert)
+                        finished.append(str(final_checkpoint(batch[k][0].argv)))
+                    else:
+                        failures.append((batch[k][0], failure))
+                if failures:
+                    break
+            if not failures:
+                self.job.status = "complete"
+                self.job.cause = None
+                files = ", ".join(Path(f).name for f in finished)
+                self.event("completed", f"Training complete. Final LoRA: {files}.")
+                return
+            command, failure = failures[0]
+            if failure.kind in ("no_samples", "nothing_trained") and cache_cmds and not recached:
+                self.event("recache", "The trainer found no cached samples; caching the dataset again and retrying.")
+                need_cache = True
+                self.rotate_logs([c for c, _ in failures], self.job.attempt)
+                continue
+            if not all(f.kind == "cuda_oom" for _, f in failures):
+                raise LoragateError(failure.message, failure.fix)
+            if self.job.oom_retries >= MAX_OOM_RETRIES:
+                raise LoragateError(
+                    f"Out of GPU memory during {failure.where} even after {MAX_OOM_RETRIES} retries with cheaper settings.",
+                    "Use a GPU with more memory, or lower the resolution or frame count in the plan, then run the gates again.",
+                )
+            change = LadderChange(plan=plan, description="running the two experts one after the other instead of together",
+                                  recache=False) if shared_gpu else next_oom_change(plan, self.job.oom_retries)
+            if change is None:
+                raise LoragateError(
+                    f"Out of GPU memory during {failure.where}, and the fit plan has no cheaper change left to try.",
+                    "Use a GPU with more memory, or lower the resolution or frame count in the plan, then run the gates again.",
+                )
+            self.job.oom_retries += 1
+            self.rotate_logs([c for c, _ in failures], self.job.attempt)
+            self.job.history += [p for p in self.job.processes]
+            self.job.processes = []
+            self.job.attempt += 1
+            if shared_gpu:
+                together = False
+            else:
+                plan = self.write_attempt_plan(change.plan, self.job.attempt)
+                need_cache = need_cache or change.recache
+            self.event(
+                "oom_retry",
+                f"Ran out of GPU memory during {failure.where}. Retry {self.job.oom_retries} of {MAX_OOM_RETRIES}: "
+                f"trying again with {change.description}.",
+            )
+
+    def _per_run_gb(self, plan: TrainingPlan) -> float | None:
+        """The larger of the dry run's measured peak and the estimate, for one training run."""
+        measured = None
+        try:
+            data = json.loads((self.folder / "dry-run.json").read_text(encoding="utf-8"))
+            measured = data.get("peak_vram_gb")
+        except (OSError, ValueError):
+            pass
+        estimate = estimated_gb(plan)
+        values = [v for v in (measured, estimate) if isinstance(v, (int, float))]
+        return max(values) if values else None
+
+
+def _gpu_total(gpus: list[int]) -> float | None:
+    from loragate.runs.vram_sampler import gpu_total_gb
+
+    return gpu_total_gb(gpus[0]) if gpus else None
+
+
+def render_progress(project: str, root: Path | None = None) -> None:
+    """progress.md belongs to the monitor, which renders it from job.json and the logs."""
+    try:
+        from loragate.runs import monitor
+    except ImportError:
+        return
+    render = getattr(monitor, "write_progress", None)
+    if render is None:
+        return
+    try:
+        render(project, root) if root is not None else render(project)
+    except Exception:  # noqa: BLE001 - a rendering problem must never stop a training
+        traceback.print_exc()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="loragate.runs.supervisor", description="Runs one launched training job.")
+    parser.add_argument("--project", required=True)
+    parser.add_argument("--job-id", required=True)
+    parser.add_argument("--root", required=True)
+    args = parser.parse_args(argv)
+    os.environ["LORAGATE_ROOT"] = args.root
+    supervisor = Supervisor(args.project, args.job_id, Path(args.root))
+    return supervisor.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
