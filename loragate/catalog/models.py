@@ -61,6 +61,14 @@ class ModelFamily(BaseModel):
     block_params_b: float = Field(default=0.0, description="Parameters (billions) one step of --blocks_to_swap moves to host RAM.")
     image_encoder_params_b: float = Field(default=0.0, description="CLIP vision encoder (Wan 2.1 I2V), billions.")
     latent_frame_stride: int = Field(default=1, description="Video frames per latent frame (Wan VAE: 4).")
+    residual_bytes: float = Field(
+        default=2.0, description="Bytes per value of the hidden state between blocks (4 where the model keeps it in fp32)."
+    )
+    text_tokens_in_sequence: int = Field(default=0, description="Text tokens that join the image tokens in attention (FLUX).")
+    activation_levels: list[list[int]] = Field(
+        default_factory=list,
+        description="UNets: [blocks, latent downscale, channels] per level; DiTs leave it empty ([layers, 1, hidden]).",
+    )
     text_encoders: list[TextEncoder] = Field(default_factory=list)
     vae_params_b: float = 0.08
     vae_name: str = ""
