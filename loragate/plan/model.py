@@ -83,6 +83,10 @@ class NetworkSpec(BaseModel):
     dim: int = 16
     alpha: float = 16
     args: list[str] = Field(default_factory=list)
+    weights: str | None = Field(
+        default=None,
+        description="LoRA file to start from (--network_weights) when continuing a run; same dim as before.",
+    )
 
 
 class OptimizerSpec(BaseModel):
@@ -116,6 +120,7 @@ class MemorySpec(BaseModel):
     network_train_unet_only: bool = False
     no_half_vae: bool = False
     offload_inactive_dit: bool = False
+    fp8_text_encoder: bool = Field(default=False, description="Load the text encoder in 8-bit while caching (musubi --fp8_t5).")
 
 
 class TimestepSpec(BaseModel):
