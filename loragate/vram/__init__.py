@@ -3,7 +3,7 @@ correction learned from dry runs."""
 
 from loragate.vram.calibration import record_measurement
 from loragate.vram.estimate import estimate_vram
-from loragate.vram.model import FitStep, VramEstimate, VramRequest
+from loragate.vram.model import FitStep, VramEstimate, VramRequest, make_request
 from loragate.vram.plan import request_from_plan
 
-__all__ = ["FitStep", "VramEstimate", "VramRequest", "estimate_vram", "record_measurement", "request_from_plan"]
+__all__ = ["FitStep", "VramEstimate", "VramRequest", "estimate_vram", "make_request", "record_measurement", "request_from_plan"]

@@ -77,3 +77,14 @@ class VramEstimate(BaseModel):
     fit_plan: list[FitStep] = Field(default_factory=list, description="Cheapest changes that make it fit, in order.")
     correction: float | None = Field(default=None, description="Per-machine factor learned from dry runs, when applied.")
     notes: list[str] = Field(default_factory=list)
+
+
+def make_request(**fields: object) -> VramRequest:
+    """Build a request from loose inputs (CLI, MCP); a bad value becomes a plain LoragateError."""
+    from pydantic import ValidationError
+
+    try:
+        return VramRequest.model_validate({k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'request'}: {e['msg']}" for e in exc.errors())
+        raise LoragateError(f"The VRAM question has a bad value: {problems}.", "Fix the value and ask again.") from exc
