@@ -1,0 +1,106 @@
+"""Building trainer command lines as argv lists, the same way every time for the same plan."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from loragate.catalog.models import ModelFamily
+from loragate.errors import LoragateError
+from loragate.plan.model import Stage, TrainingPlan
+
+
+def fmt(value: object) -> str:
+    """A value as the trainer's argparse reads it: 1e-4 -> '0.0001', 3.0 -> '3', True -> 'True'."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return format(value, ".10g")
+    return str(value)
+
+
+class Argv:
+    """An argv list with helpers that leave out unset options, so the result never holds 'None'."""
+
+    def __init__(self, *head: str) -> None:
+        self.items: list[str] = list(head)
+
+    def opt(self, flag: str, value: object) -> "Argv":
+        if value is not None:
+            self.items += [flag, fmt(value)]
+        return self
+
+    def switch(self, flag: str, on: bool = True) -> "Argv":
+        if on:
+            self.items.append(flag)
+        return self
+
+    def many(self, flag: str, values: list[str]) -> "Argv":
+        if values:
+            self.items += [flag, *values]
+        return self
+
+    def flags(self) -> list[str]:
+        """The option names used (for checks against the script's parser)."""
+        return [item for item in self.items if item.startswith("--")]
+
+
+def python_of(plan: TrainingPlan) -> str:
+    return plan.trainer_python or "python"
+
+
+def accelerate_of(plan: TrainingPlan) -> str:
+    """`accelerate` from the trainer's own environment when its interpreter is a path in a venv."""
+    python = plan.trainer_python
+    if python and "/" in python:
+        return str(PurePosixPath(python).parent / "accelerate")
+    return "accelerate"
+
+
+def accelerate_launch(plan: TrainingPlan) -> list[str]:
+    # Every upstream example launches through accelerate with one CPU thread per process and the
+    # mixed precision given here as well as to the script (reference sd-scripts.md §1, §6.9;
+    # musubi-tuner docs/wan.md "Training").
+    return [
+        accelerate_of(plan), "launch", "--num_cpu_threads_per_process", "1",
+        "--mixed_precision", plan.memory.mixed_precision,
+    ]
+
+
+def script_of(family: ModelFamily, stage: Stage) -> str:
+    """The script for a stage, relative to the trainer checkout (commands run from there)."""
+    script = family.scripts.get(stage)
+    if not script:
+        raise LoragateError(
+            f"The model family {family.id} has no script for the {stage.replace('_', ' ')} step.",
+            "Fix `scripts` for this family in loragate/data/models.toml.",
+        )
+    return script
+
+
+def add_length(argv: Argv, plan: TrainingPlan, max_train_steps: int | None) -> None:
+    """Epochs with per-epoch saves, or a hard step limit.
+
+    Both trainers let --max_train_epochs override --max_train_steps (reference musubi-tuner.md
+    §5.19, sd-scripts.md §2), so a step limit drops the epochs; it drops the per-epoch saves too,
+    so a short run writes only its final LoRA.
+    """
+    sched = plan.schedule
+    if max_train_steps is not None:
+        argv.opt("--max_train_steps", int(max_train_steps))
+        return
+    if sched.max_train_steps is not None:
+        argv.opt("--max_train_steps", sched.max_train_steps)
+    else:
+        argv.opt("--max_train_epochs", sched.max_train_epochs)
+    if sched.save_every_n_epochs:
+        argv.opt("--save_every_n_epochs", sched.save_every_n_epochs)
+
+
+def need_file(value: str | None, what: str, field: str) -> str:
+    """A weights path the command cannot run without."""
+    if not value:
+        raise LoragateError(
+            f"The plan does not say where the {what} file is.",
+            f"Set weights.{field} in plan.json, or pass it to `loragate plan new`.",
+        )
+    return value

@@ -1,0 +1,221 @@
+"""musubi-tuner (Wan 2.1 / 2.2): the dataset TOML and the cache, cache and train commands."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Any
+
+from loragate.backends.argv import Argv, accelerate_launch, add_length, need_file, python_of, script_of
+from loragate.catalog.models import ModelFamily, get_family
+from loragate.errors import LoragateError
+from loragate.plan.model import Command, DatasetSubset, ExpertPlan, TrainingPlan
+
+# musubi-tuner docs/dataset_config.md: only these keys may sit in [general]; anything else there
+# (cache_directory, target_frames...) fails voluptuous with "extra keys not allowed".
+GENERAL_KEYS = ("resolution", "caption_extension", "batch_size", "num_repeats", "enable_bucket", "bucket_no_upscale")
+
+# musubi-tuner docs/wan.md: "Adjust --batch_size according to your available VRAM"; 16 is the
+# documented example.
+TE_CACHE_BATCH = 16
+
+# musubi-tuner docs/wan.md "Training": the example trains with 2 loader workers kept alive.
+LOADER_WORKERS = 2
+
+ATTENTION_FLAGS: dict[str, list[str]] = {
+    # musubi-tuner training/parser_common.py: one attention flag is mandatory; --sage_attn is
+    # refused for training; hunyuan_video.md: with xformers also pass --split_attn.
+    "sdpa": ["--sdpa"],
+    "xformers": ["--xformers", "--split_attn"],
+    "flash_attn": ["--flash_attn"],
+    "flash3": ["--flash3"],
+}
+
+
+def _subsets(plan: TrainingPlan) -> list[DatasetSubset]:
+    """The plan's folders; plans without subsets fall back to image_dir / video_dir."""
+    if plan.dataset.subsets:
+        return list(plan.dataset.subsets)
+    found: list[DatasetSubset] = []
+    if plan.dataset.image_dir:
+        found.append(DatasetSubset(kind="image", path=plan.dataset.image_dir, num_repeats=plan.dataset.num_repeats))
+    if plan.dataset.video_dir:
+        found.append(DatasetSubset(kind="video", path=plan.dataset.video_dir, num_repeats=plan.dataset.num_repeats))
+    return found
+
+
+def _cache_dirs(plan: TrainingPlan, subsets: list[DatasetSubset]) -> list[str]:
+    """One cache folder per dataset entry; musubi refuses a shared one ("cache directory should be
+    unique for each dataset", musubi-tuner dataset/config_utils.py)."""
+    base = plan.dataset.cache_dir
+    result: list[str] = []
+    for index, subset in enumerate(subsets):
+        cache = subset.cache_dir
+        if not cache:
+            if not base:
+                raise LoragateError(
+                    "The plan names no cache folder for musubi's latent and text-encoder caches.",
+                    "Re-create the plan with `loragate plan new`, which puts the caches outside the dataset.",
+                )
+            cache = str(PurePosixPath(base) / f"{index:02d}_{subset.kind}")
+        if cache in result:
+            cache = f"{cache}_{index:02d}"
+        result.append(cache)
+    return result
+
+
+class MusubiBackend:
+    name = "musubi"
+
+    # ------------------------------------------------------------------ dataset TOML
+    def dataset_config(self, plan: TrainingPlan) -> dict[str, Any]:
+        """The dataset TOML as a dict (tests and the validator read it without re-parsing)."""
+        ds = plan.dataset
+        general: dict[str, Any] = {
+            "resolution": [int(ds.resolution[0]), int(ds.resolution[1])],
+            "caption_extension": ds.caption_extension,
+            "batch_size": int(plan.schedule.batch_size),
+            # musubi-tuner image_video_dataset.py: videos are bucketed at cache time whatever this
+            # says, so keep it on to cache and train with the same buckets.
+            "enable_bucket": bool(ds.enable_bucket),
+            "bucket_no_upscale": bool(ds.bucket_no_upscale),
+        }
+        assert set(general) <= set(GENERAL_KEYS)
+        subsets = _subsets(plan)
+        if not subsets:
+            raise LoragateError(
+                f"The plan for {plan.name} lists no image or video folder to train on.",
+                "Point `loragate plan new --dataset` at a folder with images (Images/) or clips (Videos/).",
+            )
+        datasets: list[dict[str, Any]] = []
+        for subset, cache in zip(subsets, _cache_dirs(plan, subsets)):
+            entry: dict[str, Any] = {}
+            if subset.kind == "image":
+                entry["image_directory"] = subset.path
+            else:
+                entry["video_directory"] = subset.path
+            entry["cache_directory"] = cache
+            entry["num_repeats"] = int(subset.num_repeats)
+            if subset.kind == "video":
+                # musubi-tuner docs/dataset_config.md: without target_frames every clip becomes one
+                # frame; each value must be 4n+1; source_fps must be a float (an int fails the schema).
+                entry["target_frames"] = [int(f) for f in (ds.target_frames or [1])]
+                entry["frame_extraction"] = ds.frame_extraction or "head"
+                if ds.source_fps is not None:
+                    entry["source_fps"] = float(ds.source_fps)
+            datasets.append(entry)
+        return {"general": general, "datasets": datasets}
+
+    def dataset_toml(self, plan: TrainingPlan) -> str:
+        import tomli_w
+
+        header = f"# musubi-tuner dataset config for {plan.name}, written by loragate from plan.json.\n\n"
+        return header + tomli_w.dumps(self.dataset_config(plan))
+
+    # ------------------------------------------------------------------ commands
+    def commands(
+        self, plan: TrainingPlan, *, max_train_steps: int | None = None, output_dir: str | None = None
+    ) -> list[Command]:
+        family = get_family(plan.model)
+        if not plan.dataset_toml:
+            raise LoragateError("The plan has no dataset TOML path.", "Re-create it with `loragate plan new`.")
+        cwd = plan.trainer_dir
+        cmds = [
+            Command(stage="cache_latents", argv=self._cache_latents(plan, family), cwd=cwd,
+                    description="Encode every image and clip with the VAE once, so training reads latents."),
+            Command(stage="cache_text_encoder", argv=self._cache_text(plan, family), cwd=cwd,
+                    description="Encode every caption with the T5 text encoder once."),
+        ]
+        runs: list[ExpertPlan | None] = list(plan.experts) or [None]
+        for expert in runs:
+            argv = self._train(plan, family, expert, max_train_steps=max_train_steps, output_dir=output_dir)
+            what = f"Train the {expert.expert}-noise expert's LoRA." if expert else "Train the LoRA."
+            cmds.append(Command(stage="train", argv=argv, expert=expert.expert if expert else None, cwd=cwd,
+                                description=what))
+        return cmds
+
+    def _cache_latents(self, plan: TrainingPlan, family: ModelFamily) -> list[str]:
+        w = plan.weights
+        argv = Argv(python_of(plan), script_of(family, "cache_latents"))
+        argv.opt("--dataset_config", plan.dataset_toml).opt("--vae", need_file(w.vae, "VAE", "vae"))
+        if family.i2v:
+            # musubi-tuner docs/wan.md "Latent Pre-caching": I2V training needs --i2v at caching
+            # (else KeyError 'latents_image' at training); Wan 2.1 I2V also needs --clip.
+            argv.switch("--i2v")
+            if _needs_clip(family):
+                argv.opt("--clip", need_file(w.clip, "CLIP vision model", "clip"))
+        return argv.items
+
+    def _cache_text(self, plan: TrainingPlan, family: ModelFamily) -> list[str]:
+        argv = Argv(python_of(plan), script_of(family, "cache_text_encoder"))
+        argv.opt("--dataset_config", plan.dataset_toml).opt("--t5", need_file(plan.weights.t5, "T5 text encoder", "t5"))
+        argv.opt("--batch_size", TE_CACHE_BATCH)
+        argv.switch("--fp8_t5", plan.memory.fp8_text_encoder)
+        return argv.items
+
+    def _train(
+        self,
+        plan: TrainingPlan,
+        family: ModelFamily,
+        expert: ExpertPlan | None,
+        *,
+        max_train_steps: int | None,
+        output_dir: str | None,
+    ) -> list[str]:
+        mem, net, opt, sched, ts = plan.memory, plan.network, plan.optimizer, plan.schedule, plan.timesteps
+        argv = Argv(*accelerate_launch(plan), script_of(family, "train"))
+        argv.opt("--task", family.task)
+        dit = expert.dit if expert else plan.weights.dit
+        argv.opt("--dit", need_file(dit, "DiT model", "dit"))
+        argv.opt("--dataset_config", plan.dataset_toml)
+        if mem.attention not in ATTENTION_FLAGS:
+            raise LoragateError(
+                f"musubi-tuner cannot train with the attention {mem.attention!r}.",
+                f"Set memory.attention to one of: {', '.join(ATTENTION_FLAGS)}.",
+            )
+        for flag in ATTENTION_FLAGS[mem.attention]:
+            argv.switch(flag)
+        # musubi-tuner wan_train_network.py asserts the script's own --mixed_precision against the
+        # DiT file's dtype before accelerate starts (reference musubi-tuner.md §5.7).
+        argv.opt("--mixed_precision", mem.mixed_precision)
+        argv.switch("--fp8_base", mem.fp8_base or mem.fp8_scaled)
+        argv.switch("--fp8_scaled", mem.fp8_scaled)
+        if mem.blocks_to_swap > 0:
+            argv.opt("--blocks_to_swap", mem.blocks_to_swap)
+        argv.switch("--gradient_checkpointing", mem.gradient_checkpointing)
+        argv.opt("--max_data_loader_n_workers", LOADER_WORKERS).switch("--persistent_data_loader_workers")
+        # musubi-tuner docs/wan.md: "Don't forget to specify --network_module networks.lora_wan".
+        argv.opt("--network_module", net.module).opt("--network_dim", net.dim).opt("--network_alpha", net.alpha)
+        argv.many("--network_args", net.args)
+        argv.opt("--optimizer_type", opt.type).many("--optimizer_args", opt.args)
+        argv.opt("--learning_rate", opt.learning_rate).opt("--lr_scheduler", opt.lr_scheduler)
+        if opt.lr_warmup_steps:
+            argv.opt("--lr_warmup_steps", opt.lr_warmup_steps)
+        argv.opt("--lr_scheduler_min_lr_ratio", opt.lr_scheduler_min_lr_ratio)
+        argv.items += opt.extra_flags
+        if sched.gradient_accumulation_steps > 1:
+            argv.opt("--gradient_accumulation_steps", sched.gradient_accumulation_steps)
+        if ts is not None:
+            # reference musubi-tuner.md §5.3: the default 'sigma' sampling inverts min/max timestep
+            # and ignores the flow shift, so always name a shift-based sampler.
+            argv.opt("--timestep_sampling", ts.timestep_sampling).opt("--discrete_flow_shift", ts.discrete_flow_shift)
+        low, high = (expert.min_timestep, expert.max_timestep) if expert else (
+            (ts.min_timestep, ts.max_timestep) if ts else (None, None))
+        argv.opt("--min_timestep", low).opt("--max_timestep", high)
+        # musubi-tuner docs/advanced_config.md: keep the sampled distribution's shape inside the
+        # expert's range instead of squashing it (recommended for a single Wan 2.2 expert).
+        argv.switch("--preserve_distribution_shape", bool(ts and ts.preserve_distribution_shape) and low is not None)
+        if ts is not None and ts.timestep_boundary is not None and not expert:
+            argv.opt("--timestep_boundary", ts.timestep_boundary)
+        argv.switch("--offload_inactive_dit", mem.offload_inactive_dit and plan.weights.dit_high_noise is not None and not expert)
+        if not expert and plan.weights.dit_high_noise and family.experts:
+            argv.opt("--dit_high_noise", plan.weights.dit_high_noise)
+        add_length(argv, plan, max_train_steps)
+        argv.opt("--seed", sched.seed)
+        argv.opt("--output_dir", output_dir or plan.output_dir)
+        argv.opt("--output_name", expert.output_name if expert else plan.output_name)
+        return argv.items
+
+
+def _needs_clip(family: ModelFamily) -> bool:
+    # musubi-tuner docs/wan.md: "For Wan2.1, add --clip ... For Wan2.2, CLIP model is not required."
+    return family.i2v and not family.experts

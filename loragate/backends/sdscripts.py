@@ -1,0 +1,156 @@
+"""sd-scripts (SD 1.5, SDXL and its descendants, FLUX.1): the dataset TOML and the train command.
+
+sd-scripts caches latents and text-encoder outputs inside the training script, so a plan has a
+single command.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loragate.backends.argv import Argv, accelerate_launch, add_length, need_file, script_of
+from loragate.catalog.models import ModelFamily, get_family
+from loragate.errors import LoragateError
+from loragate.plan.model import Command, DatasetSubset, TrainingPlan
+
+# reference sd-scripts.md §3.1 / §6.4: bucket_reso_steps must divide by 64 for SD1/2 and by 32 for
+# SDXL/FLUX; 64 satisfies both. min_bucket_reso <= resolution <= max_bucket_reso, both multiples.
+BUCKET_STEP = 64
+MIN_BUCKET = 256
+
+LOADER_WORKERS = 2
+
+# reference sd-scripts.md §1.3, §6.15: FLUX.1 dev trains with guidance 1.0 and raw prediction;
+# the defaults (3.5, sigma_scaled) silently hurt.
+FLUX_GUIDANCE = 1.0
+FLUX_PREDICTION = "raw"
+
+ATTENTION_FLAGS: dict[str, list[str]] = {"sdpa": ["--sdpa"], "xformers": ["--xformers"], "mem_eff_attn": ["--mem_eff_attn"]}
+
+
+def _script_kind(family: ModelFamily) -> str:
+    base = script_of(family, "train").rsplit("/", 1)[-1]
+    if base.startswith("flux"):
+        return "flux"
+    if base.startswith("sdxl"):
+        return "sdxl"
+    return "sd"
+
+
+def _subsets(plan: TrainingPlan) -> list[DatasetSubset]:
+    subsets = [s for s in plan.dataset.subsets if s.kind == "image"]
+    if not subsets and plan.dataset.image_dir:
+        subsets = [DatasetSubset(kind="image", path=plan.dataset.image_dir, num_repeats=plan.dataset.num_repeats)]
+    return subsets
+
+
+def _round_up(value: int, step: int) -> int:
+    return -(-value // step) * step
+
+
+class SdScriptsBackend:
+    name = "sdscripts"
+
+    def dataset_config(self, plan: TrainingPlan) -> dict[str, Any]:
+        ds = plan.dataset
+        subsets = _subsets(plan)
+        if not subsets:
+            raise LoragateError(
+                f"The plan for {plan.name} lists no image folder to train on (sd-scripts trains on images only).",
+                "Point `loragate plan new --dataset` at a folder of images or of kohya `N_name` folders.",
+            )
+        width, height = int(ds.resolution[0]), int(ds.resolution[1])
+        general: dict[str, Any] = {
+            # reference sd-scripts.md §6.1: the default caption extension is ".caption", so .txt
+            # captions are silently ignored unless this is set.
+            "caption_extension": ds.caption_extension,
+            # §3.1: enable_bucket defaults to false (every image squeezed into one bucket).
+            "enable_bucket": bool(ds.enable_bucket),
+            "bucket_no_upscale": bool(ds.bucket_no_upscale),
+        }
+        dataset: dict[str, Any] = {
+            "resolution": [width, height],
+            "batch_size": int(plan.schedule.batch_size),
+        }
+        if ds.enable_bucket and not ds.bucket_no_upscale:
+            # §6.4: min/max are ignored (with a warning) when bucket_no_upscale is set.
+            dataset["min_bucket_reso"] = min(MIN_BUCKET, (min(width, height) // BUCKET_STEP) * BUCKET_STEP)
+            dataset["max_bucket_reso"] = _round_up(2 * max(width, height), BUCKET_STEP)
+        if ds.enable_bucket:
+            dataset["bucket_reso_steps"] = BUCKET_STEP
+        # §3.1: with a dataset TOML, folder-name `N_name` repeats are not parsed; say them here.
+        dataset["subsets"] = [{"image_dir": s.path, "num_repeats": int(s.num_repeats)} for s in subsets]
+        return {"general": general, "datasets": [dataset]}
+
+    def dataset_toml(self, plan: TrainingPlan) -> str:
+        import tomli_w
+
+        header = f"# sd-scripts dataset config for {plan.name}, written by loragate from plan.json.\n\n"
+        return header + tomli_w.dumps(self.dataset_config(plan))
+
+    def commands(
+        self, plan: TrainingPlan, *, max_train_steps: int | None = None, output_dir: str | None = None
+    ) -> list[Command]:
+        family = get_family(plan.model)
+        if not plan.dataset_toml:
+            raise LoragateError("The plan has no dataset TOML path.", "Re-create it with `loragate plan new`.")
+        argv = self._train(plan, family, max_train_steps=max_train_steps, output_dir=output_dir)
+        return [Command(stage="train", argv=argv, cwd=plan.trainer_dir,
+                        description="Cache latents and captions, then train the LoRA.")]
+
+    def _train(
+        self, plan: TrainingPlan, family: ModelFamily, *, max_train_steps: int | None, output_dir: str | None
+    ) -> list[str]:
+        kind = _script_kind(family)
+        mem, net, opt, sched, w = plan.memory, plan.network, plan.optimizer, plan.schedule, plan.weights
+        argv = Argv(*accelerate_launch(plan), script_of(family, "train"))
+        argv.opt("--pretrained_model_name_or_path", need_file(w.base_model, "base model", "base_model"))
+        if kind == "flux":
+            # reference sd-scripts.md §1.3: FLUX needs its CLIP-L, T5-XXL and autoencoder files.
+            argv.opt("--clip_l", need_file(w.clip_l, "CLIP-L text encoder", "clip_l"))
+            argv.opt("--t5xxl", need_file(w.t5xxl, "T5-XXL text encoder", "t5xxl"))
+            argv.opt("--ae", need_file(w.ae, "FLUX autoencoder", "ae"))
+        argv.opt("--dataset_config", plan.dataset_toml)
+        argv.opt("--output_dir", output_dir or plan.output_dir).opt("--output_name", plan.output_name)
+        argv.opt("--save_model_as", "safetensors")
+        argv.opt("--network_module", net.module).opt("--network_dim", net.dim).opt("--network_alpha", net.alpha)
+        argv.many("--network_args", net.args)
+        # reference sd-scripts.md §1.2 / §6.6: caching text-encoder outputs requires training the
+        # UNet only (SDXL asserts it); train_network.py (SD 1.5) has no TE-cache flag at all.
+        te_cache = mem.cache_text_encoder_outputs and kind != "sd"
+        argv.switch("--network_train_unet_only", mem.network_train_unet_only or te_cache)
+        argv.opt("--optimizer_type", opt.type).many("--optimizer_args", opt.args)
+        argv.opt("--learning_rate", opt.learning_rate).opt("--lr_scheduler", opt.lr_scheduler)
+        if opt.lr_warmup_steps:
+            argv.opt("--lr_warmup_steps", opt.lr_warmup_steps)
+        argv.opt("--lr_scheduler_min_lr_ratio", opt.lr_scheduler_min_lr_ratio)
+        argv.items += opt.extra_flags
+        if sched.gradient_accumulation_steps > 1:
+            argv.opt("--gradient_accumulation_steps", sched.gradient_accumulation_steps)
+        if mem.attention not in ATTENTION_FLAGS:
+            raise LoragateError(
+                f"sd-scripts cannot train with the attention {mem.attention!r}.",
+                f"Set memory.attention to one of: {', '.join(ATTENTION_FLAGS)}.",
+            )
+        for flag in ATTENTION_FLAGS[mem.attention]:
+            argv.switch(flag)
+        # reference sd-scripts.md §6.9: without the script's own --mixed_precision training is fp32.
+        argv.opt("--mixed_precision", mem.mixed_precision)
+        # §1.2: the SDXL VAE produces NaN in fp16 without --no_half_vae.
+        argv.switch("--no_half_vae", mem.no_half_vae or (kind == "sdxl" and mem.mixed_precision == "fp16"))
+        argv.switch("--fp8_base", mem.fp8_base)
+        if kind == "flux" and mem.blocks_to_swap > 0:
+            argv.opt("--blocks_to_swap", mem.blocks_to_swap)
+        argv.switch("--gradient_checkpointing", mem.gradient_checkpointing)
+        argv.switch("--cache_latents", mem.cache_latents)
+        argv.switch("--cache_text_encoder_outputs", te_cache)
+        if kind == "flux":
+            ts = plan.timesteps
+            argv.opt("--timestep_sampling", ts.timestep_sampling if ts else "flux_shift")
+            if ts and ts.timestep_sampling == "shift":
+                argv.opt("--discrete_flow_shift", ts.discrete_flow_shift)
+            argv.opt("--model_prediction_type", FLUX_PREDICTION).opt("--guidance_scale", FLUX_GUIDANCE)
+        argv.opt("--max_data_loader_n_workers", LOADER_WORKERS).switch("--persistent_data_loader_workers")
+        add_length(argv, plan, max_train_steps)
+        argv.opt("--seed", sched.seed)
+        return argv.items

@@ -1,0 +1,118 @@
+"""The dataset part of a plan: which folders the trainer reads, how often, and how clips are cut.
+
+Both trainers read media directly inside the folder they are given (musubi `image_directory` /
+`video_directory`; sd-scripts `image_dir`, reference sd-scripts.md §3.1: "Images must sit directly
+in it"), so every folder holding media becomes its own entry: `Images/` and `Videos/` for Wan,
+each `N_name` folder (with N repeats) for kohya layouts, the folder itself for a flat one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path, PurePosixPath
+
+from loragate.catalog.models import ModelFamily
+from loragate.dataset.model import MediaFile, VideoProbe
+from loragate.dataset.scan import scan_dataset
+from loragate.errors import LoragateError
+from loragate.plan.model import DatasetSpec, DatasetSubset
+
+# musubi-tuner docs/wan.md: Wan is trained at 16 fps; with source_fps set, frames are dropped to
+# reach it (without it every frame is used whatever the clip's rate).
+WAN_FPS = 16.0
+
+
+def build_dataset_spec(
+    local_root: Path,
+    trainer_root: str,
+    family: ModelFamily,
+    *,
+    caption_extension: str,
+    num_repeats: int,
+    resolution: tuple[int, int],
+    cache_dir: str,
+    frames: list[int] | None = None,
+    frame_extraction: str = "head",
+) -> DatasetSpec:
+    """Count the media under `local_root` and describe it with the trainer's paths."""
+    scan = scan_dataset(local_root, caption_extension)
+    videos = scan.videos if family.video else []
+    target_frames = list(frames or family.default_frames or [1]) if videos else []
+    probes = _probe(local_root, videos)
+    source_fps = _common_fps(probes) if videos else None
+    groups: dict[tuple[str, str], list[MediaFile]] = defaultdict(list)
+    for media in scan.images + videos:
+        folder = media.path.rsplit("/", 1)[0] if "/" in media.path else ""
+        groups[(folder, media.kind)].append(media)
+    repeats = {f.path: f.repeats for f in scan.repeat_folders}
+    subsets: list[DatasetSubset] = []
+    for (folder, kind), files in sorted(groups.items()):
+        top = folder.split("/", 1)[0] if folder else ""
+        slug = folder.replace("/", "__") or "root"
+        if kind == "video":
+            samples = sum(_clip_samples(probes.get(m.path), target_frames, source_fps) for m in files)
+        else:
+            samples = len(files)
+        subsets.append(
+            DatasetSubset(
+                kind=kind,  # type: ignore[arg-type]
+                path=str(PurePosixPath(trainer_root) / folder) if folder else trainer_root,
+                num_repeats=repeats.get(top, num_repeats),
+                count=len(files),
+                samples=samples,
+                cache_dir=str(PurePosixPath(cache_dir) / f"{slug}-{kind}") if family.trainer == "musubi" else None,
+            )
+        )
+    if not subsets:
+        what = "images or clips" if family.video else "images"
+        raise LoragateError(
+            f"No {what} were found in {local_root}.",
+            "Put the training media in that folder (for Wan: Images/ and Videos/ subfolders work too) and try again.",
+        )
+    images = [s for s in subsets if s.kind == "image"]
+    clips = [s for s in subsets if s.kind == "video"]
+    return DatasetSpec(
+        path=str(local_root),
+        caption_extension=scan.caption_extension,
+        image_dir=images[0].path if images else None,
+        video_dir=clips[0].path if clips else None,
+        image_count=len(scan.images),
+        video_count=len(videos),
+        resolution=(int(resolution[0]), int(resolution[1])),
+        num_repeats=num_repeats,
+        enable_bucket=True,
+        bucket_no_upscale=False,
+        target_frames=target_frames,
+        frame_extraction=frame_extraction if videos else None,
+        source_fps=source_fps,
+        cache_dir=cache_dir if family.trainer == "musubi" else None,
+        subsets=subsets,
+        layout=scan.layout,
+    )
+
+
+def _probe(root: Path, videos: list[MediaFile]) -> dict[str, VideoProbe]:
+    if not videos:
+        return {}
+    from loragate.dataset.video_probe import probe_videos
+
+    probes, _ = probe_videos(root, [m.path for m in videos])
+    return probes
+
+
+def _common_fps(probes: dict[str, VideoProbe]) -> float | None:
+    """The clips' usual frame rate when it is not Wan's 16 fps (musubi then drops frames to reach it)."""
+    rates: Counter[float] = Counter(round(p.fps, 3) for p in probes.values() if p.error is None and p.fps > 0)
+    if not rates:
+        return None
+    fps = rates.most_common(1)[0][0]
+    return None if abs(fps - WAN_FPS) < 0.01 else float(fps)
+
+
+def _clip_samples(probe: VideoProbe | None, target_frames: list[int], source_fps: float | None) -> int:
+    """'head' extraction takes the first N frames once for each target N the clip is long enough
+    for (musubi-tuner docs/dataset_config.md); a clip that cannot be read counts once."""
+    if probe is None or probe.error or probe.frames <= 0:
+        return 1
+    frames = probe.frames * (WAN_FPS / source_fps if source_fps else 1.0)
+    return max(1, sum(1 for n in target_frames if n <= frames))

@@ -1,0 +1,310 @@
+"""`new_plan`: a complete TrainingPlan from a model family, a preset and a dataset folder.
+
+Every value comes from the family's facts (loragate/data/models.toml), the preset
+(presets.toml), the optimizer catalog, the dataset as found on disk, or the platform's layout;
+each gets a plain-words explanation in `plan.explanations`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+from loragate.backends import get_backend
+from loragate.catalog.models import ModelFamily, get_family
+from loragate.catalog.optimizers import default_lr, get_optimizer
+from loragate.catalog.presets import Preset, get_preset, schedule_for
+from loragate.errors import LoragateError
+from loragate.names import check_name
+from loragate.plan.dataset_spec import build_dataset_spec
+from loragate.plan.explain import PRESET_KEYS, explain_plan
+from loragate.plan.fit import fit_memory
+from loragate.plan.gpu import studio_gpu_gb
+from loragate.plan.model import (
+    DatasetSpec,
+    ExpertPlan,
+    MemorySpec,
+    NetworkSpec,
+    OptimizerSpec,
+    ScheduleSpec,
+    TimestepSpec,
+    TrainingPlan,
+    WeightPaths,
+)
+from loragate.plan.paths import check_dataset_folder, plan_paths
+
+ExpertChoice = Literal["high", "low", "both"]
+PLATFORMS = ("local", "runpod", "modal")
+
+
+def new_plan(
+    name: str,
+    model: str,
+    dataset: str | Path,
+    trigger: str,
+    preset: str = "standard",
+    training_type: str = "character",
+    gpu_gb: float | None = None,
+    expert: ExpertChoice | None = None,
+    platform: str = "local",
+    trainer_dir: str | None = None,
+    *,
+    trainer_python: str | None = None,
+    weights: dict[str, str] | None = None,
+    models_dir: str | None = None,
+    output_dir: str | None = None,
+    resolution: tuple[int, int] | None = None,
+    frames: list[int] | None = None,
+    optimizer: str | None = None,
+    rank: int | None = None,
+    learning_rate: float | None = None,
+    caption_extension: str = ".txt",
+    experts_together: bool | None = None,
+) -> TrainingPlan:
+    """Build (but do not save) the plan for project `name`."""
+    check_name(name)
+    family = get_family(model)
+    trigger = _check_trigger(trigger)
+    if platform not in PLATFORMS:
+        raise LoragateError(f"Unknown platform {platform!r}.", f"Use one of: {', '.join(PLATFORMS)}.")
+    chosen = get_preset(family.id, training_type, preset)
+    if gpu_gb is None:
+        gpu_gb, _ = studio_gpu_gb()
+    if gpu_gb is not None and gpu_gb <= 0:
+        raise LoragateError(f"GPU memory {gpu_gb} GB is not a size.", "Give the card's memory in GB, e.g. --gpu-gb 24.")
+
+    local_dataset = check_dataset_folder(dataset)
+    paths = plan_paths(
+        name, platform, family.trainer, local_dataset,  # type: ignore[arg-type]
+        trainer_dir=trainer_dir, trainer_python=trainer_python, models_dir=models_dir, output_dir=output_dir,
+    )
+    res = _resolution(resolution or tuple(family.default_resolution))
+    def describe(clip_frames: list[int] | None) -> DatasetSpec:
+        return build_dataset_spec(
+            local_dataset, paths.dataset, family,
+            caption_extension=caption_extension, num_repeats=chosen.num_repeats, resolution=res,
+            cache_dir=paths.cache_dir, frames=clip_frames,
+        )
+
+    spec = describe(_frames(frames, family))
+    opt = _optimizer(chosen, family, optimizer, learning_rate)
+    dim = rank or chosen.rank
+    # keep the preset's alpha/rank ratio when the rank is overridden, so the step strength stays
+    alpha = chosen.alpha * dim / chosen.rank
+    schedule = _schedule(chosen, spec)
+
+    plan = TrainingPlan(
+        name=name,
+        model=family.id,
+        backend=family.trainer,
+        training_type=chosen.training_type,
+        preset=chosen.level,
+        platform=platform,  # type: ignore[arg-type]
+        trigger=trigger,
+        gpu_gb=gpu_gb,
+        trainer_dir=paths.trainer_dir,
+        trainer_python=paths.trainer_python,
+        output_dir=paths.output_dir,
+        output_name=name,
+        dataset=spec,
+        weights=_weights(family, paths.models_dir, weights or {}),
+        network=NetworkSpec(module=family.network_module, dim=dim, alpha=alpha),
+        optimizer=opt,
+        schedule=schedule,
+        memory=_memory(family),
+        timesteps=_timesteps(family),
+        dataset_toml=paths.dataset_toml,
+    )
+    plan.experts = _experts(plan, family, expert)
+    fit_memory(plan, family, frames_chosen=frames is not None, experts_together=experts_together)
+    if plan.dataset.target_frames != spec.target_frames:
+        # shorter clips were needed to fit: count the samples again for the schedule
+        plan.dataset = describe(plan.dataset.target_frames)
+        fitted = _schedule(chosen, plan.dataset)
+        plan.schedule.max_train_epochs, plan.schedule.save_every_n_epochs = fitted.max_train_epochs, fitted.save_every_n_epochs
+    if opt.lr_scheduler != "constant":
+        # warm-up as a share of the steps the run will take with the batch that fits; musubi refuses
+        # warm-up steps with the 'constant' schedule (trainer_base.get_lr_scheduler).
+        total = plan.schedule.max_train_epochs * _steps_per_epoch(plan.dataset, plan.schedule.batch_size)
+        opt.lr_warmup_steps = int(round(chosen.warmup_ratio * total))
+    plan.explanations = _explanations(plan, family, chosen)
+    plan.commands = get_backend(plan.backend).commands(plan)
+    return plan
+
+
+def _check_trigger(trigger: str) -> str:
+    trigger = (trigger or "").strip()
+    if not trigger or len(trigger) > 100 or any(c in trigger for c in "\n\r\t\x00"):
+        raise LoragateError(
+            f"The trigger word {trigger!r} cannot be used.",
+            "Give a short, unusual word that appears in every caption, e.g. 'mira_v1' or 'ohwx'.",
+        )
+    return trigger
+
+
+def _resolution(res: tuple[int, ...]) -> tuple[int, int]:
+    if len(res) != 2 or min(res) < 64 or max(res) > 4096:
+        raise LoragateError(f"The resolution {res} is not a picture size.", "Give WIDTH and HEIGHT, e.g. 1024x1024.")
+    # Both trainers bucket in steps of 16 (Wan) to 64 (SD); a multiple of 16 is never rounded oddly
+    # (reference musubi-tuner.md §2: use multiples of 16, e.g. 960x544, not 960x540).
+    if res[0] % 16 or res[1] % 16:
+        raise LoragateError(
+            f"The resolution {res[0]}x{res[1]} is not a multiple of 16.",
+            "Round each side to a multiple of 16 (for example 960x544 instead of 960x540).",
+        )
+    return int(res[0]), int(res[1])
+
+
+def _frames(frames: list[int] | None, family: ModelFamily) -> list[int] | None:
+    if frames is None:
+        return None
+    # musubi-tuner docs/dataset_config.md: each target_frames value must be N*4+1.
+    bad = [f for f in frames if f < 1 or (family.frame_rule == "4n+1" and (f - 1) % 4)]
+    if bad:
+        raise LoragateError(
+            f"Frame counts {bad} cannot be used: Wan trains on 4n+1 frames (1, 5, 9, ... 33, ... 81).",
+            "Pick frame counts such as 1, 33 or 81.",
+        )
+    return sorted(set(frames))
+
+
+def _optimizer(chosen: Preset, family: ModelFamily, name: str | None, learning_rate: float | None) -> OptimizerSpec:
+    info = get_optimizer(name or chosen.optimizer)
+    same = info.name == get_optimizer(chosen.optimizer).name
+    lr = learning_rate if learning_rate is not None else (chosen.learning_rate if same else default_lr(info.name, family.id))
+    scheduler = chosen.lr_scheduler if same else info.recommended_scheduler
+    return OptimizerSpec(
+        type=info.type_for(family.trainer),
+        learning_rate=lr,
+        args=list(chosen.optimizer_args if same else info.args),
+        lr_scheduler=scheduler,
+        extra_flags=list(info.extra_flags),
+    )
+
+
+def _items_per_epoch(spec: DatasetSpec) -> int:
+    """Samples one pass over the data yields, times each folder's repeats."""
+    return sum((s.samples or s.count) * s.num_repeats for s in spec.subsets)
+
+
+def _steps_per_epoch(spec: DatasetSpec, batch: int) -> int:
+    return max(1, math.ceil(_items_per_epoch(spec) / batch))
+
+
+def _schedule(chosen: Preset, spec: DatasetSpec) -> ScheduleSpec:
+    # schedule_for multiplies by the preset's repeats; repeats here already vary per folder
+    # (kohya N_name), so hand it the item count that gives the same product.
+    items = max(1, round(_items_per_epoch(spec) / chosen.num_repeats))
+    s = schedule_for(chosen, items)
+    return ScheduleSpec(
+        max_train_epochs=s.max_train_epochs,
+        save_every_n_epochs=s.save_every_n_epochs,
+        batch_size=chosen.batch_size,
+    )
+
+
+def _weights(family: ModelFamily, models_dir: str, overrides: dict[str, str]) -> WeightPaths:
+    unknown = sorted(set(overrides) - set(WeightPaths.model_fields))
+    if unknown:
+        raise LoragateError(
+            f"Unknown weights role(s): {', '.join(unknown)}.",
+            f"Use: {', '.join(WeightPaths.model_fields)}.",
+        )
+    sep = "\\" if "\\" in models_dir and "/" not in models_dir else "/"
+    values = {role: f"{models_dir.rstrip('/')}{sep}{file}" for role, file in family.weights_files.items()}
+    for encoder in family.text_encoders:
+        role = _encoder_role(family, encoder.name)
+        if role and encoder.weights_file and role not in values:
+            values[role] = f"{models_dir.rstrip('/')}{sep}{encoder.weights_file}"
+    values.update(overrides)
+    return WeightPaths(**values)
+
+
+def _encoder_role(family: ModelFamily, encoder: str) -> str | None:
+    name = encoder.lower()
+    if family.trainer == "musubi":
+        return "t5" if "t5" in name else None
+    if "t5" in name:
+        return "t5xxl"
+    if "clip-l" in name and family.group == "flux":
+        return "clip_l"
+    return None
+
+
+def _script(family: ModelFamily) -> str:
+    return family.scripts.get("train", "").rsplit("/", 1)[-1]
+
+
+def _memory(family: ModelFamily) -> MemorySpec:
+    """Start from full quality; fit_memory adds 8-bit weights and block swap when the card needs them."""
+    script = _script(family)
+    sdxl = script.startswith("sdxl")
+    flux = script.startswith("flux")
+    return MemorySpec(
+        mixed_precision=family.mixed_precision,
+        gradient_checkpointing=True,
+        attention="sdpa",
+        cache_latents=True,
+        # reference sd-scripts.md §1.2, §1.3: cache the text encoders' outputs and train the UNet/DiT only
+        # (SDXL asserts the pair; train_network.py for SD 1.5 has no caching flag).
+        cache_text_encoder_outputs=sdxl or flux or family.trainer == "musubi",
+        network_train_unet_only=sdxl or flux,
+        # reference sd-scripts.md §1.2: the SDXL VAE gives NaN in fp16.
+        no_half_vae=sdxl and family.mixed_precision == "fp16",
+    )
+
+
+def _timesteps(family: ModelFamily) -> TimestepSpec | None:
+    if family.trainer == "musubi":
+        return TimestepSpec(
+            timestep_sampling=family.timestep_sampling or "shift",
+            discrete_flow_shift=family.flow_shift,
+            # musubi-tuner docs/advanced_config.md: recommended for a single Wan 2.2 expert's range.
+            preserve_distribution_shape=bool(family.experts),
+            timestep_boundary=family.timestep_boundary,
+        )
+    if _script(family).startswith("flux"):
+        # reference sd-scripts.md §1.3: flux_shift (or shift 3.1582); the default sigma hurts.
+        return TimestepSpec(timestep_sampling=family.timestep_sampling or "flux_shift", discrete_flow_shift=family.flow_shift)
+    return None
+
+
+def _experts(plan: TrainingPlan, family: ModelFamily, choice: ExpertChoice | None) -> list[ExpertPlan]:
+    if not family.experts:
+        if choice is not None:
+            raise LoragateError(
+                f"{family.display_name} has a single model; --expert applies to Wan 2.2 only.",
+                "Leave out --expert.",
+            )
+        return []
+    choice = choice or "both"
+    if choice not in ("high", "low", "both"):
+        raise LoragateError(f"Unknown expert {choice!r}.", "Use high, low or both.")
+    wanted = ["high", "low"] if choice == "both" else [choice]
+    experts: list[ExpertPlan] = []
+    for facts in sorted(family.experts, key=lambda e: wanted.index(e.name) if e.name in wanted else 9):
+        if facts.name not in wanted:
+            continue
+        dit = plan.weights.dit_high_noise if facts.name == "high" else plan.weights.dit
+        experts.append(
+            ExpertPlan(
+                expert=facts.name,
+                dit=dit or "",
+                min_timestep=facts.min_timestep,
+                max_timestep=facts.max_timestep,
+                output_name=check_name(f"{plan.name}_{facts.name}", "LoRA file name"),
+            )
+        )
+    return experts
+
+
+def _explanations(plan: TrainingPlan, family: ModelFamily, chosen: Preset) -> dict[str, str]:
+    why = {PRESET_KEYS.get(key, key): text for key, text in chosen.explanations.items()}
+    why["schedule.max_train_epochs"] = (
+        f"{plan.schedule.max_train_epochs} passes over the dataset, about "
+        f"{plan.schedule.max_train_epochs * _steps_per_epoch(plan.dataset, plan.schedule.batch_size)} steps: "
+        + why.get("schedule.max_train_epochs", "")
+    ).strip()
+    why.update(explain_plan(plan, family))
+    return dict(sorted(why.items()))

@@ -1,0 +1,128 @@
+"""Where a plan's files live on the machine that trains: local, a RunPod pod or a Modal container.
+
+A plan made on the artist's computer for a pod names the pod's paths: the workspace is uploaded
+to the platform's root (RunPod `/workspace`, Modal `/root`), so a path inside the workspace keeps
+its place under that root. When loragate runs on the pod itself, the paths are already there.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+
+from pydantic import BaseModel, Field
+
+from loragate.errors import LoragateError
+from loragate.plan.model import BackendName, Platform
+from loragate.studio import read_studio
+from loragate.workspace import project_dir, workspace_root
+
+PLATFORM_ROOTS: dict[str, str] = {"runpod": "/workspace", "modal": "/root"}
+TRAINER_FOLDERS: dict[str, str] = {"musubi": "musubi-tuner", "sdscripts": "sd-scripts"}
+TRAINER_ENV: dict[str, str] = {"musubi": "MUSUBI_TUNER_DIR", "sdscripts": "SD_SCRIPTS_DIR"}
+DATASET_TOML = "dataset.toml"
+
+
+class PlanPaths(BaseModel):
+    """Paths as the trainer sees them (strings: they may name another machine's folders)."""
+
+    root: str = Field(description="Where training happens: the workspace, /workspace or /root.")
+    dataset: str
+    dataset_toml: str
+    models_dir: str
+    output_dir: str
+    cache_dir: str
+    trainer_dir: str
+    trainer_python: str
+
+
+def on_platform(local: Path, platform: Platform, *, fallback_folder: str = "datasets") -> str:
+    """A local path as the training machine sees it."""
+    local = Path(local)
+    if platform == "local":
+        return str(local)
+    root = PurePosixPath(PLATFORM_ROOTS[platform])
+    if _is_under(str(local), str(root)):
+        return local.as_posix()
+    ws = workspace_root()
+    if _is_under(str(local), str(ws)):
+        return str(root / local.relative_to(ws).as_posix())
+    return str(root / fallback_folder / local.name)
+
+
+def _is_under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def plan_paths(
+    name: str,
+    platform: Platform,
+    backend: BackendName,
+    dataset: Path,
+    *,
+    trainer_dir: str | None = None,
+    trainer_python: str | None = None,
+    models_dir: str | None = None,
+    output_dir: str | None = None,
+) -> PlanPaths:
+    """Every folder the plan names. Caches go outside the dataset (the artist's folder is never
+    written), the output outside the grimoire (a record, not a place for multi-GB files)."""
+    root = str(workspace_root()) if platform == "local" else PLATFORM_ROOTS[platform]
+    base: Path | PurePosixPath = Path(root) if platform == "local" else PurePosixPath(root)
+    dataset_path = on_platform(dataset, platform)
+    cache = str(base / "cache" / name)
+    if _is_under(cache, dataset_path):
+        # A workspace that is the dataset itself: keep the caches beside it instead.
+        cache = str(PurePosixPath(dataset_path).parent / f"{PurePosixPath(dataset_path).name}-loragate-cache" / name)
+    trainer = trainer_dir or _trainer_dir(backend, platform, base)
+    return PlanPaths(
+        root=root,
+        dataset=dataset_path,
+        dataset_toml=on_platform(project_dir(name) / DATASET_TOML, platform, fallback_folder="grimoire"),
+        models_dir=models_dir or str(base / "models"),
+        output_dir=output_dir or str(base / "output" / name),
+        cache_dir=cache,
+        trainer_dir=trainer,
+        trainer_python=trainer_python or _trainer_python(trainer, platform),
+    )
+
+
+def _trainer_dir(backend: BackendName, platform: Platform, base: Path | PurePosixPath) -> str:
+    """The trainer checkout: MUSUBI_TUNER_DIR / SD_SCRIPTS_DIR, then grimoire/studio.md, then the
+    usual place under the root (`/workspace/musubi-tuner` on a pod)."""
+    if platform == "local" or _is_under(str(workspace_root()), str(base)):
+        env = os.environ.get(TRAINER_ENV[backend])
+        if env:
+            return env
+        studio = read_studio()
+        found = studio.musubi_tuner_dir if backend == "musubi" else studio.sd_scripts_dir
+        if found:
+            return found
+    return str(base / TRAINER_FOLDERS[backend])
+
+
+def _trainer_python(trainer_dir: str, platform: Platform) -> str:
+    """The trainer's own interpreter: studio.md's, else a venv inside the checkout when one exists
+    here, else plain `python` (whatever is first on PATH where the commands run)."""
+    studio = read_studio()
+    if studio.trainer_python:
+        return studio.trainer_python
+    if platform == "local":
+        for venv in (".venv", "venv"):
+            candidate = Path(trainer_dir) / venv / "bin" / "python"
+            if candidate.exists():
+                return str(candidate)
+    return "python"
+
+
+def check_dataset_folder(dataset: str | Path) -> Path:
+    path = Path(dataset).expanduser()
+    if not path.is_absolute():
+        path = workspace_root() / path
+    path = path.resolve()
+    if not path.is_dir():
+        raise LoragateError(
+            f"The dataset folder {path} does not exist.",
+            "Give the folder that holds the images (or the Images/ and Videos/ folders).",
+        )
+    return path
