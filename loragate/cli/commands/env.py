@@ -1,0 +1,49 @@
+"""`loragate env`: Gate 3, whether this machine can run the training."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from loragate.cli.output import console, exit_for, findings_table, print_json, print_verdict, progress_bar, run_engine
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("env")
+    def env(
+        plan: Optional[str] = typer.Option(None, "--plan", help="Project name: checks against its plan, writes environment.md and records Gate 3."),
+        backend: Optional[str] = typer.Option(None, "--backend", help="musubi or sdscripts: check the machine for a trainer without a plan."),
+        json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    ) -> None:
+        """Gate 3: GPU, driver, PyTorch in the trainer's own Python, the trainer, the weights' headers,
+        disk, RAM and tokenizers. Exit 0 GO, 1 NO-GO, 2 could not run."""
+        from loragate.environment.gate3 import check_environment
+
+        with progress_bar("Checking the machine", enabled=not json_out) as progress:
+            report = run_engine(lambda: check_environment(plan, backend, progress=progress))
+        if json_out:
+            print_json(report)
+            exit_for(report.verdict)
+        grid = Table.grid(padding=(0, 2))
+        gpu = report.gpu
+        if gpu.available and gpu.gpus:
+            card = gpu.gpus[0]
+            grid.add_row("GPU", f"{card.name}, {card.memory_total_gb:.0f} GB ({card.memory_free_gb:.1f} free), driver {gpu.driver_version} / CUDA {gpu.cuda_driver_version}")
+        else:
+            grid.add_row("GPU", f"none ({gpu.reason})")
+        trainer = report.trainer
+        grid.add_row(trainer.name, trainer.path or "not found")
+        grid.add_row("Python", f"{trainer.python} ({trainer.python_source})")
+        probe = report.torch
+        if probe is not None and probe.ran and probe.torch.installed:
+            grid.add_row("PyTorch", f"{probe.torch.version} (CUDA {probe.torch.cuda_build}), GPU usable: {probe.torch.cuda_available}")
+        grid.add_row("time", f"{report.seconds:.2f} s")
+        console.print(grid)
+        if report.findings:
+            console.print(findings_table(report.findings, title="Gate 3 findings"))
+        for path in report.written[:1]:
+            console.print(f"Report: {path}")
+        print_verdict(report.verdict, "Gate 3 (environment)")
+        exit_for(report.verdict)

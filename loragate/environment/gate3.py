@@ -1,0 +1,148 @@
+"""Gate 3: can this machine run the plan's training? GPU, driver, PyTorch, trainer, weights, room.
+
+The trainer's interpreter is probed in a subprocess while this process reads NVML, the weight
+headers and the disks, so the whole check costs about one probe. Re-running is safe: the only
+state is `environment.md` / `env.json` (written atomically) and the Gate 3 record in the ledger.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+
+from loragate.atomic import atomic_write_json, atomic_write_text
+from loragate.catalog.models import ModelFamily, get_family
+from loragate.environment import compat, gpu as gpu_mod, resources, trainer, trainer_check, weights
+from loragate.environment.probe import ProbeResult, run_probe
+from loragate.environment.report import EnvReport, render_markdown, summarize
+from loragate.errors import LoragateError
+from loragate.findings import Finding, count_by_severity, sort_findings, verdict_of
+from loragate.gates.ledger import record_gate
+from loragate.names import check_name
+from loragate.plan.model import TrainingPlan
+from loragate.progress import ProgressFn, or_silent
+from loragate.workspace import project_dir
+
+ENV_MD = "environment.md"
+ENV_JSON = "env.json"
+GIB = 1024**3
+VRAM_MARGIN = 1.2  # the same 20% margin Gate 2 asks of a fit (loragate.vram.estimate.fits)
+
+
+def _load_plan(name: str) -> TrainingPlan:
+    from loragate.plan.store import load_project_plan
+
+    return load_project_plan(check_name(name))
+
+
+def _gpu_need_gib(plan: TrainingPlan | None) -> float | None:
+    """GPU memory the plan needs with Gate 2's margin, in GiB as NVML counts a card."""
+    if plan is None:
+        return None
+    try:
+        from loragate.vram.estimate import estimate_vram
+        from loragate.vram.plan import request_from_plan
+
+        estimate = estimate_vram(request_from_plan(plan), fit_plan=False)
+    except LoragateError:
+        return None
+    return round(estimate.estimate_gb * 1e9 * VRAM_MARGIN / GIB, 1)
+
+
+def _resources(plan: TrainingPlan | None, family: ModelFamily | None, facts: trainer.TrainerFacts) -> resources.ResourcesSection:
+    section = resources.ResourcesSection(hf_cache=str(resources.hf_hub_cache()), hf_offline=resources.hf_offline())
+    section.ram_available_gb, section.ram_total_gb = resources.read_meminfo()
+    if plan is not None and family is not None:
+        section.disk = resources.check_disk(resources.disk_needs(plan, family))
+        need = resources.ram_need(plan, family)
+        if need is not None:
+            section.ram_need_gb, section.ram_reason = need
+    section.tokenizers = resources.check_tokenizers(resources.needed_tokenizers(facts.tokenizers, plan, family))
+    return section
+
+
+def check_environment(plan_name: str | None = None, backend: str | None = None, progress: ProgressFn | None = None) -> EnvReport:
+    """Gate 3 for a plan (recorded in its ledger) or, without one, for a trainer backend."""
+    report_progress = or_silent(progress)
+    started = time.monotonic()
+    if plan_name is None and backend is None:
+        raise LoragateError("Say what to check the machine for.", "Use `loragate env --plan NAME`, or `--backend musubi` / `--backend sdscripts`.")
+    plan = _load_plan(plan_name) if plan_name else None
+    if plan is not None and backend is not None and backend != plan.backend:
+        raise LoragateError(
+            f"The plan {plan.name} trains with {plan.backend}, not {backend}.", f"Drop --backend, or use `loragate env --backend {backend}` without a plan."
+        )
+    backend = plan.backend if plan else backend
+    assert backend is not None
+    facts = trainer.trainer_facts(backend)
+    findings: list[Finding] = []
+    family: ModelFamily | None = None
+    if plan is not None:
+        try:
+            family = get_family(plan.model)
+        except LoragateError as exc:
+            findings.append(Finding(code="ENV_PLAN_MODEL_UNKNOWN", severity="block", message=exc.message, fix=exc.fix or ""))
+
+    report_progress(0, 5, "finding the trainer")
+    location = trainer.locate_trainer(backend, plan.trainer_dir if plan else None)
+    python, python_source = trainer.find_trainer_python(location.path, plan.trainer_python if plan else None)
+    request = trainer_check.probe_request(facts, location.path, plan)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        probe_future = pool.submit(run_probe, python, request, Path(location.path) if location.path else None)
+        report_progress(1, 5, "reading the GPU")
+        gpu = gpu_mod.read_gpus()
+        report_progress(2, 5, "reading weight headers")
+        weights_section = weights.read_weights(plan, family) if plan is not None else None
+        report_progress(3, 5, "measuring disk, RAM and caches")
+        resources_section = _resources(plan, family, facts)
+        report_progress(4, 5, "asking the trainer's Python")
+        probe: ProbeResult = probe_future.result()
+
+    section = trainer_check.build_section(facts, location, python, python_source, probe, plan)
+    findings += gpu_mod.gpu_findings(gpu, _gpu_need_gib(plan))
+    findings += trainer_check.trainer_findings(section, facts, probe, plan)
+    if probe.ran:
+        findings += compat.torch_findings(gpu, probe, python, facts.min_torch, facts.display_name, plan.memory.mixed_precision if plan else None)
+        fix = compat.recommend_torch(python, gpu.gpus[0].compute_capability if gpu.gpus else None, gpu.cuda_driver_version, facts.min_torch, probe.torch.version)
+        findings += compat.torchvision_findings(probe, python, fix)
+    if plan is not None and weights_section is not None:
+        findings += weights.weights_findings(plan, family, weights_section)
+    findings += resources.disk_findings(resources_section.disk)
+    findings += resources.ram_findings(resources_section)
+    findings += resources.tokenizer_findings(resources_section, python)
+
+    findings = sort_findings(findings)
+    verdict = verdict_of(findings)
+    report = EnvReport(
+        project=plan.name if plan else None,
+        backend=backend,
+        model=plan.model if plan else None,
+        verdict=verdict,
+        summary=summarize(findings, gpu),
+        findings=findings,
+        counts=count_by_severity(findings),
+        gpu=gpu,
+        torch=probe,
+        trainer=section,
+        weights=weights_section,
+        resources=resources_section,
+        checked_at=datetime.now(timezone.utc),
+        seconds=0.0,
+    )
+    report.seconds = round(time.monotonic() - started, 2)
+    if plan is not None:
+        _record(plan.name, report)
+    report_progress(5, 5, f"Gate 3 {verdict}")
+    return report
+
+
+def _record(project: str, report: EnvReport) -> None:
+    """environment.md and env.json beside the plan, then the Gate 3 verdict in the ledger."""
+    folder = project_dir(project, create=True)
+    report.written = [str(folder / ENV_MD), str(folder / ENV_JSON)]
+    record = record_gate(project, 3, report.verdict, {"machine": "local"}, report.findings, report.summary)
+    report.machine_fingerprint = record.fingerprint
+    atomic_write_text(folder / ENV_MD, render_markdown(report))
+    atomic_write_json(folder / ENV_JSON, report)
