@@ -186,6 +186,9 @@ class MusubiBackend:
         # musubi-tuner docs/wan.md: "Don't forget to specify --network_module networks.lora_wan".
         argv.opt("--network_module", net.module).opt("--network_dim", net.dim).opt("--network_alpha", net.alpha)
         argv.many("--network_args", net.args)
+        # Continuing a run starts from a checkpoint's LoRA weights, never --resume (reference
+        # musubi-tuner.md §5.11: --resume restarts the step count with the saved scheduler state).
+        argv.opt("--network_weights", net.weights)
         argv.opt("--optimizer_type", opt.type).many("--optimizer_args", opt.args)
         argv.opt("--learning_rate", opt.learning_rate).opt("--lr_scheduler", opt.lr_scheduler)
         if opt.lr_warmup_steps:

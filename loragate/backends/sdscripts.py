@@ -115,6 +115,9 @@ class SdScriptsBackend:
         argv.opt("--save_model_as", "safetensors")
         argv.opt("--network_module", net.module).opt("--network_dim", net.dim).opt("--network_alpha", net.alpha)
         argv.many("--network_args", net.args)
+        # Continuing a run starts from a checkpoint's LoRA weights, never --resume (reference
+        # musubi-tuner.md §5.11: --resume restarts the step count with the saved scheduler state).
+        argv.opt("--network_weights", net.weights)
         # reference sd-scripts.md §1.2 / §6.6: caching text-encoder outputs requires training the
         # UNet only (SDXL asserts it); train_network.py (SD 1.5) has no TE-cache flag at all.
         te_cache = mem.cache_text_encoder_outputs and kind != "sd"

@@ -12,6 +12,26 @@ from loragate.runs.classify import argv_values
 MAX_HEADER = 100 * 1024 * 1024
 
 
+def read_header(path: Path) -> dict:
+    """The JSON header of a safetensors file (tensor names, dtypes, shapes); {} when unreadable."""
+    try:
+        with open(path, "rb") as handle:
+            (length,) = struct.unpack("<Q", handle.read(8))
+            if 0 < length <= MAX_HEADER:
+                return json.loads(handle.read(length).decode("utf-8"))
+    except (OSError, ValueError, struct.error, UnicodeDecodeError):
+        pass
+    return {}
+
+
+def lora_rank(path: Path) -> int | None:
+    """The rank of a LoRA file: the first dimension of a `lora_down.weight` tensor."""
+    for name, info in read_header(path).items():
+        if name.endswith("lora_down.weight") and isinstance(info, dict) and info.get("shape"):
+            return int(info["shape"][0])
+    return None
+
+
 def safetensors_problem(path: Path) -> str | None:
     """None when the file looks like a complete safetensors file, else what is wrong, in words."""
     try:

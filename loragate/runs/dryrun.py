@@ -208,12 +208,12 @@ def _write_records(folder: Path, report: DryRunReport) -> None:
 
 def _feed_back(plan, report: DryRunReport) -> None:  # noqa: ANN001
     """Tell the estimator what this machine really used, so later estimates are corrected."""
-    if report.peak_vram_gb is None or report.verdict != "GO":
-        return
-    try:
-        from loragate.vram import record_measurement  # type: ignore[attr-defined]
-    except ImportError:
-        return
     train_peaks = [s.peak_vram_gb for s in report.steps if s.stage == "train" and s.peak_vram_gb is not None]
-    if train_peaks:
-        record_measurement(plan, max(train_peaks))
+    if not train_peaks or report.verdict != "GO":
+        return
+    from loragate.vram import record_measurement, request_from_plan
+
+    try:
+        record_measurement(plan.model, request_from_plan(plan), max(train_peaks))
+    except LoragateError:
+        pass  # a model the estimator does not know has nothing to correct

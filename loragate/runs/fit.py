@@ -1,4 +1,10 @@
-"""The OOM ladder: the next cheapest change to a plan that ran out of GPU memory.
+"""The OOM ladder: the next cheapest change to a plan that ran out of GPU memory while training.
+
+Gate 2's fit plan (loragate.vram.fitplan) answers a planning question: which changes bring the
+hungriest phase under a known GPU size, and it may jump straight to the end (batch 1, the most
+block swap). A run that has just run out of memory needs one step at a time, aimed at the
+training phase, that leaves the result as close to the gated plan as possible; this ladder takes
+the fit plan's order and moves one notch per retry.
 
 Order (the skill's launch workflow, then the memory levers of each trainer): halve the batch;
 swap more blocks to the CPU (musubi `--blocks_to_swap`, max 39 for 14B / 29 for 1.3B, musubi-tuner
@@ -101,15 +107,11 @@ def next_oom_change(plan: TrainingPlan, retries_done: int = 0) -> LadderChange |
 
 
 def estimated_gb(plan: TrainingPlan) -> float | None:
-    """Gate 2's estimate of one training run's peak GPU memory, when the estimator can give one."""
+    """Gate 2's estimate of one training run's peak GPU memory (its training phase), or None."""
     try:
-        from loragate.vram import estimate_vram, request_from_plan  # type: ignore[attr-defined]
+        from loragate.vram import estimate_vram, request_from_plan
 
-        estimate = estimate_vram(request_from_plan(plan))
-    except Exception:  # noqa: BLE001 - no estimate is a normal answer (unknown model, no estimator)
+        estimate = estimate_vram(request_from_plan(plan), fit_plan=False)
+    except Exception:  # noqa: BLE001 - no estimate is a normal answer (unknown model, odd plan)
         return None
-    for name in ("total_gb", "peak_gb", "gb"):
-        value = getattr(estimate, name, None)
-        if isinstance(value, (int, float)):
-            return float(value)
-    return None
+    return float(estimate.phases.get("training", estimate.estimate_gb))
