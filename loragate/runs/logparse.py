@@ -1,0 +1,210 @@
+"""Incremental parser of a trainer's console log: tqdm steps, epochs, checkpoint saves, tracebacks.
+
+Formats (reference musubi-tuner.md §3, sd-scripts.md §4.2–4.4): tqdm writes
+`\\rsteps:  40%|████      | 40/100 [00:10<00:15,  3.95it/s, avr_loss=0.0821]` to stderr with
+carriage returns and no newline until it closes; epochs are `epoch 1/10`; saves are
+`saving checkpoint: <path>` and `model saved.`; a CUDA OOM is a traceback ending in
+`torch.OutOfMemoryError: CUDA out of memory. ...` (or `torch.cuda.OutOfMemoryError`), and
+`accelerate launch` may add its own `subprocess.CalledProcessError` traceback after it.
+
+The parser keeps only small facts (latest values, a thinned loss series), so its state can be
+saved between polls and a poll only parses the bytes that are new.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from pydantic import BaseModel, Field
+
+MAX_POINTS = 2000  # loss series kept for the curve and anomaly checks; thinned by halving
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+_TQDM = re.compile(
+    r"(?P<desc>[A-Za-z][\w ]*?): *(?P<pct>\d+)%\|[^|]*\| *(?P<n>\d+)/(?P<total>\d+) "
+    r"\[(?P<elapsed>[\d:]+)<(?P<remaining>[\d:?]+), *(?:(?P<rate>[\d.]+)|\?)(?P<unit>it/s|s/it)(?P<postfix>[^\]]*)\]"
+)
+_POSTFIX_LOSS = re.compile(r"\b(?:avr_loss|loss)=(?P<loss>[-+]?(?:nan|inf|[\d.]+(?:e[-+]?\d+)?))", re.IGNORECASE)
+_EPOCH = re.compile(r"^epoch (?P<n>\d+)/(?P<total>\d+)$")
+_SAVING = re.compile(r"saving checkpoint: (?P<path>.+?\.safetensors)\s*$")
+_REMOVING = re.compile(r"removing old checkpoint: (?P<path>.+?)\s*$")
+_EXCEPTION = re.compile(r"^(?P<type>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Interrupt|Exit)):?\s*(?P<text>.*)$")
+_OOM = re.compile(r"OutOfMemoryError|CUDA out of memory")
+# The runs that found nothing to train (sd-scripts.md §6.2 exits 0; musubi-tuner.md §2 raises).
+_NO_DATA = ("No data found. Please verify arguments", "No training items found in the dataset")
+_RESTART = "running training / 学習開始"
+
+
+class LogFacts(BaseModel):
+    """What a log has said so far; saved between polls."""
+
+    step: int | None = None
+    total_steps: int | None = None
+    elapsed_seconds: float | None = None
+    rate: float | None = Field(default=None, description="Steps per second, as tqdm measured it.")
+    loss: float | None = Field(default=None, description="Latest avr_loss.")
+    epoch: int | None = None
+    total_epochs: int | None = None
+    losses: list[tuple[int, float]] = Field(default_factory=list, description="(step, avr_loss), thinned.")
+    stride: int = Field(default=1, description="Keep one point every `stride` steps once thinned.")
+    saved: list[str] = Field(default_factory=list, description="Checkpoint paths the log says were saved.")
+    removed: list[str] = Field(default_factory=list)
+    model_saved: bool = False
+    nan_at_step: int | None = None
+    oom: str | None = Field(default=None, description="The out-of-memory line.")
+    exception: str | None = Field(default=None, description="Last line of the trainer's own traceback.")
+    launcher_error: str | None = Field(default=None, description="accelerate's CalledProcessError line.")
+    no_data: str | None = None
+    error_line: str | None = Field(default=None, description="The last ERROR log line.")
+    restarts: int = 0
+    in_traceback: bool = False
+    lines_parsed: int = 0
+
+    @property
+    def seconds_per_step(self) -> float | None:
+        return 1 / self.rate if self.rate else None
+
+
+def _clock(text: str) -> float:
+    total = 0.0
+    for part in text.split(":"):
+        total = total * 60 + float(part)
+    return total
+
+
+def _to_float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+class LogParser:
+    """Feed it text as it arrives; `facts` is always current."""
+
+    def __init__(self, facts: LogFacts | None = None) -> None:
+        self.facts = facts or LogFacts()
+
+    def feed_segments(self, segments: list[str]) -> None:
+        for raw in segments:
+            if raw:
+                self._segment(raw)
+
+    def peek(self, partial: str) -> None:
+        """A segment still being written (tqdm's current status): only progress is taken from it,
+        which a later full parse repeats harmlessly."""
+        if "%|" in partial:
+            self._progress(_ANSI.sub("", partial))
+
+    # --- one segment (the text between two \r or \n) -------------------------------------
+    def _segment(self, raw: str) -> None:
+        f = self.facts
+        f.lines_parsed += 1
+        line = _ANSI.sub("", raw) if "\x1b" in raw else raw
+        if "%|" in line and self._progress(line):
+            return
+        text = line.strip()
+        if not text:
+            return
+        if f.in_traceback and (line.startswith(" ") or line.startswith("\t")):
+            return
+        if text.startswith("Traceback (most recent call last)"):
+            f.in_traceback = True
+            return
+        exc = _EXCEPTION.match(text)
+        if exc and (f.in_traceback or exc.group("type").endswith(("Error", "Exception"))):
+            f.in_traceback = False
+            self._exception(text, exc.group("type"))
+            return
+        f.in_traceback = False
+        self._plain(text)
+
+    def _exception(self, text: str, kind: str) -> None:
+        f = self.facts
+        if kind.endswith("CalledProcessError"):
+            f.launcher_error = text
+            return
+        f.exception = text
+        if _OOM.search(text):
+            f.oom = text
+
+    def _plain(self, text: str) -> None:
+        f = self.facts
+        if _RESTART in text and (f.step or f.exception):
+            self._restart()
+        epoch = _EPOCH.match(text)
+        if epoch:
+            f.epoch, f.total_epochs = int(epoch["n"]), int(epoch["total"])
+            return
+        saving = _SAVING.search(text)
+        if saving:
+            if saving["path"] not in f.saved:
+                f.saved.append(saving["path"])
+            return
+        removing = _REMOVING.search(text)
+        if removing:
+            f.removed.append(removing["path"])
+            return
+        if "model saved." in text:
+            f.model_saved = True
+        elif _OOM.search(text):
+            f.oom = text
+        elif any(marker in text for marker in _NO_DATA):
+            f.no_data = text
+        elif " ERROR " in f" {text[:40]} " or text.startswith("ERROR:"):
+            f.error_line = text
+
+    def _restart(self) -> None:
+        """A new attempt appended to the same log: its failures and progress start afresh."""
+        f = self.facts
+        f.restarts += 1
+        f.step = f.total_steps = f.elapsed_seconds = f.rate = f.loss = None
+        f.epoch = f.total_epochs = f.nan_at_step = None
+        f.oom = f.exception = f.launcher_error = f.no_data = f.error_line = None
+        f.losses, f.stride, f.model_saved = [], 1, False
+
+    def _progress(self, line: str) -> bool:
+        match = None
+        for match in _TQDM.finditer(line):
+            pass
+        if match is None or match["desc"].strip() != "steps":
+            return match is not None
+        f = self.facts
+        n, total = int(match["n"]), int(match["total"])
+        if f.step is not None and n < f.step and f.total_steps == total and n <= 1 and f.step > 1:
+            self._restart()
+        f.step, f.total_steps = n, total
+        f.elapsed_seconds = _clock(match["elapsed"])
+        if match["rate"]:
+            rate = float(match["rate"])
+            f.rate = (1 / rate if rate else None) if match["unit"] == "s/it" else rate
+        loss = _POSTFIX_LOSS.search(match["postfix"] or "")
+        if loss and n > 0:
+            value = _to_float(loss["loss"])
+            f.loss = value
+            if not math.isfinite(value) and f.nan_at_step is None:
+                f.nan_at_step = n
+            self._record(n, value)
+        return True
+
+    def _record(self, step: int, loss: float) -> None:
+        f = self.facts
+        if f.losses and step <= f.losses[-1][0]:
+            return
+        if f.losses and step - f.losses[-1][0] < f.stride:
+            return
+        f.losses.append((step, loss))
+        if len(f.losses) > MAX_POINTS:
+            f.losses = f.losses[::2]
+            f.stride *= 2
+
+
+def split_segments(data: bytes) -> tuple[list[str], bytes]:
+    """Complete segments (ended by \\r or \\n) and the unfinished tail, which stays bytes so a
+    multi-byte character cut by the read is decoded whole next time."""
+    cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
+    if cut < 0:
+        return [], data
+    text = data[: cut + 1].decode("utf-8", errors="replace")
+    return re.split(r"\r\n|\r|\n", text)[:-1], data[cut + 1 :]

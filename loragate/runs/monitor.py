@@ -1,0 +1,420 @@
+"""How a training is going: status with its cause, step, loss, ETA, anomalies, VRAM, checkpoints.
+
+`monitor(project)` reads the job's logs (job.json, written by the supervisor) incrementally —
+each poll parses only the bytes added since the last one, remembered in monitor-state.json — and
+keeps progress.md and loss.png current in the project folder. `monitor(log=path)` does the same
+for any trainer log, keeping its state, progress.md and plot in loragate's cache folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from loragate.atomic import atomic_write_json
+from loragate.errors import LoragateError
+from loragate.progress import ProgressFn, or_silent
+from loragate.runs.anomalies import Anomaly, loss_anomalies
+from loragate.runs.job import Job, ProcessRecord, read_job
+from loragate.runs.logparse import LogFacts
+from loragate.runs.logtail import TailState, poll_log, seconds_since
+from loragate.runs.retention import CheckpointInfo, CheckpointList, list_checkpoints, project_checkpoints
+from loragate.workspace import project_dir
+
+Status = Literal["RUNNING", "COMPLETE", "FAILED", "STALLED"]
+
+STATE_FILE = "monitor-state.json"
+PROGRESS_FILE = "progress.md"
+PLOT_FILE = "loss.png"
+# Silence before the first step covers model loading and caching (a 14B DiT loads for minutes);
+# after it, the limit scales with the measured time per step (saving and sampling pause output).
+STALL_BEFORE_FIRST_STEP_S = 30 * 60
+STALL_MIN_S = 10 * 60
+STALL_STEPS = 20
+
+
+class StreamReport(BaseModel):
+    """One trainer log: a single run, or one Wan 2.2 expert."""
+
+    log: str
+    role: str | None = None
+    expert: Literal["high", "low"] | None = None
+    status: Status
+    cause: str | None = None
+    fix: str | None = None
+    step: int | None = None
+    total_steps: int | None = None
+    epoch: int | None = None
+    total_epochs: int | None = None
+    loss: float | None = Field(default=None, description="Latest avr_loss (moving average the trainer prints).")
+    rate: float | None = Field(default=None, description="Steps per second.")
+    seconds_per_step: float | None = None
+    eta_seconds: float | None = None
+    elapsed_seconds: float | None = None
+    seconds_since_output: float | None = None
+    stall_after_seconds: float | None = None
+    pid: int | None = None
+    alive: bool | None = None
+    exit_code: int | None = None
+    vram_gb: float | None = None
+    anomalies: list[Anomaly] = Field(default_factory=list)
+    bytes_read: int = Field(default=0, description="Log bytes parsed by this poll.")
+    log_reset: str | None = Field(default=None, description="Why the log was re-read from the start, if it was.")
+    tensorboard: str | None = Field(default=None, description="What was read from TensorBoard event files.")
+
+
+class MonitorReport(BaseModel):
+    project: str | None = None
+    status: Status
+    cause: str | None = Field(default=None, description="Why it failed or stalled, in plain words.")
+    fix: str | None = None
+    step: int | None = None
+    total_steps: int | None = None
+    epoch: int | None = None
+    total_epochs: int | None = None
+    loss: float | None = None
+    eta_seconds: float | None = None
+    rate: float | None = None
+    vram_gb: float | None = None
+    anomalies: list[Anomaly] = Field(default_factory=list)
+    checkpoints: list[CheckpointInfo] = Field(default_factory=list)
+    prunable: list[str] = Field(default_factory=list, description="Older checkpoints `loragate checkpoints NAME --prune` removes.")
+    logs: list[str] = Field(default_factory=list)
+    streams: list[StreamReport] = Field(default_factory=list, description="Per log; two for Wan 2.2 experts run at once.")
+    events: list[str] = Field(default_factory=list, description="The job's events (OOM retries, ...), oldest first.")
+    job_status: str | None = None
+    attempt: int | None = None
+    progress_md: str | None = None
+    loss_plot: str | None = None
+    bytes_read: int = 0
+    checked_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+# ------------------------------------------------------------------------------ helpers
+def _cache_dir() -> Path:
+    return Path(os.environ.get("LORAGATE_CACHE_DIR") or Path.home() / ".cache" / "loragate").expanduser()
+
+
+def log_state_dir(log: Path) -> Path:
+    """Where `--log` mode keeps its state, progress.md and plot: one folder per log path."""
+    digest = hashlib.sha1(str(log.resolve()).encode()).hexdigest()[:16]
+    return _cache_dir() / "monitor" / digest
+
+
+def _load_states(path: Path) -> dict[str, TailState]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return {k: TailState.model_validate(v) for k, v in raw.get("logs", {}).items()}
+    except (OSError, ValueError):
+        return {}  # missing or damaged: parse from the start, which is always correct
+
+
+def pid_alive(pid: int | None) -> bool | None:
+    if pid is None:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie has exited; only its parent has not collected it yet
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+        return stat.rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def process_vram_gb(pid: int | None) -> float | None:
+    """GPU memory of the process tree now, through NVML; None without a GPU."""
+    if pid is None:
+        return None
+    from loragate.runs.vram_sampler import VramSampler
+
+    with VramSampler(pid, interval_s=3600) as sampler:
+        used = sampler.sample_once()
+    return round(used / 1e9, 2) if used else None
+
+
+def _stage(role: str | None) -> str:
+    if role and role.startswith("cache_"):
+        return role
+    return "train"
+
+
+def _stall_limit(facts: LogFacts) -> float:
+    if not facts.step or not facts.seconds_per_step:
+        return STALL_BEFORE_FIRST_STEP_S
+    return max(STALL_MIN_S, STALL_STEPS * facts.seconds_per_step)
+
+
+def _failure_words(stage: str, exit_code: int | None, log: Path, argv: list[str], steps: int) -> tuple[str, str] | None:
+    from loragate.runs.classify import classify_failure, read_tail
+
+    failure = classify_failure(stage, exit_code, read_tail(log), argv, steps_completed=steps, prefix="RUN")
+    return (failure.message, failure.fix) if failure else None
+
+
+def _final_exists(facts: LogFacts, proc: ProcessRecord | None) -> bool:
+    if proc is not None:
+        from loragate.runs.checkpoint import final_checkpoint, safetensors_problem
+
+        final = final_checkpoint(proc.argv)
+        if final is not None:
+            return safetensors_problem(final) is None
+    return facts.model_saved and bool(facts.saved) and Path(facts.saved[-1]).exists()
+
+
+# ------------------------------------------------------------------------------ one stream
+def _classify(
+    facts: LogFacts, proc: ProcessRecord | None, alive: bool | None, idle: float | None, log: Path, anomalies: list[Anomaly]
+) -> tuple[Status, str | None, str | None]:
+    stage = _stage(proc.role if proc else None)
+    steps = facts.step or 0
+    argv = proc.argv if proc else []
+    nan = next((a for a in anomalies if a.code == "LOSS_NAN"), None)
+    ended = proc is not None and (proc.exit_code is not None or alive is False)
+
+    if proc is not None and proc.exit_code is not None:
+        if proc.exit_code == 0 and (stage != "train" or (steps > 0 and _final_exists(facts, proc))) and nan is None:
+            return ("COMPLETE" if stage == "train" else "RUNNING"), None, None
+        words = _failure_words(stage, proc.exit_code, log, argv, steps)
+        if words is None and stage == "train":
+            words = ("The trainer finished without error but no final .safetensors was written.",
+                     "Check the output folder's free space and the end of the log, then launch again.")
+        if proc.exit_code in (137, -9) and facts.oom is None:
+            words = ("The trainer was killed by the host (exit 137, SIGKILL) with no Python error: the machine most "
+                     "likely ran out of system memory (RAM), e.g. while loading the model or with block swap.",
+                     "Use more block swap only if RAM allows, close other programs, or choose a machine with more RAM.")
+        cause, fix = words or (f"The trainer exited with code {proc.exit_code}.", "Read the end of the log.")
+        return "FAILED", cause, fix
+    if proc is not None and proc.status == "stopped":
+        return "FAILED", "The run was stopped on request.", "Continue from a checkpoint with `loragate launch` when ready."
+    if nan is not None:
+        return "FAILED", nan.message, "Stop it with `loragate stop NAME`, lower the learning rate or use bf16, and launch again."
+    if facts.oom or facts.exception or facts.launcher_error:
+        words = _failure_words(stage, 1, log, argv, steps)
+        if words:
+            return "FAILED", words[0], words[1]
+        return "FAILED", f"The trainer stopped with an error: {facts.oom or facts.exception or facts.launcher_error}", "Read the end of the log."
+    if facts.no_data:
+        words = _failure_words(stage, 0, log, argv, 0)
+        return "FAILED", (words or (facts.no_data, ""))[0], (words or ("", "Run `loragate audit` and the dry run again."))[1]
+    if ended:
+        return "FAILED", ("The trainer process is gone without an exit code: the machine may have restarted, or the "
+                          "supervisor was killed."), "Check `loragate gates NAME`, then launch again, continuing from a checkpoint."
+    if proc is None and facts.model_saved:
+        if _final_exists(facts, None):
+            return "COMPLETE", None, None
+        return "FAILED", "The log says the model was saved, but the final .safetensors is not there.", "Check the output folder."
+    if idle is not None and idle > _stall_limit(facts):
+        minutes = idle / 60
+        where = f"after step {facts.step}" if facts.step else "before the first step"
+        return "STALLED", (f"No new output for {minutes:.0f} minutes {where}; a step normally takes "
+                           f"{facts.seconds_per_step or 0:.1f} s." if facts.step else
+                           f"No new output for {minutes:.0f} minutes {where}."), (
+            "If the process is still alive it is probably hung (a dead dataloader worker or a full disk): stop it with "
+            "`loragate stop NAME` and continue from the last checkpoint.")
+    return "RUNNING", None, None
+
+
+def _stream(log: Path, state: TailState | None, proc: ProcessRecord | None, epochs: int | None, logging_dir: Path | None) -> tuple[StreamReport, TailState]:
+    polled = poll_log(log, state)
+    facts = polled.state.facts
+    points = list(facts.losses)
+    tb_note = None
+    if logging_dir is not None:
+        from loragate.runs.tbevents import read_scalars
+
+        scalars = read_scalars(logging_dir)
+        tb_note = scalars.note or f"{sum(len(v) for v in scalars.series.values())} scalars from {len(scalars.files)} file(s)"
+        if scalars.series.get("loss/current"):
+            points = scalars.series["loss/current"]  # the raw per-step loss, better for trends
+    anomalies = loss_anomalies(points, facts.total_steps)
+    if facts.nan_at_step is not None and not any(a.code == "LOSS_NAN" for a in anomalies):
+        anomalies = loss_anomalies([(facts.nan_at_step, float("nan"))])
+    alive = pid_alive(proc.pid) if proc is not None and proc.exit_code is None else (False if proc else None)
+    idle = seconds_since(polled.state.mtime)
+    status, cause, fix = _classify(facts, proc, alive, idle, log, anomalies)
+    eta = None
+    if status == "RUNNING" and facts.rate and facts.total_steps is not None and facts.step is not None:
+        eta = round((facts.total_steps - facts.step) / facts.rate, 1)
+    report = StreamReport(
+        log=str(log), role=proc.role if proc else None, expert=proc.expert if proc else None, status=status,
+        cause=cause, fix=fix, step=facts.step, total_steps=facts.total_steps, epoch=facts.epoch,
+        total_epochs=facts.total_epochs or epochs, loss=facts.loss, rate=facts.rate,
+        seconds_per_step=round(facts.seconds_per_step, 3) if facts.seconds_per_step else None, eta_seconds=eta,
+        elapsed_seconds=facts.elapsed_seconds, seconds_since_output=round(idle, 1) if idle is not None else None,
+        stall_after_seconds=_stall_limit(facts), pid=proc.pid if proc else None, alive=alive,
+        exit_code=proc.exit_code if proc else None, vram_gb=process_vram_gb(proc.pid) if alive else None,
+        anomalies=anomalies, bytes_read=polled.bytes_read, log_reset=polled.reset, tensorboard=tb_note,
+    )
+    return report, polled.state
+
+
+# ------------------------------------------------------------------------------ the job
+def _processes_to_watch(job: Job) -> list[ProcessRecord]:
+    """The training processes once one has started; before that, the caching step under way."""
+    started = [p for p in job.processes if p.pid is not None or p.status != "pending" or Path(p.log).exists()]
+    training = [p for p in started if p.role.startswith("train")]
+    if training:
+        return training
+    return started[-1:]
+
+
+def _combine(streams: list[StreamReport], job: Job | None) -> tuple[Status, str | None, str | None]:
+    statuses = [s.status for s in streams]
+    for wanted in ("FAILED", "STALLED"):
+        hit = next((s for s in streams if s.status == wanted), None)
+        if hit is not None:
+            who = f"The {hit.expert}-noise expert: " if hit.expert and len(streams) > 1 else ""
+            cause = hit.cause
+            if wanted == "FAILED" and job is not None and job.cause and hit.exit_code is not None:
+                cause = job.cause
+            return wanted, (who + cause) if cause else None, hit.fix  # type: ignore[return-value]
+    if statuses and all(s == "COMPLETE" for s in statuses):
+        return "COMPLETE", None, None
+    if job is not None and job.status == "failed":
+        return "FAILED", job.cause, None
+    if job is not None and job.status == "stopped":
+        return "FAILED", job.cause or "The run was stopped on request.", None
+    return "RUNNING", None, None
+
+
+def _logging_dir(proc: ProcessRecord | None) -> Path | None:
+    if proc is None:
+        return None
+    from loragate.runs.classify import argv_values
+
+    value = argv_values(proc.argv).get("--logging_dir")
+    return Path(value) if value else None
+
+
+def monitor(
+    project: str | None = None,
+    log: Path | None = None,
+    epochs: int | None = None,
+    progress: ProgressFn | None = None,
+    root: Path | None = None,
+    plot: bool = True,
+) -> MonitorReport:
+    """Poll a project's training (or one log file): status, cause, progress, anomalies, checkpoints.
+
+    Writes progress.md, loss.png and the parser state; never touches the checkpoints.
+    """
+    report_progress = or_silent(progress)
+    if (project is None) == (log is None):
+        raise LoragateError("Give either a project name or a log file to monitor.", "e.g. `loragate monitor NAME` or `--log train.log`.")
+    job: Job | None = None
+    if project is not None:
+        folder = project_dir(project, root)
+        if not folder.is_dir():
+            raise LoragateError(f"There is no project named {project!r}.", "Check the name under grimoire/training/.")
+        job = read_job(project, root)
+        if job is None:
+            raise LoragateError(f"{project} has not been launched: there is no job.json.", f"Launch it with `loragate launch {project}`.")
+        watch = [(Path(p.log), p) for p in _processes_to_watch(job)]
+        out_dir = folder
+    else:
+        assert log is not None
+        log = Path(log).expanduser().resolve()
+        if not log.is_file():
+            raise LoragateError(f"The log {log} does not exist.", "Give the path of the trainer's log file.")
+        watch = [(log, None)]
+        out_dir = log_state_dir(log)
+
+    state_path = out_dir / STATE_FILE
+    states = _load_states(state_path)
+    streams: list[StreamReport] = []
+    new_states: dict[str, TailState] = {}
+    for index, (path, proc) in enumerate(watch):
+        report_progress(index, len(watch), f"reading {path.name}")
+        stream, state = _stream(path, states.get(str(path)), proc, epochs, _logging_dir(proc))
+        streams.append(stream)
+        new_states[str(path)] = state
+    report_progress(len(watch), len(watch), "done")
+
+    status, cause, fix = _combine(streams, job) if streams else ("RUNNING", None, None)
+    listing = _checkpoints(project, root, new_states)
+    single = streams[0] if len(streams) == 1 else None
+    etas = [s.eta_seconds for s in streams if s.eta_seconds is not None]
+    vrams = [s.vram_gb for s in streams if s.vram_gb is not None]
+    anomalies = [a for s in streams for a in s.anomalies]
+    if len(streams) > 1:
+        anomalies = [Anomaly(code=a.code, message=f"{s.expert or s.role}: {a.message}") for s in streams for a in s.anomalies]
+    result = MonitorReport(
+        project=project, status=status, cause=cause, fix=fix,
+        step=single.step if single else _sum(s.step for s in streams),
+        total_steps=single.total_steps if single else _sum(s.total_steps for s in streams),
+        epoch=single.epoch if single else _min(s.epoch for s in streams),
+        total_epochs=single.total_epochs if single else _min(s.total_epochs for s in streams),
+        loss=single.loss if single else None,
+        eta_seconds=max(etas) if etas and status == "RUNNING" else None,
+        rate=single.rate if single else None,
+        vram_gb=round(sum(vrams), 2) if vrams else None,
+        anomalies=anomalies, checkpoints=listing.checkpoints, prunable=listing.prunable,
+        logs=[str(p) for p, _ in watch], streams=streams,
+        events=[f"{e.at:%Y-%m-%d %H:%M} {e.message}" for e in job.events] if job else [],
+        job_status=job.status if job else None, attempt=job.attempt if job else None,
+        bytes_read=sum(s.bytes_read for s in streams),
+    )
+    from loragate.runs.progress_md import render_progress_md, write_loss_plot
+
+    if plot:
+        plot_path = write_loss_plot(out_dir / PLOT_FILE, new_states, states)
+        result.loss_plot = str(plot_path) if plot_path else None
+    progress_path = out_dir / PROGRESS_FILE
+    from loragate.atomic import atomic_write_text
+
+    atomic_write_text(progress_path, render_progress_md(result))
+    result.progress_md = str(progress_path)
+    atomic_write_json(state_path, {"logs": {k: v.model_dump(mode="json") for k, v in new_states.items()}})
+    return result
+
+
+def _sum(values) -> int | None:  # noqa: ANN001
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
+
+
+def _min(values) -> int | None:  # noqa: ANN001
+    known = [v for v in values if v is not None]
+    return min(known) if known else None
+
+
+def _checkpoints(project: str | None, root: Path | None, states: dict[str, TailState]) -> CheckpointList:
+    if project is not None:
+        return project_checkpoints(project, root)
+    saved = [Path(p) for s in states.values() for p in s.facts.saved]
+    if not saved:
+        return CheckpointList()
+    import re
+
+    names = sorted({re.sub(r"-(?:\d{6}|step\d{8})$", "", p.stem) for p in saved})
+    return list_checkpoints(saved[-1].parent, names)
+
+
+def write_progress(project: str, root: Path | None = None) -> None:
+    """Refresh progress.md (and the plot) of a project; the supervisor calls it on every change."""
+    monitor(project, root=root)
+
+
+def follow(
+    project: str | None = None, log: Path | None = None, epochs: int | None = None, interval_s: float = 10.0,
+    on_report=None,  # noqa: ANN001 - Callable[[MonitorReport], None]
+) -> MonitorReport:
+    """Poll until the run is no longer RUNNING; `on_report` sees every poll."""
+    while True:
+        report = monitor(project, log, epochs)
+        if on_report is not None:
+            on_report(report)
+        if report.status != "RUNNING":
+            return report
+        time.sleep(interval_s)
