@@ -1,0 +1,20 @@
+"""Every validator rule, registered by importing its module (each adds itself to RULES)."""
+
+from __future__ import annotations
+
+from loragate.validate.rules import (  # noqa: F401 - imported for registration
+    caching,
+    dataset_folders,
+    dataset_toml,
+    flags,
+    learning_rate,
+    memory,
+    model,
+    paths,
+    precision,
+    sdscripts,
+    timesteps,
+)
+from loragate.validate.rules.base import RULES, Hit, Rule, Setup
+
+__all__ = ["RULES", "Hit", "Rule", "Setup"]

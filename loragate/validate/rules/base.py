@@ -1,0 +1,152 @@
+"""The shape of a rule and what every rule sees.
+
+A rule is a named check with a stable code, a default severity, the upstream source it comes from
+and a function that looks at the whole setup (all commands and dataset TOMLs together) and yields
+hits. Rules register themselves in `RULES` with the `@rule` decorator; the validator runs them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from loragate.catalog.models import ModelFamily, get_family
+from loragate.errors import LoragateError
+from loragate.findings import Severity
+from loragate.validate.invocation import Invocation
+from loragate.validate.parse_toml import DatasetConfig, TomlProblem
+from loragate.validate.weights import DEFAULT_TASK, TASK_FAMILY, WeightsName, read_weights_name, sdxl_variant
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One occurrence of a rule's problem. severity None means the rule's default."""
+
+    message: str
+    fix: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    severity: Severity | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    severity: Severity
+    summary: str
+    source: str
+    check: Callable[["Setup"], Iterable[Hit]]
+
+
+RULES: list[Rule] = []
+
+
+def rule(code: str, severity: Severity, summary: str, source: str) -> Callable[[Callable[["Setup"], Iterable[Hit]]], Callable[["Setup"], Iterable[Hit]]]:
+    """Register a check. `source` names the upstream document or code the rule rests on."""
+
+    def register(fn: Callable[["Setup"], Iterable[Hit]]) -> Callable[["Setup"], Iterable[Hit]]:
+        if any(r.code == code for r in RULES):
+            raise ValueError(f"rule code {code} registered twice")
+        RULES.append(Rule(code=code, severity=severity, summary=summary, source=source, check=fn))
+        return fn
+
+    return register
+
+
+def family_or_none(family_id: str | None) -> ModelFamily | None:
+    if not family_id:
+        return None
+    try:
+        return get_family(family_id)
+    except LoragateError:
+        return None
+
+
+@dataclass
+class Setup:
+    """Everything being validated together."""
+
+    invocations: list[Invocation]
+    datasets: dict[str, DatasetConfig]
+    model: str | None = None
+    check_paths: bool = False
+    base_dirs: dict[str, Path] = field(default_factory=dict)  # file shown in findings -> its folder
+    default_base: Path | None = None
+    toml_errors: list[tuple[str, TomlProblem]] = field(default_factory=list)  # config TOMLs that did not parse
+
+    # --- commands -------------------------------------------------------------------------
+    def trains(self, trainer: str | None = None) -> Iterator[Invocation]:
+        return (i for i in self.invocations if i.stage == "train" and (trainer is None or i.trainer == trainer))
+
+    def stage(self, stage: str) -> list[Invocation]:
+        return [i for i in self.invocations if i.stage == stage]
+
+    def known(self, inv: Invocation) -> bool:
+        from loragate.catalog.flags import known_scripts
+
+        return inv.script in known_scripts()
+
+    # --- the model ------------------------------------------------------------------------
+    def weights(self, inv: Invocation, flag: str = "--dit") -> WeightsName | None:
+        value = inv.value(flag)
+        return read_weights_name(value) if value else None
+
+    def family_id(self, inv: Invocation) -> str | None:
+        """--model when given; else what the weights' names say; else the task or script."""
+        if self.model:
+            return self.model
+        if inv.trainer == "musubi":
+            for flag in ("--dit", "--dit_high_noise"):
+                w = self.weights(inv, flag)
+                if w and w.family_id():
+                    return w.family_id()
+            if inv.stage == "train":
+                return TASK_FAMILY.get(inv.value("--task", DEFAULT_TASK) or DEFAULT_TASK)
+            if inv.stage == "cache_latents" and inv.has("--clip"):
+                return "wan2.1-i2v-14b"
+            return self._musubi_train_family()
+        if inv.script == "flux_train_network.py":
+            return "flux1-dev"
+        if inv.script == "sdxl_train_network.py":
+            return sdxl_variant(inv.value("--pretrained_model_name_or_path", "") or "")
+        if inv.script == "train_network.py":
+            return None if inv.has("--v2") else "sd15"
+        return None
+
+    def _musubi_train_family(self) -> str | None:
+        for train in self.trains("musubi"):
+            return self.family_id(train)
+        return None
+
+    def family(self, inv: Invocation) -> ModelFamily | None:
+        return family_or_none(self.family_id(inv))
+
+    # --- files ----------------------------------------------------------------------------
+    def base_dir(self, inv_or_file: Invocation | str) -> Path | None:
+        file = inv_or_file.file if isinstance(inv_or_file, Invocation) else inv_or_file
+        return self.base_dirs.get(file, self.default_base)
+
+    def resolve(self, value: str, relative_to: Path | None) -> Path:
+        p = Path(value).expanduser()
+        if not p.is_absolute() and relative_to is not None:
+            p = relative_to / p
+        return p
+
+    def dataset_for(self, inv: Invocation) -> DatasetConfig | None:
+        value = inv.value("--dataset_config")
+        if not value:
+            return None
+        if value in self.datasets:
+            return self.datasets[value]
+        wanted = self.resolve(value, self.base_dir(inv))
+        for config in self.datasets.values():
+            if config.resolved is not None and _same(config.resolved, wanted):
+                return config
+        return None
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return a == b

@@ -1,0 +1,202 @@
+"""Learning rate, alpha and scheduler: the settings that fail quietly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from loragate.validate.invocation import Invocation
+from loragate.validate.rules.base import Hit, Setup, rule
+
+_USES_MIN_RATIO = {"cosine_with_min_lr", "warmup_stable_decay", "rex"}
+
+
+def _scheduler_args(inv: Invocation) -> dict[str, str]:
+    return dict(item.partition("=")[::2] for item in inv.values("--lr_scheduler_args"))  # type: ignore[misc]
+
+
+@rule("LR_SCHEDULER_ARGS_MIN_LR_RATE", "block", "min_lr_rate passed through --lr_scheduler_args.",
+      "reference musubi-tuner.md §5.10 (the trainer passes min_lr_rate itself: duplicate keyword TypeError)")
+def min_lr_rate_in_args(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains():
+        args = _scheduler_args(inv)
+        if "min_lr_rate" in args:
+            yield Hit("--lr_scheduler_args min_lr_rate=... is not how the floor is set: the trainer passes its own "
+                      "min_lr_rate, so the scheduler fails (or, in other setups, the floor is dropped and the LR "
+                      "decays to zero).", f"Use --lr_scheduler_min_lr_ratio {args['min_lr_rate']} instead.",
+                      inv.evidence("--lr_scheduler_args", item=f"min_lr_rate={args['min_lr_rate']}"))
+
+
+@rule("LR_COSINE_MIN_NO_RATIO", "block", "cosine_with_min_lr without a floor.",
+      "reference musubi-tuner.md §5.10 (transformers: 'One of min_lr or min_lr_rate should be set')")
+def cosine_min_without_ratio(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains():
+        if inv.value("--lr_scheduler") != "cosine_with_min_lr":
+            continue
+        args = _scheduler_args(inv)
+        if not inv.has("--lr_scheduler_min_lr_ratio") and "min_lr" not in args and "min_lr_rate" not in args:
+            yield Hit("--lr_scheduler cosine_with_min_lr needs a floor and none is given; it stops with 'One of min_lr "
+                      "or min_lr_rate should be set'.", "Add --lr_scheduler_min_lr_ratio 0.1 (10% of the peak LR).",
+                      inv.evidence("--lr_scheduler"))
+
+
+@rule("LR_MIN_RATIO_IGNORED", "warn", "--lr_scheduler_min_lr_ratio with a scheduler that ignores it.",
+      "reference musubi-tuner.md §5.10 (read only by cosine_with_min_lr, warmup_stable_decay, rex)")
+def min_ratio_ignored(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains():
+        scheduler = inv.value("--lr_scheduler", "constant") or "constant"
+        if inv.has("--lr_scheduler_min_lr_ratio") and scheduler not in _USES_MIN_RATIO:
+            yield Hit(f"--lr_scheduler_min_lr_ratio is ignored by --lr_scheduler {scheduler}, so the LR floor you "
+                      "set does not exist.", "Use --lr_scheduler cosine_with_min_lr (or remove the ratio).",
+                      inv.evidence("--lr_scheduler_min_lr_ratio", scheduler=scheduler))
+
+
+def _is_adaptive(inv: Invocation) -> bool:
+    optimizer = (inv.value("--optimizer_type") or "").lower()
+    return "prodigy" in optimizer or "dadapt" in optimizer
+
+
+@rule("LR_PRODIGY", "block", "Prodigy / D-Adaptation with a learning rate far from 1.0.",
+      "Prodigy README (lr is a multiplier of the estimated step; use 1.0); loragate/data/optimizers.toml")
+def prodigy_lr(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains():
+        if not _is_adaptive(inv):
+            continue
+        lr = inv.number("--learning_rate", 2e-6)
+        if lr is None or 0.5 <= lr <= 2.0:
+            continue
+        given = inv.value("--learning_rate") or "2e-6 (the default)"
+        yield Hit(f"{inv.value('--optimizer_type')} finds the step size itself and --learning_rate only scales it; "
+                  f"{given} makes it {'learn almost nothing' if lr < 0.1 else 'unstable'}.",
+                  "Use --learning_rate 1.0 with Prodigy.", inv.evidence("--learning_rate"),
+                  severity=None if lr < 0.1 or lr > 10 else "warn")
+
+
+@rule("LR_DEFAULT", "block", "No --learning_rate: the trainer uses 2e-6.",
+      "reference sd-scripts.md §6.11 / musubi-tuner.md §5.15 (--learning_rate default 2e-6)")
+def default_lr(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains():
+        if not setup.known(inv) or inv.has("--learning_rate") or inv.has("--unet_lr") or _is_adaptive(inv):
+            continue
+        yield Hit("No --learning_rate is given, so the trainer uses its default 2e-6, far too low for a LoRA: the run "
+                  "finishes and the LoRA does almost nothing.", "Add --learning_rate (e.g. 1e-4; 2e-4 for Wan).",
+                  inv.evidence("--learning_rate"))
+
+
+def _scale(inv: Invocation) -> float | None:
+    dim = inv.number("--network_dim", 4.0) or 4.0  # lora.create_network: None -> 4
+    alpha = inv.number("--network_alpha", 1.0)
+    return None if alpha is None else alpha / dim
+
+
+def _lora_metadata(setup: Setup, inv: Invocation) -> dict[str, str]:
+    value = inv.value("--network_weights")
+    if not value:
+        return {}
+    path = setup.resolve(value, setup.base_dir(inv))
+    if path.suffix != ".safetensors" or not path.is_file():
+        return {}
+    from loragate.environment.safetensors_header import HeaderProblem, read_header
+
+    try:
+        return read_header(Path(path))[1]
+    except (HeaderProblem, OSError):
+        return {}
+
+
+@rule("LR_ALPHA_SCALE", "warn", "network_alpha changed without changing the learning rate.",
+      "reference sd-scripts.md §6.10 (scale = alpha / dim: lower alpha means a weaker update); seeds/000 "
+      "('alpha changed without adjusting LR: most common failure')")
+def alpha_scale(setup: Setup) -> Iterator[Hit]:
+    trains = [i for i in setup.trains() if setup.known(i)]
+    # against the LoRA being continued (its training settings are in the file's metadata)
+    for inv in trains:
+        meta = _lora_metadata(setup, inv)
+        try:
+            old_alpha, old_dim = float(meta["ss_network_alpha"]), float(meta["ss_network_dim"])
+        except (KeyError, ValueError):
+            continue
+        new_scale, lr = _scale(inv), inv.number("--learning_rate", 2e-6)
+        if new_scale is None or lr is None or abs(new_scale - old_alpha / old_dim) < 1e-9:
+            continue
+        old_lr = meta.get("ss_learning_rate")
+        base = float(old_lr) if old_lr else lr
+        equivalent = base * (old_alpha / old_dim) / new_scale
+        yield Hit(f"The LoRA being continued was trained with alpha {old_alpha:g} / dim {old_dim:g}; this run uses "
+                  f"alpha {inv.value('--network_alpha', '1')} / dim {inv.value('--network_dim', '4')}, which changes "
+                  "how strongly every update (and the loaded weights) acts.",
+                  f"Keep --network_alpha {old_alpha:g}, or use --learning_rate {equivalent:.3g} for the same effect.",
+                  inv.evidence("--network_alpha", previous_alpha=old_alpha, equivalent_lr=float(f"{equivalent:.3g}")))
+    # between runs in the same setup (e.g. the two experts)
+    for i, a in enumerate(trains):
+        for b in trains[i + 1:]:
+            sa, sb = _scale(a), _scale(b)
+            la, lb = a.number("--learning_rate"), b.number("--learning_rate")
+            if None in (sa, sb, la, lb) or a.trainer != b.trainer or abs(sa - sb) < 1e-9 or la != lb:  # type: ignore[operator]
+                continue
+            equivalent = la * sa / sb  # type: ignore[operator]
+            yield Hit(f"{a.source} and {b.source} use the same learning rate ({la:g}) but different alpha/dim "
+                      f"({sa:g} against {sb:g}), so the second trains {sb / sa:.2g}x as strongly.",  # type: ignore[operator]
+                      f"If the first is right, the second needs --learning_rate {equivalent:.3g} for the same strength.",
+                      b.evidence("--network_alpha", other=a.source, equivalent_lr=float(f"{equivalent:.3g}")))
+
+
+@rule("LR_ALPHA_DEFAULT", "info", "--network_alpha left at its default of 1.",
+      "reference sd-scripts.md §6.10, musubi-tuner.md §5.15 (default alpha 1: scale 1/dim)")
+def alpha_default(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains():
+        dim = inv.number("--network_dim")
+        if setup.known(inv) and not inv.has("--network_alpha") and dim and dim > 1:
+            yield Hit(f"--network_alpha is not set, so it is 1 and each update is scaled by 1/{dim:g}. That is fine "
+                      "if the learning rate was chosen for it; recipes that set alpha = dim use a rate about "
+                      f"{dim:g}x lower.", "Write --network_alpha explicitly so the pairing with the LR is deliberate.",
+                      inv.evidence("--network_alpha", dim=dim))
+
+
+@rule("SCHED_EPOCHS_OVERRIDE_STEPS", "warn", "Both --max_train_epochs and --max_train_steps.",
+      "reference sd-scripts.md §6.11, musubi-tuner.md §5.19 (epochs override steps)")
+def epochs_override(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains():
+        if inv.has("--max_train_epochs") and inv.has("--max_train_steps"):
+            yield Hit(f"--max_train_epochs {inv.value('--max_train_epochs')} overrides --max_train_steps "
+                      f"{inv.value('--max_train_steps')}; the step count is ignored.", "Keep only one of the two.",
+                      inv.evidence("--max_train_steps"))
+
+
+@rule("SCHED_DEFAULT_STEPS", "warn", "Neither epochs nor steps: the trainer runs 1600 steps.",
+      "reference sd-scripts.md §6.11 (--max_train_steps default 1600)")
+def default_steps(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains():
+        if setup.known(inv) and not inv.has("--max_train_epochs") and not inv.has("--max_train_steps"):
+            yield Hit("No --max_train_epochs or --max_train_steps: the run stops after the default 1600 steps, "
+                      "whatever the dataset size.", "Set --max_train_epochs (or --max_train_steps).",
+                      inv.evidence("--max_train_epochs"))
+
+
+@rule("RESUME_RESTARTS", "warn", "--resume used to continue a run.",
+      "reference musubi-tuner.md §5.11 (issues #126, #424: counters restart, old optimizer/scheduler state kept)")
+def resume(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains():
+        if not inv.has("--resume"):
+            continue
+        if inv.trainer == "musubi":
+            message = ("--resume restores the old optimizer and scheduler but starts counting at step 0 and runs the "
+                       "full step count again; changed settings (LR, epochs) do not take effect as expected.")
+        else:
+            message = ("--resume restores the old optimizer and scheduler state, so a new learning rate or schedule "
+                       "is overridden by the saved one.")
+        yield Hit(message, "To continue training with new settings, load the LoRA with --network_weights FILE "
+                  "instead (fresh optimizer, step 0, same dim).", inv.evidence("--resume"))
+
+
+@rule("RESUME_RANK_MISMATCH", "block", "--network_weights with a different rank than --network_dim.",
+      "reference musubi-tuner.md §1.5 (--network_weights needs the same rank)")
+def rank_mismatch(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains():
+        meta = _lora_metadata(setup, inv)
+        old = meta.get("ss_network_dim")
+        new = inv.value("--network_dim", "4")
+        if old and not inv.has("--dim_from_weights") and old.split(".")[0] != (new or "").split(".")[0]:
+            yield Hit(f"The LoRA in --network_weights has rank {old}, but --network_dim is {new}; loading stops with a "
+                      "size mismatch.", f"Use --network_dim {old} (or add --dim_from_weights).",
+                      inv.evidence("--network_dim", weights_rank=old))

@@ -1,0 +1,74 @@
+"""Attention and memory options: what musubi requires and which options exclude each other."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from loragate.validate.rules.base import Hit, Setup, rule
+
+_ATTENTION = ("--sdpa", "--flash_attn", "--flash3", "--xformers", "--sage_attn")
+
+
+@rule("WAN_NO_ATTENTION", "block", "musubi training without an attention flag.",
+      "reference musubi-tuner.md §1.5 / §5.12 ('either --sdpa, --flash-attn, ... must be specified')")
+def no_attention(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains("musubi"):
+        if not any(inv.has(f) for f in _ATTENTION):
+            yield Hit("wan_train_network.py needs an attention flag and has none; it stops with 'either --sdpa, "
+                      "--flash-attn, --flash3, --sage-attn or --xformers must be specified'.", "Add --sdpa.",
+                      inv.evidence("--sdpa"))
+
+
+@rule("WAN_SAGE_ATTN_TRAINING", "block", "--sage_attn for training.",
+      "reference musubi-tuner.md §1.5 / §5.12 (--sage_attn raises for training)")
+def sage_attn(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains("musubi"):
+        if inv.has("--sage_attn"):
+            yield Hit("--sage_attn works only for generating videos; training with it stops with an error.",
+                      "Use --sdpa (or --flash_attn / --xformers with --split_attn).", inv.evidence("--sage_attn"))
+
+
+@rule("MEM_BLOCK_SWAP_MAX", "block", "--blocks_to_swap above the model's maximum.",
+      "reference musubi-tuner.md §1.5 (39 for 14B, 29 for 1.3B), sd-scripts.md §1.3 (35 for FLUX)")
+def block_swap_max(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains():
+        family = setup.family(inv)
+        swap = inv.number("--blocks_to_swap")
+        if family and family.block_swap_max and swap is not None and swap > family.block_swap_max:
+            yield Hit(f"{family.display_name} can swap at most {family.block_swap_max} blocks to the CPU; "
+                      f"--blocks_to_swap {swap:g} stops with an assertion.",
+                      f"Use --blocks_to_swap {family.block_swap_max} or less.",
+                      inv.evidence("--blocks_to_swap", maximum=family.block_swap_max))
+
+
+@rule("MEM_BLOCK_SWAP_CONFLICT", "block", "Block swap combined with an option it excludes.",
+      "reference musubi-tuner.md §5.13 (--offload_inactive_dit assert), sd-scripts.md §1.3 "
+      "('blocks_to_swap is not supported with cpu_offload_checkpointing')")
+def block_swap_conflict(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains():
+        if (inv.number("--blocks_to_swap") or 0) <= 0:
+            continue
+        for other in ("--offload_inactive_dit", "--cpu_offload_checkpointing"):
+            if inv.has(other):
+                yield Hit(f"--blocks_to_swap cannot be combined with {other}; the trainer stops at start.",
+                          f"Keep one: drop {other} (block swap needs less host RAM), or drop --blocks_to_swap.",
+                          inv.evidence(other, blocks_to_swap=inv.value("--blocks_to_swap")))
+
+
+@rule("MEM_NEEDS_GRADIENT_CHECKPOINTING", "block", "An option that only works with --gradient_checkpointing.",
+      "reference musubi-tuner.md §1.5 (--block_swap_h2d_only and --gradient_checkpointing_cpu_offload require it)")
+def needs_gc(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains("musubi"):
+        for flag in ("--block_swap_h2d_only", "--gradient_checkpointing_cpu_offload"):
+            if inv.has(flag) and not inv.has("--gradient_checkpointing"):
+                yield Hit(f"{flag} requires --gradient_checkpointing, which is not set.",
+                          "Add --gradient_checkpointing.", inv.evidence(flag))
+
+
+@rule("WAN_OFFLOAD_INACTIVE_SINGLE", "warn", "--offload_inactive_dit in a single-expert run.",
+      "reference musubi-tuner.md §1.5 (it applies to dual training only)")
+def offload_single(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains("musubi"):
+        if inv.has("--offload_inactive_dit") and not inv.has("--dit_high_noise"):
+            yield Hit("--offload_inactive_dit only acts when both experts train in one run; here it does nothing.",
+                      "Remove it, or use --blocks_to_swap to save memory.", inv.evidence("--offload_inactive_dit"))

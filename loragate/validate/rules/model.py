@@ -1,0 +1,162 @@
+"""The model a command trains: task flag against the weights, network module, VAE, experts."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from loragate.validate.rules.base import Hit, Setup, family_or_none, rule
+from loragate.validate.weights import DEFAULT_TASK
+
+_COMPATIBLE = {("t2v-14B", "t2i-14B"), ("i2v-14B", "flf2v-14B")}
+
+
+def _task_problem(task: str, weights_task: str, file: str) -> str:
+    if weights_task == "i2v-A14B" and task in ("i2v-14B", "flf2v-14B"):
+        # musubi-tuner issues #416, #602
+        return (f"--task {task} is Wan 2.1's image-to-video model, but {file} is Wan 2.2 I2V. Loading stops with "
+                "'Missing key(s) in state_dict: blocks.0.cross_attn.k_img.weight' (2.1 expects CLIP layers 2.2 has not).")
+    if "i2v" in weights_task and "i2v" not in task and "flf2v" not in task:
+        # comfyUI-Realtime-Lora issue #9
+        return (f"{file} is an image-to-video model but --task {task} is text-to-video; loading stops with "
+                "'size mismatch for patch_embedding.weight' (36 input channels against 16).")
+    if "i2v" in task and "i2v" not in weights_task:
+        return (f"--task {task} is image-to-video but {file} is a text-to-video model; loading stops with "
+                "'size mismatch for patch_embedding.weight'.")
+    if weights_task == "t2v-A14B" and task in ("t2v-14B", "t2i-14B"):
+        return (f"{file} is Wan 2.2 T2V, but --task {task} is Wan 2.1. It loads (the keys are the same) and "
+                "trains as a 2.1 model without the expert boundary and with 2.1 time embeddings, so the LoRA "
+                "does not fit the model it is meant for.")
+    return f"--task {task} does not match {file}, which is a {weights_task} model."
+
+
+@rule("WAN_TASK_WEIGHTS", "block", "The --task flag does not match the DiT weights.",
+      "reference musubi-tuner.md §1.4 task table and §5.8 (issues #416, #602)")
+def task_against_weights(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains("musubi"):
+        task = inv.value("--task") or DEFAULT_TASK
+        if task.endswith("-FC"):
+            continue
+        reported = False
+        for flag in ("--dit", "--dit_high_noise"):
+            w = setup.weights(inv, flag)
+            family = family_or_none(w.family_id()) if w else None
+            if not w or not family or not family.task:
+                continue
+            if family.task != task and (task, family.task) not in _COMPATIBLE and (family.task, task) not in _COMPATIBLE:
+                reported = True
+                yield Hit(_task_problem(task, family.task, w.file), f"Use --task {family.task} for {w.file}.",
+                          inv.evidence("--task" if inv.has("--task") else flag, task=task, weights=w.file,
+                                       expected=family.task))
+        given = family_or_none(setup.model) if setup.model else None
+        if not reported and given and given.trainer == "musubi" and given.task and given.task != task \
+                and (task, given.task) not in _COMPATIBLE:
+            yield Hit(f"--task {task} is not the task of {given.display_name} ({given.task}), the model named with --model.",
+                      f"Use --task {given.task}.", inv.evidence("--task", task=task, expected=given.task))
+
+
+@rule("WAN_TASK_MISSING", "warn", "No --task: musubi assumes t2v-14B.",
+      "reference musubi-tuner.md §1.4 (--task default t2v-14B)")
+def task_missing(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains("musubi"):
+        if inv.has("--task"):
+            continue
+        family = setup.family(inv)
+        if family and family.task and family.task != DEFAULT_TASK:
+            continue  # WAN_TASK_WEIGHTS reports the mismatch
+        yield Hit("No --task is given, so the trainer assumes t2v-14B (Wan 2.1 text-to-video 14B).",
+                  "Write --task explicitly, e.g. --task t2v-A14B for Wan 2.2 T2V.", inv.evidence("--task"))
+
+
+_MODULES = {
+    "musubi": {"networks.lora_wan", "networks.loha", "networks.lokr"},  # musubi docs/wan.md, docs/loha_lokr.md
+}
+
+
+@rule("NETWORK_MODULE", "block", "Missing --network_module, or the other trainer's / model's module.",
+      "reference musubi-tuner.md §1.3 ('Don't forget --network_module networks.lora_wan'), sd-scripts.md §1.1-1.3")
+def network_module(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains():
+        if not setup.known(inv):
+            continue
+        family = setup.family(inv)
+        expected = family.network_module if family else ("networks.lora_wan" if inv.trainer == "musubi" else None)
+        module = inv.value("--network_module")
+        if module is None:
+            yield Hit(f"{inv.script} has no --network_module; without it no LoRA is created and the script stops.",
+                      f"Add --network_module {expected or 'networks.lora'}.", inv.evidence("--network_module"))
+            continue
+        if inv.trainer == "musubi" and module not in _MODULES["musubi"]:
+            yield Hit(f"--network_module {module} is not a musubi-tuner Wan module"
+                      + (" (networks.lora is sd-scripts')." if module == "networks.lora" else "."),
+                      "Use --network_module networks.lora_wan.", inv.evidence("--network_module"))
+        elif inv.trainer == "sdscripts":
+            wrong = (module == "networks.lora_wan"
+                     or (inv.script == "flux_train_network.py" and module == "networks.lora")
+                     or (inv.script != "flux_train_network.py" and module in ("networks.lora_flux", "networks.lora_sd3")))
+            if wrong:
+                yield Hit(f"--network_module {module} does not fit {inv.script}.",
+                          f"Use --network_module {expected or 'networks.lora'}.", inv.evidence("--network_module"))
+
+
+_WAN22_VAE = re.compile(r"wan[ _.-]?2[._-]?2[ _.-]?vae", re.I)
+
+
+@rule("WAN_VAE_22", "block", "The Wan 2.2 VAE used for a 14B model.",
+      "reference musubi-tuner.md §1.1 (docs/wan.md: 'Wan2.2_VAE.pth is for 5B model, not compatible with 14B model')")
+def wan22_vae(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.invocations:
+        vae = inv.value("--vae")
+        if inv.trainer == "musubi" and vae and _WAN22_VAE.search(vae.replace("\\", "/").rsplit("/", 1)[-1]):
+            yield Hit(f"{vae} is the Wan 2.2 VAE, which belongs to the 5B model; the 14B models (Wan 2.1 and 2.2 "
+                      "alike) use the Wan 2.1 VAE.", "Use wan_2.1_vae.safetensors (or Wan2.1_VAE.pth).",
+                      inv.evidence("--vae"))
+
+
+@rule("WAN_DUAL_NEEDS_22", "block", "--dit_high_noise with a task that has no experts.",
+      "reference musubi-tuner.md §1.5 (--dit_high_noise is Wan 2.2 only; boundary None for 2.1 tasks)")
+def dual_needs_22(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains("musubi"):
+        task = inv.value("--task") or DEFAULT_TASK
+        if inv.has("--dit_high_noise") and not task.endswith("A14B"):
+            yield Hit(f"--dit_high_noise trains two Wan 2.2 experts, but --task {task} is a Wan 2.1 task without "
+                      "experts or boundary.", "Use --task t2v-A14B or i2v-A14B, or drop --dit_high_noise.",
+                      inv.evidence("--dit_high_noise", task=task))
+
+
+@rule("WAN_EXPERTS_SWAPPED", "block", "The high- and low-noise files are swapped.",
+      "reference musubi-tuner.md §1.5 (--dit is the low-noise file in dual training)")
+def experts_swapped(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains("musubi"):
+        low, high = setup.weights(inv, "--dit"), setup.weights(inv, "--dit_high_noise")
+        if low and high and (low.expert == "high" or high.expert == "low"):
+            yield Hit(f"In two-expert training --dit must be the low-noise file and --dit_high_noise the high-noise "
+                      f"one; here --dit is {low.file} and --dit_high_noise is {high.file}.",
+                      "Swap the two paths.", inv.evidence("--dit_high_noise"))
+
+
+@rule("WAN_DUAL_ONE_LORA", "warn", "Both experts in one run train a single shared LoRA.",
+      "reference musubi-tuner.md §5.5 (kohya in issue #445: better to train each expert on its own range)")
+def dual_one_lora(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains("musubi"):
+        if inv.has("--dit_high_noise"):
+            yield Hit("--dit_high_noise trains ONE LoRA used by both experts; the maintainer advises training each "
+                      "expert separately on its own timestep range when they differ.",
+                      "Prefer two runs (one per expert, each with its --min/max_timestep); they can run at the same time.",
+                      inv.evidence("--dit_high_noise"))
+
+
+@rule("MODEL_TRAINER_MISMATCH", "block", "--model names a family another trainer trains.",
+      "loragate model catalog (loragate/data/models.toml: trainer per family)")
+def model_trainer(setup: Setup) -> Iterator[Hit]:
+    family = family_or_none(setup.model)
+    if not family:
+        return
+    for inv in setup.trains():
+        if inv.trainer and inv.trainer != family.trainer:
+            yield Hit(f"{family.display_name} is trained with {family.trainer}, but this command runs {inv.script}.",
+                      f"Check --model, or use {family.scripts.get('train', 'the right script')}.",
+                      inv.evidence("--network_module", model=family.id))
+        elif inv.trainer == "sdscripts" and family.scripts.get("train", "").rsplit("/", 1)[-1] not in (inv.script, ""):
+            yield Hit(f"{family.display_name} is trained with {family.scripts['train']}, not {inv.script}.",
+                      f"Use {family.scripts['train']}.", inv.evidence("--pretrained_model_name_or_path", model=family.id))

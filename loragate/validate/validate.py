@@ -1,0 +1,225 @@
+"""Validate trainer setups: shell scripts, command lines, config TOMLs and dataset TOMLs, together.
+
+`validate_files` reads what an artist has; `validate_commands` checks argv lists (a generated plan).
+Both gather every command and dataset TOML into one Setup and run every rule over it, so checks
+can compare commands (cache vs train, one expert vs the other).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from loragate.catalog.models import get_family
+from loragate.errors import LoragateError
+from loragate.findings import Finding, Verdict, count_by_severity, sort_findings, verdict_of
+from loragate.validate.invocation import Invocation
+from loragate.validate.parse_shell import flags_for, parse_argv, parse_script_text
+from loragate.validate.parse_toml import (
+    flatten_config,
+    TomlProblem,
+    is_dataset_toml,
+    load_toml_text,
+    merge_config_file,
+    read_dataset_config,
+)
+from loragate.validate.rules import RULES, Setup
+from loragate.validate.weights import read_weights_name
+
+_TOML_SUFFIXES = {".toml"}
+
+
+class InvocationSummary(BaseModel):
+    source: str = Field(description="file:line where the command starts.")
+    script: str
+    stage: str
+    trainer: str | None
+    model: str | None = Field(default=None, description="Model family this command was judged as.")
+    expert: str | None = Field(default=None, description="Wan 2.2 expert (high/low/both) when known.")
+    dataset_config: str | None = None
+    config_files: list[str] = Field(default_factory=list)
+    flags: int = 0
+
+
+class ValidationReport(BaseModel):
+    verdict: Verdict
+    model: str | None = Field(description="Model family the setup was judged as (given or inferred).")
+    model_source: Literal["given", "inferred", "unknown"]
+    counts: dict[str, int]
+    findings: list[Finding]
+    invocations: list[InvocationSummary]
+    dataset_configs: list[str] = Field(default_factory=list)
+    checked_paths: bool
+    rules_run: int
+
+
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")  # PowerShell ISE saves scripts as UTF-16
+    return data.decode("utf-8-sig", errors="replace")
+
+
+def _attach_configs(setup: Setup) -> None:
+    """Merge each --config_file and load each --dataset_config that exists on disk."""
+    for inv in setup.invocations:
+        base = setup.base_dir(inv)
+        value = inv.value("--config_file")
+        if value:
+            path = setup.resolve(value, base)
+            if path.suffix != ".toml":
+                path = path.with_name(path.name + ".toml")  # sd-scripts appends .toml
+            if path.is_file():
+                text = _read_text(path)
+                try:
+                    merge_config_file(inv, load_toml_text(text), text, str(path), flags_for(inv.script))
+                    inv.config_files.append(str(path))
+                except TomlProblem as exc:
+                    setup.toml_errors.append((str(path), exc))
+        value = inv.value("--dataset_config")
+        if value and setup.dataset_for(inv) is None:
+            path = setup.resolve(value, base)
+            if path.is_file() and path.suffix in _TOML_SUFFIXES:
+                config = read_dataset_config(value, _read_text(path), str(path), base, resolved=path)
+                setup.datasets[value] = config
+        config = setup.dataset_for(inv)
+        if config is not None and config.schema is None and inv.trainer:
+            config.schema = inv.trainer
+
+
+def _expert(inv: Invocation) -> str | None:
+    if inv.trainer != "musubi" or inv.stage != "train":
+        return None
+    if inv.has("--dit_high_noise"):
+        return "both"
+    value = inv.value("--dit")
+    return read_weights_name(value).expert if value else None
+
+
+def _run(setup: Setup, extra: list[Finding]) -> ValidationReport:
+    if not setup.invocations and not setup.datasets and not setup.toml_errors:
+        raise LoragateError("No trainer command or dataset TOML was found in what was given.",
+                            "Give the shell script or command file that runs wan_train_network.py / "
+                            "sdxl_train_network.py etc., or a dataset TOML.")
+    findings = list(extra)
+    seen: set[tuple[str, str, str]] = set()
+    for r in RULES:
+        for hit in r.check(setup):
+            key = (r.code, hit.message, str(hit.evidence.get("file")))
+            if key in seen:
+                continue
+            seen.add(key)
+            file = hit.evidence.get("file")
+            findings.append(Finding(code=r.code, severity=hit.severity or r.severity, message=hit.message,
+                                    fix=hit.fix, path=str(file) if file else None, evidence=hit.evidence))
+    trains = [i for i in setup.invocations if i.stage == "train"] or setup.invocations
+    model = setup.model or next((setup.family_id(i) for i in trains if setup.family_id(i)), None)
+    summaries = [InvocationSummary(source=i.source, script=i.script, stage=i.stage, trainer=i.trainer,
+                                   model=setup.family_id(i), expert=_expert(i),
+                                   dataset_config=i.value("--dataset_config"), config_files=i.config_files,
+                                   flags=len(i.args)) for i in setup.invocations]
+    ordered = sort_findings(findings)
+    return ValidationReport(verdict=verdict_of(ordered), model=model,
+                            model_source="given" if setup.model else ("inferred" if model else "unknown"),
+                            counts=count_by_severity(ordered), findings=ordered, invocations=summaries,
+                            dataset_configs=[c.file for c in setup.datasets.values()], checked_paths=setup.check_paths,
+                            rules_run=len(RULES))
+
+
+def _check_model(model: str | None) -> str | None:
+    return get_family(model).id if model else None  # LoragateError names the known families
+
+
+def _script_for_config(data: dict, model: str | None) -> str:
+    """Which script a config TOML given on its own is meant for."""
+    flat = flatten_config(data)
+    keys = set(flat)
+    if model:
+        return get_family(model).scripts.get("train", "train_network.py").rsplit("/", 1)[-1]
+    if keys & {"dit", "task", "dit_high_noise", "timestep_boundary"}:
+        return "wan_train_network.py"
+    if keys & {"ae", "t5xxl", "clip_l", "guidance_scale"}:
+        return "flux_train_network.py"
+    model_path = str(flat.get("pretrained_model_name_or_path", "")).lower()
+    if keys & {"cache_text_encoder_outputs", "cache_text_encoder_outputs_to_disk", "no_half_vae"} or "xl" in model_path:
+        return "sdxl_train_network.py"
+    return "train_network.py"
+
+
+def validate_files(paths: list[Path], model: str | None = None, check_paths: bool = True) -> ValidationReport:
+    """Validate scripts, command files, config TOMLs and dataset TOMLs together.
+
+    check_paths: report input paths missing on this machine (as warnings, since a setup is often
+    checked before it is uploaded to the machine that trains).
+    """
+    model = _check_model(model)
+    setup = Setup(invocations=[], datasets={}, model=model, check_paths=check_paths)
+    extra: list[Finding] = []
+    loose_configs: list[tuple[Path, str, dict]] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.is_file():
+            raise LoragateError(f"{raw} is not a file.", "Give the path of a script, command file or TOML.")
+        try:
+            text = _read_text(path)
+        except OSError as exc:
+            raise LoragateError(f"{raw} cannot be read ({exc.strerror}).", "Check its permissions.") from exc
+        shown = str(raw)
+        setup.base_dirs[shown] = path.resolve().parent
+        if path.suffix.lower() in _TOML_SUFFIXES:
+            try:
+                data = load_toml_text(text)
+            except TomlProblem as exc:
+                setup.toml_errors.append((shown, exc))
+                continue
+            if is_dataset_toml(data):
+                setup.datasets[shown] = read_dataset_config(shown, text, shown, path.resolve().parent,
+                                                            resolved=path.resolve())
+            else:
+                loose_configs.append((path.resolve(), shown, data))
+            continue
+        parsed = parse_script_text(text, shown, path, start_index=len(setup.invocations))
+        setup.invocations += parsed.invocations
+        extra += parsed.findings
+    _attach_configs(setup)
+    for resolved, shown, data in loose_configs:
+        if any(str(resolved) in inv.config_files for inv in setup.invocations):
+            continue
+        script = _script_for_config(data, model)
+        inv = Invocation(script=script, stage="train", trainer="musubi" if script.startswith("wan_") else "sdscripts",
+                         source=shown, file=shown, index=len(setup.invocations))
+        text = _read_text(resolved)
+        merge_config_file(inv, data, text, shown, flags_for(script))
+        inv.config_files.append(str(resolved))
+        setup.invocations.append(inv)
+        _attach_configs(setup)
+    return _run(setup, extra)
+
+
+def validate_commands(
+    commands: list[list[str]],
+    dataset_tomls: dict[str, str] | None = None,
+    model: str | None = None,
+    check_paths: bool = False,
+    base_dir: Path | None = None,
+) -> ValidationReport:
+    """Validate argv lists (e.g. a plan's commands) with the dataset TOMLs they name.
+
+    dataset_tomls maps a --dataset_config value, exactly as written in the argv, to the TOML's text.
+    """
+    model = _check_model(model)
+    setup = Setup(invocations=[], datasets={}, model=model, check_paths=check_paths, default_base=base_dir)
+    for name, text in (dataset_tomls or {}).items():
+        resolved = setup.resolve(name, base_dir)
+        setup.datasets[name] = read_dataset_config(name, text, name, base_dir, resolved=resolved)
+    for n, argv in enumerate(commands, start=1):
+        inv = parse_argv(list(argv), source=f"command {n}", index=n - 1)
+        if inv is None:
+            raise LoragateError(f"Command {n} does not run a trainer script: {' '.join(argv[:4])}...",
+                                "Give argv lists that start with python/accelerate and the script.")
+        inv.file = f"command {n}"
+        setup.invocations.append(inv)
+    _attach_configs(setup)
+    return _run(setup, [])
