@@ -1,21 +1,20 @@
 """Memory settings that fit the plan's GPU: start at full quality and give up as little as needed.
 
 The VRAM estimator (loragate.vram) is the judge; this module only decides what to try, cheapest
-first: a smaller batch, the text encoder in 8-bit while caching, 8-bit base weights, more blocks
-swapped to main memory (slower, not worse), and last, when the artist left the clip lengths to
-loragate, shorter clips. The resolution is never cut here; Gate 2 says so instead.
+first (see `_settings`). The resolution is never cut here, and clip lengths only when loragate
+chose them; when nothing fits, Gate 2 says so with the estimator's fit plan.
 """
 
 from __future__ import annotations
 
 from loragate.catalog.models import ModelFamily
-from loragate.plan.model import TrainingPlan
+from loragate.plan.model import MemorySpec, TrainingPlan
 from loragate.vram.model import VramRequest
 
 # Gate 2 keeps 20% of the card free (the /train workflow's safety margin).
 SAFETY_MARGIN = 1.2
 # Longest clip to fall back to, in order (each 4n+1, musubi-tuner docs/dataset_config.md).
-FRAME_CAPS = (41, 21, 9)
+FRAME_CAPS = (73, 65, 57, 49, 41, 33, 25, 17, 9, 5)
 
 
 def request_for(plan: TrainingPlan) -> VramRequest:
@@ -49,35 +48,45 @@ def _cap_frames(frames: list[int], cap: int) -> list[int]:
     return kept + [cap] if any(f > cap for f in frames) and cap not in kept else kept
 
 
-def _steps(plan: TrainingPlan, family: ModelFamily, frames_chosen: bool) -> list[dict[str, object]]:
-    """Cumulative changes, cheapest first; each entry holds the fields to set on the plan."""
-    steps: list[dict[str, object]] = []
-    if plan.schedule.batch_size > 1:
-        steps.append({"batch": 1})
-    if family.trainer == "musubi":
-        # musubi-tuner docs/wan.md: --fp8_t5 "for systems with limited VRAM (less than ~16GB)".
-        steps.append({"fp8_text_encoder": True})
+def _settings(plan: TrainingPlan, family: ModelFamily, frames_chosen: bool) -> list[dict[str, object]]:
+    """Whole settings to try, most faithful first; the first that fits wins.
+
+    Order: a smaller batch; the text encoder in 8-bit while caching (musubi-tuner docs/wan.md:
+    --fp8_t5 "for systems with limited VRAM"); a few blocks swapped (slower, not worse); 8-bit
+    base weights with as little swapping as needed; then, only when loragate chose the clip lengths,
+    shorter clips.
+    """
+    batch: dict[str, object] = {"batch": 1} if plan.schedule.batch_size > 1 else {}
+    te: dict[str, object] = {"fp8_text_encoder": True} if family.trainer == "musubi" else {}
+    swaps = _swap_steps(family)
+    out: list[dict[str, object]] = [{}]
+    if batch:
+        out.append(batch)
+    if te:
+        out.append({**batch, **te})
+    light = [n for n in swaps if n <= family.block_swap_max // 2]
+    out += [{**batch, **te, "blocks_to_swap": n} for n in light]
     if family.params_b >= 5:  # the 12-16 B DiTs; the SD UNets fit without 8-bit weights
-        # musubi-tuner docs/wan.md: fp16/bf16 files may be scaled to fp8 (--fp8_base --fp8_scaled); scaled
+        # musubi-tuner docs/wan.md: fp16/bf16 files can be scaled to fp8 (--fp8_base --fp8_scaled); scaled
         # fp8 on Wan 2.1 is reported to shift colours, so 2.1 keeps plain --fp8_base.
-        steps.append({"fp8_base": True, "fp8_scaled": family.trainer == "musubi" and bool(family.experts)})
-    for swap in _swap_steps(family):
-        steps.append({"blocks_to_swap": swap})
+        fp8 = {"fp8_base": True, "fp8_scaled": family.trainer == "musubi" and bool(family.experts)}
+        frugal = [{**batch, **te, **fp8, "blocks_to_swap": n} for n in [0, *swaps]]
+    else:
+        frugal = [{**batch, **te, "blocks_to_swap": n} for n in swaps if n not in light]
+    out += frugal
     if not frames_chosen and plan.dataset.target_frames:
-        for cap in FRAME_CAPS:
-            if max(plan.dataset.target_frames) > cap:
-                steps.append({"frame_cap": cap})
-    return steps
+        longest = max(plan.dataset.target_frames)
+        for cap in (c for c in FRAME_CAPS if c < longest):
+            out += [{**step, "frame_cap": cap} for step in (frugal or [{**batch, **te}])]
+    return out
 
 
-def _apply(plan: TrainingPlan, step: dict[str, object]) -> None:
-    for key, value in step.items():
-        if key == "batch":
-            plan.schedule.batch_size = int(value)  # type: ignore[arg-type]
-        elif key == "frame_cap":
-            plan.dataset.target_frames = _cap_frames(plan.dataset.target_frames, int(value))  # type: ignore[arg-type]
-        else:
-            setattr(plan.memory, key, value)
+def _apply(plan: TrainingPlan, start: tuple[int, MemorySpec, list[int]], setting: dict[str, object]) -> None:
+    batch, memory, frames = start
+    plan.schedule.batch_size = int(setting.get("batch", batch))  # type: ignore[arg-type]
+    plan.memory = memory.model_copy(update={k: v for k, v in setting.items() if k in MemorySpec.model_fields})
+    cap = setting.get("frame_cap")
+    plan.dataset.target_frames = _cap_frames(frames, int(cap)) if cap else list(frames)  # type: ignore[arg-type]
 
 
 def fit_memory(plan: TrainingPlan, family: ModelFamily, *, frames_chosen: bool = False,
@@ -89,15 +98,15 @@ def fit_memory(plan: TrainingPlan, family: ModelFamily, *, frames_chosen: bool =
     and Gate 2 says NO-GO with the estimator's fit plan. Wan 2.2 experts run together when asked,
     or when the GPU holds both at once with the margin.
     """
-    steps = _steps(plan, family, frames_chosen)
+    settings = _settings(plan, family, frames_chosen)
+    start = (plan.schedule.batch_size, plan.memory, list(plan.dataset.target_frames))
     if plan.gpu_gb is None:
-        for step in steps:
-            if "fp8_base" in step:
-                _apply(plan, step)
+        fp8 = next((s for s in settings if s.get("fp8_base")), {})
+        _apply(plan, start, {k: v for k, v in fp8.items() if k in ("fp8_base", "fp8_scaled")})
         plan.experts_together = bool(experts_together) and len(plan.experts) > 1
         return
-    for step in [{}, *steps]:
-        _apply(plan, step)
+    for setting in settings:
+        _apply(plan, start, setting)
         if fits(plan, plan.gpu_gb):
             break
     if len(plan.experts) > 1:
