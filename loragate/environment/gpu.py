@@ -165,11 +165,11 @@ def gpu_findings(section: GpuSection, need_gb: float | None) -> list[Finding]:
                 evidence={"gpu": gpu.name, "total_gb": gpu.memory_total_gb, "plan_gb": need_gb},
             )
         )
-    others = [p for p in gpu.processes]
-    if others:
+    others = list(gpu.processes)
+    short = need_gb is not None and gpu.memory_free_gb + 0.5 < need_gb <= gpu.memory_total_gb + 0.5
+    if others or short:
         held = sum(p.used_gb or 0.0 for p in others)
-        names = ", ".join(f"{p.name or 'pid'} ({p.pid})" for p in others[:5])
-        short = need_gb is not None and gpu.memory_free_gb + 0.5 < need_gb <= gpu.memory_total_gb + 0.5
+        names = ", ".join(f"{p.name or 'pid'} ({p.pid})" for p in others[:5]) or "programs this machine cannot list (another container on the same card)"
         findings.append(
             Finding(
                 code="ENV_GPU_BUSY",

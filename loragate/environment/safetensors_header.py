@@ -106,8 +106,9 @@ def inspect(header: dict[str, Any], metadata: dict[str, str]) -> Inspection:
         return found
     found.fp8_scaled = "scaled_fp8" in keys or any(k.endswith(".scale_weight") for k in keys)
     prefix = _strip(keys, "patch_embedding.weight")
-    if prefix is not None and _strip(keys, "blocks.0.self_attn.q.weight") == prefix:
-        # Wan DiT, wan/modules/model.py: patch_embedding is Conv3d(in_dim, dim, (1, 2, 2)).
+    if prefix is not None and len(shape(prefix + "patch_embedding.weight") or []) == 5:
+        # Wan DiT, wan/modules/model.py: patch_embedding is Conv3d(in_dim, dim, (1, 2, 2)), a 5-D
+        # weight no other model here has.
         found.kind, found.prefix = "wan_dit", prefix
         pe = shape(prefix + "patch_embedding.weight") or []
         found.dim = pe[0] if pe else None

@@ -350,7 +350,7 @@ def _wan_dit_findings(plan: TrainingPlan, family: ModelFamily, wf: WeightFile, i
     task = family.task or family.id
     size = WAN_SIZES.get(ins.dim or 0, f"a Wan model of width {ins.dim}")
     mismatch: str | None = None
-    if ins.dim != family.hidden_size or (ins.layers and ins.layers != family.layers):
+    if ins.dim != family.hidden_size:  # the width tells 1.3B, 5B and 14B apart (the block count follows it)
         mismatch = f"{name} is {size} ({ins.dim} wide, {ins.layers} blocks); the plan trains {family.display_name} ({family.hidden_size} wide, {family.layers} blocks)"
     elif ins.in_dim != want_in:
         if ins.in_dim == 36:
