@@ -1,0 +1,217 @@
+"""Gate 2: the plan's own commands and dataset TOML pass the validator, and the VRAM estimate fits
+the GPU with 20% to spare. The verdict goes into the gate ledger with the plan's fingerprint, and
+config.md says why.
+
+`generate_config` (new plan + files + check) is the engine of `loragate plan new` and the MCP
+tool of the same name; `check_plan` re-runs the gate on a saved (possibly hand-edited) plan.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from loragate.atomic import atomic_write_json, atomic_write_text
+from loragate.backends import get_backend
+from loragate.errors import LoragateError
+from loragate.findings import Finding, Verdict, count_by_severity, sort_findings, verdict_of
+from loragate.gates.ledger import record_gate
+from loragate.plan.fit import SAFETY_MARGIN, request_for
+from loragate.plan.gpu import plan_gpu_gb
+from loragate.plan.model import Command, TrainingPlan
+from loragate.plan.new import new_plan
+from loragate.plan.paths import DATASET_TOML
+from loragate.plan.render import render_config_md, render_train_sh
+from loragate.plan.store import load_project_plan, plan_path, save_plan
+from loragate.progress import ProgressFn, or_silent
+from loragate.vram.model import VramEstimate
+from loragate.workspace import project_dir
+
+COMMANDS_FILE = "commands.json"
+TRAIN_SH = "train.sh"
+CONFIG_MD = "config.md"
+
+
+class Gate2Report(BaseModel):
+    """Gate 2's answer for one project."""
+
+    project: str
+    verdict: Verdict
+    findings: list[Finding] = Field(default_factory=list)
+    counts: dict[str, int] = Field(default_factory=dict, description="block / warn / info -> number of findings.")
+    vram: VramEstimate | None = Field(default=None, description="Estimate for one training run of the plan.")
+    gpu_gb: float | None = Field(default=None, description="GPU memory checked against, GB.")
+    gpu_source: str | None = Field(default=None, description="Where that GPU size came from.")
+    runs_at_once: int = Field(default=1, description="Training runs sharing the GPU (2 for Wan 2.2 experts run together).")
+    summary: str = ""
+    plan_path: str
+    config_path: str
+    files: dict[str, str] = Field(default_factory=dict, description="Plan files written: name -> absolute path.")
+
+
+class GenerateResult(BaseModel):
+    """What `plan new` / generate_config made: the plan, the files written and the Gate 2 verdict."""
+
+    plan: TrainingPlan
+    files: dict[str, str] = Field(description="File name -> absolute path, under grimoire/training/NAME/.")
+    gate2: Gate2Report
+
+
+def write_plan_files(plan: TrainingPlan) -> dict[str, str]:
+    """Derive commands and the dataset TOML from the plan's fields and write every plan file."""
+    backend = get_backend(plan.backend)
+    toml_text = backend.dataset_toml(plan)
+    plan.commands = backend.commands(plan)
+    folder = project_dir(plan.name, create=True)
+    files = {
+        "plan.json": save_plan(plan),
+        DATASET_TOML: folder / DATASET_TOML,
+        COMMANDS_FILE: folder / COMMANDS_FILE,
+        TRAIN_SH: folder / TRAIN_SH,
+    }
+    atomic_write_text(files[DATASET_TOML], toml_text)
+    atomic_write_json(files[COMMANDS_FILE], [c.model_dump(mode="json") for c in plan.commands])
+    atomic_write_text(files[TRAIN_SH], render_train_sh(plan))
+    files[TRAIN_SH].chmod(0o755)
+    return {name: str(path) for name, path in files.items()}
+
+
+def generate_config(name: str, model: str, dataset: str | Path, trigger: str, *,
+                    progress: ProgressFn | None = None, **options: Any) -> GenerateResult:
+    """Make the plan for `name`, write its files and run Gate 2 on it."""
+    report = or_silent(progress)
+    report(0, 2, "planning")
+    plan = new_plan(name, model, dataset, trigger, **options)
+    save_plan(plan)
+    report(1, 2, "writing the plan files and checking them (Gate 2)")
+    gate = check_plan(name)
+    report(2, 2, gate.verdict)
+    return GenerateResult(plan=load_project_plan(name), files=gate.files, gate2=gate)
+
+
+def check_plan(name: str, progress: ProgressFn | None = None) -> Gate2Report:
+    """Gate 2 on the saved plan: refresh its derived files, validate, estimate, record, explain."""
+    report = or_silent(progress)
+    plan = load_project_plan(name)
+    if plan.name != name:
+        raise LoragateError(
+            f"plan.json in grimoire/training/{name}/ belongs to the project {plan.name!r}.",
+            f"Set \"name\" back to {name!r} in the plan, or re-create it with `loragate plan new {name} ...`.",
+        )
+    findings: list[Finding] = []
+    files: dict[str, str] = {}
+    try:
+        files = write_plan_files(plan)
+    except LoragateError as exc:
+        findings.append(Finding(code="PLAN_INCOMPLETE", severity="block", message=exc.message, fix=exc.fix or ""))
+    toml_text = _read(project_dir(name) / DATASET_TOML)
+    report(1, 3, "validating the commands")
+    if files:
+        findings += _validator_findings(plan, plan.commands, toml_text)
+    report(2, 3, "estimating graphics memory")
+    gpu_gb, gpu_source = plan_gpu_gb(plan.gpu_gb)
+    runs = 2 if plan.experts_together and len([c for c in plan.commands if c.stage == "train"]) > 1 else 1
+    vram, vram_findings = _vram(plan, gpu_gb, runs)
+    findings += vram_findings
+    findings = sort_findings(findings)
+    verdict = verdict_of(findings)
+    path = plan_path(name)
+    result = Gate2Report(
+        project=name,
+        verdict=verdict,
+        findings=findings,
+        counts=count_by_severity(findings),
+        vram=vram,
+        gpu_gb=gpu_gb,
+        gpu_source=gpu_source,
+        runs_at_once=runs,
+        summary=_summary(verdict, findings, vram, gpu_gb, runs),
+        plan_path=str(path),
+        config_path=str(project_dir(name) / CONFIG_MD),
+        files={**files, CONFIG_MD: str(project_dir(name) / CONFIG_MD)},
+    )
+    record_gate(name, 2, verdict, {"plan": str(path)}, findings, result.summary)
+    atomic_write_text(Path(result.config_path), render_config_md(plan, result, result.files))
+    report(3, 3, verdict)
+    return result
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def _validator_findings(plan: TrainingPlan, commands: list[Command], toml_text: str | None) -> list[Finding]:
+    """The validator's findings on exactly what will run: the argv lists and the dataset TOML."""
+    from loragate.validate import validate_commands
+
+    tomls = {plan.dataset_toml: toml_text} if plan.dataset_toml and toml_text is not None else {}
+    # Paths are not checked here: the weights may still be downloading, and a plan for a pod names
+    # the pod's folders. Gate 3 checks the files on the machine that trains.
+    return validate_commands([c.argv for c in commands], tomls, model=plan.model, check_paths=False).findings
+
+
+def _vram(plan: TrainingPlan, gpu_gb: float | None, runs: int) -> tuple[VramEstimate | None, list[Finding]]:
+    from loragate.vram import estimate_vram
+
+    try:
+        request = request_for(plan)
+        if gpu_gb:
+            request = request.model_copy(update={"gpu_gb": gpu_gb})
+        estimate = estimate_vram(request)
+    except LoragateError as exc:
+        return None, [Finding(code="PLAN_VRAM_UNKNOWN", severity="block", message=exc.message, fix=exc.fix or "")]
+    if not gpu_gb:
+        return estimate, [Finding(
+            code="PLAN_GPU_UNKNOWN",
+            severity="warn",
+            message=f"No GPU size is known, so the {estimate.estimate_gb:.1f} GB estimate was not checked against a card.",
+            fix="Add `gpu_gb: 24` (your card's memory) to grimoire/studio.md, or re-plan with --gpu-gb.",
+            evidence={"estimate_gb": estimate.estimate_gb},
+        )]
+    findings: list[Finding] = []
+    need = estimate.estimate_gb * SAFETY_MARGIN
+    if need > gpu_gb:
+        steps = "; ".join(f"{s.change} ({s.estimate_gb:.1f} GB)" for s in estimate.fit_plan)
+        if estimate.fit_plan and estimate.fit_plan[-1].fits:
+            fix = (f"Cheapest changes that fit, in order: {steps}. Re-plan with them (for example "
+                   "`loragate plan new ... --resolution WxH` or --frames), or use a GPU with more memory.")
+        else:
+            tried = f" Even these are not enough: {steps}." if steps else ""
+            fix = f"Use a GPU with more memory (or a smaller model of the family).{tried}"
+        findings.append(Finding(
+            code="PLAN_VRAM_TOO_BIG",
+            severity="block",
+            message=(f"This run needs about {estimate.estimate_gb:.1f} GB of graphics memory, {need:.1f} GB with "
+                     f"20% kept free, but the card has {gpu_gb:g} GB. It would stop with 'CUDA out of memory'."),
+            fix=fix,
+            evidence={"estimate_gb": estimate.estimate_gb, "gpu_gb": gpu_gb, "fit_plan": [s.change for s in estimate.fit_plan]},
+        ))
+    elif runs > 1 and need * runs > gpu_gb:
+        findings.append(Finding(
+            code="PLAN_EXPERTS_TOGETHER_TOO_BIG",
+            severity="warn",
+            message=(f"Each Wan 2.2 expert fits, but both at once need about {need * runs:.1f} GB with the margin, "
+                     f"more than the {gpu_gb:g} GB card."),
+            fix="Run them one after the other (re-plan with experts together off), or give each its own GPU.",
+            evidence={"estimate_gb": estimate.estimate_gb, "gpu_gb": gpu_gb},
+        ))
+    return estimate, findings
+
+
+def _summary(verdict: Verdict, findings: list[Finding], vram: VramEstimate | None, gpu_gb: float | None, runs: int) -> str:
+    blocks = [f for f in findings if f.severity == "block"]
+    memory = ""
+    if vram is not None and gpu_gb:
+        memory = f" {vram.estimate_gb * runs:.1f} GB estimated against {gpu_gb:g} GB with a 20% margin."
+    if verdict == "GO":
+        warns = sum(1 for f in findings if f.severity == "warn")
+        extra = f" {warns} warning(s) to read." if warns else ""
+        return f"GO: the commands passed every check.{memory}{extra}".strip()
+    codes = ", ".join(sorted({f.code for f in blocks}))
+    return f"NO-GO: {len(blocks)} problem(s) must be fixed first ({codes}).{memory}".strip()
+
