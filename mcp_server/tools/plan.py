@@ -1,0 +1,65 @@
+"""generate_config and check_plan: the training plan and Gate 2."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from pydantic import Field
+
+from loragate.plan.gate2 import Gate2Report, GenerateResult, check_plan, generate_config
+from mcp_server.common import WRITES_RECORD, call_engine, resolve_path
+
+
+def register(mcp: MCPServer) -> None:
+    @mcp.tool(name="generate_config", title="Generate the training plan (Gate 2)", annotations=WRITES_RECORD)
+    async def generate_config_tool(
+        name: Annotated[str, Field(description="Project name; files go to grimoire/training/NAME/.")],
+        model: Annotated[str, Field(description="Model family id: wan2.1-t2v-1.3b, wan2.1-t2v-14b, wan2.1-i2v-14b, "
+                                                "wan2.2-t2v-a14b, wan2.2-i2v-a14b, sd15, sdxl, pony, illustrious, flux1-dev.")],
+        dataset: Annotated[str, Field(description="Dataset folder inside the workspace (Images/ + Videos/, N_name folders, or flat).")],
+        trigger: Annotated[str, Field(description="Trigger word that appears in every caption.")],
+        ctx: Context,
+        preset: Annotated[Literal["quick", "standard", "thorough"], Field(description="Quick test, balanced, or best quality.")] = "standard",
+        training_type: Annotated[Literal["character", "style", "object"], Field(description="What the LoRA learns.")] = "character",
+        gpu_gb: Annotated[float | None, Field(description="GPU memory to fit in GB; default: grimoire/studio.md.", gt=0)] = None,
+        expert: Annotated[Literal["high", "low", "both"] | None, Field(description="Wan 2.2 only: which expert(s) to train (default both).")] = None,
+        platform: Annotated[Literal["local", "runpod", "modal"], Field(description="Where training will run; sets the paths.")] = "local",
+        trainer_dir: Annotated[str | None, Field(description="The trainer's checkout (musubi-tuner or sd-scripts).")] = None,
+        models_dir: Annotated[str | None, Field(description="Folder holding the model files, if not <workspace>/models.")] = None,
+        weights: Annotated[dict[str, str] | None, Field(description="Model file per role (dit, dit_high_noise, vae, t5, clip, base_model, clip_l, t5xxl, ae), when the names differ from the usual releases.")] = None,
+        resolution: Annotated[list[int] | None, Field(description="Training size [width, height], multiples of 16.")] = None,
+        frames: Annotated[list[int] | None, Field(description="Wan clip lengths, each 4n+1 (e.g. [1, 33, 81]).")] = None,
+        optimizer: Annotated[str | None, Field(description="AdamW, AdamW8bit, Prodigy, Lion or Adafactor (default from the preset).")] = None,
+        experts_together: Annotated[bool | None, Field(description="Wan 2.2: run both experts at once (default: when both fit the GPU).")] = None,
+    ) -> GenerateResult:
+        """Create the training plan for a project from a model, a preset and the dataset: writes
+        plan.json, the trainer's dataset.toml, commands.json (exact argv lists), train.sh and
+        config.md (every value explained), then runs Gate 2 (command validation + VRAM fit) and
+        records the verdict. Call it after the dataset passed Gate 1 (audit_dataset) and before
+        validate_env; call it again to change settings. Returns the plan, the files and Gate 2's
+        verdict with findings; explain NO-GO findings and their fixes to the artist."""
+        local = platform == "local"
+        paths = {
+            "trainer_dir": str(resolve_path(trainer_dir, "trainer folder")) if trainer_dir and local else trainer_dir,
+            "models_dir": str(resolve_path(models_dir, "models folder")) if models_dir and local else models_dir,
+        }
+        files = {role: str(resolve_path(path, f"{role} weights")) if local else path for role, path in (weights or {}).items()}
+        return await call_engine(
+            ctx, generate_config, name, model, str(resolve_path(dataset, "dataset folder")), trigger,
+            progress=None, preset=preset, training_type=training_type, gpu_gb=gpu_gb, expert=expert,
+            platform=platform, weights=files, resolution=tuple(resolution) if resolution else None,
+            frames=frames, optimizer=optimizer, experts_together=experts_together, **paths,
+        )
+
+    @mcp.tool(name="check_plan", title="Re-check the training plan (Gate 2)", annotations=WRITES_RECORD)
+    async def check_plan_tool(
+        name: Annotated[str, Field(description="Project name, the folder under grimoire/training/.")],
+        ctx: Context,
+    ) -> Gate2Report:
+        """Re-run Gate 2 on a project's saved plan: regenerate its dataset.toml, commands and
+        train.sh from plan.json, validate every command, estimate VRAM against the GPU, record the
+        verdict and rewrite config.md. Call it after plan.json, grimoire/studio.md or the dataset
+        changed, or when gate_status says Gate 2 is stale."""
+        return await call_engine(ctx, check_plan, name, progress=None)
