@@ -99,7 +99,7 @@ def _expert(inv: Invocation) -> str | None:
 
 
 def _run(setup: Setup, extra: list[Finding]) -> ValidationReport:
-    if not setup.invocations and not setup.datasets and not setup.toml_errors:
+    if not setup.invocations and not setup.datasets and not setup.toml_errors and not extra:
         raise LoragateError("No trainer command or dataset TOML was found in what was given.",
                             "Give the shell script or command file that runs wan_train_network.py / "
                             "sdxl_train_network.py etc., or a dataset TOML.")
@@ -219,7 +219,7 @@ def validate_commands(
         if inv is None:
             raise LoragateError(f"Command {n} does not run a trainer script: {' '.join(argv[:4])}...",
                                 "Give argv lists that start with python/accelerate and the script.")
-        inv.file = f"command {n}"
+        inv.file = "<commands>"  # one sequence, in order (the cache-order check compares positions)
         setup.invocations.append(inv)
     _attach_configs(setup)
     return _run(setup, [])

@@ -1,0 +1,189 @@
+"""One case per rule: the rule fires on a broken setup and stays quiet once that one thing is fixed."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pytest
+
+from loragate.validate import ValidationReport
+from loragate.validate.rules import RULES
+from tests.validate_helpers import (
+    DROP, FLUX, I2V_DUAL, I2V_LOW, SDXL, SDXL_DS, WAN21, WAN_DS, WAN_HIGH, WAN_LOW,
+    cache_latents, cache_te, codes, edit, run, sds, wan_setup, wan_train,
+)
+
+Make = Callable[[], ValidationReport]
+SD = {"ds.toml": SDXL_DS}
+
+
+def musubi(flags: dict, extra: list[str] | None = None, mp: str = "fp16", caches: list | None = None,
+           tomls: dict | None = None, model: str | None = None) -> Make:
+    return lambda: run(wan_setup(wan_train(flags, extra, mp), caches=caches), tomls, model)
+
+
+def sdxl(flags: dict, extra: list[str] | None = None, tomls: dict | None = None) -> Make:
+    return lambda: run([sds(flags, extra=extra)], tomls or SD)
+
+
+def flux(flags: dict, extra: list[str] | None = None) -> Make:
+    return lambda: run([sds(flags, "flux_train_network.py", extra)], SD)
+
+
+def wan_toml(text: str) -> Make:
+    return lambda: run(wan_setup(wan_train()), {"ds.toml": text})
+
+
+def sd_toml(text: str, flags: dict = SDXL, script: str = "sdxl_train_network.py") -> Make:
+    return lambda: run([sds(flags, script)], {"ds.toml": text})
+
+
+I2V_CACHE = [cache_latents("--i2v"), cache_te()]
+WAN21_I2V = {**WAN21, "--task": "i2v-14B", "--dit": "wan2.1_i2v_480p_14B_bf16.safetensors"}
+
+CASES: list[tuple[str, Make, Make]] = [
+    # flags
+    ("FLAG_UNKNOWN", musubi(edit(WAN_LOW, network_dimm="32")), musubi(WAN_LOW)),
+    ("FLAG_OTHER_TRAINER", musubi(edit(WAN_LOW, network_train_unet_only=None)), musubi(WAN_LOW)),
+    ("FLAG_ABBREVIATED", musubi(edit(WAN_LOW, network_alpha=DROP, network_alph="32")), musubi(WAN_LOW)),
+    ("FLAG_SWITCH_VALUE", musubi(edit(WAN_LOW, sdpa=DROP), extra=["--sdpa=true"]), musubi(WAN_LOW)),
+    ("FLAG_MISSING_VALUE", musubi(WAN_LOW, extra=["--seed"]), musubi(WAN_LOW, extra=["--seed", "42"])),
+    ("FLAG_BAD_VALUE", musubi(edit(WAN_LOW, network_dim="32.5")), musubi(WAN_LOW)),
+    ("FLAG_REPEATED", musubi(WAN_LOW, extra=["--learning_rate", "1e-4"]), musubi(WAN_LOW)),
+    ("FLAG_STRAY_VALUE", musubi(WAN_LOW, extra=["--gradient_checkpointing", "true"]), musubi(WAN_LOW)),
+    ("FLAG_LITERAL_ARGS", musubi(edit(WAN_LOW, optimizer_args=["weight_decay=abc"])),
+     musubi(edit(WAN_LOW, optimizer_args=["weight_decay=0.01"]))),
+    ("FLAG_REQUIRED", musubi(edit(WAN_LOW, dit=DROP)), musubi(WAN_LOW)),
+    # model
+    ("WAN_TASK_WEIGHTS", musubi(edit(I2V_LOW, task="i2v-14B"), caches=I2V_CACHE), musubi(I2V_LOW, caches=I2V_CACHE)),
+    ("WAN_TASK_MISSING", musubi(edit(WAN21, task=DROP, dit="my_model.safetensors"), mp="bf16"),
+     musubi(edit(WAN21, dit="my_model.safetensors"), mp="bf16")),
+    ("NETWORK_MODULE", musubi(edit(WAN_LOW, network_module="networks.lora")), musubi(WAN_LOW)),
+    ("WAN_VAE_22", lambda: run(wan_setup(wan_train(), caches=[cache_latents(vae="Wan2.2_VAE.pth"), cache_te()])),
+     musubi(WAN_LOW)),
+    ("WAN_DUAL_NEEDS_22", musubi(edit(WAN21, dit_high_noise="other.safetensors"), mp="bf16"), musubi(WAN21, mp="bf16")),
+    ("WAN_EXPERTS_SWAPPED", musubi(edit(I2V_DUAL, dit="wan2.2_i2v_high_noise_14B_fp16.safetensors",
+                                        dit_high_noise="wan2.2_i2v_low_noise_14B_fp16.safetensors"), caches=I2V_CACHE),
+     musubi(I2V_DUAL, caches=I2V_CACHE)),
+    ("WAN_DUAL_ONE_LORA", musubi(I2V_DUAL, caches=I2V_CACHE), musubi(I2V_LOW, caches=I2V_CACHE)),
+    ("MODEL_TRAINER_MISMATCH", musubi(WAN_LOW, model="sdxl"), musubi(WAN_LOW, model="wan2.2-t2v-a14b")),
+    # precision
+    ("WAN_MIXED_PRECISION_MISSING", musubi(edit(WAN_LOW, mixed_precision=DROP)), musubi(WAN_LOW)),
+    ("WAN_MIXED_PRECISION_DTYPE", musubi(edit(WAN_LOW, mixed_precision="bf16"), mp="bf16"), musubi(WAN_LOW)),
+    ("PRECISION_LAUNCHER_DIFFERS", musubi(WAN_LOW, mp="bf16"), musubi(WAN_LOW)),
+    ("SDS_MIXED_PRECISION_MISSING", sdxl(edit(SDXL, mixed_precision=DROP)), sdxl(SDXL)),
+    ("WAN_FP8_SCALED_WITHOUT_BASE", musubi(edit(WAN_LOW, fp8_base=DROP)), musubi(WAN_LOW)),
+    ("WAN_FP8_WEIGHTS", musubi(edit(WAN_LOW, dit="wan2.2_t2v_low_noise_14B_fp8_e4m3fn.safetensors")),
+     musubi(edit(WAN_LOW, dit="wan2.2_t2v_low_noise_14B_fp8_e4m3fn.safetensors", fp8_scaled=DROP))),
+    ("WAN21_FP8_SCALED", musubi(WAN21, mp="bf16"), musubi(edit(WAN21, fp8_scaled=DROP), mp="bf16")),
+    ("SDS_FLUX_FP16", flux(edit(FLUX, mixed_precision="fp16")), flux(FLUX)),
+    ("SDS_SDXL_VAE_FP16", sdxl(edit(SDXL, mixed_precision="fp16")), sdxl(edit(SDXL, mixed_precision="fp16", no_half_vae=None))),
+    ("SDS_FULL_PRECISION", sdxl(edit(SDXL, full_bf16=None, mixed_precision="fp16", no_half_vae=None)),
+     sdxl(edit(SDXL, full_bf16=None))),
+    # timesteps
+    ("WAN_EXPERT_TIMESTEPS", musubi(edit(I2V_LOW, max_timestep="875"), caches=I2V_CACHE), musubi(I2V_LOW, caches=I2V_CACHE)),
+    ("WAN_PRESERVE_SHAPE", musubi(edit(WAN_LOW, preserve_distribution_shape=DROP)), musubi(WAN_LOW)),
+    ("WAN_SIGMA_TIMESTEP_RANGE", musubi(edit(WAN_LOW, timestep_sampling=DROP, discrete_flow_shift=DROP)), musubi(WAN_LOW)),
+    ("WAN_SHIFT_IGNORED", musubi(edit(WAN_LOW, timestep_sampling="uniform")), musubi(WAN_LOW)),
+    ("WAN_TIMESTEP_BOUNDARY_FRACTION", musubi(edit(I2V_DUAL, timestep_boundary="0.9"), caches=I2V_CACHE),
+     musubi(edit(I2V_DUAL, timestep_boundary="900"), caches=I2V_CACHE)),
+    ("WAN_TIMESTEP_BOUNDARY_VALUE", musubi(edit(I2V_DUAL, timestep_boundary="875"), caches=I2V_CACHE),
+     musubi(edit(I2V_DUAL, timestep_boundary="900"), caches=I2V_CACHE)),
+    ("WAN_EXPERT_BOUNDARIES",
+     lambda: run(wan_setup(wan_train(), wan_train(edit(WAN_HIGH, min_timestep="900")))),
+     lambda: run(wan_setup(wan_train(), wan_train(WAN_HIGH)))),
+    # caching
+    ("WAN_I2V_CACHE", musubi(I2V_LOW), musubi(I2V_LOW, caches=I2V_CACHE)),
+    ("WAN_CACHE_MISSING", musubi(WAN_LOW, caches=[cache_latents()]), musubi(WAN_LOW)),
+    ("WAN_CACHE_ORDER", lambda: run([wan_train(), cache_latents(), cache_te()]), musubi(WAN_LOW)),
+    ("WAN_CACHE_DATASET_MISMATCH", musubi(WAN_LOW, caches=[cache_latents(ds="old.toml"), cache_te(ds="old.toml")]),
+     musubi(WAN_LOW)),
+    ("WAN_CACHE_SHARED_DIR",
+     lambda: run([cache_latents(ds="a.toml"), cache_latents(ds="b.toml")], {"a.toml": WAN_DS, "b.toml": WAN_DS}),
+     lambda: run([cache_latents(ds="a.toml"), cache_latents("--keep_cache", ds="b.toml")],
+                 {"a.toml": WAN_DS, "b.toml": WAN_DS})),
+    # memory and attention
+    ("WAN_NO_ATTENTION", musubi(edit(WAN_LOW, sdpa=DROP)), musubi(WAN_LOW)),
+    ("WAN_SAGE_ATTN_TRAINING", musubi(edit(WAN_LOW, sdpa=DROP, sage_attn=None)), musubi(WAN_LOW)),
+    ("MEM_BLOCK_SWAP_MAX", musubi(edit(WAN_LOW, blocks_to_swap="40")), musubi(edit(WAN_LOW, blocks_to_swap="39"))),
+    ("MEM_BLOCK_SWAP_CONFLICT", musubi(edit(I2V_DUAL, blocks_to_swap="10", offload_inactive_dit=None), caches=I2V_CACHE),
+     musubi(edit(I2V_DUAL, blocks_to_swap="10"), caches=I2V_CACHE)),
+    ("MEM_NEEDS_GRADIENT_CHECKPOINTING", musubi(edit(WAN_LOW, gradient_checkpointing=DROP, block_swap_h2d_only=None)),
+     musubi(edit(WAN_LOW, block_swap_h2d_only=None))),
+    ("WAN_OFFLOAD_INACTIVE_SINGLE", musubi(edit(WAN_LOW, offload_inactive_dit=None)), musubi(WAN_LOW)),
+    # learning rate, schedule, resume
+    ("LR_SCHEDULER_ARGS_MIN_LR_RATE",
+     musubi(edit(WAN_LOW, lr_scheduler="cosine_with_min_lr", lr_scheduler_args=["min_lr_rate=0.1"])),
+     musubi(edit(WAN_LOW, lr_scheduler="cosine_with_min_lr", lr_scheduler_min_lr_ratio="0.1"))),
+    ("LR_COSINE_MIN_NO_RATIO", musubi(edit(WAN_LOW, lr_scheduler="cosine_with_min_lr")),
+     musubi(edit(WAN_LOW, lr_scheduler="cosine_with_min_lr", lr_scheduler_min_lr_ratio="0.1"))),
+    ("LR_MIN_RATIO_IGNORED", musubi(edit(WAN_LOW, lr_scheduler="cosine", lr_scheduler_min_lr_ratio="0.1")),
+     musubi(edit(WAN_LOW, lr_scheduler="cosine"))),
+    ("LR_PRODIGY", musubi(edit(WAN_LOW, optimizer_type="prodigyopt.Prodigy", learning_rate="1e-4")),
+     musubi(edit(WAN_LOW, optimizer_type="prodigyopt.Prodigy", learning_rate="1.0"))),
+    ("LR_DEFAULT", musubi(edit(WAN_LOW, learning_rate=DROP)), musubi(WAN_LOW)),
+    ("LR_ALPHA_SCALE", lambda: run(wan_setup(wan_train(), wan_train(edit(WAN_HIGH, network_alpha="16")))),
+     lambda: run(wan_setup(wan_train(), wan_train(edit(WAN_HIGH, network_alpha="16", learning_rate="4e-4"))))),
+    ("LR_ALPHA_DEFAULT", musubi(edit(WAN_LOW, network_alpha=DROP)), musubi(WAN_LOW)),
+    ("SCHED_EPOCHS_OVERRIDE_STEPS", musubi(edit(WAN_LOW, max_train_steps="2000")), musubi(WAN_LOW)),
+    ("SCHED_DEFAULT_STEPS", musubi(edit(WAN_LOW, max_train_epochs=DROP)), musubi(WAN_LOW)),
+    ("RESUME_RESTARTS", musubi(edit(WAN_LOW, resume="out/mylora_low-000010-state")),
+     musubi(edit(WAN_LOW, network_weights="out/mylora_low-000010.safetensors"))),
+    # paths and outputs
+    ("PATH_MIXED_PLATFORMS",
+     musubi(edit(WAN_LOW, dit="/workspace/models/wan2.2_t2v_low_noise_14B_fp16.safetensors", output_dir="/root/out")),
+     musubi(edit(WAN_LOW, dit="/workspace/models/wan2.2_t2v_low_noise_14B_fp16.safetensors", output_dir="/workspace/out"))),
+    ("TRAIN_OUTPUT_MISSING", musubi(edit(WAN_LOW, output_dir=DROP)), musubi(WAN_LOW)),
+    ("TRAIN_OUTPUT_COLLISION", lambda: run(wan_setup(wan_train(), wan_train(edit(WAN_HIGH, output_name="mylora_low")))),
+     lambda: run(wan_setup(wan_train(), wan_train(WAN_HIGH)))),
+    ("LOG_DIR_MISSING", musubi(edit(WAN_LOW, log_with="tensorboard")),
+     musubi(edit(WAN_LOW, log_with="tensorboard", logging_dir="logs"))),
+    # sd-scripts
+    ("SDS_TE_CACHE_UNET_ONLY", sdxl(edit(SDXL, network_train_unet_only=DROP)), sdxl(SDXL)),
+    ("SDS_FLUX_T5_TE_CACHE", flux(edit(FLUX, network_args=["train_t5xxl=True"])), flux(FLUX)),
+    ("SDS_TE_CACHE_CAPTION_AUG",
+     sdxl(SDXL, tomls={"ds.toml": SDXL_DS.replace("[general]", "[general]\nshuffle_caption = true")}), sdxl(SDXL)),
+    ("SDS_LATENT_CACHE_AUG", sdxl(edit(SDXL, color_aug=None)), sdxl(edit(SDXL, flip_aug=None))),
+    ("SDS_FLUX_DEFAULTS", flux(edit(FLUX, guidance_scale=DROP)), flux(FLUX)),
+    ("SDS_FUSED_BACKWARD", sdxl(edit(SDXL, fused_backward_pass=None)), sdxl(SDXL)),
+    ("SDS_TE_LR_PER_ENCODER", sdxl(edit(SDXL, network_train_unet_only=DROP, cache_text_encoder_outputs=DROP,
+                                         text_encoder_lr=["1e-5", "2e-5"])),
+     sdxl(edit(SDXL, network_train_unet_only=DROP, cache_text_encoder_outputs=DROP, text_encoder_lr=["1e-5"]))),
+    # dataset TOML schema
+    ("TOML_PARSE", wan_toml("[general\nresolution = 1"), wan_toml(WAN_DS)),
+    ("TOML_UNKNOWN_KEY", sd_toml(SDXL_DS.replace("num_repeats = 1", "num_repeats = 1\n  interpolation_type = \"lanczos\"")),
+     sd_toml(SDXL_DS.replace("num_repeats = 1", "num_repeats = 1\n  resize_interpolation = \"lanczos\""))),
+    ("TOML_GENERAL_KEY", wan_toml(WAN_DS.replace("[general]", "[general]\ncache_directory = \"/c\"")), wan_toml(WAN_DS)),
+    ("TOML_KEY_LEVEL", sd_toml(SDXL_DS.replace("num_repeats = 1", "num_repeats = 1\n  validation_split = 0.1")),
+     sd_toml(SDXL_DS.replace("batch_size = 1", "batch_size = 1\nvalidation_split = 0.1"))),
+    ("TOML_VALUE_TYPE", wan_toml(WAN_DS.replace("30.0", "30")), wan_toml(WAN_DS)),
+    ("TOML_TARGET_FRAMES", wan_toml(WAN_DS.replace("[1, 33, 81]", "[1, 32, 80]")), wan_toml(WAN_DS)),
+    ("TOML_TARGET_FRAMES_MISSING", wan_toml(WAN_DS.replace("target_frames = [1, 33, 81]\n", "")), wan_toml(WAN_DS)),
+    ("TOML_CACHE_DIR_UNIQUE",
+     wan_toml(WAN_DS + '\n[[datasets]]\nimage_directory = "/data/images"\ncache_directory = "/data/cache/videos"\n'),
+     wan_toml(WAN_DS + '\n[[datasets]]\nimage_directory = "/data/images"\ncache_directory = "/data/cache/images"\n')),
+    ("TOML_REQUIRED", sd_toml(SDXL_DS.replace('image_dir = "/data/train/mystyle"', 'class_tokens = "x"')), sd_toml(SDXL_DS)),
+    ("TOML_RESOLUTION_MISSING", sd_toml(SDXL_DS.replace("resolution = [1024, 1024]\n", "")), sd_toml(SDXL_DS)),
+    ("TOML_BUCKET_STEPS", sd_toml(SDXL_DS.replace("batch_size = 1", "batch_size = 1\nbucket_reso_steps = 48")),
+     sd_toml(SDXL_DS.replace("batch_size = 1", "batch_size = 1\nbucket_reso_steps = 32"))),
+    ("TOML_BUCKET_RESO", sd_toml(SDXL_DS.replace("bucket_no_upscale = true", "").replace("[1024, 1024]", "1280")),
+     sd_toml(SDXL_DS.replace("bucket_no_upscale = true", "max_bucket_reso = 2048").replace("[1024, 1024]", "1280"))),
+]
+
+
+def test_every_rule_has_a_case() -> None:
+    covered = {code for code, _, _ in CASES}
+    # rules needing real files on disk are tested in test_validate_files.py
+    on_disk = {"PATH_MISSING", "TOML_QUOTED_NUMBER", "RESUME_RANK_MISMATCH", "TOML_CAPTION_EXTENSION",
+               "TOML_TRAIN_DATA_DIR", "TOML_BATCH_GT_BUCKET"}
+    assert {r.code for r in RULES} - covered - on_disk == set()
+
+
+@pytest.mark.parametrize("code,bad,good", CASES, ids=[c[0] for c in CASES])
+def test_rule_fires_and_fix_silences_it(code: str, bad: Make, good: Make) -> None:
+    broken, fixed = bad(), good()
+    hits = [f for f in broken.findings if f.code == code]
+    assert hits, f"{code} did not fire: {sorted(codes(broken))}"
+    assert code not in codes(fixed), [f.message for f in fixed.findings if f.code == code]
+    for f in hits:
+        assert f.message and f.fix and f.evidence, f
