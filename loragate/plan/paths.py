@@ -118,7 +118,8 @@ def _trainer_python(trainer_dir: str, platform: Platform) -> str:
 def check_dataset_folder(dataset: str | Path) -> Path:
     path = Path(dataset).expanduser()
     if not path.is_absolute():
-        path = workspace_root() / path
+        # relative to where the command was typed, else to the workspace (how MCP callers write it)
+        path = path if path.is_dir() else workspace_root() / path
     path = path.resolve()
     if not path.is_dir():
         raise LoragateError(
