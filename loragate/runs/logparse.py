@@ -19,6 +19,7 @@ import re
 from pydantic import BaseModel, Field
 
 MAX_POINTS = 2000  # loss series kept for the curve and anomaly checks; thinned by halving
+SAMPLE_EVERY = 64
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _TQDM = re.compile(
@@ -58,6 +59,7 @@ class LogFacts(BaseModel):
     no_data: str | None = None
     error_line: str | None = Field(default=None, description="The last ERROR log line.")
     restarts: int = 0
+    tqdm_seen: int = 0
     in_traceback: bool = False
     lines_parsed: int = 0
 
@@ -87,9 +89,31 @@ class LogParser:
         self.facts = facts or LogFacts()
 
     def feed_segments(self, segments: list[str]) -> None:
+        # tqdm rewrites one status line per step; each overrides the last, so only every
+        # `stride`-th one (what the thinned loss series keeps) and the newest need parsing.
+        # Once a log has shown many updates, at least every SAMPLE_EVERY-th is read even when
+        # the step did not move (inner bars, repeated refreshes). A NaN, which stays in
+        # avr_loss for a whole epoch, is therefore noticed within a few steps.
+        f = self.facts
+        held: str | None = None
+        seen = f.tqdm_seen  # a local: attribute writes on the pydantic model are slow per line
         for raw in segments:
-            if raw:
-                self._segment(raw)
+            if not raw:
+                continue
+            if "%|" in raw and not f.in_traceback:
+                seen += 1
+                every = f.stride if seen <= 2 * MAX_POINTS else max(f.stride, SAMPLE_EVERY)
+                if seen % every:
+                    held = raw
+                    continue
+                held = None
+            elif held is not None:
+                self._segment(held)
+                held = None
+            self._segment(raw)
+        if held is not None:
+            self._segment(held)
+        f.tqdm_seen = seen
 
     def peek(self, partial: str) -> None:
         """A segment still being written (tqdm's current status): only progress is taken from it,
@@ -207,4 +231,4 @@ def split_segments(data: bytes) -> tuple[list[str], bytes]:
     if cut < 0:
         return [], data
     text = data[: cut + 1].decode("utf-8", errors="replace")
-    return re.split(r"\r\n|\r|\n", text)[:-1], data[cut + 1 :]
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")[:-1], data[cut + 1 :]
