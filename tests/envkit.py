@@ -83,10 +83,23 @@ def use_nvml(monkeypatch: pytest.MonkeyPatch, module: types.ModuleType | None) -
     monkeypatch.setitem(sys.modules, "pynvml", module)
 
 
-def fake_trainer_python(monkeypatch: pytest.MonkeyPatch, *extra_paths: Path, **torch: str) -> None:
-    """The probe runs this interpreter with the fake site first on PYTHONPATH; torch settings by keyword
-    (version='2.5.1+cu124', cuda='12.4', archs='sm_80,sm_90', available='1', device='name:9.0', ...)."""
-    monkeypatch.setenv("LORAGATE_TRAINER_PYTHON", sys.executable)
+def fake_venv(root: Path) -> Path:
+    """root/venv/bin/python (this interpreter) with an `accelerate` launcher beside it, as pip leaves them."""
+    bin_dir = root / "venv" / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    python = bin_dir / "python"
+    if not python.exists():
+        python.symlink_to(sys.executable)
+    launcher = bin_dir / "accelerate"
+    launcher.write_text("#!/bin/sh\nexit 0\n")
+    launcher.chmod(0o755)
+    return python
+
+
+def fake_trainer_python(monkeypatch: pytest.MonkeyPatch, *extra_paths: Path, python: Path | None = None, **torch: str) -> None:
+    """The probe runs `python` (default: this interpreter) with the fake site first on PYTHONPATH; torch
+    settings by keyword (version='2.5.1+cu124', cuda='12.4', archs='sm_80,sm_90', available='1', ...)."""
+    monkeypatch.setenv("LORAGATE_TRAINER_PYTHON", str(python or sys.executable))
     paths = [str(p) for p in extra_paths] + [str(FAKE_SITE)]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
     for key in ("VERSION", "CUDA", "ARCHS", "DEVICE", "WARNING", "BROKEN", "SLEEP"):
