@@ -261,7 +261,7 @@ def literal_args(setup: Setup) -> Iterator[Hit]:
                         problem = f"has a value ({value}) that is not a Python literal; text needs quotes inside"
                 if problem:
                     yield Hit(f"{flag} item {item!r} {problem}, and the trainer fails while building the "
-                              "optimizer or scheduler.", f"Write it as key=value, e.g. weight_decay=0.01 or "
+                              "optimizer or scheduler.", "Write it as key=value, e.g. weight_decay=0.01 or "
                               "betas=(0.9,0.99); quote text like name='value'.", inv.evidence(flag, item=item))
 
 
