@@ -218,3 +218,11 @@ def test_unknown_model_and_bad_arguments(tmp_path: Path, workspace: Path) -> Non
         audit_dataset(tmp_path / "nope")
     with pytest.raises(LoragateError, match="not allowed"):
         audit_dataset(tmp_path / "ds", name="../escape")
+
+
+def test_shipped_example_audits_go_with_a_few_warnings(workspace: Path) -> None:
+    example = Path(__file__).resolve().parent.parent / "examples" / "character"
+    report = audit_dataset(example, trigger="mira", model="sdxl", training_type="character")
+    assert report.verdict == "GO" and report.layout == "kohya"
+    assert report.images == 18 and report.size.samples_per_epoch == 180
+    assert 1 <= report.counts["warn"] <= 4

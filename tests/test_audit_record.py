@@ -18,9 +18,9 @@ from tests.media import write_caption, write_image
 CAPTION = "mira, a woman with short silver hair in a garden"
 
 
-def make_set(folder: Path, n: int, size: int = 1024) -> Path:
+def make_set(folder: Path, n: int, size: int = 1024, ext: str = "png") -> Path:
     for i in range(n):
-        write_image(folder / f"img_{i:03d}.png", size, size, seed=i)
+        write_image(folder / f"img_{i:03d}.{ext}", size, size, seed=i)
         write_caption(folder / f"img_{i:03d}.txt", CAPTION)
     return folder
 
@@ -59,7 +59,7 @@ def test_no_go_is_recorded_with_blocking_codes_and_fixes(tmp_path: Path, workspa
 
 
 def test_reaudit_of_unchanged_dataset_comes_from_cache(tmp_path: Path, workspace: Path) -> None:
-    ds = make_set(tmp_path / "ds", 12, size=1024)
+    ds = make_set(tmp_path / "ds", 12, size=768, ext="jpg")
     t0 = time.perf_counter()
     first = audit_dataset(ds, trigger="mira")
     first_s = time.perf_counter() - t0
@@ -71,9 +71,9 @@ def test_reaudit_of_unchanged_dataset_comes_from_cache(tmp_path: Path, workspace
     assert second_s * 5 < first_s, (first_s, second_s)
     # The cache lives in LORAGATE_CACHE_DIR, never in the dataset.
     assert (tmp_path / "cache").is_dir()
-    assert sorted(p.name for p in ds.iterdir()) == sorted(f"img_{i:03d}.{e}" for i in range(12) for e in ("png", "txt"))
+    assert sorted(p.name for p in ds.iterdir()) == sorted(f"img_{i:03d}.{e}" for i in range(12) for e in ("jpg", "txt"))
     # A changed file is analysed again.
-    write_image(ds / "img_000.png", 1024, 1024, seed=99)
+    write_image(ds / "img_000.jpg", 768, 768, seed=99)
     assert audit_dataset(ds, trigger="mira").cached == 11
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
+import threading
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from loragate.dataset.model import ImageAnalysis
 from loragate.progress import ProgressFn, or_silent
 
 # Bump when what is measured changes; old cache rows are then simply not found.
-ANALYSIS_VERSION = "img3"
+ANALYSIS_VERSION = "img4"
 # Below this many images to decode, a pool costs more to start than it saves.
 SERIAL_BELOW = 48
 EXIF_ORIENTATION = 0x0112
@@ -138,7 +140,7 @@ def _measure(img: Any, result: ImageAnalysis, header: bytes) -> ImageAnalysis:
         low, _ = img.getchannel("A").getextrema()
         result.alpha_used = low < 255
     rgb = img.convert("RGB")
-    result.scores = quality_scores(np.asarray(rgb))
+    result.scores = quality_scores(np.asarray(rgb), np.asarray(rgb.convert("L")))
     signature = _signature_fn()
     if signature is not None:
         result.signature = signature(rgb, original_size=(result.width, result.height))
@@ -148,6 +150,15 @@ def _measure(img: Any, result: ImageAnalysis, header: bytes) -> ImageAnalysis:
 def _analyze_chunk(items: list[tuple[str, str]]) -> list[str]:
     """Pool worker: JSON per image, so results cross the process boundary cheaply."""
     return [analyze_file(abs_path, rel).model_dump_json() for abs_path, rel in items]
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """fork when this process has a single thread (CLI, scripts, tests): workers start at once and
+    never re-import the caller's main script. With threads (the MCP server runs the engine on a
+    worker thread), forking could copy a lock some other thread holds, so use a fork server."""
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver")
 
 
 def _workers() -> int:
@@ -219,13 +230,19 @@ def analyze_images_counted(
     else:
         chunk = max(4, min(32, len(todo) // (n_workers * 8) or 4))
         chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
-        context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
-            futures = {pool.submit(_analyze_chunk, part): part for part in chunks}
-            for future in as_completed(futures):
-                part = futures[future]
-                for (_, rel), payload in zip(part, future.result()):
-                    take(rel, payload)
-                report(len(results), total, part[-1][1])
+        try:
+            with ProcessPoolExecutor(max_workers=n_workers, mp_context=_pool_context()) as pool:
+                futures = {pool.submit(_analyze_chunk, part): part for part in chunks}
+                for future in as_completed(futures):
+                    part = futures[future]
+                    for (_, rel), payload in zip(part, future.result()):
+                        take(rel, payload)
+                    report(len(results), total, part[-1][1])
+        except (BrokenProcessPool, OSError):
+            # A pool that cannot start or loses a worker must not lose the audit: finish serially.
+            for abs_path, rel in todo:
+                if rel not in results:
+                    take(rel, analyze_file(abs_path, rel).model_dump_json())
+                    report(len(results), total, rel)
     cache.put_many(fresh)
     return {rel: results[rel] for rel in relpaths if rel in results}, cached
