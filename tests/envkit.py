@@ -155,7 +155,7 @@ def wan_vae(path: Path, z_dim: int = 16) -> Path:
     )
 
 
-def wan_plan(root: Path, model: str = "wan2.2-t2v-a14b", weights: dict[str, str] | None = None, **memory: object) -> TrainingPlan:
+def wan_plan(root: Path, model: str = "wan2.2-t2v-a14b", weights: dict[str, str] | None = None, trainer_python: str | None = None, **memory: object) -> TrainingPlan:
     """A saved Wan plan with header-only weight files under root/models (override by role)."""
     models = root / "models"
     files = {
@@ -173,6 +173,7 @@ def wan_plan(root: Path, model: str = "wan2.2-t2v-a14b", weights: dict[str, str]
         trigger="mira",
         output_dir=str(root / "output"),
         output_name="mira",
+        trainer_python=trainer_python,
         dataset=DatasetSpec(path=str(data), image_dir=str(data / "Images"), image_count=20, resolution=(960, 544), cache_dir=str(root / "cache")),
         weights=WeightPaths(**{k: v for k, v in files.items() if not k.startswith("expert:")}),
         network=NetworkSpec(module="networks.lora_wan", dim=16, alpha=16),
