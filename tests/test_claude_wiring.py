@@ -1,0 +1,133 @@
+"""The Claude Code wiring stays true to the code: skill, command, settings, CLAUDE.md, plugin."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import typer.main
+
+from loragate.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+SKILL = ROOT / "skills" / "train" / "SKILL.md"
+DOCS_NAMING_TOOLS = [SKILL, ROOT / "CLAUDE.md", ROOT / "README.md", ROOT / ".claude" / "commands" / "train.md"]
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def served_tools() -> set[str]:
+    import anyio
+    from mcp import Client
+
+    from mcp_server.server import build_server
+
+    async def names() -> set[str]:
+        async with Client(build_server()) as client:
+            return {tool.name for tool in (await client.list_tools()).tools}
+
+    return anyio.run(names)
+
+
+def cli_commands() -> set[str]:
+    """'audit', 'plan new', ... every command path the typer app serves."""
+    group = typer.main.get_command(app)
+    paths: set[str] = set()
+
+    def walk(command: object, prefix: str) -> None:
+        # typer vendors click, so test for a group by its sub-commands rather than its class
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, f"{prefix} {name}".strip())
+        if prefix:
+            paths.add(prefix)
+
+    walk(group, "")
+    return paths
+
+
+def test_skill_passes_agent_skills_validation() -> None:
+    from skills_ref import validate
+
+    assert validate(SKILL.parent) == []
+
+
+def test_sizes_stay_within_claude_code_guidance() -> None:
+    assert len(SKILL.read_text().splitlines()) < 500
+    assert len((ROOT / "CLAUDE.md").read_text().splitlines()) < 200
+
+
+def test_every_file_the_skill_links_exists() -> None:
+    links = re.findall(r"\]\(([^)#]+)\)", SKILL.read_text())
+    assert links, "the skill links its reference docs"
+    missing = [link for link in links if not (SKILL.parent / link).exists()]
+    assert missing == []
+    # one level deep: the skill links documents, not folders of folders
+    assert all(link.startswith("resources/") and link.endswith(".md") for link in links)
+
+
+def test_every_tool_named_anywhere_is_served() -> None:
+    tools = served_tools()
+    named: set[str] = set()
+    for path in DOCS_NAMING_TOOLS:
+        named |= set(re.findall(r"mcp__loragate__([a-z_]+)", path.read_text()))
+    settings = json.loads((ROOT / ".claude" / "settings.json").read_text())
+    for rule in settings["permissions"]["allow"] + settings["permissions"]["ask"]:
+        if rule.startswith("mcp__loragate__"):
+            named.add(rule.removeprefix("mcp__loragate__"))
+    # tool names in backticks in the CLAUDE.md quick reference and the README tool list
+    for path in (ROOT / "CLAUDE.md", ROOT / "README.md"):
+        text = path.read_text()
+        named |= {n for n in re.findall(r"`([a-z]+_[a-z_]+)`", text) if n in tools or n.endswith(("_dataset", "_run", "_config", "_status", "_vram", "_env", "_files", "_captions", "_duplicates", "_models", "_plan"))}
+    assert named, "the docs name the tools they use"
+    assert sorted(named - tools) == []
+
+
+def test_launch_and_stop_ask_and_read_only_tools_do_not() -> None:
+    settings = json.loads((ROOT / ".claude" / "settings.json").read_text())
+    ask, allow = settings["permissions"]["ask"], settings["permissions"]["allow"]
+    for tool in ("launch", "stop", "dry_run"):
+        assert f"mcp__loragate__{tool}" in ask and f"mcp__loragate__{tool}" not in allow
+    assert "mcp__loragate__audit_dataset" in allow
+
+
+def test_every_cli_command_named_in_the_docs_exists() -> None:
+    commands = cli_commands()
+    top = {c.split()[0] for c in commands}
+    for path in DOCS_NAMING_TOOLS:
+        for match in re.finditer(r"`loragate ([a-z-]+)(?: ([a-z-]+))?", path.read_text()):
+            first, second = match.group(1), match.group(2)
+            assert first in top, f"{path.name} names `loragate {first}`"
+            if f"{first} {second}" not in commands and any(c.startswith(first + " ") for c in commands):
+                assert second is None or second.startswith("-") or f"{first} {second}" in commands, (
+                    f"{path.name} names `loragate {first} {second}`"
+                )
+
+
+def test_mcp_json_starts_the_installed_server() -> None:
+    config = json.loads((ROOT / ".mcp.json").read_text())
+    server = config["mcpServers"]["loragate"]
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert server["type"] == "stdio" and server["command"] in scripts
+
+
+def test_plugin_manifest_points_at_real_files() -> None:
+    plugin = json.loads((ROOT / ".claude-plugin" / "plugin.json").read_text())
+    for entry in plugin["commands"] + plugin["skills"] + [plugin["mcpServers"]]:
+        assert (ROOT / entry).exists(), entry
+
+
+def test_train_command_passes_the_arguments() -> None:
+    text = (ROOT / ".claude" / "commands" / "train.md").read_text()
+    assert "$ARGUMENTS" in text and "skills/train/SKILL.md" in text
+    assert "mcp__loragate__launch" not in text.split("---")[1], "launch must not be pre-approved"
+
+
+@pytest.mark.parametrize("name", ["eye.md", "studio.md"])
+def test_grimoire_templates_exist(name: str) -> None:
+    assert (ROOT / "grimoire" / name).read_text().strip()
