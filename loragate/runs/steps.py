@@ -1,22 +1,13 @@
-"""How far a training log got: steps done, the total, and seconds per step.
-
-The monitor owns the log parser (loragate.runs.logparse); this module asks it when it is there,
-and otherwise reads the tqdm `steps:` lines both trainers print (reference sd-scripts.md §4.2,
-musubi-tuner.md §3), e.g. `steps:  40%|████      | 2/5 [00:02<00:03,  1.05s/it, avr_loss=0.08]`.
-"""
+"""How far a training log got: steps done, the total, and seconds per step, read with the
+monitor's log parser (loragate.runs.logparse), so the dry run, the supervisor and the monitor
+agree on what a log says."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from loragate.runs.classify import read_tail
-
-_TQDM = re.compile(
-    r"steps:\s*\d+%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)\s*\[(?P<elapsed>[\d:]+)<[^,]*,\s*"
-    r"(?:(?P<spi>[\d.]+)s/it|(?P<ips>[\d.]+)it/s|\?it/s)"
-)
+from loragate.runs.logparse import LogParser, split_segments
 
 
 @dataclass
@@ -26,28 +17,19 @@ class StepProgress:
     seconds_per_step: float | None = None
 
 
-def _seconds(clock: str) -> float:
-    parts = [float(p) for p in clock.split(":")]
-    total = 0.0
-    for part in parts:
-        total = total * 60 + part
-    return total
-
-
-def parse_step_progress(text: str) -> StepProgress:
-    progress = StepProgress()
-    for chunk in re.split(r"[\r\n]+", text):
-        m = _TQDM.search(chunk)
-        if not m:
-            continue
-        progress.steps = int(m.group("n"))
-        progress.total = int(m.group("total"))
-        if m.group("spi"):
-            progress.seconds_per_step = float(m.group("spi"))
-        elif m.group("ips") and float(m.group("ips")) > 0:
-            progress.seconds_per_step = round(1 / float(m.group("ips")), 4)
-    return progress
+def parse_step_progress(data: bytes) -> StepProgress:
+    segments, rest = split_segments(data)
+    if rest:
+        segments.append(rest.decode("utf-8", errors="replace"))
+    parser = LogParser()
+    parser.feed_segments(segments)
+    facts = parser.facts
+    sps = facts.seconds_per_step
+    return StepProgress(steps=facts.step or 0, total=facts.total_steps, seconds_per_step=round(sps, 4) if sps else None)
 
 
 def read_step_progress(log: Path) -> StepProgress:
-    return parse_step_progress(read_tail(log))
+    try:
+        return parse_step_progress(log.read_bytes())
+    except OSError:
+        return StepProgress()

@@ -68,13 +68,16 @@ class Supervisor:
         self.running: list[tuple[StepRun, ProcessRecord]] = []
 
     # ---------------------------------------------------------------- record
-    def save(self) -> None:
+    def save(self, render: bool = False) -> None:
         write_job(self.job, self.root)
-        render_progress(self.project, self.root)
+        if render:
+            render_progress(self.project, self.root)
 
-    def event(self, kind: str, message: str) -> None:
+    def event(self, kind: str, message: str, save: bool = True) -> None:
+        """An event in plain words; the monitor's progress.md shows them."""
         self.job.events.append(JobEvent(kind=kind, message=message))
-        self.save()
+        if save:
+            self.save(render=True)
 
     # ---------------------------------------------------------------- stop handling
     def _on_signal(self, signum: int, _frame: object) -> None:
@@ -213,7 +216,7 @@ class Supervisor:
         except StopRequested as stop:
             self.job.status = "stopped"
             self.job.cause = f"Stopped on request: {stop}."
-            self.event("stopped", f"Training stopped: {stop}. The checkpoints saved so far are kept.")
+            self.event("stopped", f"Training stopped: {stop}. The checkpoints saved so far are kept.", save=False)
         except LoragateError as exc:
             self._fail(f"{exc.message} {exc.fix or ''}".strip())
         except Exception as exc:  # noqa: BLE001 - the record must say why the job ended, whatever happened
@@ -225,7 +228,7 @@ class Supervisor:
                 (self.folder / STOP_REQUEST).unlink()
             except FileNotFoundError:
                 pass
-            self.save()
+            self.save(render=True)  # the final status goes out only once the GPU is free again
         return 0 if self.job.status == "complete" else 1
 
     def _fail(self, cause: str) -> None:
@@ -278,7 +281,7 @@ class Supervisor:
                 self.job.status = "complete"
                 self.job.cause = None
                 files = ", ".join(Path(f).name for f in finished)
-                self.event("completed", f"Training complete. Final LoRA: {files}.")
+                self.event("completed", f"Training complete. Final LoRA: {files}.", save=False)
                 return
             command, failure = failures[0]
             if failure.kind in ("no_samples", "nothing_trained") and cache_cmds and not recached:
