@@ -14,7 +14,7 @@ from importlib import resources
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, Field
 
-from loragate.environment.gpu import GpuInfo, GpuSection
+from loragate.environment.gpu import GpuSection
 from loragate.environment.probe import ProbeResult
 from loragate.findings import Finding
 
@@ -189,7 +189,7 @@ def recommend_torch(
     return TorchFix(torch=version_text, torchvision=torchvision, build=build, command=install_command(python, version_text, torchvision, build))
 
 
-def _driver_fix(gpu: GpuInfo, need_cuda: str, windows: bool) -> str:
+def _driver_fix(need_cuda: str, windows: bool) -> str:
     minimum = _driver_minimum(Version(need_cuda), windows)
     driver = f"{minimum} or newer" if minimum else f"one that supports CUDA {need_cuda}"
     return (
@@ -276,7 +276,7 @@ def torch_findings(
                     f"(compute capability {capability[0]}.{capability[1]}, sm_{capability[0]}{capability[1]}): it was built for "
                     f"{', '.join(torch.arch_list)}{need}. Training would stop with 'no kernel image is available'."
                 ),
-                fix=fix_text or _driver_fix(gpu, arch.min_cuda if arch else "12.8", windows),
+                fix=fix_text or _driver_fix(arch.min_cuda if arch else "12.8", windows),
                 evidence={**evidence, "gpu": gpu.name, "capability": list(capability)},
             )
         )
@@ -294,7 +294,7 @@ def torch_findings(
                         f"PyTorch was built for CUDA {torch.cuda_build} but the driver ({gpu_section.driver_version}) supports CUDA "
                         f"{gpu_section.cuda_driver_version}. It runs through CUDA minor-version compatibility, with a limited feature set."
                     ),
-                    fix=fix_text or _driver_fix(gpu, torch.cuda_build or "", windows),
+                    fix=fix_text or _driver_fix(torch.cuda_build or "", windows),
                     evidence={**evidence, "driver": gpu_section.driver_version, "driver_cuda": gpu_section.cuda_driver_version},
                 )
             )
@@ -307,7 +307,7 @@ def torch_findings(
                         f"The NVIDIA driver {gpu_section.driver_version} supports CUDA up to {gpu_section.cuda_driver_version}, "
                         f"but the trainer's PyTorch needs CUDA {torch.cuda_build}: PyTorch will not find the GPU."
                     ),
-                    fix=fix_text or _driver_fix(gpu, torch.cuda_build or "", windows),
+                    fix=fix_text or _driver_fix(torch.cuda_build or "", windows),
                     evidence={**evidence, "driver": gpu_section.driver_version, "driver_cuda": gpu_section.cuda_driver_version},
                 )
             )

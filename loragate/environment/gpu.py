@@ -31,10 +31,6 @@ class GpuInfo(BaseModel):
     compute_capability: tuple[int, int] | None = Field(default=None, description="(major, minor), e.g. (8, 9) for an RTX 4090.")
     processes: list[GpuProcess] = Field(default_factory=list, description="Other programs using the card now.")
 
-    @property
-    def sm(self) -> str | None:
-        return None if self.compute_capability is None else f"sm_{self.compute_capability[0]}{self.compute_capability[1]}"
-
 
 class GpuSection(BaseModel):
     available: bool = False

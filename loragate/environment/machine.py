@@ -80,7 +80,14 @@ def _trainer_identity(backend: str) -> str:
     return f"{backend}:{location.path}@{commit}:{branch}|{interpreter_identity(python)}"
 
 
+def hardware_fingerprint() -> str:
+    """Only the host and its GPUs/driver: for facts about the hardware (e.g. measured VRAM), which a
+    pip install or a new trainer commit does not change."""
+    return hashlib.sha256("\n".join([socket.gethostname(), platform.machine(), _gpu_identity()]).encode()).hexdigest()
+
+
 def machine_fingerprint() -> str:
+    """Everything Gate 3 judged: the hardware, the visible GPUs, each trainer's checkout and interpreter."""
     parts = [
         socket.gethostname(),
         platform.machine(),

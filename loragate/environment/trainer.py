@@ -51,7 +51,6 @@ class TrainerFacts(BaseModel):
     studio_key: str
     marker_files: list[str]
     package: str = ""
-    package_dir: str = ""
     install: str
     usual_places: list[str]
     min_torch: str
