@@ -80,8 +80,15 @@ def test_progress_md_and_plot_are_written_and_kept_current(workspace: Path) -> N
     with open(log, "a", encoding="utf-8") as handle:
         handle.write(tqdm(26, 100, 0.08))
     r = monitor("p")
-    assert r.step == 26 and png.stat().st_mtime_ns != stamp
-    assert "- Step: 26/100" in progress.read_text(encoding="utf-8")
+    assert r.step == 26 and png.stat().st_mtime_ns == stamp  # new data, but drawn less than a minute ago
+    old = time.time() - 120
+    os.utime(png, (old, old))
+    stamp = png.stat().st_mtime_ns
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write(tqdm(27, 100, 0.08))
+    r = monitor("p")
+    assert r.step == 27 and png.stat().st_mtime_ns != stamp
+    assert "- Step: 27/100" in progress.read_text(encoding="utf-8")
     state = folder / "monitor-state.json"
     assert state.is_file() and str(log) in state.read_text(encoding="utf-8")
 

@@ -368,7 +368,7 @@ def monitor(
     from loragate.runs.progress_md import render_progress_md, write_loss_plot
 
     if plot:
-        plot_path = write_loss_plot(out_dir / PLOT_FILE, new_states, states)
+        plot_path = write_loss_plot(out_dir / PLOT_FILE, new_states, states, final=status != "RUNNING")
         result.loss_plot = str(plot_path) if plot_path else None
     progress_path = out_dir / PROGRESS_FILE
     from loragate.atomic import atomic_write_text

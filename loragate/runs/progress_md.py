@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,12 +88,19 @@ def _signature(states: dict[str, "TailState"]) -> list[tuple[str, int, int]]:
     return sorted((k, len(v.facts.losses), v.facts.losses[-1][0] if v.facts.losses else -1) for k, v in states.items())
 
 
-def write_loss_plot(path: Path, states: dict[str, "TailState"], previous: dict[str, "TailState"]) -> Path | None:
-    """Draw avr_loss per log with its moving average; skipped when nothing changed since last time."""
+PLOT_EVERY_S = 60  # while running, redraw at most this often: a poll should cost milliseconds
+
+
+def write_loss_plot(path: Path, states: dict[str, "TailState"], previous: dict[str, "TailState"], final: bool = False) -> Path | None:
+    """Draw avr_loss per log with its moving average; skipped when nothing changed since the last
+    drawing, or (unless the run has ended) when that drawing is less than a minute old."""
     if not any(s.facts.losses for s in states.values()):
         return None
-    if path.exists() and _signature(states) == _signature(previous):
-        return path
+    if path.exists():
+        if _signature(states) == _signature(previous):
+            return path
+        if not final and time.time() - path.stat().st_mtime < PLOT_EVERY_S:
+            return path
     import matplotlib
 
     matplotlib.use("Agg")
