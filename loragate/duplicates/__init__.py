@@ -1,0 +1,1 @@
+"""Duplicate images and clips: signatures, search, groups, contact sheets, quarantine."""

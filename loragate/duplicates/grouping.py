@@ -1,0 +1,128 @@
+"""From signatures to groups: exact copies by pixel digest, near copies by hash distance.
+
+Exact groups hold files with the same pixels. Near groups join pictures whose hashes are within
+NEAR_RADIUS bits (full frame against every crop of the other, both ways, and mirrored when
+asked), closed under "is near to" with union-find, so a chain A~B~C is one group of three.
+Exact copies are searched once: a near group lists every file of the exact groups it touches.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from loragate.duplicates.index import pairs_within
+from loragate.duplicates.signature import ImageSignature
+
+# Bits of 64 that may differ between a picture and a resized / re-encoded / cropped /
+# re-lit copy of it. Measured on the planted set in benchmarks/bench_audit.py; unrelated
+# pictures sit at 20+ bits against their closest crop.
+NEAR_RADIUS = 10
+
+
+class DuplicateGroup(BaseModel):
+    """Files that show the same picture. Which one to keep is the artist's choice."""
+
+    kind: Literal["exact", "near"] = Field(description="exact: same pixels; near: same picture, changed.")
+    paths: list[str] = Field(description="Relative to the dataset folder, sorted.")
+    distance: int | None = Field(
+        default=None,
+        description="Largest hash distance (bits of 64) on the links that formed the group; 0 for exact.",
+    )
+    mirrored: bool = Field(default=False, description="Some link in the group is a left-right mirror.")
+    media: Literal["image", "video"] = "image"
+    contact_sheet: str | None = Field(default=None, description="PNG showing the group side by side, if written.")
+
+
+class UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, a: int) -> int:
+        while self.parent[a] != a:
+            self.parent[a] = self.parent[self.parent[a]]
+            a = self.parent[a]
+        return a
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+    def components(self) -> dict[int, list[int]]:
+        groups: dict[int, list[int]] = defaultdict(list)
+        for i in range(len(self.parent)):
+            groups[self.find(i)].append(i)
+        return groups
+
+
+def exact_groups(signatures: dict[str, ImageSignature]) -> list[list[str]]:
+    """Paths sharing a pixel digest, two or more to a group, each sorted."""
+    by_digest: dict[str, list[str]] = defaultdict(list)
+    for path, sig in signatures.items():
+        by_digest[sig.digest].append(path)
+    return sorted(sorted(paths) for paths in by_digest.values() if len(paths) > 1)
+
+
+def near_links(
+    full: np.ndarray, crops: np.ndarray, mirror: np.ndarray | None, radius: int = NEAR_RADIUS
+) -> list[tuple[int, int, int, bool]]:
+    """(a, b, distance, mirrored) for every pair of pictures a < b within `radius`.
+
+    `full` (n,) holds each picture's full-frame hash, `crops` (n, k) its full-frame and crop
+    hashes, `mirror` (n,) the mirrored full-frame hashes or None.
+    """
+    n, k = crops.shape
+    owner = np.repeat(np.arange(n), k)
+    best: dict[tuple[int, int], tuple[int, bool]] = {}
+    searches = [(full, False)] + ([(mirror, True)] if mirror is not None else [])
+    for queries, is_mirror in searches:
+        q, i, d = pairs_within(queries, crops.reshape(-1), radius)
+        b = owner[i]
+        for qa, ob, dist in zip(q.tolist(), b.tolist(), d.tolist()):
+            if qa == ob:
+                continue
+            key = (min(qa, ob), max(qa, ob))
+            old = best.get(key)
+            if old is None or (dist, is_mirror) < old:
+                best[key] = (dist, is_mirror)
+    return sorted((a, b, dist, m) for (a, b), (dist, m) in best.items())
+
+
+def group_images(
+    signatures: dict[str, ImageSignature], mirror: bool = False, radius: int = NEAR_RADIUS
+) -> list[DuplicateGroup]:
+    """Exact groups first, then near groups, each list sorted by its first path."""
+    exact = exact_groups(signatures)
+    groups = [DuplicateGroup(kind="exact", paths=paths, distance=0) for paths in exact]
+
+    # One representative per exact group: copies need no second search.
+    members: dict[str, list[str]] = {paths[0]: paths for paths in exact}
+    copies = {p for paths in exact for p in paths[1:]}
+    reps = sorted(p for p in signatures if p not in copies)
+    if len(reps) < 2:
+        return groups
+    crops = np.stack([signatures[p].hashes() for p in reps])
+    full = crops[:, 0].copy()
+    mirrored = np.array([int(signatures[p].phash_mirror, 16) for p in reps], dtype=np.uint64) if mirror else None
+
+    uf = UnionFind(len(reps))
+    links = near_links(full, crops, mirrored, radius)
+    for a, b, _, _ in links:
+        uf.union(a, b)
+    worst: dict[int, int] = defaultdict(int)
+    any_mirror: dict[int, bool] = defaultdict(bool)
+    for a, b, dist, is_mirror in links:
+        root = uf.find(a)
+        worst[root] = max(worst[root], dist)
+        any_mirror[root] = any_mirror[root] or is_mirror
+    near: list[DuplicateGroup] = []
+    for root, idx in uf.components().items():
+        if len(idx) < 2:
+            continue
+        paths = sorted(p for i in idx for p in members.get(reps[i], [reps[i]]))
+        near.append(DuplicateGroup(kind="near", paths=paths, distance=worst[root], mirrored=any_mirror[root]))
+    return groups + sorted(near, key=lambda g: g.paths)
