@@ -177,3 +177,11 @@ def test_log_mode_without_a_job(workspace: Path, tmp_path: Path) -> None:
     r = monitor(log=log)
     assert r.status == "COMPLETE" and [c.file for c in r.checkpoints] == ["style-000001.safetensors", "style.safetensors"]
     assert Path(r.progress_md).parent.is_relative_to(Path(os.environ["LORAGATE_CACHE_DIR"]))
+
+
+def test_stopped_on_request(workspace: Path) -> None:
+    log = _running_log(workspace / "grimoire/training/p/train.log", 5, 100, 0.5)
+    make_job("p", [{"role": "train", "argv": train_argv(workspace / "out"), "log": str(log), "status": "stopped", "exit_code": -15}],
+             status="stopped")
+    r = monitor("p")
+    assert r.status == "FAILED" and "stopped on request" in r.cause

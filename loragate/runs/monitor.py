@@ -182,6 +182,8 @@ def _classify(
     nan = next((a for a in anomalies if a.code == "LOSS_NAN"), None)
     ended = proc is not None and (proc.exit_code is not None or alive is False)
 
+    if proc is not None and proc.status == "stopped":
+        return "FAILED", "The run was stopped on request.", "Continue from a checkpoint with `loragate launch` when ready."
     if proc is not None and proc.exit_code is not None:
         if proc.exit_code == 0 and (stage != "train" or (steps > 0 and _final_exists(facts, proc))) and nan is None:
             return ("COMPLETE" if stage == "train" else "RUNNING"), None, None
@@ -195,8 +197,6 @@ def _classify(
                      "Use more block swap only if RAM allows, close other programs, or choose a machine with more RAM.")
         cause, fix = words or (f"The trainer exited with code {proc.exit_code}.", "Read the end of the log.")
         return "FAILED", cause, fix
-    if proc is not None and proc.status == "stopped":
-        return "FAILED", "The run was stopped on request.", "Continue from a checkpoint with `loragate launch` when ready."
     if nan is not None:
         return "FAILED", nan.message, "Stop it with `loragate stop NAME`, lower the learning rate or use bf16, and launch again."
     if facts.oom or facts.exception or facts.launcher_error:

@@ -9,22 +9,14 @@ Without the package the monitor still works from the console log; `available()` 
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from pydantic import BaseModel, Field
-
-STEP_TAGS = ("loss/current", "loss/average")
-
 
 class Scalars(BaseModel):
     files: list[str] = Field(default_factory=list)
     series: dict[str, list[tuple[int, float]]] = Field(default_factory=dict)
     note: str | None = Field(default=None, description="Why no scalars were read, when none were.")
-
-    def last(self, tag: str) -> float | None:
-        points = self.series.get(tag)
-        return points[-1][1] if points else None
 
     @property
     def lr(self) -> dict[str, float]:
@@ -84,10 +76,3 @@ def read_scalars(logging_dir: Path) -> Scalars:
     for points in series.values():
         points.sort(key=lambda p: p[0])
     return Scalars(files=[str(f) for f in chosen], series=series)
-
-
-def first_nonfinite(points: list[tuple[int, float]]) -> int | None:
-    for step, value in points:
-        if not math.isfinite(value):
-            return step
-    return None
