@@ -1,0 +1,219 @@
+"""Move chosen files aside into DATASET/_quarantine/, and put them back on request.
+
+This is the only code in loragate that moves media. Nothing is deleted or rewritten: a file and
+its caption sidecars are renamed into `_quarantine/` (same relative path), and the manifest
+records where each came from, its size and sha256, so undo restores exactly those bytes to
+exactly that place. The manifest is written before each move (an intent log): if the process
+stops between the two, undo sees the file still in place and simply drops the entry.
+The audit and the dataset fingerprint skip `_quarantine/`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from loragate.atomic import atomic_write_json
+from loragate.errors import LoragateError
+from loragate.gates.fingerprint import CAPTION_SUFFIXES
+
+QUARANTINE_DIR = "_quarantine"
+MANIFEST = "manifest.json"
+
+
+class QuarantineEntry(BaseModel):
+    original: str = Field(description="Where the file was, relative to the dataset folder.")
+    quarantined: str = Field(description="Where it is now, relative to the dataset folder.")
+    size: int
+    sha256: str
+    time: float = Field(description="Unix time of the move.")
+    sidecar_of: str | None = Field(default=None, description="The media file this caption belongs to.")
+
+
+class QuarantineManifest(BaseModel):
+    entries: list[QuarantineEntry] = Field(default_factory=list)
+
+
+class QuarantineResult(BaseModel):
+    dataset: str
+    undo: bool
+    moved: list[QuarantineEntry] = Field(default_factory=list, description="Files moved by this call.")
+    skipped: dict[str, str] = Field(default_factory=dict, description="path -> why it was left where it is.")
+    manifest: str = Field(description="Absolute path of the manifest.")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _load(manifest: Path) -> QuarantineManifest:
+    if not manifest.exists():
+        return QuarantineManifest()
+    try:
+        return QuarantineManifest.model_validate_json(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise LoragateError(
+            f"The quarantine manifest {manifest} cannot be read ({exc}).",
+            "Restore it from a backup or move the files back by hand; loragate will not guess.",
+        ) from exc
+
+
+def _inside(root: Path, user_path: str | Path, what: str) -> Path:
+    """The path, resolved without following a final symlink, refused if it leaves the dataset."""
+    raw = Path(user_path)
+    candidate = raw if raw.is_absolute() else root / raw
+    if "\x00" in str(user_path):
+        raise LoragateError(f"The {what} {str(user_path)!r} is malformed.", "Name a file inside the dataset folder.")
+    # Resolve the folder part (symlinked folders included), keep the file name as is.
+    parent = candidate.parent.resolve()
+    path = parent / candidate.name
+    if candidate.name in ("", ".", "..") or not (parent == root or parent.is_relative_to(root)):
+        raise LoragateError(
+            f"The {what} {str(user_path)!r} is outside the dataset folder {root}.",
+            "Name files inside the dataset folder, for example 'Images/photo_012.jpg'.",
+        )
+    return path
+
+
+def _sidecars(media: Path, caption_extension: str) -> list[Path]:
+    """Caption files that belong to a media file: same name, caption suffix."""
+    suffixes = CAPTION_SUFFIXES | {caption_extension.lower()}
+    if media.suffix.lower() in suffixes:
+        return []
+    found = []
+    for sibling in sorted(media.parent.iterdir()):
+        if sibling.stem == media.stem and sibling.suffix.lower() in suffixes and sibling.is_file() and not sibling.is_symlink():
+            found.append(sibling)
+    return found
+
+
+def quarantine(
+    dataset: Path, files: list[str | Path], undo: bool = False, caption_extension: str = ".txt"
+) -> QuarantineResult:
+    """Move `files` (and their captions) into `_quarantine/`, or with `undo` put them back.
+
+    With `undo`, `files` names originals or quarantined paths; an empty list restores everything.
+    """
+    root = Path(dataset).expanduser().resolve()
+    if not root.is_dir():
+        raise LoragateError(f"The dataset folder {dataset} does not exist.", "Check the path and try again.")
+    qdir = root / QUARANTINE_DIR
+    manifest_path = qdir / MANIFEST
+    if undo:
+        return _restore(root, manifest_path, files)
+    if not files:
+        raise LoragateError("No files were named to quarantine.", "Name the files to move aside, for example from `loragate duplicates`.")
+    manifest = _load(manifest_path)
+    result = QuarantineResult(dataset=str(root), undo=False, manifest=str(manifest_path))
+    for user_path in files:
+        path = _inside(root, user_path, "file")
+        rel = path.relative_to(root).as_posix()
+        if rel.split("/")[0] == QUARANTINE_DIR:
+            result.skipped[rel] = "already in the quarantine folder"
+            continue
+        if path.is_symlink() or not path.is_file():
+            result.skipped[rel] = "not a regular file (missing, a folder or a link)"
+            continue
+        for item, owner in [(path, None)] + [(s, rel) for s in _sidecars(path, caption_extension)]:
+            _move_aside(root, qdir, item, owner, manifest, manifest_path, result)
+    return result
+
+
+def _free_target(qdir: Path, rel: str) -> Path:
+    """`_quarantine/<rel>`, or `<stem>.2<suffix>`... when an earlier quarantine used that name."""
+    target = qdir / rel
+    n = 2
+    while target.exists() or target.is_symlink():
+        target = (qdir / rel).with_name(f"{Path(rel).stem}.{n}{Path(rel).suffix}")
+        n += 1
+    return target
+
+
+def _move_aside(
+    root: Path,
+    qdir: Path,
+    path: Path,
+    owner: str | None,
+    manifest: QuarantineManifest,
+    manifest_path: Path,
+    result: QuarantineResult,
+) -> None:
+    rel = path.relative_to(root).as_posix()
+    target = _free_target(qdir, rel)
+    st = path.stat()
+    entry = QuarantineEntry(
+        original=rel,
+        quarantined=target.relative_to(root).as_posix(),
+        size=st.st_size,
+        sha256=_sha256(path),
+        time=time.time(),
+        sidecar_of=owner,
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    manifest.entries.append(entry)
+    atomic_write_json(manifest_path, manifest)
+    try:
+        # Same filesystem (inside the dataset): a rename keeps bytes and mtime untouched.
+        os.rename(path, target)
+    except OSError as exc:
+        manifest.entries.remove(entry)
+        atomic_write_json(manifest_path, manifest)
+        result.skipped[rel] = f"could not be moved ({exc.strerror or exc})"
+        return
+    result.moved.append(entry)
+
+
+def _restore(root: Path, manifest_path: Path, files: list[str | Path]) -> QuarantineResult:
+    manifest = _load(manifest_path)
+    result = QuarantineResult(dataset=str(root), undo=True, manifest=str(manifest_path))
+    if not manifest.entries:
+        if files:
+            raise LoragateError(f"Nothing is in quarantine in {root}.", "There is nothing to put back.")
+        return result
+    wanted: set[str] | None = None
+    if files:
+        wanted = {_inside(root, f, "file").relative_to(root).as_posix() for f in files}
+        known = {e.original for e in manifest.entries} | {e.quarantined for e in manifest.entries}
+        for name in sorted(wanted - known):
+            result.skipped[name] = "not in the quarantine manifest"
+        # A media file brings its captions back with it.
+        owners = {e.original for e in manifest.entries if e.original in wanted or e.quarantined in wanted}
+        wanted |= {e.original for e in manifest.entries if e.sidecar_of in owners}
+    for entry in list(manifest.entries):
+        if wanted is not None and entry.original not in wanted and entry.quarantined not in wanted:
+            continue
+        problem = _put_back(root, entry)
+        if problem:
+            result.skipped[entry.original] = problem
+            continue
+        if problem is None:
+            result.moved.append(entry)
+        # Back in place (or never left): the entry goes, and the manifest is saved at once.
+        manifest.entries.remove(entry)
+        atomic_write_json(manifest_path, manifest)
+    return result
+
+
+def _put_back(root: Path, entry: QuarantineEntry) -> str | None:
+    """None when moved back, "" when it had never left, else why it stays in quarantine."""
+    source = _inside(root, entry.quarantined, "quarantined file")
+    target = _inside(root, entry.original, "original place")
+    if not source.is_file():
+        if target.is_file() and _sha256(target) == entry.sha256:
+            return ""
+        return "the quarantined copy is missing"
+    if target.exists() or target.is_symlink():
+        return f"a file named {entry.original} exists again; move it away first, nothing is overwritten"
+    if _sha256(source) != entry.sha256:
+        return "the quarantined file was changed since it was moved; check it and move it back by hand"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(source, target)
+    return None
