@@ -1,0 +1,58 @@
+"""The approved samples file (APPROVED.json): the captions the artist said yes to.
+
+Format: a JSON list, one object per approved picture:
+
+    [
+      {"image": "10_mira/portrait_01.png",
+       "caption": "mira, a woman with short red hair reading by a window, soft morning light",
+       "content": ["woman", "short red hair", "reading", "window"],
+       "style": ["soft morning light", "muted palette"]}
+    ]
+
+`image` is relative to the dataset folder. `content` and `style` record what the caption says
+about what is shown and about how it is made; batch captioning sends them with the pictures as
+worked examples. Usually kept at grimoire/training/NAME/APPROVED.json.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import TypeAdapter, ValidationError
+
+from loragate.atomic import atomic_write_json
+from loragate.captions.model import ApprovedSample
+from loragate.errors import LoragateError
+
+_SAMPLES = TypeAdapter(list[ApprovedSample])
+
+FORMAT_HINT = 'It must be a JSON list like [{"image": "photo_01.png", "caption": "mira, ...", "content": [...], "style": [...]}].'
+
+
+def load_approved(path: Path | str) -> list[ApprovedSample]:
+    path = Path(path).expanduser()
+    try:
+        raw = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise LoragateError(f"The approved samples file {path} does not exist.", FORMAT_HINT) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LoragateError(f"The approved samples file {path} cannot be read ({exc}).", FORMAT_HINT) from exc
+    try:
+        samples = _SAMPLES.validate_python(json.loads(raw))
+    except (json.JSONDecodeError, ValidationError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise LoragateError(f"The approved samples file {path} is not in the expected form ({first}).", FORMAT_HINT) from exc
+    if not samples:
+        raise LoragateError(f"The approved samples file {path} is empty.", "Approve at least one caption (five is the usual number) first.")
+    return samples
+
+
+def save_approved(path: Path | str, samples: list[ApprovedSample]) -> Path:
+    path = Path(path).expanduser()
+    atomic_write_json(path, [s.model_dump() for s in samples])
+    return path
+
+
+def as_caption_map(samples: list[ApprovedSample]) -> dict[str, str]:
+    return {s.image: s.caption for s in samples}
