@@ -39,9 +39,9 @@ def build_bad_dataset(root: Path) -> Path:
     ds.mkdir()
     # Good pictures, so the set is not empty, including unicode and spaces in names.
     for i, stem in enumerate(["good one", "zoë café", "普通"]):
-        write_image(ds / f"{stem}.jpg", 1024, 1024, seed=i, quality=92)
+        write_image(ds / f"{stem}.jpg", 512, 512, seed=i, quality=92)
         _caption(ds, stem)
-    write_image(ds / "full.jpg", 1024, 1024, seed=10, quality=92)
+    write_image(ds / "full.jpg", 512, 512, seed=10, quality=92)
     data = (ds / "full.jpg").read_bytes()
     (ds / "truncated.jpg").write_bytes(data[: len(data) // 2])
     (ds / "full.jpg").unlink()
@@ -52,17 +52,17 @@ def build_bad_dataset(root: Path) -> Path:
     (ds / "zero.png").write_bytes(b"")
     (ds / "random.png").write_bytes(np.random.default_rng(1).bytes(4096))
     _bomb_png(ds / "bomb.png")
-    textured(1024, 1024, 12).convert("CMYK").save(ds / "cmyk.jpg", quality=90)
-    Image.fromarray((np.random.default_rng(2).random((1024, 1024)) * 65535).astype(np.uint16)).save(ds / "gray16.png")
+    textured(512, 512, 12).convert("CMYK").save(ds / "cmyk.jpg", quality=90)
+    Image.fromarray((np.random.default_rng(2).random((512, 512)) * 65535).astype(np.uint16)).save(ds / "gray16.png")
     frames = [textured(256, 256, s).convert("P") for s in range(3)]
     frames[0].save(ds / "animated.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
-    rotated = textured(1024, 768, 13)
+    rotated = textured(512, 384, 13)
     exif = rotated.getexif()
     exif[0x0112] = 6
     rotated.save(ds / "rotated.jpg", exif=exif, quality=90)
-    write_image(ds / "latin1.jpg", 1024, 1024, seed=14, quality=90)
+    write_image(ds / "latin1.jpg", 512, 512, seed=14, quality=90)
     write_caption(ds / "latin1.txt", f"{TRIGGER}, une fille près du café", encoding="latin-1")
-    write_image(ds / "locked.jpg", 1024, 1024, seed=15, quality=90)
+    write_image(ds / "locked.jpg", 512, 512, seed=15, quality=90)
     os.chmod(ds / "locked.jpg", 0)
     os.symlink(ds / "gone.jpg", ds / "broken link.jpg")
     os.symlink("loop", ds / "loop")  # a link to itself
@@ -100,7 +100,7 @@ def bad(workspace: Path, tmp_path: Path) -> Path:
 
 def test_bad_input_finishes_names_each_problem_and_changes_nothing(bad: Path, workspace: Path) -> None:
     before = _hash_tree(bad)
-    report = audit_dataset(bad, trigger=TRIGGER, model="sdxl", training_type="character", name="bad")
+    report = audit_dataset(bad, trigger=TRIGGER, model="sd15", training_type="character", name="bad")
     after = _hash_tree(bad)
     assert before == after, "the audit must not change a byte of the dataset"
 
@@ -142,10 +142,11 @@ def test_bad_input_finishes_names_each_problem_and_changes_nothing(bad: Path, wo
     assert not any(p.name.startswith("dataset-report") for p in bad.iterdir())
 
 
-def test_bomb_is_refused_without_decoding(bad: Path, workspace: Path) -> None:
+def test_bomb_is_refused_without_decoding(tmp_path: Path) -> None:
     from loragate.dataset.analyze import analyze_file
 
-    result = analyze_file(str(bad / "bomb.png"), "bomb.png")
+    _bomb_png(tmp_path / "bomb.png")
+    result = analyze_file(str(tmp_path / "bomb.png"), "bomb.png")
     assert result.error == "DS_TOO_LARGE"
     assert result.pixels == 100_000 * 100_000
     assert result.scores == {}
@@ -164,7 +165,7 @@ def test_sixteen_bit_gray_is_scored_from_real_values(tmp_path: Path) -> None:
 
 def test_video_and_image_with_same_stem_and_clean_files(tmp_path: Path, workspace: Path) -> None:
     ds = tmp_path / "ds"
-    write_image(ds / "a.jpg", 1024, 1024, seed=1)
+    write_image(ds / "a.jpg", 512, 512, seed=1)
     write_video(ds / "a.mp4", frames=33)
     _caption(ds, "a")
     report = audit_dataset(ds, trigger=TRIGGER)

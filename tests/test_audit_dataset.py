@@ -16,7 +16,7 @@ NATURAL = "mira, a young woman with short silver hair standing on a rainy street
 BOORU = "mira, 1girl, silver hair, short hair, rain, street, night, looking at viewer"
 
 
-def make_set(folder: Path, n: int, caption: str = NATURAL, size: int = 1024, start: int = 0) -> list[Path]:
+def make_set(folder: Path, n: int, caption: str = NATURAL, size: int = 512, start: int = 0) -> list[Path]:
     paths = []
     for i in range(start, start + n):
         paths.append(write_image(folder / f"img_{i:03d}.jpg", size, size, seed=i, quality=90))
@@ -30,19 +30,20 @@ def codes(report, path: str | None = None) -> set[str]:
 
 def test_clean_character_set_is_go(tmp_path: Path, workspace: Path) -> None:
     make_set(tmp_path / "ds", 16)
-    report = audit_dataset(tmp_path / "ds", trigger="mira", model="sdxl", training_type="character")
+    report = audit_dataset(tmp_path / "ds", trigger="mira", model="sd15", training_type="character")
     assert report.verdict == "GO", [f for f in report.findings if f.severity == "block"]
     assert report.layout == "flat"
     assert report.images == 16 and report.captions == 16
-    assert report.resolutions == {"1024x1024": 16}
+    assert report.resolutions == {"512x512": 16}
+    assert report.counts["warn"] == 0, [f for f in report.findings if f.severity == "warn"]
     assert report.size.steps_per_epoch["1"] == 16 and report.size.steps_per_epoch["4"] == 4
     assert report.counts["block"] == 0
 
 
 def test_kohya_repeat_folders_count_in_steps(tmp_path: Path, workspace: Path) -> None:
     ds = tmp_path / "train"
-    make_set(ds / "10_mira", 12)
-    make_set(ds / "2_mira outfit", 4, start=100)
+    make_set(ds / "10_mira", 12, size=256)
+    make_set(ds / "2_mira outfit", 4, size=256, start=100)
     scan = scan_dataset(ds)
     assert scan.layout == "kohya"
     assert {(f.path, f.repeats) for f in scan.repeat_folders} == {("10_mira", 10), ("2_mira outfit", 2)}
@@ -54,8 +55,8 @@ def test_kohya_repeat_folders_count_in_steps(tmp_path: Path, workspace: Path) ->
 
 def test_kohya_loose_files_are_reported(tmp_path: Path, workspace: Path) -> None:
     ds = tmp_path / "train"
-    make_set(ds / "5_mira", 3)
-    make_set(ds, 1, start=50)  # beside the repeat folder: sd-scripts skips it
+    make_set(ds / "5_mira", 3, size=256)
+    make_set(ds, 1, size=256, start=50)  # beside the repeat folder: sd-scripts skips it
     report = audit_dataset(ds, trigger="mira")
     loose = [f for f in report.findings if f.code == "DS_KOHYA_IGNORED_FILES"]
     assert loose and loose[0].evidence["files"] == ["img_050.jpg"]
@@ -186,14 +187,14 @@ def test_empty_folder_blocks(tmp_path: Path, workspace: Path) -> None:
 def test_quality_properties(tmp_path: Path, workspace: Path) -> None:
     ds = tmp_path / "ds"
     make_set(ds, 6)
-    textured(1024, 1024, 40).filter(ImageFilter.GaussianBlur(8)).save(ds / "soft.jpg", quality=90)
-    textured(1024, 1024, 41).convert("L").convert("RGB").save(ds / "mono.jpg", quality=90)
-    textured(1024, 1024, 42).point(lambda v: v // 8).save(ds / "night.png")
-    textured(300, 1024, 43).save(ds / "strip.png")
-    textured(400, 400, 44).save(ds / "tiny.png")
+    textured(512, 512, 40).filter(ImageFilter.GaussianBlur(4)).save(ds / "soft.jpg", quality=90)
+    textured(512, 512, 41).convert("L").convert("RGB").save(ds / "mono.jpg", quality=90)
+    textured(512, 512, 42).point(lambda v: v // 8).save(ds / "night.png")
+    textured(200, 600, 43).save(ds / "strip.png")
+    textured(256, 256, 44).save(ds / "tiny.png")
     for stem in ("soft", "mono", "night", "strip", "tiny"):
         write_caption(ds / f"{stem}.txt", NATURAL)
-    report = audit_dataset(ds, trigger="mira", model="sdxl")
+    report = audit_dataset(ds, trigger="mira", model="sd15")
     assert "DS_BLURRY" in codes(report, "soft.jpg")
     assert "DS_GRAYSCALE" in codes(report, "mono.jpg")
     assert "DS_DARK" in codes(report, "night.png")
@@ -226,3 +227,22 @@ def test_shipped_example_audits_go_with_a_few_warnings(workspace: Path) -> None:
     assert report.verdict == "GO" and report.layout == "kohya"
     assert report.images == 18 and report.size.samples_per_epoch == 180
     assert 1 <= report.counts["warn"] <= 4
+
+
+def test_duplicates_exact_block_near_warn(tmp_path: Path, workspace: Path) -> None:
+    import shutil
+
+    ds = tmp_path / "ds"
+    make_set(ds, 4)
+    shutil.copy(ds / "img_000.jpg", ds / "copy of 000.jpg")
+    write_caption(ds / "copy of 000.txt", NATURAL)
+    textured(512, 512, 1).resize((400, 400)).save(ds / "smaller 001.jpg", quality=40)
+    write_caption(ds / "smaller 001.txt", NATURAL)
+    report = audit_dataset(ds, trigger="mira", model="sd15")
+    groups = {(g.kind, tuple(g.paths)) for g in report.duplicate_groups}
+    assert ("exact", ("copy of 000.jpg", "img_000.jpg")) in groups
+    assert ("near", ("img_001.jpg", "smaller 001.jpg")) in groups
+    exact = next(f for f in report.findings if f.code == "DS_DUPLICATE_EXACT")
+    near = next(f for f in report.findings if f.code == "DS_DUPLICATE_NEAR")
+    assert exact.severity == "block" and near.severity == "warn"
+    assert report.verdict == "NO-GO"

@@ -20,6 +20,7 @@ from typing import Any
 from loragate.dataset.cache import AnalysisCache, cache_key
 from loragate.dataset.image_checks import ANALYSIS_SIZE, quality_scores
 from loragate.dataset.model import ImageAnalysis
+from loragate.duplicates.signature import SIGNATURE_VERSION, image_signature
 from loragate.progress import ProgressFn, or_silent
 
 # Bump when what is measured changes; old cache rows are then simply not found.
@@ -28,35 +29,6 @@ ANALYSIS_VERSION = "img4"
 SERIAL_BELOW = 48
 EXIF_ORIENTATION = 0x0112
 GRAY16_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
-
-
-def _signature_fn() -> Any | None:
-    """The duplicate finder's signature function, if that package is installed alongside."""
-    try:
-        from loragate.duplicates.signature import image_signature
-    except ImportError:
-        return None
-    return image_signature
-
-
-def _signature_version() -> str:
-    try:
-        from loragate.duplicates import signature
-    except ImportError:
-        return "nosig"
-    return str(getattr(signature, "SIGNATURE_VERSION", "sig"))
-
-
-def _hydrate(analysis: ImageAnalysis) -> ImageAnalysis:
-    """Cached signatures come back as dicts; turn them into the duplicate finder's model again."""
-    if isinstance(analysis.signature, dict):
-        try:
-            from loragate.duplicates.signature import ImageSignature
-
-            analysis.signature = ImageSignature.model_validate(analysis.signature)
-        except ImportError:
-            pass
-    return analysis
 
 
 def _png_bit_depth(header: bytes) -> int:
@@ -141,9 +113,7 @@ def _measure(img: Any, result: ImageAnalysis, header: bytes) -> ImageAnalysis:
         result.alpha_used = low < 255
     rgb = img.convert("RGB")
     result.scores = quality_scores(np.asarray(rgb), np.asarray(rgb.convert("L")))
-    signature = _signature_fn()
-    if signature is not None:
-        result.signature = signature(rgb, original_size=(result.width, result.height))
+    result.signature = image_signature(rgb, original_size=(result.width, result.height))
     return result
 
 
@@ -176,7 +146,7 @@ def analyze_images(
 ) -> dict[str, ImageAnalysis]:
     """Analyse images under `root` (paths relative to it), reusing cached results for unchanged files.
 
-    Returns relpath -> ImageAnalysis, each with `signature` when the duplicate finder is installed.
+    Returns relpath -> ImageAnalysis, each with the duplicate finder's `signature` unless undecodable.
     """
     return analyze_images_counted(root, relpaths, progress, workers)[0]
 
@@ -191,7 +161,7 @@ def analyze_images_counted(
     report = or_silent(progress)
     root = Path(root).resolve()
     cache = AnalysisCache(root)
-    version = f"{ANALYSIS_VERSION}-{_signature_version()}"
+    version = f"{ANALYSIS_VERSION}-sig{SIGNATURE_VERSION}"
     keys: dict[str, str] = {}
     results: dict[str, ImageAnalysis] = {}
     todo: list[tuple[str, str]] = []
@@ -206,7 +176,7 @@ def analyze_images_counted(
     hits = cache.get_many(keys.values())
     for rel, key in keys.items():
         if key in hits:
-            results[rel] = _hydrate(ImageAnalysis.model_validate_json(hits[key]))
+            results[rel] = ImageAnalysis.model_validate_json(hits[key])
         else:
             todo.append((str(root / rel), rel))
     cached = len(results)
@@ -216,7 +186,7 @@ def analyze_images_counted(
     fresh: dict[str, str] = {}
 
     def take(rel: str, payload: str) -> None:
-        analysis = _hydrate(ImageAnalysis.model_validate_json(payload))
+        analysis = ImageAnalysis.model_validate_json(payload)
         results[rel] = analysis
         # Permissions change without touching size or mtime, so an unreadable result is never cached.
         if rel in keys and analysis.error != "DS_UNREADABLE":

@@ -6,12 +6,13 @@ import statistics
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, get_args
+from typing import get_args
 
 from loragate.dataset.analyze import analyze_images_counted
 from loragate.dataset.captions import check_captions, check_trigger
 from loragate.dataset.image_checks import QUALITY_PROPERTIES, decode_finding, file_findings, quality_findings
-from loragate.dataset.model import AuditReport, DuplicateGroupOut, ImageAnalysis, TrainingType
+from loragate.dataset.model import AuditReport, ImageAnalysis, TrainingType
+from loragate.duplicates.grouping import DuplicateGroup, group_images
 from loragate.dataset.rules import DatasetRules, rules_for
 from loragate.dataset.scan import normalize_caption_extension, scan_dataset
 from loragate.dataset.size import size_findings, size_summary
@@ -163,15 +164,9 @@ def _image_findings(analyses: dict[str, ImageAnalysis], rules: DatasetRules) -> 
     return out
 
 
-def _duplicates(analyses: dict[str, ImageAnalysis]) -> tuple[list[DuplicateGroupOut], list[Finding]]:
-    signatures: dict[str, Any] = {rel: a.signature for rel, a in analyses.items() if a.signature is not None and not a.error}
-    if len(signatures) < 2:
-        return [], []
-    try:
-        from loragate.duplicates.grouping import group_images
-    except ImportError:
-        return [], []
-    groups = [DuplicateGroupOut(kind=g.kind, paths=sorted(g.paths)) for g in group_images(signatures)]
+def _duplicates(analyses: dict[str, ImageAnalysis]) -> tuple[list[DuplicateGroup], list[Finding]]:
+    signatures = {rel: a.signature for rel, a in analyses.items() if a.signature is not None and not a.error}
+    groups = group_images(signatures) if len(signatures) > 1 else []
     findings = []
     for group in groups:
         listed = ", ".join(f"'{p}'" for p in group.paths)
@@ -192,11 +187,12 @@ def _duplicates(analyses: dict[str, ImageAnalysis]) -> tuple[list[DuplicateGroup
                 Finding(
                     code="DS_DUPLICATE_NEAR",
                     severity="warn",
-                    message=f"{listed} are near copies of one picture (resized, re-saved, cropped or re-lit); "
-                    "together they push the LoRA toward that one picture.",
+                    message=f"{listed} are near copies of one picture (resized, re-saved, cropped or re-lit"
+                    + (", or mirrored" if group.mirrored else "")
+                    + "); together they push the LoRA toward that one picture.",
                     fix="Look at them side by side (`loragate duplicates DATASET`) and keep the best one unless they differ in a way you want taught.",
                     path=group.paths[0],
-                    evidence={"files": group.paths},
+                    evidence={"files": group.paths, "distance": group.distance, "mirrored": group.mirrored},
                 )
             )
     return groups, findings

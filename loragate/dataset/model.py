@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from loragate.duplicates.grouping import DuplicateGroup
+from loragate.duplicates.signature import ImageSignature
 from loragate.findings import Finding, Verdict
 
 Layout = Literal["flat", "wan", "kohya", "empty"]
@@ -59,7 +61,7 @@ class ImageAnalysis(BaseModel):
     exif_orientation: int = 1
     frames: int = 1
     scores: dict[str, float] = Field(default_factory=dict, description="property name -> score, see image_checks.")
-    signature: Any | None = Field(default=None, description="Duplicate-finder hashes from the same decode.")
+    signature: ImageSignature | None = Field(default=None, description="Duplicate-finder hashes from the same decode.")
 
 
 class VideoProbe(BaseModel):
@@ -76,11 +78,6 @@ class VideoProbe(BaseModel):
     rotation: int = 0
     variable_frame_rate: bool = False
     codec: str = ""
-
-
-class DuplicateGroupOut(BaseModel):
-    kind: Literal["exact", "near"]
-    paths: list[str] = Field(description="Relative to the dataset folder.")
 
 
 class CaptionStats(BaseModel):
@@ -123,7 +120,7 @@ class AuditReport(BaseModel):
     median_resolution: list[int] | None = None
     caption_stats: CaptionStats = Field(default_factory=CaptionStats)
     size: SizeSummary = Field(default_factory=SizeSummary)
-    duplicate_groups: list[DuplicateGroupOut] = Field(default_factory=list)
+    duplicate_groups: list[DuplicateGroup] = Field(default_factory=list, description="Exact and near copies; paths relative.")
     findings: list[Finding] = Field(default_factory=list)
     cached: int = Field(default=0, description="Files whose analysis came from the cache.")
     seconds: float = 0.0
