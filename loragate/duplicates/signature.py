@@ -3,12 +3,15 @@
 Two questions are answered from it:
 
 - Exact duplicates ("same pixels, whatever the file"): `digest` hashes the RGB pixels exactly
-  as the caller decoded them, together with the decoded size and the original size. Files whose
-  pixels are equal and that were decoded the same way (full scale for PNG / WebP / BMP, the same
-  DCT scale for JPEG, which is deterministic) get the same digest, whatever their container:
-  a PNG and a lossless WebP of one picture match. When the caller decoded a JPEG at reduced
-  scale, equality is judged at that scale; a JPEG and a PNG copy of its decoded pixels go through
-  different decoders and are reported as near duplicates at distance 0, not as exact ones.
+  as the caller hands them over, together with their size and the original size. The audit
+  hands over its analysis copy (at most 512 px a side: JPEGs decoded at reduced DCT scale, other
+  formats decoded in full and reduced once, both deterministic), so two files whose pixels are
+  equal get the same digest whatever their container: a PNG and a lossless WebP of one picture
+  match, and so do byte-identical files. "Same pixels" is therefore judged at the analysis
+  scale, plus equal original width and height: an edit too small to survive a 512 px reduction
+  (a few pixels changed by one level) still counts as the same picture, which for training it
+  is. A JPEG and a PNG holding the JPEG's decoded pixels go through different decoders and are
+  reported as near duplicates at distance 0.
 - Near duplicates: 64-bit perceptual hashes (pHash, as ImageHash defines it: 32x32 grey, 2-D
   DCT, 8x8 low frequencies against their median). pHash alone survives resizing, JPEG
   re-encoding and brightness / contrast changes, but a 10% crop moves it by up to ~20 bits,
