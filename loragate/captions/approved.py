@@ -17,12 +17,12 @@ worked examples. Usually kept at grimoire/training/NAME/APPROVED.json.
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pydantic import TypeAdapter, ValidationError
 
 from loragate.atomic import atomic_write_json
-from loragate.captions.model import ApprovedSample
+from loragate.captions.model import ApprovedSample, CaptionWriteReport
 from loragate.errors import LoragateError
 
 _SAMPLES = TypeAdapter(list[ApprovedSample])
@@ -56,3 +56,28 @@ def save_approved(path: Path | str, samples: list[ApprovedSample]) -> Path:
 
 def as_caption_map(samples: list[ApprovedSample]) -> dict[str, str]:
     return {s.image: s.caption for s in samples}
+
+
+def write_approved(
+    dataset: Path | str,
+    samples: list[ApprovedSample],
+    trigger: str,
+    model: str | None = None,
+    overwrite: bool = False,
+    caption_extension: str = ".txt",
+    save_as: Path | str | None = None,
+) -> CaptionWriteReport:
+    """Write the approved captions; with `save_as`, also keep them as the approved samples file
+    (each caption as it was written, trigger first) for batch captioning to follow."""
+    from loragate.captions.writer import write_captions
+
+    report = write_captions(dataset, as_caption_map(samples), trigger, model, overwrite, caption_extension)
+    if save_as is not None:
+        written = {r.image: r.text for r in report.results if r.status != "refused" and r.text}
+        kept = [s.model_copy(update={"image": _rel(s.image), "caption": written[_rel(s.image)]}) for s in samples if _rel(s.image) in written]
+        report.approved_file = str(save_approved(save_as, kept))
+    return report
+
+
+def _rel(image: str) -> str:
+    return PurePosixPath(image.strip().replace("\\", "/")).as_posix()

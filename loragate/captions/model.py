@@ -51,6 +51,7 @@ class CaptionWriteReport(BaseModel):
     unchanged: int = 0
     skipped: int = 0
     refused: int = 0
+    approved_file: str | None = Field(default=None, description="Where the approved samples were saved, when asked.")
     summary: str = ""
 
 

@@ -1,0 +1,64 @@
+"""The `train` prompt: the /train workflow in brief, for MCP clients that have no skills."""
+
+from __future__ import annotations
+
+from mcp.server import MCPServer
+
+WORKFLOW = """\
+You are guiding an artist from a folder of pictures or clips to a trained LoRA with loragate.
+They know their art, not machine learning: explain every term once, give the reason behind every
+recommendation, and say every problem in plain words with its fix.
+
+Rules:
+- No launch without four GO gates for the current dataset, plan and machine. launch enforces it;
+  there is no override, never look for one. gate_status says which gate is missing or stale.
+- Captions are approved by the artist before any batch captioning, and every caption starts with
+  the trigger word.
+- State the time and cost before anything that spends GPU hours or API tokens.
+- Everything is recorded under grimoire/training/{project}/; read grimoire/eye.md and
+  grimoire/studio.md first.
+
+Steps, in order:
+1. Intent: what to teach (character, style or object), the base model (list_models), the trigger
+   word, and the content/style problem (what is shown vs how it is made). Write intent.md.
+2. Gate 1, dataset: audit_dataset with name={project}; find_duplicates and let the artist choose
+   which copy stays (quarantine_files only on their request).
+3. Captions: propose 5 sample captions (content and style kept apart, the trigger first), get the
+   artist's approval, write them with write_captions (save_as the approved samples file), then
+   caption_dataset for the rest; show a few results; re-run audit_dataset.
+4. Gate 2, config: generate_config from a preset (quick, standard, thorough); explain every value;
+   estimate_vram with the GPU's memory and its fit plan; check_plan after any edit;
+   validate_config for a command line or TOML the artist brings.
+5. Gate 3, environment: validate_env with the project.
+6. Gate 4, dry run: dry_run (2-5 real steps).
+7. Confirm time and cost with the artist, then launch (it asks the user to confirm).
+8. Follow with monitor; stop on request or on a diverged or stalled run; continue_run to resume
+   from a checkpoint with a new learning rate (never --resume).
+9. Evaluate the checkpoints with the artist and register the result in grimoire/studio.md.
+
+Reference docs are served as resources under loragate://resources/ (for example
+loragate://resources/dataset/captioning-guide.md and
+loragate://resources/wan/WAN_LORA_CLAUDE_CODE_REFERENCE.md).
+"""
+
+
+def train_prompt_text(project: str, dataset: str = "", goal: str = "") -> str:
+    text = WORKFLOW.replace("{project}", project or "NAME")
+    facts = [f"Project: {project}"]
+    if dataset:
+        facts.append(f"Dataset folder: {dataset}")
+    if goal:
+        facts.append(f"What the artist wants: {goal}")
+    return text + "\n" + "\n".join(facts) + "\n\nStart with step 1 (or, if the project already exists, with gate_status).\n"
+
+
+def register(mcp: MCPServer) -> None:
+    @mcp.prompt(
+        name="train",
+        title="Train a LoRA (the four gates)",
+        description="The /train workflow for clients without skills: intent, Gate 1-4, captions, launch, monitoring.",
+    )
+    def train(project: str, dataset: str = "", goal: str = "") -> str:
+        """project: name for grimoire/training/NAME; dataset: the folder of pictures or clips;
+        goal: what the LoRA should teach, in the artist's words."""
+        return train_prompt_text(project, dataset, goal)
