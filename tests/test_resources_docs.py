@@ -199,3 +199,52 @@ def test_vram_doc_names_every_published_figure() -> None:
     text = (RESOURCES / "environment" / "vram-calculator.md").read_text(encoding="utf-8")
     figures = [f["id"] for f in read_data_toml("vram_published.toml")["figure"]]
     assert [f for f in figures if f not in text] == []
+
+
+@lru_cache(maxsize=1)
+def loragate_commands() -> frozenset[str]:
+    """'audit', 'plan new', 'captions write', ...: every command path of the CLI."""
+    import typer
+
+    from loragate.cli import app
+
+    paths: set[str] = set()
+
+    def walk(command: object, prefix: str) -> None:
+        for name, sub in getattr(command, "commands", {}).items():
+            paths.add(f"{prefix}{name}")
+            walk(sub, f"{prefix}{name} ")
+
+    walk(typer.main.get_command(app), "")
+    return frozenset(paths)
+
+
+CLI_USE = re.compile(r"`loragate ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?")
+
+
+@pytest.mark.parametrize("doc", docs(), ids=lambda p: str(p.relative_to(RESOURCES)))
+def test_every_loragate_command_named_exists(doc: Path) -> None:
+    commands = loragate_commands()
+    wrong = []
+    for first, second in CLI_USE.findall(doc.read_text(encoding="utf-8")):
+        group = any(c.startswith(first + " ") for c in commands)
+        if first not in commands or (group and second and f"{first} {second}" not in commands):
+            wrong.append(f"loragate {first} {second}".strip())
+    assert not wrong, f"{doc.name} names commands loragate does not have: {wrong}"
+
+
+@pytest.mark.anyio
+async def test_every_mcp_tool_named_is_served() -> None:
+    from mcp import Client
+
+    from mcp_server.server import build_server
+
+    async with Client(build_server()) as client:
+        served = {t.name for t in (await client.list_tools()).tools}
+    named = set()
+    for doc in docs():
+        for line in doc.read_text(encoding="utf-8").splitlines():
+            if "MCP tool" in line:
+                named.update(n for n in re.findall(r"`([a-z]+(?:_[a-z]+)+)`", line))
+    assert named, "the docs name no MCP tool at all"
+    assert named <= served, f"tools named in resources/ but not served: {sorted(named - served)}"
