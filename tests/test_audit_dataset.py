@@ -246,3 +246,17 @@ def test_duplicates_exact_block_near_warn(tmp_path: Path, workspace: Path) -> No
     near = next(f for f in report.findings if f.code == "DS_DUPLICATE_NEAR")
     assert exact.severity == "block" and near.severity == "warn"
     assert report.verdict == "NO-GO"
+
+
+def test_duplicate_clips_are_grouped(tmp_path: Path, workspace: Path) -> None:
+    import shutil
+
+    ds = tmp_path / "ds"
+    write_video(ds / "a.mp4", frames=17, seed=1)
+    shutil.copy(ds / "a.mp4", ds / "b.mp4")
+    write_video(ds / "c.mp4", frames=17, seed=2)
+    for stem in "abc":
+        write_caption(ds / f"{stem}.txt", NATURAL)
+    report = audit_dataset(ds, trigger="mira")
+    assert [(g.kind, g.media, g.paths) for g in report.duplicate_groups] == [("exact", "video", ["a.mp4", "b.mp4"])]
+    assert "same clip" in next(f.message for f in report.findings if f.code == "DS_DUPLICATE_EXACT")

@@ -11,8 +11,8 @@ from typing import get_args
 from loragate.dataset.analyze import analyze_images_counted
 from loragate.dataset.captions import check_captions, check_trigger
 from loragate.dataset.image_checks import QUALITY_PROPERTIES, decode_finding, file_findings, quality_findings
+from loragate.dataset.duplicate_findings import duplicate_findings, duplicate_groups
 from loragate.dataset.model import AuditReport, ImageAnalysis, TrainingType
-from loragate.duplicates.grouping import DuplicateGroup, group_images
 from loragate.dataset.rules import DatasetRules, rules_for
 from loragate.dataset.scan import normalize_caption_extension, scan_dataset
 from loragate.dataset.size import size_findings, size_summary
@@ -63,8 +63,8 @@ def audit_dataset(
         findings += video_findings(probe, rules)
     caption_findings, caption_stats = check_captions(scan, trigger, rules)
     findings += caption_findings
-    groups, dup_findings = _duplicates(analyses)
-    findings += dup_findings
+    groups = duplicate_groups(root, analyses, probes, lambda d, t, msg: report_progress(d, t, f"clip frames: {msg}"))
+    findings += duplicate_findings(groups)
 
     broken = {f.path for f in findings if f.severity == "block" and f.path and f.code in _UNUSABLE}
     usable_images = [m for m in scan.images if m.path not in broken]
@@ -162,37 +162,3 @@ def _image_findings(analyses: dict[str, ImageAnalysis], rules: DatasetRules) -> 
         else:
             out += flagged
     return out
-
-
-def _duplicates(analyses: dict[str, ImageAnalysis]) -> tuple[list[DuplicateGroup], list[Finding]]:
-    signatures = {rel: a.signature for rel, a in analyses.items() if a.signature is not None and not a.error}
-    groups = group_images(signatures) if len(signatures) > 1 else []
-    findings = []
-    for group in groups:
-        listed = ", ".join(f"'{p}'" for p in group.paths)
-        if group.kind == "exact":
-            findings.append(
-                Finding(
-                    code="DS_DUPLICATE_EXACT",
-                    severity="block",
-                    message=f"{listed} are the same picture; a copy makes the LoRA memorise that picture instead of learning from the set.",
-                    fix="Keep one copy (`loragate quarantine DATASET FILE...` moves the others aside, undoably). "
-                    "Use a folder repeat count to weight a picture on purpose.",
-                    path=group.paths[0],
-                    evidence={"files": group.paths},
-                )
-            )
-        else:
-            findings.append(
-                Finding(
-                    code="DS_DUPLICATE_NEAR",
-                    severity="warn",
-                    message=f"{listed} are near copies of one picture (resized, re-saved, cropped or re-lit"
-                    + (", or mirrored" if group.mirrored else "")
-                    + "); together they push the LoRA toward that one picture.",
-                    fix="Look at them side by side (`loragate duplicates DATASET`) and keep the best one unless they differ in a way you want taught.",
-                    path=group.paths[0],
-                    evidence={"files": group.paths, "distance": group.distance, "mirrored": group.mirrored},
-                )
-            )
-    return groups, findings
