@@ -135,7 +135,7 @@ def write_contact_sheets(dataset_root: Path, groups: list[DuplicateGroup], out_d
         if SHEET_NAME.fullmatch(old.name):
             old.unlink()
     out: list[DuplicateGroup] = []
-    everything: list[tuple[str, str]] = []
+    tags: dict[str, list[int]] = {}  # each file once on the overview, with every group it is in
     for number, group in enumerate(groups, 1):
         shown = group.paths[:MAX_PER_GROUP]
         path = folder / f"{SHEET_PREFIX}{number:03d}-{group.kind}.png"
@@ -144,11 +144,13 @@ def write_contact_sheets(dataset_root: Path, groups: list[DuplicateGroup], out_d
             title += f" First {len(shown)} shown."
         atomic_write_bytes(path, _sheet(dataset_root, [(p, "") for p in shown], title, GROUP_COLUMNS))
         out.append(group.model_copy(update={"contact_sheet": str(path)}))
-        everything += [(p, f"#{number} ") for p in group.paths]
+        for p in group.paths:
+            tags.setdefault(p, []).append(number)
     all_path = folder / ALL_SHEET
     if not groups:
         all_path.unlink(missing_ok=True)
         return out, None
+    everything = [(p, " ".join(f"#{n}" for n in numbers) + " ") for p, numbers in tags.items()]
     title = f"{len(everything)} flagged files in {len(groups)} groups (#N = group number)"
     if len(everything) > MAX_ON_ALL:
         title += f"; first {MAX_ON_ALL} shown, see the group sheets for the rest"
