@@ -260,3 +260,14 @@ def test_duplicate_clips_are_grouped(tmp_path: Path, workspace: Path) -> None:
     report = audit_dataset(ds, trigger="mira")
     assert [(g.kind, g.media, g.paths) for g in report.duplicate_groups] == [("exact", "video", ["a.mp4", "b.mp4"])]
     assert "same clip" in next(f.message for f in report.findings if f.code == "DS_DUPLICATE_EXACT")
+
+
+def test_caption_extension_is_configurable(tmp_path: Path, workspace: Path) -> None:
+    ds = tmp_path / "ds"
+    write_image(ds / "a.jpg", 512, 512, seed=1)
+    write_caption(ds / "a.caption", NATURAL)
+    # With the default .txt the caption is not found; sd-scripts' own default is .caption.
+    assert "DS_CAPTION_MISSING" in codes(audit_dataset(ds, trigger="mira"))
+    report = audit_dataset(ds, trigger="mira", caption_extension="caption")
+    assert report.caption_extension == ".caption" and report.caption_stats.captioned == 1
+    assert not codes(report) & {"DS_CAPTION_MISSING", "DS_TRIGGER_MISSING"}

@@ -128,7 +128,7 @@ async def test_mcp_audit_dataset_tool(tmp_path: Path, workspace: Path) -> None:
 
     from mcp_server.server import build_server
 
-    ds = make_set(workspace / "ds", 3, size=512)
+    make_set(workspace / "ds", 3, size=512)
     progress: list[float] = []
 
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
