@@ -28,7 +28,18 @@ def fingerprint_dataset(folder: str | Path, caption_extension: str = ".txt") -> 
     caption_suffixes = CAPTION_SUFFIXES | {caption_extension.lower()}
     if not root.is_dir():
         return "missing:" + hashlib.sha256(str(root).encode()).hexdigest()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    # Follow linked folders as the audit does, but each real folder once, so a loop ends.
+    seen: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        try:
+            st_dir = os.stat(dirpath)
+        except OSError:
+            dirnames[:] = []
+            continue
+        if (st_dir.st_dev, st_dir.st_ino) in seen:
+            dirnames[:] = []
+            continue
+        seen.add((st_dir.st_dev, st_dir.st_ino))
         dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS and not d.startswith("."))
         for name in sorted(filenames):
             if name.startswith("."):

@@ -1,0 +1,81 @@
+"""The gate ledger: verdicts with fingerprints, staleness, and the refusal that names the gate."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from loragate.errors import LoragateError
+from loragate.findings import Finding
+from loragate.gates.fingerprint import fingerprint_dataset
+from loragate.gates.ledger import gate_status, read_ledger, record_gate, require_all_gates
+
+
+def _dataset(root: Path) -> Path:
+    data = root / "data"
+    data.mkdir()
+    (data / "a.png").write_bytes(b"png-bytes")
+    (data / "a.txt").write_text("mira, a portrait")
+    return data
+
+
+def test_caption_edit_makes_gate_one_stale(workspace: Path) -> None:
+    data = _dataset(workspace)
+    record_gate("p", 1, "GO", {"dataset": str(data), "caption_extension": ".txt"})
+    assert gate_status("p").gates[0].current
+    before = (data / "a.txt").stat()
+    (data / "a.txt").write_text("mira, a portrait!")
+    os.utime(data / "a.txt", ns=(before.st_atime_ns, before.st_mtime_ns))  # editors may keep mtime
+    state = gate_status("p").gates[0]
+    assert not state.current and "stale" in (state.problem or "")
+
+
+def test_file_in_linked_folder_counts_and_loops_end(workspace: Path) -> None:
+    data = _dataset(workspace)
+    outside = workspace / "more"
+    outside.mkdir()
+    (outside / "b.txt").write_text("mira, b")
+    (data / "linked").symlink_to(outside, target_is_directory=True)
+    (outside / "loop").symlink_to(data, target_is_directory=True)
+    first = fingerprint_dataset(data)
+    (outside / "b.txt").write_text("mira, b changed")
+    assert fingerprint_dataset(data) != first
+
+
+def test_no_go_and_missing_gates_refuse_launch_with_the_command(workspace: Path) -> None:
+    data = _dataset(workspace)
+    record_gate(
+        "p", 1, "NO-GO", {"dataset": str(data)},
+        findings=[Finding(code="DS_TRIGGER_MISSING", severity="block", message="m")],
+    )
+    with pytest.raises(LoragateError) as err:
+        require_all_gates("p")
+    assert "DS_TRIGGER_MISSING" in err.value.message
+    assert "loragate audit" in (err.value.fix or "")
+    assert not gate_status("p").ready
+
+
+def test_damaged_ledger_is_reported_not_crashed(workspace: Path) -> None:
+    record_gate("p", 3, "GO", {"machine": "local"})
+    path = workspace / "grimoire" / "training" / "p" / "gates.json"
+    path.write_text("{ not json")
+    with pytest.raises(LoragateError, match="damaged"):
+        read_ledger("p")
+
+
+def test_history_keeps_every_verdict(workspace: Path) -> None:
+    data = _dataset(workspace)
+    record_gate("p", 1, "NO-GO", {"dataset": str(data)})
+    record_gate("p", 1, "GO", {"dataset": str(data)})
+    ledger = json.loads((workspace / "grimoire" / "training" / "p" / "gates.json").read_text())
+    assert [r["verdict"] for r in ledger["history"]] == ["NO-GO", "GO"]
+    assert ledger["latest"]["1"]["verdict"] == "GO"
+
+
+def test_hostile_project_names_are_refused(workspace: Path) -> None:
+    for name in ("../x", "a/b", "", ".hidden", "x" * 65):
+        with pytest.raises(LoragateError):
+            gate_status(name)
