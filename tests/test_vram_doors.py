@@ -30,14 +30,20 @@ def test_correction_is_applied_after_a_dry_run(workspace: Path) -> None:
 
 
 def test_estimate_applies_this_machines_correction(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("loragate.environment.machine.machine_fingerprint", lambda: "this-box")
+    monkeypatch.setattr("loragate.environment.machine.hardware_fingerprint", lambda: "this-box")
+    monkeypatch.setattr("loragate.environment.machine.machine_fingerprint", lambda: "before-pip-install")
     req = make_request(model="flux1-dev", resolution="1024", fp8_base=True)
     plain = estimate_vram(req).estimate_gb
     record_measurement("flux1-dev", req, plain * 1.1)
+    # a pip install or a trainer update changes Gate 3's fingerprint, not how this GPU uses memory
+    monkeypatch.setattr("loragate.environment.machine.machine_fingerprint", lambda: "after-pip-install")
     corrected = estimate_vram(req)
     assert corrected.correction == pytest.approx(1.1, abs=0.01)
     assert corrected.estimate_gb == pytest.approx(plain * 1.1, rel=0.01)
     assert any("dry run" in note for note in corrected.notes)
+    # another GPU (or driver) keeps its own calibration
+    monkeypatch.setattr("loragate.environment.machine.hardware_fingerprint", lambda: "other-gpu")
+    assert estimate_vram(req).correction is None
 
 
 def test_request_from_plan_takes_the_longest_clip(workspace: Path) -> None:

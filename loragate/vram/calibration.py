@@ -1,7 +1,9 @@
 """Per-machine VRAM correction learned from dry runs.
 
 The dry run (Gate 4) measures the real peak of a few training steps and calls `record_measurement`;
-the ratio measured / estimated is stored per machine and model family in
+the ratio measured / estimated is stored per GPU setup (`hardware_fingerprint`: host, GPU models and
+driver, which is what memory behaviour depends on; a pip install or a trainer update keeps it) and model
+family in
 `$LORAGATE_CACHE_DIR/vram-calibration.json` (else `grimoire/vram-calibration.json`). Later estimates on
 the same machine multiply by the median of that family's recent ratios (or its family group's, when
 the family itself has not been measured yet) and say so in their notes.
@@ -52,9 +54,9 @@ def calibration_path() -> Path:
 def _machine(machine: str | None) -> str:
     if machine:
         return machine
-    from loragate.environment.machine import machine_fingerprint
+    from loragate.environment.machine import hardware_fingerprint
 
-    return machine_fingerprint()
+    return hardware_fingerprint()
 
 
 def _load() -> dict[str, list[dict]]:
