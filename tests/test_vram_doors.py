@@ -59,6 +59,22 @@ def test_request_from_plan_takes_the_longest_clip(workspace: Path) -> None:
     assert (req.frames, req.rank, req.blocks_to_swap, req.gpu_gb) == (81, 32, 20, 24)
     assert req.fp8_scaled and req.cache_latents and req.cache_text_encoder_outputs
     assert estimate_vram(req).fits is not None
+    assert not req.fp8_text_encoder
+
+
+def test_request_from_plan_carries_the_fp8_text_encoder(workspace: Path) -> None:
+    """A plan that caches with --fp8_t5 is estimated with the 8-bit text encoder, by every caller."""
+    plan = TrainingPlan(
+        name="demo", model="wan2.1-t2v-1.3b", backend="musubi", trigger="zxq", output_dir="/out", output_name="demo",
+        dataset=DatasetSpec(path="/data", resolution=(832, 480), target_frames=[1]),
+        network=NetworkSpec(module="networks.lora_wan", dim=16, alpha=16),
+        memory=MemorySpec(fp8_text_encoder=True),
+        gpu_gb=24,
+    )
+    full = estimate_vram(request_from_plan(plan.model_copy(update={"memory": MemorySpec()})))
+    fp8 = estimate_vram(request_from_plan(plan))
+    assert request_from_plan(plan).fp8_text_encoder
+    assert fp8.phases["text_encoder_caching"] < full.phases["text_encoder_caching"]
 
 
 def test_cli_fits_exit_0_and_json_is_the_model(workspace: Path) -> None:

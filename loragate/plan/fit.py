@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from loragate.catalog.models import ModelFamily
 from loragate.plan.model import MemorySpec, TrainingPlan
-from loragate.vram.model import VramRequest
 
 # Gate 2 keeps 20% of the card free (the /train workflow's safety margin).
 SAFETY_MARGIN = 1.2
@@ -17,20 +16,10 @@ SAFETY_MARGIN = 1.2
 FRAME_CAPS = (73, 65, 57, 49, 41, 33, 25, 17, 9, 5)
 
 
-def request_for(plan: TrainingPlan) -> VramRequest:
-    """The estimator's request for one training run of the plan."""
-    from loragate.vram import request_from_plan
-
-    request = request_from_plan(plan)
-    if plan.memory.fp8_text_encoder and not request.fp8_text_encoder:
-        request = request.model_copy(update={"fp8_text_encoder": True})
-    return request
-
-
 def estimate_gb(plan: TrainingPlan) -> float:
-    from loragate.vram import estimate_vram
+    from loragate.vram import estimate_vram, request_from_plan
 
-    return float(estimate_vram(request_for(plan), fit_plan=False).estimate_gb)
+    return float(estimate_vram(request_from_plan(plan), fit_plan=False).estimate_gb)
 
 
 def fits(plan: TrainingPlan, gpu_gb: float, runs: int = 1) -> bool:

@@ -18,7 +18,7 @@ from loragate.backends import get_backend
 from loragate.errors import LoragateError
 from loragate.findings import Finding, Verdict, count_by_severity, sort_findings, verdict_of
 from loragate.gates.ledger import record_gate
-from loragate.plan.fit import SAFETY_MARGIN, request_for
+from loragate.plan.fit import SAFETY_MARGIN
 from loragate.plan.gpu import plan_gpu_gb
 from loragate.plan.model import Command, TrainingPlan
 from loragate.plan.new import new_plan
@@ -156,10 +156,10 @@ def _validator_findings(plan: TrainingPlan, commands: list[Command], toml_text: 
 
 
 def _vram(plan: TrainingPlan, gpu_gb: float | None, runs: int) -> tuple[VramEstimate | None, list[Finding]]:
-    from loragate.vram import estimate_vram
+    from loragate.vram import estimate_vram, request_from_plan
 
     try:
-        request = request_for(plan)
+        request = request_from_plan(plan)
         if gpu_gb:
             request = request.model_copy(update={"gpu_gb": gpu_gb})
         estimate = estimate_vram(request)

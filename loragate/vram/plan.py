@@ -22,6 +22,7 @@ def request_from_plan(plan: TrainingPlan) -> VramRequest:
         precision=precision,
         fp8_base=plan.memory.fp8_base,
         fp8_scaled=plan.memory.fp8_scaled,
+        fp8_text_encoder=plan.memory.fp8_text_encoder,
         blocks_to_swap=plan.memory.blocks_to_swap,
         gradient_checkpointing=plan.memory.gradient_checkpointing,
         cache_text_encoder_outputs=plan.memory.cache_text_encoder_outputs or family.trainer == "musubi",
