@@ -33,6 +33,16 @@ def test_located_by_environment_variable(workspace: Path, monkeypatch: pytest.Mo
     assert location.path == str(checkout.resolve()) and location.source == "$MUSUBI_TUNER_DIR"
 
 
+@pytest.mark.parametrize(("backend", "variable", "folder"), [("musubi", "MUSUBI_TUNER_DIR", "musubi-tuner"), ("sdscripts", "SD_SCRIPTS_DIR", "sd-scripts")])
+def test_the_trainer_stand_ins_are_recognised_as_checkouts(backend: str, variable: str, folder: str, workspace: Path,
+                                                           monkeypatch: pytest.MonkeyPatch, no_usual_places: Path) -> None:
+    """The run tests point Gate 3 at tests/fakes/; it must take them for real checkouts."""
+    stand_in = STAND_IN.parent / folder
+    monkeypatch.setenv(variable, str(stand_in))
+    location = locate_trainer(backend)
+    assert location.path == str(stand_in.resolve()) and location.source == f"${variable}", location.looked_in
+
+
 def test_located_by_studio_md(workspace: Path, no_usual_places: Path, tmp_path: Path) -> None:
     checkout = make_checkout(tmp_path / "trainers", "sdscripts")
     (workspace / "grimoire").mkdir()
