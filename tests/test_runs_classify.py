@@ -24,8 +24,8 @@ def test_success_is_not_a_failure() -> None:
 def test_oom_at_training_step_vs_caching_vs_model_load() -> None:
     during_steps = f"running training / 学習開始\nepoch 1/10\nsteps:  20%|██ | 1/5 [00:01<00:04, 1.0s/it, avr_loss=0.1]\n{OOM}\n"
     f = classify_failure("train", 1, during_steps, TRAIN, steps_completed=1, prefix="RUN")
-    assert f and f.code == "RUN_CUDA_OOM" and f.where == "a training step"
-    assert f.message == "The GPU ran out of memory while a training step."
+    assert f and f.code == "RUN_CUDA_OOM" and f.where == "running a training step"
+    assert f.message == "The GPU ran out of memory while running a training step."
     f = classify_failure("cache_text_encoder", 1, OOM, CACHE_TE)
     assert f and f.code == "DRY_CUDA_OOM" and f.where == "caching the text-encoder outputs" and "--fp8_t5" in f.fix
     f = classify_failure("train", 1, "INFO:musubi_tuner.wan.modules.model:Creating WanModel\n" + OOM, TRAIN)
@@ -33,6 +33,21 @@ def test_oom_at_training_step_vs_caching_vs_model_load() -> None:
     # sd-scripts caches latents inside its training script
     f = classify_failure("train", 1, "caching latents.\n" + OOM, ["train_network.py"])
     assert f and f.where == "caching latents"
+
+
+@pytest.mark.parametrize(("stage", "log", "steps"), [
+    ("train", "running training / 学習開始\nsteps:  20%|██ | 1/5\n", 1),
+    ("train", "INFO:musubi_tuner.wan.modules.model:Creating WanModel\n", 0),
+    ("train", "caching latents.\n", 0),
+    ("cache_latents", "", 0),
+    ("cache_text_encoder", "", 0),
+])
+def test_every_oom_message_is_a_plain_sentence(stage: str, log: str, steps: int) -> None:
+    f = classify_failure(stage, 1, log + OOM, TRAIN if stage == "train" else CACHE_TE, steps_completed=steps)
+    assert f and f.kind == "cuda_oom"
+    # "while <doing something>": the phrase starts with a verb in -ing, whatever the moment
+    assert f.where.split()[0].endswith("ing"), f.where
+    assert f.message == f"The GPU ran out of memory while {f.where}."
 
 
 def test_host_oom_killed() -> None:

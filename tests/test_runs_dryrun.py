@@ -67,7 +67,7 @@ def test_zero_samples_when_trainer_exits_zero(workspace: Path, monkeypatch: pyte
     assert {f.code for f in report.findings} & {"DRY_NO_SAMPLES", "DRY_NOTHING_TRAINED"}
 
 
-@pytest.mark.parametrize(("stages", "where"), [("cache_text_encoder", "caching the text-encoder outputs"), ("train", "a training step")])
+@pytest.mark.parametrize(("stages", "where"), [("cache_text_encoder", "caching the text-encoder outputs"), ("train", "running a training step")])
 def test_oom_at_caching_vs_training(workspace: Path, monkeypatch: pytest.MonkeyPatch, stages: str, where: str) -> None:
     wan_plan(workspace)
     monkeypatch.setenv("FAKE_STAGES", stages)

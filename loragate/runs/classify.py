@@ -65,11 +65,14 @@ WEIGHT_WORDS = {
     "--network_weights": "the LoRA checkpoint to continue from",
 }
 
+# Each phrase reads after "while" ("The GPU ran out of memory while caching latents.").
 STAGE_WORDS = {
     "cache_latents": "caching latents",
     "cache_text_encoder": "caching the text-encoder outputs",
     "train": "training",
 }
+LOADING = "loading the model"
+STEPPING = "running a training step"
 
 # Module -> what to pip install when its name is not the package's.
 PIP_NAMES = {
@@ -93,7 +96,7 @@ class Failure(BaseModel):
     kind: FailureKind
     code: str = Field(description="DRY_... in a dry run, RUN_... in a launched run.")
     stage: str = Field(description="The plan stage that failed: cache_latents, cache_text_encoder or train.")
-    where: str = Field(description="When it happened, in plain words (e.g. 'caching latents', 'a training step').")
+    where: str = Field(description="What was going on, as it reads after 'while' (e.g. 'caching latents', 'running a training step').")
     message: str
     fix: str
     flag: str | None = Field(default=None, description="The trainer flag concerned, when one is.")
@@ -205,14 +208,14 @@ def _oom_where(o: StepOutcome) -> str:
     for line in o.lines:
         low = line.lower()
         if "running training" in low or low.startswith("steps:") or "epoch 1/" in low:
-            marker = "a training step"
+            marker = STEPPING
         elif "caching latents" in low and marker is None:
-            marker = "caching latents"
+            marker = STAGE_WORDS["cache_latents"]
         elif ("caching text encoder outputs" in low or "cache text encoder outputs" in low) and marker is None:
-            marker = "caching the text-encoder outputs"
+            marker = STAGE_WORDS["cache_text_encoder"]
     if o.steps_completed > 0:
-        return "a training step"
-    return marker or "loading the model"
+        return STEPPING
+    return marker or LOADING
 
 
 # --- rules, in the order they are tried ------------------------------------------------------
@@ -321,11 +324,11 @@ def _rule_cuda_oom(o: StepOutcome):
     if not line:
         return None
     where = _oom_where(o)
-    if where == "caching the text-encoder outputs":
+    if where == STAGE_WORDS["cache_text_encoder"]:
         fix = "Cache the text encoder in fp8 (--fp8_t5) or with a smaller caching batch, or free the GPU of other programs."
-    elif where == "caching latents":
+    elif where == STAGE_WORDS["cache_latents"]:
         fix = "Cache with a smaller batch, or keep the VAE cache on the CPU (--vae_cache_cpu); close other programs using the GPU."
-    elif where == "loading the model":
+    elif where == LOADING:
         fix = "Load the model in fp8 (fp8_base with fp8_scaled) or swap more blocks to the CPU; `loragate plan check` shows the fit plan."
     else:
         fix = "Use the next step of the fit plan: halve the batch, swap more blocks, fp8, gradient checkpointing or fewer frames."

@@ -293,14 +293,14 @@ class Supervisor:
                 raise LoragateError(failure.message, failure.fix)
             if self.job.oom_retries >= MAX_OOM_RETRIES:
                 raise LoragateError(
-                    f"Out of GPU memory during {failure.where} even after {MAX_OOM_RETRIES} retries with cheaper settings.",
+                    f"Ran out of GPU memory while {failure.where}, even after {MAX_OOM_RETRIES} retries with cheaper settings.",
                     "Use a GPU with more memory, or lower the resolution or frame count in the plan, then run the gates again.",
                 )
             change = LadderChange(plan=plan, description="running the two experts one after the other instead of together",
                                   recache=False) if shared_gpu else next_oom_change(plan, self.job.oom_retries)
             if change is None:
                 raise LoragateError(
-                    f"Out of GPU memory during {failure.where}, and the fit plan has no cheaper change left to try.",
+                    f"Ran out of GPU memory while {failure.where}, and no cheaper setting is left to try.",
                     "Use a GPU with more memory, or lower the resolution or frame count in the plan, then run the gates again.",
                 )
             self.job.oom_retries += 1
@@ -315,7 +315,7 @@ class Supervisor:
                 need_cache = need_cache or change.recache
             self.event(
                 "oom_retry",
-                f"Ran out of GPU memory during {failure.where}. Retry {self.job.oom_retries} of {MAX_OOM_RETRIES}: "
+                f"Ran out of GPU memory while {failure.where}. Retry {self.job.oom_retries} of {MAX_OOM_RETRIES}: "
                 f"trying again with {change.description}.",
             )
 
