@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageEnhance
 
 from loragate.duplicates.grouping import group_images
-from loragate.duplicates.signature import ImageSignature, image_signature
+from loragate.duplicates.signature import CROP_BOXES, ImageSignature, image_signature
 from tests.media import textured
 
 
@@ -48,9 +48,19 @@ def base_signatures(originals: list[Image.Image]) -> dict[str, ImageSignature]:
     return {f"img{i:02d}.png": image_signature(im) for i, im in enumerate(originals)}
 
 
-def test_full_frame_hash_is_imagehash_phash(originals: list[Image.Image]) -> None:
-    grey = originals[0].convert("L").resize((128, 128), Image.Resampling.BOX)
-    assert image_signature(originals[0]).phash == str(imagehash.phash(grey))
+def test_hashes_agree_with_imagehash_phash(originals: list[Image.Image]) -> None:
+    """Full frame, a crop and the mirror match ImageHash's pHash of the same pixels, give or take
+    Pillow's 8-bit rounding."""
+    box = (0.05, 0.0, 1.0, 0.9)
+    index = list(CROP_BOXES).index(box)
+    for img in originals:
+        sig = image_signature(img)
+        grey = img.convert("L").resize((128, 128), Image.Resampling.BOX)
+        crop = grey.resize((32, 32), Image.Resampling.LANCZOS, box=tuple(v * 128 for v in box))
+        mirror = grey.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        assert imagehash.phash(grey) - imagehash.hex_to_hash(sig.phash) <= 2
+        assert imagehash.phash(crop) - imagehash.hex_to_hash(f"{int(sig.hashes()[index]):016x}") <= 2
+        assert imagehash.phash(mirror) - imagehash.hex_to_hash(sig.phash_mirror) <= 2
 
 
 def test_signature_is_json_round_trippable(base_signatures: dict[str, ImageSignature]) -> None:
