@@ -24,7 +24,7 @@ from loragate.duplicates.signature import SIGNATURE_VERSION, image_signature
 from loragate.progress import ProgressFn, or_silent
 
 # Bump when what is measured changes; old cache rows are then simply not found.
-ANALYSIS_VERSION = "img4"
+ANALYSIS_VERSION = "img5"
 # Below this many images to decode, a pool costs more to start than it saves.
 SERIAL_BELOW = 48
 EXIF_ORIENTATION = 0x0112
@@ -74,6 +74,14 @@ def _bomb_pixels(text: str) -> int:
     return int(match.group(1)) if match else 0
 
 
+def _analysis_size(size: tuple[int, int]) -> tuple[int, int]:
+    """The size `thumbnail` produces. JPEG draft needs only that much on each side, so a 3:2 photo
+    is decoded at 1/4 scale rather than the 1/2 a square request would force (4x fewer pixels)."""
+    width, height = size
+    scale = min(1.0, ANALYSIS_SIZE / max(width, height, 1))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def _measure(img: Any, result: ImageAnalysis, header: bytes) -> ImageAnalysis:
     import numpy as np
     from PIL import Image
@@ -90,7 +98,7 @@ def _measure(img: Any, result: ImageAnalysis, header: bytes) -> ImageAnalysis:
         return result
     try:
         if img.format == "JPEG":
-            img.draft("RGB", (ANALYSIS_SIZE, ANALYSIS_SIZE))
+            img.draft("RGB", _analysis_size(img.size))
         img.load()
     except Exception as exc:  # noqa: BLE001 - every decoder failure means the same thing to the artist
         result.error = "DS_TRUNCATED"
