@@ -174,13 +174,16 @@ def _final_exists(facts: LogFacts, proc: ProcessRecord | None) -> bool:
 
 # ------------------------------------------------------------------------------ one stream
 def _classify(
-    facts: LogFacts, proc: ProcessRecord | None, alive: bool | None, idle: float | None, log: Path, anomalies: list[Anomaly]
+    facts: LogFacts, proc: ProcessRecord | None, alive: bool | None, idle: float | None, log: Path, anomalies: list[Anomaly],
+    supervised: bool = False,
 ) -> tuple[Status, str | None, str | None]:
     stage = _stage(proc.role if proc else None)
     steps = facts.step or 0
     argv = proc.argv if proc else []
     nan = next((a for a in anomalies if a.code == "LOSS_NAN"), None)
-    ended = proc is not None and (proc.exit_code is not None or alive is False)
+    # A trainer that has just exited is gone before its supervisor (polling every POLL_S) has
+    # collected and recorded its exit code; only when the supervisor is gone too is it lost.
+    ended = proc is not None and (proc.exit_code is not None or (alive is False and not supervised))
 
     if proc is not None and proc.status == "stopped":
         return "FAILED", "The run was stopped on request.", "Continue from a checkpoint with `loragate launch` when ready."
@@ -225,7 +228,8 @@ def _classify(
     return "RUNNING", None, None
 
 
-def _stream(log: Path, state: TailState | None, proc: ProcessRecord | None, epochs: int | None, logging_dir: Path | None) -> tuple[StreamReport, TailState]:
+def _stream(log: Path, state: TailState | None, proc: ProcessRecord | None, epochs: int | None, logging_dir: Path | None,
+            supervised: bool = False) -> tuple[StreamReport, TailState]:
     polled = poll_log(log, state)
     facts = polled.state.facts
     points = list(facts.losses)
@@ -242,7 +246,7 @@ def _stream(log: Path, state: TailState | None, proc: ProcessRecord | None, epoc
         anomalies = loss_anomalies([(facts.nan_at_step, float("nan"))])
     alive = pid_alive(proc.pid) if proc is not None and proc.exit_code is None else (False if proc else None)
     idle = seconds_since(polled.state.mtime)
-    status, cause, fix = _classify(facts, proc, alive, idle, log, anomalies)
+    status, cause, fix = _classify(facts, proc, alive, idle, log, anomalies, supervised)
     eta = None
     if status == "RUNNING" and facts.rate and facts.total_steps is not None and facts.step is not None:
         eta = round((facts.total_steps - facts.step) / facts.rate, 1)
@@ -334,9 +338,10 @@ def monitor(
     states = _load_states(state_path)
     streams: list[StreamReport] = []
     new_states: dict[str, TailState] = {}
+    supervised = job is not None and job.status in ("starting", "running") and pid_alive(job.supervisor_pid) is True
     for index, (path, proc) in enumerate(watch):
         report_progress(index, len(watch), f"reading {path.name}")
-        stream, state = _stream(path, states.get(str(path)), proc, epochs, _logging_dir(proc))
+        stream, state = _stream(path, states.get(str(path)), proc, epochs, _logging_dir(proc), supervised)
         streams.append(stream)
         new_states[str(path)] = state
     report_progress(len(watch), len(watch), "done")

@@ -1,0 +1,48 @@
+"""Where one stage hands over to the next: what the end-to-end runs showed going wrong there."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from loragate.runs.job import read_job, write_job
+from loragate.runs.monitor import monitor
+from tests.monitor_helpers import make_job, tqdm, train_argv
+
+
+@pytest.fixture
+def supervisor_pid() -> Iterator[int]:
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield proc.pid
+    proc.kill()
+    proc.wait()
+
+
+def test_a_trainer_that_just_exited_is_not_lost_while_its_supervisor_records_it(workspace: Path, supervisor_pid: int) -> None:
+    # The trainer has exited; its supervisor, polling, has not yet written the exit code.
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    log = workspace / "grimoire" / "training" / "p" / "train.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("running training / 学習開始\n" + tqdm(100, 100, 0.08), encoding="utf-8")
+    make_job("p", [{"role": "train", "argv": train_argv(workspace / "out"), "log": str(log), "pid": zombie.pid, "status": "running"}])
+    job = read_job("p")
+    assert job is not None
+    zombie_state = ""
+    for _ in range(100):
+        zombie_state = Path(f"/proc/{zombie.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if zombie_state == "Z":
+            break
+        subprocess.run([sys.executable, "-c", "pass"])  # give it time to exit, without reaping it
+    assert zombie_state == "Z"
+    job.supervisor_pid = supervisor_pid
+    write_job(job)
+    report = monitor("p")
+    assert report.status == "RUNNING", report.cause
+    job.supervisor_pid = None  # the supervisor is gone too: now the exit code is lost for good
+    write_job(job)
+    assert monitor("p").status == "FAILED"
+    zombie.wait()
