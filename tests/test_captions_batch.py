@@ -84,6 +84,15 @@ def test_batch_sends_pictures_examples_and_eye_then_writes_trigger_first(api: Fa
     assert seen[-1] == (5, 5)
 
 
+def test_training_type_tells_what_the_trigger_carries(api: FakeMessagesApi, dataset: Path, examples: Path) -> None:
+    caption_dataset(dataset, "mira", examples, client=api.client(), training_type="style", limit=1)
+    assert "This is a style LoRA" in api.requests[0]["body"]["system"]
+    caption_dataset(dataset, "mira", examples, client=api.client(), training_type="character", limit=1)
+    assert "This is a character LoRA" in api.requests[1]["body"]["system"] and "This is a style LoRA" not in api.requests[1]["body"]["system"]
+    with pytest.raises(LoragateError, match="training type"):
+        caption_dataset(dataset, "mira", examples, client=api.client(), training_type="landscape")
+
+
 def test_interrupted_run_continues_and_retries_only_what_is_left(api: FakeMessagesApi, dataset: Path, examples: Path) -> None:
     api.fail_after = 2
     first = caption_dataset(dataset, "mira", examples, client=api.client())

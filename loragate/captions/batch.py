@@ -20,6 +20,7 @@ from loragate.captions.run_state import load_state, progress_path, save_state, s
 from loragate.captions.vision import FatalApiError, ask, caption_model_name, is_service_failure, make_client
 from loragate.captions.writer import caption_style_for, dataset_folder, required_trigger, write_captions
 from loragate.catalog.models import get_family
+from loragate.dataset.model import TrainingType
 from loragate.dataset.scan import normalize_caption_extension, scan_dataset
 from loragate.errors import LoragateError
 from loragate.progress import ProgressFn
@@ -42,18 +43,22 @@ def caption_dataset(
     caption_extension: str = ".txt",
     limit: int | None = None,
     caption_model: str | None = None,
+    training_type: TrainingType | None = None,
 ) -> CaptionBatchReport:
     """Caption every picture of `dataset` that has no caption yet (all of them with overwrite).
 
     `examples` is the approved samples file (APPROVED.json); `eye` defaults to grimoire/eye.md;
-    `limit` caps how many pictures this run sends. `client` is an anthropic.Anthropic (made from
-    the environment when omitted).
+    `limit` caps how many pictures this run sends; `training_type` (character, style, object) says
+    what the trigger word carries. `client` is an anthropic.Anthropic (made from the environment
+    when omitted).
     """
     root = dataset_folder(dataset)
     trigger = required_trigger(trigger)
     ext = normalize_caption_extension(caption_extension)
     style = caption_style_for(model)
     examples_path = Path(examples).expanduser()
+    if training_type is not None and training_type not in ("character", "style", "object"):
+        raise LoragateError(f"The training type {training_type!r} is not known.", "Use character, style or object.")
     samples = load_approved(examples_path)
     if client is None:
         client = make_client()
@@ -74,7 +79,7 @@ def caption_dataset(
     eye_text = read_doc(Path(eye) if eye else grimoire_dir() / "eye.md")
     if eye_text is None:
         notes.append("grimoire/eye.md says nothing yet; captions follow the approved samples alone.")
-    system = system_prompt(trigger, style, get_family(model).display_name if model else None, eye_text, read_doc(GUIDE))
+    system = system_prompt(trigger, style, get_family(model).display_name if model else None, eye_text, read_doc(GUIDE), training_type)
     shots = example_turns([(s, _example_picture(root, s.image)) for s in samples])
 
     settings = settings_key(trigger, model, model_name, examples_path, overwrite, ext)

@@ -40,13 +40,23 @@ SEPARATION = (
 )
 
 
-def system_prompt(trigger: str, style: str, model_name: str | None, eye_text: str | None, guide_text: str | None) -> str:
+# Which side the trigger carries decides what the captions leave out (resources/dataset/captioning-guide.md §procedure 2).
+TRIGGER_CARRIES = {
+    "style": "This is a style LoRA: the trigger word carries the style, so name the content fully and the style only in general words (or not at all, if the approved examples leave it out).",
+    "character": "This is a character LoRA: the trigger word carries the character's identity (face, hair, build, fixed marks), so do not describe those; describe everything that may change: clothing, pose, setting, light, framing.",
+    "object": "This is an object LoRA: the trigger word carries the object's look, so do not describe its shape or markings; describe everything around it: setting, angle, light, other things in view.",
+}
+
+
+def system_prompt(trigger: str, style: str, model_name: str | None, eye_text: str | None, guide_text: str | None,
+                  training_type: str | None = None) -> str:
     parts = [
         "You write training captions for a LoRA (a small add-on that teaches an image or video model "
         "one character, style or object). Each caption will be saved as a text file beside its picture.",
         f"Every caption starts with the trigger word `{trigger}` followed by a comma.",
         STYLE_RULES.get(style, STYLE_RULES["mixed"]) + (f" The model is {model_name}." if model_name else ""),
         SEPARATION,
+        *([TRIGGER_CARRIES[training_type]] if training_type in TRIGGER_CARRIES else []),
         "Follow the approved examples closely: the same kind of words, the same level of detail, "
         "the same length. Describe only what you can see.",
         'Answer with one JSON object and nothing else: {"content": [...], "style": [...], "caption": "..."}.',

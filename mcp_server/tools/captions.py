@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
@@ -58,6 +58,10 @@ def register(mcp: MCPServer) -> None:
         examples: Annotated[str, Field(description="The approved samples file (JSON list of {image, caption, content, style}), e.g. grimoire/training/NAME/APPROVED.json.")],
         ctx: Context,
         model: Annotated[str | None, Field(description="Model family id; sets booru tags or sentences.")] = None,
+        training_type: Annotated[
+            Literal["character", "style", "object"] | None,
+            Field(description="What the trigger word carries (from intent.md); decides what captions leave out."),
+        ] = None,
         eye: Annotated[str | None, Field(description="The artist's notes file; default grimoire/eye.md.")] = None,
         overwrite: Annotated[bool, Field(description="Also re-caption pictures that already have a caption (old text kept in .caption-history/).")] = False,
         limit: Annotated[int | None, Field(ge=0, description="Send at most this many pictures in this call.")] = None,
@@ -74,4 +78,5 @@ def register(mcp: MCPServer) -> None:
         examples_file = resolve_path(examples, "approved samples file")
         eye_file = resolve_path(eye, "eye.md file") if eye else None
         return await call_engine(ctx, caption_dataset, folder, trigger, examples_file, model=model, eye=eye_file,
-                                 overwrite=overwrite, limit=limit, caption_extension=caption_extension, progress=None)
+                                 overwrite=overwrite, limit=limit, caption_extension=caption_extension,
+                                 training_type=training_type, progress=None)

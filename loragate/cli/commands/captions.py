@@ -63,6 +63,7 @@ def register(app: typer.Typer) -> None:
         trigger: str = typer.Option(..., "--trigger", help="The trigger word; every caption starts with it."),
         examples: Path = typer.Option(..., "--examples", help="Approved samples file (APPROVED.json) the batch follows."),
         model: Optional[str] = typer.Option(None, "--model", help="Model family (sets tags or sentences), e.g. pony, flux1-dev."),
+        training_type: Optional[str] = typer.Option(None, "--type", help="character, style or object: what the trigger word carries."),
         eye: Optional[Path] = typer.Option(None, "--eye", help="The artist's notes (default grimoire/eye.md)."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Re-caption pictures that already have a caption (old text kept)."),
         limit: Optional[int] = typer.Option(None, "--limit", min=0, help="Send at most this many pictures in this run."),
@@ -76,7 +77,8 @@ def register(app: typer.Typer) -> None:
         with progress_bar("captioning", enabled=not json_out) as progress:
             report = run_engine(
                 lambda: caption_dataset(dataset, trigger, examples, model=model, eye=eye, overwrite=overwrite,
-                                        progress=progress, caption_extension=caption_ext, limit=limit)
+                                        progress=progress, caption_extension=caption_ext, limit=limit,
+                                        training_type=training_type)
             )
         if json_out:
             print_json(report)
