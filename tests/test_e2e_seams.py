@@ -46,3 +46,17 @@ def test_a_trainer_that_just_exited_is_not_lost_while_its_supervisor_records_it(
     write_job(job)
     assert monitor("p").status == "FAILED"
     zombie.wait()
+
+
+def test_a_caption_edit_names_only_the_dataset_as_changed(workspace: Path) -> None:
+    from loragate.gates.ledger import gate_status
+    from tests.runs_fixtures import pass_gates, wan_plan
+
+    plan = wan_plan(workspace)
+    pass_gates(workspace, plan)
+    assert gate_status("mira").ready
+    (Path(plan.dataset.path) / "Images" / "img00.txt").write_text("mira woman, photo 0, red coat", encoding="utf-8")
+    problems = {s.gate: s.problem for s in gate_status("mira").gates if not s.current}
+    assert list(problems) == [1, 4]
+    assert problems[4] == "Gate 4 (dry run) is stale: the dataset changed after it was checked."
+

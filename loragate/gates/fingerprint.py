@@ -85,16 +85,27 @@ PART_FINGERPRINTERS: dict[str, Callable[[str], str]] = {
 }
 
 
-def fingerprint_subject(subject: Mapping[str, str]) -> str:
-    """One hash over the parts of a subject, in a fixed order."""
-    digest = hashlib.sha256()
+def fingerprint_parts(subject: Mapping[str, str]) -> dict[str, str]:
+    """Each part's own fingerprint, so a stale verdict can name what changed."""
+    parts: dict[str, str] = {}
     for part in sorted(subject):
         if part == "caption_extension":
             continue
         value = subject[part]
         if part == "dataset":
-            part_fp = fingerprint_dataset(value, subject.get("caption_extension", ".txt"))
+            parts[part] = fingerprint_dataset(value, subject.get("caption_extension", ".txt"))
         else:
-            part_fp = PART_FINGERPRINTERS[part](value)
-        digest.update(f"{part}={part_fp}\n".encode())
+            parts[part] = PART_FINGERPRINTERS[part](value)
+    return parts
+
+
+def combine_parts(parts: Mapping[str, str]) -> str:
+    digest = hashlib.sha256()
+    for part in sorted(parts):
+        digest.update(f"{part}={parts[part]}\n".encode())
     return digest.hexdigest()
+
+
+def fingerprint_subject(subject: Mapping[str, str]) -> str:
+    """One hash over the parts of a subject, in a fixed order."""
+    return combine_parts(fingerprint_parts(subject))

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from loragate.atomic import atomic_write_json
 from loragate.errors import LoragateError
 from loragate.findings import Finding, Verdict
-from loragate.gates.fingerprint import fingerprint_subject
+from loragate.gates.fingerprint import combine_parts, fingerprint_parts
 from loragate.workspace import project_dir
 
 GateNumber = Literal[1, 2, 3, 4]
@@ -38,6 +38,7 @@ class GateRecord(BaseModel):
     verdict: Verdict
     fingerprint: str
     subject: dict[str, str] = Field(description="What was judged: dataset folder, plan file, machine.")
+    parts: dict[str, str] = Field(default_factory=dict, description="Each part's fingerprint, to name what changed.")
     recorded_at: datetime
     summary: str = ""
     blocking: list[str] = Field(default_factory=list, description="Codes of the blocking findings.")
@@ -106,11 +107,13 @@ def record_gate(
     """Store a gate's verdict with the fingerprint of its subject as it is now."""
     if gate not in GATES:
         raise LoragateError(f"There is no gate {gate}.", "Gates are numbered 1 to 4.")
+    parts = fingerprint_parts(subject)
     record = GateRecord(
         gate=gate,
         verdict=verdict,
-        fingerprint=fingerprint_subject(subject),
+        fingerprint=combine_parts(parts),
         subject=dict(subject),
+        parts=parts,
         recorded_at=datetime.now(timezone.utc),
         summary=summary,
         blocking=sorted({f.code for f in findings or [] if f.severity == "block"}),
@@ -130,8 +133,8 @@ def gate_status(project: str, root: Path | None = None) -> GateStatus:
     now = datetime.now(timezone.utc)
     states: list[GateState] = []
     for gate, (name, command) in GATES.items():
-        run = command.format(name=project)
         record = ledger.latest.get(str(gate))
+        run = command.format(name=project)
         if record is None:
             states.append(GateState(gate=gate, name=name, run=run, problem=f"Gate {gate} ({name}) has not been run."))
             continue
@@ -143,9 +146,12 @@ def gate_status(project: str, root: Path | None = None) -> GateStatus:
             recorded_at=record.recorded_at,
             age_seconds=round((now - record.recorded_at).total_seconds(), 1),
         )
-        if fingerprint_subject(record.subject) != record.fingerprint:
-            changed = ", ".join(sorted(k for k in record.subject if k != "caption_extension"))
-            state.problem = f"Gate {gate} ({name}) is stale: the {changed} changed after it was checked."
+        parts = fingerprint_parts(record.subject)
+        if combine_parts(parts) != record.fingerprint:
+            # records made before parts were kept can only say which parts there are
+            changed = [k for k in parts if parts[k] != record.parts.get(k)] if record.parts else sorted(parts)
+            what = " and ".join(", ".join(changed).rsplit(", ", 1))
+            state.problem = f"Gate {gate} ({name}) is stale: the {what} changed after it was checked."
         elif record.verdict != "GO":
             blocking = ", ".join(record.blocking) or "blocking findings"
             state.problem = f"Gate {gate} ({name}) said NO-GO ({blocking})."
