@@ -60,3 +60,24 @@ def test_a_caption_edit_names_only_the_dataset_as_changed(workspace: Path) -> No
     assert list(problems) == [1, 4]
     assert problems[4] == "Gate 4 (dry run) is stale: the dataset changed after it was checked."
 
+
+def test_gate_one_on_another_folder_does_not_count_for_the_plan(workspace: Path) -> None:
+    from loragate.errors import LoragateError
+    from loragate.gates.ledger import gate_status, record_gate
+    from loragate.runs.launch import launch
+    from tests.runs_fixtures import pass_gates, wan_plan
+
+    plan = wan_plan(workspace)
+    pass_gates(workspace, plan)
+    clean = workspace / "data" / "clean"
+    clean.mkdir(parents=True)
+    record_gate("mira", 1, "GO", {"dataset": str(clean), "caption_extension": ".txt"})  # audited the wrong folder
+    state = gate_status("mira").gates[0]
+    assert not state.current
+    assert state.problem == f"Gate 1 (dataset) checked {clean}, but the plan trains on {plan.dataset.path}."
+    assert state.run == f"loragate audit {plan.dataset.path} --trigger 'mira woman' --model wan2.1-t2v-1.3b --type character --name mira"
+    with pytest.raises(LoragateError) as refused:
+        launch("mira")
+    assert "but the plan trains on" in refused.value.message and state.run in (refused.value.fix or "")
+    record_gate("mira", 1, "GO", {"dataset": plan.dataset.path, "caption_extension": ".caption"})
+    assert "the .caption captions, but the plan trains with the .txt ones" in (gate_status("mira").gates[0].problem or "")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
+import shlex
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -127,14 +129,58 @@ def record_gate(
     return record
 
 
+def _plan_json(project: str, root: Path | None) -> dict:
+    """The saved plan as plain JSON ({} when there is none or it cannot be read: Gate 2 says why)."""
+    from loragate.plan.model import PLAN_FILE
+
+    try:
+        data = json.loads((project_dir(project, root) / PLAN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _audit_command(project: str, plan: dict, record: GateRecord | None) -> str | None:
+    """Gate 1's command with the folder, and the trigger and model the plan trains with, filled in."""
+    dataset = plan.get("dataset") if isinstance(plan.get("dataset"), dict) else {}
+    folder = dataset.get("path") or (record.subject.get("dataset") if record else None)
+    if not folder:
+        return None
+    words = ["loragate", "audit", str(folder)]
+    for flag, value in (("--trigger", plan.get("trigger")), ("--model", plan.get("model")), ("--type", plan.get("training_type"))):
+        if value:
+            words += [flag, str(value)]
+    extension = dataset.get("caption_extension") or (record.subject.get("caption_extension") if record else None)
+    if extension and extension != ".txt":
+        words += ["--caption-ext", str(extension)]
+    return shlex.join(words + ["--name", project])
+
+
+def _other_dataset(record: GateRecord, plan: dict) -> str | None:
+    """Why Gate 1's verdict is not about the data the plan trains on, if it is not."""
+    dataset = plan.get("dataset") if isinstance(plan.get("dataset"), dict) else {}
+    planned = dataset.get("path")
+    checked = record.subject.get("dataset")
+    if not planned or not checked:
+        return None
+    if os.path.realpath(planned) != os.path.realpath(checked):
+        return f"Gate 1 (dataset) checked {checked}, but the plan trains on {planned}."
+    planned_ext = dataset.get("caption_extension") or ".txt"
+    checked_ext = record.subject.get("caption_extension") or ".txt"
+    if planned_ext != checked_ext:
+        return f"Gate 1 (dataset) checked the {checked_ext} captions, but the plan trains with the {planned_ext} ones."
+    return None
+
+
 def gate_status(project: str, root: Path | None = None) -> GateStatus:
     """Each gate's verdict, its age, and whether what it judged is unchanged since."""
     ledger = read_ledger(project, root)
+    plan = _plan_json(project, root)
     now = datetime.now(timezone.utc)
     states: list[GateState] = []
     for gate, (name, command) in GATES.items():
         record = ledger.latest.get(str(gate))
-        run = command.format(name=project)
+        run = (_audit_command(project, plan, record) if gate == 1 else None) or command.format(name=project)
         if record is None:
             states.append(GateState(gate=gate, name=name, run=run, problem=f"Gate {gate} ({name}) has not been run."))
             continue
@@ -147,7 +193,10 @@ def gate_status(project: str, root: Path | None = None) -> GateStatus:
             age_seconds=round((now - record.recorded_at).total_seconds(), 1),
         )
         parts = fingerprint_parts(record.subject)
-        if combine_parts(parts) != record.fingerprint:
+        elsewhere = _other_dataset(record, plan) if gate == 1 else None
+        if elsewhere:
+            state.problem = elsewhere
+        elif combine_parts(parts) != record.fingerprint:
             # records made before parts were kept can only say which parts there are
             changed = [k for k in parts if parts[k] != record.parts.get(k)] if record.parts else sorted(parts)
             what = " and ".join(", ".join(changed).rsplit(", ", 1))
