@@ -15,7 +15,7 @@ note() { echo "note: $*" >&2; }
 
 # Print the comment block at the top of the calling script (after the shebang) as its help.
 show_help() {
-  sed -n '2,/^[^#]/{/^#/!q;s/^# \{0,1\}//;p}' "$0"
+  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"
 }
 
 # A flag's value, or a clear error when it is missing.
