@@ -9,9 +9,11 @@ from typing import Iterator
 
 import pytest
 
+from loragate.catalog.models import get_family
 from loragate.runs.job import read_job, write_job
 from loragate.runs.monitor import monitor
 from tests.monitor_helpers import make_job, tqdm, train_argv
+from tests.test_env_gate3 import machine  # noqa: F401 - the H100 pod fixture of the Gate 3 tests
 
 
 @pytest.fixture
@@ -81,3 +83,43 @@ def test_gate_one_on_another_folder_does_not_count_for_the_plan(workspace: Path)
     assert "but the plan trains on" in refused.value.message and state.run in (refused.value.fix or "")
     record_gate("mira", 1, "GO", {"dataset": plan.dataset.path, "caption_extension": ".caption"})
     assert "the .caption captions, but the plan trains with the .txt ones" in (gate_status("mira").gates[0].problem or "")
+
+
+def _wan22_together(tmp_path: Path, together: bool):  # noqa: ANN202 - TrainingPlan
+    from loragate.plan.store import save_plan
+    from tests.envkit import wan_dit, wan_plan
+
+    models = tmp_path / "models"
+    high = wan_dit(models / "wan2.2_t2v_high_noise_14B_fp16.safetensors", dtype="F16")
+    low = wan_dit(models / "wan2.2_t2v_low_noise_14B_fp16.safetensors", dtype="F16")
+    python = str(tmp_path / "trainers" / "venv" / "bin" / "python")  # the machine fixture's venv
+    plan = wan_plan(tmp_path, weights={"expert:high": str(high), "expert:low": str(low)}, trainer_python=python, fp8_base=False)
+    plan.experts_together = together
+    save_plan(plan)
+    return plan
+
+
+def test_gate_3_counts_both_wan22_experts_trained_at_once(machine: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from loragate.environment import resources
+    from loragate.environment.gate3 import check_environment
+    from tests.envkit import FakeCard, fake_nvml, use_nvml
+
+    alone = resources.ram_need(_wan22_together(tmp_path, False), get_family("wan2.2-t2v-a14b"))
+    together = resources.ram_need(_wan22_together(tmp_path, True), get_family("wan2.2-t2v-a14b"))
+    assert alone and together and together[0] == pytest.approx(2 * alone[0], abs=0.2) and "2 trainings at once" in together[1]
+    monkeypatch.setattr(resources, "read_meminfo", lambda: (1.5 * alone[0], 256.0))
+    ram = next(f for f in check_environment("mira").findings if f.code == "ENV_RAM_SHORT")
+    assert "2 trainings at once" in ram.message
+
+    monkeypatch.setattr(resources, "read_meminfo", lambda: (200.0, 256.0))
+    _wan22_together(tmp_path, False)
+    one_run = check_environment("mira")
+    assert one_run.verdict == "GO", [(f.code, f.message) for f in one_run.findings if f.severity == "block"]
+    a6000 = FakeCard("NVIDIA RTX A6000", 47.99, 47.5, (8, 6))
+    use_nvml(monkeypatch, fake_nvml([a6000]))
+    assert check_environment("mira").verdict == "GO"  # one expert at a time fits a 48 GB card
+    _wan22_together(tmp_path, True)
+    small = next(f for f in check_environment("mira").findings if f.code == "ENV_GPU_TOO_SMALL")
+    assert small.evidence["plan_gb"] > 48
+    use_nvml(monkeypatch, fake_nvml([a6000, a6000]))  # launch gives each expert its own card
+    assert "ENV_GPU_TOO_SMALL" not in [f.code for f in check_environment("mira").findings]

@@ -37,10 +37,14 @@ def _load_plan(name: str) -> TrainingPlan:
     return load_project_plan(check_name(name))
 
 
-def _gpu_need_gib(plan: TrainingPlan | None) -> float | None:
-    """GPU memory the plan needs with Gate 2's margin, in GiB as NVML counts a card."""
+def _gpu_need_gib(plan: TrainingPlan | None, gpus: int = 1) -> float | None:
+    """GPU memory the plan needs on the first card with Gate 2's margin, in GiB as NVML counts a
+    card. Wan 2.2 experts trained together share it unless a second card takes one of them (as
+    `launch` places them: loragate.runs.launch.choose_gpus)."""
     if plan is None:
         return None
+    runs = resources.runs_at_once(plan)
+    per_card = runs if gpus < runs else 1
     try:
         from loragate.vram.estimate import estimate_vram
         from loragate.vram.plan import request_from_plan
@@ -48,7 +52,7 @@ def _gpu_need_gib(plan: TrainingPlan | None) -> float | None:
         estimate = estimate_vram(request_from_plan(plan), fit_plan=False)
     except LoragateError:
         return None
-    return round(estimate.estimate_gb * 1e9 * VRAM_MARGIN / GIB, 1)
+    return round(per_card * estimate.estimate_gb * 1e9 * VRAM_MARGIN / GIB, 1)
 
 
 def _resources(plan: TrainingPlan | None, family: ModelFamily | None, facts: trainer.TrainerFacts) -> resources.ResourcesSection:
@@ -101,7 +105,7 @@ def check_environment(plan_name: str | None = None, backend: str | None = None, 
         probe: ProbeResult = probe_future.result()
 
     section = trainer_check.build_section(facts, location, python, python_source, probe, plan)
-    findings += gpu_mod.gpu_findings(gpu, _gpu_need_gib(plan))
+    findings += gpu_mod.gpu_findings(gpu, _gpu_need_gib(plan, len(gpu.gpus)))
     findings += trainer_check.trainer_findings(section, facts, probe, plan)
     if probe.ran:
         findings += compat.torch_findings(gpu, probe, python, facts.min_torch, facts.display_name, plan.memory.mixed_precision if plan else None)

@@ -205,7 +205,18 @@ def ram_need(plan: TrainingPlan, family: ModelFamily) -> tuple[float, str] | Non
         expert_gb = family.params_b * (1 if plan.memory.fp8_base else 2)
         need += expert_gb
         reason += f", the inactive Wan 2.2 expert ({expert_gb:.0f} GB)"
+    runs = runs_at_once(plan)
+    if runs > 1:
+        # each expert's run is its own trainer process with its own copy in RAM
+        need *= runs
+        reason += f"; {runs} trainings at once, one per Wan 2.2 expert, each with its own"
     return round(need, 1), reason
+
+
+def runs_at_once(plan: TrainingPlan) -> int:
+    """Trainer processes running at the same time: 2 for Wan 2.2 experts trained together."""
+    trains = [c for c in plan.commands if c.stage == "train"] or plan.experts
+    return 2 if plan.experts_together and len(trains) > 1 else 1
 
 
 def ram_findings(section: ResourcesSection) -> list[Finding]:
