@@ -37,6 +37,34 @@ def test_oom_ladder_gives_up_after_three_retries(workspace: Path, monkeypatch: p
     assert "after 3 retries" in job.cause
     assert [e.kind for e in job.events].count("oom_retry") == 3
 
+def test_caching_oom_gets_the_change_for_caching(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Text-encoder caching out of memory: the fp8 text encoder, not a smaller batch that would not help."""
+    plan = wan_plan(workspace, batch=2)
+    pass_gates(workspace, plan)
+    monkeypatch.setenv("FAKE_STAGES", "cache_text_encoder")
+    monkeypatch.setenv("FAKE_VRAM_GB", "8")  # the stand-in's T5 needs 12 GB, 6.5 GB in fp8
+    launch("mira")
+    job = wait_for_job("mira", workspace)
+    assert job.status == "complete", job.cause
+    [retry] = [e.message for e in job.events if e.kind == "oom_retry"]
+    assert "while caching the text-encoder outputs" in retry and "text encoder read in fp8" in retry
+    attempt = json.loads(Path(job.plan_file).read_text())
+    assert attempt["memory"]["fp8_text_encoder"] and attempt["schedule"]["batch_size"] == 2
+
+
+def test_the_ladder_follows_the_phase_that_ran_out(workspace: Path) -> None:
+    from loragate.runs.fit import next_oom_change
+    from loragate.vram import cheaper_changes, request_from_plan
+
+    plan = wan_plan(workspace, batch=4, resolution=1024)
+    training = next_oom_change(plan, "training")
+    assert training and training.plan.schedule.batch_size == 2 and not training.plan.memory.fp8_text_encoder
+    caching = next_oom_change(plan, "text_encoder_caching")
+    assert caching and caching.plan.memory.fp8_text_encoder and caching.plan.schedule.batch_size == 4
+    # the same list Gate 2's fit plan is built from
+    assert training.description == cheaper_changes(request_from_plan(plan), "training")[0].description
+
+
 def test_wan22_experts_run_together_on_two_gpus(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     plan = wan_plan(workspace, experts=True, together=True)
     pass_gates(workspace, plan)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from loragate.errors import LoragateError
-from loragate.vram import VramRequest, estimate_vram, make_request
+from loragate.vram import VramRequest, cheaper_changes, estimate_vram, make_request
 from loragate.vram.published import check_published
 
 pytestmark = pytest.mark.usefixtures("workspace")  # no calibration file from elsewhere leaks in
@@ -70,6 +70,23 @@ def test_fit_plan_makes_wan14b_fit_24gb_and_explains_each_step() -> None:
     again = estimate_vram(final, use_correction=False)
     assert again.fits and again.estimate_gb == steps[-1].estimate_gb
     assert any("fp8" in s.change or "block" in s.explanation.lower() for s in steps)
+
+
+def test_each_phase_gets_its_own_cheapest_changes() -> None:
+    """Wan 1.3B at 12 GB: text-encoder caching is the peak, where a smaller batch or block swap saves nothing."""
+    req = make_request(model="wan2.1-t2v-1.3b", resolution="512", frames=21, batch=4, gpu_gb=12)
+    assert estimate_vram(req).peak_phase == "text_encoder_caching"
+    assert [c.lever for c in cheaper_changes(req, "text_encoder_caching")] == ["fp8_text_encoder"]
+    training = cheaper_changes(req, "training")
+    assert training[0].lever == "batch" and training[0].settings == {"batch": 2}  # one notch, not straight to 1
+    swap = next(c for c in training if c.lever == "block_swap")
+    assert swap.settings == {"blocks_to_swap": 10}  # one notch, not the whole model
+    before = estimate_vram(req).phases["training"]
+    assert all(c.phase_gb < before and len(c.explanation) > 40 for c in training)
+    # the fit plan works on the peak phase first and never swaps the whole model to fix caching
+    steps = estimate_vram(req).fit_plan
+    assert steps[0].change == "fp8 text encoder" and steps[-1].fits
+    assert all(s.settings.get("blocks_to_swap", 0) < 29 for s in steps)
 
 
 def test_fits_uses_the_20_percent_margin() -> None:

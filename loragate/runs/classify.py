@@ -73,6 +73,14 @@ STAGE_WORDS = {
 }
 LOADING = "loading the model"
 STEPPING = "running a training step"
+# Which phase of the VRAM estimate (loragate.vram) each moment of an OOM belongs to: loading the
+# model is the start of the training phase; sd-scripts caches latents inside its training script.
+OOM_PHASES = {
+    STAGE_WORDS["cache_latents"]: "latent_caching",
+    STAGE_WORDS["cache_text_encoder"]: "text_encoder_caching",
+    LOADING: "training",
+    STEPPING: "training",
+}
 
 # Module -> what to pip install when its name is not the package's.
 PIP_NAMES = {
@@ -100,6 +108,9 @@ class Failure(BaseModel):
     message: str
     fix: str
     flag: str | None = Field(default=None, description="The trainer flag concerned, when one is.")
+    phase: str | None = Field(
+        default=None, description="For an OOM: the VRAM phase that ran out (training, text_encoder_caching or latent_caching)."
+    )
     exit_code: int | None = None
     evidence: str = Field(default="", description="The log line that gave it away.")
 
@@ -114,7 +125,8 @@ class Failure(BaseModel):
             message=self.message,
             fix=self.fix,
             path=path,
-            evidence={"stage": self.stage, "where": self.where, "flag": self.flag, "exit_code": self.exit_code, "line": self.evidence},
+            evidence={"stage": self.stage, "where": self.where, "phase": self.phase, "flag": self.flag,
+                      "exit_code": self.exit_code, "line": self.evidence},
         )
 
 
@@ -331,7 +343,7 @@ def _rule_cuda_oom(o: StepOutcome):
     elif where == LOADING:
         fix = "Load the model in fp8 (fp8_base with fp8_scaled) or swap more blocks to the CPU; `loragate plan check` shows the fit plan."
     else:
-        fix = "Use the next step of the fit plan: halve the batch, swap more blocks, fp8, gradient checkpointing or fewer frames."
+        fix = "Give up memory, cheapest first: a smaller batch, gradient checkpointing, more block swap, fp8 weights, then shorter clips."
     return ("cuda_oom", f"The GPU ran out of memory while {where}.", fix, None, line)
 
 
@@ -639,11 +651,13 @@ def classify_failure(
         hit = rule(outcome)
         if hit:
             kind, message, fix, flag, evidence = hit
+            where = _oom_where(outcome) if kind == "cuda_oom" else STAGE_WORDS.get(stage, stage)
             return Failure(
                 kind=kind,
                 code=f"{prefix}_{CODE_SUFFIX[kind]}",
                 stage=stage,
-                where=_oom_where(outcome) if kind == "cuda_oom" else STAGE_WORDS.get(stage, stage),
+                where=where,
+                phase=OOM_PHASES.get(where) if kind == "cuda_oom" else None,
                 message=message,
                 fix=fix,
                 flag=flag,

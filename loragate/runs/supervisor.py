@@ -4,7 +4,8 @@ Started by `launch` as `python -m loragate.runs.supervisor --project NAME --job-
 in its own session, so it outlives Claude Code, the MCP server or the shell that launched it. It
 is the only writer of job.json while it lives. It runs musubi's caching steps when the caches are
 not known to be current, then the training run(s); on CUDA out of memory it retries up to 3
-times, each time with the next cheapest change of the fit plan; it checks the final LoRA file;
+times, each time with the cheapest change for the phase that ran out (caching or training,
+loragate.vram.changes); it checks the final LoRA file;
 and it releases the GPU lock however it ends.
 """
 
@@ -248,10 +249,17 @@ class Supervisor:
             commands = backend.commands(plan)
             cache_cmds = [c for c in commands if c.stage != "train"]
             if cache_cmds and need_cache:
+                cache_failure = None
                 for command in cache_cmds:
-                    failure = self.run_wave([(command, self.job.gpus[0] if self.job.gpus else None)], plan)[0]
-                    if failure:
-                        raise LoragateError(f"{failure.message}", failure.fix)
+                    cache_failure = self.run_wave([(command, self.job.gpus[0] if self.job.gpus else None)], plan)[0]
+                    if cache_failure:
+                        break
+                if cache_failure is not None:
+                    if cache_failure.kind != "cuda_oom":
+                        raise LoragateError(f"{cache_failure.message}", cache_failure.fix)
+                    # caching ran out of memory: a cheaper setting for that phase, then cache again
+                    plan = self.write_attempt_plan(self._after_oom(plan, [(command, cache_failure)], False).plan, self.job.attempt)
+                    continue
                 need_cache = False
                 recached = True
             elif cache_cmds and self.job.attempt == 1 and not recached:
@@ -291,33 +299,47 @@ class Supervisor:
                 continue
             if not all(f.kind == "cuda_oom" for _, f in failures):
                 raise LoragateError(failure.message, failure.fix)
-            if self.job.oom_retries >= MAX_OOM_RETRIES:
-                raise LoragateError(
-                    f"Ran out of GPU memory while {failure.where}, even after {MAX_OOM_RETRIES} retries with cheaper settings.",
-                    "Use a GPU with more memory, or lower the resolution or frame count in the plan, then run the gates again.",
-                )
-            change = LadderChange(plan=plan, description="running the two experts one after the other instead of together",
-                                  recache=False) if shared_gpu else next_oom_change(plan, self.job.oom_retries)
-            if change is None:
-                raise LoragateError(
-                    f"Ran out of GPU memory while {failure.where}, and no cheaper setting is left to try.",
-                    "Use a GPU with more memory, or lower the resolution or frame count in the plan, then run the gates again.",
-                )
-            self.job.oom_retries += 1
-            self.rotate_logs([c for c, _ in failures], self.job.attempt)
-            self.job.history += [p for p in self.job.processes]
-            self.job.processes = []
-            self.job.attempt += 1
+            change = self._after_oom(plan, failures, shared_gpu)
             if shared_gpu:
                 together = False
             else:
                 plan = self.write_attempt_plan(change.plan, self.job.attempt)
                 need_cache = need_cache or change.recache
-            self.event(
-                "oom_retry",
-                f"Ran out of GPU memory while {failure.where}. Retry {self.job.oom_retries} of {MAX_OOM_RETRIES}: "
-                f"trying again with {change.description}.",
+
+    def _after_oom(self, plan: TrainingPlan, failures: list[tuple[Command, Failure]], shared_gpu: bool) -> LadderChange:
+        """The next rung of the OOM ladder for the phase that ran out of memory, recorded as a new attempt.
+
+        Two experts sharing a GPU are first split up (one after the other), which changes nothing in
+        what they learn; otherwise the cheapest change for that phase (loragate.vram.changes)."""
+        failure = failures[0][1]
+        if self.job.oom_retries >= MAX_OOM_RETRIES:
+            raise LoragateError(
+                f"Ran out of GPU memory while {failure.where}, even after {MAX_OOM_RETRIES} retries with cheaper settings.",
+                "Use a GPU with more memory, or lower the resolution or frame count in the plan, then run the gates again.",
             )
+        if shared_gpu:
+            change: LadderChange | None = LadderChange(
+                plan=plan, description="the two experts run one after the other instead of together",
+                explanation="Each expert then has the whole GPU; what they learn is unchanged.",
+            )
+        else:
+            change = next_oom_change(plan, failure.phase or "training")
+        if change is None:
+            raise LoragateError(
+                f"Ran out of GPU memory while {failure.where}, and no cheaper setting is left to try.",
+                "Use a GPU with more memory, or lower the resolution or frame count in the plan, then run the gates again.",
+            )
+        self.job.oom_retries += 1
+        self.rotate_logs([c for c, _ in failures], self.job.attempt)
+        self.job.history += [p for p in self.job.processes]
+        self.job.processes = []
+        self.job.attempt += 1
+        self.event(
+            "oom_retry",
+            f"Ran out of GPU memory while {failure.where}. Retry {self.job.oom_retries} of {MAX_OOM_RETRIES}: "
+            f"trying again with {change.description}. {change.explanation}".strip(),
+        )
+        return change
 
     def _per_run_gb(self, plan: TrainingPlan) -> float | None:
         """The larger of the dry run's measured peak and the estimate, for one training run."""

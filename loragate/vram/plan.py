@@ -1,9 +1,11 @@
-"""A VRAM request for a training plan, so Gate 2 and the OOM ladder estimate exactly what will run."""
+"""A plan as a VRAM request, and memory changes back onto a plan: Gate 2, the plan generator and the
+OOM ladder estimate exactly what will run and change it the same way."""
 
 from __future__ import annotations
 
 from loragate.catalog.models import get_family
 from loragate.plan.model import TrainingPlan
+from loragate.vram.changes import LEVERS
 from loragate.vram.model import VramRequest
 
 
@@ -30,3 +32,41 @@ def request_from_plan(plan: TrainingPlan) -> VramRequest:
         train_text_encoder=family.trainer == "sdscripts" and not plan.memory.network_train_unet_only,
         gpu_gb=plan.gpu_gb,
     )
+
+
+# Request field -> where the plan keeps it (the levers of loragate.vram.changes).
+_MEMORY_FIELDS = ("fp8_base", "fp8_scaled", "fp8_text_encoder", "blocks_to_swap", "gradient_checkpointing")
+
+
+def plan_levers(plan: TrainingPlan, *, frames: bool = True, resolution: bool = True) -> list[str]:
+    """The memory levers this plan can turn. Block swap and musubi's --offload_inactive_dit exclude
+    each other (musubi-tuner.md §5.13), so a plan that offloads keeps its swap at 0."""
+    levers = list(LEVERS)
+    if plan.memory.offload_inactive_dit:
+        levers.remove("block_swap")
+    if not frames:
+        levers.remove("frames")
+    if not resolution:
+        levers.remove("resolution")
+    return levers
+
+
+def apply_to_plan(plan: TrainingPlan, settings: dict[str, object]) -> TrainingPlan:
+    """A copy of the plan with request settings (from a MemoryChange or a fit plan) applied to its fields."""
+    changed = plan.model_copy(deep=True)
+    for key, value in settings.items():
+        if key == "batch":
+            changed.schedule.batch_size = int(value)  # type: ignore[call-overload]
+        elif key in _MEMORY_FIELDS:
+            setattr(changed.memory, key, value)
+        elif key == "frames":
+            cap = int(value)  # type: ignore[call-overload]
+            frames = changed.dataset.target_frames or [1]
+            kept = sorted({f for f in frames if f <= cap})
+            changed.dataset.target_frames = kept + [cap] if any(f > cap for f in frames) and cap not in kept else kept
+        elif key == "resolution":
+            width, height = value  # type: ignore[misc]
+            changed.dataset.resolution = (int(width), int(height))
+        else:
+            raise ValueError(f"{key!r} is not a memory setting a plan can take")
+    return changed
