@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -116,6 +117,13 @@ def test_sdxl_kohya_folder_from_audit_to_a_trained_lora(tmp_path: Path, machines
     progress = (machine.workspace / "grimoire" / "training" / "mira" / "progress.md").read_text()
     assert "COMPLETE" in progress and "mira.safetensors" in progress
     assert_caption_edit_locks_the_launch(machine, "mira", data / "10_mira" / "img00.txt")
+    # the commands `loragate gates` names, run as printed, make it ready again
+    _, gates = machine.cli_json("gates", "mira")
+    todo = [g["run"] for g in gates["gates"] if not g["current"]]
+    assert todo == [f"loragate audit {data} --trigger 'mira woman' --model sdxl --type character --name mira", "loragate dry-run mira"]
+    for command in todo:
+        ok(machine.cli(*shlex.split(command)[1:]))
+    assert machine.cli_json("gates", "mira")[1]["ready"]
 
 
 def test_wan22_both_experts_at_once_from_audit_to_two_loras(tmp_path: Path, machines: list[Machine]) -> None:
