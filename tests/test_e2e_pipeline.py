@@ -86,6 +86,8 @@ def run_gates_and_launch(machine: Machine, name: str, data: Path, model: str, *p
     code, dry = machine.cli_json("dry-run", name, "--steps", "3")
     assert (code, dry["verdict"]) == (0, "GO"), dry["findings"]
     assert dry["steps_completed"] == 3 and dry["seconds_per_step"] and dry["seconds_per_step"] > 0
+    unmeasured = next(f for f in dry["findings"] if f["code"] == "DRY_VRAM_NOT_MEASURED")
+    assert "no NVIDIA driver" not in unmeasured["message"]  # the driver answered; it listed no process of ours
     code, gates = machine.cli_json("gates", name)
     assert code == 0 and gates["ready"], [g["problem"] for g in gates["gates"]]
 

@@ -13,6 +13,7 @@ from loragate.catalog.models import get_family
 from loragate.runs.job import read_job, write_job
 from loragate.runs.monitor import monitor
 from tests.monitor_helpers import make_job, tqdm, train_argv
+from tests.runs_fixtures import fakes_env  # noqa: F401 - the trainer stand-ins on PATH
 from tests.test_env_gate3 import machine  # noqa: F401 - the H100 pod fixture of the Gate 3 tests
 
 
@@ -123,3 +124,19 @@ def test_gate_3_counts_both_wan22_experts_trained_at_once(machine: Path, tmp_pat
     assert small.evidence["plan_gb"] > 48
     use_nvml(monkeypatch, fake_nvml([a6000, a6000]))  # launch gives each expert its own card
     assert "ENV_GPU_TOO_SMALL" not in [f.code for f in check_environment("mira").findings]
+
+
+@pytest.mark.parametrize("driver", ["absent", "answers"])
+def test_dry_run_says_why_gpu_memory_was_not_measured(fakes_env: Path, monkeypatch: pytest.MonkeyPatch, driver: str) -> None:
+    from loragate.runs.dryrun import dry_run
+    from tests.envkit import H100, fake_nvml, use_nvml
+    from tests.runs_fixtures import wan_plan as runs_wan_plan
+
+    runs_wan_plan(fakes_env)
+    use_nvml(monkeypatch, None if driver == "absent" else fake_nvml([H100]))  # the fake lists no processes
+    report = dry_run("mira", steps=2)
+    note = next(f for f in report.findings if f.code == "DRY_VRAM_NOT_MEASURED")
+    if driver == "absent":
+        assert "no NVIDIA driver visible" in note.message and note.evidence["nvml_error"]
+    else:
+        assert "listed none of the trainer's processes" in note.message and "no NVIDIA driver" not in note.message

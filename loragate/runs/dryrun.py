@@ -97,6 +97,7 @@ def dry_run(
     done: list[DryRunStep] = []
     findings: list[Finding] = []
     job_id = "dry-run-" + secrets.token_urlsafe(6)
+    nvml_errors: list[str] = []
     with gpu_lock([0], name, job_id, purpose="dry run") as notes:
         findings += [Finding(code="DRY_STALE_LOCK", severity="info", message=n) for n in notes]
         for index, command in enumerate(commands):
@@ -105,6 +106,8 @@ def dry_run(
             log = scratch / log_name(command)
             run = start_step(command, log, timeout_s=limits.get(command.stage))
             code = run.wait()
+            if run.sampler.error:
+                nvml_errors.append(run.sampler.error)
             parsed = read_step_progress(log) if command.stage == "train" else None
             failure = classify_failure(
                 command.stage, code, read_tail(log), command.argv, steps_completed=parsed.steps if parsed else 0,
@@ -121,7 +124,7 @@ def dry_run(
                 findings.append(failure.finding(path=str(log)))
                 break
         report_progress(len(commands), len(commands), "dry run finished")
-    report = _report(name, plan, steps, scratch, done, findings, len(commands))
+    report = _report(name, plan, steps, scratch, done, findings, len(commands), nvml_error=next(iter(nvml_errors), None))
     _write_records(folder, report)
     _feed_back(plan, report)
     subject = {
@@ -134,7 +137,7 @@ def dry_run(
     return report
 
 
-def _report(name, plan, steps, scratch, done, findings, total_commands) -> DryRunReport:  # noqa: ANN001
+def _report(name, plan, steps, scratch, done, findings, total_commands, nvml_error: str | None = None) -> DryRunReport:  # noqa: ANN001
     trains = [s for s in done if s.stage == "train"]
     all_ran = len(done) == total_commands
     fewest = min((s.steps_completed for s in trains), default=0)
@@ -158,10 +161,14 @@ def _report(name, plan, steps, scratch, done, findings, total_commands) -> DryRu
                 evidence={"measured_gb": peak, "estimated_gb": estimate},
             ))
     if peak is None:
+        # Inside a container NVML often answers but lists no process of ours: its PIDs are the host's.
+        why = (f"no NVIDIA driver visible to loragate: {nvml_error}" if nvml_error else
+               "the NVIDIA driver listed none of the trainer's processes on the GPU, as happens inside containers")
         findings.append(Finding(
             code="DRY_VRAM_NOT_MEASURED", severity="info",
-            message="GPU memory could not be measured (no NVIDIA driver visible to loragate).",
+            message=f"GPU memory could not be measured ({why}).",
             fix="Nothing to do for the dry run; the estimate from Gate 2 stands.",
+            evidence={"nvml_error": nvml_error},
         ))
     verdict = verdict_of(findings)
     rate = round(sum(rates) / len(rates), 3) if rates else None
