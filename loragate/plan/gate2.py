@@ -25,6 +25,7 @@ from loragate.plan.new import new_plan
 from loragate.plan.paths import DATASET_TOML
 from loragate.plan.render import render_config_md, render_train_sh
 from loragate.plan.store import load_project_plan, plan_path, save_plan
+from loragate.plan.trainer import trainer_findings
 from loragate.progress import ProgressFn, or_silent
 from loragate.vram.model import VramEstimate
 from loragate.workspace import project_dir
@@ -110,6 +111,7 @@ def check_plan(name: str, progress: ProgressFn | None = None) -> Gate2Report:
     report(1, 3, "validating the commands")
     if files:
         findings += _validator_findings(plan, plan.commands, toml_text)
+    findings += trainer_findings(plan)
     report(2, 3, "estimating graphics memory")
     gpu_gb, gpu_source = plan_gpu_gb(plan.gpu_gb)
     runs = 2 if plan.experts_together and len([c for c in plan.commands if c.stage == "train"]) > 1 else 1

@@ -7,11 +7,11 @@ its place under that root. When loragate runs on the pod itself, the paths are a
 
 from __future__ import annotations
 
-import os
 from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, Field
 
+from loragate.environment.trainer import find_trainer_python, locate_trainer
 from loragate.errors import LoragateError
 from loragate.plan.model import BackendName, Platform
 from loragate.studio import read_studio
@@ -19,7 +19,6 @@ from loragate.workspace import project_dir, workspace_root
 
 PLATFORM_ROOTS: dict[str, str] = {"runpod": "/workspace", "modal": "/root"}
 TRAINER_FOLDERS: dict[str, str] = {"musubi": "musubi-tuner", "sdscripts": "sd-scripts"}
-TRAINER_ENV: dict[str, str] = {"musubi": "MUSUBI_TUNER_DIR", "sdscripts": "SD_SCRIPTS_DIR"}
 DATASET_TOML = "dataset.toml"
 
 
@@ -87,32 +86,36 @@ def plan_paths(
     )
 
 
+def trains_here(platform: Platform) -> bool:
+    """True when the plan is made on the machine that trains: local, or loragate running on the pod."""
+    return platform == "local" or _is_under(str(workspace_root()), PLATFORM_ROOTS[platform])
+
+
 def _trainer_dir(backend: BackendName, platform: Platform, base: Path | PurePosixPath) -> str:
-    """The trainer checkout: MUSUBI_TUNER_DIR / SD_SCRIPTS_DIR, then grimoire/studio.md, then the
-    usual place under the root (`/workspace/musubi-tuner` on a pod)."""
-    if platform == "local" or _is_under(str(workspace_root()), str(base)):
-        env = os.environ.get(TRAINER_ENV[backend])
-        if env:
-            return env
-        studio = read_studio()
-        found = studio.musubi_tuner_dir if backend == "musubi" else studio.sd_scripts_dir
+    """The trainer checkout the environment checks find (MUSUBI_TUNER_DIR / SD_SCRIPTS_DIR, studio.md,
+    the usual places); else, or for another machine, its usual folder under the root (where Gate 2
+    says to put it)."""
+    if trains_here(platform):
+        found = locate_trainer(backend).path
         if found:
             return found
     return str(base / TRAINER_FOLDERS[backend])
 
 
 def _trainer_python(trainer_dir: str, platform: Platform) -> str:
-    """The trainer's own interpreter: studio.md's, else a venv inside the checkout when one exists
-    here, else plain `python` (whatever is first on PATH where the commands run)."""
-    studio = read_studio()
-    if studio.trainer_python:
-        return studio.trainer_python
-    if platform == "local":
-        for venv in (".venv", "venv"):
-            candidate = Path(trainer_dir) / venv / "bin" / "python"
-            if candidate.exists():
-                return str(candidate)
-    return "python"
+    """The interpreter Gate 3 will check (find_trainer_python): a venv's by its path, so the commands
+    use it and the `accelerate` beside it; a system interpreter found on PATH by its name, so the
+    training machine's PATH picks it, with its `accelerate`, as Gate 3 does."""
+    if not trains_here(platform):
+        return read_studio().trainer_python or "python"
+    python, source = find_trainer_python(trainer_dir if Path(trainer_dir).is_dir() else None)
+    if source == "PATH" and not _in_venv(Path(python)):
+        return Path(python).name
+    return python
+
+
+def _in_venv(python: Path) -> bool:
+    return (python.parent.parent / "pyvenv.cfg").is_file()
 
 
 def check_dataset_folder(dataset: str | Path) -> Path:
