@@ -140,3 +140,29 @@ def test_dry_run_says_why_gpu_memory_was_not_measured(fakes_env: Path, monkeypat
         assert "no NVIDIA driver visible" in note.message and note.evidence["nvml_error"]
     else:
         assert "listed none of the trainer's processes" in note.message and "no NVIDIA driver" not in note.message
+
+
+@pytest.mark.anyio
+async def test_mcp_plan_uses_the_caption_extension_the_audit_checked(workspace: Path) -> None:
+    from mcp import Client
+
+    from mcp_server.server import build_server
+    from tests.media import write_caption, write_image
+    from tests.plan_helpers import fake_weights
+
+    fake_weights(workspace, "sdxl")
+    for i in range(3):
+        write_image(workspace / "data" / "10_mira" / f"img{i}.png", 64, 64, seed=i)
+        write_caption(workspace / "data" / "10_mira" / f"img{i}.caption", f"mira woman, photo {i}")
+    async with Client(build_server()) as client:
+        audit = await client.call_tool("audit_dataset", {"dataset": "data", "trigger": "mira woman", "model": "sdxl",
+                                                         "name": "mira", "caption_extension": ".caption"})
+        assert audit.structured_content["verdict"] == "GO"
+        plan = await client.call_tool("generate_config", {"name": "mira", "model": "sdxl", "dataset": "data", "trigger": "mira woman",
+                                                          "gpu_gb": 24, "caption_extension": ".caption", "rank": 8,
+                                                          "weights": {"base_model": "models/base.safetensors"}})
+        assert not plan.is_error, plan.content
+        assert plan.structured_content["plan"]["dataset"]["caption_extension"] == ".caption"
+        assert plan.structured_content["plan"]["network"]["dim"] == 8
+        gates = await client.call_tool("gate_status", {"project": "mira"})
+    assert gates.structured_content["gates"][0]["current"] is True

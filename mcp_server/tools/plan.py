@@ -33,6 +33,9 @@ def register(mcp: MCPServer) -> None:
         frames: Annotated[list[int] | None, Field(description="Wan clip lengths, each 4n+1 (e.g. [1, 33, 81]).")] = None,
         optimizer: Annotated[str | None, Field(description="AdamW, AdamW8bit, Prodigy, Lion or Adafactor (default from the preset).")] = None,
         experts_together: Annotated[bool | None, Field(description="Wan 2.2: run both experts at once (default: when both fit the GPU).")] = None,
+        rank: Annotated[int | None, Field(ge=1, le=1024, description="LoRA rank (network dim); default from the preset.")] = None,
+        learning_rate: Annotated[float | None, Field(gt=0, lt=1, description="Learning rate; default from the preset and optimizer.")] = None,
+        caption_extension: Annotated[str, Field(description="Caption file extension, the same one audit_dataset checked.")] = ".txt",
     ) -> GenerateResult:
         """Create the training plan for a project from a model, a preset and the dataset: writes
         plan.json, the trainer's dataset.toml, commands.json (exact argv lists), train.sh and
@@ -50,7 +53,8 @@ def register(mcp: MCPServer) -> None:
             ctx, generate_config, name, model, str(resolve_path(dataset, "dataset folder")), trigger,
             progress=None, preset=preset, training_type=training_type, gpu_gb=gpu_gb, expert=expert,
             platform=platform, weights=files, resolution=tuple(resolution) if resolution else None,
-            frames=frames, optimizer=optimizer, experts_together=experts_together, **paths,
+            frames=frames, optimizer=optimizer, experts_together=experts_together, rank=rank,
+            learning_rate=learning_rate, caption_extension=caption_extension, **paths,
         )
 
     @mcp.tool(name="check_plan", title="Re-check the training plan (Gate 2)", annotations=WRITES_RECORD)
