@@ -24,7 +24,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +150,6 @@ class Machine:
     python: Path
     weights: dict[str, str]
     env: dict[str, str]
-    started: list[subprocess.Popen] = field(default_factory=list)
 
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         """`loragate ARGS` as a person would type it in this machine's shell."""

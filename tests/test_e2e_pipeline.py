@@ -20,6 +20,9 @@ import pytest
 from tests.e2ekit import H100, RTX_4090, Machine, make_machine, wait_until
 from tests.media import write_caption, write_image
 
+# Runs in the default `pytest` like everything else; `-m "not slow"` leaves it out locally.
+pytestmark = pytest.mark.slow
+
 TRIGGER = "mira woman"
 # Long enough for a few monitor polls while it runs, short enough to keep the file fast.
 STEP_SECONDS = 0.002
