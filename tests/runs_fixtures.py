@@ -16,6 +16,8 @@ from loragate.gates.ledger import record_gate
 from loragate.plan.model import DatasetSpec, DatasetSubset, ExpertPlan, MemorySpec, NetworkSpec, ScheduleSpec, TimestepSpec, TrainingPlan, WeightPaths
 from loragate.plan.store import plan_path, save_plan
 from loragate.runs.job import read_job
+from loragate.runs.lock import pid_alive
+from loragate.runs.process import is_started_group, signal_group
 from loragate.workspace import project_dir
 from tests.media import write_caption, write_image, write_safetensors_header
 
@@ -47,12 +49,12 @@ def _kill_leftovers(workspace: Path) -> None:
             continue
         if job is None:
             continue
-        pids = [p.pid for p in job.processes + job.history if p.pid] + ([job.supervisor_pid] if job.supervisor_pid else [])
-        for pid in pids:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        started = [(p.pid, p.started_at) for p in job.processes + job.history] + [(job.supervisor_pid, job.created_at)]
+        for pid, at in started:
+            # only the groups this test's launch started, and only while they still are those groups:
+            # a recorded pid may since have been recycled for another shell job or test run
+            if pid and is_started_group(pid, at):
+                signal_group(pid, signal.SIGKILL)
 
 
 def _dataset(root: Path, images: int = 3, size: int = 64) -> Path:
@@ -125,12 +127,21 @@ def pass_gates(root: Path, plan: TrainingPlan, gates: tuple[int, ...] = (1, 2, 3
         record_gate(plan.name, gate, "GO", subjects[gate], [], "test", root)
 
 
-def wait_for_job(name: str, root: Path, statuses: tuple[str, ...] = ("complete", "failed", "stopped"), timeout: float = 30.0):
+def wait_for_job(name: str, root: Path, statuses: tuple[str, ...] = ("complete", "failed", "stopped"), timeout: float = 240.0):
+    """The job once it reaches one of `statuses`. Generous for a loaded machine, yet quick to fail
+    when the supervisor is gone without saying how the job ended."""
     deadline = time.monotonic() + timeout
     job = None
+    gone_since: float | None = None
     while time.monotonic() < deadline:
         job = read_job(name, root)
         if job is not None and job.status in statuses:
             return job
+        if job is not None and job.supervisor_pid and not pid_alive(job.supervisor_pid):
+            gone_since = gone_since or time.monotonic()
+            if time.monotonic() - gone_since > 2.0:  # its last write had time to land
+                break
         time.sleep(0.1)
-    raise AssertionError(f"job of {name} did not reach {statuses}: {job.status if job else None}")
+    log = project_dir(name, root) / "supervisor.log"
+    tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no supervisor.log)"
+    raise AssertionError(f"job of {name} did not reach {statuses}: {job.status if job else None}\n{tail}")

@@ -57,6 +57,16 @@ def job_running(job: Job | None) -> bool:
 _REAPERS: list[threading.Thread] = []
 
 
+def new_job_id() -> str:
+    """An opaque handle; hex, so it never reads as a command-line option (a leading '-' would)."""
+    return secrets.token_hex(9)
+
+
+def supervisor_argv(name: str, job_id: str, root: Path) -> list[str]:
+    # --flag=value: a value is taken as it is, whatever its first character
+    return [sys.executable, "-m", "loragate.runs.supervisor", f"--project={name}", f"--job-id={job_id}", f"--root={root}"]
+
+
 def _reap_later(proc: subprocess.Popen[bytes]) -> None:
     """Collect the supervisor's exit status when it ends, so a long-lived caller (the MCP server)
     leaves no zombie; the thread is a daemon, so the caller can still exit at any time."""
@@ -80,7 +90,7 @@ def launch(name: str, root: Path | None = None) -> LaunchResult:
     plan = load_project_plan(name, root)
     folder = project_dir(name, root)
     gpus = choose_gpus(len(plan.experts), plan.experts_together)
-    job_id = secrets.token_urlsafe(12)
+    job_id = new_job_id()
     notes = acquire_gpus(gpus, name, job_id)
     names = [e.output_name for e in plan.experts] or [plan.output_name]
     job = Job(
@@ -94,7 +104,7 @@ def launch(name: str, root: Path | None = None) -> LaunchResult:
         + [JobEvent(kind="launched", message=f"Launched on GPU {', '.join(str(g) for g in gpus)}; all four gates were GO.")],
     )
     write_job(job, root)
-    argv = [sys.executable, "-m", "loragate.runs.supervisor", "--project", name, "--job-id", job_id, "--root", str(root)]
+    argv = supervisor_argv(name, job_id, root)
     env = dict(os.environ, LORAGATE_ROOT=str(root))
     try:
         with open(folder / SUPERVISOR_LOG, "ab") as log:
@@ -142,9 +152,23 @@ def _await_ack(name: str, root: Path, job_id: str, proc: subprocess.Popen[bytes]
             if job is not None and job.job_id == job_id and job.status not in ("starting", "running"):
                 return job.status
             release_gpus(job.gpus if job else [], job_id)
+            log = project_dir(name, root) / SUPERVISOR_LOG
+            reason = _log_tail(log)
             raise LoragateError(
-                f"The training supervisor exited at once (code {proc.returncode}).",
-                f"Read {project_dir(name, root) / SUPERVISOR_LOG} for the reason.",
+                f"The training supervisor exited at once (code {proc.returncode})" + (f": {reason}" if reason else "."),
+                f"Read {log} for the whole story; run `loragate env` if it names a missing package.",
             )
         time.sleep(0.05)
     return "starting"
+
+
+def _log_tail(path: Path, lines: int = 6, max_bytes: int = 4096) -> str:
+    """The last lines the supervisor wrote, joined on one line (its own reason for stopping)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - max_bytes))
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text.splitlines()[-lines:] if line.strip())

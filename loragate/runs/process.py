@@ -12,6 +12,7 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -130,7 +131,12 @@ def start_step(
 
 
 def signal_group(pgid: int, sig: int) -> bool:
-    """Send a signal to a process group; False when it no longer exists."""
+    """Send a signal to a process group; False when it no longer exists.
+
+    Never this process's own group (nor 0 or 1, which mean "mine" and "everything"): every group
+    loragate signals is one it started in a session of its own."""
+    if pgid <= 1 or pgid == os.getpgrp():
+        return False
     try:
         os.killpg(pgid, sig)
         return True
@@ -138,6 +144,43 @@ def signal_group(pgid: int, sig: int) -> bool:
         return False
     except PermissionError:
         return False
+
+
+# A recorded start time is taken just before the fork; the kernel's is a little later, and under
+# heavy load may lag by seconds. A process that started much later got a recycled pid.
+_START_SLACK_S = (-5.0, 60.0)
+
+
+def process_started_at(pid: int) -> datetime | None:
+    """When a process started (from /proc: clock ticks since boot plus the boot time), or None."""
+    try:
+        ticks = int((Path("/proc") / str(pid) / "stat").read_bytes().rsplit(b")", 1)[1].split()[19])
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime"))
+    except (OSError, IndexError, ValueError, StopIteration):
+        return None
+    return datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK"), tz=timezone.utc)
+
+
+def is_started_group(pgid: int | None, started_at: datetime | None) -> bool:
+    """True when `pgid` is still the process group loragate started at `started_at`: its leader is
+    alive, still leads it, and started then, not later under a recycled pid (pids wrap quickly on a
+    busy machine, and a stale pid may by then lead someone else's shell job or test run)."""
+    if not pgid or pgid <= 1 or pgid == os.getpgrp():
+        return False
+    try:
+        if os.getpgid(pgid) != pgid:
+            return False
+    except (ProcessLookupError, PermissionError):
+        return False  # the leader is gone: nothing proves the group is still ours
+    if started_at is None:
+        return True
+    began = process_started_at(pgid)
+    if began is None:
+        return False
+    if started_at.tzinfo is None:
+        started_at = started_at.replace(tzinfo=timezone.utc)
+    offset = (began - started_at).total_seconds()
+    return _START_SLACK_S[0] <= offset <= _START_SLACK_S[1]
 
 
 def group_alive(pgid: int) -> bool:

@@ -17,9 +17,9 @@ from pydantic import BaseModel
 from loragate.atomic import atomic_write_json
 from loragate.errors import LoragateError
 from loragate.names import check_name
-from loragate.runs.job import JobEvent, JobStatus, read_job, utcnow, write_job
+from loragate.runs.job import Job, JobEvent, JobStatus, read_job, utcnow, write_job
 from loragate.runs.lock import pid_alive, release_gpus
-from loragate.runs.process import group_alive, signal_group, wait_group_gone
+from loragate.runs.process import group_alive, is_started_group, signal_group, wait_group_gone
 from loragate.runs.supervisor import STOP_REQUEST
 from loragate.workspace import project_dir
 
@@ -30,6 +30,11 @@ class StopResult(BaseModel):
     status: JobStatus | None
     stopped: bool
     message: str
+
+
+def _supervisor_alive(job: Job) -> bool:
+    """The job's own supervisor is running (not a later process that got its pid)."""
+    return pid_alive(job.supervisor_pid) and is_started_group(job.supervisor_pid, job.created_at)
 
 
 def stop(
@@ -55,24 +60,25 @@ def stop(
         "requested_at": datetime.now(timezone.utc).isoformat(),
     }
     atomic_write_json(folder / STOP_REQUEST, request)
-    if pid_alive(job.supervisor_pid):
+    if _supervisor_alive(job):
         deadline = time.monotonic() + interrupt_grace_s + terminate_grace_s + 15
-        while time.monotonic() < deadline and pid_alive(job.supervisor_pid):
+        while time.monotonic() < deadline and _supervisor_alive(job):
             time.sleep(0.1)
     final = read_job(name, root)
-    if final is not None and final.job_id == job.job_id and final.status == "stopped" and not pid_alive(final.supervisor_pid):
+    if final is not None and final.job_id == job.job_id and final.status == "stopped" and not _supervisor_alive(final):
         return StopResult(project=name, job_id=job.job_id, status="stopped", stopped=True,
                           message=f"The training of {name} was stopped; checkpoints saved so far are kept in {job.output_dir}.")
     # The supervisor is gone or did not answer: stop the trainers and close the record here.
     job = final if final is not None and final.job_id == job.job_id else job
     for record in job.processes:
-        if record.pid and record.status == "running" and group_alive(record.pid):
+        # only a group this job started and that still is that group: a stale pid may be anyone's now
+        if record.pid and record.status == "running" and is_started_group(record.pid, record.started_at) and group_alive(record.pid):
             for sig, grace in ((signal.SIGINT, interrupt_grace_s), (signal.SIGTERM, terminate_grace_s), (signal.SIGKILL, 5.0)):
                 if not signal_group(record.pid, sig) or wait_group_gone(record.pid, grace):
                     break
             record.status, record.ended_at = "stopped", utcnow()
-    if pid_alive(job.supervisor_pid):
-        signal_group(job.supervisor_pid, signal.SIGKILL)
+    if _supervisor_alive(job):
+        signal_group(job.supervisor_pid, signal.SIGKILL)  # type: ignore[arg-type]
     job.status = "stopped"
     job.cause = f"Stopped on request: {cause}."
     job.events.append(JobEvent(kind="stopped", message=f"Training stopped: {cause}. The supervisor was not answering, so the trainer was stopped directly."))

@@ -1,6 +1,6 @@
 """The supervisor: the detached process that runs a launched job to its end.
 
-Started by `launch` as `python -m loragate.runs.supervisor --project NAME --job-id ID --root DIR`
+Started by `launch` as `python -m loragate.runs.supervisor --project=NAME --job-id=ID --root=DIR`
 in its own session, so it outlives Claude Code, the MCP server or the shell that launched it. It
 is the only writer of job.json while it lives. It runs musubi's caching steps when the caches are
 not known to be current, then the training run(s); on CUDA out of memory it retries up to 3
@@ -380,10 +380,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project", required=True)
     parser.add_argument("--job-id", required=True)
     parser.add_argument("--root", required=True)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # a bad command line: argparse says why on stderr (supervisor.log), exit 2
     os.environ["LORAGATE_ROOT"] = args.root
-    supervisor = Supervisor(args.project, args.job_id, Path(args.root))
-    return supervisor.run()
+    say(f"supervisor of {args.project} job {args.job_id} started (process {os.getpid()})")
+    try:
+        supervisor = Supervisor(args.project, args.job_id, Path(args.root))
+    except LoragateError as exc:
+        say(f"supervisor exits before starting: {exc.message} {exc.fix or ''}".strip())
+        return 2
+    code = supervisor.run()
+    say(f"supervisor exits with code {code}: job {supervisor.job.status}" + (f" ({supervisor.job.cause})" if supervisor.job.cause else ""))
+    return code
+
+
+def say(line: str) -> None:
+    """One timestamped line in supervisor.log (the supervisor's stdout and stderr)."""
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
