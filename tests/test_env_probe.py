@@ -65,3 +65,17 @@ def test_the_probe_does_not_see_loragates_environment_modules(monkeypatch: pytes
     fake_trainer_python(monkeypatch)
     result = run_probe(sys.executable, ProbeRequest(finds=["gpu", "trainer", "weights"]))
     assert result.finds == {"gpu": None, "trainer": None, "weights": None}
+
+
+def test_accelerate_config_is_read_without_pyyaml() -> None:
+    """A trainer interpreter without PyYAML still reports the flat config accelerate writes."""
+    import importlib.util
+
+    import loragate.environment as environment
+
+    spec = importlib.util.spec_from_file_location("probe_script", Path(environment.__file__).parent / "probe_script.py")
+    assert spec and spec.loader
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    values = probe._flat_yaml("distributed_type: MULTI_GPU  # two cards\nnum_processes: 2\nuse_cpu: false\ngpu_ids: all\n")
+    assert values == {"distributed_type": "MULTI_GPU", "num_processes": 2, "use_cpu": False, "gpu_ids": "all"}

@@ -135,6 +135,33 @@ def _accelerate_config_path():
         return json_file
 
 
+def _scalar(value):
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("null", "~", ""):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value.strip("'\"")
+
+
+def _flat_yaml(text):
+    """The top-level `key: value` lines of accelerate's config, for an interpreter without PyYAML
+    (accelerate itself needs PyYAML, so this only serves a trainer venv that is already broken)."""
+    values = {}
+    for line in text.splitlines():
+        if not line or line[0] in " \t#-":
+            continue
+        key, sep, value = line.partition(":")
+        if sep:
+            values[key.strip()] = _scalar(value.split(" #", 1)[0].strip())
+    return values
+
+
 def probe_accelerate_config():
     path = _accelerate_config_path()
     info = {"path": path, "exists": os.path.isfile(path), "values": {}}
@@ -146,9 +173,12 @@ def probe_accelerate_config():
         if path.endswith(".json"):
             values = json.loads(text)
         else:
-            import yaml  # accelerate depends on PyYAML
-
-            values = yaml.safe_load(text)
+            try:
+                import yaml  # accelerate depends on PyYAML
+            except ImportError:
+                values = _flat_yaml(text)
+            else:
+                values = yaml.safe_load(text)
         if not isinstance(values, dict):
             raise ValueError("the file does not hold a mapping")
         keep = ("compute_environment", "distributed_type", "mixed_precision", "num_processes", "num_machines", "gpu_ids", "use_cpu", "main_training_function")
