@@ -16,3 +16,8 @@ class LoragateError(Exception):
 
     def __str__(self) -> str:
         return self.message if not self.fix else f"{self.message} {self.fix}"
+
+
+class GatesNotPassed(LoragateError):
+    """Launch refused: a gate is missing, stale or NO-GO. A verdict, not a failure to run, so the
+    CLI exits 1 (NO-GO) rather than 2."""

@@ -106,7 +106,7 @@ def assert_caption_edit_locks_the_launch(machine: Machine, name: str, caption: P
     gates = ok(machine.cli("gates", name), 1).stdout
     assert "stale" in gates
     refused = machine.cli("launch", name)
-    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.returncode == 1 and refused.stdout == ""
     assert "Gate 1" in refused.stderr and "loragate audit" in refused.stderr, refused.stderr
 
 

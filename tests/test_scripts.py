@@ -101,7 +101,7 @@ def test_config_dry_run_and_launch_translate_names_and_refuse_mismatches(workspa
     output = run("launch-training.sh", "--config", str(plan_file), "--output", str(elsewhere / "x"), cwd=elsewhere, env=env)
     assert output.returncode == 2 and "writes its LoRA files to" in output.stderr
     gates = run("launch-training.sh", "--config", str(plan_file), "--backend", "kohya", "--output", str(workspace / "out"), cwd=elsewhere, env=env)
-    assert gates.returncode == 2 and "Gate 1" in gates.stderr  # no gate has passed: nothing starts
+    assert gates.returncode == 1 and "Gate 1" in gates.stderr  # no gate has passed (NO-GO): nothing starts
     assert not (workspace / "grimoire" / "training" / "mira_v1" / "job.json").exists()
 
 

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from loragate.errors import LoragateError
+from loragate.errors import GatesNotPassed, LoragateError
 from loragate.findings import Finding, Verdict, sort_findings
 from loragate.progress import ProgressFn
 
@@ -41,9 +41,15 @@ def fail(message: str, fix: str | None = None) -> NoReturn:
 
 
 def run_engine(call: Callable[[], T]) -> T:
-    """Call the engine; a LoragateError becomes exit 2 with its message and fix on stderr."""
+    """Call the engine; a LoragateError becomes exit 2 with its message and fix on stderr, and a
+    launch refused by the gates exit 1 (NO-GO)."""
     try:
         return call()
+    except GatesNotPassed as exc:
+        err_console.print(f"[bold red]NO-GO:[/] {exc.message}")
+        if exc.fix:
+            err_console.print(f"[bold]what to do:[/] {exc.fix}")
+        raise typer.Exit(EXIT_NO_GO) from None
     except LoragateError as exc:
         fail(exc.message, exc.fix)
 

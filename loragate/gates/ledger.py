@@ -18,7 +18,7 @@ from typing import Iterator, Literal
 from pydantic import BaseModel, Field
 
 from loragate.atomic import atomic_write_json
-from loragate.errors import LoragateError
+from loragate.errors import GatesNotPassed, LoragateError
 from loragate.findings import Finding, Verdict
 from loragate.gates.fingerprint import combine_parts, fingerprint_parts
 from loragate.workspace import project_dir
@@ -217,5 +217,5 @@ def require_all_gates(project: str, root: Path | None = None) -> GateStatus:
         problems = [s for s in status.gates if not s.current]
         lines = " ".join(s.problem or "" for s in problems)
         first = problems[0]
-        raise LoragateError(f"Training cannot start: {lines}", f"Run `{first.run}` first.")
+        raise GatesNotPassed(f"Training cannot start: {lines}", f"Run `{first.run}` first.")
     return status
