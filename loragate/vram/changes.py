@@ -11,7 +11,8 @@ Order of cost to the artist — time first, then precision, then what the LoRA l
    "for systems with limited VRAM"): training itself is unchanged;
 3. gradient checkpointing: same result, each step about a quarter slower;
 4. block swap: same result, slower steps, more RAM (max 39 blocks for Wan 14B, 29 for 1.3B,
-   musubi-tuner docs/wan.md; FLUX 35, sd-scripts docs/flux_train_network.md);
+   musubi-tuner docs/wan.md; FLUX 35, sd-scripts docs/flux_train_network.md) — up to half the
+   blocks while the weights are 16-bit, all of them once they are fp8;
 5. fp8 base weights: half the frozen model's memory, a slight loss of fine detail;
 6. shorter clips (Wan target_frames stay 4n+1, musubi-tuner docs/dataset_config.md);
 7. a lower resolution.
@@ -151,11 +152,14 @@ def _checkpointing(req: VramRequest, *_: object) -> Proposal:
 
 
 def _block_swap(req: VramRequest, family: ModelFamily, phase: str, target_gb: float | None, estimate: Estimator) -> Proposal:
+    # Swapping more than half the model makes every step crawl, a higher price than fp8's slight
+    # detail loss: with 16-bit weights swap stops at half the blocks, and fp8 comes next.
     top, old = family.block_swap_max, req.blocks_to_swap
-    if top <= 0 or old >= top:
+    limit = top if req.fp8_base else top // 2
+    if limit <= 0 or old >= limit:
         return None
-    fitting = _least([req.model_copy(update={"blocks_to_swap": n}) for n in range(old + 1, top + 1)], phase, target_gb, estimate)
-    new = fitting.blocks_to_swap if fitting else (top if target_gb else min(top, old + BLOCK_SWAP_NOTCH))
+    fitting = _least([req.model_copy(update={"blocks_to_swap": n}) for n in range(old + 1, limit + 1)], phase, target_gb, estimate)
+    new = fitting.blocks_to_swap if fitting else (limit if target_gb else min(limit, old + BLOCK_SWAP_NOTCH))
     return ({"blocks_to_swap": new}, f"blocks_to_swap {old} -> {new}",
             f"{new} model blocks kept in main memory instead of {old}", swap_words(family, new), False)
 
