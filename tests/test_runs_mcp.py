@@ -82,4 +82,4 @@ def test_cli_dry_run_json_and_launch_refusal(workspace: Path) -> None:
     out = runner.invoke(app, ["dry-run", "mira", "--steps", "9"])
     assert out.exit_code == 2
     out = runner.invoke(app, ["launch", "mira"])
-    assert out.exit_code == 2 and "Gate 1" in out.output
+    assert out.exit_code == 1 and "Gate 1" in out.output  # refused by the gates: NO-GO, not "could not run"
