@@ -114,12 +114,30 @@ def test_mcp_json_starts_the_installed_server() -> None:
     server = config["mcpServers"]["loragate"]
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert server["type"] == "stdio" and server["command"] in scripts
+    # Claude Code gives the server CLAUDE_PROJECT_DIR (the folder the session trains in, also when
+    # loragate is a plugin); a LORAGATE_ROOT here would override it with a guess ('.' is the server's
+    # working folder, which is not always the project).
+    assert "LORAGATE_ROOT" not in server.get("env", {})
+
+
+def _entries(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
 
 
 def test_plugin_manifest_points_at_real_files() -> None:
     plugin = json.loads((ROOT / ".claude-plugin" / "plugin.json").read_text())
-    for entry in plugin["commands"] + plugin["skills"] + [plugin["mcpServers"]]:
-        assert (ROOT / entry).exists(), entry
+    assert re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", plugin["name"])
+    entries = _entries(plugin["commands"]) + _entries(plugin["skills"]) + _entries(plugin["mcpServers"])
+    for entry in entries:
+        # Claude Code resolves component paths against the plugin root and wants them to start with ./
+        assert entry.startswith("./") and (ROOT / entry).exists(), entry
+
+
+def test_plugin_skills_path_holds_the_train_skill() -> None:
+    """A plugin's `skills` path is a folder of skill folders (<name>/SKILL.md), not a skill itself."""
+    plugin = json.loads((ROOT / ".claude-plugin" / "plugin.json").read_text())
+    found = {skill.parent.name for entry in _entries(plugin["skills"]) for skill in (ROOT / entry).glob("*/SKILL.md")}
+    assert found == {"train"}
 
 
 def test_train_command_passes_the_arguments() -> None:
