@@ -114,3 +114,31 @@ def test_bad_requests_say_what_to_do(workspace: Path) -> None:
         new_plan("mira", "sdxl", data, " ")
     with pytest.raises(LoragateError, match="multiple of 16"):
         new_plan("mira", "sdxl", data, "mira", resolution=(1000, 1000))
+
+
+def test_explanations_describe_the_values_that_run(workspace: Path) -> None:
+    """The artist's overrides and the memory fit change values; config.md must explain those, not the preset's."""
+    from loragate.catalog.presets import get_preset
+
+    preset = get_preset("sdxl")
+    plan = new_plan("mira", "sdxl", flat_dataset(workspace, images=6), "mira", gpu_gb=12, rank=64,
+                    learning_rate=3e-4, optimizer="AdamW")
+    why, sched = plan.explanations, plan.schedule
+    assert sched.batch_size < preset.batch_size, "the 12 GB card should force a smaller batch"
+    assert "Rank 64" in why["network.dim"] and "Alpha 32" in why["network.alpha"]
+    assert "0.0003" in why["optimizer.learning_rate"] and why["optimizer.type"].startswith("Optimizer AdamW:")
+    assert f"Batch {sched.batch_size}:" in why["schedule.batch_size"] and "fits" in why["schedule.batch_size"]
+    # a smaller batch keeps the preset's length in steps, not its number of passes
+    per_epoch = -(-6 * preset.num_repeats // sched.batch_size)
+    total = sched.max_train_epochs * per_epoch
+    assert preset.target_steps <= total < preset.target_steps + per_epoch
+    assert f"About {total} training steps" in why["schedule.max_train_epochs"]
+    assert f"{plan.optimizer.lr_warmup_steps} steps" in why["optimizer.lr_warmup_steps"]
+
+
+def test_kohya_folder_repeats_are_what_config_md_shows(workspace: Path) -> None:
+    from loragate.plan.render import render_config_md
+
+    plan = new_plan("mira", "sd15", kohya_dataset(workspace, images=4, repeats=10), "mira")
+    row = next(line for line in render_config_md(plan).splitlines() if line.startswith("| dataset.num_repeats"))
+    assert "| 10 |" in row and "10 time" in row

@@ -82,9 +82,7 @@ def get_preset(family_id: str, training_type: str = "character", preset: str = "
         "batch_size": base["batch_size"],
         "checkpoints": base["checkpoints"],
     }
-    explain = data["explain"]
-    explanations = {key: explain[key].format(value=_shown(values[key])) for key in explain}
-    explanations["optimizer"] += " " + optimizer.explanation
+    explanations = {key: explain_setting(key, values[key]) for key in data["explain"]}
     explanations["training_type"] = scale["why"]
     return Preset(
         family=family.id, group=family.group, training_type=kind, level=level, explanations=explanations, **values
@@ -103,6 +101,24 @@ def schedule_for(preset: Preset, items: int) -> Schedule:
         total_steps=epochs * steps_per_epoch,
         save_every_n_epochs=max(1, epochs // preset.checkpoints),
     )
+
+
+def explain_setting(key: str, value: Any) -> str:
+    """The plain sentence for one preset setting (presets.toml [explain]) with the value it has.
+
+    The plan calls this with its final values (after the artist's overrides and the memory fit), so
+    config.md never explains a value other than the one that runs. A ratio (warm-up) may be given
+    as a ready-made phrase such as "100 steps (5% of the run)".
+    """
+    template = _data()["explain"].get(key)
+    if template is None:
+        raise KeyError(f"presets.toml has no explanation for {key!r}")
+    if key == "warmup_ratio" and isinstance(value, float):
+        value = f"{value:.0%} of the run"
+    text = template.format(value=_shown(value))
+    if key == "optimizer":
+        text += " " + get_optimizer(str(value)).explanation
+    return text
 
 
 def _shown(value: Any) -> str:

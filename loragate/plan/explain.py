@@ -1,5 +1,5 @@
-"""Plain-words explanations for the plan settings the presets do not cover (the presets explain
-rank, alpha, learning rate, optimizer, schedule, steps, repeats and batch themselves).
+"""Plain-words explanations for the plan settings the presets do not cover (rank, alpha, learning
+rate, optimizer, schedule, steps, repeats and batch use the presets' sentences, see plan.new).
 
 Keys are dotted paths into the plan (`memory.fp8_base`), so config.md can show each value beside
 why it was chosen.
@@ -9,21 +9,6 @@ from __future__ import annotations
 
 from loragate.catalog.models import ModelFamily
 from loragate.plan.model import TrainingPlan
-
-# preset key -> plan path it explains
-PRESET_KEYS: dict[str, str] = {
-    "rank": "network.dim",
-    "alpha": "network.alpha",
-    "learning_rate": "optimizer.learning_rate",
-    "optimizer": "optimizer.type",
-    "lr_scheduler": "optimizer.lr_scheduler",
-    "warmup_ratio": "optimizer.lr_warmup_steps",
-    "target_steps": "schedule.max_train_epochs",
-    "num_repeats": "dataset.num_repeats",
-    "batch_size": "schedule.batch_size",
-    "checkpoints": "schedule.save_every_n_epochs",
-    "training_type": "training_type",
-}
 
 
 def explain_plan(plan: TrainingPlan, family: ModelFamily) -> dict[str, str]:

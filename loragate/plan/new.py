@@ -8,17 +8,17 @@ each gets a plain-words explanation in `plan.explanations`.
 from __future__ import annotations
 
 import math
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from loragate.backends import get_backend
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.catalog.optimizers import default_lr, get_optimizer
-from loragate.catalog.presets import Preset, get_preset, schedule_for
+from loragate.catalog.presets import Preset, explain_setting, get_preset, schedule_for
 from loragate.errors import LoragateError
 from loragate.names import check_name
 from loragate.plan.dataset_spec import build_dataset_spec
-from loragate.plan.explain import PRESET_KEYS, explain_plan
+from loragate.plan.explain import explain_plan
 from loragate.plan.fit import fit_memory
 from loragate.plan.gpu import studio_gpu_gb
 from loragate.plan.model import (
@@ -121,14 +121,15 @@ def new_plan(
     if plan.dataset.target_frames != spec.target_frames:
         # shorter clips were needed to fit: count the samples again for the schedule
         plan.dataset = describe(plan.dataset.target_frames)
-        fitted = _schedule(chosen, plan.dataset)
-        plan.schedule.max_train_epochs, plan.schedule.save_every_n_epochs = fitted.max_train_epochs, fitted.save_every_n_epochs
+    # the fit may have lowered the batch or shortened the clips: keep the preset's step target, not its epochs
+    fitted = _schedule(chosen, plan.dataset, plan.schedule.batch_size)
+    plan.schedule.max_train_epochs, plan.schedule.save_every_n_epochs = fitted.max_train_epochs, fitted.save_every_n_epochs
     if opt.lr_scheduler != "constant":
         # warm-up as a share of the steps the run will take with the batch that fits; musubi refuses
         # warm-up steps with the 'constant' schedule (trainer_base.get_lr_scheduler).
         total = plan.schedule.max_train_epochs * _steps_per_epoch(plan.dataset, plan.schedule.batch_size)
         opt.lr_warmup_steps = int(round(chosen.warmup_ratio * total))
-    plan.explanations = _explanations(plan, family, chosen)
+    plan.explanations = _explanations(plan, family, chosen, planned_batch=schedule.batch_size)
     plan.commands = get_backend(plan.backend).commands(plan)
     return plan
 
@@ -192,10 +193,12 @@ def _steps_per_epoch(spec: DatasetSpec, batch: int) -> int:
     return max(1, math.ceil(_items_per_epoch(spec) / batch))
 
 
-def _schedule(chosen: Preset, spec: DatasetSpec) -> ScheduleSpec:
+def _schedule(chosen: Preset, spec: DatasetSpec, batch: int | None = None) -> ScheduleSpec:
     # schedule_for multiplies by the preset's repeats; repeats here already vary per folder
     # (kohya N_name), so hand it the item count that gives the same product.
     items = max(1, round(_items_per_epoch(spec) / chosen.num_repeats))
+    if batch is not None and batch != chosen.batch_size:
+        chosen = chosen.model_copy(update={"batch_size": batch})
     s = schedule_for(chosen, items)
     return ScheduleSpec(
         max_train_epochs=s.max_train_epochs,
@@ -299,12 +302,39 @@ def _experts(plan: TrainingPlan, family: ModelFamily, choice: ExpertChoice | Non
     return experts
 
 
-def _explanations(plan: TrainingPlan, family: ModelFamily, chosen: Preset) -> dict[str, str]:
-    why = {PRESET_KEYS.get(key, key): text for key, text in chosen.explanations.items()}
-    why["schedule.max_train_epochs"] = (
-        f"{plan.schedule.max_train_epochs} passes over the dataset, about "
-        f"{plan.schedule.max_train_epochs * _steps_per_epoch(plan.dataset, plan.schedule.batch_size)} steps: "
-        + why.get("schedule.max_train_epochs", "")
-    ).strip()
+def _explanations(plan: TrainingPlan, family: ModelFamily, chosen: Preset, *, planned_batch: int) -> dict[str, str]:
+    """Why each value is what it is, written from the plan's final values (the artist's overrides
+    and the memory fit included), never from the preset's starting point."""
+    opt, sched = plan.optimizer, plan.schedule
+    total = sched.max_train_epochs * _steps_per_epoch(plan.dataset, sched.batch_size)
+    batch = explain_setting("batch_size", sched.batch_size)
+    if sched.batch_size < planned_batch:
+        batch += f" Lowered from the preset's {planned_batch} so the run fits the graphics card."
+    if opt.lr_warmup_steps:
+        warmup = explain_setting("warmup_ratio", f"{opt.lr_warmup_steps} steps ({opt.lr_warmup_steps / max(1, total):.0%} of the run)")
+    else:
+        warmup = "No warm-up: the learning rate is used at full strength from the first step."
+    why = {
+        "network.dim": explain_setting("rank", plan.network.dim),
+        "network.alpha": explain_setting("alpha", plan.network.alpha),
+        "optimizer.learning_rate": explain_setting("learning_rate", opt.learning_rate),
+        "optimizer.type": explain_setting("optimizer", get_optimizer(opt.type).name),
+        "optimizer.lr_scheduler": explain_setting("lr_scheduler", opt.lr_scheduler),
+        "optimizer.lr_warmup_steps": warmup,
+        "schedule.batch_size": batch,
+        "schedule.max_train_epochs": f"{sched.max_train_epochs} passes over the dataset. " + explain_setting("target_steps", total),
+        "dataset.num_repeats": _repeats_explained(plan.dataset),
+        "training_type": chosen.explanations["training_type"],
+    }
+    if sched.save_every_n_epochs:
+        why["schedule.save_every_n_epochs"] = explain_setting("checkpoints", sched.max_train_epochs // sched.save_every_n_epochs)
     why.update(explain_plan(plan, family))
     return dict(sorted(why.items()))
+
+
+def _repeats_explained(spec: DatasetSpec) -> str:
+    repeats = {s.num_repeats for s in spec.subsets} or {spec.num_repeats}
+    if len(repeats) == 1:
+        return explain_setting("num_repeats", repeats.pop())
+    per_folder = ", ".join(f"{PurePosixPath(s.path).name} {s.num_repeats}x" for s in spec.subsets)
+    return f"Each folder's pictures are shown as often per pass as its name says ({per_folder}), as kohya folders are meant."

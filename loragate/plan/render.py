@@ -24,6 +24,9 @@ def _value_at(plan: TrainingPlan, key: str) -> str:
             return "-"
     if key == "experts":
         return ", ".join(f"{e.expert} ({e.min_timestep}-{e.max_timestep})" for e in plan.experts)
+    if key == "dataset.num_repeats" and plan.dataset.subsets:
+        # what the dataset TOML says: each folder's own repeats (kohya N_name folders differ)
+        return ", ".join(str(r) for r in sorted({s.num_repeats for s in plan.dataset.subsets}))
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
