@@ -149,3 +149,54 @@ def test_train_command_passes_the_arguments() -> None:
 @pytest.mark.parametrize("name", ["eye.md", "studio.md"])
 def test_grimoire_templates_exist(name: str) -> None:
     assert (ROOT / "grimoire" / name).read_text().strip()
+
+
+def _command_options() -> dict[str, set[str]]:
+    """'plan new' -> {'--model', ...}: the long options of every command path."""
+    options: dict[str, set[str]] = {}
+
+    def walk(command: object, prefix: str) -> None:
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, f"{prefix} {name}".strip())
+        if prefix:
+            options[prefix] = {
+                o for p in getattr(command, "params", []) for o in [*p.opts, *getattr(p, "secondary_opts", [])] if o.startswith("--")
+            } | {"--help"}
+
+    walk(typer.main.get_command(app), "")
+    return options
+
+
+def _code_in(text: str) -> list[str]:
+    """Inline code spans (they may wrap across lines) and the lines of fenced code blocks."""
+    spans = [s.replace("\n", " ") for s in re.findall(r"(?<!`)`([^`]+)`(?!`)", re.sub(r"```.*?```", "", text, flags=re.S))]
+    for block in re.findall(r"```[^\n]*\n(.*?)```", text, flags=re.S):
+        spans += block.splitlines()
+    return spans
+
+
+def flags_not_on_their_command(text: str) -> list[str]:
+    """`loragate CMD [SUB] ... --flag` uses whose flag that very command does not take."""
+    options = _command_options()
+    wrong = []
+    for code in _code_in(text):
+        # one command per match: up to the next loragate call, a pipe, && or ;
+        for match in re.finditer(r"\bloragate ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?(.*?)(?=\bloragate |&&|\||;|$)", code):
+            first, second, rest = match.groups()
+            path = f"{first} {second}" if f"{first} {second}" in options else first
+            if path not in options:
+                continue  # unknown commands are test_every_cli_command_named_in_the_docs_exists's to report
+            used = re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", rest if path != first or second is None else f"{second} {rest}")
+            wrong += [f"loragate {path} {flag}" for flag in used if flag not in options[path]]
+    return wrong
+
+
+def test_flag_check_catches_a_flag_of_another_command() -> None:
+    assert flags_not_on_their_command("`loragate plan new mira --model sdxl --gpu-gb 24`") == []
+    assert flags_not_on_their_command("`loragate audit DIR --gpu-gb 24`") == ["loragate audit --gpu-gb"]
+    assert flags_not_on_their_command("```\nloragate plan check mira --steps 5\n```") == ["loragate plan check --steps"]
+
+
+@pytest.mark.parametrize("path", [*DOCS_NAMING_TOOLS, *sorted((ROOT / "resources").rglob("*.md"))], ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_flag_named_exists_on_its_command(path: Path) -> None:
+    assert flags_not_on_their_command(path.read_text(encoding="utf-8")) == []
