@@ -142,3 +142,24 @@ def test_kohya_folder_repeats_are_what_config_md_shows(workspace: Path) -> None:
     plan = new_plan("mira", "sd15", kohya_dataset(workspace, images=4, repeats=10), "mira")
     row = next(line for line in render_config_md(plan).splitlines() if line.startswith("| dataset.num_repeats"))
     assert "| 10 |" in row and "10 time" in row
+
+
+def test_relative_paths_are_made_absolute_because_commands_run_in_the_trainer_folder(
+        workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = wan_dataset(workspace)
+    here = workspace / "typed_here"
+    (here / "models").mkdir(parents=True)
+    (here / "models" / "my_dit.safetensors").write_bytes(b"")
+    monkeypatch.chdir(here)
+    plan = new_plan("mira", "wan2.1-t2v-1.3b", data, "mira", weights={"dit": "models/my_dit.safetensors"},
+                    models_dir="models", output_dir="out", trainer_dir="musubi-tuner", trainer_python="venv/bin/python")
+    assert plan.weights.dit == str(here / "models" / "my_dit.safetensors")  # exists where the command was typed
+    assert plan.weights.vae == str(here / "models" / "wan_2.1_vae.safetensors")
+    assert plan.output_dir == str(workspace / "out")  # not there yet: under the workspace
+    assert plan.trainer_dir == str(workspace / "musubi-tuner")
+    assert plan.trainer_python == str(workspace / "venv" / "bin" / "python")
+    paths = [a for c in plan.commands for a in c.argv if "/" in a and not a.startswith(("src/", "--"))]
+    assert paths and all(Path(a).is_absolute() for a in paths), paths
+    pod = new_plan("mira", "wan2.1-t2v-1.3b", data, "mira", platform="runpod", weights={"dit": "models/my_dit.safetensors"},
+                   trainer_python="python3")
+    assert pod.weights.dit == "/workspace/models/my_dit.safetensors" and pod.trainer_python == "python3"

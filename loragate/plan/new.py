@@ -32,7 +32,7 @@ from loragate.plan.model import (
     TrainingPlan,
     WeightPaths,
 )
-from loragate.plan.paths import check_dataset_folder, plan_paths
+from loragate.plan.paths import check_dataset_folder, given_path, plan_paths
 
 ExpertChoice = Literal["high", "low", "both"]
 PLATFORMS = ("local", "runpod", "modal")
@@ -108,7 +108,7 @@ def new_plan(
         output_dir=paths.output_dir,
         output_name=name,
         dataset=spec,
-        weights=_weights(family, paths.models_dir, weights or {}),
+        weights=_weights(family, paths.models_dir, {role: given_path(path, platform) or path for role, path in (weights or {}).items()}),
         network=NetworkSpec(module=family.network_module, dim=dim, alpha=alpha),
         optimizer=opt,
         schedule=schedule,

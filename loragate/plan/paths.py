@@ -7,7 +7,8 @@ its place under that root. When loragate runs on the pod itself, the paths are a
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+import os
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from pydantic import BaseModel, Field
 
@@ -73,17 +74,49 @@ def plan_paths(
     if _is_under(cache, dataset_path):
         # A workspace that is the dataset itself: keep the caches beside it instead.
         cache = str(PurePosixPath(dataset_path).parent / f"{PurePosixPath(dataset_path).name}-loragate-cache" / name)
-    trainer = trainer_dir or _trainer_dir(backend, platform, base)
+    trainer = given_path(trainer_dir, platform) or _trainer_dir(backend, platform, base)
+    python = given_path(trainer_python, platform) if trainer_python and _is_path(trainer_python) else trainer_python
     return PlanPaths(
         root=root,
         dataset=dataset_path,
         dataset_toml=on_platform(project_dir(name) / DATASET_TOML, platform, fallback_folder="grimoire"),
-        models_dir=models_dir or str(base / "models"),
-        output_dir=output_dir or str(base / "output" / name),
+        models_dir=given_path(models_dir, platform) or str(base / "models"),
+        output_dir=given_path(output_dir, platform) or str(base / "output" / name),
         cache_dir=cache,
         trainer_dir=trainer,
-        trainer_python=trainer_python or _trainer_python(trainer, platform),
+        trainer_python=python or _trainer_python(trainer, platform),
     )
+
+
+def given_path(value: str | None, platform: Platform) -> str | None:
+    """A path the artist typed, as the training machine sees it.
+
+    The commands run from the trainer's checkout, where a relative path would point somewhere else,
+    so relative paths are made absolute: on this machine from where the command was typed (else the
+    workspace, as MCP callers write them), on a pod from the platform's root.
+    """
+    if not value:
+        return None
+    if Path(value).is_absolute() or PureWindowsPath(value).drive:
+        return value
+    if value.startswith("~") and platform != "local":
+        return value  # the pod's home, not this machine's
+    if platform == "local":
+        return str(_local(value))
+    return str(PurePosixPath(PLATFORM_ROOTS[platform]) / PurePosixPath(value.replace("\\", "/")))
+
+
+def _is_path(value: str) -> bool:
+    """'python3' is looked up on PATH; 'venv/bin/python' is a file."""
+    return "/" in value or "\\" in value
+
+
+def _local(value: str | Path) -> Path:
+    """A local path: relative to where the command was typed when it exists there, else to the workspace."""
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = path if path.exists() else workspace_root() / path
+    return Path(os.path.abspath(path))
 
 
 def trains_here(platform: Platform) -> bool:
@@ -119,11 +152,7 @@ def _in_venv(python: Path) -> bool:
 
 
 def check_dataset_folder(dataset: str | Path) -> Path:
-    path = Path(dataset).expanduser()
-    if not path.is_absolute():
-        # relative to where the command was typed, else to the workspace (how MCP callers write it)
-        path = path if path.is_dir() else workspace_root() / path
-    path = path.resolve()
+    path = _local(dataset).resolve()
     if not path.is_dir():
         raise LoragateError(
             f"The dataset folder {path} does not exist.",
