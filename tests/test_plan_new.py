@@ -163,3 +163,25 @@ def test_relative_paths_are_made_absolute_because_commands_run_in_the_trainer_fo
     pod = new_plan("mira", "wan2.1-t2v-1.3b", data, "mira", platform="runpod", weights={"dit": "models/my_dit.safetensors"},
                    trainer_python="python3")
     assert pod.weights.dit == "/workspace/models/my_dit.safetensors" and pod.trainer_python == "python3"
+
+
+@pytest.mark.parametrize("family", family_ids())
+def test_config_md_explains_every_value_the_commands_carry(family: str, workspace: Path) -> None:
+    from loragate.plan.render import _value_at
+
+    data = wan_dataset(workspace) if family.startswith("wan") else flat_dataset(workspace)
+    plan = new_plan("mira", family, data, "mira", gpu_gb=24)
+    why = plan.explanations
+    wanted = {"network.module", "memory.attention", "memory.cache_latents", "schedule.seed", "dataset.resolution"}
+    wanted |= {f"weights.{role}" for role, path in plan.weights.model_dump().items() if path}
+    if plan.timesteps is not None:
+        wanted.add("timesteps.timestep_sampling")
+    if family == "flux1-dev":
+        wanted |= {"timesteps.guidance_scale", "timesteps.model_prediction_type"}
+        # flux_shift does not read a shift, and the command passes none: nothing to explain
+        assert "timesteps.discrete_flow_shift" not in why and "--discrete_flow_shift" not in plan.commands[-1].argv
+    if plan.experts:
+        wanted |= {"experts", "timesteps.preserve_distribution_shape"}
+    assert wanted <= set(why), sorted(wanted - set(why))
+    # every row shows a value the plan has
+    assert [key for key in why if _value_at(plan, key) == "-"] == []

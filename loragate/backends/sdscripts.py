@@ -152,7 +152,9 @@ class SdScriptsBackend:
             argv.opt("--timestep_sampling", ts.timestep_sampling if ts else "flux_shift")
             if ts and ts.timestep_sampling == "shift":
                 argv.opt("--discrete_flow_shift", ts.discrete_flow_shift)
-            argv.opt("--model_prediction_type", FLUX_PREDICTION).opt("--guidance_scale", FLUX_GUIDANCE)
+            # plans made before these were plan fields get the recommended values
+            argv.opt("--model_prediction_type", (ts.model_prediction_type if ts else None) or FLUX_PREDICTION)
+            argv.opt("--guidance_scale", ts.guidance_scale if ts and ts.guidance_scale is not None else FLUX_GUIDANCE)
         argv.opt("--max_data_loader_n_workers", LOADER_WORKERS).switch("--persistent_data_loader_workers")
         add_length(argv, plan, max_train_steps)
         argv.opt("--seed", sched.seed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from loragate.catalog.models import ModelFamily
 from loragate.plan.model import TrainingPlan
+from loragate.vram.changes import swap_words
 
 
 def explain_plan(plan: TrainingPlan, family: ModelFamily) -> dict[str, str]:
@@ -43,10 +44,7 @@ def explain_plan(plan: TrainingPlan, family: ModelFamily) -> dict[str, str]:
             "full precision. Quality loss is small" + (" (scaled 8-bit keeps more detail)." if mem.fp8_scaled else ".")
         )
     if mem.blocks_to_swap:
-        why["memory.blocks_to_swap"] = (
-            f"{mem.blocks_to_swap} of the model's {family.layers} blocks wait in the computer's main memory and are "
-            "moved onto the graphics card only while needed: slower, but it fits a smaller card."
-        )
+        why["memory.blocks_to_swap"] = swap_words(family, mem.blocks_to_swap) + " It lets the run fit a smaller card."
     if mem.cache_text_encoder_outputs or plan.backend == "musubi":
         why["memory.cache_text_encoder_outputs"] = (
             "Captions are turned into the model's language once, before training, so the large text encoder "
@@ -69,11 +67,8 @@ def explain_plan(plan: TrainingPlan, family: ModelFamily) -> dict[str, str]:
         why["dataset.source_fps"] = (
             f"Your clips run at {ds.source_fps:g} frames per second; frames are skipped so they play at Wan's 16."
         )
-    if plan.timesteps is not None and plan.timesteps.discrete_flow_shift is not None:
-        why["timesteps.discrete_flow_shift"] = (
-            f"Shift {plan.timesteps.discrete_flow_shift:g} with '{plan.timesteps.timestep_sampling}' sampling decides "
-            "how often training practises rough shapes versus fine detail; this is the trainer's documented value."
-        )
+    if plan.timesteps is not None:
+        why.update(_timestep_words(plan))
     if plan.experts:
         ranges = ", ".join(f"{e.expert}-noise {e.min_timestep}-{e.max_timestep}" for e in plan.experts)
         why["experts"] = (
@@ -81,4 +76,90 @@ def explain_plan(plan: TrainingPlan, family: ModelFamily) -> dict[str, str]:
             f"Each gets its own LoRA, trained only on its part of the noise range ({ranges})."
             + (" Both run at the same time." if plan.experts_together else " They run one after the other.")
         )
+    why.update(_machinery_words(plan, family))
+    return why
+
+
+# What each model file is, for an artist who has to download it.
+_WEIGHTS_WORDS: dict[str, str] = {
+    "dit": "The model the LoRA attaches to: the part that draws.",
+    "dit_high_noise": "Wan 2.2's second model file, the high-noise expert that lays out the rough picture.",
+    "vae": "Turns pictures and clips into the model's compact form (and back); used while caching.",
+    "t5": "The text encoder that reads your captions (umt5-xxl); used only while caching them.",
+    "clip": "The image encoder Wan 2.1 image-to-video needs; used only while caching.",
+    "base_model": "The checkpoint the LoRA is trained on; use the same one to generate with the LoRA later.",
+    "clip_l": "FLUX's first text encoder (CLIP-L), which reads your captions.",
+    "t5xxl": "FLUX's second, larger text encoder (T5-XXL), which reads your captions in full.",
+    "ae": "FLUX's autoencoder: turns pictures into the model's compact form and back.",
+}
+
+
+def _timestep_words(plan: TrainingPlan) -> dict[str, str]:
+    ts = plan.timesteps
+    assert ts is not None
+    why: dict[str, str] = {}
+    if ts.timestep_sampling == "flux_shift":
+        why["timesteps.timestep_sampling"] = (
+            "'flux_shift' picks how noisy each practice picture is, adjusted to its size, so training spends its time "
+            "where FLUX needs it; sd-scripts' docs recommend it (the default would hurt)."
+        )
+    else:
+        why["timesteps.timestep_sampling"] = (
+            f"'{ts.timestep_sampling}' picks how noisy each practice picture is; named on purpose, since the trainer's "
+            "default ignores the shift" + (" and would flip the expert's noise range." if plan.experts else ".")
+        )
+        if ts.discrete_flow_shift is not None:
+            why["timesteps.discrete_flow_shift"] = (
+                f"Shift {ts.discrete_flow_shift:g} decides how often training practises rough shapes versus fine "
+                "detail; this is the trainer's documented value."
+            )
+    if ts.preserve_distribution_shape and plan.experts:
+        why["timesteps.preserve_distribution_shape"] = (
+            "Each expert practises only its own noise range but keeps the usual mix of noise levels inside it, "
+            "instead of squeezing the whole mix into that range (what the trainer's docs advise for one expert)."
+        )
+    if ts.guidance_scale is not None:
+        why["timesteps.guidance_scale"] = (
+            f"Guidance {ts.guidance_scale:g} while training FLUX.1 dev, as sd-scripts' docs say; the default 3.5 "
+            "weakens what the LoRA learns."
+        )
+    if ts.model_prediction_type:
+        why["timesteps.model_prediction_type"] = (
+            f"'{ts.model_prediction_type}': the model's output is used as it is, the setting sd-scripts' docs "
+            "recommend for FLUX (the default rescales it)."
+        )
+    return why
+
+
+def _machinery_words(plan: TrainingPlan, family: ModelFamily) -> dict[str, str]:
+    """The values every command carries that are not a training choice but still show up in train.sh."""
+    mem, net, opt = plan.memory, plan.network, plan.optimizer
+    why: dict[str, str] = {
+        "network.module": f"'{net.module}' is the trainer's LoRA type for {family.display_name}.",
+        "memory.attention": (
+            f"'{mem.attention}' is how the model compares parts of a picture with each other; "
+            + ("PyTorch's built-in version works on every card." if mem.attention == "sdpa" else "it must be installed.")
+        ),
+        "schedule.seed": (
+            f"Seed {plan.schedule.seed}: fixes the random choices, so the same plan trains the same way again."
+            if plan.schedule.seed is not None else "No seed: every run makes different random choices."
+        ),
+    }
+    if mem.cache_latents or plan.backend == "musubi":
+        why["memory.cache_latents"] = (
+            "Pictures and clips are turned into the model's compact form once, before training, instead of at every step."
+        )
+    if mem.no_half_vae:
+        why["memory.no_half_vae"] = "The SDXL picture encoder runs at full precision; at half precision it produces broken (NaN) results."
+    if mem.fp8_text_encoder:
+        why["memory.fp8_text_encoder"] = "The text encoder is read in 8-bit form while captions are cached, to fit the card."
+    if mem.offload_inactive_dit:
+        why["memory.offload_inactive_dit"] = "The expert not in use waits in main memory (RAM), so both fit the card."
+    if opt.args:
+        why["optimizer.args"] = f"Settings the {opt.type} optimizer needs to behave well: {', '.join(opt.args)}."
+    for role, what in _WEIGHTS_WORDS.items():
+        if getattr(plan.weights, role, None):
+            why[f"weights.{role}"] = what
+    if plan.weights.dit and plan.weights.dit_high_noise:
+        why["weights.dit"] = "Wan 2.2's low-noise expert, which adds the detail; each expert gets its own LoRA."
     return why

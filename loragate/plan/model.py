@@ -132,6 +132,8 @@ class TimestepSpec(BaseModel):
     max_timestep: int | None = None
     preserve_distribution_shape: bool = False
     timestep_boundary: int | None = None
+    guidance_scale: float | None = Field(default=None, description="FLUX: guidance while training (1.0 for dev).")
+    model_prediction_type: str | None = Field(default=None, description="FLUX: how the model's output is read (raw).")
 
 
 class ExpertPlan(BaseModel):

@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from loragate.backends import get_backend
+from loragate.backends.sdscripts import FLUX_GUIDANCE, FLUX_PREDICTION
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.catalog.optimizers import default_lr, get_optimizer
 from loragate.catalog.presets import Preset, explain_setting, get_preset, schedule_for
@@ -269,7 +270,14 @@ def _timesteps(family: ModelFamily) -> TimestepSpec | None:
         )
     if _script(family).startswith("flux"):
         # reference sd-scripts.md §1.3: flux_shift (or shift 3.1582); the default sigma hurts.
-        return TimestepSpec(timestep_sampling=family.timestep_sampling or "flux_shift", discrete_flow_shift=family.flow_shift)
+        # The shift is only read by 'shift' sampling, so it is kept out of a flux_shift plan.
+        sampling = family.timestep_sampling or "flux_shift"
+        return TimestepSpec(
+            timestep_sampling=sampling,
+            discrete_flow_shift=family.flow_shift if sampling == "shift" else None,
+            guidance_scale=FLUX_GUIDANCE,
+            model_prediction_type=FLUX_PREDICTION,
+        )
     return None
 
 

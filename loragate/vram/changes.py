@@ -167,7 +167,10 @@ def _block_swap(req: VramRequest, family: ModelFamily, phase: str, target_gb: fl
 def swap_words(family: ModelFamily, blocks: int) -> str:
     if blocks == 0:
         return "No block swap: full speed."
-    return (f"Block swap {blocks} of {family.layers} blocks: they wait in main memory (RAM) and are copied in when needed. "
+    # Wan swaps whole blocks (at most all but one); FLUX's n swaps n//2 double and 2*(n - n//2) single
+    # blocks (reference sd-scripts.md §1.3), so there the number only compares with its maximum.
+    of = f"of {family.layers} blocks" if family.trainer == "musubi" else f"(at most {family.block_swap_max} for this model)"
+    return (f"Block swap {blocks} {of}: those blocks wait in main memory (RAM) and are copied in when needed. "
             "Same result, slower steps (the more blocks, the slower), and more RAM used.")
 
 
