@@ -71,6 +71,9 @@ def test_every_file_the_skill_links_exists() -> None:
     assert all(link.startswith("resources/") and link.endswith(".md") for link in links)
 
 
+TOOL_SUFFIXES = ("_dataset", "_run", "_config", "_status", "_vram", "_env", "_files", "_captions", "_duplicates", "_models", "_plan")
+
+
 def test_every_tool_named_anywhere_is_served() -> None:
     tools = served_tools()
     named: set[str] = set()
@@ -80,10 +83,16 @@ def test_every_tool_named_anywhere_is_served() -> None:
     for rule in settings["permissions"]["allow"] + settings["permissions"]["ask"]:
         if rule.startswith("mcp__loragate__"):
             named.add(rule.removeprefix("mcp__loragate__"))
-    # tool names in backticks in the CLAUDE.md quick reference and the README tool list
-    for path in (ROOT / "CLAUDE.md", ROOT / "README.md"):
-        text = path.read_text()
-        named |= {n for n in re.findall(r"`([a-z]+_[a-z_]+)`", text) if n in tools or n.endswith(("_dataset", "_run", "_config", "_status", "_vram", "_env", "_files", "_captions", "_duplicates", "_models", "_plan"))}
+    # tool names in backticks (the skill's phases, the CLAUDE.md quick reference, the README tool
+    # list) and as plain words in the `train` prompt that clients without skills follow
+    from mcp_server.tools.prompts import WORKFLOW
+
+    def tool_like(words: list[str]) -> set[str]:
+        return {n for n in words if not n.startswith("mcp_") and (n in tools or n.endswith(TOOL_SUFFIXES))}
+
+    for path in DOCS_NAMING_TOOLS:
+        named |= tool_like(re.findall(r"`([a-z]+_[a-z_]+)`", path.read_text()))
+    named |= tool_like(re.findall(r"\b([a-z]+_[a-z_]+)\b", WORKFLOW))
     assert named, "the docs name the tools they use"
     assert sorted(named - tools) == []
 
