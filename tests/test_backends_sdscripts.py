@@ -42,6 +42,19 @@ def test_dataset_toml_kohya_folders_become_subsets(workspace: Path) -> None:
     assert dataset["subsets"] == [{"image_dir": str(data / "10_mira"), "num_repeats": 10}]
 
 
+def test_dataset_toml_reads_like_the_docs_and_parses_back(workspace: Path) -> None:
+    """[[datasets.subsets]] tables and one-line arrays, as sd-scripts' config docs write them, with
+    exactly the backend's values; Windows paths and quotes survive."""
+    data = kohya_dataset(workspace, images=2, repeats=3)
+    plan = new_plan("mira", "sdxl", data, "mira")
+    plan.dataset.subsets[0].path = 'C:\\data\\10 "mira"'
+    backend = get_backend("sdscripts")
+    text = backend.dataset_toml(plan)
+    assert "\n[[datasets]]\n" in text and "\n  [[datasets.subsets]]\n" in text and "subsets = [" not in text
+    assert "resolution = [1024, 1024]" in text
+    assert tomllib.loads(text) == backend.dataset_config(plan)
+
+
 def test_flat_folder_is_one_subset(workspace: Path) -> None:
     data = flat_dataset(workspace)
     plan = new_plan("mira", "sd15", data, "mira")

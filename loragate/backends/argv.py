@@ -104,3 +104,10 @@ def need_file(value: str | None, what: str, field: str) -> str:
             f"Set weights.{field} in plan.json, or pass it to `loragate plan new`.",
         )
     return value
+
+
+def need_dataset_toml(plan: TrainingPlan) -> str:
+    """The dataset TOML path every command names."""
+    if not plan.dataset_toml:
+        raise LoragateError("The plan has no dataset TOML path.", "Re-create it with `loragate plan new`.")
+    return plan.dataset_toml

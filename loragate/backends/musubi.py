@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
-from loragate.backends.argv import Argv, accelerate_launch, add_length, need_file, python_of, script_of
+from loragate.backends.argv import Argv, accelerate_launch, add_length, need_dataset_toml, need_file, python_of, script_of
+from loragate.backends.toml_text import dataset_toml_text
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.errors import LoragateError
 from loragate.plan.model import Command, DatasetSubset, ExpertPlan, TrainingPlan
@@ -106,18 +107,14 @@ class MusubiBackend:
         return {"general": general, "datasets": datasets}
 
     def dataset_toml(self, plan: TrainingPlan) -> str:
-        import tomli_w
-
-        header = f"# musubi-tuner dataset config for {plan.name}, written by loragate from plan.json.\n\n"
-        return header + tomli_w.dumps(self.dataset_config(plan))
+        return dataset_toml_text("musubi-tuner", plan.name, self.dataset_config(plan))
 
     # ------------------------------------------------------------------ commands
     def commands(
         self, plan: TrainingPlan, *, max_train_steps: int | None = None, output_dir: str | None = None
     ) -> list[Command]:
         family = get_family(plan.model)
-        if not plan.dataset_toml:
-            raise LoragateError("The plan has no dataset TOML path.", "Re-create it with `loragate plan new`.")
+        need_dataset_toml(plan)
         cwd = plan.trainer_dir
         cmds = [
             Command(stage="cache_latents", argv=self._cache_latents(plan, family), cwd=cwd,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from loragate.backends.argv import Argv, accelerate_launch, add_length, need_file, script_of
+from loragate.backends.argv import Argv, accelerate_launch, add_length, need_dataset_toml, need_file, script_of
+from loragate.backends.toml_text import dataset_toml_text
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.errors import LoragateError
 from loragate.plan.model import Command, DatasetSubset, TrainingPlan
@@ -83,17 +84,13 @@ class SdScriptsBackend:
         return {"general": general, "datasets": [dataset]}
 
     def dataset_toml(self, plan: TrainingPlan) -> str:
-        import tomli_w
-
-        header = f"# sd-scripts dataset config for {plan.name}, written by loragate from plan.json.\n\n"
-        return header + tomli_w.dumps(self.dataset_config(plan))
+        return dataset_toml_text("sd-scripts", plan.name, self.dataset_config(plan))
 
     def commands(
         self, plan: TrainingPlan, *, max_train_steps: int | None = None, output_dir: str | None = None
     ) -> list[Command]:
         family = get_family(plan.model)
-        if not plan.dataset_toml:
-            raise LoragateError("The plan has no dataset TOML path.", "Re-create it with `loragate plan new`.")
+        need_dataset_toml(plan)
         argv = self._train(plan, family, max_train_steps=max_train_steps, output_dir=output_dir)
         return [Command(stage="train", argv=argv, cwd=plan.trainer_dir,
                         description="Cache latents and captions, then train the LoRA.")]
