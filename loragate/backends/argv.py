@@ -111,3 +111,38 @@ def need_dataset_toml(plan: TrainingPlan) -> str:
     if not plan.dataset_toml:
         raise LoragateError("The plan has no dataset TOML path.", "Re-create it with `loragate plan new`.")
     return plan.dataset_toml
+
+
+def add_network(argv: Argv, plan: TrainingPlan) -> None:
+    """The LoRA: module, rank, alpha, its args, and the weights a continued run starts from."""
+    net = plan.network
+    argv.opt("--network_module", net.module).opt("--network_dim", net.dim).opt("--network_alpha", net.alpha)
+    argv.many("--network_args", net.args)
+    # Continuing a run starts from a checkpoint's LoRA weights, never --resume (reference
+    # musubi-tuner.md §5.11: --resume restarts the step count with the saved scheduler state).
+    argv.opt("--network_weights", net.weights)
+
+
+def add_optimizer(argv: Argv, plan: TrainingPlan) -> None:
+    """Optimizer, learning rate and its schedule: the same flags in both trainers."""
+    opt, sched = plan.optimizer, plan.schedule
+    argv.opt("--optimizer_type", opt.type).many("--optimizer_args", opt.args)
+    argv.opt("--learning_rate", opt.learning_rate).opt("--lr_scheduler", opt.lr_scheduler)
+    if opt.lr_warmup_steps:
+        argv.opt("--lr_warmup_steps", opt.lr_warmup_steps)
+    argv.opt("--lr_scheduler_min_lr_ratio", opt.lr_scheduler_min_lr_ratio)
+    argv.items += opt.extra_flags
+    if sched.gradient_accumulation_steps > 1:
+        argv.opt("--gradient_accumulation_steps", sched.gradient_accumulation_steps)
+
+
+def add_attention(argv: Argv, plan: TrainingPlan, choices: dict[str, list[str]], trainer: str) -> None:
+    """The plan's attention as the trainer's flags (`choices`: attention name -> flags)."""
+    attention = plan.memory.attention
+    if attention not in choices:
+        raise LoragateError(
+            f"{trainer} cannot train with the attention {attention!r}.",
+            f"Set memory.attention to one of: {', '.join(choices)}.",
+        )
+    for flag in choices[attention]:
+        argv.switch(flag)

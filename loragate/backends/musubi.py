@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
-from loragate.backends.argv import Argv, accelerate_launch, add_length, need_dataset_toml, need_file, python_of, script_of
+from loragate.backends.argv import (
+    Argv, accelerate_launch, add_attention, add_length, add_network, add_optimizer, need_dataset_toml, need_file,
+    python_of, script_of,
+)
 from loragate.backends.toml_text import dataset_toml_text
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.errors import LoragateError
@@ -158,19 +161,13 @@ class MusubiBackend:
         max_train_steps: int | None,
         output_dir: str | None,
     ) -> list[str]:
-        mem, net, opt, sched, ts = plan.memory, plan.network, plan.optimizer, plan.schedule, plan.timesteps
+        mem, sched, ts = plan.memory, plan.schedule, plan.timesteps
         argv = Argv(*accelerate_launch(plan), script_of(family, "train"))
         argv.opt("--task", family.task)
         dit = expert.dit if expert else plan.weights.dit
         argv.opt("--dit", need_file(dit, "DiT model", "dit"))
         argv.opt("--dataset_config", plan.dataset_toml)
-        if mem.attention not in ATTENTION_FLAGS:
-            raise LoragateError(
-                f"musubi-tuner cannot train with the attention {mem.attention!r}.",
-                f"Set memory.attention to one of: {', '.join(ATTENTION_FLAGS)}.",
-            )
-        for flag in ATTENTION_FLAGS[mem.attention]:
-            argv.switch(flag)
+        add_attention(argv, plan, ATTENTION_FLAGS, "musubi-tuner")
         # musubi-tuner wan_train_network.py asserts the script's own --mixed_precision against the
         # DiT file's dtype before accelerate starts (reference musubi-tuner.md §5.7).
         argv.opt("--mixed_precision", mem.mixed_precision)
@@ -181,19 +178,8 @@ class MusubiBackend:
         argv.switch("--gradient_checkpointing", mem.gradient_checkpointing)
         argv.opt("--max_data_loader_n_workers", LOADER_WORKERS).switch("--persistent_data_loader_workers")
         # musubi-tuner docs/wan.md: "Don't forget to specify --network_module networks.lora_wan".
-        argv.opt("--network_module", net.module).opt("--network_dim", net.dim).opt("--network_alpha", net.alpha)
-        argv.many("--network_args", net.args)
-        # Continuing a run starts from a checkpoint's LoRA weights, never --resume (reference
-        # musubi-tuner.md §5.11: --resume restarts the step count with the saved scheduler state).
-        argv.opt("--network_weights", net.weights)
-        argv.opt("--optimizer_type", opt.type).many("--optimizer_args", opt.args)
-        argv.opt("--learning_rate", opt.learning_rate).opt("--lr_scheduler", opt.lr_scheduler)
-        if opt.lr_warmup_steps:
-            argv.opt("--lr_warmup_steps", opt.lr_warmup_steps)
-        argv.opt("--lr_scheduler_min_lr_ratio", opt.lr_scheduler_min_lr_ratio)
-        argv.items += opt.extra_flags
-        if sched.gradient_accumulation_steps > 1:
-            argv.opt("--gradient_accumulation_steps", sched.gradient_accumulation_steps)
+        add_network(argv, plan)
+        add_optimizer(argv, plan)
         if ts is not None:
             # reference musubi-tuner.md §5.3: the default 'sigma' sampling inverts min/max timestep
             # and ignores the flow shift, so always name a shift-based sampler.

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from loragate.backends.argv import Argv, accelerate_launch, add_length, need_dataset_toml, need_file, script_of
+from loragate.backends.argv import (
+    Argv, accelerate_launch, add_attention, add_length, add_network, add_optimizer, need_dataset_toml, need_file,
+    script_of,
+)
 from loragate.backends.toml_text import dataset_toml_text
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.errors import LoragateError
@@ -99,7 +102,7 @@ class SdScriptsBackend:
         self, plan: TrainingPlan, family: ModelFamily, *, max_train_steps: int | None, output_dir: str | None
     ) -> list[str]:
         kind = _script_kind(family)
-        mem, net, opt, sched, w = plan.memory, plan.network, plan.optimizer, plan.schedule, plan.weights
+        mem, sched, w = plan.memory, plan.schedule, plan.weights
         argv = Argv(*accelerate_launch(plan), script_of(family, "train"))
         argv.opt("--pretrained_model_name_or_path", need_file(w.base_model, "base model", "base_model"))
         if kind == "flux":
@@ -110,30 +113,13 @@ class SdScriptsBackend:
         argv.opt("--dataset_config", plan.dataset_toml)
         argv.opt("--output_dir", output_dir or plan.output_dir).opt("--output_name", plan.output_name)
         argv.opt("--save_model_as", "safetensors")
-        argv.opt("--network_module", net.module).opt("--network_dim", net.dim).opt("--network_alpha", net.alpha)
-        argv.many("--network_args", net.args)
-        # Continuing a run starts from a checkpoint's LoRA weights, never --resume (reference
-        # musubi-tuner.md §5.11: --resume restarts the step count with the saved scheduler state).
-        argv.opt("--network_weights", net.weights)
+        add_network(argv, plan)
         # reference sd-scripts.md §1.2 / §6.6: caching text-encoder outputs requires training the
         # UNet only (SDXL asserts it); train_network.py (SD 1.5) has no TE-cache flag at all.
         te_cache = mem.cache_text_encoder_outputs and kind != "sd"
         argv.switch("--network_train_unet_only", mem.network_train_unet_only or te_cache)
-        argv.opt("--optimizer_type", opt.type).many("--optimizer_args", opt.args)
-        argv.opt("--learning_rate", opt.learning_rate).opt("--lr_scheduler", opt.lr_scheduler)
-        if opt.lr_warmup_steps:
-            argv.opt("--lr_warmup_steps", opt.lr_warmup_steps)
-        argv.opt("--lr_scheduler_min_lr_ratio", opt.lr_scheduler_min_lr_ratio)
-        argv.items += opt.extra_flags
-        if sched.gradient_accumulation_steps > 1:
-            argv.opt("--gradient_accumulation_steps", sched.gradient_accumulation_steps)
-        if mem.attention not in ATTENTION_FLAGS:
-            raise LoragateError(
-                f"sd-scripts cannot train with the attention {mem.attention!r}.",
-                f"Set memory.attention to one of: {', '.join(ATTENTION_FLAGS)}.",
-            )
-        for flag in ATTENTION_FLAGS[mem.attention]:
-            argv.switch(flag)
+        add_optimizer(argv, plan)
+        add_attention(argv, plan, ATTENTION_FLAGS, "sd-scripts")
         # reference sd-scripts.md §6.9: without the script's own --mixed_precision training is fp32.
         argv.opt("--mixed_precision", mem.mixed_precision)
         # §1.2: the SDXL VAE produces NaN in fp16 without --no_half_vae.
