@@ -31,11 +31,28 @@ def fakes_env(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     monkeypatch.setenv("PATH", path)
     monkeypatch.setenv("FAKE_STEP_SECONDS", "0.05")
     for var in ("FAKE_STAGES", "FAKE_VRAM_GB", "FAKE_OOM_AFTER", "FAKE_NAN_AFTER", "FAKE_HANG_AFTER", "FAKE_KILL_AFTER",
-                "FAKE_NO_DATA", "FAKE_MISSING_MODULE", "LORAGATE_GPUS"):
+                "FAKE_NO_DATA", "FAKE_MISSING_MODULE", "FAKE_GPU_DIR", "LORAGATE_GPUS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LORAGATE_LOCK_DIR", str(workspace.parent / "locks"))
     yield workspace
     _kill_leftovers(workspace)
+
+
+H100 = {"name": "NVIDIA H100 80GB HBM3", "total_gib": 79.65, "free_gib": 79.1, "capability": [9, 0]}
+
+
+def fake_gpus(monkeypatch: pytest.MonkeyPatch, root: Path, cards: list[dict]) -> Path:
+    """NVML in this process answers with `cards`, and the stand-ins share their memory through
+    FAKE_GPU_DIR (the fake NVML lists them as the cards' processes); returns that folder."""
+    import json
+
+    monkeypatch.setenv("LORAGATE_FAKE_NVML", json.dumps(cards))
+    folder = root.parent / "gpus"
+    folder.mkdir(exist_ok=True)
+    monkeypatch.setenv("FAKE_GPU_DIR", str(folder))
+    monkeypatch.delitem(sys.modules, "pynvml", raising=False)
+    monkeypatch.syspath_prepend(str(FAKES / "host"))
+    return folder
 
 
 def _kill_leftovers(workspace: Path) -> None:

@@ -11,7 +11,7 @@ from loragate.errors import LoragateError
 from loragate.gates.ledger import read_ledger
 from loragate.runs.dryrun import dry_run
 from tests.media import write_caption
-from tests.runs_fixtures import fakes_env, wan_plan  # noqa: F401 - fixture
+from tests.runs_fixtures import H100, fake_gpus, fakes_env, wan_plan  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.usefixtures("fakes_env")
 
@@ -96,3 +96,49 @@ def test_hang_hits_the_stage_timeout(workspace: Path, monkeypatch: pytest.Monkey
     report = dry_run("mira", steps=3, timeouts={"train": 3})
     f = next(f for f in report.findings if f.severity == "block")
     assert f.code == "DRY_TIMEOUT" and report.steps[-1].timed_out
+
+
+def test_experts_planned_together_run_at_once_on_one_gpu(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Launch would start both Wan 2.2 experts at once on the H100; so does the dry run, and it
+    measures what the card held with both loaded."""
+    fake_gpus(monkeypatch, workspace, [H100])
+    monkeypatch.setenv("FAKE_STEP_SECONDS", "0.3")  # long enough for the sampler to see both at once
+    wan_plan(workspace, experts=True, together=True)
+    report = dry_run("mira", steps=3)
+    assert report.verdict == "GO", report.findings
+    trains = [s for s in report.steps if s.stage == "train"]
+    assert {s.expert for s in trains} == {"high", "low"} and all(s.together and s.gpu == 0 for s in trains)
+    assert report.placement and "at once on one GPU" in report.placement
+    assert report.peak_vram_gb is not None and report.combined_peak_vram_gb is not None
+    assert report.combined_peak_vram_gb > 1.5 * report.peak_vram_gb  # both models on the card at the same time
+    assert report.wall_seconds_per_step == pytest.approx(max(s.seconds_per_step or 0 for s in trains), abs=1e-3)
+    md = (workspace / "grimoire" / "training" / "mira" / "dry-run.md").read_text()
+    assert "Both experts at once (measured)" in md and "high, at once" in md
+
+
+def test_experts_that_fit_alone_but_not_together_fail_the_dry_run(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An 50 GB card holds one 14B expert, not two: the dry run must find out before launch does."""
+    fake_gpus(monkeypatch, workspace, [H100])
+    monkeypatch.setenv("FAKE_VRAM_GB", "50")
+    monkeypatch.setenv("FAKE_STEP_SECONDS", "0.3")
+    wan_plan(workspace, experts=True, together=True)
+    report = dry_run("mira", steps=3)
+    assert report.verdict == "NO-GO"
+    f = next(f for f in report.findings if f.severity == "block")
+    assert f.code == "DRY_EXPERTS_OOM_TOGETHER" and "at the same time" in f.message
+    assert "--one-after-another" in f.fix and "loragate plan new mira" in f.fix
+    # one after the other, each expert has the card to itself and the same budget is enough
+    wan_plan(workspace, experts=True, together=False)
+    report = dry_run("mira", steps=2)
+    assert report.verdict == "GO", report.findings
+    assert not any(s.together for s in report.steps) and report.combined_peak_vram_gb is None
+
+
+def test_experts_together_on_two_gpus_each_get_a_card(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_gpus(monkeypatch, workspace, [H100, H100])
+    monkeypatch.setenv("FAKE_VRAM_GB", "50")
+    wan_plan(workspace, experts=True, together=True)
+    report = dry_run("mira", steps=2)
+    assert report.verdict == "GO", report.findings
+    assert sorted(s.gpu for s in report.steps if s.stage == "train") == [0, 1]
+    assert report.placement and "each on its own GPU" in report.placement

@@ -40,7 +40,7 @@ def _load_plan(name: str) -> TrainingPlan:
 def _gpu_need_gib(plan: TrainingPlan | None, gpus: int = 1) -> float | None:
     """GPU memory the plan needs on the first card with Gate 2's margin, in GiB as NVML counts a
     card. Wan 2.2 experts trained together share it unless a second card takes one of them (as
-    `launch` places them: loragate.runs.launch.choose_gpus)."""
+    `launch` places them: loragate.runs.placement.choose_gpus)."""
     if plan is None:
         return None
     runs = resources.runs_at_once(plan)

@@ -1,6 +1,9 @@
 """Gate 4, the dry run: the plan's real commands with a 2-5 step limit, into a scratch folder.
 
 musubi: cache latents, cache text-encoder outputs, then each training run; sd-scripts: training.
+The training runs are placed exactly as launch places them (loragate.runs.placement): the two
+Wan 2.2 experts at the same time, on one GPU or on two, when the plan trains them together, so
+their combined memory and their speed while sharing the machine are what gets measured.
 Every step's log is kept under grimoire/training/NAME/dry-run/, its failure classified in plain
 words, its peak VRAM measured through NVML and its seconds per step read from the log. The
 measured peak is written beside Gate 2's estimate and fed back so later estimates on this machine
@@ -9,8 +12,10 @@ are corrected. GO when every training run completed at least 2 steps and nothing
 
 from __future__ import annotations
 
-import shutil
 import secrets
+import shlex
+import shutil
+import time
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -21,14 +26,17 @@ from loragate.errors import LoragateError
 from loragate.findings import Finding, Verdict, sort_findings, verdict_of
 from loragate.gates.ledger import record_gate
 from loragate.names import check_name
+from loragate.plan.model import Command, TrainingPlan
 from loragate.plan.store import load_project_plan, plan_path
 from loragate.progress import ProgressFn, or_silent
 from loragate.runs.classify import classify_failure, read_tail
 from loragate.runs.fit import estimated_gb
 from loragate.runs.lock import gpu_lock
-from loragate.runs.process import start_step
+from loragate.runs.placement import choose_gpus, plan_placement
+from loragate.runs.process import StepRun, start_step
 from loragate.runs.steps import read_step_progress
 from loragate.runs.supervisor import log_name
+from loragate.runs.vram_sampler import VramSampler
 from loragate.workspace import project_dir
 
 MIN_STEPS, MAX_STEPS = 2, 5
@@ -40,6 +48,8 @@ STAGE_TIMEOUT_S = {"cache_latents": 3600.0, "cache_text_encoder": 1800.0, "train
 class DryRunStep(BaseModel):
     stage: str
     expert: str | None = None
+    gpu: int | None = Field(default=None, description="The GPU it ran on (CUDA_VISIBLE_DEVICES), as launch will run it.")
+    together: bool = Field(default=False, description="It trained at the same time as the other Wan 2.2 expert.")
     argv: list[str]
     log: str
     exit_code: int | None
@@ -56,9 +66,22 @@ class DryRunReport(BaseModel):
     verdict: Verdict
     steps_requested: int
     steps_completed: int = Field(description="The fewest steps any training run completed.")
-    seconds_per_step: float | None
-    peak_vram_gb: float | None = Field(description="Highest measured peak of any step; None when no GPU could be measured.")
+    seconds_per_step: float | None = Field(
+        description="The slowest training run's seconds per step, measured with the runs placed as launch places them."
+    )
+    wall_seconds_per_step: float | None = Field(
+        default=None,
+        description="Wall-clock seconds for one step of every training run: the slowest run's when the Wan 2.2 experts "
+        "train at the same time, the sum when they train one after the other.",
+    )
+    peak_vram_gb: float | None = Field(description="Highest measured peak of any one step (one run); None when no GPU could be measured.")
+    combined_peak_vram_gb: float | None = Field(
+        default=None,
+        description="Peak of the training runs that ran at the same time, summed (on one GPU: what the card held with both "
+        "experts loaded); None when they ran one after the other or nothing was measured.",
+    )
     estimated_vram_gb: float | None = Field(description="Gate 2's estimate for one training run, for comparison.")
+    placement: str | None = Field(default=None, description="How the Wan 2.2 experts were placed, the same way launch will place them.")
     caching_done: bool = Field(default=False, description="musubi's caches were written by this dry run.")
     scratch_dir: str
     steps: list[DryRunStep]
@@ -98,33 +121,30 @@ def dry_run(
     findings: list[Finding] = []
     job_id = "dry-run-" + secrets.token_urlsafe(6)
     nvml_errors: list[str] = []
-    with gpu_lock([0], name, job_id, purpose="dry run") as notes:
+    combined: list[float] = []
+    gpus = choose_gpus(len(plan.experts), plan.experts_together)
+    trains = [c for c in commands if c.stage == "train"]
+    placement = plan_placement(plan, trains, gpus) if len(trains) > 1 else None
+    # caching one step at a time on the first GPU, then the training runs in launch's waves
+    waves = [[(c, gpus[0])] for c in commands if c.stage != "train"]
+    waves += [[(trains[i], gpu) for i, gpu in wave] for wave in placement.waves] if placement else [[(c, gpus[0])] for c in trains]
+    with gpu_lock(gpus, name, job_id, purpose="dry run") as notes:
         findings += [Finding(code="DRY_STALE_LOCK", severity="info", message=n) for n in notes]
-        for index, command in enumerate(commands):
-            what = command.stage.replace("_", " ") + (f" ({command.expert} noise)" if command.expert else "")
-            report_progress(index, len(commands), f"{what}...")
-            log = scratch / log_name(command)
-            run = start_step(command, log, timeout_s=limits.get(command.stage))
-            code = run.wait()
-            if run.sampler.error:
-                nvml_errors.append(run.sampler.error)
-            parsed = read_step_progress(log) if command.stage == "train" else None
-            failure = classify_failure(
-                command.stage, code, read_tail(log), command.argv, steps_completed=parsed.steps if parsed else 0,
-                timed_out=run.timed_out, prefix="DRY", trainer_python=plan.trainer_python,
-            )
-            done.append(DryRunStep(
-                stage=command.stage, expert=command.expert, argv=command.argv, log=str(log), exit_code=code,
-                seconds=run.seconds, timed_out=run.timed_out,
-                steps_completed=parsed.steps if parsed else 0,
-                seconds_per_step=parsed.seconds_per_step if parsed else None,
-                peak_vram_gb=run.peak_vram_gb, ok=failure is None,
-            ))
-            if failure is not None:
-                findings.append(failure.finding(path=str(log)))
+        for wave in waves:
+            what = " and ".join(c.stage.replace("_", " ") + (f" ({c.expert} noise)" if c.expert else "") for c, _ in wave)
+            report_progress(len(done), len(commands), f"{what}{' at the same time' if len(wave) > 1 else ''}...")
+            ran, failed, peak_together, nvml_error = _run_wave(wave, scratch, limits, plan)
+            done += ran
+            findings += [f for f in failed if f.message not in {g.message for g in findings}]
+            if peak_together is not None:
+                combined.append(peak_together)
+            if nvml_error:
+                nvml_errors.append(nvml_error)
+            if failed:
                 break
         report_progress(len(commands), len(commands), "dry run finished")
-    report = _report(name, plan, steps, scratch, done, findings, len(commands), nvml_error=next(iter(nvml_errors), None))
+    report = _report(name, plan, steps, scratch, done, findings, len(commands), nvml_error=next(iter(nvml_errors), None),
+                     placement=placement.reason if placement else None, combined_peak=max(combined) if combined else None)
     _write_records(folder, report)
     _feed_back(plan, report)
     subject = {
@@ -137,7 +157,68 @@ def dry_run(
     return report
 
 
-def _report(name, plan, steps, scratch, done, findings, total_commands, nvml_error: str | None = None) -> DryRunReport:  # noqa: ANN001
+def _run_wave(
+    wave: list[tuple[Command, int | None]], scratch: Path, limits: dict[str, float], plan: TrainingPlan
+) -> tuple[list[DryRunStep], list[Finding], float | None, str | None]:
+    """Start the commands of a wave at once and wait for all: (steps, findings, the peak of the
+    runs together when there were several, an NVML error)."""
+    together = len(wave) > 1
+    runs: list[StepRun] = [
+        start_step(command, scratch / log_name(command), gpu=gpu, timeout_s=limits.get(command.stage)) for command, gpu in wave
+    ]
+    both = VramSampler([run.pid for run in runs]).start() if together else None
+    try:
+        while any(run.poll() is None for run in runs):
+            time.sleep(0.2)
+    finally:
+        peak_together = both.stop() if both is not None else None
+    steps: list[DryRunStep] = []
+    findings: list[Finding] = []
+    shared_gpu = together and len({gpu for _, gpu in wave}) == 1
+    for run, (command, gpu) in zip(runs, wave):
+        code = run.wait()
+        parsed = read_step_progress(run.log_path) if command.stage == "train" else None
+        failure = classify_failure(
+            command.stage, code, read_tail(run.log_path), command.argv, steps_completed=parsed.steps if parsed else 0,
+            timed_out=run.timed_out, prefix="DRY", trainer_python=plan.trainer_python,
+        )
+        steps.append(DryRunStep(
+            stage=command.stage, expert=command.expert, gpu=gpu, together=together, argv=command.argv, log=str(run.log_path),
+            exit_code=code, seconds=run.seconds, timed_out=run.timed_out, steps_completed=parsed.steps if parsed else 0,
+            seconds_per_step=parsed.seconds_per_step if parsed else None, peak_vram_gb=run.peak_vram_gb, ok=failure is None,
+        ))
+        if failure is None:
+            continue
+        if failure.is_cuda_oom and shared_gpu:
+            findings.append(_shared_oom_finding(plan, command, gpu, str(run.log_path)))
+        else:
+            findings.append(failure.finding(path=str(run.log_path)))
+    error = next((run.sampler.error for run in runs if run.sampler.error), None)
+    return steps, findings, (round(peak_together / 1e9, 2) if peak_together else None), error
+
+
+def _shared_oom_finding(plan: TrainingPlan, command: Command, gpu: int | None, log: str) -> Finding:
+    """Two experts that fit one at a time can still run the card out of memory together."""
+    replan = shlex.join(["loragate", "plan", "new", plan.name, "--model", plan.model, "--dataset", plan.dataset.path,
+                         "--trigger", plan.trigger, "--preset", plan.preset, "--one-after-another"])
+    return Finding(
+        code="DRY_EXPERTS_OOM_TOGETHER",
+        severity="block",
+        message=(
+            f"The two Wan 2.2 experts ran out of GPU memory training at the same time on GPU {gpu if gpu is not None else 0} "
+            f"(the {command.expert}-noise expert stopped): the card cannot hold both models at once."
+        ),
+        fix=(
+            f"Train them one after the other: re-plan with `{replan}` (add the other options you chose before), then run "
+            "the dry run again. Or train on a machine with two GPUs, so each expert has its own."
+        ),
+        path=log,
+        evidence={"stage": command.stage, "expert": command.expert, "gpu": gpu},
+    )
+
+
+def _report(name, plan, steps, scratch, done, findings, total_commands, nvml_error: str | None = None,  # noqa: ANN001
+            placement: str | None = None, combined_peak: float | None = None) -> DryRunReport:
     trains = [s for s in done if s.stage == "train"]
     all_ran = len(done) == total_commands
     fewest = min((s.steps_completed for s in trains), default=0)
@@ -171,8 +252,13 @@ def _report(name, plan, steps, scratch, done, findings, total_commands, nvml_err
             evidence={"nvml_error": nvml_error},
         ))
     verdict = verdict_of(findings)
-    rate = round(sum(rates) / len(rates), 3) if rates else None
-    if verdict == "GO":
+    rate = round(max(rates), 3) if rates else None
+    wall = _wall_seconds_per_step(trains)
+    if verdict == "GO" and len(trains) > 1:
+        figures = "; ".join(_expert_figures(s) for s in trains)
+        summary = f"Dry run passed with the experts placed as the training will run them ({placement or 'one after the other'}): {figures}" + \
+            (f"; {combined_peak:.1f} GB at once" if combined_peak is not None else "") + ", no errors."
+    elif verdict == "GO":
         summary = f"Dry run passed: model loaded, {fewest} step(s) completed" + (f" at {rate:.2f} s/step" if rate else "") + \
             (f", peak {peak:.1f} GB" if peak is not None else "") + ", no errors."
     else:
@@ -180,10 +266,26 @@ def _report(name, plan, steps, scratch, done, findings, total_commands, nvml_err
         summary = f"Dry run failed: {first.message if first else 'see the findings'}"
     caching = [s for s in done if s.stage != "train"]
     return DryRunReport(
-        project=name, verdict=verdict, steps_requested=steps, steps_completed=fewest, seconds_per_step=rate,
+        project=name, verdict=verdict, steps_requested=steps, steps_completed=fewest, seconds_per_step=rate, wall_seconds_per_step=wall,
         peak_vram_gb=peak, estimated_vram_gb=estimate, caching_done=bool(caching) and all(s.ok for s in caching),
         scratch_dir=str(scratch), steps=done, findings=sort_findings(findings), summary=summary,
+        combined_peak_vram_gb=combined_peak, placement=placement,
     )
+
+
+def _expert_figures(step: DryRunStep) -> str:
+    return (f"{step.expert}-noise expert {step.steps_completed} step(s)"
+            + (f" at {step.seconds_per_step:.2f} s/step" if step.seconds_per_step else "")
+            + (f", peak {step.peak_vram_gb:.1f} GB" if step.peak_vram_gb is not None else ""))
+
+
+def _wall_seconds_per_step(trains: list[DryRunStep]) -> float | None:
+    """One step of every run on the wall clock: runs at the same time overlap, the others add up."""
+    if not trains or any(s.seconds_per_step is None for s in trains):
+        return None
+    together = [s.seconds_per_step for s in trains if s.together]
+    alone = [s.seconds_per_step for s in trains if not s.together]
+    return round((max(together) if together else 0.0) + sum(alone), 3)  # type: ignore[arg-type]
 
 
 def _write_records(folder: Path, report: DryRunReport) -> None:
@@ -196,17 +298,25 @@ def _write_records(folder: Path, report: DryRunReport) -> None:
         f"- **Seconds per step**: {report.seconds_per_step if report.seconds_per_step is not None else 'not measured'}",
         f"- **Peak GPU memory (measured)**: {f'{report.peak_vram_gb:.1f} GB' if report.peak_vram_gb is not None else 'not measured'}",
         f"- **Estimated at Gate 2**: {f'{report.estimated_vram_gb:.1f} GB' if report.estimated_vram_gb else 'no estimate'}",
+    ]
+    if report.placement:
+        lines += [
+            f"- **Wan 2.2 experts**: {report.placement}",
+            f"- **Both experts at once (measured)**: {f'{report.combined_peak_vram_gb:.1f} GB' if report.combined_peak_vram_gb is not None else 'not measured'}",
+            f"- **Wall-clock seconds per step of both experts**: {report.wall_seconds_per_step if report.wall_seconds_per_step is not None else 'not measured'}",
+        ]
+    lines += [
         f"- **Scratch folder**: {report.scratch_dir}",
         "",
         report.summary,
         "",
-        "| step | exit | time | steps | s/step | peak GB | log |",
-        "|---|---|---|---|---|---|---|",
+        "| step | GPU | exit | time | steps | s/step | peak GB | log |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for s in report.steps:
-        name = s.stage + (f" ({s.expert})" if s.expert else "")
-        lines.append(f"| {name} | {s.exit_code} | {s.seconds:.1f} s | {s.steps_completed} | {s.seconds_per_step or '-'} | "
-                     f"{s.peak_vram_gb if s.peak_vram_gb is not None else '-'} | {Path(s.log).name} |")
+        name = s.stage + (f" ({s.expert}{', at once' if s.together else ''})" if s.expert else "")
+        lines.append(f"| {name} | {s.gpu if s.gpu is not None else '-'} | {s.exit_code} | {s.seconds:.1f} s | {s.steps_completed} | "
+                     f"{s.seconds_per_step or '-'} | {s.peak_vram_gb if s.peak_vram_gb is not None else '-'} | {Path(s.log).name} |")
     if report.findings:
         lines += ["", "## Findings", ""]
         lines += [f"- **{f.code}** ({f.severity}): {f.message} {('Fix: ' + f.fix) if f.fix else ''}".rstrip() for f in report.findings]

@@ -18,7 +18,7 @@ from loragate.names import check_name
 from loragate.plan.store import load_project_plan, plan_path
 from loragate.runs.job import Job, JobEvent, JobStatus, read_job, write_job
 from loragate.runs.lock import acquire_gpus, pid_alive, release_gpus, transfer_gpus
-from loragate.runs.vram_sampler import visible_gpu_count
+from loragate.runs.placement import choose_gpus
 from loragate.workspace import project_dir, workspace_root
 
 SUPERVISOR_LOG = "supervisor.log"
@@ -35,19 +35,6 @@ class LaunchResult(BaseModel):
     logs: list[str] = Field(description="Where the trainer writes; `loragate monitor NAME` reads them.")
     notes: list[str] = Field(default_factory=list)
     message: str
-
-
-def choose_gpus(experts: int, together: bool) -> list[int]:
-    """`LORAGATE_GPUS` (e.g. "0,1") when set; else GPU 0, or GPUs 0 and 1 for two experts run together."""
-    explicit = os.environ.get("LORAGATE_GPUS", "").strip()
-    if explicit:
-        try:
-            return [int(g) for g in explicit.split(",") if g.strip()]
-        except ValueError as exc:
-            raise LoragateError(f"LORAGATE_GPUS={explicit!r} is not a list of GPU numbers.", "Use e.g. LORAGATE_GPUS=0 or 0,1.") from exc
-    if experts >= 2 and together and visible_gpu_count() >= 2:
-        return [0, 1]
-    return [0]
 
 
 def job_running(job: Job | None) -> bool:

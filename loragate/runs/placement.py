@@ -7,9 +7,12 @@ safety margin the config gate uses. Otherwise they run one after the other.
 
 from __future__ import annotations
 
+import os
+
 from pydantic import BaseModel, Field
 
-from loragate.plan.model import Command
+from loragate.errors import LoragateError
+from loragate.plan.model import Command, TrainingPlan
 
 SAFETY_MARGIN = 0.20  # the same margin Gate 2 keeps free on the card
 
@@ -55,4 +58,35 @@ def place_trainings(
     return Placement(
         waves=[[(i, first_gpu)] for i in trains],
         reason="one expert after the other: the memory of this GPU or of a run is not known",
+    )
+
+
+def choose_gpus(experts: int, together: bool) -> list[int]:
+    """`LORAGATE_GPUS` (e.g. "0,1") when set; else GPU 0, or GPUs 0 and 1 for two experts run together."""
+    from loragate.runs.vram_sampler import visible_gpu_count
+
+    explicit = os.environ.get("LORAGATE_GPUS", "").strip()
+    if explicit:
+        try:
+            return [int(g) for g in explicit.split(",") if g.strip()]
+        except ValueError as exc:
+            raise LoragateError(f"LORAGATE_GPUS={explicit!r} is not a list of GPU numbers.", "Use e.g. LORAGATE_GPUS=0 or 0,1.") from exc
+    if experts >= 2 and together and visible_gpu_count() >= 2:
+        return [0, 1]
+    return [0]
+
+
+def plan_placement(
+    plan: TrainingPlan, commands: list[Command], gpus: list[int], *, together: bool | None = None, measured_gb: float | None = None
+) -> Placement:
+    """The waves launch runs the plan's training commands in: one run's memory is the larger of
+    a measured peak (the dry run's) and Gate 2's estimate; the card's size comes from NVML. The dry
+    run calls this too, so it tries the experts exactly as the training will run them."""
+    from loragate.runs.fit import estimated_gb
+    from loragate.runs.vram_sampler import gpu_total_gb
+
+    values = [v for v in (measured_gb, estimated_gb(plan)) if isinstance(v, (int, float))]
+    return place_trainings(
+        commands, gpus, together=plan.experts_together if together is None else together,
+        per_run_gb=max(values) if values else None, gpu_total_gb=gpu_total_gb(gpus[0]) if gpus else None,
     )

@@ -27,9 +27,9 @@ from loragate.plan.model import Command, TrainingPlan, load_plan
 from loragate.runs.checkpoint import final_checkpoint, safetensors_problem
 from loragate.runs.classify import Failure, classify_failure, read_tail
 from loragate.runs.job import Job, JobEvent, ProcessRecord, read_job, utcnow, write_job
-from loragate.runs.fit import LadderChange, estimated_gb, next_oom_change
+from loragate.runs.fit import LadderChange, next_oom_change
 from loragate.runs.lock import release_gpus
-from loragate.runs.placement import place_trainings
+from loragate.runs.placement import plan_placement
 from loragate.runs.process import StepRun, signal_group, start_step, wait_group_gone
 from loragate.runs.steps import read_step_progress
 from loragate.workspace import project_dir
@@ -265,8 +265,7 @@ class Supervisor:
             elif cache_cmds and self.job.attempt == 1 and not recached:
                 self.event("cache_reused", "The latent and text-encoder caches from the dry run are current; caching is skipped.")
             trains = [c for c in commands if c.stage == "train" and c.expert not in done_experts]
-            placement = place_trainings(trains, self.job.gpus, together=together, per_run_gb=self._per_run_gb(plan),
-                                        gpu_total_gb=_gpu_total(self.job.gpus))
+            placement = plan_placement(plan, trains, self.job.gpus, together=together, measured_gb=self._measured_gb())
             if len(trains) > 1:
                 self.job.placement = placement.reason
                 self.event("placement", f"Wan 2.2 experts: {placement.reason}.")
@@ -341,23 +340,13 @@ class Supervisor:
         )
         return change
 
-    def _per_run_gb(self, plan: TrainingPlan) -> float | None:
-        """The larger of the dry run's measured peak and the estimate, for one training run."""
-        measured = None
+    def _measured_gb(self) -> float | None:
+        """The dry run's measured peak of one training run, if it measured one."""
         try:
             data = json.loads((self.folder / "dry-run.json").read_text(encoding="utf-8"))
-            measured = data.get("peak_vram_gb")
         except (OSError, ValueError):
-            pass
-        estimate = estimated_gb(plan)
-        values = [v for v in (measured, estimate) if isinstance(v, (int, float))]
-        return max(values) if values else None
-
-
-def _gpu_total(gpus: list[int]) -> float | None:
-    from loragate.runs.vram_sampler import gpu_total_gb
-
-    return gpu_total_gb(gpus[0]) if gpus else None
+            return None
+        return data.get("peak_vram_gb") if isinstance(data, dict) else None
 
 
 def render_progress(project: str, root: Path | None = None) -> None:

@@ -2,7 +2,9 @@
 
 `accelerate launch` starts the real trainer as a child (and data-loader workers below it), so
 the pid we started is rarely the one holding GPU memory: we sum every process of the tree on
-every device at each sample and keep the largest sum. Without NVML or a GPU the peak is None.
+every device at each sample and keep the largest sum. Given several pids (two Wan 2.2 experts
+training at once), the sum covers all their trees: the peak the card held with both loaded.
+Without NVML or a GPU the peak is None.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Sequence
 
 
 def descendants(root_pid: int) -> set[int]:
@@ -57,8 +59,9 @@ def _parent_map() -> dict[int, list[int]]:
 class VramSampler:
     """`with VramSampler(pid) as s: ...` then `s.peak_bytes` (None when nothing could be measured)."""
 
-    def __init__(self, root_pid: int, interval_s: float = 0.5) -> None:
-        self.root_pid = root_pid
+    def __init__(self, root_pid: int | Sequence[int], interval_s: float = 0.5) -> None:
+        self.root_pids = [root_pid] if isinstance(root_pid, int) else list(root_pid)
+        self.root_pid = self.root_pids[0]
         self.interval_s = interval_s
         self.peak_bytes: int | None = None
         self.samples = 0
@@ -88,7 +91,7 @@ class VramSampler:
         """GPU memory used now by the tree, summed over all devices."""
         if self._nvml is None:
             return None
-        tree = descendants(self.root_pid)
+        tree = set().union(*(descendants(pid) for pid in self.root_pids))
         total = 0
         for handle in self._handles:
             used_by_pid: dict[int, int] = {}

@@ -26,13 +26,16 @@ def register(app: typer.Typer) -> None:
             print_json(report)
         else:
             table = Table(title=f"Dry run of {name}")
-            for column in ("step", "exit", "time", "steps", "s/step", "peak GB"):
+            for column in ("step", "GPU", "exit", "time", "steps", "s/step", "peak GB"):
                 table.add_column(column)
             for s in report.steps:
-                table.add_row(s.stage + (f" ({s.expert})" if s.expert else ""), str(s.exit_code), f"{s.seconds:.1f} s",
+                table.add_row(s.stage + (f" ({s.expert}{', at once' if s.together else ''})" if s.expert else ""),
+                              "-" if s.gpu is None else str(s.gpu), str(s.exit_code), f"{s.seconds:.1f} s",
                               str(s.steps_completed), str(s.seconds_per_step or "-"),
                               "-" if s.peak_vram_gb is None else f"{s.peak_vram_gb:.1f}")
             console.print(table)
+            if report.placement:
+                console.print(f"Wan 2.2 experts: {report.placement}.")
             if report.findings:
                 console.print(findings_table(report.findings))
             console.print(report.summary)

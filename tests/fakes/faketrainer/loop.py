@@ -13,7 +13,7 @@ from argparse import Namespace
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import outputs
+from . import gpu, outputs
 from .console import Logger, Progress, out
 from .faults import Faults, backward
 
@@ -65,6 +65,7 @@ def train(run: Run) -> None:
     out(f"  gradient accumulation steps / 勾配を合計するステップ数 = {args.gradient_accumulation_steps}")
     out(f"  total optimization steps / 学習ステップ数: {max_steps}")
 
+    gpu.register(run.vram_gb)  # the model is on the card from here to the end
     scalars = outputs.Scalars(args)
     bar = Progress(max_steps)
     losses: list[float] = []
@@ -74,7 +75,7 @@ def train(run: Run) -> None:
         out(f"\nepoch {epoch + 1}/{epochs}\n")
         run.log.info(f"epoch is incremented. current_epoch: {epoch}, epoch: {epoch + 1}")
         for _ in range(steps_per_epoch):
-            backward(run.vram_gb, run.faults, step + 1)
+            backward(run.vram_gb + gpu.others_gb(), run.faults, step + 1)
             time.sleep(run.faults.step_seconds)
             step += 1
             loss = float("nan") if run.faults.nan_after is not None and step > run.faults.nan_after else _loss(step, max_steps, seed)

@@ -4,7 +4,8 @@ Put this folder (tests/fakes/host) first on PYTHONPATH and describe the cards in
     [{"name": "NVIDIA GeForce RTX 4090", "total_gib": 23.99, "free_gib": 23.5, "capability": [8, 9]}]
 LORAGATE_FAKE_NVML_DRIVER ('570.124.06') and LORAGATE_FAKE_NVML_CUDA (12080) set the driver.
 Without LORAGATE_FAKE_NVML, nvmlInit fails as on a machine whose driver is not loaded.
-No process is ever listed on a card, so measured GPU memory reads as "not measured".
+No process is listed on a card, so measured GPU memory reads as "not measured", unless FAKE_GPU_DIR
+names the folder where the trainer stand-ins record what they hold (tests/fakes/faketrainer/gpu.py).
 """
 
 import json
@@ -74,7 +75,20 @@ def nvmlDeviceGetCudaComputeCapability(handle):
 
 
 def nvmlDeviceGetComputeRunningProcesses(handle):
-    return []
+    root = os.environ.get("FAKE_GPU_DIR")
+    folder = os.path.join(root, f"gpu{handle}") if root else None
+    if not folder or not os.path.isdir(folder):
+        return []
+    listed = []
+    for name in sorted(os.listdir(folder)):
+        try:
+            with open(os.path.join(folder, name)) as handle_file:
+                data = json.load(handle_file)
+            os.kill(int(data["pid"]), 0)
+        except (OSError, ValueError, KeyError):
+            continue  # gone, or being written
+        listed.append(SimpleNamespace(pid=int(data["pid"]), usedGpuMemory=int(data["bytes"])))
+    return listed
 
 
 def nvmlDeviceGetGraphicsRunningProcesses(handle):
