@@ -355,10 +355,11 @@ def _rule_host_oom(o: StepOutcome):
     killed = o.exit_code in (137, -9) or (o.lines and o.lines[-1] == "Killed")
     if not (line or killed):
         return None
+    how = f"exit {o.exit_code}" if o.exit_code in (137, -9) else "SIGKILL"  # accelerate's line names the signal, not our exit code
     return (
         "host_oom",
-        f"The trainer was killed without an error message while {STAGE_WORDS.get(o.stage, o.stage)} (exit "
-        f"{o.exit_code}): almost always the computer ran out of main memory (RAM), not the GPU.",
+        f"The trainer was killed without an error message while {STAGE_WORDS.get(o.stage, o.stage)} ({how}): "
+        "almost always the computer ran out of main memory (RAM), not the GPU.",
         "Use fewer swapped blocks or offloading (both keep weights in RAM), fewer data-loader workers, a machine "
         "with more RAM, or add swap space. `dmesg | grep -i oom` confirms it.",
         None,
