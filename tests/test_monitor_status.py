@@ -185,3 +185,61 @@ def test_stopped_on_request(workspace: Path) -> None:
              status="stopped")
     r = monitor("p")
     assert r.status == "FAILED" and "stopped on request" in r.cause
+
+
+@pytest.mark.parametrize(("ending", "words"), [
+    ("train.sh: line 3: 41234 Killed                  python wan_train_network.py --dit dit.safetensors\n", "system memory (RAM)"),
+    ("Segmentation fault (core dumped)\n", "segmentation fault"),
+    ("Traceback (most recent call last):\n  File \"t.py\", line 9, in <module>\n    step()\n"
+     "RuntimeError: CUDA error: an illegal memory access was encountered\n", "illegal memory access"),
+])
+def test_log_mode_death_at_the_end_of_the_log_is_a_failure(tmp_path: Path, ending: str, words: str) -> None:
+    """A trainer run from a shell script: what the shell or Python wrote last says it died, at once
+    (not RUNNING until the stall limit). The shell's line may be glued to tqdm's unfinished status."""
+    log = _running_log(tmp_path / "logs/train.log", 12, 100, 0.5)
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write(ending)
+    r = monitor(log=log)
+    assert r.status == "FAILED" and words in r.cause and r.fix, (r.status, r.cause)
+    assert r.step == 12
+
+
+def test_log_mode_quiet_log_says_the_process_cannot_be_seen(tmp_path: Path) -> None:
+    log = _running_log(tmp_path / "logs/train.log", 12, 100, 0.5)
+    r = monitor(log=log)
+    assert r.status == "RUNNING"  # written just now: the log itself shows the trainer at work
+    _age(log, 3 * 60)  # longer than 5 steps and a minute, shorter than the stall limit
+    r = monitor(log=log)
+    assert r.status == "UNKNOWN" and "can't see the trainer's process in --log mode" in r.cause
+    assert "nvidia-smi" in r.fix and r.eta_seconds is None
+    _age(log, 20 * 60)
+    assert monitor(log=log).status == "STALLED"
+
+
+def _expert(folder: Path, out: Path, expert: str, pid: int, steps: int, seconds_per_step: float, loss: float) -> dict:
+    log = folder / f"train-{expert}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("running training / 学習開始\n" + "".join(tqdm(n, 100, loss, seconds_per_step) for n in range(1, steps + 1)), encoding="utf-8")
+    return {"role": f"train-{expert}", "expert": expert, "argv": train_argv(out, f"mylora_{expert}"), "log": str(log), "pid": pid, "status": "running"}
+
+
+def test_two_experts_at_once_have_a_combined_top_line(workspace: Path, alive_pid: int) -> None:
+    """Loss and speed per expert on the top line, the slower expert's speed and time left."""
+    folder, out = workspace / "grimoire/training/p", workspace / "out"
+    make_job("p", [_expert(folder, out, "high", alive_pid, 40, 0.5, 0.125), _expert(folder, out, "low", alive_pid, 20, 1.0, 0.0875)],
+             output_names=["mylora_high", "mylora_low"])
+    r = monitor("p")
+    assert r.status == "RUNNING" and r.loss is None
+    assert r.rate == pytest.approx(1.0)  # the low-noise expert is the slower one
+    assert r.eta_seconds == pytest.approx(80.0)  # its 80 steps left at 1 s each (the other needs 30 s)
+    text = Path(r.progress_md).read_text()
+    assert "Loss (smoothed by the trainer): high 0.1250, low 0.0875" in text
+    assert "Speed: high 0.50 s/step, low 1.00 s/step" in text
+
+
+def test_experts_one_after_the_other_count_the_one_still_to_come(workspace: Path, alive_pid: int) -> None:
+    folder, out = workspace / "grimoire/training/p", workspace / "out"
+    make_job("p", [_expert(folder, out, "high", alive_pid, 40, 0.5, 0.125)], output_names=["mylora_high", "mylora_low"])
+    r = monitor("p")
+    assert r.status == "RUNNING"
+    assert r.eta_seconds == pytest.approx(30.0 + 50.0)  # 60 steps left, then the low-noise expert's 100 at the same speed

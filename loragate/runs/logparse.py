@@ -35,6 +35,13 @@ _OOM = re.compile(r"OutOfMemoryError|CUDA out of memory")
 # The runs that found nothing to train (sd-scripts.md §6.2 exits 0; musubi-tuner.md §2 raises).
 _NO_DATA = ("No data found. Please verify arguments", "No training items found in the dataset")
 _RESTART = "running training / 学習開始"
+# What a shell writes to the log it redirects when its child dies from a signal, which leaves no
+# Python traceback: bash's "train.sh: line 3: 12345 Killed   python ...", a job line "[1]+ Killed
+# ...", or the bare word (SIGKILL from the host's out-of-memory killer, SIGSEGV, SIGABRT, ...).
+_SHELL_DEATH = re.compile(
+    r"^(?:.*: line \d+: +\d+ +|\[\d+\][+-]? +)?"
+    r"(?P<signal>Killed|Segmentation fault|Aborted|Bus error|Illegal instruction|Terminated)(?: \(core dumped\))?(?: +.*)?$"
+)
 
 
 class LogFacts(BaseModel):
@@ -58,6 +65,7 @@ class LogFacts(BaseModel):
     launcher_error: str | None = Field(default=None, description="accelerate's CalledProcessError line.")
     no_data: str | None = None
     error_line: str | None = Field(default=None, description="The last ERROR log line.")
+    killed: str | None = Field(default=None, description="The shell's line saying the trainer died from a signal (Killed, Segmentation fault...).")
     restarts: int = 0
     tqdm_seen: int = 0
     in_traceback: bool = False
@@ -126,8 +134,13 @@ class LogParser:
         f = self.facts
         f.lines_parsed += 1
         line = _ANSI.sub("", raw) if "\x1b" in raw else raw
-        if "%|" in line and self._progress(line):
-            return
+        if "%|" in line:
+            end = self._progress(line)
+            if end is not None:
+                rest = line[end:]
+                if rest.strip():
+                    self._segment(rest)  # text glued to tqdm's unfinished status line (a shell's "Killed", a traceback)
+                return
         text = line.strip()
         if not text:
             return
@@ -142,6 +155,10 @@ class LogParser:
             self._exception(text, exc.group("type"))
             return
         f.in_traceback = False
+        death = _SHELL_DEATH.match(text)
+        if death:
+            f.killed = text
+            return
         self._plain(text)
 
     def _exception(self, text: str, kind: str) -> None:
@@ -185,15 +202,19 @@ class LogParser:
         f.restarts += 1
         f.step = f.total_steps = f.elapsed_seconds = f.rate = f.loss = None
         f.epoch = f.total_epochs = f.nan_at_step = None
-        f.oom = f.exception = f.launcher_error = f.no_data = f.error_line = None
+        f.oom = f.exception = f.launcher_error = f.no_data = f.error_line = f.killed = None
         f.losses, f.stride, f.model_saved = [], 1, False
 
-    def _progress(self, line: str) -> bool:
+    def _progress(self, line: str) -> int | None:
+        """Take the step, loss and speed from the last tqdm status in `line`; the index where it
+        ends, or None when the line holds none."""
         match = None
         for match in _TQDM.finditer(line):
             pass
-        if match is None or match["desc"].strip() != "steps":
-            return match is not None
+        if match is None:
+            return None
+        if match["desc"].strip() != "steps":
+            return match.end()
         f = self.facts
         n, total = int(match["n"]), int(match["total"])
         if f.step is not None and n < f.step and f.total_steps == total and n <= 1 and f.step > 1:
@@ -210,7 +231,7 @@ class LogParser:
             if not math.isfinite(value) and f.nan_at_step is None:
                 f.nan_at_step = n
             self._record(n, value)
-        return True
+        return match.end()
 
     def _record(self, step: int, loss: float) -> None:
         f = self.facts

@@ -21,7 +21,7 @@ HEAD_BYTES = 256
 CHUNK = 8 * 1024 * 1024
 
 
-PARSER_VERSION = 1  # bump when LogFacts are derived differently: saved states are then re-read from byte 0
+PARSER_VERSION = 2  # bump when LogFacts are derived differently: saved states are then re-read from byte 0
 
 
 class TailState(BaseModel):

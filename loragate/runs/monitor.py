@@ -28,7 +28,9 @@ from loragate.runs.logtail import TailState, poll_log, seconds_since
 from loragate.runs.retention import CheckpointInfo, CheckpointList, list_checkpoints, project_checkpoints
 from loragate.workspace import project_dir
 
-Status = Literal["RUNNING", "COMPLETE", "FAILED", "STALLED"]
+# UNKNOWN only in --log mode: loragate did not start the trainer, cannot see its process, and the
+# log has gone quiet for longer than a step takes, so it cannot tell running from dead.
+Status = Literal["RUNNING", "COMPLETE", "FAILED", "STALLED", "UNKNOWN"]
 
 STATE_FILE = "monitor-state.json"
 PROGRESS_FILE = "progress.md"
@@ -38,6 +40,23 @@ PLOT_FILE = "loss.png"
 STALL_BEFORE_FIRST_STEP_S = 30 * 60
 STALL_MIN_S = 10 * 60
 STALL_STEPS = 20
+# --log mode: silence after which a log no longer shows that its trainer is alive.
+QUIET_BEFORE_FIRST_STEP_S = 2 * 60
+QUIET_MIN_S = 60
+QUIET_STEPS = 5
+
+HOST_KILLED = (
+    "The trainer was killed by the host (SIGKILL) with no Python error: the machine most likely ran out of "
+    "system memory (RAM), e.g. while loading the model or with block swap.",
+    "Use more block swap only if RAM allows, close other programs, or choose a machine with more RAM.",
+)
+SIGNAL_WORDS = {
+    "Segmentation fault": "crashed (segmentation fault)",
+    "Aborted": "aborted",
+    "Bus error": "crashed (bus error)",
+    "Illegal instruction": "crashed (illegal instruction)",
+    "Terminated": "was terminated by a signal",
+}
 
 
 class StreamReport(BaseModel):
@@ -79,9 +98,11 @@ class MonitorReport(BaseModel):
     total_steps: int | None = None
     epoch: int | None = None
     total_epochs: int | None = None
-    loss: float | None = None
-    eta_seconds: float | None = None
-    rate: float | None = None
+    loss: float | None = Field(default=None, description="Latest avr_loss; None with two Wan 2.2 experts, each has its own in `streams`.")
+    eta_seconds: float | None = Field(
+        default=None, description="Time left: the slower expert's when two train at once, plus the experts still to start."
+    )
+    rate: float | None = Field(default=None, description="Steps per second; with two experts at once, the slower one's.")
     vram_gb: float | None = None
     anomalies: list[Anomaly] = Field(default_factory=list)
     checkpoints: list[CheckpointInfo] = Field(default_factory=list)
@@ -155,6 +176,25 @@ def _stall_limit(facts: LogFacts) -> float:
     return max(STALL_MIN_S, STALL_STEPS * facts.seconds_per_step)
 
 
+def _quiet_limit(facts: LogFacts) -> float:
+    if not facts.step or not facts.seconds_per_step:
+        return QUIET_BEFORE_FIRST_STEP_S
+    return max(QUIET_MIN_S, QUIET_STEPS * facts.seconds_per_step)
+
+
+def _signal_words(line: str) -> tuple[str, str]:
+    """Cause and fix for a trainer the shell reports dead from a signal (no Python traceback)."""
+    if "Killed" in line:
+        return HOST_KILLED[0] + f" The log ends with: {line.strip()[:160]}", HOST_KILLED[1]
+    what = next((words for sig, words in SIGNAL_WORDS.items() if sig in line), "died from a signal")
+    if what.startswith("was terminated"):
+        return (f"The trainer {what} (someone or something stopped it); the log ends with: {line.strip()[:160]}",
+                "Continue from the last checkpoint with `loragate continue NAME --from FILE` when ready.")
+    return (f"The trainer {what} without a Python error: usually a broken PyTorch, bitsandbytes or CUDA library, "
+            f"or the driver. The log ends with: {line.strip()[:160]}",
+            "Run `loragate env` to check the trainer's environment, then the dry run again.")
+
+
 def _failure_words(stage: str, exit_code: int | None, log: Path, argv: list[str], steps: int) -> tuple[str, str] | None:
     from loragate.runs.classify import classify_failure, read_tail
 
@@ -195,9 +235,7 @@ def _classify(
             words = ("The trainer finished without error but no final .safetensors was written.",
                      "Check the output folder's free space and the end of the log, then launch again.")
         if proc.exit_code in (137, -9) and facts.oom is None:
-            words = ("The trainer was killed by the host (exit 137, SIGKILL) with no Python error: the machine most "
-                     "likely ran out of system memory (RAM), e.g. while loading the model or with block swap.",
-                     "Use more block swap only if RAM allows, close other programs, or choose a machine with more RAM.")
+            words = HOST_KILLED
         cause, fix = words or (f"The trainer exited with code {proc.exit_code}.", "Read the end of the log.")
         return "FAILED", cause, fix
     if nan is not None:
@@ -207,6 +245,8 @@ def _classify(
         if words:
             return "FAILED", words[0], words[1]
         return "FAILED", f"The trainer stopped with an error: {facts.oom or facts.exception or facts.launcher_error}", "Read the end of the log."
+    if facts.killed:
+        return ("FAILED", *_signal_words(facts.killed))
     if facts.no_data:
         words = _failure_words(stage, 0, log, argv, 0)
         return "FAILED", (words or (facts.no_data, ""))[0], (words or ("", "Run `loragate audit` and the dry run again."))[1]
@@ -217,6 +257,14 @@ def _classify(
         if _final_exists(facts, None):
             return "COMPLETE", None, None
         return "FAILED", "The log says the model was saved, but the final .safetensors is not there.", "Check the output folder."
+    if proc is None and idle is not None and _quiet_limit(facts) < idle <= _stall_limit(facts):
+        doing = f"after step {facts.step}" if facts.step else "before the first step (loading the model can take minutes)"
+        return "UNKNOWN", (
+            f"loragate can't see the trainer's process in --log mode, and the log has been silent for {idle / 60:.0f} min "
+            f"{doing}. It may still be working, or it may have been killed without a word: the host's out-of-memory "
+            "killer leaves nothing in the log."), (
+            "Check that the trainer is still running (`nvidia-smi`, or `ps aux | grep train`). A training started "
+            "with `loragate launch` is watched by name instead: `loragate monitor NAME`.")
     if idle is not None and idle > _stall_limit(facts):
         minutes = idle / 60
         where = f"after step {facts.step}" if facts.step else "before the first step"
@@ -275,7 +323,7 @@ def _processes_to_watch(job: Job) -> list[ProcessRecord]:
 
 def _combine(streams: list[StreamReport], job: Job | None) -> tuple[Status, str | None, str | None]:
     statuses = [s.status for s in streams]
-    for wanted in ("FAILED", "STALLED"):
+    for wanted in ("FAILED", "STALLED", "UNKNOWN"):
         hit = next((s for s in streams if s.status == wanted), None)
         if hit is not None:
             who = f"The {hit.expert}-noise expert: " if hit.expert and len(streams) > 1 else ""
@@ -350,6 +398,8 @@ def monitor(
     listing = _checkpoints(project, root, new_states)
     single = streams[0] if len(streams) == 1 else None
     etas = [s.eta_seconds for s in streams if s.eta_seconds is not None]
+    running_rates = [s.rate for s in streams if s.rate and s.status == "RUNNING"]
+    eta = _job_eta(etas, streams, job) if status == "RUNNING" else None
     vrams = [s.vram_gb for s in streams if s.vram_gb is not None]
     anomalies = [a for s in streams for a in s.anomalies]
     if len(streams) > 1:
@@ -361,8 +411,8 @@ def monitor(
         epoch=single.epoch if single else _min(s.epoch for s in streams),
         total_epochs=single.total_epochs if single else _min(s.total_epochs for s in streams),
         loss=single.loss if single else None,
-        eta_seconds=max(etas) if etas and status == "RUNNING" else None,
-        rate=single.rate if single else None,
+        eta_seconds=eta,
+        rate=single.rate if single else (min(running_rates) if running_rates else None),
         vram_gb=round(sum(vrams), 2) if vrams else None,
         anomalies=anomalies, checkpoints=listing.checkpoints, prunable=listing.prunable,
         logs=[str(p) for p, _ in watch], streams=streams,
@@ -382,6 +432,20 @@ def monitor(
     result.progress_md = str(progress_path)
     atomic_write_json(state_path, {"logs": {k: v.model_dump(mode="json") for k, v in new_states.items()}})
     return result
+
+
+def _job_eta(etas: list[float], streams: list[StreamReport], job: Job | None) -> float | None:
+    """The slowest running stream's time left, plus, for Wan 2.2 experts trained one after the other,
+    the experts not started yet (as long as the running one takes in all)."""
+    if not etas:
+        return None
+    eta = max(etas)
+    trains = [s for s in streams if (s.role or "train").startswith("train")]
+    pending = len(job.output_names) - len(trains) if job is not None and len(job.output_names) > 1 and trains else 0
+    current = next((s for s in trains if s.status == "RUNNING" and s.rate and s.total_steps), None)
+    if pending > 0 and current is not None:
+        eta += pending * current.total_steps / current.rate  # type: ignore[operator]
+    return round(eta, 1)
 
 
 def _sum(values) -> int | None:  # noqa: ANN001
@@ -415,11 +479,11 @@ def follow(
     project: str | None = None, log: Path | None = None, epochs: int | None = None, interval_s: float = 10.0,
     on_report=None,  # noqa: ANN001 - Callable[[MonitorReport], None]
 ) -> MonitorReport:
-    """Poll until the run is no longer RUNNING; `on_report` sees every poll."""
+    """Poll until the run is COMPLETE, FAILED or STALLED; `on_report` sees every poll."""
     while True:
         report = monitor(project, log, epochs)
         if on_report is not None:
             on_report(report)
-        if report.status != "RUNNING":
+        if report.status not in ("RUNNING", "UNKNOWN"):  # an unknown log may speak again
             return report
         time.sleep(interval_s)

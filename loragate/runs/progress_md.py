@@ -40,6 +40,21 @@ def _of(n: int | None, total: int | None) -> str:
     return f"{n}/{total} ({100 * n / total:.0f} %)"
 
 
+def loss_text(r: "MonitorReport") -> str:
+    """The loss line: one value, or each Wan 2.2 expert's."""
+    if len(r.streams) > 1:
+        return ", ".join(f"{s.expert or s.role} {_loss(s.loss)}" for s in r.streams)
+    return _loss(r.loss)
+
+
+def speed_text(r: "MonitorReport") -> str:
+    """Seconds per step: one value, or each expert's (the slower one sets the time left)."""
+    if len(r.streams) > 1:
+        return ", ".join(f"{s.expert or s.role} {s.seconds_per_step:.2f} s/step" if s.seconds_per_step else f"{s.expert or s.role} -"
+                         for s in r.streams)
+    return f"{1 / r.rate:.2f} s/step" if r.rate else "-"
+
+
 def render_progress_md(r: "MonitorReport") -> str:
     title = r.project or (Path(r.logs[0]).name if r.logs else "training")
     lines = [f"# Progress: {title}", "", f"**Status: {r.status}**", ""]
@@ -51,8 +66,8 @@ def render_progress_md(r: "MonitorReport") -> str:
     lines += [
         f"- Step: {_of(r.step, r.total_steps)}",
         f"- Epoch: {_of(r.epoch, r.total_epochs)}",
-        f"- Loss (smoothed by the trainer): {_loss(r.loss)}",
-        f"- Speed: {f'{1 / r.rate:.2f} s per step' if r.rate else '-'}",
+        f"- Loss (smoothed by the trainer): {loss_text(r)}",
+        f"- Speed: {speed_text(r)}",
         f"- Time left: {duration(r.eta_seconds) if r.status == 'RUNNING' else '-'}",
         f"- GPU memory: {f'{r.vram_gb:.1f} GB' if r.vram_gb is not None else 'not measured'}",
         f"- Updated: {r.checked_at:%Y-%m-%d %H:%M:%S} UTC",

@@ -11,9 +11,9 @@ from rich.live import Live
 from rich.table import Table
 
 from loragate.cli.output import console, fail, print_json, run_engine
-from loragate.runs.progress_md import duration
+from loragate.runs.progress_md import duration, loss_text, speed_text
 
-STATUS_STYLE = {"RUNNING": "bold cyan", "COMPLETE": "bold green", "FAILED": "bold red", "STALLED": "bold yellow"}
+STATUS_STYLE = {"RUNNING": "bold cyan", "COMPLETE": "bold green", "FAILED": "bold red", "STALLED": "bold yellow", "UNKNOWN": "bold magenta"}
 
 
 def _view(report) -> Group:  # noqa: ANN001 - MonitorReport
@@ -28,8 +28,8 @@ def _view(report) -> Group:  # noqa: ANN001 - MonitorReport
         table.add_row("what to do", report.fix)
     table.add_row("step", step)
     table.add_row("epoch", f"{report.epoch}/{report.total_epochs}" if report.epoch is not None else "-")
-    table.add_row("loss", "-" if report.loss is None else f"{report.loss:.4f}")
-    table.add_row("speed", f"{1 / report.rate:.2f} s/step" if report.rate else "-")
+    table.add_row("loss", loss_text(report))
+    table.add_row("speed", speed_text(report))
     table.add_row("time left", duration(report.eta_seconds))
     table.add_row("GPU memory", f"{report.vram_gb:.1f} GB" if report.vram_gb is not None else "not measured")
     parts: list = [table]
@@ -50,7 +50,7 @@ def _view(report) -> Group:  # noqa: ANN001 - MonitorReport
 
 
 def _exit_code(status: str) -> int:
-    return 0 if status in ("RUNNING", "COMPLETE") else 1
+    return 0 if status in ("RUNNING", "COMPLETE", "UNKNOWN") else 1
 
 
 def register(app: typer.Typer) -> None:
@@ -64,7 +64,8 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> None:
         """Show how a training is going: status and cause, step, loss, ETA, warnings, checkpoints.
-        Exit 0 while running or complete, 1 when failed or stalled."""
+        Exit 0 while running or complete (or UNKNOWN: a --log whose trainer loragate cannot see has
+        gone quiet), 1 when failed or stalled."""
         from loragate.runs.monitor import follow, monitor
 
         if (name is None) == (log is None):
