@@ -209,3 +209,17 @@ def test_flag_check_catches_a_flag_of_another_command() -> None:
 @pytest.mark.parametrize("path", [*DOCS_NAMING_TOOLS, *sorted((ROOT / "resources").rglob("*.md"))], ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_flag_named_exists_on_its_command(path: Path) -> None:
     assert flags_not_on_their_command(path.read_text(encoding="utf-8")) == []
+
+
+def test_skill_walks_the_phases_in_order() -> None:
+    """Interview, the gates with captions and curation between, confirmation, launch, monitoring,
+    evaluation, diagnosis, registration: an artist meets them in this order."""
+    headings = [line.lower() for line in SKILL.read_text().splitlines() if line.startswith("## ")]
+    phases = ["intent", "gate 1", "caption", "curation", "gate 2", "gate 3", "gate 4", "confirmation",
+              "monitor", "evaluation", "wrong", "registration", "rules"]
+    positions = [next((i for i, h in enumerate(headings) if phase in h), -1) for phase in phases]
+    assert -1 not in positions, dict(zip(phases, positions))
+    assert positions == sorted(positions), dict(zip(phases, positions))
+    text = SKILL.read_text()
+    for must in ("intent.md", "contact-sheets", "5 ", "fit plan", "grimoire/studio.md", "mcp__loragate__"):
+        assert must in text, must
