@@ -17,6 +17,8 @@ FIX = Path(__file__).parent / "fixtures" / "validate"
 @pytest.mark.parametrize("files", [
     ["wan21_doc.sh"], ["wan22_t2v_experts.sh", "ds.toml"], ["sdxl_corrected.sh"], ["flux_doc.sh"],
     ["flux_old_readme.txt"], ["sds_config.toml"], ["sd15_dreambooth.toml"], ["sdxl_validation.toml"], ["ds.toml"],
+    ["wan_cache_t2v.sh"], ["wan21_cache_i2v_clip.sh"], ["wan_cache_te_comment.sh"], ["wan22_dual.sh", "ds.toml"],
+    ["wan22_i2v_experts.sh", "ds.toml"], ["sd15_doc.sh"],
 ])
 def test_published_examples_have_no_blocking_finding(files: list[str]) -> None:
     report = validate_files([FIX / f for f in files], check_paths=False)
@@ -39,6 +41,25 @@ def test_broken_sdxl_doc_example_is_caught() -> None:
     assert unknown["--text_encoder_lr1"].evidence["line"] == 6
     assert "SDS_TE_CACHE_UNET_ONLY" in codes(report)
     assert "SHELL_MISSING_CONTINUATION" in codes(report)  # the doc prints it without '\'
+
+
+def test_published_examples_are_read_whole() -> None:
+    """The per-expert I2V script: four commands, the --i2v cache satisfies both experts, 900 boundaries."""
+    report = validate_files([FIX / "wan22_i2v_experts.sh", FIX / "ds.toml"], check_paths=False)
+    assert [i.stage for i in report.invocations] == ["cache_latents", "cache_text_encoder", "train", "train"]
+    assert [i.expert for i in report.invocations[2:]] == ["low", "high"] and report.model == "wan2.2-i2v-a14b"
+    # the comment after the TE-cache command is not read as flags
+    [te] = validate_files([FIX / "wan_cache_te_comment.sh"], check_paths=False).invocations
+    assert te.stage == "cache_text_encoder" and te.flags == 3
+    dual = validate_files([FIX / "wan22_dual.sh", FIX / "ds.toml"], check_paths=False)
+    assert dual.invocations[0].expert == "both" and "WAN_DUAL_ONE_LORA" in codes(dual)
+
+
+def test_doc_dataset_toml_with_top_level_keys_is_caught() -> None:
+    report = validate_files([FIX / "sds_doc_toplevel_broken.toml"], check_paths=False)
+    top = {f.evidence.get("key") or f.message.split()[0]: f for f in report.findings if f.code == "TOML_UNKNOWN_KEY"}
+    assert {"validation_seed", "enable_bucket", "resolution"} <= set(top)
+    assert all("[general]" in f.fix for f in top.values())
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:

@@ -168,6 +168,17 @@ CASES: list[tuple[str, Make, Make]] = [
      sd_toml(SDXL_DS.replace("batch_size = 1", "batch_size = 1\nbucket_reso_steps = 32"))),
     ("TOML_BUCKET_RESO", sd_toml(SDXL_DS.replace("bucket_no_upscale = true", "").replace("[1024, 1024]", "1280")),
      sd_toml(SDXL_DS.replace("bucket_no_upscale = true", "max_bucket_reso = 2048").replace("[1024, 1024]", "1280"))),
+    # the other direction or model of the same pitfall
+    ("WAN_TASK_WEIGHTS", musubi(edit(WAN21, dit="wan2.1_i2v_480p_14B_bf16.safetensors"), mp="bf16"), musubi(WAN21, mp="bf16")),
+    ("WAN_I2V_CACHE", musubi(WAN21_I2V, mp="bf16", caches=[cache_latents("--i2v"), cache_te()]),
+     musubi(WAN21_I2V, mp="bf16", caches=[cache_latents("--clip", "clip.pth"), cache_te()])),
+    ("MEM_BLOCK_SWAP_CONFLICT", flux(edit(FLUX, cpu_offload_checkpointing=None)), flux(FLUX)),
+    ("MEM_BLOCK_SWAP_MAX", flux(edit(FLUX, blocks_to_swap="36")), flux(edit(FLUX, blocks_to_swap="35"))),
+    ("MEM_BLOCK_SWAP_MAX", musubi(edit(WAN21, task="t2v-1.3B", dit="wan2.1_t2v_1.3B_bf16.safetensors", blocks_to_swap="30"), mp="bf16"),
+     musubi(edit(WAN21, task="t2v-1.3B", dit="wan2.1_t2v_1.3B_bf16.safetensors", blocks_to_swap="29"), mp="bf16")),
+    ("PATH_MIXED_PLATFORMS",
+     musubi(edit(WAN_LOW, dit="C:\\models\\wan2.2_t2v_low_noise_14B_fp16.safetensors", output_dir="/workspace/out")),
+     musubi(edit(WAN_LOW, dit="/workspace/models/wan2.2_t2v_low_noise_14B_fp16.safetensors", output_dir="/workspace/out"))),
 ]
 
 

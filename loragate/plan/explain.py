@@ -8,6 +8,7 @@ why it was chosen.
 from __future__ import annotations
 
 from loragate.catalog.models import ModelFamily
+from loragate.environment.trainer import trainer_facts
 from loragate.plan.model import TrainingPlan
 from loragate.vram.changes import swap_words
 
@@ -16,7 +17,7 @@ def explain_plan(plan: TrainingPlan, family: ModelFamily) -> dict[str, str]:
     """Why each non-preset value is what it is, in words an artist follows."""
     mem, ds = plan.memory, plan.dataset
     why: dict[str, str] = {
-        "model": f"{family.display_name}, trained with {'musubi-tuner' if plan.backend == 'musubi' else 'sd-scripts'}.",
+        "model": f"{family.display_name}, trained with {trainer_facts(plan.backend).display_name}.",
         "trigger": f"'{plan.trigger}' is the word that calls up what this LoRA learns; every caption should contain it.",
         "dataset.resolution": (
             f"Pictures are trained at about {ds.resolution[0]}x{ds.resolution[1]} pixels, the size this model "

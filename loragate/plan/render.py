@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from loragate.environment.trainer import trainer_facts
 from loragate.findings import sort_findings
 from loragate.plan.model import TrainingPlan
 from loragate.plan.train_script import render_train_sh
@@ -41,7 +42,7 @@ def _cell(text: str) -> str:
 
 
 def render_config_md(plan: TrainingPlan, report: "Gate2Report | None" = None, files: dict[str, str] | None = None) -> str:
-    trainer = "musubi-tuner" if plan.backend == "musubi" else "sd-scripts"
+    trainer = trainer_facts(plan.backend).display_name
     sched, opt, net = plan.schedule, plan.optimizer, plan.network
     lines = [
         f"# Training config: {plan.name}",

@@ -58,6 +58,12 @@ def parse_error(setup: Setup) -> Iterator[Hit]:
                   {"file": file, "line": problem.line})
 
 
+def _trainer_words(schema: str | None) -> str:
+    from loragate.environment.trainer import trainer_facts
+
+    return trainer_facts(schema).display_name if schema else "the trainer"
+
+
 @rule("TOML_UNKNOWN_KEY", "block", "A dataset TOML key the trainer does not know.",
       "reference musubi-tuner.md §2 / sd-scripts.md §3.2-3.3 ('extra keys not allowed')")
 def unknown_key(setup: Setup) -> Iterator[Hit]:
@@ -65,17 +71,17 @@ def unknown_key(setup: Setup) -> Iterator[Hit]:
         known = _all_keys(config.schema or "")
         for key in config.data:
             if key not in S.TOP_LEVEL:
-                where = "inside [general]" if key in known else "nowhere"
+                fix = (f"Move {key} into [general] (or into a [[datasets]] table for one dataset only)." if key in known
+                       else f"Remove {key}: {_trainer_words(config.schema)} has no such dataset setting.")
                 yield Hit(f"{key} sits at the top of {config.file}, outside [general] and [[datasets]]; the trainer "
-                          f"stops with 'extra keys not allowed'.", f"Move {key} into [general] or a [[datasets]] "
-                          f"table (it belongs {where}).", config.evidence(key))
+                          f"stops with 'extra keys not allowed'.", fix, config.evidence(key))
         for level, where, table in _tables(config):
             for key in table:
                 if key in known:
                     continue
                 suggestion = S.RENAMED.get(key) if S.RENAMED.get(key) in known else None
                 suggestion = suggestion or next(iter(difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)), None)
-                yield Hit(f"{key} is not a {config.schema} dataset setting; the trainer stops with 'extra keys not "
+                yield Hit(f"{key} is not a {_trainer_words(config.schema)} dataset setting; the trainer stops with 'extra keys not "
                           "allowed'.", f"Did you mean {suggestion}?" if suggestion else f"Remove {key}.",
                           config.evidence(*where, key, suggestion=suggestion))
 
