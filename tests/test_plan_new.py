@@ -185,3 +185,16 @@ def test_config_md_explains_every_value_the_commands_carry(family: str, workspac
     assert wanted <= set(why), sorted(wanted - set(why))
     # every row shows a value the plan has
     assert [key for key in why if _value_at(plan, key) == "-"] == []
+
+
+def test_clip_lengths_follow_the_clips(workspace: Path) -> None:
+    """40 frames at 30 fps are about 21 frames at Wan's 16: 33- and 81-frame pieces could never be cut."""
+    from loragate.plan.gate2 import generate_config
+
+    data = wan_dataset(workspace, clip_frames=40, fps=30)
+    plan = new_plan("mira", "wan2.1-t2v-1.3b", data, "mira", gpu_gb=80)
+    assert plan.dataset.longest_clip_frames == 21 and plan.dataset.target_frames == [1, 21]
+    assert next(s for s in plan.dataset.subsets if s.kind == "video").samples == 2 * 2  # each clip: 1 and 21 frames
+    chosen = generate_config("long", "wan2.1-t2v-1.3b", data, "mira", gpu_gb=80, frames=[1, 33])
+    [hit] = [f for f in chosen.gate2.findings if f.code == "PLAN_FRAMES_LONGER_THAN_CLIPS"]
+    assert "--frames 1 --frames 21" in hit.fix and chosen.plan.dataset.target_frames == [1, 33]

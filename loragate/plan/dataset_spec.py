@@ -15,6 +15,7 @@ from loragate.catalog.models import ModelFamily
 from loragate.dataset.model import MediaFile, VideoProbe
 from loragate.dataset.scan import scan_dataset
 from loragate.errors import LoragateError
+from loragate.findings import Finding
 from loragate.plan.model import DatasetSpec, DatasetSubset
 
 # musubi-tuner docs/wan.md: Wan is trained at 16 fps; with source_fps set, frames are dropped to
@@ -37,9 +38,12 @@ def build_dataset_spec(
     """Count the media under `local_root` and describe it with the trainer's paths."""
     scan = scan_dataset(local_root, caption_extension)
     videos = scan.videos if family.video else []
-    target_frames = list(frames or family.default_frames or [1]) if videos else []
     probes = _probe(local_root, videos)
     source_fps = _common_fps(probes) if videos else None
+    longest = _longest_clip(probes, source_fps)
+    target_frames = list(frames or family.default_frames or [1]) if videos else []
+    if frames is None and longest:
+        target_frames = fit_frames_to_clips(target_frames, longest)
     groups: dict[tuple[str, str], list[MediaFile]] = defaultdict(list)
     for media in scan.images + videos:
         folder = media.path.rsplit("/", 1)[0] if "/" in media.path else ""
@@ -85,6 +89,7 @@ def build_dataset_spec(
         target_frames=target_frames,
         frame_extraction=frame_extraction if videos else None,
         source_fps=source_fps,
+        longest_clip_frames=longest,
         cache_dir=cache_dir if family.trainer == "musubi" else None,
         subsets=subsets,
         layout=scan.layout,
@@ -109,10 +114,50 @@ def _common_fps(probes: dict[str, VideoProbe]) -> float | None:
     return None if abs(fps - WAN_FPS) < 0.01 else float(fps)
 
 
+def _longest_clip(probes: dict[str, VideoProbe], source_fps: float | None) -> int | None:
+    """Frames in the longest readable clip as musubi reads it (resampled to 16 fps when source_fps is set)."""
+    lengths = [_frames_read(p, source_fps) for p in probes.values() if p.error is None and p.frames > 0]
+    return int(max(lengths)) if lengths else None
+
+
+def _frames_read(probe: VideoProbe, source_fps: float | None) -> float:
+    return probe.frames * (WAN_FPS / source_fps if source_fps else 1.0)
+
+
+def fit_frames_to_clips(target_frames: list[int], longest: int) -> list[int]:
+    """Keep the lengths some clip is long enough for; when longer ones had to go, add the longest
+    4n+1 the clips allow (musubi-tuner docs/dataset_config.md: 'head' cuts a piece only from a clip at
+    least that long, so a length longer than every clip would train the clips as still pictures)."""
+    kept = [f for f in target_frames if f <= longest]
+    top = (longest - 1) // 4 * 4 + 1
+    if len(kept) < len(target_frames) and top > max(kept, default=0):
+        kept.append(top)
+    return sorted(set(kept)) or [1]
+
+
+def frames_findings(spec: DatasetSpec) -> list[Finding]:
+    """Gate 2: clip lengths no clip is long enough for."""
+    longest = spec.longest_clip_frames
+    too_long = [f for f in spec.target_frames if longest and f > longest]
+    if not too_long:
+        return []
+    usable = fit_frames_to_clips(spec.target_frames, longest or 1)
+    return [Finding(
+        code="PLAN_FRAMES_LONGER_THAN_CLIPS",
+        severity="warn",
+        message=(f"Your longest clip has about {longest} frames as the trainer reads it (at 16 frames per second), "
+                 f"so no {', '.join(map(str, too_long))}-frame piece can be cut from any clip: those lengths add "
+                 "nothing, and clips may train as still pictures only."),
+        fix=(f"Re-plan with {' '.join(f'--frames {f}' for f in usable)}, or leave --frames out so loragate picks "
+             "lengths your clips have."),
+        evidence={"target_frames": spec.target_frames, "longest_clip_frames": longest},
+    )]
+
+
 def _clip_samples(probe: VideoProbe | None, target_frames: list[int], source_fps: float | None) -> int:
     """'head' extraction takes the first N frames once for each target N the clip is long enough
     for (musubi-tuner docs/dataset_config.md); a clip that cannot be read counts once."""
     if probe is None or probe.error or probe.frames <= 0:
         return 1
-    frames = probe.frames * (WAN_FPS / source_fps if source_fps else 1.0)
+    frames = _frames_read(probe, source_fps)
     return max(1, sum(1 for n in target_frames if n <= frames))

@@ -18,6 +18,7 @@ from loragate.backends import get_backend
 from loragate.errors import LoragateError
 from loragate.findings import Finding, Verdict, count_by_severity, sort_findings, verdict_of
 from loragate.gates.ledger import record_gate
+from loragate.plan.dataset_spec import frames_findings
 from loragate.plan.fit import SAFETY_MARGIN
 from loragate.plan.gpu import plan_gpu_gb
 from loragate.plan.model import Command, TrainingPlan
@@ -112,6 +113,7 @@ def check_plan(name: str, progress: ProgressFn | None = None) -> Gate2Report:
     if files:
         findings += _validator_findings(plan, plan.commands, toml_text)
     findings += trainer_findings(plan)
+    findings += frames_findings(plan.dataset)
     report(2, 3, "estimating graphics memory")
     gpu_gb, gpu_source = plan_gpu_gb(plan.gpu_gb)
     runs = 2 if plan.experts_together and len([c for c in plan.commands if c.stage == "train"]) > 1 else 1

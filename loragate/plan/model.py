@@ -73,6 +73,7 @@ class DatasetSpec(BaseModel):
     target_frames: list[int] = Field(default_factory=list)
     frame_extraction: str | None = None
     source_fps: float | None = None
+    longest_clip_frames: int | None = Field(default=None, description="Frames in the longest clip at the rate the trainer reads them (Wan: 16 fps).")
     cache_dir: str | None = None
     subsets: list[DatasetSubset] = Field(default_factory=list, description="Folders the trainer reads, in order.")
     layout: str | None = Field(default=None, description="What the dataset scan saw: flat, wan (Images/ + Videos/), kohya (N_name folders).")
