@@ -45,6 +45,20 @@ def test_retention_keeps_last_three_final_and_pins(workspace: Path) -> None:
     assert prune_checkpoints("p").removed == []  # nothing more to remove: pins, last three and final stay
 
 
+def test_retention_keeps_the_last_three_of_each_expert(workspace: Path) -> None:
+    """Two Wan 2.2 experts are two LoRAs saved side by side: each keeps its own last three."""
+    out = workspace / "out"
+    t = time.time() - 1000
+    for epoch in range(1, 5):
+        for k, expert in enumerate(("low", "high")):
+            path = write_lora(out / f"wan_{expert}-{epoch:06d}.safetensors")
+            os.utime(path, (t + 2 * epoch + k, t + 2 * epoch + k))
+    make_job("p", [], output_dir=out, output_names=["wan_high", "wan_low"])
+    listing = project_checkpoints("p")
+    assert sorted(listing.prunable) == ["wan_high-000001.safetensors", "wan_low-000001.safetensors"]
+    assert {c.lora for c in listing.checkpoints} == {"wan_high", "wan_low"}
+
+
 def test_monitor_lists_but_never_deletes(workspace: Path) -> None:
     out = workspace / "out"
     _outputs(out)

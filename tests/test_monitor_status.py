@@ -185,6 +185,7 @@ def test_stopped_on_request(workspace: Path) -> None:
              status="stopped")
     r = monitor("p")
     assert r.status == "FAILED" and "stopped on request" in r.cause
+    assert "`loragate continue p --from FILE`" in r.fix and "`loragate launch p`" in r.fix  # the project's own name
 
 
 @pytest.mark.parametrize(("ending", "words"), [

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -226,7 +227,9 @@ def _classify(
     ended = proc is not None and (proc.exit_code is not None or (alive is False and not supervised))
 
     if proc is not None and proc.status == "stopped":
-        return "FAILED", "The run was stopped on request.", "Continue from a checkpoint with `loragate launch` when ready."
+        return "FAILED", "The run was stopped on request.", (
+            "Continue from one of its checkpoints with `loragate continue NAME --from FILE` (then the gates it names and "
+            "`loragate launch NAME`), or start it over with `loragate launch NAME`.")
     if proc is not None and proc.exit_code is not None:
         if proc.exit_code == 0 and (stage != "train" or (steps > 0 and _final_exists(facts, proc))) and nan is None:
             return ("COMPLETE" if stage == "train" else "RUNNING"), None, None
@@ -326,7 +329,8 @@ def _combine(streams: list[StreamReport], job: Job | None) -> tuple[Status, str 
     for wanted in ("FAILED", "STALLED", "UNKNOWN"):
         hit = next((s for s in streams if s.status == wanted), None)
         if hit is not None:
-            who = f"The {hit.expert}-noise expert: " if hit.expert and len(streams) > 1 else ""
+            stopped = job is not None and job.status == "stopped"  # a stop ends every expert, not one
+            who = f"The {hit.expert}-noise expert: " if hit.expert and len(streams) > 1 and not stopped else ""
             cause = hit.cause
             if wanted == "FAILED" and job is not None and job.cause and hit.exit_code is not None:
                 cause = job.cause
@@ -394,7 +398,11 @@ def monitor(
         new_states[str(path)] = state
     report_progress(len(watch), len(watch), "done")
 
+    if project is not None:
+        for stream in streams:
+            stream.cause, stream.fix = _named(stream.cause, project), _named(stream.fix, project)
     status, cause, fix = _combine(streams, job) if streams else ("RUNNING", None, None)
+    cause, fix = _named(cause, project), _named(fix, project)
     listing = _checkpoints(project, root, new_states)
     single = streams[0] if len(streams) == 1 else None
     etas = [s.eta_seconds for s in streams if s.eta_seconds is not None]
@@ -432,6 +440,14 @@ def monitor(
     result.progress_md = str(progress_path)
     atomic_write_json(state_path, {"logs": {k: v.model_dump(mode="json") for k, v in new_states.items()}})
     return result
+
+
+_NAME_SLOT = re.compile(r"(`loragate [a-z]+ )NAME\b")
+
+
+def _named(text: str | None, project: str | None) -> str | None:
+    """The project's own name in the commands a message suggests (`loragate stop NAME`)."""
+    return _NAME_SLOT.sub(lambda m: m.group(1) + project, text) if text and project else text
 
 
 def _job_eta(etas: list[float], streams: list[StreamReport], job: Job | None) -> float | None:

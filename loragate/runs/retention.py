@@ -2,7 +2,7 @@
 
 Names (reference musubi-tuner.md §3, sd-scripts.md §4.3): `{name}-{epoch:06d}.safetensors`,
 `{name}-step{step:08d}.safetensors`, final `{name}.safetensors`. The last KEEP_LAST intermediate
-checkpoints are kept; older ones are removed only by an explicit prune, never the final file and
+checkpoints of each LoRA (each Wan 2.2 expert is its own) are kept; older ones are removed only by an explicit prune, never the final file and
 never a pinned one (pins live in grimoire/training/NAME/pins.json).
 """
 
@@ -29,6 +29,7 @@ PINS_FILE = "pins.json"
 class CheckpointInfo(BaseModel):
     file: str
     path: str
+    lora: str = Field(default="", description="The output name it belongs to (each Wan 2.2 expert has its own).")
     kind: Literal["epoch", "step", "final"]
     epoch: int | None = None
     step: int | None = None
@@ -47,13 +48,13 @@ class CheckpointList(BaseModel):
     pinned: list[str] = Field(default_factory=list)
 
 
-def _kind(file: str, names: list[str]) -> tuple[str, int | None, int | None] | None:
+def _kind(file: str, names: list[str]) -> tuple[str, int | None, int | None, str] | None:
     for name in names:
         if file == f"{name}.safetensors":
-            return "final", None, None
+            return "final", None, None, name
         m = re.fullmatch(re.escape(name) + r"-(?:(?P<epoch>\d{6})|step(?P<step>\d{8}))\.safetensors", file)
         if m:
-            return ("epoch", int(m["epoch"]), None) if m["epoch"] else ("step", None, int(m["step"]))
+            return ("epoch", int(m["epoch"]), None, name) if m["epoch"] else ("step", None, int(m["step"]), name)
     return None
 
 
@@ -69,14 +70,15 @@ def list_checkpoints(output_dir: Path, names: list[str], pins: set[str] | None =
             stat = path.stat()
             found.append(
                 CheckpointInfo(
-                    file=path.name, path=str(path), kind=kind[0], epoch=kind[1], step=kind[2], size_bytes=stat.st_size,
+                    file=path.name, path=str(path), lora=kind[3], kind=kind[0], epoch=kind[1], step=kind[2], size_bytes=stat.st_size,
                     modified_at=datetime.fromtimestamp(stat.st_mtime, timezone.utc), pinned=path.name in pins, keep=True,
                 )
             )
     found.sort(key=lambda c: (c.kind == "final", c.modified_at, c.epoch or 0, c.step or 0, c.file))
-    intermediate = [c for c in found if c.kind != "final"]
-    for old in intermediate[:-KEEP_LAST] if len(intermediate) > KEEP_LAST else []:
-        old.keep = old.pinned
+    for name in names:
+        intermediate = [c for c in found if c.kind != "final" and c.lora == name]
+        for old in intermediate[:-KEEP_LAST] if len(intermediate) > KEEP_LAST else []:
+            old.keep = old.pinned
     return CheckpointList(
         output_dir=str(output_dir), checkpoints=found, prunable=[c.file for c in found if not c.keep], pinned=sorted(pins)
     )
