@@ -70,6 +70,10 @@ def test_fit_plan_makes_wan14b_fit_24gb_and_explains_each_step() -> None:
     again = estimate_vram(final, use_correction=False)
     assert again.fits and again.estimate_gb == steps[-1].estimate_gb
     assert any("fp8" in s.change or "block" in s.explanation.lower() for s in steps)
+    # each step says how much main memory it needs: swapped blocks wait in RAM
+    assert all(s.host_ram_gb for s in steps)
+    swapped = next(s for s in steps if s.settings.get("blocks_to_swap"))
+    assert swapped.host_ram_gb > r.host_ram_gb
 
 
 def test_each_phase_gets_its_own_cheapest_changes() -> None:

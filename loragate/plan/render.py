@@ -97,7 +97,9 @@ def _memory_section(report: "Gate2Report") -> list[str]:
         enough = vram.fit_plan[-1].fits
         out += ["", "Cheapest changes that make it fit, in order:" if enough else
                 "Changes that lower the memory, in order (even all of them do not make it fit):", ""]
-        out += [f"1. **{step.change}** (about {step.estimate_gb:.1f} GB): {step.explanation}" for step in vram.fit_plan]
+        out += [f"1. **{step.change}** (about {step.estimate_gb:.1f} GB"
+                + (f", {step.host_ram_gb:.0f} GB of RAM" if step.host_ram_gb is not None else "") + f"): {step.explanation}"
+                for step in vram.fit_plan]
     return out
 
 

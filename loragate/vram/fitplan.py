@@ -43,7 +43,7 @@ def plan_fit(req: VramRequest, *, levers: Iterable[str] | None = None, use_corre
         result = estimate_vram(updated, use_correction=use_correction, fit_plan=False)
         changed = {k: v for k, v in updated.model_dump().items() if v != current.model_dump()[k]}
         steps.append(FitStep(change=first.change, settings=changed, estimate_gb=result.estimate_gb,
-                             fits=fits(result.estimate_gb, gpu), explanation=explanation))
+                             fits=fits(result.estimate_gb, gpu), explanation=explanation, host_ram_gb=result.host_ram_gb))
         current = updated
     return steps
 

@@ -60,6 +60,7 @@ class FitStep(BaseModel):
     estimate_gb: float
     fits: bool
     explanation: str
+    host_ram_gb: float | None = Field(default=None, description="Main memory (RAM) needed after this step, GB (block swap raises it).")
 
 
 class VramEstimate(BaseModel):

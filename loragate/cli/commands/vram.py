@@ -37,10 +37,11 @@ def _render(est: VramEstimate) -> None:
     console.print(f"[bold red]Does not fit[/] a {est.gpu_gb:g} GB GPU with the 20% margin (needs {need:.1f} GB).")
     if est.fit_plan:
         plan = Table(title="Cheapest changes that make it fit, in order")
-        for column in ("step", "change", "estimate GB", "fits", "what it costs you"):
+        for column in ("step", "change", "estimate GB", "fits", "RAM GB", "what it costs you"):
             plan.add_column(column)
         for i, step in enumerate(est.fit_plan, 1):
-            plan.add_row(str(i), step.change, f"{step.estimate_gb:.2f}", "yes" if step.fits else "no", step.explanation)
+            ram = f"{step.host_ram_gb:.0f}" if step.host_ram_gb is not None else "-"
+            plan.add_row(str(i), step.change, f"{step.estimate_gb:.2f}", "yes" if step.fits else "no", ram, step.explanation)
         console.print(plan)
         if not est.fit_plan[-1].fits:
             console.print("[bold red]Even all of these do not make it fit;[/] a larger GPU is needed.")
