@@ -101,6 +101,11 @@ def test_cli_models_lists_the_catalog(workspace: Path) -> None:
     assert result.exit_code == 0
     ids = {m["id"]: m for m in json.loads(result.stdout)["models"]}
     assert ids["pony"]["caption_style"] == "booru" and ids["wan2.2-t2v-a14b"]["experts"] == ["low 0-875", "high 875-1000"]
+    # FLUX captions are read in full by T5 (512 tokens); only CLIP-L stops at 77
+    assert ids["flux1-dev"]["token_limits"] == {"CLIP-L": 77, "T5-XXL": 512}
+    assert ids["wan2.2-i2v-a14b"]["block_swap_max"] == 39 and ids["wan2.1-t2v-1.3b"]["block_swap_max"] == 29
+    table = runner.invoke(app, ["models"], env={"COLUMNS": "220"}).stdout
+    assert "512 (T5-XXL)" in table
 
 
 @pytest.mark.anyio

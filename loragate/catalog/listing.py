@@ -23,6 +23,8 @@ class ModelSummary(BaseModel):
     experts: list[str] = Field(description="Wan 2.2 experts with their timestep ranges.")
     caption_style: str
     token_limit: int = Field(description="Smallest text-encoder token limit: captions longer than this are cut.")
+    token_limits: dict[str, int] = Field(default_factory=dict, description="Each text encoder's token limit "
+                                         "(FLUX: CLIP-L cuts at 77 while T5-XXL reads 512).")
     block_swap_max: int
 
 
@@ -50,6 +52,7 @@ def list_models() -> ModelList:
                 experts=[f"{e.name} {e.min_timestep}-{e.max_timestep}" for e in fam.experts],
                 caption_style=fam.caption_style,
                 token_limit=min((te.token_limit for te in fam.text_encoders), default=0),
+                token_limits={te.name: te.token_limit for te in fam.text_encoders},
                 block_swap_max=fam.block_swap_max,
             )
         )

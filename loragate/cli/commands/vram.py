@@ -47,6 +47,13 @@ def _render(est: VramEstimate) -> None:
             console.print("[bold red]Even all of these do not make it fit;[/] a larger GPU is needed.")
 
 
+def _token_limits(limits: dict[str, int]) -> str:
+    """'75' when the encoders agree; '77 (CLIP-L) / 512 (T5-XXL)' when they do not."""
+    if len(set(limits.values())) <= 1:
+        return str(next(iter(limits.values()), ""))
+    return " / ".join(f"{n} ({name})" for name, n in limits.items())
+
+
 def register(app: typer.Typer) -> None:
     @app.command("vram")
     def vram(
@@ -104,5 +111,6 @@ def register(app: typer.Typer) -> None:
         for m in listing.models:
             name = m.id + (f" (variant of {m.variant_of})" if m.variant_of else "")
             table.add_row(name, m.trainer, m.task or m.train_script, ", ".join(m.resolutions[:3]),
-                          f"{m.caption_style}, {m.token_limit} tokens", "; ".join(m.experts) or "-")
+                          f"{m.caption_style}, {_token_limits(m.token_limits) or m.token_limit} tokens",
+                          "; ".join(m.experts) or "-")
         console.print(table)
