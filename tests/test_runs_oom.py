@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 
 from loragate.plan.store import load_project_plan
 from loragate.runs.launch import launch
+from loragate.runs.lock import pid_alive
 from tests.runs_fixtures import fakes_env, pass_gates, wait_for_job, wan_plan  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.usefixtures("fakes_env")
@@ -26,6 +28,12 @@ def test_oom_ladder_recovers_and_reports_in_plain_words(workspace: Path, monkeyp
     assert json.loads(Path(job.plan_file).read_text())["schedule"]["batch_size"] == 1
     assert load_project_plan("mira").schedule.batch_size == 4  # the gated plan is never rewritten
     assert (workspace / "grimoire/training/mira/train.attempt1.log").exists()
+    deadline = time.monotonic() + 30  # the supervisor renders progress.md last, once the GPU is free
+    while pid_alive(job.supervisor_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    progress = (workspace / "grimoire/training/mira/progress.md").read_text(encoding="utf-8")
+    assert "**Status: COMPLETE**" in progress
+    assert "Retry 1 of 3" in progress and "Retry 2 of 3" in progress and "batch size halved from 4 to 2" in progress
 
 def test_oom_ladder_gives_up_after_three_retries(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     plan = wan_plan(workspace, batch=4, resolution=1024)
