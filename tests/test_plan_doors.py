@@ -81,6 +81,16 @@ async def test_mcp_generate_and_check(workspace: Path) -> None:
         assert not made.is_error, made
         assert made.structured_content["gate2"]["verdict"] == "GO"
         assert made.structured_content["plan"]["dataset"]["path"] == str(workspace / "datasets" / "flat")
+        # the CLI's --output-dir and --trainer-python exist here too, paths confined to the workspace
+        placed = await client.call_tool("generate_config", {"name": "placed", "model": "sd15", "dataset": "datasets/flat",
+                                                            "trigger": "mira", "gpu_gb": 12, "output_dir": "loras/mira",
+                                                            "trainer_python": "python3"})
+        assert not placed.is_error, placed
+        assert placed.structured_content["plan"]["output_dir"] == str(workspace / "loras" / "mira")
+        assert placed.structured_content["plan"]["trainer_python"] == "python3"
+        escaped = await client.call_tool("generate_config", {"name": "esc", "model": "sd15", "dataset": "datasets/flat",
+                                                             "trigger": "mira", "trainer_python": "/usr/bin/python3"})
+        assert escaped.is_error
         checked = await client.call_tool("check_plan", {"name": "mira"})
         assert not checked.is_error and checked.structured_content["verdict"] == "GO"
         outside = await client.call_tool("generate_config", {"name": "x", "model": "sd15", "dataset": "/etc",

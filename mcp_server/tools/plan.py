@@ -28,6 +28,8 @@ def register(mcp: MCPServer) -> None:
         platform: Annotated[Literal["local", "runpod", "modal"], Field(description="Where training will run; sets the paths.")] = "local",
         trainer_dir: Annotated[str | None, Field(description="The trainer's checkout (musubi-tuner or sd-scripts).")] = None,
         models_dir: Annotated[str | None, Field(description="Folder holding the model files, if not <workspace>/models.")] = None,
+        trainer_python: Annotated[str | None, Field(description="The trainer's Python (its venv's bin/python), if not the one loragate finds.")] = None,
+        output_dir: Annotated[str | None, Field(description="Where the LoRA files go, if not <workspace>/output/NAME.")] = None,
         weights: Annotated[dict[str, str] | None, Field(description="Model file per role (dit, dit_high_noise, vae, t5, clip, base_model, clip_l, t5xxl, ae), when the names differ from the usual releases.")] = None,
         resolution: Annotated[list[int] | None, Field(description="Training size [width, height], multiples of 16.")] = None,
         frames: Annotated[list[int] | None, Field(description="Wan clip lengths, each 4n+1 (e.g. [1, 33, 81]).")] = None,
@@ -47,6 +49,11 @@ def register(mcp: MCPServer) -> None:
         paths = {
             "trainer_dir": str(resolve_path(trainer_dir, "trainer folder")) if trainer_dir and local else trainer_dir,
             "models_dir": str(resolve_path(models_dir, "models folder")) if models_dir and local else models_dir,
+            "output_dir": str(resolve_path(output_dir, "output folder")) if output_dir and local else output_dir,
+            # a bare name ('python3') is looked up on the training machine's PATH; a path is confined like the others
+            "trainer_python": (str(resolve_path(trainer_python, "trainer Python"))
+                               if trainer_python and local and ("/" in trainer_python or "\\" in trainer_python)
+                               else trainer_python),
         }
         files = {role: str(resolve_path(path, f"{role} weights")) if local else path for role, path in (weights or {}).items()}
         return await call_engine(
