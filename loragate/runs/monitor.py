@@ -139,19 +139,10 @@ def _load_states(path: Path) -> dict[str, TailState]:
 
 
 def pid_alive(pid: int | None) -> bool | None:
-    if pid is None:
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie has exited; only its parent has not collected it yet
-        stat = Path(f"/proc/{pid}/stat").read_bytes()
-        return stat.rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return True
+    """Whether the process lives (a zombie has exited); None when there is no pid to ask about."""
+    from loragate.runs.lock import pid_alive as alive
+
+    return None if pid is None else alive(pid)
 
 
 def process_vram_gb(pid: int | None) -> float | None:
