@@ -168,6 +168,7 @@ CASES: list[tuple[str, Make, Make]] = [
      sd_toml(SDXL_DS.replace("batch_size = 1", "batch_size = 1\nbucket_reso_steps = 32"))),
     ("TOML_BUCKET_RESO", sd_toml(SDXL_DS.replace("bucket_no_upscale = true", "").replace("[1024, 1024]", "1280")),
      sd_toml(SDXL_DS.replace("bucket_no_upscale = true", "max_bucket_reso = 2048").replace("[1024, 1024]", "1280"))),
+    ("TOML_NOT_CHECKED", lambda: run(wan_setup(wan_train()), {}), musubi(WAN_LOW)),
     # the other direction or model of the same pitfall
     ("WAN_TASK_WEIGHTS", musubi(edit(WAN21, dit="wan2.1_i2v_480p_14B_bf16.safetensors"), mp="bf16"), musubi(WAN21, mp="bf16")),
     ("WAN_I2V_CACHE", musubi(WAN21_I2V, mp="bf16", caches=[cache_latents("--i2v"), cache_te()]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 from typing import Any, Iterator
 
 from loragate.validate import dataset_schema as S
@@ -62,6 +63,21 @@ def _trainer_words(schema: str | None) -> str:
     from loragate.environment.trainer import trainer_facts
 
     return trainer_facts(schema).display_name if schema else "the trainer"
+
+
+@rule("TOML_NOT_CHECKED", "info", "A --dataset_config that was not found, so its settings were not checked.",
+      "loragate: dataset TOMLs are read from disk or given alongside (PATH_MISSING reports them when paths are checked)")
+def dataset_not_checked(setup: Setup) -> Iterator[Hit]:
+    seen: set[str] = set()
+    for inv in setup.invocations:
+        value = inv.value("--dataset_config")
+        if not value or value in seen or setup.dataset_for(inv) is not None or setup.check_paths:
+            continue
+        seen.add(value)
+        yield Hit(f"The dataset config {value} was not found here, so its settings (folders, caption extension, "
+                  "frame counts, resolution) were not checked.", f"Give {value} to the check as well "
+                  "(for example `loragate validate train.sh path/to/" + Path(value).name + "`).",
+                  inv.evidence("--dataset_config"))
 
 
 @rule("TOML_UNKNOWN_KEY", "block", "A dataset TOML key the trainer does not know.",
