@@ -131,3 +131,12 @@ def test_matrix_data_is_consistent() -> None:
 def test_recommendation_keeps_the_installed_version_when_it_has_a_fitting_build() -> None:
     fix = recommend_torch(PY, (12, 0), "12.9", "2.5.1", current="2.8.0+cu126")
     assert fix is not None and (fix.torch, fix.build) == ("2.8.0", "cu129")
+
+
+def test_volta_on_torch_2_8_gets_the_cuda_12_6_build_that_still_has_its_code() -> None:
+    """PyTorch 2.8's CUDA 12.8 wheels have no sm_70 code: reinstalling one on a V100 fixes nothing."""
+    gpu = gpus("Tesla V100-SXM2-32GB", (7, 0), "570.124.06", "12.8")
+    findings = torch_findings(gpu, probe("2.8.0+cu128", "12.8", CU128_ARCHS, available=False), PY, "2.8.0", "musubi-tuner")
+    assert codes(findings)[0] == ("ENV_TORCH_ARCH_UNSUPPORTED", "block")
+    assert "torch==2.8.0 torchvision==0.23.0 --index-url https://download.pytorch.org/whl/cu126" in findings[0].fix
+    assert recommend_torch(PY, (7, 5), "12.9", "2.8.0").build == "cu129"  # Turing keeps the newest build

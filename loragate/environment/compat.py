@@ -32,6 +32,9 @@ class DriverMinimum(BaseModel):
 class TorchRelease(BaseModel):
     torchvision: str
     builds: list[str]
+    oldest_arch: dict[str, str] = Field(
+        default_factory=dict, description="Per build tag, the oldest compute capability it has code for, when a build dropped older GPUs."
+    )
 
 
 class ArchFacts(BaseModel):
@@ -158,11 +161,15 @@ def recommend_torch(
     need_cuda = version_of(arch.min_cuda) if arch else None
     driver = version_of(driver_cuda)
     fits: list[tuple[Version, str]] = []
+    gpu_v = Version(f"{capability[0]}.{capability[1]}") if capability else None
     for text, release in matrix.torch.items():
         torch_v = Version(text)
         if torch_v < floor:
             continue
         for build in release.builds:
+            oldest = version_of(release.oldest_arch.get(build))
+            if gpu_v is not None and oldest is not None and gpu_v < oldest:
+                continue  # this build has no code for so old a GPU
             cuda = build_cuda(build)
             if need_cuda is not None and cuda < need_cuda:
                 continue
