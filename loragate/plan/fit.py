@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from loragate.catalog.models import ModelFamily
 from loragate.plan.model import TrainingPlan
+from loragate.vram.estimate import MARGIN
 
-# Gate 2 keeps 20% of the card free (the /train workflow's safety margin).
-SAFETY_MARGIN = 1.2
+# Gate 2 adds 20% to the estimate before comparing it with the card (the /train workflow's safety margin).
+SAFETY_MARGIN = 1 + MARGIN
 
 
 def estimate_gb(plan: TrainingPlan) -> float:

@@ -191,7 +191,7 @@ def _vram(plan: TrainingPlan, gpu_gb: float | None, runs: int) -> tuple[VramEsti
             code="PLAN_VRAM_TOO_BIG",
             severity="block",
             message=(f"This run needs about {estimate.estimate_gb:.1f} GB of graphics memory, {need:.1f} GB with "
-                     f"20% kept free, but the card has {gpu_gb:g} GB. It would stop with 'CUDA out of memory'."),
+                     f"Gate 2's 20% safety margin, but the card has {gpu_gb:g} GB. It would stop with 'CUDA out of memory'."),
             fix=fix,
             evidence={"estimate_gb": estimate.estimate_gb, "gpu_gb": gpu_gb, "fit_plan": [s.change for s in estimate.fit_plan]},
         ))

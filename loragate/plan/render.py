@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from loragate.environment.trainer import trainer_facts
 from loragate.findings import sort_findings
+from loragate.plan.fit import SAFETY_MARGIN
+from loragate.vram.estimate import fits
 from loragate.plan.model import TrainingPlan
 from loragate.plan.train_script import render_train_sh
 
@@ -87,12 +89,11 @@ def _memory_section(report: "Gate2Report") -> list[str]:
     out += ["| part | GB |", "|---|---|"]
     out += [f"| {name.replace('_', ' ')} | {gb:.2f} |" for name, gb in vram.breakdown.items()]
     if report.gpu_gb:
-        usable = report.gpu_gb / 1.2
         need = vram.estimate_gb * report.runs_at_once
         what = "both experts at once" if report.runs_at_once > 1 else "the run"
-        verdict = "fits" if need <= usable + 1e-9 else "does not fit"
-        out += ["", f"With 20% of the {report.gpu_gb:g} GB card kept free, {usable:.1f} GB is usable; "
-                f"{what} needs {need:.1f} GB, so it {verdict}."]
+        verdict = "fits" if fits(need, report.gpu_gb) else "does not fit"
+        out += ["", f"Gate 2 adds a 20% safety margin to the estimate: {what} needs {need:.1f} GB, "
+                f"{need * SAFETY_MARGIN:.1f} GB with the margin, on a {report.gpu_gb:g} GB card, so it {verdict}."]
     if vram.fit_plan:
         enough = vram.fit_plan[-1].fits
         out += ["", "Cheapest changes that make it fit, in order:" if enough else

@@ -20,7 +20,7 @@ from loragate.errors import LoragateError
 from loragate.vram.model import VramEstimate, VramRequest
 
 GB = 1e9
-MARGIN = 0.2  # Gate 2 keeps 20% of the GPU free (the /train workflow's safety margin)
+MARGIN = 0.2  # Gate 2 adds 20% to the estimate before comparing it with the GPU (the /train workflow's safety margin)
 _BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0}
 # musubi --fp8_scaled: one fp32 scale per 64 weights (reference/musubi-tuner.md §1.5 "block-wise (64)")
 _FP8_SCALED_BYTES = 1.0 + 4.0 / 64
