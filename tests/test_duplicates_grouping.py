@@ -133,3 +133,16 @@ def test_chain_of_copies_is_one_group(originals: list[Image.Image], base_signatu
     sigs["c.jpg"] = image_signature(originals[9].resize((200, 150)))
     groups = group_images(sigs)
     assert [(g.kind, g.paths) for g in groups] == [("near", ["a.jpg", "b.jpg", "c.jpg", "img09.png"])]
+
+
+def test_thumbnail_check_confirms_copies_and_rejects_strangers(originals: list[Image.Image]) -> None:
+    from loragate.duplicates.grouping import MIN_CORRELATION
+    from loragate.duplicates.signature import correlation, thumb_array
+
+    source = image_signature(originals[2])
+    cropped = image_signature(ImageEnhance.Contrast(_crop(originals[2], 0.1, 0, 0, 0.1)).enhance(0.8))
+    stranger = image_signature(originals[4])
+    box = CROP_BOXES.index((0.1, 0.0, 1.0, 0.9))
+    assert correlation(thumb_array(cropped), thumb_array(source), box) > 0.95
+    assert correlation(thumb_array(cropped), thumb_array(source), 0) < correlation(thumb_array(cropped), thumb_array(source), box)
+    assert correlation(thumb_array(stranger), thumb_array(source), box) < MIN_CORRELATION

@@ -26,6 +26,7 @@ Two questions are answered from it:
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 from typing import TYPE_CHECKING
@@ -37,12 +38,13 @@ if TYPE_CHECKING:
     from PIL import Image
 
 # Bump when the hashes change meaning, so cached signatures from older versions are recomputed.
-SIGNATURE_VERSION = 2
+SIGNATURE_VERSION = 3
 
 HASH_BITS = 64
 _GREY_SIDE = 128  # every crop is cut from this square grey copy: cheap, and ample for 32x32 hashes
 _DCT_SIDE = 32  # ImageHash phash: hash_size 8 x highfreq_factor 4
 _LOW = 8
+_THUMB_SIDE = 32
 
 # Kept interval along one axis, as fractions of the side: trims of 0, 5 or 10% per edge,
 # at most 10% in total. The first entry is the whole side.
@@ -62,6 +64,7 @@ class ImageSignature(BaseModel):
     phash: str = Field(description="64-bit pHash of the whole picture, 16 hex digits.")
     phash_mirror: str = Field(description="pHash of the left-right mirrored picture.")
     crop_hashes: str = Field(description="pHashes of the 35 trimmed crops, 16 hex digits each, concatenated.")
+    thumb: str = Field(description="32x32 grey thumbnail of the whole picture, base64, to confirm hash matches.")
 
     def hashes(self) -> np.ndarray:
         """The full-frame hash followed by the crop hashes, as uint64."""
@@ -151,4 +154,32 @@ def image_signature(img: Image.Image, original_size: tuple[int, int] | None = No
         phash=f"{int(hashes[0]):016x}",
         phash_mirror=f"{int(mirror):016x}",
         crop_hashes="".join(f"{int(h):016x}" for h in hashes[1:]),
+        thumb=base64.b64encode(_thumb_of(grey)).decode("ascii"),
     )
+
+
+def _thumb_of(grey: np.ndarray) -> bytes:
+    full = _resample_matrix(0, _GREY_SIDE, _GREY_SIDE, _THUMB_SIDE)
+    return np.clip(np.rint(full @ grey @ full.T), 0, 255).astype(np.uint8).tobytes()
+
+
+@functools.lru_cache(maxsize=None)
+def _thumb_span(index: int) -> np.ndarray:
+    a, b = _SPANS[index]
+    return _resample_matrix(a * _THUMB_SIDE, b * _THUMB_SIDE, _THUMB_SIDE, _THUMB_SIDE)
+
+
+def thumb_array(sig: ImageSignature) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(sig.thumb), dtype=np.uint8).reshape(_THUMB_SIDE, _THUMB_SIDE).astype(np.float64)
+
+
+def correlation(query: np.ndarray, item: np.ndarray, crop: int, mirrored: bool = False) -> float:
+    """How alike a query picture is to crop number `crop` (CROP_BOXES order) of an item, as the
+    correlation of their grey thumbnails (`thumb_array`): near 1.0 for the same picture whatever
+    its brightness or contrast; unrelated pictures that happen to share a hash score far lower."""
+    a = query[:, ::-1] if mirrored else query
+    x_span, y_span = divmod(crop, len(_SPANS))
+    b = _thumb_span(y_span) @ item @ _thumb_span(x_span).T
+    a, b = a - a.mean(), b - b.mean()
+    denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / denom) if denom > 0 else float(np.array_equal(a, b))

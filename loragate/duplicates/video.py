@@ -14,12 +14,10 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 from loragate.dataset.cache import AnalysisCache, cache_key
-from loragate.duplicates.grouping import NEAR_RADIUS, DuplicateGroup, UnionFind
-from loragate.duplicates.index import pairs_within
+from loragate.duplicates.grouping import NEAR_RADIUS, DuplicateGroup, UnionFind, near_links
 from loragate.duplicates.signature import SIGNATURE_VERSION, ImageSignature, image_signature
 from loragate.progress import ProgressFn, or_silent
 
@@ -29,7 +27,7 @@ SEEK_ABOVE_S = 30.0
 # Share of a clip's sampled frames that must find a partner for the clip to count as a copy.
 MATCH_SHARE = 0.6
 _FRAME_SIDE = 256
-VIDEO_SIGNATURE_VERSION = f"vsig1-{SIGNATURE_VERSION}"
+VIDEO_SIGNATURE_VERSION = f"vsig2-{SIGNATURE_VERSION}"
 
 
 class VideoSignature(BaseModel):
@@ -134,29 +132,21 @@ def group_videos(signatures: dict[str, VideoSignature], mirror: bool = False, ra
     if len(reps) < 2:
         return groups
 
-    owner = np.array([i for i, p in enumerate(reps) for _ in signatures[p].frames])
+    owner = [i for i, p in enumerate(reps) for _ in signatures[p].frames]
     frames = [f for p in reps for f in signatures[p].frames]
-    crops = np.stack([f.hashes() for f in frames])
-    full = crops[:, 0].copy()
-    crop_owner = np.repeat(np.arange(len(frames)), crops.shape[1])
-    # best[(clip a, clip b)][frame of a] = smallest distance to any frame of b
+    # best[(clip a, clip b)][frame of a] = smallest distance from that frame to a frame of b
     best: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)
-    queries = [(full, False)]
-    if mirror:
-        queries.append((np.array([int(f.phash_mirror, 16) for f in frames], dtype=np.uint64), True))
     mirrored: set[tuple[int, int]] = set()
-    for q_hashes, is_mirror in queries:
-        q, i, d = pairs_within(q_hashes, crops.reshape(-1), radius)
-        for fq, fi, dist in zip(q.tolist(), crop_owner[i].tolist(), d.tolist()):
-            a, b = int(owner[fq]), int(owner[fi])
-            if a == b:
-                continue
-            for key, frame in (((a, b), fq), ((b, a), fi)):
-                seen = best[key].get(frame)
-                if seen is None or dist < seen:
-                    best[key][frame] = dist
-                    if is_mirror:
-                        mirrored.add((min(a, b), max(a, b)))
+    for fa, fb, dist, is_mirror in near_links(frames, mirror, radius):
+        a, b = owner[fa], owner[fb]
+        if a == b:
+            continue
+        for key, frame in (((a, b), fa), ((b, a), fb)):
+            seen = best[key].get(frame)
+            if seen is None or dist < seen:
+                best[key][frame] = dist
+        if is_mirror:
+            mirrored.add((min(a, b), max(a, b)))
 
     uf = UnionFind(len(reps))
     worst: dict[tuple[int, int], int] = {}
