@@ -53,7 +53,8 @@ def register(mcp: MCPServer) -> None:
     ) -> DryRunReport:
         """Gate 4: run the plan's real caching and training commands for 2-5 steps into a scratch
         folder, classify any failure in plain words with its fix, measure seconds per step and peak
-        GPU memory, and record the verdict. Call it after Gates 1-3 pass and before launch, and again
+        GPU memory (Wan 2.2 experts placed as launch will run them, so their combined peak too), and
+        record the verdict. Call it after Gates 1-3 pass and before launch, and again
         after any change to the plan. Takes minutes on a real model (it loads it)."""
         return await call_engine(ctx, dry_run, project, steps=steps, progress=None)
 
