@@ -1,8 +1,8 @@
 """Where and when the training commands run: the two Wan 2.2 experts together or one after the other.
 
 The two experts are independent runs (their own LoRA each). Together they take half the wall
-clock: on two GPUs each gets its own card; on one GPU only when both estimates fit with the 20%
-safety margin the config gate uses. Otherwise they run one after the other.
+clock: on two GPUs each gets its own card; on one GPU only when both estimates, with the 20% Gate 2
+adds to an estimate, fit the card. Otherwise they run one after the other.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field
 
 from loragate.errors import LoragateError
 from loragate.plan.model import Command, TrainingPlan
+from loragate.vram.estimate import MARGIN  # Gate 2's margin, added to the estimate
 
-SAFETY_MARGIN = 0.20  # the same margin Gate 2 keeps free on the card
 
 
 class Placement(BaseModel):
@@ -45,15 +45,17 @@ def place_trainings(
         )
     if per_run_gb is not None and gpu_total_gb is not None:
         needed = per_run_gb * len(trains)
-        usable = gpu_total_gb * (1 - SAFETY_MARGIN)
-        if needed <= usable:
+        with_margin = needed * (1 + MARGIN)
+        if with_margin <= gpu_total_gb:
             return Placement(
                 waves=[[(i, first_gpu) for i in trains]],
-                reason=f"both experts at once on one GPU: {needed:.1f} GB needed, {usable:.1f} GB usable of {gpu_total_gb:.0f} GB",
+                reason=f"both experts at once on one GPU: {needed:.1f} GB, {with_margin:.1f} GB with the {MARGIN:.0%} margin, "
+                f"fits the {gpu_total_gb:.0f} GB card",
             )
         return Placement(
             waves=[[(i, first_gpu)] for i in trains],
-            reason=f"one expert after the other: together they need {needed:.1f} GB, more than the {usable:.1f} GB usable on this GPU",
+            reason=f"one expert after the other: together they need {needed:.1f} GB, {with_margin:.1f} GB with the {MARGIN:.0%} "
+            f"margin, more than the {gpu_total_gb:.0f} GB card",
         )
     return Placement(
         waves=[[(i, first_gpu)] for i in trains],
