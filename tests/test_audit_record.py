@@ -119,6 +119,9 @@ def test_cli_exit_codes_and_json_contract(tmp_path: Path, workspace: Path) -> No
 
     table = runner.invoke(app, ["audit", str(ds), "--trigger", "mira", "--name", "cli_p"])
     assert table.exit_code == 1 and "NO-GO" in table.stdout and "DS_TRIGGER_MISSING" in table.stdout
+    # A message that already names its file is not followed by the same name again.
+    flat = "".join(table.stdout.split())
+    assert flat.count("img_001.txt") == 1, table.stdout
     assert (workspace / "grimoire/training/cli_p/dataset-report.md").is_file()
 
 

@@ -129,6 +129,16 @@ def test_cli_json_contract_and_quarantine_round_trip(tmp_path: Path, workspace: 
     assert missing.exit_code == 2
 
 
+def test_cli_table_names_sheets_the_artist_can_open(tmp_path: Path, workspace: Path) -> None:
+    ds = make_dataset(tmp_path / "ds")
+    shown = runner.invoke(app, ["duplicates", str(ds), "--sheets", str(tmp_path / "sheets")])
+    assert shown.exit_code == 1, shown.output
+    text = " ".join(shown.stdout.split())
+    # Each group's sheet by its full file name (not a path cut off by the column), and the folder once.
+    assert "group-001-exact.png" in text and "group-002-near.png" in text
+    assert str((tmp_path / "sheets").resolve()) in shown.stdout.replace("\n", "")
+
+
 @pytest.mark.anyio
 async def test_mcp_tools(tmp_path: Path, workspace: Path) -> None:
     from mcp import Client

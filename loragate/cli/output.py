@@ -71,7 +71,8 @@ def findings_table(findings: Iterable[Finding], title: str = "Findings") -> Tabl
     table.add_column("what", ratio=3)
     table.add_column("fix", ratio=2)
     for f in sort_findings(findings):
-        where = f" [dim]({f.path})[/]" if f.path else ""
+        # Most messages already name their file; repeating it only lengthens the row.
+        where = f" [dim]({f.path})[/]" if f.path and f.path not in f.message else ""
         table.add_row(f"[{SEVERITY_STYLE[f.severity]}]{f.severity}[/]", f.code, f.message + where, f.fix)
     return table
 

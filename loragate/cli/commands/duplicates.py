@@ -38,8 +38,11 @@ def register(app: typer.Typer) -> None:
                 for n, g in enumerate(report.groups, 1):
                     kind = g.kind + (" (mirrored)" if g.mirrored else "") + ("" if g.media == "image" else " clips")
                     distance = "-" if g.distance is None else f"{g.distance}/64"
-                    table.add_row(str(n), kind, "\n".join(g.paths), distance, g.contact_sheet or "")
+                    # The file name only: a full path would be cut off in the column; the folder is printed below.
+                    table.add_row(str(n), kind, "\n".join(g.paths), distance, Path(g.contact_sheet).name if g.contact_sheet else "")
                 console.print(table)
+                if report.contact_sheets:
+                    console.print(f"Contact sheets (open them to compare the copies): {report.contact_sheets}")
                 console.print(
                     "Which copy to keep is your choice. `loragate quarantine DATASET FILE...` moves the others "
                     "into _quarantine/ (undo with --undo)."
@@ -49,7 +52,7 @@ def register(app: typer.Typer) -> None:
             if report.unreadable:
                 console.print(f"[yellow]{len(report.unreadable)} file(s) could not be decoded and were not compared; see `loragate audit`.[/]")
             if report.all_flagged_sheet:
-                console.print(f"All flagged files on one sheet: {report.all_flagged_sheet}")
+                console.print(f"All flagged files on one sheet: {Path(report.all_flagged_sheet).name}")
             console.print(f"[dim]{report.images} images, {report.videos} clips in {report.seconds:.2f} s ({report.cached} from cache)[/]")
         raise typer.Exit(EXIT_NO_GO if any(g.kind == "exact" for g in report.groups) else EXIT_GO)
 
