@@ -18,11 +18,12 @@ from loragate.captions.model import CaptionBatchReport, CaptionFailure
 from loragate.captions.prompt import GUIDE, example_turns, parse_answer, read_doc, request_messages, system_prompt
 from loragate.captions.run_state import load_state, progress_path, save_state, settings_key
 from loragate.captions.vision import FatalApiError, ask, caption_model_name, is_service_failure, make_client
-from loragate.captions.writer import caption_style_for, dataset_folder, required_trigger, write_captions
+from loragate.captions.writer import caption_style_for, required_trigger, write_captions
 from loragate.catalog.models import get_family
 from loragate.dataset.model import TrainingType
 from loragate.dataset.scan import normalize_caption_extension, scan_dataset
 from loragate.errors import LoragateError
+from loragate.plan.paths import check_dataset_folder
 from loragate.progress import ProgressFn
 from loragate.workspace import grimoire_dir
 
@@ -52,7 +53,7 @@ def caption_dataset(
     what the trigger word carries. `client` is an anthropic.Anthropic (made from the environment
     when omitted).
     """
-    root = dataset_folder(dataset)
+    root = check_dataset_folder(dataset)
     trigger = required_trigger(trigger)
     ext = normalize_caption_extension(caption_extension)
     style = caption_style_for(model)

@@ -19,18 +19,9 @@ from loragate.catalog.models import get_family
 from loragate.dataset.captions import check_trigger
 from loragate.dataset.scan import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, normalize_caption_extension
 from loragate.errors import LoragateError
+from loragate.plan.paths import check_dataset_folder
 
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
-
-
-def dataset_folder(dataset: Path | str) -> Path:
-    root = Path(dataset).expanduser()
-    if not root.is_dir():
-        raise LoragateError(
-            f"The dataset folder {root} does not exist or is not a folder.",
-            "Give the folder that holds the images (the same one you audit).",
-        )
-    return root.resolve()
 
 
 def required_trigger(trigger: str | None) -> str:
@@ -54,7 +45,7 @@ def write_captions(
     caption_extension: str = ".txt",
 ) -> CaptionWriteReport:
     """Write each `relative image path -> caption` as the image's sidecar caption file."""
-    root = dataset_folder(dataset)
+    root = check_dataset_folder(dataset)
     trigger = required_trigger(trigger)
     ext = normalize_caption_extension(caption_extension)
     style = caption_style_for(model)

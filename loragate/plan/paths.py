@@ -152,10 +152,12 @@ def _in_venv(python: Path) -> bool:
 
 
 def check_dataset_folder(dataset: str | Path) -> Path:
+    """The dataset folder as an absolute local path; LoragateError when it is missing or a file."""
     path = _local(dataset).resolve()
     if not path.is_dir():
+        what = "is a file, not a folder" if path.exists() else "does not exist"
         raise LoragateError(
-            f"The dataset folder {path} does not exist.",
+            f"The dataset folder {path} {what}.",
             "Give the folder that holds the images (or the Images/ and Videos/ folders).",
         )
     return path
