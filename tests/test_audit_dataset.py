@@ -94,6 +94,49 @@ def test_video_probe_facts(tmp_path: Path) -> None:
     assert not probe.variable_frame_rate and probe.error is None
 
 
+def _timed_clip(path: Path, gaps_ms: list[int], rotation: int | None = None) -> Path:
+    """An H.264 clip whose frames are `gaps_ms` apart (uneven: variable frame rate), optionally
+    stored with a display-rotation flag as phones write it."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    base = np.asarray(textured(640, 192, 5))
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=16)
+        stream.width, stream.height, stream.pix_fmt = 320, 192, "yuv420p"
+        stream.codec_context.time_base = stream.time_base = Fraction(1, 1000)
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
+        pts = 0
+        for i, gap in enumerate(gaps_ms):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(base[:, i * 4 : i * 4 + 320]), format="rgb24")
+            frame.pts, frame.time_base = pts, Fraction(1, 1000)
+            pts += gap
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def test_phone_clips_variable_rate_and_rotation(tmp_path: Path, workspace: Path) -> None:
+    ds = tmp_path / "wan"
+    _timed_clip(ds / "Videos" / "phone.mp4", [33, 66, 20, 50, 33] * 9)
+    _timed_clip(ds / "Videos" / "sideways.mp4", [62] * 33, rotation=90)
+    _timed_clip(ds / "Videos" / "steady.mp4", [62] * 33)
+    for stem in ("phone", "sideways", "steady"):
+        write_caption(ds / "Videos" / f"{stem}.txt", NATURAL)
+    report = audit_dataset(ds, trigger="mira", model="wan2.1-t2v-14b")
+    assert "DS_VIDEO_VFR" in codes(report, "Videos/phone.mp4")
+    assert "DS_VIDEO_ROTATED" in codes(report, "Videos/sideways.mp4")
+    assert not codes(report, "Videos/steady.mp4") & {"DS_VIDEO_VFR", "DS_VIDEO_ROTATED"}
+    vfr = next(f for f in report.findings if f.code == "DS_VIDEO_VFR")
+    assert "variable frame rate" in vfr.message and "constant frame rate" in vfr.fix
+
+
 def test_missing_empty_orphan_bom_captions(tmp_path: Path, workspace: Path) -> None:
     ds = tmp_path / "ds"
     make_set(ds, 4)
