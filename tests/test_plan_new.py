@@ -110,6 +110,9 @@ def test_bad_requests_say_what_to_do(workspace: Path) -> None:
         new_plan("mira", "sdxl-turbo", data, "mira")
     with pytest.raises(LoragateError, match="does not exist"):
         new_plan("mira", "sdxl", workspace / "nope", "mira")
+    (workspace / "notes.txt").write_text("not a folder")
+    with pytest.raises(LoragateError, match="is a file, not a folder"):
+        new_plan("mira", "sdxl", workspace / "notes.txt", "mira")
     with pytest.raises(LoragateError, match="trigger"):
         new_plan("mira", "sdxl", data, " ")
     with pytest.raises(LoragateError, match="multiple of 16"):
@@ -198,3 +201,13 @@ def test_clip_lengths_follow_the_clips(workspace: Path) -> None:
     chosen = generate_config("long", "wan2.1-t2v-1.3b", data, "mira", gpu_gb=80, frames=[1, 33])
     [hit] = [f for f in chosen.gate2.findings if f.code == "PLAN_FRAMES_LONGER_THAN_CLIPS"]
     assert "--frames 1 --frames 21" in hit.fix and chosen.plan.dataset.target_frames == [1, 33]
+
+
+@pytest.mark.parametrize(("text", "said"), [("{garbage", "not valid JSON"), ("{}", "'name' is missing"), ('{"name": 3}', "'name' is wrong")])
+def test_a_damaged_plan_file_says_what_is_wrong(text: str, said: str, tmp_path: Path) -> None:
+    from loragate.plan.model import load_plan
+
+    path = tmp_path / "plan.json"
+    path.write_text(text)
+    with pytest.raises(LoragateError, match=said):
+        load_plan(path)

@@ -185,6 +185,22 @@ def load_plan(path: Path) -> TrainingPlan:
         raise LoragateError(f"There is no plan at {path}.", "Create one with `loragate plan new NAME ...`.") from exc
     except ValueError as exc:
         raise LoragateError(
-            f"The plan {path} cannot be read: {exc.__class__.__name__}.",
+            f"The plan {path} cannot be read: {_plan_problem(exc)}.",
             "Re-create it with `loragate plan new`, or fix the JSON by hand.",
         ) from exc
+
+
+def _plan_problem(exc: ValueError) -> str:
+    """The first thing wrong with a plan file, in words ("not valid JSON", "network.dim: ...")."""
+    errors = getattr(exc, "errors", None)
+    first = errors()[0] if callable(errors) and errors() else None
+    if first is None:
+        return exc.__class__.__name__
+    if first.get("type") == "json_invalid":
+        return "it is not valid JSON"
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    if not where:
+        return str(first.get("msg", "invalid value"))
+    if first.get("type") == "missing":
+        return f"'{where}' is missing"
+    return f"'{where}' is wrong ({first.get('msg', 'invalid value')})"
