@@ -105,7 +105,7 @@ def _lora_metadata(setup: Setup, inv: Invocation) -> dict[str, str]:
 
 
 @rule("LR_ALPHA_SCALE", "warn", "network_alpha changed without changing the learning rate.",
-      "reference sd-scripts.md §6.10 (scale = alpha / dim: lower alpha means a weaker update); seeds/000 "
+      "reference sd-scripts.md §6.10 (scale = alpha / dim: lower alpha means a weaker update); production validation table "
       "('alpha changed without adjusting LR: most common failure')")
 def alpha_scale(setup: Setup) -> Iterator[Hit]:
     trains = [i for i in setup.trains() if setup.known(i)]

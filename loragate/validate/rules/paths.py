@@ -66,7 +66,7 @@ def all_paths(setup: Setup, inputs_only: bool = False) -> Iterator[tuple[str, di
 
 
 @rule("PATH_MIXED_PLATFORMS", "block", "Paths from different platforms in one setup.",
-      "seeds/000 validation table ('Modal paths in a RunPod script or vice versa')")
+      "production validation table ('Modal paths in a RunPod script or vice versa')")
 def mixed_platforms(setup: Setup) -> Iterator[Hit]:
     by_kind: dict[str, tuple[str, dict[str, Any]]] = {}
     for value, evidence, _ in all_paths(setup):

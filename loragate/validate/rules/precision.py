@@ -112,7 +112,7 @@ def fp8_weights(setup: Setup) -> Iterator[Hit]:
 
 
 @rule("WAN21_FP8_SCALED", "warn", "--fp8_scaled on Wan 2.1.",
-      "production validation table (seeds/000: 'fp8_scaled on Wan 2.1 (color corruption)'); not confirmed upstream")
+      "production validation table ('fp8_scaled on Wan 2.1 (color corruption)'); not confirmed upstream")
 def wan21_fp8_scaled(setup: Setup) -> Iterator[Hit]:
     for inv in setup.trains("musubi"):
         family = setup.family(inv)
