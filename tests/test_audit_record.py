@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from loragate.cli import app
 from loragate.dataset.audit import audit_dataset
 from loragate.gates.ledger import gate_status, read_ledger
-from tests.media import write_caption, write_image
+from tests.media import write_caption, write_image, write_video
 
 CAPTION = "mira, a woman with short silver hair in a garden"
 
@@ -33,6 +33,11 @@ def test_name_writes_report_and_records_gate_1(tmp_path: Path, workspace: Path) 
     for heading in ("## Summary", "## Captions", "## Resolution", "## Duplicates", "## Quality Issues", "## Diversity Notes", "## Gate 1 Decision: GO"):
         assert heading in md
     assert "Captioned: 3/3 (100%)" in md
+    # GO says what the set is ready for, and what comes next.
+    decision = md.split("## Gate 1 Decision: GO", 1)[1]
+    assert "Nothing blocks training: 3 usable items for a character LoRA" in decision
+    assert "loragate plan new mira_v1 --model sdxl" in decision
+    assert "Content and style:" in md
     saved = json.loads((folder / "dataset-report.json").read_text(encoding="utf-8"))
     assert saved["verdict"] == "GO" and saved["report_path"] == str(folder / "dataset-report.md")
     assert report.report_path == str(folder / "dataset-report.md")
@@ -56,6 +61,24 @@ def test_no_go_is_recorded_with_blocking_codes_and_fixes(tmp_path: Path, workspa
     assert record.verdict == "NO-GO" and record.blocking == ["DS_TRIGGER_MISSING"]
     md = (workspace / "grimoire/training/p2/dataset-report.md").read_text(encoding="utf-8")
     assert "## Gate 1 Decision: NO-GO" in md and "Add 'mira' to the caption" in md
+
+
+def test_report_gathers_a_repeated_problem_into_one_entry(tmp_path: Path, workspace: Path) -> None:
+    ds = make_set(tmp_path / "ds", 5, size=384, ext="jpg")
+    write_video(ds / "clip.mp4", frames=20)
+    write_caption(ds / "clip.txt", CAPTION)
+    audit_dataset(ds, trigger="mira", model="wan2.1-t2v-14b", name="many")
+    md = (workspace / "grimoire/training/many/dataset-report.md").read_text(encoding="utf-8")
+    quality = md.split("## Quality Issues", 1)[1].split("\n## ", 1)[0]
+    # Five small pictures: one entry naming all five, not five copies of the same advice.
+    low_res = [line for line in quality.splitlines() if "DS_LOW_RES" in line]
+    assert len(low_res) == 1 and "5 files" in low_res[0]
+    assert all(f"`img_{i:03d}.jpg`" in low_res[0] for i in range(5))
+    # A clip's problems are quality issues too, not "other notes".
+    assert "DS_VIDEO_TOO_SHORT" in quality
+    # GO lists the warnings as known limitations, gathered the same way.
+    limits = md.split("Known limitations", 1)[1]
+    assert limits.count("Use a larger original") == 1 and "5 files" in limits
 
 
 def test_reaudit_of_unchanged_dataset_comes_from_cache(tmp_path: Path, workspace: Path) -> None:

@@ -42,15 +42,51 @@ def record_audit(report: AuditReport, name: str) -> Path:
     return md_path
 
 
-def _line(f: Finding) -> str:
-    where = f" (`{f.path}`)" if f.path else ""
-    fix = f" Fix: {f.fix}" if f.fix else ""
-    return f"- **{f.severity}** `{f.code}`{where}: {f.message}{fix}"
+# From this many findings of one kind on as many files, the report lists them as one entry.
+GROUP_FROM = 3
+LISTED_FILES = 12
+
+
+def _entries(findings: list[Finding]) -> list[list[Finding]]:
+    """Findings in order, those of one code on several files gathered into one entry."""
+    by_code: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_code.setdefault(f.code, []).append(f)
+    entries: list[list[Finding]] = []
+    done: set[str] = set()
+    for f in findings:
+        same = by_code[f.code]
+        if len(same) >= GROUP_FROM and all(g.path for g in same):
+            if f.code not in done:
+                done.add(f.code)
+                entries.append(same)
+        else:
+            entries.append([f])
+    return entries
+
+
+def _entry_text(entry: list[Finding]) -> str:
+    """What is wrong and what to do, for one finding or a gathered group of them."""
+    first = entry[0]
+    if len(entry) == 1:
+        return f"{first.message} Fix: {first.fix}" if first.fix else first.message
+    files = ", ".join(f"`{f.path}`" for f in entry[:LISTED_FILES])
+    more = f" and {len(entry) - LISTED_FILES} more" if len(entry) > LISTED_FILES else ""
+    return f"{len(entry)} files ({files}{more}). For example: {first.message} Fix: {first.fix}"
+
+
+def _lines(findings: list[Finding]) -> list[str]:
+    out = []
+    for entry in _entries(findings):
+        f = entry[0]
+        where = f" (`{f.path}`)" if len(entry) == 1 and f.path and f.path not in f.message else ""
+        out.append(f"- **{f.severity}** `{f.code}`{where}: {_entry_text(entry)}")
+    return out
 
 
 def _section(title: str, findings: list[Finding], empty: str) -> list[str]:
     lines = [f"## {title}", ""]
-    lines += [_line(f) for f in findings] or [empty]
+    lines += _lines(findings) or [empty]
     return lines + [""]
 
 
@@ -60,9 +96,9 @@ def render_markdown(report: AuditReport, name: str) -> str:
     captioned_pct = f"{100 * cs.captioned / media:.0f}%" if media else "-"
     median = f"{r.median_resolution[0]}x{r.median_resolution[1]}" if r.median_resolution else "-"
     dup_files = sum(len(g.paths) for g in r.duplicate_groups)
-    quality = [f for f in r.findings if f.code in QUALITY_CODES]
+    quality = [f for f in r.findings if f.code in QUALITY_CODES or f.code.startswith("DS_VIDEO")]
     caption_findings = [f for f in r.findings if f.code.startswith(("DS_CAPTION", "DS_TRIGGER"))]
-    other = [f for f in r.findings if f.code not in QUALITY_CODES and not f.code.startswith(("DS_CAPTION", "DS_TRIGGER", "DS_DUPLICATE"))]
+    other = [f for f in r.findings if f not in quality and not f.code.startswith(("DS_CAPTION", "DS_TRIGGER", "DS_DUPLICATE"))]
     lines = [
         f"# Dataset Report: {name}",
         "",
@@ -87,7 +123,7 @@ def render_markdown(report: AuditReport, name: str) -> str:
         lines.append("- Style: " + ", ".join(f"{k} {v}" for k, v in sorted(cs.style.items())))
     limit = f" (encoder reads {cs.token_limit})" if cs.token_limit else ""
     lines += [f"- Length: about {cs.tokens_mean} tokens on average, {cs.tokens_max} at most{limit}", ""]
-    lines += [_line(f) for f in caption_findings] + ([""] if caption_findings else [])
+    lines += _lines(caption_findings) + ([""] if caption_findings else [])
     lines += ["## Resolution", ""]
     if r.resolutions:
         lines += ["| size | images |", "|---|---|"]
@@ -113,14 +149,31 @@ def render_markdown(report: AuditReport, name: str) -> str:
     blocking = [f for f in r.findings if f.severity == "block"]
     if blocking:
         lines += ["The dataset cannot train as it is. Fix these, then run the audit again:", ""]
-        lines += [f"{i}. {f.message} {f.fix}" for i, f in enumerate(blocking, 1)]
+        lines += [f"{i}. {_entry_text(entry)}" for i, entry in enumerate(_entries(blocking), 1)]
     else:
-        warns = r.counts.get("warn", 0)
-        lines.append(
-            "Nothing blocks training."
-            + (f" {warns} warning(s) above are worth a look before spending GPU time." if warns else "")
-        )
+        lines += _go_notes(r, name)
     return "\n".join(lines) + "\n"
+
+
+def _go_notes(r: AuditReport, name: str) -> list[str]:
+    """What a GO dataset should train well, and the limits the warnings leave."""
+    items = r.size.usable_images + r.size.usable_videos
+    what = f"a {r.training_type} LoRA" if r.training_type else "a LoRA"
+    good = f"Nothing blocks training: {items} usable items for {what}"
+    good += f" on {r.model}" if r.model else ""
+    good += ", every one captioned"
+    if r.trigger:
+        good += f" with the trigger word '{r.trigger}'"
+    lines = [good + ".", ""]
+    warnings = [f for f in r.findings if f.severity == "warn"]
+    if warnings:
+        lines += ["Known limitations, worth a look before spending GPU time:", ""]
+        for entry in _entries(warnings):
+            lines.append(f"- {_entry_text(entry)}")
+        lines.append("")
+    model = f" --model {r.model}" if r.model else " --model FAMILY"
+    lines.append(f"Next: make the training plan (`loragate plan new {name}{model} ...`), which checks the settings and memory (Gate 2).")
+    return lines
 
 
 def _diversity(r: AuditReport) -> list[str]:
@@ -140,4 +193,22 @@ def _diversity(r: AuditReport) -> list[str]:
         "- Variety of pose, angle, lighting and background cannot be measured from pixels alone; "
         "look through the set for clusters of similar shots."
     )
+    balance = CONTENT_STYLE_BALANCE.get(r.training_type or "")
+    if balance:
+        notes.append(f"- Content and style: {balance}")
     return notes
+
+
+# What the LoRA should absorb versus what the captions should name, per training type: what a
+# caption describes stays promptable; what it leaves out is learned into the trigger word.
+CONTENT_STYLE_BALANCE = {
+    "character": "the character should be the only thing every picture shares. Vary outfits, settings and "
+    "drawing styles, and let the captions name what changes (clothes, place, pose), so those stay "
+    "promptable instead of becoming part of the character.",
+    "style": "the look should be the only thing every picture shares. Vary the subjects, and let the "
+    "captions describe what is shown, not how it is drawn, so the style goes into the trigger word "
+    "and not into one recurring subject.",
+    "object": "the object should be the only thing every picture shares. Show it from several sides, in "
+    "several places and lights, and let the captions name the setting, so the background is not "
+    "learned as part of the object.",
+}
