@@ -122,6 +122,19 @@ def _timed_clip(path: Path, gaps_ms: list[int], rotation: int | None = None) -> 
     return path
 
 
+def test_clips_under_an_image_model_are_not_counted(tmp_path: Path, workspace: Path) -> None:
+    ds = tmp_path / "ds"
+    make_set(ds, 3)
+    write_video(ds / "walk.mp4", frames=33)
+    write_caption(ds / "walk.txt", NATURAL)
+    report = audit_dataset(ds, trigger="mira", model="sdxl")
+    ignored = next(f for f in report.findings if f.code == "DS_VIDEO_IGNORED")
+    assert ignored.severity == "warn" and "walk.mp4" in ignored.evidence["files"]
+    assert report.size.usable_videos == 0 and report.size.samples_per_epoch == 3
+    # A video model counts the clip.
+    assert audit_dataset(ds, trigger="mira", model="wan2.1-t2v-14b").size.usable_videos == 1
+
+
 def test_phone_clips_variable_rate_and_rotation(tmp_path: Path, workspace: Path) -> None:
     ds = tmp_path / "wan"
     _timed_clip(ds / "Videos" / "phone.mp4", [33, 66, 20, 50, 33] * 9)

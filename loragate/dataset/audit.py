@@ -12,7 +12,7 @@ from loragate.dataset.analyze import analyze_images_counted
 from loragate.dataset.captions import check_captions, check_trigger
 from loragate.dataset.image_checks import QUALITY_PROPERTIES, decode_finding, file_findings, quality_findings
 from loragate.dataset.duplicate_findings import duplicate_findings, duplicate_groups
-from loragate.dataset.model import AuditReport, ImageAnalysis, TrainingType
+from loragate.dataset.model import AuditReport, ImageAnalysis, MediaFile, TrainingType
 from loragate.dataset.rules import DatasetRules, rules_for
 from loragate.dataset.scan import normalize_caption_extension, scan_dataset
 from loragate.dataset.size import size_findings, size_summary
@@ -69,6 +69,9 @@ def audit_dataset(
     broken = {f.path for f in findings if f.severity == "block" and f.path and f.code in _UNUSABLE}
     usable_images = [m for m in scan.images if m.path not in broken]
     usable_videos = [m for m in scan.videos if m.path not in broken]
+    if rules.model and not rules.video and scan.videos:
+        findings.append(_clips_ignored(scan.videos, rules))
+        usable_videos = []
     summary = size_summary(
         len(usable_images),
         len(usable_videos),
@@ -129,6 +132,20 @@ _UNUSABLE = {
     "DS_VIDEO_UNREADABLE",
     "DS_BROKEN_SYMLINK",
 }
+
+
+def _clips_ignored(videos: list[MediaFile], rules: DatasetRules) -> Finding:
+    # sd-scripts library/train_util.py lists only IMAGE_EXTENSIONS, so clips in the folder are never read.
+    files = [m.path for m in videos]
+    return Finding(
+        code="DS_VIDEO_IGNORED",
+        severity="warn",
+        message=f"{len(files)} clip(s) are in the folder, but {rules.display_name} trains on still pictures; "
+        "the trainer skips them, so they are not counted as training items.",
+        fix="Move the clips out of the dataset (or export the frames you want as pictures), "
+        "or choose a video model such as wan2.1-t2v-14b to train on them.",
+        evidence={"files": files[:20], "count": len(files)},
+    )
 
 
 def _image_findings(analyses: dict[str, ImageAnalysis], rules: DatasetRules) -> list[Finding]:
