@@ -104,8 +104,3 @@ def combine_parts(parts: Mapping[str, str]) -> str:
     for part in sorted(parts):
         digest.update(f"{part}={parts[part]}\n".encode())
     return digest.hexdigest()
-
-
-def fingerprint_subject(subject: Mapping[str, str]) -> str:
-    """One hash over the parts of a subject, in a fixed order."""
-    return combine_parts(fingerprint_parts(subject))

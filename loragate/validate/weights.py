@@ -34,10 +34,6 @@ class WeightsName:
     expert: str | None
     dtype: str | None
 
-    @property
-    def is_i2v(self) -> bool | None:
-        return None if self.kind is None else self.kind in ("i2v", "flf2v")
-
     def family_id(self) -> str | None:
         """The catalog family the file belongs to, when the name says enough."""
         if self.version == "2.2" and self.kind in ("t2v", "i2v") and self.size in (None, "14B"):
