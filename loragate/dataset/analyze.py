@@ -17,7 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from loragate.dataset.cache import AnalysisCache, cache_key
+from loragate.dataset.cache import AnalysisCache, stat_keys
 from loragate.dataset.image_checks import ANALYSIS_SIZE, quality_scores
 from loragate.dataset.model import ImageAnalysis
 from loragate.duplicates.signature import SIGNATURE_VERSION, image_signature
@@ -170,20 +170,13 @@ def analyze_images_counted(
     root = Path(root).resolve()
     cache = AnalysisCache(root)
     version = f"{ANALYSIS_VERSION}-sig{SIGNATURE_VERSION}"
-    keys: dict[str, str] = {}
+    keys = stat_keys("image", version, root, relpaths)
     results: dict[str, ImageAnalysis] = {}
     todo: list[tuple[str, str]] = []
-    for rel in relpaths:
-        abs_path = str(root / rel)
-        try:
-            st = os.stat(abs_path)
-        except OSError:
-            todo.append((abs_path, rel))
-            continue
-        keys[rel] = cache_key("image", version, abs_path, st.st_size, st.st_mtime_ns)
     hits = cache.get_many(keys.values())
-    for rel, key in keys.items():
-        if key in hits:
+    for rel in relpaths:
+        key = keys.get(rel)
+        if key is not None and key in hits:
             results[rel] = ImageAnalysis.model_validate_json(hits[key])
         else:
             todo.append((str(root / rel), rel))

@@ -26,6 +26,19 @@ def cache_key(kind: str, version: str, abs_path: str, size: int, mtime_ns: int) 
     return f"{kind}\0{version}\0{abs_path}\0{size}\0{mtime_ns}"
 
 
+def stat_keys(kind: str, version: str, root: Path, relpaths: Iterable[str]) -> dict[str, str]:
+    """relpath -> cache key for each file under `root` that can be stat'ed (the others get none)."""
+    keys: dict[str, str] = {}
+    for rel in relpaths:
+        abs_path = str(root / rel)
+        try:
+            st = os.stat(abs_path)
+        except OSError:
+            continue
+        keys[rel] = cache_key(kind, version, abs_path, st.st_size, st.st_mtime_ns)
+    return keys
+
+
 class AnalysisCache:
     """A small key -> JSON store in SQLite (safe for concurrent audits thanks to WAL and a busy timeout)."""
 

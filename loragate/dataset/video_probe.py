@@ -7,10 +7,9 @@ frame counts (musubi-tuner `target_frames`, which must be 4n+1 for Wan).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from loragate.dataset.cache import AnalysisCache, cache_key
+from loragate.dataset.cache import AnalysisCache, stat_keys
 from loragate.dataset.model import VideoProbe
 from loragate.dataset.rules import DatasetRules
 from loragate.findings import Finding
@@ -83,13 +82,7 @@ def probe_videos(root: Path, relpaths: list[str], progress: ProgressFn | None = 
     report = or_silent(progress)
     root = Path(root).resolve()
     cache = AnalysisCache(root)
-    keys: dict[str, str] = {}
-    for rel in relpaths:
-        try:
-            st = os.stat(root / rel)
-            keys[rel] = cache_key("video", PROBE_VERSION, str(root / rel), st.st_size, st.st_mtime_ns)
-        except OSError:
-            pass
+    keys = stat_keys("video", PROBE_VERSION, root, relpaths)
     hits = cache.get_many(keys.values())
     out: dict[str, VideoProbe] = {}
     fresh: dict[str, str] = {}

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loragate.atomic import atomic_write_bytes
+from loragate.dataset.scan import VIDEO_EXTENSIONS
 from loragate.duplicates.grouping import DuplicateGroup
 from loragate.errors import LoragateError
 
@@ -46,7 +47,7 @@ def _thumbnail(path: Path) -> Image.Image:
     from PIL import Image
 
     try:
-        if path.suffix.lower() in {".mp4", ".mov", ".webm", ".mkv", ".avi"}:
+        if path.suffix.lower() in VIDEO_EXTENSIONS:
             from loragate.duplicates.video import sample_frames
 
             frames = sample_frames(path, count=1)
@@ -70,7 +71,7 @@ def _size_text(path: Path) -> str:
     try:
         size = path.stat().st_size
         dims = ""
-        if path.suffix.lower() not in {".mp4", ".mov", ".webm", ".mkv", ".avi"}:
+        if path.suffix.lower() not in VIDEO_EXTENSIONS:
             with Image.open(path) as img:
                 dims = f"{img.width}x{img.height}, "
         return f"{dims}{size / 1e6:.1f} MB" if size >= 1e5 else f"{dims}{size / 1e3:.0f} KB"

@@ -9,14 +9,13 @@ not in lockstep, which tolerates trims at either end. The search reuses the imag
 
 from __future__ import annotations
 
-import os
 import statistics
 from collections import defaultdict
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from loragate.dataset.cache import AnalysisCache, cache_key
+from loragate.dataset.cache import AnalysisCache, stat_keys
 from loragate.duplicates.grouping import NEAR_RADIUS, DuplicateGroup, UnionFind, near_links
 from loragate.duplicates.signature import SIGNATURE_VERSION, ImageSignature, image_signature
 from loragate.progress import ProgressFn, or_silent
@@ -95,13 +94,7 @@ def video_signatures(root: Path, relpaths: list[str], progress: ProgressFn | Non
     """Signatures of clips under `root`, from the analysis cache when size and mtime are unchanged."""
     report = or_silent(progress)
     cache = AnalysisCache(root)
-    keys: dict[str, str] = {}
-    for rel in relpaths:
-        try:
-            st = os.stat(root / rel)
-        except OSError:
-            continue
-        keys[rel] = cache_key("video-signature", VIDEO_SIGNATURE_VERSION, str(root / rel), st.st_size, st.st_mtime_ns)
+    keys = stat_keys("video-signature", VIDEO_SIGNATURE_VERSION, root, relpaths)
     hits = cache.get_many(keys.values())
     out: dict[str, VideoSignature] = {}
     fresh: dict[str, str] = {}
