@@ -167,6 +167,13 @@ def test_unknown_project_and_missing_job(workspace: Path) -> None:
         monitor("idle")
 
 
+def test_log_mode_says_when_the_log_is_missing_or_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(LoragateError, match="does not exist"):
+        monitor(log=tmp_path / "nope.log")
+    with pytest.raises(LoragateError, match="is a folder, not a file"):
+        monitor(log=tmp_path)
+
+
 def test_log_mode_without_a_job(workspace: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     log = fixture_log("sdxl-ansi-complete.log", tmp_path / "logs/train.log", out)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from loragate.errors import LoragateError
+
 from loragate.validate import validate_files
 from loragate.validate.parse_shell import parse_script_text
 from tests.media import write_caption, write_image, write_safetensors_header
@@ -204,3 +206,10 @@ def test_train_data_dir_must_be_the_parent_of_repeat_folders(tmp_path: Path) -> 
 def test_unclosed_quote_is_reported(tmp_path: Path) -> None:
     script = _write(tmp_path, "t.sh", "python wan_cache_latents.py --dataset_config \"ds.toml --vae v\n")
     assert "SHELL_PARSE_ERROR" in codes(validate_files([script], check_paths=False))
+
+
+def test_a_missing_path_or_a_folder_says_which(tmp_path: Path) -> None:
+    with pytest.raises(LoragateError, match="does not exist"):
+        validate_files([str(tmp_path / "train.sh")])
+    with pytest.raises(LoragateError, match="is a folder, not a file"):
+        validate_files([str(tmp_path)])

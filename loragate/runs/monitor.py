@@ -373,7 +373,8 @@ def monitor(
         assert log is not None
         log = Path(log).expanduser().resolve()
         if not log.is_file():
-            raise LoragateError(f"The log {log} does not exist.", "Give the path of the trainer's log file.")
+            what = "is a folder, not a file" if log.is_dir() else "does not exist"
+            raise LoragateError(f"The log {log} {what}.", "Give the path of the trainer's log file.")
         watch = [(log, None)]
         out_dir = log_state_dir(log)
 

@@ -161,7 +161,8 @@ def validate_files(paths: list[Path], model: str | None = None, check_paths: boo
     for raw in paths:
         path = Path(raw).expanduser()
         if not path.is_file():
-            raise LoragateError(f"{raw} is not a file.", "Give the path of a script, command file or TOML.")
+            what = "is a folder, not a file" if path.is_dir() else "does not exist"
+            raise LoragateError(f"{raw} {what}.", "Give the path of a script, command file or TOML.")
         try:
             text = _read_text(path)
         except OSError as exc:
