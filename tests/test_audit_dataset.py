@@ -263,6 +263,42 @@ def test_quality_properties(tmp_path: Path, workspace: Path) -> None:
     assert report.verdict == "GO"
 
 
+def test_remaining_image_checks(tmp_path: Path, workspace: Path) -> None:
+    from PIL import Image
+
+    ds = tmp_path / "ds"
+    make_set(ds, 6)
+    textured(512, 512, 50).point(lambda v: 235 + v // 13).save(ds / "washed.png")
+    Image.new("RGB", (512, 512), (128, 128, 128)).save(ds / "blank.png")
+    textured(512, 512, 51).convert("P", palette=Image.Palette.ADAPTIVE, colors=16).save(ds / "indexed.png")
+    cutout = textured(512, 512, 52).convert("RGBA")
+    alpha = Image.new("L", (512, 512), 255)
+    alpha.paste(0, (0, 0, 256, 512))  # left half transparent
+    cutout.putalpha(alpha)
+    cutout.save(ds / "cutout.png")
+    textured(512, 512, 53).save(ds / "renamed.jpg", format="PNG")
+    frames = [textured(256, 256, s) for s in (54, 55)]
+    frames[0].save(ds / "moving.webp", save_all=True, append_images=frames[1:], duration=100)
+    (ds / "phone.heic").write_bytes(b"\0\0\0\x18ftypheic" + bytes(64))
+    (ds / "layers.psd").write_bytes(b"8BPS" + bytes(64))
+    for stem in ("washed", "blank", "indexed", "cutout", "renamed", "moving"):
+        write_caption(ds / f"{stem}.txt", NATURAL)
+    report = audit_dataset(ds, trigger="mira", model="sd15")
+    assert "DS_BRIGHT" in codes(report, "washed.png")
+    assert "DS_LOW_INFO" in codes(report, "blank.png")
+    assert "DS_PALETTE" in codes(report, "indexed.png")
+    assert "DS_ALPHA" in codes(report, "cutout.png")
+    mismatch = next(f for f in report.findings if f.code == "DS_EXT_MISMATCH")
+    assert mismatch.path == "renamed.jpg" and "really a PNG" in mismatch.message
+    assert "DS_ANIMATED" in codes(report, "moving.webp")
+    heic = next(f for f in report.findings if f.path == "phone.heic")
+    psd = next(f for f in report.findings if f.path == "layers.psd")
+    assert heic.code == psd.code == "DS_UNSUPPORTED_FORMAT"
+    assert "iPhone HEIC" in heic.message and "Photoshop" in psd.message
+    for i in range(6):
+        assert not codes(report, f"img_{i:03d}.jpg") & {"DS_BRIGHT", "DS_LOW_INFO", "DS_PALETTE", "DS_ALPHA", "DS_EXT_MISMATCH"}
+
+
 def test_unknown_model_and_bad_arguments(tmp_path: Path, workspace: Path) -> None:
     from loragate.errors import LoragateError
 
