@@ -90,3 +90,4 @@ def test_links_and_quarantined_paths_are_left_alone(dataset: Path) -> None:
     result = quarantine(dataset, ["alias.png", "_quarantine/c.webp", "missing.png"])
     assert result.moved == []
     assert set(result.skipped) == {"alias.png", "_quarantine/c.webp", "missing.png"}
+    assert "no such file" in result.skipped["missing.png"] and "link" in result.skipped["alias.png"]

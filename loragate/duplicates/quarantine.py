@@ -120,11 +120,20 @@ def quarantine(
             result.skipped[rel] = "already in the quarantine folder"
             continue
         if path.is_symlink() or not path.is_file():
-            result.skipped[rel] = "not a regular file (missing, a folder or a link)"
+            result.skipped[rel] = _not_movable(path)
             continue
         for item, owner in [(path, None)] + [(s, rel) for s in _sidecars(path, caption_extension)]:
             _move_aside(root, qdir, item, owner, manifest, manifest_path, result)
     return result
+
+
+def _not_movable(path: Path) -> str:
+    """Why a named path is left alone, in the words an artist would check."""
+    if path.is_symlink():
+        return "it is a link, not a file; remove the link yourself if it should go"
+    if path.is_dir():
+        return "it is a folder; name the files inside it"
+    return "no such file in the dataset; check the name (copy it from `loragate duplicates`)"
 
 
 def _free_target(qdir: Path, rel: str) -> Path:
