@@ -9,19 +9,14 @@ from __future__ import annotations
 import re
 import sys
 from functools import lru_cache
-from importlib import resources
 
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, Field
 
 from loragate.environment.gpu import GpuSection
+from loragate.catalog.datafile import read_data_toml
 from loragate.environment.probe import ProbeResult
 from loragate.findings import Finding
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 
 class DriverMinimum(BaseModel):
@@ -64,8 +59,7 @@ class TorchFix(BaseModel):
 
 @lru_cache(maxsize=1)
 def load_matrix() -> CudaMatrix:
-    text = resources.files("loragate.data").joinpath("cuda_matrix.toml").read_text(encoding="utf-8")
-    return CudaMatrix.model_validate(tomllib.loads(text))
+    return CudaMatrix.model_validate(read_data_toml("cuda_matrix.toml"))
 
 
 def version_of(text: str | None) -> Version | None:

@@ -21,11 +21,11 @@ import re
 import shutil
 import sys
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from loragate.catalog.datafile import read_data_toml
 from loragate.errors import LoragateError
 from loragate.studio import read_studio
 
@@ -71,7 +71,7 @@ class TrainerData(BaseModel):
 
 @lru_cache(maxsize=1)
 def load_trainer_data() -> TrainerData:
-    raw = tomllib.loads(resources.files("loragate.data").joinpath("trainers.toml").read_text(encoding="utf-8"))
+    raw = read_data_toml("trainers.toml")
     raw["trainer"] = {key: {"name": key, **value} for key, value in raw["trainer"].items()}
     return TrainerData.model_validate(raw)
 
