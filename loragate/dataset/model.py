@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from loragate.duplicates.grouping import DuplicateGroup
+from loragate.duplicates.group import DuplicateGroup
 from loragate.duplicates.signature import ImageSignature
 from loragate.findings import Finding, Verdict
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from loragate.atomic import atomic_write_bytes
 from loragate.dataset.scan import VIDEO_EXTENSIONS
-from loragate.duplicates.grouping import DuplicateGroup
+from loragate.duplicates.group import DuplicateGroup
 from loragate.errors import LoragateError
 
 if TYPE_CHECKING:

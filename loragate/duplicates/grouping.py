@@ -9,11 +9,10 @@ Exact copies are searched once: a near group lists every file of the exact group
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
 
+from loragate.duplicates.group import DuplicateGroup
 from loragate.duplicates.index import pairs_within
 from loragate.duplicates.signature import ImageSignature, correlation, thumb_array
 
@@ -25,20 +24,6 @@ NEAR_RADIUS = 10
 # at 0.9+, unrelated pictures whose hashes collide much lower (same measurement).
 MIN_CORRELATION = 0.85
 MAX_CHECKS_PER_PAIR = 4
-
-
-class DuplicateGroup(BaseModel):
-    """Files that show the same picture. Which one to keep is the artist's choice."""
-
-    kind: Literal["exact", "near"] = Field(description="exact: same pixels; near: same picture, changed.")
-    paths: list[str] = Field(description="Relative to the dataset folder, sorted.")
-    distance: int | None = Field(
-        default=None,
-        description="Largest hash distance (bits of 64) on the links that formed the group; 0 for exact.",
-    )
-    mirrored: bool = Field(default=False, description="Some link in the group is a left-right mirror.")
-    media: Literal["image", "video"] = "image"
-    contact_sheet: str | None = Field(default=None, description="PNG showing the group side by side, if written.")
 
 
 class UnionFind:

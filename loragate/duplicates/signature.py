@@ -31,10 +31,10 @@ import functools
 import hashlib
 from typing import TYPE_CHECKING
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
+    import numpy as np
     from PIL import Image
 
 # Bump when the hashes change meaning, so cached signatures from older versions are recomputed.
@@ -68,6 +68,7 @@ class ImageSignature(BaseModel):
 
     def hashes(self) -> np.ndarray:
         """The full-frame hash followed by the crop hashes, as uint64."""
+        import numpy as np
         return np.array([int(self.phash, 16)] + _split_hex(self.crop_hashes), dtype=np.uint64)
 
 
@@ -76,6 +77,7 @@ def _split_hex(joined: str) -> list[int]:
 
 
 def _lanczos(x: np.ndarray) -> np.ndarray:
+    import numpy as np
     a = 3.0
     out = np.sinc(x) * np.sinc(x / a)
     return np.where(np.abs(x) < a, out, 0.0)
@@ -84,6 +86,7 @@ def _lanczos(x: np.ndarray) -> np.ndarray:
 def _resample_matrix(start: float, stop: float, size_in: int, size_out: int) -> np.ndarray:
     """(size_out, size_in) weights of Pillow's LANCZOS resize of the span [start, stop) of a line,
     the same kernel, support and normalisation as Pillow's Resample.c, in floating point."""
+    import numpy as np
     scale = (stop - start) / size_out
     support = 3.0 * max(scale, 1.0)
     matrix = np.zeros((size_out, size_in))
@@ -100,6 +103,7 @@ def _resample_matrix(start: float, stop: float, size_in: int, size_out: int) -> 
 def _span_operators() -> np.ndarray:
     """For each kept span of a side: the 8 low DCT-II rows applied after the 32-sample resize,
     as one (spans, 8, 128) operator. pHash of a crop is then `Ly @ grey @ Lx.T` thresholded."""
+    import numpy as np
     n = np.arange(_DCT_SIDE)
     dct = 2.0 * np.cos(np.pi * np.arange(_LOW)[:, None] * (2 * n[None, :] + 1) / (2 * _DCT_SIDE))  # scipy dct, norm=None
     ops = [dct @ _resample_matrix(a * _GREY_SIDE, b * _GREY_SIDE, _GREY_SIDE, _DCT_SIDE) for a, b in _SPANS]
@@ -108,6 +112,7 @@ def _span_operators() -> np.ndarray:
 
 def _bits(coeffs: np.ndarray) -> np.ndarray:
     """(n, 8, 8) low-frequency blocks -> n uint64 pHash values (bit set where above the median)."""
+    import numpy as np
     flat = coeffs.reshape(len(coeffs), _LOW * _LOW)
     bits = flat > np.median(flat, axis=1, keepdims=True)
     return np.packbits(bits, axis=1).view(">u8").ravel().astype(np.uint64)
@@ -115,6 +120,7 @@ def _bits(coeffs: np.ndarray) -> np.ndarray:
 
 def _crop_hashes(grey: np.ndarray) -> tuple[np.ndarray, int]:
     """pHash of every crop box (CROP_BOXES order) and of the mirrored full frame."""
+    import numpy as np
     ops = _span_operators()
     rows = np.einsum("ykr,rc->ykc", ops, grey)  # (spans_y, 8, 128): vertical resize + DCT
     blocks = np.einsum("ykc,xlc->xykl", rows, ops)  # (spans_x, spans_y, 8, 8)
@@ -139,6 +145,7 @@ def image_signature(img: Image.Image, original_size: tuple[int, int] | None = No
     `original_size` is the file's pixel size when the caller decoded at reduced scale
     (JPEG draft); it keeps a thumbnail from matching its full-size original as "exact".
     """
+    import numpy as np
     from PIL import Image as PILImage
 
     rgb = img if img.mode == "RGB" else img.convert("RGB")
@@ -159,6 +166,7 @@ def image_signature(img: Image.Image, original_size: tuple[int, int] | None = No
 
 
 def _thumb_of(grey: np.ndarray) -> bytes:
+    import numpy as np
     full = _resample_matrix(0, _GREY_SIDE, _GREY_SIDE, _THUMB_SIDE)
     return np.clip(np.rint(full @ grey @ full.T), 0, 255).astype(np.uint8).tobytes()
 
@@ -170,6 +178,7 @@ def _thumb_span(index: int) -> np.ndarray:
 
 
 def thumb_array(sig: ImageSignature) -> np.ndarray:
+    import numpy as np
     return np.frombuffer(base64.b64decode(sig.thumb), dtype=np.uint8).reshape(_THUMB_SIDE, _THUMB_SIDE).astype(np.float64)
 
 
@@ -177,6 +186,7 @@ def correlation(query: np.ndarray, item: np.ndarray, crop: int, mirrored: bool =
     """How alike a query picture is to crop number `crop` (CROP_BOXES order) of an item, as the
     correlation of their grey thumbnails (`thumb_array`): near 1.0 for the same picture whatever
     its brightness or contrast; unrelated pictures that happen to share a hash score far lower."""
+    import numpy as np
     a = query[:, ::-1] if mirrored else query
     x_span, y_span = divmod(crop, len(_SPANS))
     b = _thumb_span(y_span) @ item @ _thumb_span(x_span).T

@@ -1,0 +1,22 @@
+"""The shape of a duplicate group, apart from the search, so the audit's report model (and the
+MCP server that serves it) load without numpy."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class DuplicateGroup(BaseModel):
+    """Files that show the same picture. Which one to keep is the artist's choice."""
+
+    kind: Literal["exact", "near"] = Field(description="exact: same pixels; near: same picture, changed.")
+    paths: list[str] = Field(description="Relative to the dataset folder, sorted.")
+    distance: int | None = Field(
+        default=None,
+        description="Largest hash distance (bits of 64) on the links that formed the group; 0 for exact.",
+    )
+    mirrored: bool = Field(default=False, description="Some link in the group is a left-right mirror.")
+    media: Literal["image", "video"] = "image"
+    contact_sheet: str | None = Field(default=None, description="PNG showing the group side by side, if written.")
