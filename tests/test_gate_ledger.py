@@ -79,3 +79,8 @@ def test_hostile_project_names_are_refused(workspace: Path) -> None:
     for name in ("../x", "a/b", "", ".hidden", "x" * 65):
         with pytest.raises(LoragateError):
             gate_status(name)
+
+
+def test_unknown_project_is_named_not_shown_as_four_missing_gates(workspace: Path) -> None:
+    with pytest.raises(LoragateError, match="no project 'nope'"):
+        gate_status("nope")

@@ -174,6 +174,13 @@ def _other_dataset(record: GateRecord, plan: dict) -> str | None:
 
 def gate_status(project: str, root: Path | None = None) -> GateStatus:
     """Each gate's verdict, its age, and whether what it judged is unchanged since."""
+    folder = project_dir(project, root)
+    if not folder.is_dir():
+        raise LoragateError(
+            f"There is no project {project!r} in {folder.parent}.",
+            "Check the name (each folder under grimoire/training/ is a project), or start one with "
+            f"`loragate audit DATASET --name {project}`.",
+        )
     ledger = read_ledger(project, root)
     plan = _plan_json(project, root)
     now = datetime.now(timezone.utc)
