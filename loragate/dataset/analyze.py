@@ -139,6 +139,13 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("forkserver")
 
 
+def _file_size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 def _workers() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -199,7 +206,10 @@ def analyze_images_counted(
             take(rel, analyze_file(abs_path, rel).model_dump_json())
             report(len(results), total, rel)
     else:
-        chunk = max(4, min(32, len(todo) // (n_workers * 8) or 4))
+        # Largest files first, in small chunks, so both workers finish together instead of one
+        # decoding a few 12 MP files alone at the end.
+        todo.sort(key=lambda item: _file_size(item[0]), reverse=True)
+        chunk = max(2, min(8, len(todo) // (n_workers * 16) or 2))
         chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
         try:
             with ProcessPoolExecutor(max_workers=n_workers, mp_context=_pool_context()) as pool:
