@@ -1,14 +1,21 @@
-"""An argparse parser built from the real flag dumps, so the stand-ins accept exactly the real
-flags and fail on anything else with argparse's own message and exit code 2."""
+"""An argparse parser rebuilt from the real trainers' parsers, so the stand-ins accept exactly the
+real flags and fail on anything else with argparse's own message and exit code 2.
+
+The flag lists (flags/*.json) are dumped from the real scripts' own parser builders by
+`python -m tests.contract.realcode`; tests/contract/test_flag_lists.py fails when a dump and the real
+parser disagree. They are deliberately not loragate's own lists (loragate/data/flags/), so a
+wrong list there cannot pass its own test through the stand-ins.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from loragate.catalog.flags import FlagSpec, script_flags
+FLAGS = Path(__file__).with_name("flags")
 
 
 def _int_or_float(value: str) -> int | float:
@@ -28,29 +35,35 @@ _TYPES: dict[str, Any] = {
     "int": int,
     "float": float,
     "int_or_float": _int_or_float,
-    "path": Path,
+    "_int_or_float": _int_or_float,
+    "Path": Path,
 }
 
 
-def _add(parser: argparse.ArgumentParser, spec: FlagSpec) -> None:
-    kwargs: dict[str, Any] = {"default": spec.default, "help": spec.help.replace("%", "%%")}
-    if spec.is_switch:
-        parser.add_argument(spec.name, action="store_true", help=kwargs["help"])
+def _add(parser: argparse.ArgumentParser, flag: dict[str, Any]) -> None:
+    names = flag["aliases"]
+    if flag["type"] in ("store_true", "store_false"):
+        parser.add_argument(*names, dest=flag["dest"], action=flag["type"])
         return
-    kwargs["type"] = _TYPES.get(spec.value_type, str)
-    if spec.takes_many:
-        kwargs["nargs"] = "*"
-    if spec.choices is not None:
-        kwargs["choices"] = spec.choices
-    if spec.required:
+    kwargs: dict[str, Any] = {"dest": flag["dest"], "default": flag["default"], "type": _TYPES[flag["type"]]}
+    if flag["nargs"] is not None:
+        kwargs["nargs"] = flag["nargs"]
+    if flag["choices"] is not None:
+        kwargs["choices"] = flag["choices"]
+    if flag["required"]:
         kwargs["required"] = True
-    parser.add_argument(spec.name, **kwargs)
+    parser.add_argument(*names, **kwargs)
+
+
+def real_flags(script: str) -> list[dict[str, Any]]:
+    flags: list[dict[str, Any]] = json.loads((FLAGS / script.replace(".py", ".json")).read_text(encoding="utf-8"))
+    return flags
 
 
 def build_parser(script: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=Path(sys.argv[0]).name if sys.argv else script)
-    for spec in script_flags(script).values():
-        _add(parser, spec)
+    for flag in real_flags(script):
+        _add(parser, flag)
     return parser
 
 
