@@ -30,6 +30,7 @@ from typing import Any
 
 from tests.envkit import wan_dit, wan_vae
 from tests.media import write_safetensors_header
+from tests.trainer_venvs import STAND_IN_PACKAGES, add_paths, make_venv
 
 TESTS = Path(__file__).parent
 FAKES = TESTS / "fakes"
@@ -92,17 +93,15 @@ def trainer_checkout(root: Path, backend: str) -> Path:
 
 
 def trainer_venv(checkout: Path) -> Path:
-    """venv/bin/python and venv/bin/accelerate inside the checkout (where its README installs them,
-    and where `plan new` finds them); returns the python."""
-    bin_dir = checkout / "venv" / "bin"
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    paths = os.pathsep.join([str(FAKE_SITE), str(checkout / "src")])
-    python = bin_dir / "python"
-    python.write_text(f'#!/bin/sh\nPYTHONPATH="{paths}${{PYTHONPATH:+:$PYTHONPATH}}" exec "{sys.executable}" "$@"\n')
-    accelerate = bin_dir / "accelerate"
+    """venv/ inside the checkout (where its README installs it, and where `plan new` finds it): a
+    real virtual environment with what the stand-ins import, the fake torch stack and the checkout
+    installed (.pth files, as `pip install -e` leaves them), and `accelerate` beside its python."""
+    python = make_venv(checkout / "venv", STAND_IN_PACKAGES)
+    add_paths(python, "fake-torch-stack", FAKE_SITE)
+    add_paths(python, "checkout", checkout / "src")
+    accelerate = python.parent / "accelerate"
     accelerate.write_text(f'#!/bin/sh\nexec "{python}" "{FAKES / "bin" / "accelerate"}" "$@"\n')
-    for f in (python, accelerate):
-        f.chmod(0o755)
+    accelerate.chmod(0o755)
     return python
 
 

@@ -1,7 +1,8 @@
 """Builders for the environment-check tests: a fake NVML, trainer checkouts, plans, Wan headers.
 
 No GPU is needed: `fake_nvml` stands in for nvidia-ml-py with the cards a test describes, and
-`fake_trainer_python` points the probe at this interpreter with tests/fakes/site on PYTHONPATH.
+`fake_trainer_python` points the probe at a trainer Python (a real venv from `fake_venv`, or this
+interpreter) with tests/fakes/site on PYTHONPATH.
 
 REAL-MACHINE FIXTURE: a `loragate env --json` report captured on a real GPU machine belongs in
 tests/fixtures/env/ (e.g. `runpod-h100.json`) with a test that replays its NVML and probe
@@ -21,6 +22,7 @@ import pytest
 from loragate.plan.model import DatasetSpec, ExpertPlan, MemorySpec, NetworkSpec, TrainingPlan, WeightPaths
 from loragate.plan.store import save_plan
 from tests.media import write_safetensors_header
+from tests.trainer_venvs import make_venv
 
 FAKE_SITE = Path(__file__).parent / "fakes" / "site"
 MIB = 1024**2
@@ -83,16 +85,14 @@ def use_nvml(monkeypatch: pytest.MonkeyPatch, module: types.ModuleType | None) -
     monkeypatch.setitem(sys.modules, "pynvml", module)
 
 
-def fake_venv(root: Path) -> Path:
-    """root/venv/bin/python (this interpreter) with an `accelerate` launcher beside it, as pip leaves them."""
-    bin_dir = root / "venv" / "bin"
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    python = bin_dir / "python"
-    if not python.exists():
-        python.symlink_to(sys.executable)
-    launcher = bin_dir / "accelerate"
-    launcher.write_text("#!/bin/sh\nexit 0\n")
-    launcher.chmod(0o755)
+def fake_venv(root: Path, launcher: bool = True) -> Path:
+    """root/venv: a real virtual environment holding safetensors (the fake site on PYTHONPATH stands
+    for the torch stack), with an `accelerate` launcher beside its python as pip leaves it."""
+    python = make_venv(root / "venv")
+    if launcher:
+        accelerate = python.parent / "accelerate"
+        accelerate.write_text("#!/bin/sh\nexit 0\n")
+        accelerate.chmod(0o755)
     return python
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -122,9 +121,7 @@ def test_missing_wrong_and_uninstalled_packages(workspace: Path, monkeypatch: py
 
 def test_plan_settings_add_packages_and_a_missing_launcher_blocks(workspace: Path, monkeypatch: pytest.MonkeyPatch, no_usual_places: Path, tmp_path: Path) -> None:
     checkout = make_checkout(tmp_path)
-    python = tmp_path / "bare" / "bin" / "python"
-    python.parent.mkdir(parents=True)
-    python.symlink_to(sys.executable)  # no accelerate beside it
+    python = fake_venv(tmp_path / "bare", launcher=False)  # no accelerate beside it
     fake_trainer_python(monkeypatch, checkout / "src", python=python)
     plan = TrainingPlan(
         name="p", model="wan2.1-t2v-1.3b", backend="musubi", trigger="t", output_dir=str(tmp_path / "out"), output_name="p",
