@@ -135,8 +135,10 @@ def make_checkout(root: Path, backend: str = "musubi", commit: str = "30c658c4f4
     return folder
 
 
-def wan_dit(path: Path, dim: int = 5120, in_dim: int = 16, layers: int = 40, image_keys: bool = False, dtype: str = "BF16", prefix: str = "") -> Path:
-    """A Wan DiT header with the real key names and shapes (sparse: no disk use)."""
+def wan_dit(path: Path, dim: int = 5120, in_dim: int = 16, layers: int = 40, image_keys: bool = False, dtype: str = "BF16", prefix: str = "",
+            first_last_frame: bool = False) -> Path:
+    """A Wan DiT header with the real key names and shapes (sparse: no disk use); `first_last_frame`
+    adds FLF2V's img_emb.emb_pos (musubi-tuner wan/modules/model.py:522-523: shape 1 x 514 x 1280)."""
     tensors: dict[str, tuple[str, list[int]]] = {f"{prefix}patch_embedding.weight": (dtype, [dim, in_dim, 1, 2, 2])}
     for block in range(layers):
         tensors[f"{prefix}blocks.{block}.self_attn.q.weight"] = (dtype, [dim, dim])
@@ -144,6 +146,8 @@ def wan_dit(path: Path, dim: int = 5120, in_dim: int = 16, layers: int = 40, ima
     if image_keys:
         tensors[f"{prefix}blocks.0.cross_attn.k_img.weight"] = (dtype, [dim, dim])
         tensors[f"{prefix}img_emb.proj.1.weight"] = (dtype, [dim, 1280])
+    if first_last_frame:
+        tensors[f"{prefix}img_emb.emb_pos"] = (dtype, [1, 514, 1280])
     return write_safetensors_header(path, tensors)
 
 

@@ -51,6 +51,24 @@ def test_wan21_i2v_needs_its_image_cross_attention_keys(workspace: Path, tmp_pat
     assert "ENV_WEIGHTS_TASK_MISMATCH" in judge(wrong_way)
 
 
+def test_flf2v_is_not_i2v(workspace: Path, tmp_path: Path) -> None:
+    clip = write_safetensors_header(tmp_path / "models" / "clip.safetensors", {"visual.proj": ("F16", [1280, 1024])})
+    flf2v = wan_dit(tmp_path / "models" / "flf2v.safetensors", in_dim=36, image_keys=True, dtype="BF16", first_last_frame=True)
+    plan = wan_plan(tmp_path, model="wan2.1-i2v-14b", weights={"dit": str(flf2v), "clip": str(clip)}, mixed_precision="bf16")
+    severity, text = judge(plan)["ENV_WEIGHTS_TASK_MISMATCH"]
+    assert severity == "block" and "img_emb.emb_pos" in text and "first-last-frame" in text
+
+
+def test_dit_key_prefixes_musubi_cannot_load_block(workspace: Path, tmp_path: Path) -> None:
+    # musubi-tuner wan/modules/model.py:967-974 and :1054-1057: bare keys or model.diffusion_model. only
+    for prefix in ("diffusion_model.", "model."):
+        dit = wan_dit(tmp_path / "models" / f"{prefix}safetensors", dtype="F16", prefix=prefix)
+        severity, text = judge(wan_plan(tmp_path, weights={"dit": str(dit)}))["ENV_WEIGHTS_KEY_PREFIX"]
+        assert severity == "block" and f"'{prefix}...'" in text and "Could not find the dtype" in text
+    comfy = wan_dit(tmp_path / "models" / "comfy.safetensors", dtype="F16", prefix="model.diffusion_model.")
+    assert judge(wan_plan(tmp_path, weights={"dit": str(comfy)})) == {}
+
+
 def test_a_13b_file_for_a_14b_plan(workspace: Path, tmp_path: Path) -> None:
     small = wan_dit(tmp_path / "models" / "wan2.1_t2v_1.3B_bf16.safetensors", dim=1536, layers=30, dtype="BF16")
     _, text = judge(wan_plan(tmp_path, model="wan2.1-t2v-14b", weights={"dit": str(small)}, mixed_precision="bf16"))["ENV_WEIGHTS_TASK_MISMATCH"]
@@ -135,3 +153,18 @@ def test_flux_schnell_for_a_dev_plan(workspace: Path, tmp_path: Path) -> None:
     assert found["ENV_WEIGHTS_FLUX_SCHNELL"][0] == "warn"
     dev = write_safetensors_header(tmp_path / "flux1-dev.safetensors", {"model.diffusion_model.double_blocks.0.img_attn.qkv.weight": ("BF16", [9216, 3072]), "model.diffusion_model.guidance_in.in_layer.weight": ("BF16", [3072, 256])})
     assert judge(sd_plan(tmp_path, "flux1-dev", str(dev), **parts)) == {}
+
+
+def test_a_flux_diffusers_folder_loads_when_its_transformer_files_are_there(workspace: Path, tmp_path: Path) -> None:
+    # sd-scripts library/flux_utils.py:46-51 reads transformer/diffusion_pytorch_model-0000N-of-00003.safetensors
+    folder = tmp_path / "FLUX.1-dev"
+    (folder / "transformer").mkdir(parents=True)
+    (folder / "model_index.json").write_text('{"_class_name": "FluxPipeline"}')
+    parts = {name: str(write_safetensors_header(tmp_path / f"{name}.safetensors", {"w": ("BF16", [8])})) for name in ("clip_l", "t5xxl", "ae")}
+    for n in (1, 2):
+        write_safetensors_header(folder / "transformer" / f"diffusion_pytorch_model-0000{n}-of-00003.safetensors", {"w": ("BF16", [8])})
+    severity, text = judge(sd_plan(tmp_path, "flux1-dev", str(folder), **parts))["ENV_WEIGHTS_MISSING"]
+    assert severity == "block" and "00003-of-00003" in text
+    write_safetensors_header(folder / "transformer" / "diffusion_pytorch_model-00003-of-00003.safetensors", {"w": ("BF16", [8])})
+    found = judge(sd_plan(tmp_path, "flux1-dev", str(folder), **parts))
+    assert {code: severity for code, (severity, _) in found.items()} == {"ENV_WEIGHTS_UNRECOGNISED": "info"}

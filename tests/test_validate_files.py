@@ -155,6 +155,25 @@ def test_network_weights_rank_and_alpha_are_read_from_the_lora(tmp_path: Path) -
     assert not {"RESUME_RANK_MISMATCH", "LR_ALPHA_SCALE"} & codes(validate_files([script], check_paths=False))
 
 
+def test_rank_mismatch_never_advises_dim_from_weights_to_musubi(tmp_path: Path) -> None:
+    # musubi-tuner 30c658c training/trainer_base.py:1566-1568: the switch's True is loaded as a file
+    write_safetensors_header(tmp_path / "prev.safetensors", {"w": ("F16", [4])}, {"ss_network_dim": "16", "ss_network_alpha": "1"})
+    common = ("--dataset_config ds.toml --sdpa --mixed_precision bf16 --learning_rate 1e-4 --max_train_epochs 4 "
+              "--output_dir o --output_name n --network_weights prev.safetensors --network_dim 32 --network_alpha 1")
+    wan = _write(tmp_path, "wan.sh", "accelerate launch wan_train_network.py --task t2v-1.3B --dit wan2.1_t2v_1.3B_bf16.safetensors "
+                 f"--network_module networks.lora_wan --timestep_sampling shift {common}\n")
+    found = {f.code: f for f in validate_files([wan], check_paths=False).findings}
+    assert "Use --network_dim 16." == found["RESUME_RANK_MISMATCH"].fix
+    wan.write_text(wan.read_text().replace("--network_dim 32", "--network_dim 32 --dim_from_weights"))
+    found = {f.code: f for f in validate_files([wan], check_paths=False).findings}
+    assert "RESUME_RANK_MISMATCH" in found and found["MUSUBI_DIM_FROM_WEIGHTS"].severity == "block"
+    sd = _write(tmp_path, "sd.sh", "accelerate launch sdxl_train_network.py --pretrained_model_name_or_path sdxl.safetensors "
+                f"--network_module networks.lora {common}\n")
+    assert "--dim_from_weights" in {f.code: f for f in validate_files([sd], check_paths=False).findings}["RESUME_RANK_MISMATCH"].fix
+    sd.write_text(sd.read_text().replace("--network_dim 32", "--network_dim 32 --dim_from_weights"))
+    assert "RESUME_RANK_MISMATCH" not in codes(validate_files([sd], check_paths=False))
+
+
 def _sd_folder(tmp_path: Path, caption_ext: str, sizes: list[tuple[int, int]]) -> Path:
     folder = tmp_path / "imgs"
     folder.mkdir(exist_ok=True)

@@ -59,6 +59,13 @@ CASES: list[tuple[str, Make, Make]] = [
     ("WAN_TASK_MISSING", musubi(edit(WAN21, task=DROP, dit="my_model.safetensors"), mp="bf16"),
      musubi(edit(WAN21, dit="my_model.safetensors"), mp="bf16")),
     ("NETWORK_MODULE", musubi(edit(WAN_LOW, network_module="networks.lora")), musubi(WAN_LOW)),
+    ("NETWORK_MODULE", musubi(edit(WAN_LOW, network_module="networks.lora")),
+     musubi(edit(WAN_LOW, network_module="lycoris.kohya"))),
+    ("WAN_SAMPLE_NEEDS_ENCODERS", musubi(edit(WAN_LOW, sample_prompts="prompts.txt", t5="umt5.safetensors")),
+     musubi(edit(WAN_LOW, sample_prompts="prompts.txt", t5="umt5.safetensors", vae="wan_2.1_vae.safetensors"))),
+    # flf2v has img_emb.emb_pos, i2v has not: the strict load fails either way
+    ("WAN_TASK_WEIGHTS", musubi(edit(WAN21, task="i2v-14B", dit="wan2.1_flf2v_720p_14B_fp16.safetensors"), mp="fp16"),
+     musubi(edit(WAN21, task="flf2v-14B", dit="wan2.1_flf2v_720p_14B_fp16.safetensors"), mp="fp16")),
     ("WAN_VAE_22", lambda: run(wan_setup(wan_train(), caches=[cache_latents(vae="Wan2.2_VAE.pth"), cache_te()])),
      musubi(WAN_LOW)),
     ("WAN_DUAL_NEEDS_22", musubi(edit(WAN21, dit_high_noise="other.safetensors"), mp="bf16"), musubi(WAN21, mp="bf16")),
@@ -110,6 +117,8 @@ CASES: list[tuple[str, Make, Make]] = [
      musubi(edit(I2V_DUAL, blocks_to_swap="10"), caches=I2V_CACHE)),
     ("MEM_NEEDS_GRADIENT_CHECKPOINTING", musubi(edit(WAN_LOW, gradient_checkpointing=DROP, block_swap_h2d_only=None)),
      musubi(edit(WAN_LOW, block_swap_h2d_only=None))),
+    ("MEM_CPU_OFFLOAD_IGNORED", musubi(edit(WAN_LOW, gradient_checkpointing=DROP, gradient_checkpointing_cpu_offload=None)),
+     musubi(edit(WAN_LOW, gradient_checkpointing_cpu_offload=None))),
     ("WAN_OFFLOAD_INACTIVE_SINGLE", musubi(edit(WAN_LOW, offload_inactive_dit=None)), musubi(WAN_LOW)),
     # learning rate, schedule, resume
     ("LR_SCHEDULER_ARGS_MIN_LR_RATE",
@@ -125,6 +134,10 @@ CASES: list[tuple[str, Make, Make]] = [
     ("LR_ALPHA_SCALE", lambda: run(wan_setup(wan_train(), wan_train(edit(WAN_HIGH, network_alpha="16")))),
      lambda: run(wan_setup(wan_train(), wan_train(edit(WAN_HIGH, network_alpha="16", learning_rate="4e-4"))))),
     ("LR_ALPHA_DEFAULT", musubi(edit(WAN_LOW, network_alpha=DROP)), musubi(WAN_LOW)),
+    # alpha = dim at the example's 2e-4: 32x; the same alpha at the example's strength is quiet
+    ("WAN_ALPHA_LR_STRENGTH", musubi(edit(WAN_LOW, network_alpha="32")),
+     musubi(edit(WAN_LOW, network_alpha="32", learning_rate="6.25e-6"))),
+    ("MUSUBI_DIM_FROM_WEIGHTS", musubi(edit(WAN_LOW, dim_from_weights=None)), musubi(WAN_LOW)),
     ("SCHED_EPOCHS_OVERRIDE_STEPS", musubi(edit(WAN_LOW, max_train_steps="2000")), musubi(WAN_LOW)),
     ("SCHED_DEFAULT_STEPS", musubi(edit(WAN_LOW, max_train_epochs=DROP)), musubi(WAN_LOW)),
     ("RESUME_RESTARTS", musubi(edit(WAN_LOW, resume="out/mylora_low-000010-state")),

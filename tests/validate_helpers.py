@@ -40,7 +40,7 @@ WAN_LOW: dict[str, Any] = {
     "--task": "t2v-A14B", "--dit": "wan2.2_t2v_low_noise_14B_fp16.safetensors", "--dataset_config": "ds.toml",
     "--sdpa": None, "--mixed_precision": "fp16", "--fp8_base": None, "--fp8_scaled": None,
     "--gradient_checkpointing": None, "--network_module": "networks.lora_wan", "--network_dim": "32",
-    "--network_alpha": "32", "--optimizer_type": "adamw8bit", "--learning_rate": "2e-4",
+    "--network_alpha": "1", "--optimizer_type": "adamw8bit", "--learning_rate": "2e-4",
     "--timestep_sampling": "shift", "--discrete_flow_shift": "3.0", "--min_timestep": "0", "--max_timestep": "875",
     "--preserve_distribution_shape": None, "--max_train_epochs": "16", "--save_every_n_epochs": "1",
     "--output_dir": "out", "--output_name": "mylora_low",

@@ -17,9 +17,11 @@ from pydantic import BaseModel, Field
 # The safetensors format caps the header at 100 MB (safetensors crate, MAX_HEADER_SIZE).
 MAX_HEADER_BYTES = 100_000_000
 PICKLE_SUFFIXES = {".pth", ".pt", ".ckpt", ".bin", ".pkl"}
-# ComfyUI and original checkpoints wrap a DiT's keys in these (musubi-tuner detect_wan_sd_dtype
-# accepts "model.diffusion_model." too, reference musubi-tuner.md §1.5 --dit).
+# Checkpoints in the wild wrap a DiT's keys in these. Recognised so the file is still told apart,
+# but musubi loads only bare keys and "model.diffusion_model." (musubi-tuner 30c658c
+# wan/modules/model.py:967-974 detect_wan_sd_dtype, :1054-1057 the only prefix stripped).
 DIT_PREFIXES = ("model.diffusion_model.", "diffusion_model.", "model.")
+MUSUBI_DIT_PREFIXES = ("", "model.diffusion_model.")
 
 Kind = Literal["wan_dit", "wan_vae", "sd15", "sd2", "sdxl", "flux", "flux_diffusers", "lora", "unknown"]
 
@@ -42,6 +44,7 @@ class Inspection(BaseModel):
     in_dim: int | None = Field(default=None, description="Wan patch_embedding input channels: 16 T2V, 36 I2V, 48 Fun-Control/5B.")
     layers: int | None = None
     image_cross_attention: bool | None = Field(default=None, description="Wan 2.1 I2V keys (k_img/v_img, img_emb).")
+    first_last_frame: bool | None = Field(default=None, description="Wan 2.1 FLF2V: img_emb.emb_pos, which I2V lacks.")
     fp8_scaled: bool = Field(default=False, description="ComfyUI 'fp8_scaled' layout (scale_weight keys).")
     z_dim: int | None = Field(default=None, description="Wan VAE latent channels: 16 (Wan 2.1 VAE) or 48 (Wan 2.2 5B VAE).")
     flux_guidance: bool | None = Field(default=None, description="FLUX dev (guidance embedding) rather than schnell.")
@@ -120,6 +123,8 @@ def inspect(header: dict[str, Any], metadata: dict[str, str]) -> Inspection:
                 blocks.add(int(match.group(1)))
         found.layers = len(blocks) or None
         found.image_cross_attention = any(".k_img." in k or k[len(prefix) :].startswith("img_emb.") for k in keys)
+        # musubi-tuner wan/modules/model.py:522-525: MLPProj gets emb_pos only for flf2v
+        found.first_last_frame = prefix + "img_emb.emb_pos" in header
         # musubi-tuner detect_wan_sd_dtype judges a DiT by blocks.0.cross_attn.k.weight.
         found.dtype = dtype(prefix + "blocks.0.cross_attn.k.weight")
         return found

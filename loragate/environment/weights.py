@@ -14,7 +14,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from loragate.catalog.models import ModelFamily
-from loragate.environment.safetensors_header import PICKLE_SUFFIXES, HeaderProblem, Inspection, inspect, read_header
+from loragate.environment.safetensors_header import (
+    MUSUBI_DIT_PREFIXES, PICKLE_SUFFIXES, HeaderProblem, Inspection, inspect, read_header,
+)
 from loragate.findings import Finding
 from loragate.plan.model import TrainingPlan
 
@@ -213,19 +215,39 @@ def _directory_findings(family: ModelFamily | None, wf: WeightFile) -> list[Find
                 evidence={"role": wf.role},
             )
         ]
-    kind = _diffusers_kind(Path(wf.path or ""))
-    if kind == "flux_diffusers":
+    folder = Path(wf.path or "")
+    kind = _diffusers_kind(folder)
+    if kind == "flux_diffusers" and family.group == "flux":
+        # sd-scripts 48d368fa library/flux_utils.py:46-51: a folder is read as Diffusers, from
+        # transformer/diffusion_pytorch_model-0000{1,2,3}-of-00003.safetensors (converted at :130-132).
+        missing = [name for name in FLUX_DIFFUSERS_SHARDS if not (folder / "transformer" / name).is_file()]
+        if missing:
+            return [
+                Finding(
+                    code="ENV_WEIGHTS_MISSING",
+                    severity="block",
+                    message=(f"{folder.name} is a FLUX.1 Diffusers folder, which sd-scripts loads from its transformer/ "
+                             f"files, but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not there."),
+                    fix="Finish downloading the folder's transformer/ files, or use the single-file flux1-dev.safetensors.",
+                    path=wf.path,
+                    evidence={"role": wf.role, "kind": kind, "missing": missing},
+                )
+            ]
         return [
             Finding(
-                code="ENV_WEIGHTS_ARCH_MISMATCH",
-                severity="block",
-                message="sd-scripts cannot train FLUX from a Diffusers folder (reference sd-scripts.md §6.16).",
-                fix="Use the single-file flux1-dev.safetensors with ae.safetensors, clip_l and t5xxl files.",
+                code="ENV_WEIGHTS_UNRECOGNISED",
+                severity="info",
+                message=(f"{folder.name} is a FLUX.1 Diffusers folder. sd-scripts' documentation calls these unsupported, "
+                         "but its loader reads the transformer/ files and converts them (library/flux_utils.py:46-51, 130-132)."),
+                fix="Nothing to do; --ae, --clip_l and --t5xxl still name their own single files.",
                 path=wf.path,
                 evidence={"role": wf.role, "kind": kind},
             )
         ]
     return _kind_mismatch(family, wf, kind)
+
+
+FLUX_DIFFUSERS_SHARDS = tuple(f"diffusion_pytorch_model-0000{i}-of-00003.safetensors" for i in (1, 2, 3))
 
 
 def _kind_mismatch(family: ModelFamily, wf: WeightFile, kind: str) -> list[Finding]:
@@ -306,12 +328,13 @@ def _content_findings(plan: TrainingPlan, family: ModelFamily | None, wf: Weight
                 )
             ]
         if ins.kind == "flux_diffusers":
+            # sd-scripts 48d368fa library/flux_utils.py:62 and :130-132 convert these keys on load
             return [
                 Finding(
                     code="ENV_WEIGHTS_UNRECOGNISED",
-                    severity="warn",
-                    message=f"{name} holds FLUX in the Diffusers key layout; sd-scripts is documented with the original single file.",
-                    fix="Prefer the original flux1-dev.safetensors release.",
+                    severity="info",
+                    message=f"{name} holds FLUX in the Diffusers key layout; sd-scripts converts it to its own layout as it loads.",
+                    fix="Nothing to do; the original flux1-dev.safetensors release skips that conversion.",
                     path=wf.path,
                     evidence=evidence,
                 )
@@ -342,6 +365,18 @@ def _wan_dit_findings(plan: TrainingPlan, family: ModelFamily, wf: WeightFile, i
     if ins.kind != "wan_dit":
         return _wrong_kind(wf, ins, f"a {family.display_name} DiT", name, evidence)
     findings: list[Finding] = []
+    if ins.prefix not in MUSUBI_DIT_PREFIXES:
+        findings.append(
+            Finding(
+                code="ENV_WEIGHTS_KEY_PREFIX",
+                severity="block",
+                message=(f"{name} stores its layers under '{ins.prefix}...'; musubi-tuner reads only bare names or "
+                         "'model.diffusion_model.', so it stops with 'Could not find the dtype in the model weights'."),
+                fix="Use the DiT as released for musubi-tuner / ComfyUI (e.g. the Comfy-Org repackaged file), not this conversion.",
+                path=wf.path,
+                evidence={**evidence, "prefix": ins.prefix, "accepted": list(MUSUBI_DIT_PREFIXES)},
+            )
+        )
     # reference musubi-tuner.md §1.4 task table: in_dim 16 (T2V), 36 (I2V: 16 noise + 20 image
     # conditioning), 48 (Fun-Control); dim 1536 (1.3B) / 5120 (14B); k_img/v_img + img_emb only
     # in Wan 2.1 I2V. Wan 2.2 experts (families with experts) have no image cross-attention.
@@ -367,6 +402,10 @@ def _wan_dit_findings(plan: TrainingPlan, family: ModelFamily, wf: WeightFile, i
             )
         else:
             mismatch = f"{name} has CLIP image cross-attention (k_img/v_img, img_emb), so it is Wan 2.1 I2V, but the plan trains {family.display_name} ({task})"
+    elif family.task == "i2v-14B" and ins.first_last_frame:
+        mismatch = (f"{name} is Wan 2.1 first-last-frame (FLF2V: it has img_emb.emb_pos), not image-to-video; "
+                    f"the plan trains {family.display_name} (i2v-14B) and musubi's strict load stops with "
+                    "'Unexpected key(s) in state_dict: \"img_emb.emb_pos\"'")
     if mismatch:
         findings.append(
             Finding(

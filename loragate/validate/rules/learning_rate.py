@@ -83,8 +83,12 @@ def default_lr(setup: Setup) -> Iterator[Hit]:
                   inv.evidence("--learning_rate"))
 
 
+def _dim(inv: Invocation) -> float:
+    return inv.number("--network_dim", 4.0) or 4.0  # lora.create_network: None -> 4
+
+
 def _scale(inv: Invocation) -> float | None:
-    dim = inv.number("--network_dim", 4.0) or 4.0  # lora.create_network: None -> 4
+    dim = _dim(inv)
     alpha = inv.number("--network_alpha", 1.0)
     return None if alpha is None else alpha / dim
 
@@ -141,6 +145,33 @@ def alpha_scale(setup: Setup) -> Iterator[Hit]:
                       b.evidence("--network_alpha", other=a.source, equivalent_lr=float(f"{equivalent:.3g}")))
 
 
+# musubi-tuner's Wan example that trains (30c658c docs/wan.md:170-179): --learning_rate 2e-4,
+# --network_dim 32 and no --network_alpha, which defaults to 1 (training/parser_common.py:554-557).
+# A LoRA update is scaled by alpha/dim, so this is the step strength that recipe trains with.
+WAN_EXAMPLE_LR, WAN_EXAMPLE_SCALE = 2e-4, 1 / 32
+_TOO_STRONG = 8  # alpha = dim at the example's rate is 16-32x
+
+
+@rule("WAN_ALPHA_LR_STRENGTH", "warn", "Learning rate and alpha/dim together far stronger than musubi's Wan example.",
+      "musubi-tuner 30c658c docs/wan.md:170-179 (2e-4 at dim 32, alpha 1) and training/parser_common.py:554-557 "
+      "(--network_alpha default 1); update scale = alpha/dim (reference musubi-tuner.md §5.15)")
+def wan_alpha_strength(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains("musubi"):
+        lr, scale = inv.number("--learning_rate"), _scale(inv)
+        if _is_adaptive(inv) or lr is None or not scale:
+            continue
+        times = lr * scale / (WAN_EXAMPLE_LR * WAN_EXAMPLE_SCALE)
+        if times < _TOO_STRONG:
+            continue
+        same = WAN_EXAMPLE_LR * WAN_EXAMPLE_SCALE / scale
+        yield Hit(f"Learning rate {inv.value('--learning_rate')} with alpha {inv.value('--network_alpha', '1')} / dim "
+                  f"{inv.value('--network_dim', '4')} makes every update {times:.0f}x stronger than musubi-tuner's own Wan "
+                  "example (2e-4 at dim 32 with alpha 1); results tend to burn out or turn noisy.",
+                  f"Use --learning_rate {same:.2g} for the example's strength at this alpha, or --network_alpha 1 with "
+                  f"--learning_rate {WAN_EXAMPLE_LR * _dim(inv) / 32:.2g}.",
+                  inv.evidence("--learning_rate", times=round(times, 1), equivalent_lr=float(f"{same:.2g}")))
+
+
 @rule("LR_ALPHA_DEFAULT", "info", "--network_alpha left at its default of 1.",
       "reference sd-scripts.md §6.10, musubi-tuner.md §5.15 (default alpha 1: scale 1/dim)")
 def alpha_default(setup: Setup) -> Iterator[Hit]:
@@ -190,13 +221,29 @@ def resume(setup: Setup) -> Iterator[Hit]:
 
 
 @rule("RESUME_RANK_MISMATCH", "block", "--network_weights with a different rank than --network_dim.",
-      "reference musubi-tuner.md §1.5 (--network_weights needs the same rank)")
+      "reference musubi-tuner.md §1.5 (--network_weights needs the same rank); musubi-tuner 30c658c "
+      "training/trainer_base.py:1566-1568 (--dim_from_weights is a switch, then passed to load_file as the path)")
 def rank_mismatch(setup: Setup) -> Iterator[Hit]:
     for inv in setup.trains():
         meta = _lora_metadata(setup, inv)
         old = meta.get("ss_network_dim")
         new = inv.value("--network_dim", "4")
-        if old and not inv.has("--dim_from_weights") and old.split(".")[0] != (new or "").split(".")[0]:
+        # sd-scripts reads the rank from --network_weights with --dim_from_weights; in musubi that flag
+        # crashes (load_file(True)), so there the only fix is the matching --network_dim.
+        if old and not (inv.trainer == "sdscripts" and inv.has("--dim_from_weights")) \
+                and old.split(".")[0] != (new or "").split(".")[0]:
+            fix = f"Use --network_dim {old}" + (" (or add --dim_from_weights)." if inv.trainer == "sdscripts" else ".")
             yield Hit(f"The LoRA in --network_weights has rank {old}, but --network_dim is {new}; loading stops with a "
-                      "size mismatch.", f"Use --network_dim {old} (or add --dim_from_weights).",
-                      inv.evidence("--network_dim", weights_rank=old))
+                      "size mismatch.", fix, inv.evidence("--network_dim", weights_rank=old))
+
+
+@rule("MUSUBI_DIM_FROM_WEIGHTS", "block", "--dim_from_weights in musubi-tuner, where it crashes.",
+      "musubi-tuner 30c658c training/parser_common.py:578-582 (a store_true switch) and training/trainer_base.py:1566-1568 "
+      "(load_file(args.dim_from_weights), i.e. load_file(True))")
+def musubi_dim_from_weights(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains("musubi"):
+        if inv.has("--dim_from_weights"):
+            yield Hit("--dim_from_weights does not work in musubi-tuner: it hands the switch's value (True) to the file "
+                      "loader instead of a path, and training stops before the first step.",
+                      "Remove --dim_from_weights and set --network_dim to the rank of the LoRA in --network_weights.",
+                      inv.evidence("--dim_from_weights"))

@@ -55,14 +55,24 @@ def block_swap_conflict(setup: Setup) -> Iterator[Hit]:
                           inv.evidence(other, blocks_to_swap=inv.value("--blocks_to_swap")))
 
 
-@rule("MEM_NEEDS_GRADIENT_CHECKPOINTING", "block", "An option that only works with --gradient_checkpointing.",
-      "reference musubi-tuner.md §1.5 (--block_swap_h2d_only and --gradient_checkpointing_cpu_offload require it)")
+@rule("MEM_NEEDS_GRADIENT_CHECKPOINTING", "block", "--block_swap_h2d_only without --gradient_checkpointing.",
+      "musubi-tuner 30c658c modules/custom_offloading_utils.py:99-101 (raises ValueError when training without it)")
 def needs_gc(setup: Setup) -> Iterator[Hit]:
     for inv in setup.trains("musubi"):
-        for flag in ("--block_swap_h2d_only", "--gradient_checkpointing_cpu_offload"):
-            if inv.has(flag) and not inv.has("--gradient_checkpointing"):
-                yield Hit(f"{flag} requires --gradient_checkpointing, which is not set.",
-                          "Add --gradient_checkpointing.", inv.evidence(flag))
+        if inv.has("--block_swap_h2d_only") and not inv.has("--gradient_checkpointing"):
+            yield Hit("--block_swap_h2d_only requires --gradient_checkpointing, which is not set; training stops at start.",
+                      "Add --gradient_checkpointing.", inv.evidence("--block_swap_h2d_only"))
+
+
+@rule("MEM_CPU_OFFLOAD_IGNORED", "warn", "--gradient_checkpointing_cpu_offload without --gradient_checkpointing.",
+      "musubi-tuner 30c658c training/trainer_base.py:1608-1609 (read only inside `if args.gradient_checkpointing`)")
+def cpu_offload_ignored(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains("musubi"):
+        if inv.has("--gradient_checkpointing_cpu_offload") and not inv.has("--gradient_checkpointing"):
+            yield Hit("--gradient_checkpointing_cpu_offload only acts together with --gradient_checkpointing; without it "
+                      "the option is ignored and saves no memory.",
+                      "Add --gradient_checkpointing (or drop the offload option).",
+                      inv.evidence("--gradient_checkpointing_cpu_offload"))
 
 
 @rule("WAN_OFFLOAD_INACTIVE_SINGLE", "warn", "--offload_inactive_dit in a single-expert run.",

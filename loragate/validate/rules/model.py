@@ -8,7 +8,9 @@ from typing import Iterator
 from loragate.validate.rules.base import Hit, Setup, family_or_none, rule
 from loragate.validate.weights import DEFAULT_TASK
 
-_COMPATIBLE = {("t2v-14B", "t2i-14B"), ("i2v-14B", "flf2v-14B")}
+# Tasks that load the same DiT file. i2v-14B and flf2v-14B do not: flf2v has img_emb.emb_pos, which
+# i2v lacks, and the load is strict (musubi-tuner 30c658c wan/modules/model.py:522-525, 681, 1067).
+_COMPATIBLE = {("t2v-14B", "t2i-14B")}
 
 
 def _task_problem(task: str, weights_task: str, file: str) -> str:
@@ -16,6 +18,9 @@ def _task_problem(task: str, weights_task: str, file: str) -> str:
         # musubi-tuner issues #416, #602
         return (f"--task {task} is Wan 2.1's image-to-video model, but {file} is Wan 2.2 I2V. Loading stops with "
                 "'Missing key(s) in state_dict: blocks.0.cross_attn.k_img.weight' (2.1 expects CLIP layers 2.2 has not).")
+    if {task, weights_task} == {"i2v-14B", "flf2v-14B"}:
+        return (f"--task {task} and {file} ({weights_task}) are different Wan 2.1 models: only first-last-frame "
+                "(flf2v) has img_emb.emb_pos, so the strict load stops with a missing or unexpected key.")
     if "i2v" in weights_task and "i2v" not in task and "flf2v" not in task:
         # comfyUI-Realtime-Lora issue #9
         return (f"{file} is an image-to-video model but --task {task} is text-to-video; loading stops with "
@@ -43,11 +48,12 @@ def task_against_weights(setup: Setup) -> Iterator[Hit]:
             family = family_or_none(w.family_id()) if w else None
             if not w or not family or not family.task:
                 continue
-            if family.task != task and (task, family.task) not in _COMPATIBLE and (family.task, task) not in _COMPATIBLE:
+            weights_task = "flf2v-14B" if w.kind == "flf2v" else family.task  # no catalog family of its own
+            if weights_task != task and (task, weights_task) not in _COMPATIBLE and (weights_task, task) not in _COMPATIBLE:
                 reported = True
-                yield Hit(_task_problem(task, family.task, w.file), f"Use --task {family.task} for {w.file}.",
+                yield Hit(_task_problem(task, weights_task, w.file), f"Use --task {weights_task} for {w.file}.",
                           inv.evidence("--task" if inv.has("--task") else flag, task=task, weights=w.file,
-                                       expected=family.task))
+                                       expected=weights_task))
         given = family_or_none(setup.model) if setup.model else None
         if not reported and given and given.trainer == "musubi" and given.task and given.task != task \
                 and (task, given.task) not in _COMPATIBLE:
@@ -69,7 +75,10 @@ def task_missing(setup: Setup) -> Iterator[Hit]:
 
 
 _MODULES = {
-    "musubi": {"networks.lora_wan", "networks.loha", "networks.lokr"},  # musubi docs/wan.md, docs/loha_lokr.md
+    # musubi docs/wan.md, docs/loha_lokr.md; and LyCORIS' own module: musubi-tuner 30c658c
+    # training/trainer_base.py:1538 imports any --network_module and :1583-1592 builds it with
+    # create_network ("LyCORIS compatibility").
+    "musubi": {"networks.lora_wan", "networks.loha", "networks.lokr", "lycoris.kohya"},
 }
 
 
@@ -111,6 +120,22 @@ def wan22_vae(setup: Setup) -> Iterator[Hit]:
             yield Hit(f"{vae} is the Wan 2.2 VAE, which belongs to the 5B model; the 14B models (Wan 2.1 and 2.2 "
                       "alike) use the Wan 2.1 VAE.", "Use wan_2.1_vae.safetensors (or Wan2.1_VAE.pth).",
                       inv.evidence("--vae"))
+
+
+@rule("WAN_SAMPLE_NEEDS_ENCODERS", "block", "--sample_prompts without the --t5 and --vae that sampling loads.",
+      "musubi-tuner 30c658c training/trainer_base.py:1485-1490 (with --sample_prompts the prompts are encoded and the VAE "
+      "loaded before training), wan_train_network.py:115 (T5 from --t5) and :456-461 (VAE from --vae)")
+def wan_sample_encoders(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains("musubi"):
+        if not inv.has("--sample_prompts"):
+            continue
+        missing = [flag for flag in ("--t5", "--vae") if not inv.value(flag)]
+        if missing:
+            yield Hit(f"--sample_prompts makes sample videos during training, which needs the text encoder (--t5) and "
+                      f"the VAE (--vae) in the training command; {' and '.join(missing)} "
+                      f"{'is' if len(missing) == 1 else 'are'} missing, so training stops before the first step.",
+                      f"Add {' and '.join(f'{m} FILE' for m in missing)} (the files the cache steps use), or drop "
+                      "--sample_prompts.", inv.evidence("--sample_prompts", missing=missing))
 
 
 @rule("WAN_DUAL_NEEDS_22", "block", "--dit_high_noise with a task that has no experts.",
