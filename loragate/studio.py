@@ -22,6 +22,8 @@ class Studio(BaseModel):
     musubi_tuner_dir: str | None = None
     sd_scripts_dir: str | None = None
     trainer_python: str | None = None
+    comfyui_url: str | None = None
+    gpu_price_per_hour: float | None = None
 
 
 def read_studio(root: Path | None = None) -> Studio:
@@ -39,7 +41,7 @@ def read_studio(root: Path | None = None) -> Studio:
         key, value = match.group(1).lower(), match.group(2).strip().strip("`")
         if key not in Studio.model_fields or key in values or not value or value.startswith(("(", "<")):
             continue
-        if key == "gpu_gb":
+        if key in ("gpu_gb", "gpu_price_per_hour"):
             number = re.match(r"^(\d+(?:\.\d+)?)", value)
             if not number:
                 continue

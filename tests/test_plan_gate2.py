@@ -14,7 +14,7 @@ from loragate.plan.gate2 import check_plan, generate_config
 from loragate.plan.store import load_project_plan, plan_path
 from tests.plan_helpers import flat_dataset, wan_dataset
 
-FILES = {"plan.json", "dataset.toml", "commands.json", "train.sh", "config.md"}
+FILES = {"plan.json", "dataset.toml", "commands.json", "train.sh", "config.md", "sample_prompts.txt"}
 
 
 def _gate2_current(name: str) -> bool:

@@ -96,6 +96,18 @@ def add_length(argv: Argv, plan: TrainingPlan, max_train_steps: int | None) -> N
         argv.opt("--save_every_n_epochs", sched.save_every_n_epochs)
 
 
+def add_sampling(argv: Argv, plan: TrainingPlan, max_train_steps: int | None, expert: str | None = None) -> None:
+    """Samples at the checkpoints' cadence plus one before training (plan.sampling). A short run
+    (the dry run's step limit) makes none: it saves no checkpoints to compare, and sampling would
+    dominate its measured time."""
+    spec = plan.sampling
+    if spec is None or max_train_steps is not None or (spec.expert is not None and expert not in (None, spec.expert)):
+        return
+    argv.opt("--sample_prompts", spec.prompts_file)
+    argv.opt("--sample_every_n_epochs", spec.every_n_epochs).opt("--sample_every_n_steps", spec.every_n_steps)
+    argv.switch("--sample_at_first", spec.at_first)
+
+
 def need_file(value: str | None, what: str, field: str) -> str:
     """A weights path the command cannot run without."""
     if not value:

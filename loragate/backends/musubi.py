@@ -6,8 +6,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from loragate.backends.argv import (
-    Argv, accelerate_launch, add_attention, add_length, add_network, add_optimizer, need_dataset_toml, need_file,
-    python_of, script_of,
+    Argv, accelerate_launch, add_attention, add_length, add_network, add_optimizer, add_sampling, need_dataset_toml,
+    need_file, python_of, script_of,
 )
 from loragate.backends.toml_text import dataset_toml_text
 from loragate.catalog.models import ModelFamily, get_family
@@ -199,6 +199,13 @@ class MusubiBackend:
         argv.opt("--seed", sched.seed)
         argv.opt("--output_dir", output_dir or plan.output_dir)
         argv.opt("--output_name", expert.output_name if expert else plan.output_name)
+        before = len(argv.items)
+        add_sampling(argv, plan, max_train_steps, expert.expert if expert else None)
+        if len(argv.items) > before:
+            # musubi-tuner wan_train_network.py: sampling encodes the prompts with --t5 and decodes
+            # with --vae, both given to the training script (docs/sampling_during_training.md).
+            argv.opt("--vae", need_file(plan.weights.vae, "VAE", "vae")).opt("--t5", need_file(plan.weights.t5, "T5 text encoder", "t5"))
+            argv.switch("--fp8_t5", plan.memory.fp8_text_encoder)
         return argv.items
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from loragate.backends.argv import (
-    Argv, accelerate_launch, add_attention, add_length, add_network, add_optimizer, need_dataset_toml, need_file,
-    script_of,
+    Argv, accelerate_launch, add_attention, add_length, add_network, add_optimizer, add_sampling, need_dataset_toml,
+    need_file, script_of,
 )
 from loragate.backends.toml_text import dataset_toml_text
 from loragate.catalog.models import ModelFamily, get_family
@@ -141,4 +141,5 @@ class SdScriptsBackend:
         argv.opt("--max_data_loader_n_workers", LOADER_WORKERS).switch("--persistent_data_loader_workers")
         add_length(argv, plan, max_train_steps)
         argv.opt("--seed", sched.seed)
+        add_sampling(argv, plan, max_train_steps)
         return argv.items

@@ -53,6 +53,12 @@ _SCRIPTS: dict[str, tuple[str, str | None]] = {
     "train_network.py": ("sdscripts-train-network-flags.json", "train_network.py"),
     "sdxl_train_network.py": ("sdscripts-train-network-flags.json", "sdxl_train_network.py"),
     "flux_train_network.py": ("sdscripts-flux-train-network-flags.json", "flux_train_network.py"),
+    # generation scripts the evaluation runs (read statically from the same snapshots' parsers by
+    # scripts/dev/dump_argparse_flags.py)
+    "gen_img.py": ("sdscripts-gen-img-flags.json", None),
+    "sdxl_gen_img.py": ("sdscripts-sdxl-gen-img-flags.json", None),
+    "flux_minimal_inference.py": ("sdscripts-flux-minimal-inference-flags.json", None),
+    "wan_generate_video.py": ("musubi-wan-generate-video-flags.json", None),
 }
 
 _V0215 = {

@@ -24,6 +24,7 @@ from loragate.plan.gpu import plan_gpu_gb
 from loragate.plan.model import Command, TrainingPlan
 from loragate.plan.new import new_plan
 from loragate.plan.paths import DATASET_TOML
+from loragate.plan.sampling import write_sample_prompts
 from loragate.plan.render import render_config_md, render_train_sh
 from loragate.plan.store import load_project_plan, plan_path, save_plan
 from loragate.plan.trainer import trainer_findings
@@ -77,6 +78,9 @@ def write_plan_files(plan: TrainingPlan) -> dict[str, str]:
     atomic_write_json(files[COMMANDS_FILE], [c.model_dump(mode="json") for c in plan.commands])
     atomic_write_text(files[TRAIN_SH], render_train_sh(plan))
     files[TRAIN_SH].chmod(0o755)
+    samples = write_sample_prompts(plan)
+    if samples is not None:
+        files[samples.name] = samples
     return {name: str(path) for name, path in files.items()}
 
 

@@ -137,6 +137,17 @@ class TimestepSpec(BaseModel):
     model_prediction_type: str | None = Field(default=None, description="FLUX: how the model's output is read (raw).")
 
 
+class SamplingSpec(BaseModel):
+    """Sample images or clips the trainer makes while it trains (--sample_prompts)."""
+
+    prompts_file: str = Field(description="The trainer's prompt file, as a path on the machine that trains.")
+    every_n_epochs: int | None = Field(default=None, description="Same cadence as the saved checkpoints.")
+    every_n_steps: int | None = None
+    at_first: bool = Field(default=True, description="--sample_at_first: the base model before training, as the reference row.")
+    expert: ExpertName | None = Field(default=None, description="Wan 2.2: the only expert run that samples (the low-noise one).")
+    note: str = Field(default="", description="What the samples do and do not show, in plain words.")
+
+
 class ExpertPlan(BaseModel):
     """One Wan 2.2 expert trained as its own run (its own LoRA file)."""
 
@@ -171,6 +182,7 @@ class TrainingPlan(BaseModel):
     timesteps: TimestepSpec | None = None
     experts: list[ExpertPlan] = Field(default_factory=list)
     experts_together: bool = Field(default=False, description="Wan 2.2: start both expert runs at the same time.")
+    sampling: SamplingSpec | None = Field(default=None, description="Samples during training; None makes none.")
     explanations: dict[str, str] = Field(default_factory=dict, description="Setting -> why, in plain words.")
     commands: list[Command] = Field(default_factory=list, description="Derived by the backend from the fields above.")
     dataset_toml: str | None = Field(default=None, description="Path of the trainer's dataset TOML.")

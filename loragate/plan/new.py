@@ -34,6 +34,7 @@ from loragate.plan.model import (
     WeightPaths,
 )
 from loragate.plan.paths import check_dataset_folder, given_path, plan_paths
+from loragate.plan.sampling import sampling_for
 
 ExpertChoice = Literal["high", "low", "both"]
 PLATFORMS = ("local", "runpod", "modal")
@@ -118,6 +119,7 @@ def new_plan(
         dataset_toml=paths.dataset_toml,
     )
     plan.experts = _experts(plan, family, expert)
+    plan.sampling, sampling_note = sampling_for(plan, family)
     fit_memory(plan, family, frames_chosen=frames is not None, experts_together=experts_together)
     if plan.dataset.target_frames != spec.target_frames:
         # shorter clips were needed to fit: count the samples again for the schedule
@@ -125,12 +127,16 @@ def new_plan(
     # the fit may have lowered the batch or shortened the clips: keep the preset's step target, not its epochs
     fitted = _schedule(chosen, plan.dataset, plan.schedule.batch_size)
     plan.schedule.max_train_epochs, plan.schedule.save_every_n_epochs = fitted.max_train_epochs, fitted.save_every_n_epochs
+    if plan.sampling is not None:
+        plan.sampling.every_n_epochs = plan.schedule.save_every_n_epochs or None  # one sample row per checkpoint
     if opt.lr_scheduler != "constant":
         # warm-up as a share of the steps the run will take with the batch that fits; musubi refuses
         # warm-up steps with the 'constant' schedule (trainer_base.get_lr_scheduler).
         total = plan.schedule.max_train_epochs * _steps_per_epoch(plan.dataset, plan.schedule.batch_size)
         opt.lr_warmup_steps = int(round(chosen.warmup_ratio * total))
     plan.explanations = _explanations(plan, family, chosen, planned_batch=schedule.batch_size)
+    if plan.sampling is not None:
+        plan.explanations["sampling.prompts_file"] = sampling_note
     plan.commands = get_backend(plan.backend).commands(plan)
     return plan
 

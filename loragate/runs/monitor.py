@@ -115,6 +115,8 @@ class MonitorReport(BaseModel):
     attempt: int | None = None
     progress_md: str | None = None
     loss_plot: str | None = None
+    samples_sheet: str | None = Field(default=None, description="The trainer's samples so far: rows = checkpoints, columns = prompts.")
+    samples_note: str | None = Field(default=None, description="What the samples can and cannot show (Wan 2.2: one expert).")
     bytes_read: int = 0
     checked_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 
@@ -422,6 +424,11 @@ def monitor(
     )
     from loragate.runs.progress_md import render_progress_md, write_loss_plot
 
+    if project is not None and plot:
+        from loragate.evaluate.samples import project_sample_sheet
+
+        sheet = project_sample_sheet(project, root)
+        result.samples_sheet, result.samples_note = sheet.sheet, sheet.note or None
     if plot:
         plot_path = write_loss_plot(out_dir / PLOT_FILE, new_states, states, final=status != "RUNNING")
         result.loss_plot = str(plot_path) if plot_path else None

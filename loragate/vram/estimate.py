@@ -128,10 +128,33 @@ def raw_terms(req: VramRequest) -> tuple[dict[str, dict[str, float]], float, int
     if req.cache_latents:
         phases["latent_caching"] = {"vae": vae_phase, "cuda_context": common["cuda_context_gb"]}
 
+    if req.sampling:
+        phases.update(_sampling_phases(family, req, training, largest * arch["block_bytes"] * common["allocator_overhead"] / GB,
+                                       vae_phase, te_b * te_bytes, common["cuda_context_gb"]))
+
     # Host RAM: the process, the weights file while loading (musubi loads the DiT to the CPU first when
     # swapping), and the swapped blocks, which stay there for the whole run.
     host = common["host_base_gb"] + family.params_b * release_bytes + swapped_b * weight_bytes
     return phases, host, tokens
+
+
+def _sampling_phases(
+    family: ModelFamily, req: VramRequest, training: dict[str, float], inference_gb: float, vae_gb: float, te_gb: float,
+    context_gb: float,
+) -> dict[str, dict[str, float]]:
+    """Samples while training: the training state stays on the card while one sample is denoised
+    (no gradients, one block's activations) and decoded by the VAE; sd-scripts also brings its text
+    encoders back. musubi encodes the sample prompts with T5 alone before the DiT loads
+    (wan_train_network.process_sample_prompts)."""
+    sampling = {k: v for k, v in training.items() if k != "activations"}
+    sampling["sample_inference"] = inference_gb
+    sampling.setdefault("vae", vae_gb)
+    if family.trainer == "sdscripts" and family.text_encoders:
+        sampling.setdefault("text_encoders", te_gb)
+    phases = {"sampling": sampling}
+    if family.trainer == "musubi" and family.text_encoders:
+        phases["sample_prompt_encoding"] = {"text_encoders": te_gb, "cuda_context": context_gb}
+    return phases
 
 
 def _vae_features_gb(family: ModelFamily, req: VramRequest, common: dict[str, Any]) -> float:

@@ -45,6 +45,7 @@ class VramRequest(BaseModel):
     cache_latents: bool = True
     train_text_encoder: bool = Field(default=False, description="Also train a LoRA on the text encoder (sd-scripts).")
     gpu_gb: float | None = Field(default=None, gt=0, description="GPU memory to fit, GB.")
+    sampling: bool = Field(default=False, description="The trainer makes samples while training (--sample_prompts).")
 
     @field_validator("resolution", mode="before")
     @classmethod

@@ -31,6 +31,7 @@ def request_from_plan(plan: TrainingPlan) -> VramRequest:
         cache_latents=plan.memory.cache_latents or family.trainer == "musubi",
         train_text_encoder=family.trainer == "sdscripts" and not plan.memory.network_train_unet_only,
         gpu_gb=plan.gpu_gb,
+        sampling=plan.sampling is not None,
     )
 
 

@@ -1,0 +1,1 @@
+"""After training: samples, the evaluation grid, its measurements and the evaluation gate."""

@@ -1,0 +1,311 @@
+"""`evaluate(EvalRequest)`: the evaluation grid of a project's checkpoints, measured and recorded.
+
+Rows are weights (0.0, the base model alone, first), columns the standard prompts with the
+trigger plus the artist's own, one fixed seed per prompt. The weight-0 row does not depend on the
+checkpoint, so it is generated once and shared. Results: a labelled grid PNG per checkpoint, the
+checkpoints side by side, eval.json (also the evaluation gate's record) and a draft eval.md.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, Field
+
+from loragate.atomic import atomic_write_json
+from loragate.catalog.models import ModelFamily, get_family
+from loragate.errors import LoragateError
+from loragate.evaluate import generate
+from loragate.evaluate.comfyui import DEFAULT_URL, ComfyUI
+from loragate.evaluate.cost import cost_text, estimate_cost
+from loragate.evaluate.evalmd import write_eval_md
+from loragate.evaluate.gate import fingerprint_lora
+from loragate.evaluate.genscripts import script_for
+from loragate.evaluate.lora_keys import lora_key_findings
+from loragate.evaluate.measure import (
+    copies,
+    strength_profile,
+    takes_effect,
+    training_signatures,
+)
+from loragate.evaluate.model import (
+    DEFAULT_WEIGHTS,
+    EVAL_FILE,
+    CheckpointMeasure,
+    CheckpointRef,
+    EngineName,
+    EvalCell,
+    EvalPrompt,
+    EvalReport,
+)
+from loragate.evaluate.prompts import sample_frames, sample_steps, standard_prompts
+from loragate.evaluate.select import choose_checkpoints
+from loragate.evaluate.sheet import animated_webp, draw_grid, is_clip
+from loragate.evaluate.workflows import CellSpec, model_names
+from loragate.findings import Finding, verdict_of
+from loragate.plan.model import TrainingPlan
+from loragate.plan.store import load_project_plan
+from loragate.progress import ProgressFn, or_silent
+from loragate.studio import read_studio
+from loragate.workspace import project_dir
+
+RUNS_DIR = "eval-runs"
+WAN22_NOTE = ("Wan 2.2: both experts' LoRAs are loaded as in real use (low-noise LoRA on the low-noise model, high-noise LoRA "
+              "on the high-noise one), unlike the previews during training, which use the low-noise expert only.")
+
+
+class EvalRequest(BaseModel):
+    project: str
+    checkpoints: list[str] = Field(default_factory=list, description="LoRA files to test; default early, middle and final.")
+    weights: list[float] = Field(default_factory=lambda: list(DEFAULT_WEIGHTS), description="0.0 is always added as the reference.")
+    prompts: list[str] = Field(default_factory=list, description="The artist's own prompts, added after the standard ones.")
+    seeds: list[int] | None = Field(default=None, description="Seeds per prompt; default one fixed seed.")
+    max_standard_prompts: int | None = Field(default=None, ge=1, description="Use only the first N standard prompts (a smaller grid).")
+    engine: Literal["auto", "comfyui", "scripts", "export"] = "auto"
+    comfyui_url: str | None = Field(default=None, description="ComfyUI's address; default comfyui_url in studio.md, else 127.0.0.1:8188.")
+    lightning: list[str] = Field(default_factory=list, description="Wan 2.2 Lightning LoRAs (low, high) stacked for a 4-step preview.")
+    estimate_only: bool = Field(default=False, description="Say what it would cost and stop before generating.")
+    price_per_hour: float | None = Field(default=None, description="GPU price per hour; default gpu_price_per_hour in studio.md.")
+
+
+def _weights(values: list[float]) -> list[float]:
+    bad = [w for w in values if not 0.0 <= w <= 2.0]
+    if bad:
+        raise LoragateError(f"LoRA weights must be between 0 and 2; got {', '.join(f'{w:g}' for w in bad)}.", "e.g. --weights 0.3 0.5 0.7 0.9 1.0")
+    return [0.0] + sorted({round(w, 3) for w in values if w != 0.0})
+
+
+def _local(url: str) -> bool:
+    return (urlparse(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
+
+
+def _choose_engine(request: EvalRequest, plan: TrainingPlan, family: ModelFamily, url: str) -> tuple[EngineName, list[str]]:
+    """ComfyUI when it answers (the path artists use), else the trainer's scripts when the trainer is
+    here, else an export. An engine asked for by name is used or refused with the reason."""
+    notes: list[str] = []
+    client = ComfyUI(url)
+    trainer_ok = bool(plan.trainer_dir and (Path(plan.trainer_dir) / script_for(family)).is_file())
+    if request.engine == "comfyui" or (request.engine == "auto" and client.reachable()):
+        if request.engine == "comfyui" and not client.reachable():
+            raise LoragateError(f"ComfyUI does not answer at {url}.", "Start ComfyUI, give --comfyui-url, or use --engine scripts / export.")
+        return "comfyui", notes
+    if request.engine == "scripts" or (request.engine == "auto" and trainer_ok):
+        if not trainer_ok:
+            raise LoragateError(
+                f"The trainer's {script_for(family)} is not at {plan.trainer_dir}.",
+                "Point the plan's trainer_dir at the trainer checkout, or use --engine comfyui / export.",
+            )
+        if request.engine == "auto":
+            notes.append(f"ComfyUI did not answer at {url}, so the trainer's own {Path(script_for(family)).name} made the pictures.")
+        return "scripts", notes
+    if request.engine == "auto":
+        notes.append(f"Neither ComfyUI ({url}) nor the trainer ({plan.trainer_dir}) is here: the workflows and commands were exported.")
+    return "export", notes
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:24] or "x"
+
+
+def _cells(
+    refs: list[CheckpointRef], weights: list[float], prompts: list[EvalPrompt], plan: TrainingPlan, family: ModelFamily,
+) -> tuple[list[EvalCell], list[CellSpec]]:
+    width, height = plan.dataset.resolution
+    frames, steps = sample_frames(plan, family), sample_steps(family)
+    cells: list[EvalCell] = []
+    specs: list[CellSpec] = []
+    for n, ref in enumerate(refs):
+        for weight in weights:
+            if weight == 0.0 and n > 0:
+                continue  # the base model alone: the same for every checkpoint
+            for p, prompt in enumerate(prompts):
+                cells.append(EvalCell(checkpoint=ref.label, weight=weight, prompt=prompt.label, seed=prompt.seed))
+                specs.append(CellSpec(
+                    prompt=prompt.text, seed=prompt.seed, weight=weight, width=width, height=height, steps=steps, frames=frames,
+                    lora=ref.path or None, lora_high=ref.high_noise_path,
+                    prefix=f"c{n}-w{weight:g}-p{p:02d}-{_slug(prompt.label)}".replace(".", "_"),
+                ))
+    return cells, specs
+
+
+def _outputs_of(cells: list[EvalCell], ref: CheckpointRef, first: str) -> dict[tuple[float, str], Path]:
+    found: dict[tuple[float, str], Path] = {}
+    for cell in cells:
+        if cell.output and (cell.checkpoint == ref.label or (cell.weight == 0.0 and cell.checkpoint == first)):
+            found[(cell.weight, cell.prompt)] = Path(cell.output)
+    return found
+
+
+def _no_effect(ref: CheckpointRef, plan: TrainingPlan, family: ModelFamily) -> Finding:
+    causes = ["the LoRA's layers did not load into this model (a LoRA for another model, or a ComfyUI that logs 'lora key not loaded')"]
+    if family.group == "wan":
+        causes.append("the wrong Wan task or weights for this LoRA (musubi-tuner issues #416, #602)")
+    causes.append(f"the run learned too little: alpha {plan.network.alpha:g} with rank {plan.network.dim} at learning rate "
+                  f"{plan.optimizer.learning_rate:g}, or too few steps")
+    causes.append("captions the trainer ignored (check the audit for DS_TRIGGER_MISSING and the caption extension)")
+    return Finding(
+        code="EVAL_NO_EFFECT", severity="block",
+        message=f"{ref.label}: at weight 1.0 the pictures are the same as without the LoRA. Likely causes: " + "; ".join(causes) + ".",
+        fix=f"Run `loragate diagnose {plan.name} --symptom \"LoRA has no effect\"` for the checks in order.",
+        path=ref.path, evidence={"checkpoint": ref.label},
+    )
+
+
+def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalReport:
+    report_progress = or_silent(progress)
+    project = request.project
+    plan = load_project_plan(project)
+    family = get_family(plan.model)
+    studio = read_studio()
+    url = request.comfyui_url or studio.comfyui_url or DEFAULT_URL
+    weights = _weights(request.weights)
+    refs = choose_checkpoints(project, plan, request.checkpoints)
+    standard = standard_prompts(plan.training_type, plan.trigger, family, request.prompts, request.seeds, request.max_standard_prompts)
+    findings: list[Finding] = []
+    for ref in refs:
+        for path in filter(None, {ref.path, ref.high_noise_path}):
+            findings += [f.model_copy(update={"evidence": {**f.evidence, "checkpoint": ref.label}}) for f in lora_key_findings(Path(path), family)]
+    engine, notes = _choose_engine(request, plan, family, url)
+    if family.experts:
+        notes.append(WAN22_NOTE)
+    if request.lightning:
+        notes.append("Lightning LoRAs stacked at 1.0 beside yours for a 4-step preview (loaded, not merged): " + ", ".join(request.lightning))
+    cells, specs = _cells(refs, weights, standard, plan, family)
+    price = request.price_per_hour if request.price_per_hour is not None else studio.gpu_price_per_hour
+    cost = estimate_cost(project, family, len(specs), sample_steps(family), studio.gpu, price, engine=engine)
+    report = EvalReport(
+        project=project, verdict=None, engine=engine, model=plan.model, training_type=plan.training_type, trigger=plan.trigger,
+        checkpoints=refs, weights=weights, prompts=standard, cells=[], findings=findings, cost=cost, notes=notes,
+    )
+    run_dir = project_dir(project) / RUNS_DIR / (datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2))
+    names = model_names(plan)
+    if engine == "export" or request.estimate_only or any(f.severity == "block" for f in findings):
+        if engine == "export":
+            commands = generate.script_commands(plan, family, specs, run_dir / "outputs", request.lightning)
+            report.exported = generate.export(family, names, specs, commands, run_dir)
+            report.notes.append(f"Run the workflows in ComfyUI or `{run_dir / 'commands.sh'}` on the GPU machine: {cost_text(cost)}.")
+        elif request.estimate_only:
+            report.notes.append("Estimate only: " + cost_text(cost) + ". Run again without --estimate to generate.")
+        return report
+
+    out = run_dir / "cells"
+    out.mkdir(parents=True, exist_ok=True)
+    measured: list[float] = []
+
+    def done(index: int, seconds: float) -> None:
+        measured.append(seconds)
+        report_progress(len(measured), len(specs), f"{cells[index].checkpoint}, weight {cells[index].weight:g}, {cells[index].prompt}")
+
+    report_progress(0, len(specs), cost_text(cost))
+    lock_local = engine == "scripts" or _local(url)
+    results = _generate(engine, plan, family, names, specs, out, run_dir, url, request.lightning, done, lock_local)
+    for index, result in results.items():
+        if isinstance(result, Path):
+            cells[index].output = str(result)
+        else:
+            cells[index].error = result
+    report.cells = cells
+    if measured:
+        report.cost = estimate_cost(project, family, len(specs), sample_steps(family), studio.gpu, price, measured_s=measured[0], engine=engine)
+    errors = [c for c in cells if c.error]
+    if errors:
+        findings.append(Finding(code="EVAL_CELLS_FAILED", severity="warn", message=f"{len(errors)} of {len(cells)} pictures failed: {errors[0].error}.",
+                                fix="Read the log in the evaluation folder, fix the cause and run again."))
+
+    report_progress(len(specs), len(specs), "measuring")
+    training = training_signatures(Path(plan.dataset.path), plan.dataset.caption_extension) if Path(plan.dataset.path).is_dir() else {}
+    first = refs[0].label
+    for n, ref in enumerate(refs):
+        outputs = _outputs_of(cells, ref, first)
+        profile = strength_profile(outputs)
+        matches, nearest = copies([p for (w, _), p in outputs.items() if w > 0], training)
+        measure = CheckpointMeasure(checkpoint=ref.label, takes_effect=takes_effect(profile), strength_profile=profile, copies=matches,
+                                    nearest_training_distance=nearest)
+        measure.grid, measure.animations = _draw(project, ref, weights, standard, outputs, run_dir, n, family)
+        report.measures.append(measure)
+        if profile and not measure.takes_effect:
+            findings.append(_no_effect(ref, plan, family))
+        if matches:
+            findings.append(Finding(
+                code="EVAL_COPIES", severity="block" if len(matches) * 2 >= len(outputs) - len(standard) else "warn",
+                message=f"{ref.label}: {len(matches)} output(s) are near-copies of training pictures (e.g. {matches[0].training_file}).",
+                fix="Use an earlier checkpoint; remove near-duplicates and add variety to the dataset; fewer steps next time.",
+                evidence={"checkpoint": ref.label, "copies": len(matches)},
+            ))
+    report.comparison = _compare(project, refs, weights, standard, cells, first, run_dir)
+    report.findings = findings
+    report.verdict = verdict_of(findings) if report.measures else None
+    report.checkpoint_fingerprints = {
+        str(Path(p).resolve()): fingerprint_lora(Path(p)) for ref in refs for p in filter(None, {ref.path, ref.high_noise_path})
+        if Path(p).is_file()
+    }
+    folder = project_dir(project)
+    report.eval_json = str(folder / EVAL_FILE)
+    report.eval_md = str(write_eval_md(folder, report))
+    atomic_write_json(run_dir / EVAL_FILE, report)
+    atomic_write_json(folder / EVAL_FILE, report)
+    return report
+
+
+def _generate(
+    engine: EngineName, plan: TrainingPlan, family: ModelFamily, names, specs: list[CellSpec], out: Path, run_dir: Path,
+    url: str, lightning: list[str], done: generate.Done, lock_local: bool,
+) -> dict[int, Path | str]:
+    """Generate under the GPU lock when the GPU is this machine's: never beside a training."""
+    from loragate.runs.lock import gpu_lock
+
+    def work() -> dict[int, Path | str]:
+        if engine == "comfyui":
+            return generate.run_comfyui(ComfyUI(url), family, names, specs, out, done)
+        commands = generate.script_commands(plan, family, specs, out, lightning)
+        return generate.run_scripts(commands, specs, run_dir / "generate.log", done, env=dict(os.environ))
+
+    if not lock_local:
+        return work()
+    with gpu_lock([0], plan.name, "eval-" + secrets.token_hex(4), purpose="evaluation"):
+        return work()
+
+
+def _draw(
+    project: str, ref: CheckpointRef, weights: list[float], prompts: list[EvalPrompt], outputs: dict[tuple[float, str], Path],
+    run_dir: Path, n: int, family: ModelFamily,
+) -> tuple[str | None, list[str]]:
+    rows = [("0.0 (no LoRA)" if w == 0 else f"weight {w:g}") for w in weights]
+    cols = [p.label for p in prompts]
+    grid_cells = {(r, c): outputs.get((w, p.label)) for r, w in enumerate(weights) for c, p in enumerate(prompts)}
+    if not any(grid_cells.values()):
+        return None, []
+    title = f"{project} - {ref.label} ({family.display_name}): rows = LoRA weight, columns = prompts, fixed seeds"
+    grid = draw_grid(title, rows, cols, grid_cells, run_dir / f"grid-{n}-{_slug(ref.label)}.png")
+    animations: list[str] = []
+    for r, weight in enumerate(weights):
+        clips = [p for (rw, _), p in outputs.items() if rw == weight and is_clip(p)]
+        if clips:
+            made = animated_webp(sorted(clips), run_dir / f"grid-{n}-{_slug(ref.label)}-w{weight:g}.webp".replace("0.", "0_"))
+            if made:
+                animations.append(str(made))
+    return str(grid), animations
+
+
+def _compare(
+    project: str, refs: list[CheckpointRef], weights: list[float], prompts: list[EvalPrompt], cells: list[EvalCell], first: str, run_dir: Path,
+) -> str | None:
+    """The checkpoints side by side at the strongest weight up to 1.0, under the no-LoRA row."""
+    if len(refs) < 2:
+        return None
+    weight = max([w for w in weights if 0 < w <= 1.0] or [max(weights)])
+    rows = ["0.0 (no LoRA)"] + [ref.label for ref in refs]
+    grid_cells: dict[tuple[int, int], Path | None] = {}
+    for c, prompt in enumerate(prompts):
+        base = _outputs_of(cells, refs[0], first).get((0.0, prompt.label))
+        grid_cells[(0, c)] = base
+        for r, ref in enumerate(refs, start=1):
+            grid_cells[(r, c)] = _outputs_of(cells, ref, first).get((weight, prompt.label))
+    title = f"{project}: checkpoints side by side at weight {weight:g}, fixed seeds"
+    return str(draw_grid(title, rows, [p.label for p in prompts], grid_cells, run_dir / "checkpoints.png"))

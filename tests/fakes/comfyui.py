@@ -1,0 +1,173 @@
+"""A ComfyUI stand-in speaking its HTTP API, for tests (written from ComfyUI's documented API, no code of its own).
+
+- `GET /system_stats`, `GET /object_info/NODE` (dropdown lists: the LoRAs and models it can see),
+- `POST /prompt` -> `{"prompt_id"}`, or 400 `{"error", "node_errors"}` when an input is not in its list
+  or a node class is unknown (ComfyUI's "Prompt outputs failed validation"),
+- `GET /history/ID` -> outputs once "rendered", `GET /view?filename=` -> the file.
+
+Rendering: a picture from the seed (the base model), pushed towards a fixed pattern by the LoRA's
+strength. As in ComfyUI, a LoRA key the model does not have is not loaded ("lora key not loaded"):
+only keys with the model's prefix count, so a LoRA for another architecture changes nothing. A
+LoRA's metadata `fake_effect` scales its pull (0 = a LoRA that learned nothing).
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from loragate.environment.safetensors_header import read_header
+
+KNOWN_NODES = {
+    "CheckpointLoaderSimple", "LoraLoader", "LoraLoaderModelOnly", "CLIPTextEncode", "EmptyLatentImage", "KSampler",
+    "VAEDecode", "SaveImage", "UNETLoader", "DualCLIPLoader", "CLIPLoader", "VAELoader", "FluxGuidance",
+    "EmptySD3LatentImage", "ModelSamplingSD3", "EmptyHunyuanLatentVideo", "KSamplerAdvanced", "SaveAnimatedWEBP",
+}
+LIST_INPUTS = {
+    ("CheckpointLoaderSimple", "ckpt_name"): "checkpoints", ("LoraLoader", "lora_name"): "loras",
+    ("LoraLoaderModelOnly", "lora_name"): "loras", ("UNETLoader", "unet_name"): "unets", ("VAELoader", "vae_name"): "vaes",
+    ("CLIPLoader", "clip_name"): "clips", ("DualCLIPLoader", "clip_name1"): "clips", ("DualCLIPLoader", "clip_name2"): "clips",
+}
+
+
+class FakeComfy:
+    def __init__(self, lora_dir: Path, models: dict[str, list[str]], key_prefix: str = "lora_unet_input_blocks_", size: int = 64) -> None:
+        self.lora_dir = lora_dir
+        self.models = models
+        self.key_prefix = key_prefix
+        self.size = size
+        self.outputs: dict[str, bytes] = {}
+        self.history: dict[str, dict[str, Any]] = {}
+        self.prompts: list[dict[str, Any]] = []
+        self._ids = itertools.count(1)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeComfy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # ---------------------------------------------------------------- lists
+    def listing(self, kind: str) -> list[str]:
+        if kind == "loras":
+            return sorted(p.name for p in self.lora_dir.glob("*.safetensors"))
+        return list(self.models.get(kind, []))
+
+    def object_info(self, node: str) -> dict[str, Any]:
+        inputs = {field: [self.listing(kind)] for (cls, field), kind in LIST_INPUTS.items() if cls == node}
+        return {node: {"input": {"required": inputs}, "output": [], "name": node}} if node in KNOWN_NODES else {}
+
+    # ---------------------------------------------------------------- queue
+    def validate(self, workflow: dict[str, Any]) -> dict[str, Any]:
+        errors: dict[str, Any] = {}
+        for node_id, node in workflow.items():
+            cls = node.get("class_type")
+            if cls not in KNOWN_NODES:
+                errors[node_id] = {"class_type": cls, "errors": [{"type": "invalid_prompt", "message": f"Cannot execute because node {cls} does not exist.", "details": f"Node ID '#{node_id}'", "extra_info": {}}]}
+                continue
+            for (list_cls, field), kind in LIST_INPUTS.items():
+                if list_cls == cls and node["inputs"].get(field) not in self.listing(kind):
+                    value = node["inputs"].get(field)
+                    errors[node_id] = {"class_type": cls, "dependent_outputs": [], "errors": [{
+                        "type": "value_not_in_list", "message": "Value not in list",
+                        "details": f"{field}: '{value}' not in {self.listing(kind)}", "extra_info": {"input_name": field}}]}
+        return errors
+
+    def strength(self, workflow: dict[str, Any]) -> float:
+        """The LoRA's pull: strength x its effect x the share of its keys this model has."""
+        total = 0.0
+        for node in workflow.values():
+            if node["class_type"] not in ("LoraLoader", "LoraLoaderModelOnly"):
+                continue
+            tensors, metadata = read_header(self.lora_dir / node["inputs"]["lora_name"])
+            keys = {k.split(".")[0] for k in tensors}
+            loaded = sum(k.startswith(self.key_prefix) for k in keys) / max(len(keys), 1)
+            total += float(node["inputs"]["strength_model"]) * float(metadata.get("fake_effect", "1")) * loaded
+        return total
+
+    def render(self, workflow: dict[str, Any]) -> bytes:
+        seed = next(int(n["inputs"].get("seed", n["inputs"].get("noise_seed", 0))) for n in workflow.values() if n["class_type"].startswith("KSampler"))
+        text = next(n["inputs"]["text"] for n in workflow.values() if n["class_type"] == "CLIPTextEncode")
+        rng = np.random.default_rng(seed + sum(map(ord, text)))
+        base = rng.integers(0, 255, size=(self.size, self.size, 3)).astype(np.float32)
+        pattern = np.zeros_like(base)
+        pattern[..., 0] = 230
+        pattern[::8, :, 1] = 200
+        pull = min(max(self.strength(workflow), 0.0), 1.0) * 0.7
+        pixels = (base * (1 - pull) + pattern * pull).astype(np.uint8)
+        buf = io.BytesIO()
+        Image.fromarray(pixels).save(buf, "PNG")
+        return buf.getvalue()
+
+    def queue(self, workflow: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        errors = self.validate(workflow)
+        if errors:
+            return 400, {"error": {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation", "details": ""}, "node_errors": errors}
+        prompt_id = f"p{next(self._ids)}"
+        self.prompts.append(workflow)
+        save = next(node_id for node_id, n in workflow.items() if n["class_type"].startswith("Save"))
+        name = f"{workflow[save]['inputs']['filename_prefix']}_00001_.png"
+        self.outputs[name] = self.render(workflow)
+        self.history[prompt_id] = {
+            "prompt": [0, prompt_id, workflow, {}, [save]],
+            "outputs": {save: {"images": [{"filename": name, "subfolder": "", "type": "output"}]}},
+            "status": {"status_str": "success", "completed": True, "messages": []},
+        }
+        return 200, {"prompt_id": prompt_id, "number": len(self.prompts), "node_errors": {}}
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _send(self, code: int, body: bytes, kind: str = "application/json") -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                url = urllib.parse.urlparse(self.path)
+                if url.path == "/system_stats":
+                    self._send(200, json.dumps({"system": {"comfyui_version": "fake"}, "devices": []}).encode())
+                elif url.path.startswith("/object_info/"):
+                    self._send(200, json.dumps(fake.object_info(urllib.parse.unquote(url.path.split("/", 2)[2]))).encode())
+                elif url.path.startswith("/history/"):
+                    prompt_id = url.path.split("/", 2)[2]
+                    entry = fake.history.get(prompt_id)
+                    self._send(200, json.dumps({prompt_id: entry} if entry else {}).encode())
+                elif url.path == "/view":
+                    name = urllib.parse.parse_qs(url.query).get("filename", [""])[0]
+                    if name in fake.outputs:
+                        self._send(200, fake.outputs[name], "image/png")
+                    else:
+                        self._send(404, b"{}")
+                else:
+                    self._send(404, b"{}")
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                if self.path != "/prompt":
+                    self._send(404, b"{}")
+                    return
+                code, answer = fake.queue(body.get("prompt", {}))
+                self._send(code, json.dumps(answer).encode())
+
+        return Handler
