@@ -5,15 +5,12 @@
   or a node class is unknown (ComfyUI's "Prompt outputs failed validation"),
 - `GET /history/ID` -> outputs once "rendered", `GET /view?filename=` -> the file.
 
-Rendering: a picture from the seed (the base model), pushed towards a fixed pattern by the LoRA's
-strength. As in ComfyUI, a LoRA key the model does not have is not loaded ("lora key not loaded"):
-only keys with the model's prefix count, so a LoRA for another architecture changes nothing. A
-LoRA's metadata `fake_effect` scales its pull (0 = a LoRA that learned nothing).
+Rendering: tests/fakes/faketrainer/render.py (the seed's picture pulled towards a pattern by the
+LoRA's strength; as in ComfyUI, keys the model does not have are not loaded).
 """
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 import threading
@@ -22,10 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from PIL import Image
-
-from loragate.environment.safetensors_header import read_header
+from tests.fakes.faketrainer.render import lora_pull, png
 
 KNOWN_NODES = {
     "CheckpointLoaderSimple", "LoraLoader", "LoraLoaderModelOnly", "CLIPTextEncode", "EmptyLatentImage", "KSampler",
@@ -88,30 +82,16 @@ class FakeComfy:
         return errors
 
     def strength(self, workflow: dict[str, Any]) -> float:
-        """The LoRA's pull: strength x its effect x the share of its keys this model has."""
-        total = 0.0
-        for node in workflow.values():
-            if node["class_type"] not in ("LoraLoader", "LoraLoaderModelOnly"):
-                continue
-            tensors, metadata = read_header(self.lora_dir / node["inputs"]["lora_name"])
-            keys = {k.split(".")[0] for k in tensors}
-            loaded = sum(k.startswith(self.key_prefix) for k in keys) / max(len(keys), 1)
-            total += float(node["inputs"]["strength_model"]) * float(metadata.get("fake_effect", "1")) * loaded
-        return total
+        """The LoRAs' pull: strength x effect x the share of their keys this model has."""
+        return sum(
+            lora_pull(self.lora_dir / n["inputs"]["lora_name"], float(n["inputs"]["strength_model"]), self.key_prefix)
+            for n in workflow.values() if n["class_type"] in ("LoraLoader", "LoraLoaderModelOnly")
+        )
 
     def render(self, workflow: dict[str, Any]) -> bytes:
         seed = next(int(n["inputs"].get("seed", n["inputs"].get("noise_seed", 0))) for n in workflow.values() if n["class_type"].startswith("KSampler"))
         text = next(n["inputs"]["text"] for n in workflow.values() if n["class_type"] == "CLIPTextEncode")
-        rng = np.random.default_rng(seed + sum(map(ord, text)))
-        base = rng.integers(0, 255, size=(self.size, self.size, 3)).astype(np.float32)
-        pattern = np.zeros_like(base)
-        pattern[..., 0] = 230
-        pattern[::8, :, 1] = 200
-        pull = min(max(self.strength(workflow), 0.0), 1.0) * 0.7
-        pixels = (base * (1 - pull) + pattern * pull).astype(np.uint8)
-        buf = io.BytesIO()
-        Image.fromarray(pixels).save(buf, "PNG")
-        return buf.getvalue()
+        return png(seed, text, self.strength(workflow), self.size)
 
     def queue(self, workflow: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         errors = self.validate(workflow)

@@ -1,0 +1,57 @@
+"""What a stand-in "generates": a picture fixed by seed and prompt, pulled towards a red striped
+pattern by the LoRA's strength. Shared by the ComfyUI and generation-script stand-ins.
+
+Like the real loaders, a LoRA key the model does not have is not loaded: only keys with the
+model's prefix count. A LoRA's metadata `fake_effect` scales its pull (0 = it learned nothing).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from loragate.environment.safetensors_header import read_header
+
+PREFIX = {"sd": "lora_unet_down_blocks_", "sdxl": "lora_unet_input_blocks_", "flux": "lora_unet_double_blocks_", "wan": "lora_unet_blocks_"}
+
+
+def lora_pull(path: str | Path, strength: float, prefix: str) -> float:
+    tensors, metadata = read_header(Path(path))
+    keys = {k.split(".")[0] for k in tensors}
+    loaded = sum(k.startswith(prefix) for k in keys) / max(len(keys), 1)
+    return strength * float(metadata.get("fake_effect", "1")) * loaded
+
+
+def pixels(seed: int, text: str, pull: float, size: int = 64) -> np.ndarray:
+    rng = np.random.default_rng(seed + sum(map(ord, text)))
+    base = rng.integers(0, 255, size=(size, size, 3)).astype(np.float32)
+    pattern = np.zeros_like(base)
+    pattern[..., 0] = 230
+    pattern[::8, :, 1] = 200
+    amount = min(max(pull, 0.0), 1.0) * 0.7
+    return (base * (1 - amount) + pattern * amount).astype(np.uint8)
+
+
+def png(seed: int, text: str, pull: float, size: int = 64) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(pixels(seed, text, pull, size)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def write_clip(path: Path, seed: int, text: str, pull: float, frames: int, size: int = 64) -> None:
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=16)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for n in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.roll(pixels(seed, text, pull, size), n, axis=1), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
