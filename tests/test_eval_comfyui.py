@@ -15,7 +15,7 @@ from tests.eval_helpers import WAN_KEYS, trained_project, write_lora
 from tests.fakes.comfyui import FakeComfy
 
 
-def _comfy(workspace: Path, plan) -> FakeComfy:  # noqa: ANN001
+def _comfy(workspace: Path, plan) -> FakeComfy:
     loras = workspace / "comfy" / "loras"
     loras.mkdir(parents=True)
     for lora in Path(plan.output_dir).glob("*.safetensors"):

@@ -16,7 +16,7 @@ from tests.plan_helpers import FAKES
 from tests.runs_fixtures import fakes_env, wan_plan  # noqa: F401 - fixture
 
 
-def _sd_project(workspace: Path, **options: object):  # noqa: ANN202
+def _sd_project(workspace: Path, **options: object):
     return trained_project(workspace, trainer_dir=str(FAKES / "sd-scripts"), trainer_python=sys.executable, **options)
 
 

@@ -123,7 +123,7 @@ class FakeComfy:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 url = urllib.parse.urlparse(self.path)
                 if url.path == "/system_stats":
                     self._send(200, json.dumps({"system": {"comfyui_version": "fake"}, "devices": []}).encode())
@@ -142,7 +142,7 @@ class FakeComfy:
                 else:
                     self._send(404, b"{}")
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 if self.path != "/prompt":
                     self._send(404, b"{}")

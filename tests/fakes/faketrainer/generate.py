@@ -26,7 +26,7 @@ def _need(path: str | None) -> None:
         raise FileNotFoundError(f"[Errno 2] No such file or directory: '{path}'")
 
 
-def _gen_img(script: str, args) -> None:  # noqa: ANN001
+def _gen_img(script: str, args) -> None:
     _need(args.ckpt)
     prefix = render.PREFIX["sdxl" if script.startswith("sdxl") else "sd"]
     loras = list(zip(args.network_weights or [], args.network_mul or [1.0] * len(args.network_weights or [])))
@@ -47,7 +47,7 @@ def _gen_img(script: str, args) -> None:  # noqa: ANN001
     out("done!")
 
 
-def _flux(args) -> None:  # noqa: ANN001
+def _flux(args) -> None:
     for path in (args.ckpt_path, args.clip_l, args.t5xxl, args.ae):
         _need(path)
     pull = 0.0
@@ -60,7 +60,7 @@ def _flux(args) -> None:  # noqa: ANN001
     (folder / f"{time.strftime('%Y%m%d_%H%M%S')}.png").write_bytes(render.png(args.seed or 0, args.prompt, pull))
 
 
-def _wan(args) -> None:  # noqa: ANN001
+def _wan(args) -> None:
     for path in (args.dit, args.dit_high_noise, args.vae, args.t5):
         _need(path)
     pull = 0.0
