@@ -78,9 +78,10 @@ def test_a_lora_comfyui_cannot_see_is_named(workspace: Path) -> None:
     loras = workspace / "comfy" / "loras"
     loras.mkdir(parents=True)
     write_lora(loras / "something-else.safetensors")
-    with FakeComfy(loras, {"checkpoints": ["base.safetensors"]}) as comfy:
-        with pytest.raises(LoragateError, match="cannot see the LoRA mira-000002.safetensors") as caught:
-            evaluate(EvalRequest(project="mira", comfyui_url=comfy.url, max_standard_prompts=1))
+    with FakeComfy(loras, {"checkpoints": ["base.safetensors"]}) as comfy, pytest.raises(
+        LoragateError, match="cannot see the LoRA mira-000002.safetensors"
+    ) as caught:
+        evaluate(EvalRequest(project="mira", comfyui_url=comfy.url, max_standard_prompts=1))
     assert "models/loras" in (caught.value.fix or "")
     assert not (workspace / "grimoire/training/mira/eval.json").exists() and plan.output_dir
 

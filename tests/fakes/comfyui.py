@@ -47,7 +47,7 @@ class FakeComfy:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> FakeComfy:
+    def __enter__(self):
         self.thread.start()
         return self
 

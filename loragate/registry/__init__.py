@@ -1,0 +1,1 @@
+"""Registered LoRAs: the studio.md entries /art reads, and registration after an evaluation."""
