@@ -18,7 +18,7 @@ from tests.plan_helpers import fake_weights, flat_dataset
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 ENTRY_POINTS = [
     "dataset-audit.sh", "find-duplicates.sh", "calculate-vram.sh", "generate-config.sh",
-    "validate-environment.sh", "dry-run.sh", "launch-training.sh", "monitor-training.sh",
+    "validate-environment.sh", "dry-run.sh", "launch-training.sh", "monitor-training.sh", "eval-grid.sh",
 ]
 LOGS = Path(__file__).parent / "fixtures" / "logs"
 
@@ -48,7 +48,8 @@ def test_every_entry_point_explains_its_flags(script: str, tmp_path: Path) -> No
              "validate-environment.sh": ["--backend", "--model-size", "--dataset-size", "--json"],
              "dry-run.sh": ["--config", "--backend", "--steps"],
              "launch-training.sh": ["--config", "--backend", "--output"],
-             "monitor-training.sh": ["--log", "--epochs"]}.get(script, [])
+             "monitor-training.sh": ["--log", "--epochs"],
+             "eval-grid.sh": ["--lora", "--model", "--prompt", "--trigger"]}.get(script, [])
     for flag in flags:
         assert f"  {flag} " in result.stdout, flag
 

@@ -72,6 +72,8 @@ class EvalRequest(BaseModel):
     lightning: list[str] = Field(default_factory=list, description="Wan 2.2 Lightning LoRAs (low, high) stacked for a 4-step preview.")
     estimate_only: bool = Field(default=False, description="Say what it would cost and stop before generating.")
     price_per_hour: float | None = Field(default=None, description="GPU price per hour; default gpu_price_per_hour in studio.md.")
+    model: str | None = Field(default=None, description="The base model the caller expects; refused when the plan trained another.")
+    trigger: str | None = Field(default=None, description="The trigger the caller expects; refused when the plan uses another.")
 
 
 def _weights(values: list[float]) -> list[float]:
@@ -79,6 +81,16 @@ def _weights(values: list[float]) -> list[float]:
     if bad:
         raise LoragateError(f"LoRA weights must be between 0 and 2; got {', '.join(f'{w:g}' for w in bad)}.", "e.g. --weights 0.3 0.5 0.7 0.9 1.0")
     return [0.0] + sorted({round(w, 3) for w in values if w != 0.0})
+
+
+def _check_expected(request: EvalRequest, plan: TrainingPlan) -> None:
+    """A grid on another base model or with another trigger would judge a different LoRA use."""
+    if request.model and get_family(request.model).id != plan.model:
+        raise LoragateError(f"{plan.name} was trained on {plan.model}, not {request.model}.",
+                            f"Evaluate it on the model it was trained on (--model {plan.model}).")
+    if request.trigger and request.trigger.strip().lower() != plan.trigger.lower():
+        raise LoragateError(f"{plan.name} was trained with the trigger '{plan.trigger}', not '{request.trigger}'.",
+                            f"Use --trigger '{plan.trigger}'.")
 
 
 def _local(url: str) -> bool:
@@ -162,6 +174,7 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
     project = request.project
     plan = load_project_plan(project)
     family = get_family(plan.model)
+    _check_expected(request, plan)
     studio = read_studio()
     url = request.comfyui_url or studio.comfyui_url or DEFAULT_URL
     weights = _weights(request.weights)

@@ -1,0 +1,78 @@
+"""evaluate, diagnose, register_lora, list_loras: after training."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from loragate.diagnose.diagnose import Diagnosis, diagnose
+from loragate.evaluate.model import DEFAULT_WEIGHTS, EvalReport
+from loragate.evaluate.run import EvalRequest, evaluate
+from loragate.registry.register import LoraList, Registration, list_loras, register_lora
+from mcp_server.common import READ_ONLY, WRITES_RECORD, call_engine, resolve_path
+
+# Generates pictures on the GPU (or through ComfyUI) and writes the record: not idempotent.
+RUNS_GENERATION = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
+Project = Annotated[str, Field(description="Project name, the folder under grimoire/training/.")]
+
+
+def register(mcp: MCPServer) -> None:
+    @mcp.tool(name="evaluate", title="Evaluation grid", annotations=RUNS_GENERATION)
+    async def evaluate_tool(
+        project: Project,
+        ctx: Context,
+        checkpoints: Annotated[list[str], Field(description="LoRA files to test; empty: early, middle and final.")] = [],  # noqa: B006
+        weights: Annotated[list[float], Field(description="Weights to try; 0.0 is always added as the reference.")] = list(DEFAULT_WEIGHTS),  # noqa: B006
+        prompts: Annotated[list[str], Field(description="The artist's own prompts, added to the standard ones.")] = [],  # noqa: B006
+        max_standard_prompts: Annotated[int | None, Field(ge=1, description="Use only the first N standard prompts.")] = None,
+        engine: Annotated[Literal["auto", "comfyui", "scripts", "export"], Field(description="auto: ComfyUI if it answers, else the trainer's scripts, else export.")] = "auto",
+        comfyui_url: Annotated[str | None, Field(description="ComfyUI's address; default studio.md's comfyui_url.")] = None,
+        lightning: Annotated[list[str], Field(description="Wan 2.2 Lightning LoRAs (low, high) for a 4-step preview, stacked, never merged.")] = [],  # noqa: B006
+        estimate_only: Annotated[bool, Field(description="Only return the cost (cells x seconds, price on a cloud GPU).")] = True,
+    ) -> EvalReport:
+        """Evaluate a trained LoRA: a labelled grid per checkpoint (rows = weights 0.0 to 1.0, columns =
+        the standard prompts for the training type with the trigger, plus the artist's), fixed seeds,
+        through ComfyUI's API, the trainer's own generation scripts, or exported workflows. Measures
+        whether the LoRA takes effect (each weight against 0.0), how strength grows, and whether
+        outputs copy training pictures; writes eval.json (needed to register) and a draft eval.md.
+        Call first with estimate_only=true and tell the artist the cost; then with false to spend it.
+        Refuses to run while a training holds the GPU."""
+        for path in checkpoints + lightning:
+            resolve_path(path, "LoRA file")
+        request = EvalRequest(project=project, checkpoints=checkpoints, weights=weights, prompts=prompts,
+                              max_standard_prompts=max_standard_prompts, engine=engine, comfyui_url=comfyui_url,
+                              lightning=lightning, estimate_only=estimate_only)
+        return await call_engine(ctx, evaluate, request, progress=None)
+
+    @mcp.tool(name="diagnose", title="Diagnose the LoRA's pictures", annotations=READ_ONLY)
+    async def diagnose_tool(
+        project: Project,
+        symptom: Annotated[str, Field(description='What the pictures look like, in the artist\'s words, e.g. "burnt at 1.0".')],
+    ) -> Diagnosis:
+        """Map what the artist sees (blurry, ignores the trigger, copies, colours, no effect, hazy or
+        static Wan video...) to its likely causes, check each against the project's record (steps
+        per picture, learning rate, alpha and rank, captions, loss anomalies, Wan experts and
+        boundary, the evaluation's measurements), rank them, and give one change as the next step."""
+        return await call_engine(None, diagnose, project, symptom)
+
+    @mcp.tool(name="register_lora", title="Register the LoRA", annotations=WRITES_RECORD)
+    async def register_lora_tool(
+        project: Project,
+        checkpoint: Annotated[str, Field(description="The evaluated LoRA file (name in the output folder, or path).")],
+        weight: Annotated[float, Field(gt=0, le=2, description="The recommended weight the artist chose from the grid.")],
+        good_for: Annotated[str | None, Field(description="What it does well, in the artist's words.")] = None,
+    ) -> Registration:
+        """After the artist approves: add the LoRA to grimoire/studio.md (file, type, trigger,
+        recommended weight, base model, good for, date, preset, epochs, rank) so /art can use it,
+        set status.md to COMPLETE, archive the evaluation pictures and write a JSON beside the LoRA.
+        Refused unless a current evaluation covers that exact file."""
+        return await call_engine(None, register_lora, project, checkpoint, weight, good_for)
+
+    @mcp.tool(name="list_loras", title="Registered LoRAs", annotations=READ_ONLY)
+    async def list_loras_tool() -> LoraList:
+        """The LoRAs registered in grimoire/studio.md with their trigger words and recommended weights."""
+        return await call_engine(None, list_loras)
