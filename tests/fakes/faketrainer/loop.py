@@ -13,7 +13,7 @@ from argparse import Namespace
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import gpu, outputs
+from . import gpu, outputs, render
 from .console import Logger, Progress, out
 from .faults import Faults, backward
 
@@ -66,6 +66,9 @@ def train(run: Run) -> None:
     out(f"  total optimization steps / 学習ステップ数: {max_steps}")
 
     gpu.register(run.vram_gb)  # the model is on the card from here to the end
+    musubi = run.epoch_loss_tag == "loss/epoch"
+    if getattr(args, "sample_at_first", False):
+        render.write_samples(args, 0, musubi)
     scalars = outputs.Scalars(args)
     bar = Progress(max_steps)
     losses: list[float] = []
@@ -95,6 +98,9 @@ def train(run: Run) -> None:
         last = step >= max_steps or epoch + 1 == epochs
         if args.save_every_n_epochs and (epoch + 1) % args.save_every_n_epochs == 0 and not last:
             _save(run, outputs.epoch_name(args.output_name, epoch + 1), step, epoch + 1)
+        every = getattr(args, "sample_every_n_epochs", None)
+        if every and (epoch + 1) % every == 0:
+            render.write_samples(args, epoch + 1, musubi)
         if step >= max_steps:
             break
     bar.close()

@@ -55,3 +55,30 @@ def write_clip(path: Path, seed: int, text: str, pull: float, frames: int, size:
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+
+
+def write_samples(args, epoch: int, musubi: bool) -> None:  # noqa: ANN001 - the trainer's argparse Namespace
+    """`--sample_prompts`: one sample per prompt line into OUTPUT_DIR/sample/, named as the trainers
+    name them: `{output_name}_e{epoch:06d}_{prompt:02d}_{YYYYmmddHHMMSS}_{seed}` + `.png` (musubi
+    images add `_000`; musubi clips are `.mp4`). The pull grows with the epoch, as a LoRA learns."""
+    import re
+    import time
+
+    if not getattr(args, "sample_prompts", None):
+        return
+    lines = [line.strip() for line in Path(args.sample_prompts).read_text(encoding="utf-8").splitlines()
+             if line.strip() and not line.startswith("#")]
+    folder = Path(args.output_dir) / "sample"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d%H%M%S")
+    for index, line in enumerate(lines):
+        parts = line.split(" --")
+        options = {m.group(1): m.group(2) for p in parts[1:] if (m := re.match(r"(\w+) (.+)", p))}
+        seed = int(options.get("d", 0))
+        frames = int(options.get("f", 1))
+        stem = folder / f"{args.output_name}_e{epoch:06d}_{index:02d}_{stamp}_{seed}"
+        pull = min(epoch / 4, 1.0)
+        if musubi and frames > 1:
+            write_clip(stem.with_name(stem.name + ".mp4"), seed, parts[0], pull, frames)
+        else:
+            stem.with_name(stem.name + ("_000.png" if musubi else ".png")).write_bytes(png(seed, parts[0], pull))
