@@ -32,9 +32,12 @@ Steps, in order:
 5. Gate 3, environment: validate_env with the project.
 6. Gate 4, dry run: dry_run (2-5 real steps).
 7. Confirm time and cost with the artist, then launch (it asks the user to confirm).
-8. Follow with monitor; stop on request or on a diverged or stalled run; continue_run to resume
-   from a checkpoint with a new learning rate (never --resume).
-9. Evaluate the checkpoints with the artist and register the result in grimoire/studio.md.
+8. Follow with monitor (its samples_sheet shows the trainer's samples per checkpoint); stop on
+   request or on a diverged or stalled run; continue_run to resume from a checkpoint with a new
+   learning rate (never --resume).
+9. evaluate with estimate_only first and state the cost, then generate the grid; find the sweet
+   spot with the artist. If the pictures look wrong, diagnose with the artist's words and make
+   its one next step. register_lora the approved checkpoint and weight; list_loras reads them back.
 
 Reference docs are served as resources under loragate://resources/ (for example
 loragate://resources/dataset/captioning-guide.md and
