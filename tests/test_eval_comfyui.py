@@ -109,3 +109,32 @@ def test_estimate_only_spends_nothing(workspace: Path) -> None:
     assert report.cost.price is not None and report.cost.price > 0
     assert any("Estimate only" in n for n in report.notes)
     assert not (workspace / "grimoire/training/mira/eval.json").exists()
+
+
+def test_wan22_pair_through_comfyui_loads_each_expert_lora_on_its_model(workspace: Path) -> None:
+    from loragate.plan.store import save_plan
+    from tests.runs_fixtures import wan_plan
+
+    plan = wan_plan(workspace, experts=True)
+    plan.dataset.video_count = 2
+    save_plan(plan)
+    loras = workspace / "comfy"
+    loras.mkdir()
+    for name in ("mira_low", "mira_high"):
+        for suffix in ("-000001", ""):
+            (loras / f"{name}{suffix}.safetensors").symlink_to(write_lora(Path(plan.output_dir) / f"{name}{suffix}.safetensors", WAN_KEYS))
+    models = {"unets": ["wan22_low.safetensors", "wan22_high.safetensors"], "clips": ["umt5.safetensors"], "vaes": ["vae.safetensors"]}
+    with FakeComfy(loras, models, key_prefix="lora_unet_blocks_") as comfy:
+        report = evaluate(EvalRequest(project="mira", comfyui_url=comfy.url, max_standard_prompts=1, weights=[1.0]))
+        sent = comfy.prompts
+    assert report.verdict == "GO", report.findings
+    final = sent[-1]
+    unets = {node_id: n["inputs"]["unet_name"] for node_id, n in final.items() if n["class_type"] == "UNETLoader"}
+    loaded = {n["inputs"]["model"][0]: n["inputs"]["lora_name"] for n in final.values() if n["class_type"] == "LoraLoaderModelOnly"}
+    assert {unets[model]: lora for model, lora in loaded.items()} == {"wan22_low.safetensors": "mira_low.safetensors",
+                                                                      "wan22_high.safetensors": "mira_high.safetensors"}
+    length = next(n["inputs"]["length"] for n in final.values() if n["class_type"] == "EmptyHunyuanLatentVideo")
+    assert length == 17 and all(c.output and c.output.endswith(".webp") for c in report.cells)
+    assert all(m.takes_effect for m in report.measures)
+    grid = Image.open(report.measures[0].grid)  # type: ignore[arg-type]
+    assert grid.width > 4 * 64  # one cell is a strip of frames

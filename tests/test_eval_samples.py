@@ -117,6 +117,7 @@ def test_monitor_returns_the_sheet_of_a_run_with_samples(workspace: Path) -> Non
              output_dir=Path(plan.output_dir), output_names=["mira"])
     report = monitor("mira")
     assert report.samples_sheet and Path(report.samples_sheet).name == "samples.png"
+    assert "![samples at each checkpoint](samples.png)" in Path(report.progress_md).read_text()  # type: ignore[arg-type]
     sheet = project_sample_sheet("mira")
     assert sheet.rows == ["before training", "epoch 1", "epoch 2"] and len(sheet.columns) == 4
     assert all(re.match(r"mira_e00000\d_0\d_\d{14}_1234\.png", p.name) for p in (Path(plan.output_dir) / "sample").iterdir())

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from loragate.duplicates.grouping import NEAR_RADIUS, near_links
 from loragate.duplicates.signature import ImageSignature, image_signature
 from loragate.evaluate.model import CopyMatch, WeightEffect
-from loragate.evaluate.sheet import clip_frames, is_clip
+from loragate.evaluate.sheet import frames_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,26 +29,17 @@ _SIDE = 64
 
 
 def _frames(path: Path) -> list[Image.Image]:
+    """Every frame of an output (one for a still picture); [] when it cannot be read."""
     from PIL import Image
 
-    if is_clip(path) or path.suffix.lower() == ".webp":
-        try:
-            frames = clip_frames(path, limit=32) if is_clip(path) else _webp_frames(path)
-        except Exception:  # noqa: BLE001 - an unreadable output counts as missing
-            return []
-        return frames
     try:
+        moving = frames_of(path)
+        if moving:
+            return moving
         with Image.open(path) as img:
             return [img.convert("RGB")]
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - an unreadable output counts as missing
         return []
-
-
-def _webp_frames(path: Path) -> list[Image.Image]:
-    from PIL import Image, ImageSequence
-
-    with Image.open(path) as img:
-        return [frame.convert("RGB") for frame in ImageSequence.Iterator(img)]
 
 
 def _grey(path: Path) -> np.ndarray | None:

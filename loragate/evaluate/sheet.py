@@ -49,15 +49,29 @@ def _spread(frames: list[Image.Image], count: int) -> list[Image.Image]:
     return [frames[round(i * (len(frames) - 1) / (count - 1))] for i in range(count)]
 
 
+def _animation_frames(path: Path) -> list[Image.Image]:
+    """The frames of an animated picture (ComfyUI saves Wan clips as animated WebP); [] for a still."""
+    from PIL import Image, ImageSequence
+
+    with Image.open(path) as img:
+        if getattr(img, "n_frames", 1) <= 1:
+            return []
+        return [frame.convert("RGB") for frame in ImageSequence.Iterator(img)]
+
+
+def frames_of(path: Path) -> list[Image.Image]:
+    """A clip's or an animated picture's frames; [] for a still picture."""
+    return clip_frames(path) if is_clip(path) else _animation_frames(path)
+
+
 def picture(path: Path, side: int = CELL) -> Image.Image:
     """A cell's picture: the image, or a clip's frames side by side; a grey card when unreadable."""
     from PIL import Image
 
     try:
-        if is_clip(path):
-            frames = _spread(clip_frames(path), STRIP_FRAMES)
-            if not frames:
-                raise ValueError("no frames")
+        moving = frames_of(path)
+        if moving:
+            frames = _spread(moving, STRIP_FRAMES)
             thumbs = [f.copy() for f in frames]
             for thumb in thumbs:
                 thumb.thumbnail((side, side))

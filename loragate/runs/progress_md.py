@@ -96,6 +96,8 @@ def render_progress_md(r: "MonitorReport") -> str:
     lines += ["", "## Logs", ""] + [f"- {p}" for p in r.logs]
     if r.loss_plot:
         lines += ["", f"![loss curve]({Path(r.loss_plot).name})"]
+    if r.samples_sheet:
+        lines += ["", f"![samples at each checkpoint]({Path(r.samples_sheet).name})"] + ([r.samples_note] if r.samples_note else [])
     return "\n".join(lines) + "\n"
 
 

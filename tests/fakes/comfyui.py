@@ -93,6 +93,20 @@ class FakeComfy:
         text = next(n["inputs"]["text"] for n in workflow.values() if n["class_type"] == "CLIPTextEncode")
         return png(seed, text, self.strength(workflow), self.size)
 
+    def render_animation(self, workflow: dict[str, Any]) -> bytes:
+        """An animated WebP of the latent's length, the frames drifting as a clip would."""
+        import io
+
+        import numpy as np
+        from PIL import Image
+
+        length = next(int(n["inputs"]["length"]) for n in workflow.values() if n["class_type"] == "EmptyHunyuanLatentVideo")
+        first = np.asarray(Image.open(io.BytesIO(self.render(workflow))))
+        frames = [Image.fromarray(np.roll(first, n, axis=1)) for n in range(length)]
+        buf = io.BytesIO()
+        frames[0].save(buf, "WEBP", save_all=True, append_images=frames[1:], duration=62, loop=0, lossless=True)
+        return buf.getvalue()
+
     def queue(self, workflow: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         errors = self.validate(workflow)
         if errors:
@@ -100,8 +114,12 @@ class FakeComfy:
         prompt_id = f"p{next(self._ids)}"
         self.prompts.append(workflow)
         save = next(node_id for node_id, n in workflow.items() if n["class_type"].startswith("Save"))
-        name = f"{workflow[save]['inputs']['filename_prefix']}_00001_.png"
-        self.outputs[name] = self.render(workflow)
+        if workflow[save]["class_type"] == "SaveAnimatedWEBP":
+            name = f"{workflow[save]['inputs']['filename_prefix']}_00001_.webp"
+            self.outputs[name] = self.render_animation(workflow)
+        else:
+            name = f"{workflow[save]['inputs']['filename_prefix']}_00001_.png"
+            self.outputs[name] = self.render(workflow)
         self.history[prompt_id] = {
             "prompt": [0, prompt_id, workflow, {}, [save]],
             "outputs": {save: {"images": [{"filename": name, "subfolder": "", "type": "output"}]}},
