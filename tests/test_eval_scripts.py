@@ -81,3 +81,20 @@ def test_export_writes_workflows_and_commands_without_running(workspace: Path) -
     script = next(Path(p) for p in report.exported if p.endswith("commands.sh"))
     assert script.read_text().count("sdxl_gen_img.py") == 3
     assert not (workspace / "grimoire/training/mira/eval.json").exists()
+
+
+def test_evaluation_never_runs_beside_a_training(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from loragate.errors import LoragateError
+    from loragate.runs.lock import acquire_gpus, release_gpus
+
+    monkeypatch.setenv("LORAGATE_LOCK_DIR", str(workspace.parent / "locks"))
+    _sd_project(workspace)
+    acquire_gpus([0], "other", "job-1", pid=os.getpid())  # a live training holds the card
+    try:
+        with pytest.raises(LoragateError, match="GPU 0 is busy: the training of project 'other'"):
+            evaluate(EvalRequest(project="mira", engine="scripts", max_standard_prompts=1, weights=[1.0]))
+    finally:
+        release_gpus([0], "job-1")
+    assert not list((workspace / "grimoire/training/mira").glob("eval-runs/*/cells/*/*.png"))

@@ -46,7 +46,7 @@ class QuarantineResult(BaseModel):
     manifest: str = Field(description="Absolute path of the manifest.")
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -162,7 +162,7 @@ def _move_aside(
         original=rel,
         quarantined=target.relative_to(root).as_posix(),
         size=st.st_size,
-        sha256=_sha256(path),
+        sha256=file_sha256(path),
         time=time.time(),
         sidecar_of=owner,
     )
@@ -216,12 +216,12 @@ def _put_back(root: Path, entry: QuarantineEntry) -> str | None:
     source = _inside(root, entry.quarantined, "quarantined file")
     target = _inside(root, entry.original, "original place")
     if not source.is_file():
-        if target.is_file() and _sha256(target) == entry.sha256:
+        if target.is_file() and file_sha256(target) == entry.sha256:
             return ""
         return "the quarantined copy is missing"
     if target.exists() or target.is_symlink():
         return f"a file named {entry.original} exists again; move it away first, nothing is overwritten"
-    if _sha256(source) != entry.sha256:
+    if file_sha256(source) != entry.sha256:
         return "the quarantined file was changed since it was moved; check it and move it back by hand"
     target.parent.mkdir(parents=True, exist_ok=True)
     os.rename(source, target)

@@ -8,9 +8,9 @@ it stands beside the four-gate ledger and does not change it.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
+from loragate.duplicates.quarantine import file_sha256
 from loragate.errors import GatesNotPassed, LoragateError
 from loragate.evaluate.model import EVAL_FILE, EvalReport
 from loragate.workspace import project_dir
@@ -18,11 +18,7 @@ from loragate.workspace import project_dir
 
 def fingerprint_lora(path: Path) -> str:
     """sha256 of the file's bytes: the same LoRA whatever its name or time stamp."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 def read_evaluation(project: str) -> EvalReport | None:

@@ -277,7 +277,8 @@ def _generate(
         if engine == "comfyui":
             return generate.run_comfyui(ComfyUI(url), family, names, specs, out, done)
         commands = generate.script_commands(plan, family, specs, out, lightning)
-        return generate.run_scripts(commands, specs, run_dir / "generate.log", done, env=dict(os.environ))
+        # the card the lock names, and no other, so a training on another card is never disturbed
+        return generate.run_scripts(commands, specs, run_dir / "generate.log", done, env={**os.environ, "CUDA_VISIBLE_DEVICES": "0"})
 
     if not lock_local:
         return work()
