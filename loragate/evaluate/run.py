@@ -298,7 +298,7 @@ def _draw(
     title = f"{project} - {ref.label} ({family.display_name}): rows = LoRA weight, columns = prompts, fixed seeds"
     grid = draw_grid(title, rows, cols, grid_cells, run_dir / f"grid-{n}-{_slug(ref.label)}.png")
     animations: list[str] = []
-    for r, weight in enumerate(weights):
+    for weight in weights:
         clips = [p for (rw, _), p in outputs.items() if rw == weight and is_clip(p)]
         if clips:
             made = animated_webp(sorted(clips), run_dir / f"grid-{n}-{_slug(ref.label)}-w{weight:g}.webp".replace("0.", "0_"))
