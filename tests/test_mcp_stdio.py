@@ -60,7 +60,11 @@ def setup(workspace: Path, tmp_path: Path, api: FakeMessagesApi) -> Iterator[dic
         "ANTHROPIC_API_KEY": "test-key",
         "ANTHROPIC_BASE_URL": api.url,
     }
-    yield {"workspace": workspace, "flat": flat, "weights": weights, "scratch": scratch, "checkpoint": checkpoint, "env": env}
+    from tests.eval_helpers import WAN_KEYS, write_lora
+
+    trained = write_lora(workspace / "output" / "mira" / "mira-000002.safetensors", WAN_KEYS)
+    yield {"workspace": workspace, "flat": flat, "weights": weights, "scratch": scratch, "checkpoint": checkpoint, "env": env,
+           "trained": trained}
     _kill_leftovers(workspace)
 
 
@@ -85,6 +89,12 @@ def _calls(s: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         ("validate_config", {"files": [str(gen / "train.sh"), str(gen / "dataset.toml")]}),
         ("validate_env", {"backend": "musubi"}),
         ("gate_status", {"project": "mira"}),
+        ("evaluate", {"project": "mira", "checkpoints": [str(s["trained"])], "engine": "scripts"}),
+        ("evaluate", {"project": "mira", "checkpoints": [str(s["trained"])], "engine": "scripts", "estimate_only": False,
+                      "max_standard_prompts": 1, "weights": [1.0]}),
+        ("register_lora", {"project": "mira", "checkpoint": str(s["trained"]), "weight": 0.8}),
+        ("list_loras", {}),
+        ("diagnose", {"project": "mira", "symptom": "blurry and burnt"}),
         ("dry_run", {"project": "mira", "steps": 2}),
         ("launch", {"project": "mira"}),
         ("launch", {"project": "mira"}),

@@ -56,7 +56,8 @@ def register(mcp: MCPServer) -> None:
         """Map what the artist sees (blurry, ignores the trigger, copies, colours, no effect, hazy or
         static Wan video...) to its likely causes, check each against the project's record (steps
         per picture, learning rate, alpha and rank, captions, loss anomalies, Wan experts and
-        boundary, the evaluation's measurements), rank them, and give one change as the next step."""
+        boundary, the evaluation's measurements), rank them, and give one change as the next step.
+        Call it when the artist says the pictures look wrong, after an evaluation."""
         return await call_engine(None, diagnose, project, symptom)
 
     @mcp.tool(name="register_lora", title="Register the LoRA", annotations=WRITES_RECORD)
@@ -74,5 +75,6 @@ def register(mcp: MCPServer) -> None:
 
     @mcp.tool(name="list_loras", title="Registered LoRAs", annotations=READ_ONLY)
     async def list_loras_tool() -> LoraList:
-        """The LoRAs registered in grimoire/studio.md with their trigger words and recommended weights."""
+        """The LoRAs registered in grimoire/studio.md with their trigger words, recommended weights
+        and files. Call it when the artist wants to use a trained LoRA (/art) or asks what they have."""
         return await call_engine(None, list_loras)
