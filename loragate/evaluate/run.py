@@ -9,7 +9,6 @@ checkpoints side by side, eval.json (also the evaluation gate's record) and a dr
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +26,7 @@ from loragate.evaluate.cost import cost_text, estimate_cost
 from loragate.evaluate.evalmd import write_eval_md
 from loragate.evaluate.gate import fingerprint_lora
 from loragate.evaluate.genscripts import script_for
+from loragate.evaluate.grids import draw_checkpoint, draw_comparison, outputs_of, slug
 from loragate.evaluate.lora_keys import lora_key_findings
 from loragate.evaluate.measure import (
     copies,
@@ -46,8 +46,7 @@ from loragate.evaluate.model import (
 )
 from loragate.evaluate.prompts import sample_frames, sample_steps, standard_prompts
 from loragate.evaluate.select import choose_checkpoints
-from loragate.evaluate.sheet import animated_webp, draw_grid, is_clip
-from loragate.evaluate.workflows import CellSpec, model_names
+from loragate.evaluate.workflows import CellSpec, ModelNames, model_names
 from loragate.findings import Finding, verdict_of
 from loragate.plan.model import TrainingPlan
 from loragate.plan.store import load_project_plan
@@ -121,10 +120,6 @@ def _choose_engine(request: EvalRequest, plan: TrainingPlan, family: ModelFamily
     return "export", notes
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:24] or "x"
-
-
 def _cells(
     refs: list[CheckpointRef], weights: list[float], prompts: list[EvalPrompt], plan: TrainingPlan, family: ModelFamily,
 ) -> tuple[list[EvalCell], list[CellSpec]]:
@@ -141,17 +136,9 @@ def _cells(
                 specs.append(CellSpec(
                     prompt=prompt.text, seed=prompt.seed, weight=weight, width=width, height=height, steps=steps, frames=frames,
                     lora=ref.path or None, lora_high=ref.high_noise_path,
-                    prefix=f"c{n}-w{weight:g}-p{p:02d}-{_slug(prompt.label)}".replace(".", "_"),
+                    prefix=f"c{n}-w{weight:g}-p{p:02d}-{slug(prompt.label)}".replace(".", "_"),
                 ))
     return cells, specs
-
-
-def _outputs_of(cells: list[EvalCell], ref: CheckpointRef, first: str) -> dict[tuple[float, str], Path]:
-    found: dict[tuple[float, str], Path] = {}
-    for cell in cells:
-        if cell.output and (cell.checkpoint == ref.label or (cell.weight == 0.0 and cell.checkpoint == first)):
-            found[(cell.weight, cell.prompt)] = Path(cell.output)
-    return found
 
 
 def _no_effect(ref: CheckpointRef, plan: TrainingPlan, family: ModelFamily) -> Finding:
@@ -235,12 +222,12 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
     training = training_signatures(Path(plan.dataset.path), plan.dataset.caption_extension) if Path(plan.dataset.path).is_dir() else {}
     first = refs[0].label
     for n, ref in enumerate(refs):
-        outputs = _outputs_of(cells, ref, first)
+        outputs = outputs_of(cells, ref, first)
         profile = strength_profile(outputs)
         matches, nearest = copies([p for (w, _), p in outputs.items() if w > 0], training)
         measure = CheckpointMeasure(checkpoint=ref.label, takes_effect=takes_effect(profile), strength_profile=profile, copies=matches,
                                     nearest_training_distance=nearest)
-        measure.grid, measure.animations = _draw(project, ref, weights, standard, outputs, run_dir, n, family)
+        measure.grid, measure.animations = draw_checkpoint(project, ref, weights, standard, outputs, run_dir, n, family)
         report.measures.append(measure)
         if profile and not measure.takes_effect:
             findings.append(_no_effect(ref, plan, family))
@@ -251,7 +238,7 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
                 fix="Use an earlier checkpoint; remove near-duplicates and add variety to the dataset; fewer steps next time.",
                 evidence={"checkpoint": ref.label, "copies": len(matches)},
             ))
-    report.comparison = _compare(project, refs, weights, standard, cells, first, run_dir)
+    report.comparison = draw_comparison(project, refs, weights, standard, cells, first, run_dir)
     report.findings = findings
     report.verdict = verdict_of(findings) if report.measures else None
     report.checkpoint_fingerprints = {
@@ -267,7 +254,7 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
 
 
 def _generate(
-    engine: EngineName, plan: TrainingPlan, family: ModelFamily, names, specs: list[CellSpec], out: Path, run_dir: Path,
+    engine: EngineName, plan: TrainingPlan, family: ModelFamily, names: ModelNames, specs: list[CellSpec], out: Path, run_dir: Path,
     url: str, lightning: list[str], done: generate.Done, lock_local: bool,
 ) -> dict[int, Path | str]:
     """Generate under the GPU lock when the GPU is this machine's: never beside a training."""
@@ -284,42 +271,3 @@ def _generate(
         return work()
     with gpu_lock([0], plan.name, "eval-" + secrets.token_hex(4), purpose="evaluation"):
         return work()
-
-
-def _draw(
-    project: str, ref: CheckpointRef, weights: list[float], prompts: list[EvalPrompt], outputs: dict[tuple[float, str], Path],
-    run_dir: Path, n: int, family: ModelFamily,
-) -> tuple[str | None, list[str]]:
-    rows = [("0.0 (no LoRA)" if w == 0 else f"weight {w:g}") for w in weights]
-    cols = [p.label for p in prompts]
-    grid_cells = {(r, c): outputs.get((w, p.label)) for r, w in enumerate(weights) for c, p in enumerate(prompts)}
-    if not any(grid_cells.values()):
-        return None, []
-    title = f"{project} - {ref.label} ({family.display_name}): rows = LoRA weight, columns = prompts, fixed seeds"
-    grid = draw_grid(title, rows, cols, grid_cells, run_dir / f"grid-{n}-{_slug(ref.label)}.png")
-    animations: list[str] = []
-    for weight in weights:
-        clips = [p for (rw, _), p in outputs.items() if rw == weight and is_clip(p)]
-        if clips:
-            made = animated_webp(sorted(clips), run_dir / f"grid-{n}-{_slug(ref.label)}-w{weight:g}.webp".replace("0.", "0_"))
-            if made:
-                animations.append(str(made))
-    return str(grid), animations
-
-
-def _compare(
-    project: str, refs: list[CheckpointRef], weights: list[float], prompts: list[EvalPrompt], cells: list[EvalCell], first: str, run_dir: Path,
-) -> str | None:
-    """The checkpoints side by side at the strongest weight up to 1.0, under the no-LoRA row."""
-    if len(refs) < 2:
-        return None
-    weight = max([w for w in weights if 0 < w <= 1.0] or [max(weights)])
-    rows = ["0.0 (no LoRA)"] + [ref.label for ref in refs]
-    grid_cells: dict[tuple[int, int], Path | None] = {}
-    for c, prompt in enumerate(prompts):
-        base = _outputs_of(cells, refs[0], first).get((0.0, prompt.label))
-        grid_cells[(0, c)] = base
-        for r, ref in enumerate(refs, start=1):
-            grid_cells[(r, c)] = _outputs_of(cells, ref, first).get((weight, prompt.label))
-    title = f"{project}: checkpoints side by side at weight {weight:g}, fixed seeds"
-    return str(draw_grid(title, rows, [p.label for p in prompts], grid_cells, run_dir / "checkpoints.png"))
