@@ -79,7 +79,10 @@ def _weights(values: list[float]) -> list[float]:
     bad = [w for w in values if not 0.0 <= w <= 2.0]
     if bad:
         raise LoragateError(f"LoRA weights must be between 0 and 2; got {', '.join(f'{w:g}' for w in bad)}.", "e.g. --weights 0.3 0.5 0.7 0.9 1.0")
-    return [0.0] + sorted({round(w, 3) for w in values if w != 0.0})
+    chosen = sorted({round(w, 3) for w in values if w != 0.0})
+    if not chosen:
+        raise LoragateError("Weight 0 alone shows the base model only: there is nothing to compare it with.", "Add the weights to try, e.g. --weight 0.5 --weight 1.0.")
+    return [0.0] + chosen
 
 
 def _check_expected(request: EvalRequest, plan: TrainingPlan) -> None:
