@@ -53,8 +53,8 @@ _SCRIPTS: dict[str, tuple[str, str | None]] = {
     "train_network.py": ("sdscripts-train-network-flags.json", "train_network.py"),
     "sdxl_train_network.py": ("sdscripts-train-network-flags.json", "sdxl_train_network.py"),
     "flux_train_network.py": ("sdscripts-flux-train-network-flags.json", "flux_train_network.py"),
-    # generation scripts the evaluation runs (read statically from the same snapshots' parsers by
-    # scripts/dev/dump_argparse_flags.py)
+    # generation scripts the evaluation runs (tests/contract/test_flag_lists.py holds them to the
+    # real parsers)
     "gen_img.py": ("sdscripts-gen-img-flags.json", None),
     "sdxl_gen_img.py": ("sdscripts-sdxl-gen-img-flags.json", None),
     "flux_minimal_inference.py": ("sdscripts-flux-minimal-inference-flags.json", None),

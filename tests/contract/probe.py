@@ -33,7 +33,40 @@ MUSUBI_SCRIPTS = {  # script -> (module, common parser builder module, specific 
     "wan_cache_latents.py": ("musubi_tuner.wan_cache_latents", "musubi_tuner.cache_latents", "wan_setup_parser"),
     "wan_cache_text_encoder_outputs.py": ("musubi_tuner.wan_cache_text_encoder_outputs", "musubi_tuner.cache_text_encoder_outputs", "wan_setup_parser"),
 }
-SDSCRIPTS = ("train_network.py", "sdxl_train_network.py", "flux_train_network.py")
+SDSCRIPTS = ("train_network.py", "sdxl_train_network.py", "flux_train_network.py", "gen_img.py", "sdxl_gen_img.py")
+# Scripts that build their parser and parse in one step: the parser is caught at its parse_args().
+PARSE_AT_ONCE = {  # script -> (module to run, function to call; None runs the module as __main__)
+    "flux_minimal_inference.py": ("flux_minimal_inference", None),
+    "wan_generate_video.py": ("musubi_tuner.wan_generate_video", "parse_args"),
+}
+
+
+class _Caught(Exception):
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        super().__init__("parser caught")
+        self.parser = parser
+
+
+def _catch_parser(module: str, function: str | None) -> argparse.ArgumentParser:
+    """Run the script's own parser-building code up to its parse_args() call, and keep the parser."""
+    import runpy
+
+    def caught(self: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> Any:
+        raise _Caught(self)
+
+    original = argparse.ArgumentParser.parse_args
+    argparse.ArgumentParser.parse_args = caught  # type: ignore[method-assign]
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            if function is None:
+                runpy.run_module(module, run_name="__main__")
+            else:
+                getattr(_import(module), function)()
+    except _Caught as found:
+        return found.parser
+    finally:
+        argparse.ArgumentParser.parse_args = original  # type: ignore[method-assign]
+    raise RuntimeError(f"{module} never parsed its arguments")
 
 
 def _import(name: str) -> Any:
@@ -45,6 +78,8 @@ def _import(name: str) -> Any:
 
 def parser_for(trainer: str, script: str) -> argparse.ArgumentParser:
     """The script's parser, built by the script's own functions as its main() does."""
+    if script in PARSE_AT_ONCE:
+        return _catch_parser(*PARSE_AT_ONCE[script])
     if trainer == "sdscripts":
         if script not in SDSCRIPTS:
             raise KeyError(script)
