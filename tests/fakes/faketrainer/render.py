@@ -12,15 +12,15 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
-from loragate.environment.safetensors_header import read_header
+from safetensors import safe_open  # the trainer's venv has it; loragate itself is not installed there
 
 PREFIX = {"sd": "lora_unet_down_blocks_", "sdxl": "lora_unet_input_blocks_", "flux": "lora_unet_double_blocks_", "wan": "lora_unet_blocks_"}
 
 
 def lora_pull(path: str | Path, strength: float, prefix: str) -> float:
-    tensors, metadata = read_header(Path(path))
-    keys = {k.split(".")[0] for k in tensors}
+    with safe_open(str(path), framework="np") as lora:
+        keys = {k.split(".")[0] for k in lora.keys()}
+        metadata = lora.metadata() or {}
     loaded = sum(k.startswith(prefix) for k in keys) / max(len(keys), 1)
     return strength * float(metadata.get("fake_effect", "1")) * loaded
 
