@@ -33,16 +33,23 @@ def test_caption_edit_makes_gate_one_stale(workspace: Path) -> None:
     assert not state.current and "stale" in (state.problem or "")
 
 
-def test_file_in_linked_folder_counts_and_loops_end(workspace: Path) -> None:
+def test_file_in_linked_folder_inside_counts_outside_is_never_read_and_loops_end(workspace: Path) -> None:
     data = _dataset(workspace)
-    outside = workspace / "more"
+    inner = data / "more"
+    inner.mkdir()
+    (inner / "b.txt").write_text("mira, b")
+    (data / "linked").symlink_to(inner, target_is_directory=True)
+    (inner / "loop").symlink_to(data, target_is_directory=True)
+    outside = workspace / "private"
     outside.mkdir()
-    (outside / "b.txt").write_text("mira, b")
-    (data / "linked").symlink_to(outside, target_is_directory=True)
-    (outside / "loop").symlink_to(data, target_is_directory=True)
+    (outside / "c.txt").write_text("secret")
+    (data / "up").symlink_to(outside, target_is_directory=True)
     first = fingerprint_dataset(data)
-    (outside / "b.txt").write_text("mira, b changed")
+    (inner / "b.txt").write_text("mira, b changed")
     assert fingerprint_dataset(data) != first
+    second = fingerprint_dataset(data)
+    (outside / "c.txt").write_text("changed, but outside the dataset: never read")
+    assert fingerprint_dataset(data) == second
 
 
 def test_no_go_and_missing_gates_refuse_launch_with_the_command(workspace: Path) -> None:

@@ -9,13 +9,13 @@ afresh.
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
 from loragate.atomic import atomic_write_json
+from loragate.fsguard import read_json_object
 
 PROGRESS_FILE = ".caption-progress.json"
 
@@ -41,7 +41,7 @@ def load_state(dataset: Path, settings: dict[str, str | bool]) -> tuple[RunState
     """The saved state for these settings, and whether an earlier run is being continued."""
     path = progress_path(dataset)
     try:
-        state = RunState.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        state = RunState.model_validate(read_json_object(path))
     except (OSError, ValueError, ValidationError):
         return RunState(settings=settings), False
     if state.settings != settings:

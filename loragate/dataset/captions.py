@@ -16,9 +16,11 @@ from loragate.dataset.model import CaptionStats, DatasetScan
 from loragate.dataset.rules import DatasetRules
 from loragate.errors import LoragateError
 from loragate.findings import Finding
+from loragate.fsguard import NotARegularFile, TooLarge, read_capped
 
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+CAPTION_CAP = 1024 * 1024  # a caption longer than this is not a caption
 LISTED = 20  # how many file names a dataset-level finding lists in its evidence
 
 _WORD = re.compile(r"[^\W_]+(?:[_'-][^\W_]+)*|[^\w\s]")
@@ -125,7 +127,7 @@ def check_captions(scan: DatasetScan, trigger: str | None, rules: DatasetRules) 
             continue
         stats.captioned += 1
         texts[item.caption] = text
-        if "\n" in text.strip():
+        if re.search(r"[\r\n]", text.strip()):  # Python's text mode splits lines at \r too
             # reference sd-scripts.md §3.1: "Only the first line is used unless enable_wildcard".
             findings.append(
                 Finding(
@@ -146,7 +148,15 @@ def check_captions(scan: DatasetScan, trigger: str | None, rules: DatasetRules) 
 
 def _read_caption(path: Path, rel: str) -> tuple[str | None, Finding | None]:
     try:
-        raw = path.read_bytes()
+        raw = read_capped(path, CAPTION_CAP)
+    except (NotARegularFile, TooLarge) as exc:
+        return None, Finding(
+            code="DS_CAPTION_NOT_TEXT",
+            severity="block",
+            message=f"The caption '{rel}' is {exc.strerror}; a caption is a short text file.",
+            fix="Replace it with a plain one-line text file.",
+            path=rel,
+        )
     except OSError as exc:
         return None, Finding(
             code="DS_UNREADABLE",
@@ -164,6 +174,8 @@ def _read_caption(path: Path, rel: str) -> tuple[str | None, Finding | None]:
             path=rel,
             evidence={"encoding": "utf-16"},
         )
+    if b"\x00" in raw:
+        return None, _nul_finding(raw, rel)
     bom = raw.startswith(UTF8_BOM)
     try:
         text = raw[len(UTF8_BOM) :].decode("utf-8") if bom else raw.decode("utf-8")
@@ -189,6 +201,23 @@ def _read_caption(path: Path, rel: str) -> tuple[str | None, Finding | None]:
             path=rel,
         )
     return text, None
+
+
+def _nul_finding(raw: bytes, rel: str) -> Finding:
+    """NUL bytes: UTF-16 saved without a byte-order mark (every other byte NUL), or a damaged file.
+    UTF-8 decoding accepts NUL, so the trainer would read the caption as text full of invisible noise."""
+    half = max(1, len(raw) // 2)
+    utf16 = raw[1::2].count(0) >= 0.4 * half or raw[0::2].count(0) >= 0.4 * half
+    what = ("is saved as UTF-16 without a byte-order mark; the trainers read it as UTF-8, every letter separated "
+            "by an invisible NUL character") if utf16 else "contains NUL bytes (invisible characters from a damaged file)"
+    return Finding(
+        code="DS_CAPTION_ENCODING",
+        severity="block",
+        message=f"The caption '{rel}' {what}.",
+        fix="Save it again as UTF-8 (in most editors: Save As, Encoding: UTF-8).",
+        path=rel,
+        evidence={"encoding": "utf-16 without BOM" if utf16 else "NUL bytes", "nul_bytes": raw.count(0)},
+    )
 
 
 def _duplicate_stems(paths: list[str], ext: str) -> list[Finding]:

@@ -6,7 +6,11 @@ Three layouts are recognised:
 - kohya: `N_name` folders, where N is the repeat count
   (# reference sd-scripts.md §3.1: "Subfolders must be named `<repeats>_<class tokens>`").
 
-Symlinks are followed once: a link back into a folder already visited is reported, never walked.
+Links (one rule, everywhere loragate reads a dataset): a link is followed only when its target
+stays inside the dataset folder, and each real folder once. A link that leads out of the dataset is
+never followed and is named in a DS_LINK_OUTSIDE finding (a block: the trainers follow links, so
+they would train on files nobody checked). Pipes, devices and sockets are never opened: each gets
+a DS_SPECIAL_FILE finding.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pathlib import Path
 from loragate.dataset.model import DatasetScan, Layout, MediaFile, RepeatFolder
 from loragate.errors import LoragateError
 from loragate.findings import Finding
+from loragate.fsguard import inside, special_kind
 from loragate.gates.fingerprint import SKIPPED_DIRS
 
 # What both trainers load. # sd-scripts library/train_util.py IMAGE_EXTENSIONS; musubi-tuner
@@ -66,6 +71,9 @@ UNSUPPORTED_MEDIA: dict[str, str] = {
 # Trainer caches and bookkeeping that live beside the media and are not data.
 IGNORED_SUFFIXES = {".npz", ".safetensors", ".toml", ".json", ".jsonl", ".md", ".log"}
 
+# Every extension a picture or clip can have: none of them may ever name a caption file.
+ALL_MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS | set(UNSUPPORTED_MEDIA)
+
 REPEAT_FOLDER = re.compile(r"^(\d+)_(.+)$")
 WAN_FOLDERS = {"images", "videos"}
 
@@ -80,6 +88,7 @@ class _Walk:
     others: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     visited: set[tuple[int, int]] = field(default_factory=set)
+    outside_links: list[str] = field(default_factory=list)
 
 
 def normalize_caption_extension(ext: str) -> str:
@@ -90,6 +99,12 @@ def normalize_caption_extension(ext: str) -> str:
         raise LoragateError(
             f"The caption extension {ext!r} is not a file extension.",
             "Give something like .txt or .caption.",
+        )
+    if ext.lower() in ALL_MEDIA_EXTENSIONS or ext.lower() in IGNORED_SUFFIXES - {".json"}:
+        raise LoragateError(
+            f"The caption extension {ext} belongs to pictures, clips or trainer files; captions written with it "
+            "would replace them.",
+            "Use .txt (or .caption, if your dataset TOML says so).",
         )
     return ext
 
@@ -120,6 +135,19 @@ def scan_dataset(root: Path, caption_extension: str = ".txt") -> DatasetScan:
         candidate = stem + walk.caption_extension
         media.caption = candidate if candidate in caption_set else None
     _kohya_findings(walk, layout, repeat_folders)
+    if walk.outside_links:
+        walk.findings.append(
+            Finding(
+                code="DS_LINK_OUTSIDE",
+                severity="block",
+                message=f"{len(walk.outside_links)} link(s) lead out of the dataset folder ("
+                + ", ".join(f"'{n}'" for n in walk.outside_links[:5])
+                + (", ..." if len(walk.outside_links) > 5 else "")
+                + "); loragate did not follow them, but the trainers would, and train on files nobody checked.",
+                fix="Copy the files into the dataset (cp -L keeps the content, not the link) or remove the links.",
+                evidence={"links": walk.outside_links[:20]},
+            )
+        )
     if walk.others:
         walk.findings.append(
             Finding(
@@ -177,6 +205,24 @@ def _walk_dir(walk: _Walk, folder: Path, rel: str) -> None:
             _walk_dir(walk, Path(entry.path), entry_rel)
         elif stat.S_ISREG(st.st_mode):
             _file(walk, entry_rel, st)
+        else:
+            _special(walk, entry_rel, st)
+
+
+def _special(walk: _Walk, rel: str, st: os.stat_result) -> None:
+    """A pipe, device or socket: never opened (reading one can block forever or never end)."""
+    suffix = Path(rel).suffix.lower()
+    looks_like_data = suffix in IMAGE_EXTENSIONS or suffix in VIDEO_EXTENSIONS or rel.endswith(walk.caption_extension)
+    walk.findings.append(
+        Finding(
+            code="DS_SPECIAL_FILE",
+            severity="block" if looks_like_data else "warn",
+            message=f"'{rel}' is {special_kind(st.st_mode) or 'not a regular file'}, not a file"
+            + ("; the trainer would list it by its name and then hang or fail reading it." if looks_like_data else "."),
+            fix="Remove it from the dataset folder; only plain image, clip and caption files belong there.",
+            path=rel,
+        )
+    )
 
 
 def _symlink(walk: _Walk, path: Path, rel: str) -> None:
@@ -208,6 +254,9 @@ def _symlink(walk: _Walk, path: Path, rel: str) -> None:
             )
         )
         return
+    if not inside(path, walk.root):
+        walk.outside_links.append(rel)
+        return
     if stat.S_ISDIR(st.st_mode):
         key = (st.st_dev, st.st_ino)
         if key in walk.visited:
@@ -227,6 +276,8 @@ def _symlink(walk: _Walk, path: Path, rel: str) -> None:
         _walk_dir(walk, path, rel)
     elif stat.S_ISREG(st.st_mode):
         _file(walk, rel, st)
+    else:
+        _special(walk, rel, st)
 
 
 def _unreadable(walk: _Walk, rel: str, exc: OSError) -> None:

@@ -9,8 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Callable, Mapping
+
+from loragate.fsguard import inside, read_capped
 
 # Folders that are not part of the training data (our quarantine, trainer caches, VCS).
 SKIPPED_DIRS = {"_quarantine", ".git", "__pycache__", "cache", "_cache", ".cache"}
@@ -21,51 +24,70 @@ def fingerprint_dataset(folder: str | Path, caption_extension: str = ".txt") -> 
     """Files, sizes and modification times, plus the text of every caption file.
 
     Captions are hashed by content because editors may keep the mtime; media by size and mtime,
-    which is cheap on 100,000 files and still catches any rewrite.
+    which is cheap on 100,000 files and still catches any rewrite. The walk keeps the audit's link
+    rule (loragate/dataset/scan.py): links are followed only inside the dataset, each real folder
+    once; pipes and devices are never opened; a caption is read up to the text cap.
     """
     root = Path(folder)
     digest = hashlib.sha256()
     caption_suffixes = CAPTION_SUFFIXES | {caption_extension.lower()}
     if not root.is_dir():
         return "missing:" + hashlib.sha256(str(root).encode()).hexdigest()
-    # Follow linked folders as the audit does, but each real folder once, so a loop ends.
+    root = root.resolve()
     seen: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+    pending = [(root, "")]
+    while pending:
+        folder_path, rel_dir = pending.pop()
         try:
-            st_dir = os.stat(dirpath)
+            st_dir = os.stat(folder_path)
+            entries = sorted(os.scandir(folder_path), key=lambda e: e.name, reverse=True)
         except OSError:
-            dirnames[:] = []
+            digest.update(f"{_safe(rel_dir)}\0unreadable folder\n".encode())
             continue
         if (st_dir.st_dev, st_dir.st_ino) in seen:
-            dirnames[:] = []
             continue
         seen.add((st_dir.st_dev, st_dir.st_ino))
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS and not d.startswith("."))
-        for name in sorted(filenames):
+        for entry in entries:
+            name = entry.name
             if name.startswith("."):
                 continue
-            path = Path(dirpath) / name
-            rel = path.relative_to(root).as_posix()
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            path = Path(entry.path)
             try:
+                if entry.is_symlink() and not inside(path, root):
+                    digest.update(f"{_safe(rel)}\0link outside\n".encode())
+                    continue
                 st = path.stat()
             except OSError:
-                digest.update(f"{rel}\0unreadable\n".encode())
+                digest.update(f"{_safe(rel)}\0unreadable\n".encode())
                 continue
-            digest.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            if stat.S_ISDIR(st.st_mode):
+                if name not in SKIPPED_DIRS:
+                    pending.append((path, rel))
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                digest.update(f"{_safe(rel)}\0special {st.st_mode:o}\n".encode())
+                continue
+            digest.update(f"{_safe(rel)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
             if path.suffix.lower() in caption_suffixes:
                 try:
-                    digest.update(hashlib.sha256(path.read_bytes()).digest())
+                    digest.update(hashlib.sha256(read_capped(path)).digest())
                 except OSError:
                     digest.update(b"unreadable")
     return digest.hexdigest()
+
+
+def _safe(rel: str) -> str:
+    # A name that is not valid UTF-8 arrives with surrogate escapes; hash it, never crash on it.
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def fingerprint_plan(plan_file: str | Path) -> str:
     """The plan's JSON with keys sorted, so whitespace or key order never counts as a change."""
     path = Path(plan_file)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_capped(path).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
         return "missing:" + hashlib.sha256(str(path).encode()).hexdigest()
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -7,7 +7,6 @@ whether all four are GO *and* current; a caption edited after Gate 1 makes Gate 
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import shlex
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from pydantic import BaseModel, Field
 from loragate.atomic import atomic_write_json
 from loragate.errors import GatesNotPassed, LoragateError
 from loragate.findings import Finding, Verdict
+from loragate.fsguard import read_json_object
 from loragate.gates.fingerprint import combine_parts, fingerprint_parts
 from loragate.workspace import project_dir
 
@@ -89,7 +89,7 @@ def read_ledger(project: str, root: Path | None = None) -> GateLedger:
     if not path.exists():
         return GateLedger(project=project)
     try:
-        return GateLedger.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        return GateLedger.model_validate(read_json_object(path))
     except (ValueError, OSError) as exc:
         raise LoragateError(
             f"The gate ledger {path} is damaged ({exc.__class__.__name__}).",
@@ -134,7 +134,7 @@ def _plan_json(project: str, root: Path | None) -> dict:
     from loragate.plan.model import PLAN_FILE
 
     try:
-        data = json.loads((project_dir(project, root) / PLAN_FILE).read_text(encoding="utf-8"))
+        data = read_json_object(project_dir(project, root) / PLAN_FILE)
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}

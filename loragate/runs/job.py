@@ -6,7 +6,6 @@ when both Wan 2.2 experts run at once). Written atomically by the supervisor on 
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
@@ -15,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from loragate.atomic import atomic_write_json
 from loragate.errors import LoragateError
+from loragate.fsguard import read_json_object
 from loragate.workspace import project_dir
 
 JobStatus = Literal["starting", "running", "complete", "failed", "stopped"]
@@ -76,7 +76,7 @@ def read_job(project: str, root: Path | None = None) -> Job | None:
     if not path.exists():
         return None
     try:
-        return Job.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        return Job.model_validate(read_json_object(path))
     except (OSError, ValueError) as exc:
         raise LoragateError(
             f"The job file {path} is damaged ({exc.__class__.__name__}).",

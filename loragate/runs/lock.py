@@ -10,7 +10,6 @@ supervisor, a rebooted pod) is taken over, and the takeover is reported.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -21,6 +20,7 @@ from pydantic import BaseModel
 
 from loragate.atomic import atomic_write_json
 from loragate.errors import LoragateError
+from loragate.fsguard import read_json_object
 
 
 class GpuLock(BaseModel):
@@ -79,7 +79,7 @@ def pid_alive(pid: int | None) -> bool:
 def read_lock(gpu: int) -> GpuLock | None:
     path = _lock_path(gpu)
     try:
-        return GpuLock.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        return GpuLock.model_validate(read_json_object(path))
     except FileNotFoundError:
         return None
     except (OSError, ValueError):

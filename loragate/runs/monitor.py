@@ -9,7 +9,6 @@ for any trainer log, keeping its state, progress.md and plot in loragate's cache
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import time
@@ -21,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from loragate.atomic import atomic_write_json
 from loragate.errors import LoragateError
+from loragate.fsguard import read_json_object
 from loragate.progress import ProgressFn, or_silent
 from loragate.runs.anomalies import Anomaly, loss_anomalies
 from loragate.runs.job import Job, ProcessRecord, read_job
@@ -134,9 +134,9 @@ def log_state_dir(log: Path) -> Path:
 
 def _load_states(path: Path) -> dict[str, TailState]:
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        return {k: TailState.model_validate(v) for k, v in raw.get("logs", {}).items()}
-    except (OSError, ValueError):
+        raw = read_json_object(path)
+        return {k: TailState.model_validate(v) for k, v in (raw.get("logs") or {}).items()}
+    except (OSError, ValueError, AttributeError):
         return {}  # missing or damaged: parse from the start, which is always correct
 
 

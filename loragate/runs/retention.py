@@ -8,7 +8,6 @@ never a pinned one (pins live in grimoire/training/NAME/pins.json).
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from loragate.atomic import atomic_write_json
 from loragate.errors import LoragateError
+from loragate.fsguard import read_json_object
 from loragate.plan.model import PLAN_FILE, load_plan
 from loragate.runs.job import read_job
 from loragate.workspace import project_dir
@@ -89,8 +89,8 @@ def read_pins(project: str, root: Path | None = None) -> set[str]:
     if not path.exists():
         return set()
     try:
-        return set(json.loads(path.read_text(encoding="utf-8")).get("pinned", []))
-    except (OSError, ValueError, AttributeError) as exc:
+        return set(read_json_object(path).get("pinned", []))
+    except (OSError, ValueError, TypeError) as exc:
         raise LoragateError(f"{path} is damaged ({exc.__class__.__name__}).", "Fix or delete pins.json, then pin again.") from exc
 
 

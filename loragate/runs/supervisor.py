@@ -12,7 +12,6 @@ and it releases the GPU lock however it ends.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -23,11 +22,12 @@ from pathlib import Path
 from loragate.atomic import atomic_write_json, atomic_write_text
 from loragate.backends import get_backend
 from loragate.errors import LoragateError
+from loragate.fsguard import read_json_object
 from loragate.plan.model import Command, TrainingPlan, load_plan
 from loragate.runs.checkpoint import final_checkpoint, safetensors_problem
 from loragate.runs.classify import Failure, classify_failure, read_tail
-from loragate.runs.job import Job, JobEvent, ProcessRecord, read_job, utcnow, write_job
 from loragate.runs.fit import LadderChange, next_oom_change
+from loragate.runs.job import Job, JobEvent, ProcessRecord, read_job, utcnow, write_job
 from loragate.runs.lock import release_gpus
 from loragate.runs.placement import plan_placement
 from loragate.runs.process import StepRun, signal_group, start_step, wait_group_gone
@@ -88,7 +88,7 @@ class Supervisor:
         path = self.folder / STOP_REQUEST
         if path.exists():
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
+                data = read_json_object(path)
                 if data.get("job_id") in (None, self.job_id):
                     return data
             except (OSError, ValueError):
@@ -183,7 +183,7 @@ class Supervisor:
         launch), so its caches can be reused."""
         report = self.folder / "dry-run.json"
         try:
-            data = json.loads(report.read_text(encoding="utf-8"))
+            data = read_json_object(report)
         except (OSError, ValueError):
             return False
         return data.get("verdict") == "GO" and bool(data.get("caching_done"))
@@ -343,7 +343,7 @@ class Supervisor:
     def _measured_gb(self) -> float | None:
         """The dry run's measured peak of one training run, if it measured one."""
         try:
-            data = json.loads((self.folder / "dry-run.json").read_text(encoding="utf-8"))
+            data = read_json_object(self.folder / "dry-run.json")
         except (OSError, ValueError):
             return None
         return data.get("peak_vram_gb") if isinstance(data, dict) else None

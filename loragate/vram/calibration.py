@@ -11,7 +11,6 @@ the family itself has not been measured yet) and say so in their notes.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 from datetime import datetime, timezone
@@ -22,6 +21,7 @@ from pydantic import BaseModel, Field
 from loragate.atomic import atomic_write_json
 from loragate.catalog.models import get_family
 from loragate.errors import LoragateError
+from loragate.fsguard import read_json_object
 from loragate.vram.model import VramRequest
 from loragate.workspace import grimoire_dir
 
@@ -64,7 +64,7 @@ def _load() -> dict[str, list[dict]]:
     if not path.exists():
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json_object(path)
     except (OSError, ValueError):
         return {}  # a damaged file only loses the correction; the estimate still stands
     return data if isinstance(data, dict) else {}
