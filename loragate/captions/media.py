@@ -10,6 +10,7 @@ import io
 from pathlib import Path
 
 from loragate.dataset.scan import VIDEO_EXTENSIONS
+from loragate.imaging import open_image
 
 MAX_SIDE = 1024
 JPEG_QUALITY = 85
@@ -22,7 +23,7 @@ def jpeg_for_vision(path: Path, max_side: int = MAX_SIDE) -> bytes:
     if path.suffix.lower() in VIDEO_EXTENSIONS:
         picture = _middle_frame(path)
     else:
-        with Image.open(path) as opened:
+        with open_image(path) as opened:
             opened.load()
             picture = ImageOps.exif_transpose(opened) or opened
     if picture.mode in ("RGBA", "LA", "P", "PA"):

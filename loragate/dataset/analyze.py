@@ -10,25 +10,31 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
+import stat
+import struct
 import threading
 import warnings
+import zlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
 from loragate.dataset.cache import AnalysisCache, stat_keys
-from loragate.dataset.image_checks import ANALYSIS_SIZE, quality_scores
+from loragate.dataset.image_checks import ANALYSIS_SIZE, UNCHECKED, quality_scores
 from loragate.dataset.model import ImageAnalysis
 from loragate.duplicates.signature import SIGNATURE_VERSION, image_signature
+from loragate.imaging import open_image
 from loragate.progress import ProgressFn, or_silent
 
 # Bump when what is measured changes; old cache rows are then simply not found.
-ANALYSIS_VERSION = "img5"
+ANALYSIS_VERSION = "img6"
 # Below this many images to decode, a pool costs more to start than it saves.
 SERIAL_BELOW = 48
 EXIF_ORIENTATION = 0x0112
 GRAY16_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+FLOAT_MODES = {"F"}
+ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 
 
 def _png_bit_depth(header: bytes) -> int:
@@ -45,26 +51,35 @@ def analyze_file(abs_path: str, rel: str) -> ImageAnalysis:
     result = ImageAnalysis(path=rel)
     try:
         with open(abs_path, "rb") as handle:
+            st = os.fstat(handle.fileno())
+            if not stat.S_ISREG(st.st_mode):  # the scan never lists these; a file swapped since is refused
+                result.error, result.error_detail = "DS_NOT_AN_IMAGE", "not a regular file"
+                return result
             header = handle.read(32)
             if not header:
                 result.error = "DS_ZERO_BYTE"
                 return result
             handle.seek(0)
             with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                # Between Pillow's limit and twice it, _measure decides (checked in pieces or blocked);
+                # beyond twice it, Pillow refuses to open it at all.
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 try:
-                    img = Image.open(handle)
-                except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+                    img = open_image(handle)
+                except Image.DecompressionBombError as exc:
                     result.error, result.pixels = "DS_TOO_LARGE", _bomb_pixels(str(exc))
                     result.error_detail = f"{result.pixels / 1e6:,.0f} megapixels" if result.pixels else ""
                     return result
-                return _measure(img, result, header)
-    except PermissionError as exc:
-        result.error, result.error_detail = "DS_UNREADABLE", exc.strerror or "permission denied"
+                return _measure(img, result, header, handle)
     except UnidentifiedImageError:
         result.error = "DS_NOT_AN_IMAGE"
     except OSError as exc:
-        result.error, result.error_detail = "DS_UNREADABLE", exc.strerror or str(exc)
+        if exc.errno is None:  # Pillow's own "truncated"/"broken data" errors carry no errno
+            result.error, result.error_detail = "DS_TRUNCATED", str(exc)[:200]
+        else:
+            result.error, result.error_detail = "DS_UNREADABLE", exc.strerror or str(exc)
+    except Exception as exc:  # noqa: BLE001 - Pillow plugins raise ValueError, SyntaxError, NotImplementedError...
+        result.error, result.error_detail = "DS_NOT_AN_IMAGE", f"{type(exc).__name__}: {str(exc)[:160]}"
     return result
 
 
@@ -82,7 +97,43 @@ def _analysis_size(size: tuple[int, int]) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def _measure(img: Any, result: ImageAnalysis, header: bytes) -> ImageAnalysis:
+def _png_stream_intact(handle: Any, width: int, height: int, bits_per_pixel: int) -> bool:
+    """Whether a PNG's compressed pixel data is complete, checked without holding the pixels:
+    the IDAT chunks are inflated in pieces and the bytes counted against what the size needs."""
+    need = height * (1 + (width * bits_per_pixel + 7) // 8)
+    inflater = zlib.decompressobj()
+    got = 0
+    handle.seek(8)
+    try:
+        while True:
+            head = handle.read(8)
+            if len(head) < 8:
+                return False
+            length, kind = struct.unpack(">I4s", head)
+            if kind == b"IEND":
+                break
+            if kind != b"IDAT":
+                handle.seek(length + 4, 1)
+                continue
+            left = length
+            while left:
+                piece = handle.read(min(left, 1 << 20))
+                if not piece:
+                    return False
+                left -= len(piece)
+                got += len(inflater.decompress(piece, 1 << 22))
+                while inflater.unconsumed_tail:
+                    got += len(inflater.decompress(inflater.unconsumed_tail, 1 << 22))
+                if got > need:
+                    return False
+            handle.seek(4, 1)  # CRC
+        got += len(inflater.flush())
+    except zlib.error:
+        return False
+    return got == need and inflater.eof
+
+
+def _measure(img: Any, result: ImageAnalysis, header: bytes, handle: Any = None) -> ImageAnalysis:
     import numpy as np
     from PIL import Image
 
@@ -91,10 +142,25 @@ def _measure(img: Any, result: ImageAnalysis, header: bytes) -> ImageAnalysis:
     result.pixels = result.width * result.height
     result.mode = img.mode
     result.frames = int(getattr(img, "n_frames", 1) or 1)
-    result.bit_depth = 16 if img.mode in GRAY16_MODES else _png_bit_depth(header)
+    result.bit_depth = 32 if img.mode in FLOAT_MODES else 16 if img.mode in GRAY16_MODES else _png_bit_depth(header)
     if result.pixels > Image.MAX_IMAGE_PIXELS:
+        # Too large to decode here, but never passed unchecked: a PNG's data stream is checked
+        # in pieces, a JPEG decodes at reduced scale below; anything else is blocked unopened.
         result.error = "DS_TOO_LARGE"
         result.error_detail = f"{result.width}x{result.height}, {result.pixels / 1e6:,.0f} megapixels"
+        if img.format == "PNG" and handle is not None:
+            bpp = len(img.getbands()) * max(8, _png_bit_depth(header)) if img.mode != "P" else _png_bit_depth(header)
+            if not _png_stream_intact(handle, result.width, result.height, bpp):
+                result.error, result.error_detail = "DS_TRUNCATED", "its picture data is incomplete or damaged"
+            return result
+        if img.format not in ("JPEG", "MPO"):
+            result.error_detail += UNCHECKED
+            return result
+        try:
+            img.draft("RGB", _analysis_size(img.size))
+            img.load()
+        except Exception as exc:  # noqa: BLE001 - every decoder failure means the same thing to the artist
+            result.error, result.error_detail = "DS_TRUNCATED", str(exc)[:200]
         return result
     try:
         if img.format == "JPEG":
@@ -116,7 +182,7 @@ def _measure(img: Any, result: ImageAnalysis, header: bytes) -> ImageAnalysis:
     elif img.mode in ("P", "PA"):
         img = img.convert("RGBA")
     img.thumbnail((ANALYSIS_SIZE, ANALYSIS_SIZE), reducing_gap=2.0)
-    if "A" in img.getbands():
+    if img.mode in ALPHA_MODES:  # LAB has an "A" band too: that is colour, not transparency
         low, _ = img.getchannel("A").getextrema()
         result.alpha_used = low < 255
     rgb = img.convert("RGB")

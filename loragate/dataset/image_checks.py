@@ -215,6 +215,10 @@ ASPECT_LIMIT = 2.5
 LOW_RES_AREA = 0.5
 
 
+# Said of a picture over Pillow's limit in a format that cannot be checked in pieces: blocked.
+UNCHECKED = ", too large to check here"
+
+
 def _pillow_limit() -> int:
     from PIL import Image
 
@@ -225,7 +229,7 @@ def decode_finding(analysis: ImageAnalysis) -> Finding | None:
     if not analysis.error:
         return None
     severity, what, fix = DECODE_ERRORS[analysis.error]
-    if analysis.error == "DS_TOO_LARGE" and analysis.pixels <= 2 * _pillow_limit():
+    if analysis.error == "DS_TOO_LARGE" and analysis.pixels <= 2 * _pillow_limit() and UNCHECKED not in analysis.error_detail:
         # Between Pillow's warning and its hard limit the trainer still opens it (with a warning).
         severity = "warn"
     detail = f" ({analysis.error_detail})" if analysis.error_detail else ""
@@ -251,7 +255,7 @@ def file_findings(analysis: ImageAnalysis, training_resolution: tuple[int, int])
                 code="DS_EXT_MISMATCH",
                 severity="warn",
                 message=f"'{path}' is named {ext} but is really a {analysis.format} file.",
-                fix=f"Rename it to .{analysis.format.lower().replace('jpeg', 'jpg')} or re-export it; some tools trust the name.",
+                fix=_rename_fix(analysis.format),
                 path=path,
                 evidence={"extension": ext, "actual": analysis.format},
             )
@@ -309,6 +313,14 @@ def file_findings(analysis: ImageAnalysis, training_resolution: tuple[int, int])
     return out
 
 
+def _rename_fix(actual: str) -> str:
+    """Suggest a new name only when the real format is one the trainers read by its extension."""
+    readable = {v: k for k, v in EXTENSION_FORMATS.items() if k != ".jpeg"} | {"MPO": ".jpg"}
+    if actual in readable:
+        return f"Rename it to {readable[actual]} or re-export it; some tools trust the name."
+    return f"Re-export it as PNG or JPEG: the trainers do not read {actual} files under their own name."
+
+
 def _mode_findings(analysis: ImageAnalysis) -> list[Finding]:
     path, mode = analysis.path, analysis.mode
     out = []
@@ -336,12 +348,13 @@ def _mode_findings(analysis: ImageAnalysis) -> list[Finding]:
         )
     if analysis.bit_depth > 8:
         gray16 = mode.startswith("I") or mode == "F"
+        depth = "32-bit floating-point" if analysis.bit_depth == 32 else "16-bit"
         out.append(
             Finding(
                 code="DS_16BIT",
                 severity="block" if gray16 else "info",
                 message=(
-                    f"'{path}' is a 16-bit grayscale image; the trainer's conversion to RGB turns it almost entirely white."
+                    f"'{path}' is a {depth} grayscale image; the trainer's conversion to RGB turns it almost entirely white."
                     if gray16
                     else f"'{path}' has 16 bits per channel; the trainer reduces it to 8 bits, which is harmless."
                 ),

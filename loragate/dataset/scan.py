@@ -331,7 +331,7 @@ def _gif_frames(path: Path) -> int:
     from PIL import Image
 
     try:
-        with Image.open(path) as img:
+        with Image.open(path, formats=["GIF"]) as img:
             return int(getattr(img, "n_frames", 1))
     except Exception:  # noqa: BLE001 - an unreadable GIF is still just an unsupported file
         return 1

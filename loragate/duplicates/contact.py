@@ -16,6 +16,7 @@ from loragate.atomic import atomic_write_bytes
 from loragate.dataset.scan import VIDEO_EXTENSIONS
 from loragate.duplicates.group import DuplicateGroup
 from loragate.errors import LoragateError
+from loragate.imaging import open_image
 
 if TYPE_CHECKING:
     from PIL import Image, ImageFont
@@ -53,7 +54,7 @@ def _thumbnail(path: Path) -> Image.Image:
             frames = sample_frames(path, count=1)
             img = frames[0] if frames else None
         else:
-            with Image.open(path) as opened:
+            with open_image(path) as opened:
                 opened.draft("RGB", (THUMB * 2, THUMB * 2))
                 opened.thumbnail((THUMB, THUMB))
                 img = opened.convert("RGB")
@@ -72,7 +73,7 @@ def _size_text(path: Path) -> str:
         size = path.stat().st_size
         dims = ""
         if path.suffix.lower() not in VIDEO_EXTENSIONS:
-            with Image.open(path) as img:
+            with open_image(path) as img:
                 dims = f"{img.width}x{img.height}, "
         return f"{dims}{size / 1e6:.1f} MB" if size >= 1e5 else f"{dims}{size / 1e3:.0f} KB"
     except Exception:  # noqa: BLE001

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from loragate.dataset.scan import IMAGE_EXTENSIONS
+from loragate.imaging import open_image
 from loragate.validate.parse_toml import DatasetConfig
 from loragate.validate.rules.base import Hit, Setup, rule
 from loragate.validate.rules.dataset_toml import sds_value, users
@@ -151,12 +152,10 @@ def _buckets(reso: tuple[int, int], step: int, low: int, high: int) -> list[tupl
 
 
 def _image_size(path: Path) -> tuple[int, int] | None:
-    from PIL import Image, UnidentifiedImageError
-
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             return image.size
-    except (OSError, UnidentifiedImageError):
+    except Exception:  # noqa: BLE001 - Pillow raises ValueError, NotImplementedError... for bad files
         return None
 
 
