@@ -3,6 +3,7 @@ model to read, the allowed folders, and the annotation presets."""
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 from pathlib import Path
@@ -13,12 +14,15 @@ import anyio.from_thread
 import anyio.to_thread
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.exceptions import MCPError
 from mcp.types import ToolAnnotations
 
-from loragate.errors import LoragateError
+from loragate.errors import LoragateError, unexpected_error_sentence
 from loragate.workspace import workspace_root
 
 T = TypeVar("T")
+PATH_MAX = 4096
+NAME_MAX = 255
 
 # Computes or inspects, writes nothing at all.
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
@@ -36,14 +40,30 @@ def allowed_roots() -> list[Path]:
     return roots
 
 
+def is_allowed(path: Path) -> bool:
+    """Whether a path, with every link resolved, lies inside an allowed root."""
+    try:
+        resolved = Path(path).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False
+    return any(resolved == root or resolved.is_relative_to(root) for root in allowed_roots())
+
+
 def resolve_path(user_path: str, what: str = "path") -> Path:
     """Resolve a caller's path against the workspace and refuse anything outside the allowed roots."""
-    if not isinstance(user_path, str) or not user_path.strip() or "\x00" in user_path:
+    if not isinstance(user_path, str) or not user_path.strip() or "\x00" in user_path or len(user_path) > PATH_MAX:
         raise ToolError(f"The {what} is empty or malformed. Give a folder or file inside {workspace_root()}.")
-    candidate = Path(user_path).expanduser()
-    if not candidate.is_absolute():
-        candidate = workspace_root() / candidate
-    resolved = candidate.resolve()
+    try:
+        candidate = Path(user_path).expanduser()
+        if not candidate.is_absolute():
+            candidate = workspace_root() / candidate
+        if any(len(part.encode("utf-8", "surrogateescape")) > NAME_MAX for part in candidate.parts):
+            raise OSError(errno.ENAMETOOLONG, "name too long")
+        resolved = candidate.resolve()
+    except (OSError, RuntimeError, ValueError):
+        # A name longer than the filesystem allows, a link loop, a ~user that does not exist.
+        raise ToolError(f"The {what} cannot be used as a path here (too long, a link loop, or malformed). "
+                        f"Give a folder or file inside {workspace_root()}.") from None
     roots = allowed_roots()
     if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
         shown = ", ".join(str(r) for r in roots)
@@ -52,6 +72,14 @@ def resolve_path(user_path: str, what: str = "path") -> Path:
             "Move the data inside the project, or add its folder to LORAGATE_ALLOWED_ROOTS in .mcp.json."
         )
     return resolved
+
+
+def resolve_program(value: str | None, what: str) -> str | None:
+    """A program this machine may run: a bare name is looked up on PATH as usual; a path is confined
+    like every other path, whatever platform the plan is for."""
+    if not value or ("/" not in value and "\\" not in value):
+        return value
+    return str(resolve_path(value, what))
 
 
 async def call_engine(ctx: Context | None, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -75,3 +103,7 @@ async def call_engine(ctx: Context | None, fn: Callable[..., T], *args: Any, **k
         return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
     except LoragateError as exc:
         raise ToolError(str(exc)) from exc
+    except (ToolError, MCPError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a tool never answers with a bare "Error executing tool"
+        raise ToolError(unexpected_error_sentence(exc)) from exc

@@ -7,7 +7,15 @@ import importlib
 import logging
 import pkgutil
 
+from typing import Any
+
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from pydantic import ValidationError
+
+from loragate.errors import unexpected_error_sentence
+from loragate.plain import describe_validation
 
 INSTRUCTIONS = (
     "loragate checks a LoRA training run before any GPU time is spent. Work through the gates in "
@@ -18,8 +26,26 @@ INSTRUCTIONS = (
 )
 
 
+class LoragateServer(MCPServer):
+    """The SDK's server, with every tool failure said as a plain sentence: bad arguments the way the
+    CLI says them (not pydantic's text), and a crash as what happened, never a bare
+    "Error executing tool X"."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError as exc:
+            cause = exc.__cause__ if exc.__cause__ is not None else exc
+            raise ToolError(f"Error executing tool {name}: {unexpected_error_sentence(cause)}") from exc
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError):
+                raise ToolError(f"Error executing tool {name}: The arguments are not valid: "
+                                f"{describe_validation(exc.__cause__, 'argument')}") from exc.__cause__
+            raise
+
+
 def build_server() -> MCPServer:
-    server = MCPServer("loragate", instructions=INSTRUCTIONS)
+    server = LoragateServer("loragate", instructions=INSTRUCTIONS)
     from mcp_server import tools
 
     for info in sorted(pkgutil.iter_modules(tools.__path__), key=lambda m: m.name):

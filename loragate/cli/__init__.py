@@ -8,6 +8,7 @@ import pkgutil
 import typer
 
 from loragate import __version__
+from loragate.errors import unexpected_error_sentence
 
 app = typer.Typer(
     name="loragate",
@@ -45,4 +46,12 @@ _register_commands()
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001 - outside run_engine too: a sentence on stderr, exit 2
+        from loragate.cli.output import fail
+
+        try:
+            fail(unexpected_error_sentence(exc))
+        except typer.Exit as done:
+            raise SystemExit(done.exit_code) from None

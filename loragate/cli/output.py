@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from loragate.errors import GatesNotPassed, LoragateError
+from loragate.errors import GatesNotPassed, LoragateError, unexpected_error_sentence
 from loragate.findings import Finding, Verdict, sort_findings
 from loragate.progress import ProgressFn
 
@@ -52,6 +52,8 @@ def run_engine(call: Callable[[], T]) -> T:
         raise typer.Exit(EXIT_NO_GO) from None
     except LoragateError as exc:
         fail(exc.message, exc.fix)
+    except Exception as exc:  # noqa: BLE001 - a full disk or a bug is a sentence, never a traceback
+        fail(unexpected_error_sentence(exc))
 
 
 def print_json(model: BaseModel) -> None:

@@ -26,25 +26,32 @@ def parse_resolution(value: object) -> tuple[int, int]:
     return width, height
 
 
+MAX_FRAMES = 1025
+MAX_BATCH = 256
+MAX_BLOCKS = 200
+MAX_GPU_GB = 4096
+
+
 class VramRequest(BaseModel):
     """One training configuration, the way the CLI and a plan describe it."""
 
     model: str = Field(description="Model family id, e.g. wan2.2-t2v-a14b.")
     resolution: tuple[int, int] = Field(description="Training resolution (width, height); '1024' or '832x480' accepted.")
-    frames: int = Field(default=1, ge=1, description="Frames per clip (Wan video, 4n+1); 1 for images.")
-    batch: int = Field(default=1, ge=1)
+    # Upper bounds far beyond any GPU, so a typo is an error rather than a search that never ends.
+    frames: int = Field(default=1, ge=1, le=MAX_FRAMES, description="Frames per clip (Wan video, 4n+1); 1 for images.")
+    batch: int = Field(default=1, ge=1, le=MAX_BATCH)
     rank: int = Field(default=16, ge=1, le=1024)
     optimizer: str = "AdamW8bit"
     precision: Literal["bf16", "fp16"] | None = Field(default=None, description="Mixed precision; default: the family's.")
     fp8_base: bool = False
     fp8_scaled: bool = False
     fp8_text_encoder: bool = Field(default=False, description="fp8 T5 (--fp8_t5 in musubi, an fp8 t5xxl file for FLUX).")
-    blocks_to_swap: int = Field(default=0, ge=0)
+    blocks_to_swap: int = Field(default=0, ge=0, le=MAX_BLOCKS)
     gradient_checkpointing: bool = True
     cache_text_encoder_outputs: bool = True
     cache_latents: bool = True
     train_text_encoder: bool = Field(default=False, description="Also train a LoRA on the text encoder (sd-scripts).")
-    gpu_gb: float | None = Field(default=None, gt=0, description="GPU memory to fit, GB.")
+    gpu_gb: float | None = Field(default=None, gt=0, le=MAX_GPU_GB, description="GPU memory to fit, GB.")
     sampling: bool = Field(default=False, description="The trainer makes samples while training (--sample_prompts).")
 
     @field_validator("resolution", mode="before")
@@ -88,5 +95,6 @@ def make_request(**fields: object) -> VramRequest:
     try:
         return VramRequest.model_validate({k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'request'}: {e['msg']}" for e in exc.errors())
-        raise LoragateError(f"The VRAM question has a bad value: {problems}.", "Fix the value and ask again.") from exc
+        from loragate.plain import describe_validation
+
+        raise LoragateError(f"The VRAM question has a bad value: {describe_validation(exc)}", "Fix the value and ask again.") from exc

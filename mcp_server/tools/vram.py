@@ -13,6 +13,7 @@ from mcp_server.common import READ_ONLY, call_engine
 
 
 def _estimate(**fields: object) -> VramEstimate:
+    # The engine checks every bound, so the MCP caller reads the same sentence as the CLI user.
     return estimate_vram(make_request(**fields))
 
 
@@ -21,20 +22,20 @@ def register(mcp: MCPServer) -> None:
     async def estimate_vram_tool(
         model: Annotated[str, Field(description="Model family id from list_models, e.g. 'wan2.2-t2v-a14b' or 'sdxl'.")],
         resolution: Annotated[str, Field(description="Training resolution: one number (1024) or WxH (832x480).")],
-        frames: Annotated[int, Field(description="Frames per clip for Wan video (4n+1); 1 for images.", ge=1)] = 1,
-        batch: Annotated[int, Field(description="Batch size.", ge=1)] = 1,
-        rank: Annotated[int, Field(description="LoRA rank (network_dim).", ge=1)] = 16,
+        frames: Annotated[int, Field(description="Frames per clip for Wan video (4n+1); 1 for images (at most 1025).")] = 1,
+        batch: Annotated[int, Field(description="Batch size (1-256).")] = 1,
+        rank: Annotated[int, Field(description="LoRA rank (network_dim), 1-1024.")] = 16,
         optimizer: Annotated[str, Field(description="AdamW, AdamW8bit, Prodigy, Lion or Adafactor.")] = "AdamW8bit",
         precision: Annotated[Literal["bf16", "fp16"] | None, Field(description="Mixed precision; default: the model's.")] = None,
         fp8_base: Annotated[bool, Field(description="Store the frozen model in fp8.")] = False,
         fp8_scaled: Annotated[bool, Field(description="musubi's scaled fp8 (needs fp8_base).")] = False,
         fp8_text_encoder: Annotated[bool, Field(description="fp8 T5 while caching captions.")] = False,
-        blocks_to_swap: Annotated[int, Field(description="Blocks kept in main memory (Wan, FLUX).", ge=0)] = 0,
+        blocks_to_swap: Annotated[int, Field(description="Blocks kept in main memory (Wan, FLUX).")] = 0,
         gradient_checkpointing: Annotated[bool, Field(description="Recompute activations (on unless told).")] = True,
         cache_text_encoder_outputs: Annotated[bool, Field(description="Captions pre-computed before training.")] = True,
         cache_latents: Annotated[bool, Field(description="Images/clips pre-encoded before training.")] = True,
         train_text_encoder: Annotated[bool, Field(description="sd-scripts: also train the text encoder.")] = False,
-        gpu_gb: Annotated[float | None, Field(description="GPU memory to fit, GB; enables `fits` and the fit plan.", gt=0)] = None,
+        gpu_gb: Annotated[float | None, Field(description="GPU memory to fit, GB; enables `fits` and the fit plan.")] = None,
     ) -> VramEstimate:
         """Estimate the peak GPU memory and the main memory (RAM) a LoRA training configuration needs,
         with a breakdown (weights, LoRA, optimizer, activations, text encoders, VAE, CUDA context).
