@@ -99,12 +99,14 @@ class Invocation(BaseModel):
         """file:line of a flag, falling back to the command's first line."""
         return self.from_config.get(flag) or self.flag_sources.get(flag) or self.source
 
-    def evidence(self, flag: str, **extra: object) -> dict[str, object]:
+    def evidence(self, flag: str, with_value: bool = True, **extra: object) -> dict[str, object]:
+        """file, line, flag, script and the value written; `with_value=False` for a flag nobody
+        knows, whose value may be anything (a token pasted into a config) and is not echoed."""
         where = self.where(flag)
         file, _, line = where.rpartition(":")
         ev: dict[str, object] = {"file": file or where, "line": int(line) if line.isdigit() else None, "flag": flag,
                                  "script": self.script}
-        if flag in self.args:
+        if with_value and flag in self.args:
             vals = self.args[flag]
             ev["value"] = vals[-1] if len(vals) == 1 else (vals or True)
         ev.update(extra)

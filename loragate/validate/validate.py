@@ -8,12 +8,13 @@ can compare commands (cache vs train, one expert vs the other).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 from pydantic import BaseModel, Field
 
 from loragate.catalog.models import get_family
 from loragate.errors import LoragateError
+from loragate.fsguard import read_capped
 from loragate.findings import Finding, Verdict, count_by_severity, sort_findings, verdict_of
 from loragate.validate.invocation import Invocation
 from loragate.validate.parse_shell import flags_for, parse_argv, parse_script_text
@@ -29,6 +30,7 @@ from loragate.validate.rules import RULES, Setup
 from loragate.validate.weights import read_weights_name
 
 _TOML_SUFFIXES = {".toml"}
+SCRIPT_CAP = 4 * 1024 * 1024  # scripts and TOMLs are small; a bigger file is not one
 
 
 class InvocationSummary(BaseModel):
@@ -56,9 +58,9 @@ class ValidationReport(BaseModel):
 
 
 def _read_text(path: Path) -> str:
-    data = path.read_bytes()
+    data = read_capped(path, SCRIPT_CAP)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")  # PowerShell ISE saves scripts as UTF-16
+        return data.decode("utf-16", errors="replace")  # PowerShell ISE saves scripts as UTF-16
     return data.decode("utf-8-sig", errors="replace")
 
 
@@ -71,7 +73,7 @@ def _attach_configs(setup: Setup) -> None:
             path = setup.resolve(value, base)
             if path.suffix != ".toml":
                 path = path.with_name(path.name + ".toml")  # sd-scripts appends .toml
-            if path.is_file():
+            if setup.may_look(path, value) and path.is_file():
                 text = _read_text(path)
                 try:
                     merge_config_file(inv, load_toml_text(text), text, str(path), flags_for(inv.script))
@@ -81,7 +83,7 @@ def _attach_configs(setup: Setup) -> None:
         value = inv.value("--dataset_config")
         if value and setup.dataset_for(inv) is None:
             path = setup.resolve(value, base)
-            if path.is_file() and path.suffix in _TOML_SUFFIXES:
+            if setup.may_look(path, value) and path.is_file() and path.suffix in _TOML_SUFFIXES:
                 config = read_dataset_config(value, _read_text(path), str(path), base, resolved=path)
                 setup.datasets[value] = config
         config = setup.dataset_for(inv)
@@ -105,8 +107,16 @@ def _run(setup: Setup, extra: list[Finding]) -> ValidationReport:
                             "sdxl_train_network.py etc., or a dataset TOML.")
     findings = list(extra)
     seen: set[tuple[str, str, str]] = set()
-    for r in RULES:
-        for hit in r.check(setup):
+    rule_hits = [(r, list(r.check(setup))) for r in RULES]  # rules first: they may refuse to look at paths
+    if setup.not_followed:
+        findings.append(Finding(
+            code="PATH_NOT_FOLLOWED", severity="info",
+            message=f"{len(setup.not_followed)} path(s) in these files lie outside the folders this server may read; "
+                    "they were not opened or checked.",
+            fix="Validate from the CLI on the training machine, or add their folder to LORAGATE_ALLOWED_ROOTS.",
+            evidence={"paths": setup.not_followed[:20]}))
+    for r, hits in rule_hits:
+        for hit in hits:
             key = (r.code, hit.message, str(hit.evidence.get("file")))
             if key in seen:
                 continue
@@ -148,14 +158,17 @@ def _script_for_config(data: dict, model: str | None) -> str:
     return "train_network.py"
 
 
-def validate_files(paths: list[Path], model: str | None = None, check_paths: bool = True) -> ValidationReport:
+def validate_files(paths: list[Path], model: str | None = None, check_paths: bool = True,
+                   allowed: Callable[[Path], bool] | None = None) -> ValidationReport:
     """Validate scripts, command files, config TOMLs and dataset TOMLs together.
 
     check_paths: report input paths missing on this machine (as warnings, since a setup is often
     checked before it is uploaded to the machine that trains).
+    allowed: where this machine may look (the MCP door's allowed roots); a config, dataset TOML,
+    folder or weights file outside it is never opened nor probed for existence.
     """
     model = _check_model(model)
-    setup = Setup(invocations=[], datasets={}, model=model, check_paths=check_paths)
+    setup = Setup(invocations=[], datasets={}, model=model, check_paths=check_paths, allowed=allowed)
     extra: list[Finding] = []
     loose_configs: list[tuple[Path, str, dict]] = []
     for raw in paths:
@@ -166,7 +179,8 @@ def validate_files(paths: list[Path], model: str | None = None, check_paths: boo
         try:
             text = _read_text(path)
         except OSError as exc:
-            raise LoragateError(f"{raw} cannot be read ({exc.strerror}).", "Check its permissions.") from exc
+            raise LoragateError(f"{raw} cannot be read ({exc.strerror}).",
+                                "Give a plain script, command file or TOML (readable, at most 4 MB).") from exc
         shown = str(raw)
         setup.base_dirs[shown] = path.resolve().parent
         if path.suffix.lower() in _TOML_SUFFIXES:

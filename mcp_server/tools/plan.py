@@ -9,7 +9,7 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from loragate.plan.gate2 import Gate2Report, GenerateResult, check_plan, generate_config
-from mcp_server.common import WRITES_RECORD, call_engine, resolve_path
+from mcp_server.common import WRITES_RECORD, call_engine, resolve_path, resolve_program
 
 
 def register(mcp: MCPServer) -> None:
@@ -45,17 +45,17 @@ def register(mcp: MCPServer) -> None:
         records the verdict. Call it after the dataset passed Gate 1 (audit_dataset) and before
         validate_env; call it again to change settings. Returns the plan, the files and Gate 2's
         verdict with findings; explain NO-GO findings and their fixes to the artist."""
-        local = platform == "local"
+        # Every path a caller names is confined, whatever the platform: validate_env and dry_run
+        # read and run them on THIS machine. Paths loragate picks itself (studio.md, the platform's
+        # defaults) are not the caller's and are left as they are.
         paths = {
-            "trainer_dir": str(resolve_path(trainer_dir, "trainer folder")) if trainer_dir and local else trainer_dir,
-            "models_dir": str(resolve_path(models_dir, "models folder")) if models_dir and local else models_dir,
-            "output_dir": str(resolve_path(output_dir, "output folder")) if output_dir and local else output_dir,
+            "trainer_dir": str(resolve_path(trainer_dir, "trainer folder")) if trainer_dir else None,
+            "models_dir": str(resolve_path(models_dir, "models folder")) if models_dir else None,
+            "output_dir": str(resolve_path(output_dir, "output folder")) if output_dir else None,
             # a bare name ('python3') is looked up on the training machine's PATH; a path is confined like the others
-            "trainer_python": (str(resolve_path(trainer_python, "trainer Python"))
-                               if trainer_python and local and ("/" in trainer_python or "\\" in trainer_python)
-                               else trainer_python),
+            "trainer_python": resolve_program(trainer_python, "trainer Python"),
         }
-        files = {role: str(resolve_path(path, f"{role} weights")) if local else path for role, path in (weights or {}).items()}
+        files = {role: str(resolve_path(path, f"{role} weights")) for role, path in (weights or {}).items()}
         return await call_engine(
             ctx, generate_config, name, model, str(resolve_path(dataset, "dataset folder")), trigger,
             progress=None, preset=preset, training_type=training_type, gpu_gb=gpu_gb, expert=expert,

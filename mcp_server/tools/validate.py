@@ -8,7 +8,7 @@ from mcp.server import MCPServer
 from pydantic import Field
 
 from loragate.validate import ValidationReport, validate_files
-from mcp_server.common import READ_ONLY, call_engine, resolve_path
+from mcp_server.common import READ_ONLY, call_engine, is_allowed, resolve_path
 
 
 def register(mcp: MCPServer) -> None:
@@ -39,4 +39,4 @@ def register(mcp: MCPServer) -> None:
         made with generate_config is validated as part of Gate 2 already. Returns GO/NO-GO and findings
         with code, severity, message, fix and evidence (file, line, flag, value). Writes nothing."""
         paths = [resolve_path(f, "file") for f in files]
-        return await call_engine(None, validate_files, paths, model=model, check_paths=check_paths)
+        return await call_engine(None, validate_files, paths, model=model, check_paths=check_paths, allowed=is_allowed)

@@ -73,6 +73,9 @@ class Setup:
     base_dirs: dict[str, Path] = field(default_factory=dict)  # file shown in findings -> its folder
     default_base: Path | None = None
     toml_errors: list[tuple[str, TomlProblem]] = field(default_factory=list)  # config TOMLs that did not parse
+    # Where this machine may look (the MCP door's allowed roots); None: anywhere (the CLI, the user's own shell).
+    allowed: Callable[[Path], bool] | None = None
+    not_followed: list[str] = field(default_factory=list)  # paths outside `allowed`, never read or probed
 
     # --- commands -------------------------------------------------------------------------
     def trains(self, trainer: str | None = None) -> Iterator[Invocation]:
@@ -131,6 +134,16 @@ class Setup:
         if not p.is_absolute() and relative_to is not None:
             p = relative_to / p
         return p
+
+    def may_look(self, path: Path, value: str | None = None) -> bool:
+        """Whether this machine may read or probe `path`; a refused one is remembered, never touched,
+        so the answer cannot reveal whether something exists outside the allowed folders."""
+        if self.allowed is None or self.allowed(path):
+            return True
+        shown = value or str(path)
+        if shown not in self.not_followed:
+            self.not_followed.append(shown)
+        return False
 
     def dataset_for(self, inv: Invocation) -> DatasetConfig | None:
         value = inv.value("--dataset_config")

@@ -34,7 +34,7 @@ def _folder(setup: Setup, config: DatasetConfig, value: Any) -> Path | None:
     if not isinstance(value, str):
         return None
     path = setup.resolve(value, config.base_dir)
-    return path if path.is_dir() else None
+    return path if setup.may_look(path, value) and path.is_dir() else None
 
 
 def _caption_sources(setup: Setup, config: DatasetConfig) -> Iterator[tuple[tuple[Any, ...], str, str | None, bool]]:
@@ -113,7 +113,7 @@ def train_data_dir(setup: Setup) -> Iterator[Hit]:
         for flag in ("--train_data_dir", "--reg_data_dir"):
             value = inv.value(flag)
             folder = setup.resolve(value, setup.base_dir(inv)) if value else None
-            if folder is None or not folder.is_dir():
+            if folder is None or not setup.may_look(folder, value) or not folder.is_dir():
                 continue
             problem = _train_data_dir_problem(folder)
             if problem:

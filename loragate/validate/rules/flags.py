@@ -82,7 +82,7 @@ def unknown_flag(setup: Setup) -> Iterator[Hit]:
         else:
             fix = f"Did you mean {closest}?" if closest else f"Remove {flag}; {inv.script} has no such option."
             what = f"{inv.script} has no option {flag}."
-        yield Hit(f"{what} {_how_it_fails(inv, flag)}", fix, inv.evidence(flag, suggestion=closest))
+        yield Hit(f"{what} {_how_it_fails(inv, flag)}", fix, inv.evidence(flag, with_value=False, suggestion=closest))
 
 
 @rule("FLAG_OTHER_TRAINER", "block", "A flag from the other trainer.",
@@ -96,7 +96,7 @@ def other_trainer_flag(setup: Setup) -> Iterator[Hit]:
         closest = _closest(flag, specs)
         fix = f"Use {closest} instead." if closest else f"Remove {flag}; {inv.script} has no equivalent."
         yield Hit(f"{flag} is a {trainer} option ({other}); {inv.script} does not know it. {_how_it_fails(inv, flag)}",
-                  fix, inv.evidence(flag, other_script=other))
+                  fix, inv.evidence(flag, with_value=False, other_script=other))
 
 
 @rule("FLAG_ABBREVIATED", "warn", "A flag written as a prefix of its real name.",

@@ -98,7 +98,7 @@ def _lora_metadata(setup: Setup, inv: Invocation) -> dict[str, str]:
     if not value:
         return {}
     path = setup.resolve(value, setup.base_dir(inv))
-    if path.suffix != ".safetensors" or not path.is_file():
+    if path.suffix != ".safetensors" or not setup.may_look(path, value) or not path.is_file():
         return {}
     from loragate.environment.safetensors_header import HeaderProblem, read_header
 

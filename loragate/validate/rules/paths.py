@@ -98,7 +98,7 @@ def missing(setup: Setup) -> Iterator[Hit]:
         if path in seen:
             continue
         seen.add(path)
-        if path.exists():
+        if not setup.may_look(path, value) or path.exists():
             continue
         if evidence.get("flag") == "--pretrained_model_name_or_path" and _HF_ID.match(value):
             continue  # a Hugging Face id, downloaded by the trainer
