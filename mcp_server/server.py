@@ -6,6 +6,7 @@ import argparse
 import importlib
 import logging
 import pkgutil
+import sys
 
 from typing import Any
 
@@ -14,7 +15,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from pydantic import ValidationError
 
-from loragate.errors import unexpected_error_sentence
+from loragate.errors import LoragateError, unexpected_error_sentence
 from loragate.plain import describe_validation
 
 INSTRUCTIONS = (
@@ -61,11 +62,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
     parser.add_argument("--host", default="127.0.0.1", help="HTTP host (default 127.0.0.1, this machine only)")
     parser.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="beyond this machine: a Host name clients use (repeatable); needs LORAGATE_MCP_TOKEN")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)  # stderr; stdout belongs to the protocol
     server = build_server()
     if args.http:
-        server.run("streamable-http", host=args.host, port=args.port)
+        from mcp_server.http import serve_http
+
+        try:
+            serve_http(server, args.host, args.port, args.allow_host)
+        except LoragateError as exc:
+            print(f"loragate-mcp: {exc.message}\n{exc.fix}", file=sys.stderr)
+            raise SystemExit(2) from None
     else:
         server.run()
 
