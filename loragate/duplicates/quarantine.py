@@ -3,8 +3,12 @@
 This is the only code in loragate that moves media. Nothing is deleted or rewritten: a file and
 its caption sidecars are renamed into `_quarantine/` (same relative path), and the manifest
 records where each came from, its size and sha256, so undo restores exactly those bytes to
-exactly that place. The manifest is written before each move (an intent log): if the process
-stops between the two, undo sees the file still in place and simply drops the entry.
+exactly that place. A batch is all or nothing: every name is checked before anything moves (one
+bad name refuses the batch and the error lists every bad name), and a move that fails puts back
+the files this batch already moved. The manifest is written once before the moves (an intent
+log: if the process stops midway, undo sees a file still in place and simply drops the entry) and
+once after. A manifest is checked before it is trusted: an entry naming a place outside the
+dataset, or a quarantined path outside _quarantine/, makes loragate refuse to move anything.
 The audit and the dataset fingerprint skip `_quarantine/`.
 """
 
@@ -13,12 +17,13 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, Field
 
 from loragate.atomic import atomic_write_json
 from loragate.errors import LoragateError
+from loragate.fsguard import read_json_object
 from loragate.gates.fingerprint import CAPTION_SUFFIXES
 
 QUARANTINE_DIR = "_quarantine"
@@ -55,15 +60,34 @@ def file_sha256(path: Path) -> str:
 
 
 def _load(manifest: Path) -> QuarantineManifest:
-    if not manifest.exists():
+    if not manifest.exists() and not manifest.is_symlink():
         return QuarantineManifest()
     try:
-        return QuarantineManifest.model_validate_json(manifest.read_text(encoding="utf-8"))
+        loaded = QuarantineManifest.model_validate(read_json_object(manifest))
     except (OSError, ValueError) as exc:
         raise LoragateError(
-            f"The quarantine manifest {manifest} cannot be read ({exc}).",
+            f"The quarantine manifest {manifest} cannot be read ({type(exc).__name__}).",
             "Restore it from a backup or move the files back by hand; loragate will not guess.",
         ) from exc
+    bad = [e.original for e in loaded.entries if not _entry_ok(e)]
+    if bad:
+        raise LoragateError(
+            f"The quarantine manifest {manifest} has {len(bad)} entr{'y' if len(bad) == 1 else 'ies'} that point outside "
+            f"the dataset or outside {QUARANTINE_DIR}/ (first: {bad[0][:80]!r}); it was edited by hand, so nothing was moved.",
+            "Restore the manifest from a backup or move the files back by hand.",
+        )
+    return loaded
+
+
+def _entry_ok(entry: QuarantineEntry) -> bool:
+    """Both paths relative, inside the dataset, the copy inside _quarantine/, the original not."""
+    for rel in (entry.original, entry.quarantined):
+        parts = PurePosixPath(rel).parts
+        if not rel or "\x00" in rel or "\\" in rel or PurePosixPath(rel).is_absolute() or ".." in parts or "." in parts:
+            return False
+    return (PurePosixPath(entry.quarantined).parts[0] == QUARANTINE_DIR and len(PurePosixPath(entry.quarantined).parts) > 1
+            and PurePosixPath(entry.original).parts[0] != QUARANTINE_DIR
+            and len(entry.sha256) == 64 and entry.size >= 0)
 
 
 def _inside(root: Path, user_path: str | Path, what: str) -> Path:
@@ -113,18 +137,80 @@ def quarantine(
         raise LoragateError("No files were named to quarantine.", "Name the files to move aside, for example from `loragate duplicates`.")
     manifest = _load(manifest_path)
     result = QuarantineResult(dataset=str(root), undo=False, manifest=str(manifest_path))
+    chosen, bad = _check_names(root, files, result)
+    if bad:
+        raise LoragateError(
+            f"Nothing was moved: {len(bad)} name(s) cannot be used: " + "; ".join(bad[:10]) + ("; ..." if len(bad) > 10 else "") + ".",
+            "Name files inside the dataset folder, for example 'Images/photo_012.jpg', and run it again.",
+        )
+    items = [(path, None) for path in chosen]
+    items += [(s, path.relative_to(root).as_posix()) for path in chosen for s in _sidecars(path, caption_extension)]
+    seen: set[Path] = set()
+    reserved: set[Path] = set()
+    batch: list[tuple[Path, Path, QuarantineEntry]] = []
+    for item, owner in items:
+        if item in seen:
+            continue
+        seen.add(item)
+        batch.append(_entry_for(root, qdir, item, owner, reserved))
+    if not batch:
+        return result
+    manifest.entries += [entry for _, _, entry in batch]
+    atomic_write_json(manifest_path, manifest)  # the intent, once for the whole batch
+    done: list[tuple[Path, Path]] = []
+    for source, target, entry in batch:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # Same filesystem (inside the dataset): a rename keeps bytes and mtime untouched.
+            os.rename(source, target)
+        except OSError as exc:
+            undone = _roll_back(done)
+            manifest.entries = [e for e in manifest.entries if all(e is not b for _, _, b in batch)]
+            atomic_write_json(manifest_path, manifest)
+            raise LoragateError(
+                f"Nothing was moved: {entry.original} could not be moved ({exc.strerror or exc}); the {undone} file(s) "
+                "moved before it were put back.",
+                "Fix the problem (permissions, disk) and run it again.",
+            ) from exc
+        done.append((source, target))
+    result.moved = [entry for _, _, entry in batch]
+    return result
+
+
+def _check_names(root: Path, files: list[str | Path], result: QuarantineResult) -> tuple[list[Path], list[str]]:
+    """Files to move, with what is left alone recorded in `result.skipped`, and every unusable name."""
+    chosen: list[Path] = []
+    bad: list[str] = []
     for user_path in files:
-        path = _inside(root, user_path, "file")
+        try:
+            path = _inside(root, user_path, "file")
+        except LoragateError:
+            bad.append(f"{str(user_path)[:120]!r} (outside the dataset folder or malformed)")
+            continue
         rel = path.relative_to(root).as_posix()
         if rel.split("/")[0] == QUARANTINE_DIR:
             result.skipped[rel] = "already in the quarantine folder"
-            continue
-        if path.is_symlink() or not path.is_file():
+        elif path.is_symlink() or not path.is_file():
             result.skipped[rel] = _not_movable(path)
-            continue
-        for item, owner in [(path, None)] + [(s, rel) for s in _sidecars(path, caption_extension)]:
-            _move_aside(root, qdir, item, owner, manifest, manifest_path, result)
-    return result
+        elif path not in chosen:
+            chosen.append(path)
+    return chosen, bad
+
+
+def _entry_for(root: Path, qdir: Path, path: Path, owner: str | None, reserved: set[Path]) -> tuple[Path, Path, QuarantineEntry]:
+    rel = path.relative_to(root).as_posix()
+    target = _free_target(qdir, rel, reserved)
+    reserved.add(target)
+    st = path.stat()
+    entry = QuarantineEntry(original=rel, quarantined=target.relative_to(root).as_posix(), size=st.st_size,
+                            sha256=file_sha256(path), time=time.time(), sidecar_of=owner)
+    return path, target, entry
+
+
+def _roll_back(done: list[tuple[Path, Path]]) -> int:
+    for source, target in reversed(done):
+        os.rename(target, source)
+    return len(done)
 
 
 def _not_movable(path: Path) -> str:
@@ -136,48 +222,14 @@ def _not_movable(path: Path) -> str:
     return "no such file in the dataset; check the name (copy it from `loragate duplicates`)"
 
 
-def _free_target(qdir: Path, rel: str) -> Path:
-    """`_quarantine/<rel>`, or `<stem>.2<suffix>`... when an earlier quarantine used that name."""
+def _free_target(qdir: Path, rel: str, reserved: set[Path]) -> Path:
+    """`_quarantine/<rel>`, or `<stem>.2<suffix>`... when an earlier quarantine (or this batch) used that name."""
     target = qdir / rel
     n = 2
-    while target.exists() or target.is_symlink():
+    while target.exists() or target.is_symlink() or target in reserved:
         target = (qdir / rel).with_name(f"{Path(rel).stem}.{n}{Path(rel).suffix}")
         n += 1
     return target
-
-
-def _move_aside(
-    root: Path,
-    qdir: Path,
-    path: Path,
-    owner: str | None,
-    manifest: QuarantineManifest,
-    manifest_path: Path,
-    result: QuarantineResult,
-) -> None:
-    rel = path.relative_to(root).as_posix()
-    target = _free_target(qdir, rel)
-    st = path.stat()
-    entry = QuarantineEntry(
-        original=rel,
-        quarantined=target.relative_to(root).as_posix(),
-        size=st.st_size,
-        sha256=file_sha256(path),
-        time=time.time(),
-        sidecar_of=owner,
-    )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    manifest.entries.append(entry)
-    atomic_write_json(manifest_path, manifest)
-    try:
-        # Same filesystem (inside the dataset): a rename keeps bytes and mtime untouched.
-        os.rename(path, target)
-    except OSError as exc:
-        manifest.entries.remove(entry)
-        atomic_write_json(manifest_path, manifest)
-        result.skipped[rel] = f"could not be moved ({exc.strerror or exc})"
-        return
-    result.moved.append(entry)
 
 
 def _restore(root: Path, manifest_path: Path, files: list[str | Path]) -> QuarantineResult:
@@ -205,9 +257,10 @@ def _restore(root: Path, manifest_path: Path, files: list[str | Path]) -> Quaran
             continue
         if problem is None:
             result.moved.append(entry)
-        # Back in place (or never left): the entry goes, and the manifest is saved at once.
+        # Back in place (or never left): the entry goes. The manifest is saved once at the end; an
+        # entry left behind by an interruption finds its file in place and is simply dropped next time.
         manifest.entries.remove(entry)
-        atomic_write_json(manifest_path, manifest)
+    atomic_write_json(manifest_path, manifest)
     return result
 
 
@@ -221,7 +274,7 @@ def _put_back(root: Path, entry: QuarantineEntry) -> str | None:
         return "the quarantined copy is missing"
     if target.exists() or target.is_symlink():
         return f"a file named {entry.original} exists again; move it away first, nothing is overwritten"
-    if file_sha256(source) != entry.sha256:
+    if source.is_symlink() or source.stat().st_size != entry.size or file_sha256(source) != entry.sha256:
         return "the quarantined file was changed since it was moved; check it and move it back by hand"
     target.parent.mkdir(parents=True, exist_ok=True)
     os.rename(source, target)
