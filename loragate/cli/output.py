@@ -6,6 +6,7 @@ Exit codes: 0 GO, 1 NO-GO, 2 could not run.
 
 from __future__ import annotations
 
+import re
 import sys
 from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator, NoReturn, TypeVar
@@ -13,6 +14,7 @@ from typing import Callable, Iterable, Iterator, NoReturn, TypeVar
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -31,12 +33,21 @@ T = TypeVar("T")
 
 SEVERITY_STYLE = {"block": "bold red", "warn": "yellow", "info": "cyan"}
 
+# C0 controls but tab and newline, DEL, C1 controls: an ESC in a file name must never reach the terminal.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def lit(value: object) -> str:
+    """A value from outside (file name, trigger word, message naming them) printed literally: control
+    characters shown as '?', and rich markup escaped so '[/b]' or '[red]mira' prints as written."""
+    return escape(_CONTROLS.sub("?", str(value)))
+
 
 def fail(message: str, fix: str | None = None) -> NoReturn:
     """Stop with exit code 2 and the reason on stderr."""
-    err_console.print(f"[bold red]error:[/] {message}")
+    err_console.print(f"[bold red]error:[/] {lit(message)}")
     if fix:
-        err_console.print(f"[bold]what to do:[/] {fix}")
+        err_console.print(f"[bold]what to do:[/] {lit(fix)}")
     raise typer.Exit(EXIT_CANNOT_RUN)
 
 
@@ -46,9 +57,9 @@ def run_engine(call: Callable[[], T]) -> T:
     try:
         return call()
     except GatesNotPassed as exc:
-        err_console.print(f"[bold red]NO-GO:[/] {exc.message}")
+        err_console.print(f"[bold red]NO-GO:[/] {lit(exc.message)}")
         if exc.fix:
-            err_console.print(f"[bold]what to do:[/] {exc.fix}")
+            err_console.print(f"[bold]what to do:[/] {lit(exc.fix)}")
         raise typer.Exit(EXIT_NO_GO) from None
     except LoragateError as exc:
         fail(exc.message, exc.fix)
@@ -74,8 +85,8 @@ def findings_table(findings: Iterable[Finding], title: str = "Findings") -> Tabl
     table.add_column("fix", ratio=2)
     for f in sort_findings(findings):
         # Most messages already name their file; repeating it only lengthens the row.
-        where = f" [dim]({f.path})[/]" if f.path and f.path not in f.message else ""
-        table.add_row(f"[{SEVERITY_STYLE[f.severity]}]{f.severity}[/]", f.code, f.message + where, f.fix)
+        where = f" [dim]({lit(f.path)})[/]" if f.path and f.path not in f.message else ""
+        table.add_row(f"[{SEVERITY_STYLE[f.severity]}]{f.severity}[/]", lit(f.code), lit(f.message) + where, lit(f.fix))
     return table
 
 

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from loragate.cli.output import console, exit_for, findings_table, print_json, print_verdict, progress_bar, run_engine
+from loragate.cli.output import console, exit_for, findings_table, lit, print_json, print_verdict, progress_bar, run_engine
 
 
 def register(app: typer.Typer) -> None:
@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
             print_json(report)
         else:
             summary = Table.grid(padding=(0, 2))
-            summary.add_row("dataset", f"{report.dataset} ({report.layout} layout)")
+            summary.add_row("dataset", f"{lit(report.dataset)} ({report.layout} layout)")
             summary.add_row("media", f"{report.images} images, {report.videos} clips, {report.captions} captions")
             summary.add_row("usable", f"{report.size.usable_images + report.size.usable_videos}")
             if report.median_resolution:
@@ -52,6 +52,6 @@ def register(app: typer.Typer) -> None:
             if report.findings:
                 console.print(findings_table(report.findings, title="Gate 1 findings"))
             if report.report_path:
-                console.print(f"Report: {report.report_path}")
+                console.print(f"Report: {lit(report.report_path)}")
             print_verdict(report.verdict, "Gate 1 (dataset)")
         exit_for(report.verdict)

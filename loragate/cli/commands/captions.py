@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from loragate.cli.output import EXIT_GO, EXIT_NO_GO, console, print_json, progress_bar, run_engine
+from loragate.cli.output import EXIT_GO, EXIT_NO_GO, console, lit, print_json, progress_bar, run_engine
 
 STATUS_STYLE = {"written": "green", "overwritten": "yellow", "unchanged": "dim", "skipped": "yellow", "refused": "red"}
 
@@ -21,10 +21,10 @@ def _writes_table(results, title: str) -> Table:  # results: list[CaptionWrite]
     table.add_column("", width=11)
     table.add_column("caption / reason", ratio=3)
     for r in results:
-        detail = r.reason if r.status in ("skipped", "refused") else (r.text or "")
+        detail = lit(r.reason if r.status in ("skipped", "refused") else (r.text or ""))
         if r.warnings:
-            detail += "".join(f"\n[yellow]note:[/] {w}" for w in r.warnings)
-        table.add_row(r.image, f"[{STATUS_STYLE[r.status]}]{r.status}[/]", detail)
+            detail += "".join(f"\n[yellow]note:[/] {lit(w)}" for w in r.warnings)
+        table.add_row(lit(r.image), f"[{STATUS_STYLE[r.status]}]{r.status}[/]", detail)
     return table
 
 
@@ -53,8 +53,8 @@ def register(app: typer.Typer) -> None:
         if json_out:
             print_json(report)
         else:
-            console.print(_writes_table(report.results, f"Captions in {report.dataset}"))
-            console.print(report.summary)
+            console.print(_writes_table(report.results, f"Captions in {lit(report.dataset)}"))
+            console.print(lit(report.summary))
         raise typer.Exit(EXIT_NO_GO if report.skipped or report.refused else EXIT_GO)
 
     @app.command("caption")
@@ -86,9 +86,9 @@ def register(app: typer.Typer) -> None:
             if report.captioned:
                 console.print(_writes_table(report.captioned, f"New captions ({report.caption_model})"))
             for failure in report.failed:
-                console.print(f"[red]failed:[/] {failure.image}: {failure.error}")
+                console.print(f"[red]failed:[/] {lit(failure.image)}: {lit(failure.error)}")
             for note in report.notes:
-                console.print(f"[yellow]note:[/] {note}")
+                console.print(f"[yellow]note:[/] {lit(note)}")
             console.print(f"tokens: {report.input_tokens} in, {report.output_tokens} out")
-            console.print(report.summary)
+            console.print(lit(report.summary))
         raise typer.Exit(EXIT_NO_GO if report.failed or report.remaining or report.stopped_early else EXIT_GO)

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from loragate.cli.output import EXIT_GO, EXIT_NO_GO, console, print_json, progress_bar, run_engine
+from loragate.cli.output import EXIT_GO, EXIT_NO_GO, console, lit, print_json, progress_bar, run_engine
 
 
 def register(app: typer.Typer) -> None:
@@ -32,17 +32,17 @@ def register(app: typer.Typer) -> None:
             print_json(report)
         else:
             if report.groups:
-                table = Table(title=f"Duplicates in {report.dataset}", show_lines=True, expand=True)
+                table = Table(title=f"Duplicates in {lit(report.dataset)}", show_lines=True, expand=True)
                 for column in ("#", "kind", "files", "distance", "contact sheet"):
                     table.add_column(column)
                 for n, g in enumerate(report.groups, 1):
                     kind = g.kind + (" (mirrored)" if g.mirrored else "") + ("" if g.media == "image" else " clips")
                     distance = "-" if g.distance is None else f"{g.distance}/64"
                     # The file name only: a full path would be cut off in the column; the folder is printed below.
-                    table.add_row(str(n), kind, "\n".join(g.paths), distance, Path(g.contact_sheet).name if g.contact_sheet else "")
+                    table.add_row(str(n), kind, "\n".join(lit(p) for p in g.paths), distance, lit(Path(g.contact_sheet).name) if g.contact_sheet else "")
                 console.print(table)
                 if report.contact_sheets:
-                    console.print(f"Contact sheets (open them to compare the copies): {report.contact_sheets}")
+                    console.print(f"Contact sheets (open them to compare the copies): {lit(report.contact_sheets)}")
                 console.print(
                     "Which copy to keep is your choice. `loragate quarantine DATASET FILE...` moves the others "
                     "into _quarantine/ (undo with --undo)."
@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
             if report.unreadable:
                 console.print(f"[yellow]{len(report.unreadable)} file(s) could not be decoded and were not compared; see `loragate audit`.[/]")
             if report.all_flagged_sheet:
-                console.print(f"All flagged files on one sheet: {Path(report.all_flagged_sheet).name}")
+                console.print(f"All flagged files on one sheet: {lit(Path(report.all_flagged_sheet).name)}")
             console.print(f"[dim]{report.images} images, {report.videos} clips in {report.seconds:.2f} s ({report.cached} from cache)[/]")
         raise typer.Exit(EXIT_NO_GO if any(g.kind == "exact" for g in report.groups) else EXIT_GO)
 
@@ -74,10 +74,10 @@ def register(app: typer.Typer) -> None:
         else:
             verb = "Put back" if undo else "Moved to _quarantine/"
             for entry in result.moved:
-                console.print(f"{verb}: {entry.original}")
+                console.print(f"{verb}: {lit(entry.original)}")
             for path, why in result.skipped.items():
-                console.print(f"[yellow]Left in place: {path} ({why})[/]")
+                console.print(f"[yellow]Left in place: {lit(path)} ({lit(why)})[/]")
             if not result.moved and not result.skipped:
                 console.print("Nothing to do.")
-            console.print(f"[dim]Manifest: {result.manifest}[/]")
+            console.print(f"[dim]Manifest: {lit(result.manifest)}[/]")
         raise typer.Exit(EXIT_NO_GO if result.skipped else EXIT_GO)

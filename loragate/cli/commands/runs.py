@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from loragate.cli.output import EXIT_GO, EXIT_NO_GO, console, exit_for, findings_table, print_json, print_verdict, progress_bar, run_engine
+from loragate.cli.output import EXIT_GO, EXIT_NO_GO, console, exit_for, findings_table, lit, print_json, print_verdict, progress_bar, run_engine
 
 
 def register(app: typer.Typer) -> None:
@@ -56,8 +56,8 @@ def register(app: typer.Typer) -> None:
         else:
             console.print(result.message)
             for note in result.notes:
-                console.print(f"[yellow]note:[/] {note}")
-            console.print(f"job {result.job_id}, supervisor process {result.supervisor_pid}, log: {', '.join(result.logs)}")
+                console.print(f"[yellow]note:[/] {lit(note)}")
+            console.print(f"job {result.job_id}, supervisor process {result.supervisor_pid}, log: {lit(', '.join(result.logs))}")
         raise typer.Exit(EXIT_GO if result.status in ("starting", "running", "complete") else EXIT_NO_GO)
 
     @app.command("stop")

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from loragate.cli.output import console, exit_for, findings_table, print_json, print_verdict, run_engine
+from loragate.cli.output import console, exit_for, findings_table, lit, print_json, print_verdict, run_engine
 
 
 def register(app: typer.Typer) -> None:
@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
             if report.invocations:
                 console.print(table)
             if report.dataset_configs:
-                console.print(f"Dataset configs: {', '.join(report.dataset_configs)}")
+                console.print(f"Dataset configs: {lit(', '.join(report.dataset_configs))}")
             if report.findings:
                 console.print(findings_table(report.findings, title="Validation findings"))
             c = report.counts
