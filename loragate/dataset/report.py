@@ -52,11 +52,12 @@ def _entries(findings: list[Finding]) -> list[list[Finding]]:
     by_code: dict[str, list[Finding]] = {}
     for f in findings:
         by_code.setdefault(f.code, []).append(f)
+    gathered = {code for code, same in by_code.items() if len(same) >= GROUP_FROM and all(g.path for g in same)}
     entries: list[list[Finding]] = []
     done: set[str] = set()
     for f in findings:
         same = by_code[f.code]
-        if len(same) >= GROUP_FROM and all(g.path for g in same):
+        if f.code in gathered:
             if f.code not in done:
                 done.add(f.code)
                 entries.append(same)
@@ -98,7 +99,8 @@ def render_markdown(report: AuditReport, name: str) -> str:
     dup_files = sum(len(g.paths) for g in r.duplicate_groups)
     quality = [f for f in r.findings if f.code in QUALITY_CODES or f.code.startswith("DS_VIDEO")]
     caption_findings = [f for f in r.findings if f.code.startswith(("DS_CAPTION", "DS_TRIGGER"))]
-    other = [f for f in r.findings if f not in quality and not f.code.startswith(("DS_CAPTION", "DS_TRIGGER", "DS_DUPLICATE"))]
+    in_quality = {id(f) for f in quality}  # by identity: `in` on a list of models compares field by field, n^2
+    other = [f for f in r.findings if id(f) not in in_quality and not f.code.startswith(("DS_CAPTION", "DS_TRIGGER", "DS_DUPLICATE"))]
     lines = [
         f"# Dataset Report: {name}",
         "",

@@ -9,6 +9,7 @@ skipped. Tokens go through shlex, never through a shell.
 
 from __future__ import annotations
 
+import bisect
 import io
 import re
 import shlex
@@ -40,6 +41,10 @@ _SCRIPT_SUFFIXES = {".sh": "bash", ".bash": "bash", ".zsh": "bash", ".bat": "cmd
 # How a command file is split into commands: documented in the module docstring; stable codes below.
 SHELL_MISSING_CONTINUATION = "SHELL_MISSING_CONTINUATION"
 SHELL_PARSE_ERROR = "SHELL_PARSE_ERROR"
+SHELL_TOO_MANY_COMMANDS = "SHELL_TOO_MANY_COMMANDS"
+# Bounds that keep the work linear on any input: far beyond a real training script.
+EXPANSION_BUDGET = 256 * 1024
+MAX_COMMANDS = 500
 
 
 @dataclass
@@ -65,13 +70,9 @@ class _Logical:
             self.text += _expand(body, variables)
 
     def line_at(self, pos: int) -> int:
-        line = self.offsets[0][1]
-        for offset, physical in self.offsets:
-            if offset <= pos:
-                line = physical
-            else:
-                break
-        return line
+        # Binary search: a command continued over 100,000 lines must not cost 100,000 steps per token.
+        k = bisect.bisect_right(self.offsets, (pos, float("inf"))) - 1
+        return self.offsets[max(k, 0)][1]
 
 
 @dataclass
@@ -156,10 +157,18 @@ _VAR_PATTERNS = (
 
 
 def _expand(text: str, variables: dict[str, str]) -> str:
+    """Variables replaced by their values, at most EXPANSION_BUDGET characters added per text: past
+    that (a script doubling a variable 30 times) a reference stays as written, like an unknown one."""
+    budget = [EXPANSION_BUDGET]
+
     def replace(match: re.Match[str]) -> str:
         name = match.group(1)
         if name in variables:
-            return variables[name]
+            value = variables[name]
+            if len(value) > budget[0]:
+                return match.group(0)
+            budget[0] -= len(value)
+            return value
         default = match.group(2) if match.re is _VAR_PATTERNS[0] else None
         return default if default is not None else match.group(0)
 
@@ -418,6 +427,14 @@ def parse_script_text(text: str, file: str = "<command>", path: Path | None = No
             ))
             continue
         for command in _split(tokens):
+            if len(invocations) >= MAX_COMMANDS:
+                findings.append(Finding(
+                    code=SHELL_TOO_MANY_COMMANDS, severity="block", path=file,
+                    message=f"{file} runs more than {MAX_COMMANDS} trainer commands; only the first {MAX_COMMANDS} were checked.",
+                    fix="Split it into one script per training run.",
+                    evidence={"file": file, "line": logical.offsets[0][1]},
+                ))
+                return ParsedScript(invocations=invocations, findings=findings)
             found = _find_script(command)
             if found is None:
                 continue

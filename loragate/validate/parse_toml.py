@@ -66,6 +66,8 @@ def key_lines(text: str) -> dict[tuple[Any, ...], int]:
 def load_toml_text(text: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
+    except RecursionError:
+        raise TomlProblem("it is nested too deeply (thousands of levels of brackets) to be a training config", None) from None
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
         raise TomlProblem(str(exc), int(m.group(1)) if m else None) from exc
@@ -135,6 +137,9 @@ class DatasetConfig:
         return [d for d in ds if isinstance(d, dict)] if isinstance(ds, list) else []
 
 
+MAX_DATASETS = 256
+
+
 def read_dataset_config(name: str, text: str, file: str, base_dir: Path | None,
                         schema: DatasetSchema | None = None, resolved: Path | None = None) -> DatasetConfig:
     config = DatasetConfig(name=name, file=file, text=text, base_dir=base_dir, resolved=resolved)
@@ -142,6 +147,11 @@ def read_dataset_config(name: str, text: str, file: str, base_dir: Path | None,
         config.data = load_toml_text(text)
     except TomlProblem as exc:
         config.error = exc
+        return config
+    datasets = config.data.get("datasets")
+    if isinstance(datasets, list) and len(datasets) > MAX_DATASETS:
+        config.error = TomlProblem(f"it has {len(datasets):,} [[datasets]] tables; loragate checks at most {MAX_DATASETS} "
+                                   "(a real training uses a handful)", None)
         return config
     config.lines = key_lines(text)
     config.schema = schema or dataset_schema(config.data)
@@ -159,20 +169,24 @@ def flatten_config(data: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def _config_key_line(lines: dict[tuple[Any, ...], int], key: str) -> int | None:
-    found = [line for path, line in lines.items() if path and path[-1] == key]
-    return min(found) if found else None
+def _first_lines(lines: dict[tuple[Any, ...], int]) -> dict[Any, int]:
+    """key -> the first line it is written on, at any depth (one pass, not one per key)."""
+    first: dict[Any, int] = {}
+    for path, line in lines.items():
+        if path and (path[-1] not in first or line < first[path[-1]]):
+            first[path[-1]] = line
+    return first
 
 
 def merge_config_file(inv: Invocation, data: dict[str, Any], text: str, file: str,
                       specs: dict[str, FlagSpec]) -> None:
     """Add a config TOML's arguments to an invocation; flags on the command line keep their value."""
-    lines = key_lines(text)
+    first_line = _first_lines(key_lines(text))
     for key, value in flatten_config(data).items():
         flag = "--" + key
         if flag in inv.args and flag not in inv.from_config:
             continue  # command line > config file (reference sd-scripts.md §2.1)
-        line = _config_key_line(lines, key)
+        line = first_line.get(key)
         inv.from_config[flag] = f"{file}:{line}" if line else file
         inv.config_raw[flag] = value
         spec = specs.get(flag)
