@@ -190,6 +190,9 @@ def _walk_dir(walk: _Walk, folder: Path, rel: str) -> None:
         if name.startswith("."):
             continue
         entry_rel = f"{rel}/{name}" if rel else name
+        if not _is_text(name):
+            _bad_name(walk, entry_rel)
+            continue
         if entry.is_symlink():
             _symlink(walk, Path(entry.path), entry_rel)
             continue
@@ -207,6 +210,28 @@ def _walk_dir(walk: _Walk, folder: Path, rel: str) -> None:
             _file(walk, entry_rel, st)
         else:
             _special(walk, entry_rel, st)
+
+
+def _is_text(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 arrive as surrogate escapes
+        return False
+    return True
+
+
+def _bad_name(walk: _Walk, rel: str) -> None:
+    shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    walk.findings.append(
+        Finding(
+            code="DS_NAME_NOT_TEXT",
+            severity="block",
+            message=f"'{shown}' has a name that is not valid text (not UTF-8, shown with \\x codes); it was not "
+            "checked, and the trainers' logs and cache file names stumble on it.",
+            fix="Rename it with plain letters, digits, '-' and '_'.",
+            path=shown,
+        )
+    )
 
 
 def _special(walk: _Walk, rel: str, st: os.stat_result) -> None:

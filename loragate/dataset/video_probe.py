@@ -15,7 +15,7 @@ from loragate.dataset.rules import DatasetRules
 from loragate.findings import Finding
 from loragate.progress import ProgressFn, or_silent
 
-PROBE_VERSION = "vid1"
+PROBE_VERSION = "vid2"
 # Frame intervals further than this from the typical one make a clip variable-frame-rate.
 VFR_TOLERANCE = 0.25
 VFR_SHARE = 0.05
@@ -46,6 +46,13 @@ def probe_file(abs_path: str, rel: str) -> VideoProbe:
                 if packet.pts is not None and packet.size:
                     pts.append(packet.pts)
             probe.frames = len(pts)
+            declared = int(stream.frames or 0)
+            if declared and probe.frames < declared:
+                # The index (moov, at the front of a fast-start mp4) promises more frames than the file
+                # holds: the end is cut off, and the trainer fails when it reaches the missing frames.
+                probe.error = "DS_VIDEO_UNREADABLE"
+                probe.error_detail = f"cut off: {probe.frames} of the {declared} frames its index lists are in the file"
+                return probe
             if stream.time_base and pts:
                 span = (max(pts) - min(pts)) * float(stream.time_base)
                 probe.duration_s = round(span + (1.0 / probe.fps if probe.fps else 0.0), 3)
