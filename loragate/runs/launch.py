@@ -18,6 +18,7 @@ from loragate.names import check_name
 from loragate.plan.store import load_project_plan, plan_path
 from loragate.runs.job import Job, JobEvent, JobStatus, read_job, write_job
 from loragate.runs.lock import acquire_gpus, pid_alive, release_gpus, transfer_gpus
+from loragate.runs.orphans import orphan_groups, orphan_words
 from loragate.runs.placement import choose_gpus
 from loragate.workspace import project_dir, workspace_root
 
@@ -39,6 +40,14 @@ class LaunchResult(BaseModel):
 
 def job_running(job: Job | None) -> bool:
     return job is not None and job.status in ("starting", "running") and pid_alive(job.supervisor_pid)
+
+
+def refuse_beside_orphan(name: str, job: Job | None) -> None:
+    """A trainer that lost its supervisor still holds the GPU and the output folder: never a second one."""
+    groups = orphan_groups(job)
+    if job is not None and groups:
+        cause, fix = orphan_words(job, groups)
+        raise LoragateError(cause + " A new launch would train a second copy on the same GPU and output folder.", fix)
 
 
 _REAPERS: list[threading.Thread] = []
@@ -68,6 +77,7 @@ def launch(name: str, root: Path | None = None) -> LaunchResult:
     root = (root or workspace_root()).resolve()
     require_all_gates(name, root)
     existing = read_job(name, root)
+    refuse_beside_orphan(name, existing)
     if job_running(existing):
         assert existing is not None
         raise LoragateError(

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from loragate.atomic import atomic_write_json
 from loragate.errors import LoragateError
@@ -30,6 +30,15 @@ class GpuLock(BaseModel):
     job_id: str
     purpose: str = "training"
     acquired_at: datetime
+    # The trainers' process groups (pgid -> start time): the lock belongs to the training, so it
+    # holds while one of them runs even after the supervisor (`pid`) is gone.
+    groups: dict[int, datetime] = Field(default_factory=dict)
+
+
+def holder_alive(held: GpuLock) -> bool:
+    from loragate.runs.process import group_alive, is_started_group
+
+    return pid_alive(held.pid) or any(is_started_group(g, at) and group_alive(g) for g, at in held.groups.items())
 
 
 def lock_dir() -> Path:
@@ -99,7 +108,7 @@ def acquire_gpus(gpus: list[int], project: str, job_id: str, pid: int | None = N
             held = read_lock(gpu)
             if held is None or held.job_id == job_id:
                 continue
-            if pid_alive(held.pid):
+            if holder_alive(held):
                 raise LoragateError(
                     f"GPU {gpu} is busy: the {held.purpose} of project '{held.project}' (process {held.pid}, "
                     f"since {held.acquired_at:%Y-%m-%d %H:%M} UTC) is using it. One training per GPU.",
@@ -122,6 +131,15 @@ def transfer_gpus(gpus: list[int], job_id: str, new_pid: int) -> None:
             held = read_lock(gpu)
             if held is not None and held.job_id == job_id:
                 atomic_write_json(_lock_path(gpu), held.model_copy(update={"pid": new_pid}))
+
+
+def hold_group(gpus: list[int], job_id: str, pgid: int, started_at: datetime) -> None:
+    """Add a trainer's process group to the job's locks (the supervisor calls it at each start)."""
+    with _guard():
+        for gpu in gpus:
+            held = read_lock(gpu)
+            if held is not None and held.job_id == job_id:
+                atomic_write_json(_lock_path(gpu), held.model_copy(update={"groups": {**held.groups, pgid: started_at}}))
 
 
 def release_gpus(gpus: list[int], job_id: str) -> None:

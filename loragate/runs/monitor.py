@@ -23,9 +23,10 @@ from loragate.errors import LoragateError
 from loragate.fsguard import read_json_object
 from loragate.progress import ProgressFn, or_silent
 from loragate.runs.anomalies import Anomaly, loss_anomalies
-from loragate.runs.job import Job, ProcessRecord, read_job
+from loragate.runs.job import Job, ProcessRecord, read_job, utcnow
 from loragate.runs.logparse import LogFacts
 from loragate.runs.logtail import TailState, poll_log, seconds_since
+from loragate.runs.orphans import orphan_groups, orphan_words
 from loragate.runs.retention import CheckpointInfo, CheckpointList, list_checkpoints, project_checkpoints
 from loragate.workspace import project_dir
 
@@ -118,6 +119,8 @@ class MonitorReport(BaseModel):
     samples_sheet: str | None = Field(default=None, description="The trainer's samples so far: rows = checkpoints, columns = prompts.")
     samples_note: str | None = Field(default=None, description="What the samples can and cannot show (Wan 2.2: one expert).")
     bytes_read: int = 0
+    supervised: bool | None = Field(default=None, description="Whether loragate's supervisor is watching the run (None in --log mode).")
+    supervision: str | None = Field(default=None, description="Set when the trainer runs on without its supervisor: what that means.")
     checked_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 
 
@@ -246,6 +249,9 @@ def _classify(
     if facts.no_data:
         words = _failure_words(stage, 0, log, argv, 0)
         return "FAILED", (words or (facts.no_data, ""))[0], (words or ("", "Run `loragate audit` and the dry run again."))[1]
+    if ended and stage == "train" and steps > 0 and nan is None and _final_exists(facts, proc):
+        # Finished while nobody supervised it (the supervisor was killed): the LoRA is there.
+        return "COMPLETE", None, None
     if ended:
         return "FAILED", ("The trainer process is gone without an exit code: the machine may have restarted, or the "
                           "supervisor was killed."), "Check `loragate gates NAME`, then launch again, continuing from a checkpoint."
@@ -337,6 +343,16 @@ def _combine(streams: list[StreamReport], job: Job | None) -> tuple[Status, str 
     return "RUNNING", None, None
 
 
+def _nothing_started(job: Job | None, supervised: bool) -> tuple[Status, str | None, str | None]:
+    """No trainer step has started yet: running if the supervisor is there to start one, else the
+    launch died between writing job.json and the supervisor's start (it would read RUNNING forever)."""
+    young = job is not None and job.supervisor_pid is None and (utcnow() - job.created_at).total_seconds() < 60
+    if job is None or supervised or young or job.status not in ("starting", "running"):
+        return _combine([], job) if job is not None and job.status in ("failed", "stopped") else ("RUNNING", None, None)
+    return "FAILED", ("The launch stopped before training began: its supervisor is not running and no trainer step "
+                      "was started, so nothing is training."), "Launch it again with `loragate launch NAME`."
+
+
 def _logging_dir(proc: ProcessRecord | None) -> Path | None:
     if proc is None:
         return None
@@ -395,7 +411,13 @@ def monitor(
     if project is not None:
         for stream in streams:
             stream.cause, stream.fix = _named(stream.cause, project), _named(stream.fix, project)
-    status, cause, fix = _combine(streams, job) if streams else ("RUNNING", None, None)
+    status, cause, fix = _combine(streams, job) if streams else _nothing_started(job, supervised)
+    orphans = orphan_groups(job)
+    supervision = None
+    if job is not None and orphans:
+        supervision = orphan_words(job, orphans)[0]
+        if status == "RUNNING":
+            cause, fix = orphan_words(job, orphans)
     cause, fix = _named(cause, project), _named(fix, project)
     listing = _checkpoints(project, root, new_states)
     single = streams[0] if len(streams) == 1 else None
@@ -421,6 +443,7 @@ def monitor(
         events=[f"{e.at:%Y-%m-%d %H:%M} {e.message}" for e in job.events] if job else [],
         job_status=job.status if job else None, attempt=job.attempt if job else None,
         bytes_read=sum(s.bytes_read for s in streams),
+        supervised=supervised if job is not None else None, supervision=supervision,
     )
     from loragate.runs.progress_md import render_progress_md, write_loss_plot
 

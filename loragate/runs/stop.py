@@ -18,7 +18,8 @@ from loragate.atomic import atomic_write_json
 from loragate.errors import LoragateError
 from loragate.names import check_name
 from loragate.runs.job import Job, JobEvent, JobStatus, read_job, utcnow, write_job
-from loragate.runs.lock import pid_alive, release_gpus
+from loragate.runs.lock import release_gpus
+from loragate.runs.orphans import supervisor_alive
 from loragate.runs.process import group_alive, is_started_group, signal_group, wait_group_gone
 from loragate.runs.supervisor import STOP_REQUEST
 from loragate.workspace import project_dir
@@ -32,9 +33,7 @@ class StopResult(BaseModel):
     message: str
 
 
-def _supervisor_alive(job: Job) -> bool:
-    """The job's own supervisor is running (not a later process that got its pid)."""
-    return pid_alive(job.supervisor_pid) and is_started_group(job.supervisor_pid, job.created_at)
+_supervisor_alive = supervisor_alive
 
 
 def stop(

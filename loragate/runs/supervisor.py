@@ -28,7 +28,7 @@ from loragate.runs.checkpoint import final_checkpoint, safetensors_problem
 from loragate.runs.classify import Failure, classify_failure, read_tail
 from loragate.runs.fit import LadderChange, next_oom_change
 from loragate.runs.job import Job, JobEvent, ProcessRecord, read_job, utcnow, write_job
-from loragate.runs.lock import release_gpus
+from loragate.runs.lock import hold_group, release_gpus
 from loragate.runs.placement import plan_placement
 from loragate.runs.process import StepRun, signal_group, start_step, wait_group_gone
 from loragate.runs.steps import read_step_progress
@@ -132,6 +132,8 @@ class Supervisor:
         run = start_step(command, log, gpu=gpu)
         record.pid = run.pid
         self.save()
+        if record.started_at is not None:
+            hold_group(self.job.gpus, self.job_id, run.pid, record.started_at)
         return run, record
 
     def _finish(self, run: StepRun, record: ProcessRecord, plan: TrainingPlan) -> Failure | None:

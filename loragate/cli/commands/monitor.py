@@ -10,7 +10,7 @@ from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
-from loragate.cli.output import console, fail, print_json, run_engine
+from loragate.cli.output import console, fail, lit, print_json, run_engine
 from loragate.runs.progress_md import duration, loss_text, speed_text
 
 STATUS_STYLE = {"RUNNING": "bold cyan", "COMPLETE": "bold green", "FAILED": "bold red", "STALLED": "bold yellow", "UNKNOWN": "bold magenta"}
@@ -23,9 +23,9 @@ def _view(report) -> Group:  # noqa: ANN001 - MonitorReport
     step = f"{report.step}/{report.total_steps}" if report.step is not None else "-"
     table.add_row("status", f"[{STATUS_STYLE[report.status]}]{report.status}[/]")
     if report.cause:
-        table.add_row("why", report.cause)
+        table.add_row("why", lit(report.cause))
     if report.fix:
-        table.add_row("what to do", report.fix)
+        table.add_row("what to do", lit(report.fix))
     table.add_row("step", step)
     table.add_row("epoch", f"{report.epoch}/{report.total_epochs}" if report.epoch is not None else "-")
     table.add_row("loss", loss_text(report))
