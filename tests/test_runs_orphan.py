@@ -100,3 +100,17 @@ def test_a_launch_killed_before_its_supervisor_started_does_not_read_running_for
     fresh = Job(job_id="def", project="mira", output_dir=plan.output_dir)
     write_job(fresh)
     assert monitor("mira", plot=False).status == "RUNNING"  # just launched: the supervisor is on its way
+
+
+def test_launch_rechecks_the_disk_gate_3_saw(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    from collections import namedtuple
+
+    plan = wan_plan(workspace)
+    pass_gates(workspace, plan)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**12, 10**12 - 1024, 1024))
+    with pytest.raises(LoragateError) as err:
+        launch("mira")
+    assert "filled up since Gate 3" in err.value.message
+    assert read_job("mira") is None and read_lock(0) is None

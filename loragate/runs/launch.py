@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from loragate.errors import LoragateError
 from loragate.gates.ledger import require_all_gates
 from loragate.names import check_name
+from loragate.plan.model import TrainingPlan
 from loragate.plan.store import load_project_plan, plan_path
 from loragate.runs.job import Job, JobEvent, JobStatus, read_job, write_job
 from loragate.runs.lock import acquire_gpus, pid_alive, release_gpus, transfer_gpus
@@ -85,6 +86,7 @@ def launch(name: str, root: Path | None = None) -> LaunchResult:
             f"Follow it with `loragate monitor {name}`, or stop it with `loragate stop {name}` first.",
         )
     plan = load_project_plan(name, root)
+    _recheck_disk(plan)
     folder = project_dir(name, root)
     gpus = choose_gpus(len(plan.experts), plan.experts_together)
     job_id = new_job_id()
@@ -134,6 +136,17 @@ def launch(name: str, root: Path | None = None) -> LaunchResult:
             else f"The training of {name} ended at once with status {status}; see `loragate monitor {name}` and {SUPERVISOR_LOG}."
         ),
     )
+
+
+def _recheck_disk(plan: TrainingPlan) -> None:
+    """Gate 3 measured free space maybe hours ago; a disk that filled since would end the run at its
+    first save, so the same check runs again right before starting."""
+    from loragate.catalog.models import get_family
+    from loragate.environment.resources import check_disk, disk_findings, disk_needs
+
+    full = [f for f in disk_findings(check_disk(disk_needs(plan, get_family(plan.model)))) if f.severity == "block"]
+    if full:
+        raise LoragateError(f"Not launched: the disk filled up since Gate 3 passed. {full[0].message}", full[0].fix)
 
 
 def _await_ack(name: str, root: Path, job_id: str, proc: subprocess.Popen[bytes]) -> JobStatus:
