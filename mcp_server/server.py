@@ -7,7 +7,6 @@ import importlib
 import logging
 import pkgutil
 import sys
-
 from typing import Any
 
 from mcp.server import MCPServer

@@ -234,10 +234,15 @@ def _bad_name(walk: _Walk, rel: str) -> None:
     )
 
 
+def _trainer_lists(walk: _Walk, rel: str) -> bool:
+    """Whether the trainers pick this name up by its extension (a picture, a clip or a caption)."""
+    suffix = Path(rel).suffix.lower()
+    return suffix in IMAGE_EXTENSIONS or suffix in VIDEO_EXTENSIONS or rel.endswith(walk.caption_extension)
+
+
 def _special(walk: _Walk, rel: str, st: os.stat_result) -> None:
     """A pipe, device or socket: never opened (reading one can block forever or never end)."""
-    suffix = Path(rel).suffix.lower()
-    looks_like_data = suffix in IMAGE_EXTENSIONS or suffix in VIDEO_EXTENSIONS or rel.endswith(walk.caption_extension)
+    looks_like_data = _trainer_lists(walk, rel)
     walk.findings.append(
         Finding(
             code="DS_SPECIAL_FILE",
@@ -265,8 +270,7 @@ def _symlink(walk: _Walk, path: Path, rel: str) -> None:
                 )
             )
             return
-        suffix = Path(rel).suffix.lower()
-        is_media = suffix in IMAGE_EXTENSIONS or suffix in VIDEO_EXTENSIONS or suffix == walk.caption_extension
+        is_media = _trainer_lists(walk, rel)
         walk.findings.append(
             Finding(
                 code="DS_BROKEN_SYMLINK",

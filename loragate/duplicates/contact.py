@@ -67,7 +67,6 @@ def _thumbnail(path: Path) -> Image.Image:
 
 
 def _size_text(path: Path) -> str:
-    from PIL import Image
 
     try:
         size = path.stat().st_size

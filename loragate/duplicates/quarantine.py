@@ -143,7 +143,7 @@ def quarantine(
             f"Nothing was moved: {len(bad)} name(s) cannot be used: " + "; ".join(bad[:10]) + ("; ..." if len(bad) > 10 else "") + ".",
             "Name files inside the dataset folder, for example 'Images/photo_012.jpg', and run it again.",
         )
-    items = [(path, None) for path in chosen]
+    items: list[tuple[Path, str | None]] = [(path, None) for path in chosen]
     items += [(s, path.relative_to(root).as_posix()) for path in chosen for s in _sidecars(path, caption_extension)]
     seen: set[Path] = set()
     reserved: set[Path] = set()

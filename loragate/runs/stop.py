@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from loragate.atomic import atomic_write_json
 from loragate.errors import LoragateError
 from loragate.names import check_name
-from loragate.runs.job import Job, JobEvent, JobStatus, read_job, utcnow, write_job
+from loragate.runs.job import JobEvent, JobStatus, read_job, utcnow, write_job
 from loragate.runs.lock import release_gpus
 from loragate.runs.orphans import supervisor_alive
 from loragate.runs.process import group_alive, is_started_group, signal_group, wait_group_gone

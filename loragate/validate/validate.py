@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 
 from loragate.catalog.models import get_family
 from loragate.errors import LoragateError
-from loragate.fsguard import read_capped
 from loragate.findings import Finding, Verdict, count_by_severity, sort_findings, verdict_of
+from loragate.fsguard import read_capped
 from loragate.validate.invocation import Invocation
 from loragate.validate.parse_shell import flags_for, parse_argv, parse_script_text
 from loragate.validate.parse_toml import (

@@ -7,7 +7,18 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from loragate.cli.output import EXIT_GO, EXIT_NO_GO, console, exit_for, findings_table, lit, print_json, print_verdict, progress_bar, run_engine
+from loragate.cli.output import (
+    EXIT_GO,
+    EXIT_NO_GO,
+    console,
+    exit_for,
+    findings_table,
+    lit,
+    print_json,
+    print_verdict,
+    progress_bar,
+    run_engine,
+)
 
 
 def register(app: typer.Typer) -> None:
