@@ -105,3 +105,36 @@ def test_http_beyond_this_machine_needs_a_token_and_keeps_host_and_origin_checks
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_a_full_disk_is_a_sentence_in_both_doors_never_a_traceback(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import anyio
+    from mcp import Client
+    from typer.testing import CliRunner
+
+    import loragate.atomic
+    from loragate.cli import app
+    from mcp_server.server import build_server
+
+    for i in range(2):
+        write_image(workspace / "ds" / f"a{i}.png", 64, 64, seed=i)
+        write_caption(workspace / "ds" / f"a{i}.txt", "mira, a")
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(loragate.atomic.os, "fsync", full)
+    result = CliRunner().invoke(app, ["audit", str(workspace / "ds"), "--trigger", "mira", "--name", "p"])
+    assert result.exit_code == 2 and not isinstance(result.exception, OSError)
+    assert "the disk is full" in result.output and "Traceback" not in result.output
+
+    async def call() -> str:
+        async with Client(build_server()) as client:
+            answer = await client.call_tool("audit_dataset", {"dataset": "ds", "trigger": "mira", "name": "p"})
+            assert answer.is_error
+            return answer.content[0].text
+
+    assert "the disk is full" in anyio.run(call)
+    assert not list((workspace / "grimoire").rglob("*.tmp")), "a temporary file was left behind"
