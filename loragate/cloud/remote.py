@@ -1,0 +1,81 @@
+"""Gates 3 and 4, launch and monitor, run by loragate on the pod over SSH.
+
+Gate 3 on the pod records the pod as the machine (its verdict is about the machine that trains).
+The dry run and the launch are started detached from the SSH session (setsid, output to a log
+in the project record), so a dropped connection stops nothing; `cloud monitor` reads them back.
+Each command ends by pulling the project record, so the local grimoire shows what the pod saw.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from loragate.cloud.record import open_instance
+from loragate.cloud.ssh import rsync_argv, run, ssh_argv
+from loragate.cloud.sync import LOCAL_ONLY, POD_ROOT, on_pod, pod_env, pod_loragate, read_json
+from loragate.workspace import project_dir
+
+RemoteStep = Literal["env", "dry-run", "launch", "monitor"]
+DETACHED_LOG = "pod-{step}.log"
+
+
+class RemoteRun(BaseModel):
+    project: str
+    step: RemoteStep
+    exit_code: int | None = Field(description="The command's exit code; None when it was started detached.")
+    detached: bool = False
+    verdict: str | None = Field(default=None, description="GO / NO-GO from the command's JSON, when it printed one.")
+    status: str | None = Field(default=None, description="The run's status (monitor).")
+    result: dict = Field(default_factory=dict, description="The JSON the command printed on the pod.")
+    output: str = Field(default="", description="The end of what it printed, for a person.")
+    message: str
+
+
+def _pull_record(project: str) -> None:
+    record = open_instance(project)
+    pod_record = on_pod(record, f"{POD_ROOT}/grimoire/training/{project}")
+    run(rsync_argv(record, f":{pod_record}/", f"{project_dir(project)}/", LOCAL_ONLY), timeout=600)
+
+
+def remote(project: str, step: RemoteStep, steps: int = 5) -> RemoteRun:
+    record = open_instance(project)
+    loragate = pod_loragate(record)
+    pod_record = on_pod(record, f"{POD_ROOT}/grimoire/training/{project}")
+    if step == "dry-run":
+        log = f"{pod_record}/{DETACHED_LOG.format(step=step)}"
+        inner = shlex.join([loragate, "dry-run", project, "--steps", str(steps), "--json"])
+        argv = ["setsid", "sh", "-c", f"{inner} > {shlex.quote(log)} 2>&1 < /dev/null &"]
+        done = run(ssh_argv(record, argv, pod_env(record)), timeout=60)
+        return RemoteRun(project=project, step=step, exit_code=None, detached=True, output=done.stderr.strip()[-500:],
+                         message=(f"The dry run started on the pod, detached (log {log}); it takes minutes. "
+                                  f"`loragate cloud monitor {project}` shows how it went." if done.returncode == 0 else
+                                  f"The dry run did not start: {done.stderr.strip()[-300:]}"))
+    words = {"env": ["env", "--plan", project, "--json"], "launch": ["launch", project, "--json"], "monitor": ["monitor", project, "--json"]}[step]
+    done = run(ssh_argv(record, [loragate, *words], pod_env(record)), timeout=1800 if step == "env" else 300)
+    _pull_record(project)
+    result = read_json(done.stdout)
+    verdict = result.get("verdict") if isinstance(result.get("verdict"), str) else None
+    status = result.get("status") if isinstance(result.get("status"), str) else None
+    if step == "monitor":
+        dry = _dry_run_state(project)
+        if dry:
+            result["dry_run"] = dry
+    output = (done.stdout if not result else "") + done.stderr
+    summary = result.get("summary") or result.get("message") or output.strip()[-300:] or f"exit code {done.returncode}"
+    message = f"On the pod, `loragate {' '.join(words[:2])}`: {summary}"
+    return RemoteRun(project=project, step=step, exit_code=done.returncode, verdict=verdict, status=status,
+                     result=result, output=output.strip()[-2000:], message=message)
+
+
+def _dry_run_state(project: str) -> dict:
+    """The detached dry run's report once it has written one (pulled with the record)."""
+    path = project_dir(project) / DETACHED_LOG.format(step="dry-run")
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}
+    report = read_json(text[text.find("{"):] if "{" in text else "")
+    return {"verdict": report.get("verdict"), "summary": report.get("summary")} if report else {"log_tail": text[-500:]}

@@ -1,0 +1,188 @@
+"""`cloud sync` and `cloud pull`: the dataset, the plan's record and loragate up to the pod;
+the LoRA, checkpoints, samples, logs and the record back into the local grimoire.
+
+Both directions resume where a dropped connection left them and never delete anything on either
+side. The plan must be made for a pod (`--platform runpod`, paths under /workspace): the pod
+folder that stands for /workspace is the instance's `remote_root`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path, PurePosixPath
+
+from pydantic import BaseModel, Field
+
+from loragate.cloud.model import InstanceRecord
+from loragate.cloud.record import open_instance
+from loragate.cloud.ssh import rsync_argv, run, ssh_argv
+from loragate.errors import LoragateError
+from loragate.plan.model import TrainingPlan
+from loragate.plan.paths import PLATFORM_ROOTS
+from loragate.plan.store import load_project_plan
+from loragate.workspace import grimoire_dir, project_dir, workspace_root
+
+POD_ROOT = PLATFORM_ROOTS["runpod"]
+# Local state about the rental itself stays local: a copy on the pod would come back stale.
+LOCAL_ONLY = ("cloud.json", "spend.json", "*.lock", ".rsync-partial")
+SOURCE_SKIP = (".venv", ".git", "__pycache__", "*.pyc", "grimoire", "tests", "benchmarks", ".rsync-partial")
+PULLED_MARK = ".results-pulled"
+TRANSFER_TIMEOUT_S = 6 * 3600
+
+
+class Transfer(BaseModel):
+    what: str
+    source: str
+    dest: str
+    ok: bool
+    detail: str = ""
+
+
+class SyncResult(BaseModel):
+    project: str
+    transfers: list[Transfer]
+    installed: bool = False
+    watchdog: str | None = Field(default=None, description="What the watchdog on the pod answered when started.")
+    message: str
+
+
+def on_pod(record: InstanceRecord, path: str) -> str:
+    """A plan path under /workspace as the pod's folder (they differ only when remote_root is moved)."""
+    p = PurePosixPath(path)
+    if p == PurePosixPath(POD_ROOT) or PurePosixPath(POD_ROOT) in p.parents:
+        return str(PurePosixPath(record.remote_root) / p.relative_to(POD_ROOT))
+    return path
+
+
+def pod_loragate(record: InstanceRecord) -> str:
+    return record.remote_loragate or str(PurePosixPath(record.remote_root) / ".loragate" / "venv" / "bin" / "loragate")
+
+
+def pod_env(record: InstanceRecord) -> dict[str, str]:
+    return {"LORAGATE_ROOT": record.remote_root}
+
+
+def _pod_plan(project: str) -> TrainingPlan:
+    plan = load_project_plan(project)
+    if plan.platform == "local":
+        raise LoragateError(f"The plan of {project} names this computer's folders, not a pod's.",
+                            f"Make it for the pod: `loragate plan new {project} ... --platform runpod` (paths under /workspace).")
+    return plan
+
+
+def local_dataset(project: str, plan: TrainingPlan) -> Path:
+    """The folder on this computer that becomes the plan's dataset on the pod: the one Gate 1
+    checked, else the workspace folder the pod path stands for."""
+    from loragate.gates.ledger import read_ledger
+
+    gate1 = read_ledger(project).latest.get("1")
+    if gate1 and gate1.subject.get("dataset") and Path(gate1.subject["dataset"]).is_dir():
+        return Path(gate1.subject["dataset"])
+    pod = PurePosixPath(plan.dataset.path)
+    if PurePosixPath(POD_ROOT) in pod.parents:
+        candidate = workspace_root() / pod.relative_to(POD_ROOT)
+        if candidate.is_dir():
+            return candidate
+    raise LoragateError(f"The dataset for {project} was not found on this computer.",
+                        f"Run Gate 1 on it here first: `loragate audit DATASET --name {project}`.")
+
+
+def _transfer(record: InstanceRecord, what: str, source: str, dest: str, excludes: tuple[str, ...] = ()) -> Transfer:
+    done = run(rsync_argv(record, source, dest, excludes), timeout=TRANSFER_TIMEOUT_S, what=f"the pod ({what})")
+    return Transfer(what=what, source=source, dest=dest, ok=done.returncode == 0, detail=done.stderr.strip()[-300:])
+
+
+def _mkdirs(record: InstanceRecord, folders: list[str]) -> None:
+    done = run(ssh_argv(record, ["mkdir", "-p", *folders]), timeout=60)
+    if done.returncode != 0:
+        raise LoragateError(f"Could not create folders on the pod: {done.stderr.strip()[-300:]}", "Check the pod's disk with `loragate cloud env NAME`.")
+
+
+def source_root() -> Path:
+    """The loragate distribution this computer runs (a checkout with pyproject.toml)."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "pyproject.toml").is_file():
+        raise LoragateError("loragate is not running from a source checkout, so it cannot be copied to the pod.",
+                            "Install loragate on the pod yourself (pip install from the same source), then run sync again.")
+    return root
+
+
+def sync(project: str, install: bool = True, start_watchdog: bool = True, idle_minutes: int = 30) -> SyncResult:
+    """Dataset, project record and loragate to the pod; install loragate there; start the watchdog."""
+    record = open_instance(project)
+    plan = _pod_plan(project)
+    dataset = local_dataset(project, plan)
+    pod_record = on_pod(record, f"{POD_ROOT}/grimoire/training/{project}")
+    pod_dataset = on_pod(record, plan.dataset.path)
+    pod_source = str(PurePosixPath(record.remote_root) / ".loragate" / "src")
+    _mkdirs(record, [pod_record, pod_dataset, pod_source])
+    transfers = [
+        _transfer(record, "dataset", f"{dataset}/", f":{pod_dataset}/", (".rsync-partial",)),
+        _transfer(record, "project record", f"{project_dir(project)}/", f":{pod_record}/", LOCAL_ONLY),
+    ]
+    eye = grimoire_dir() / "eye.md"
+    if eye.is_file():
+        transfers.append(_transfer(record, "taste notes", str(eye), f":{on_pod(record, POD_ROOT + '/grimoire')}/"))
+    installed = False
+    if install:
+        transfers.append(_transfer(record, "loragate", f"{source_root()}/", f":{pod_source}/", SOURCE_SKIP))
+        venv = str(PurePosixPath(record.remote_root) / ".loragate" / "venv")
+        step = run(ssh_argv(record, ["sh", "-c", 'python3 -m venv "$1" && "$1/bin/pip" install -q "$2"', "install", venv, pod_source]), timeout=1800)
+        installed = step.returncode == 0
+        if not installed:
+            transfers.append(Transfer(what="install loragate", source=pod_source, dest=venv, ok=False, detail=step.stderr.strip()[-300:]))
+    watchdog = start_pod_watchdog(record, idle_minutes) if start_watchdog else None
+    failed = [t.what for t in transfers if not t.ok]
+    message = (f"Sent to {record.provider} {record.instance_id}: " + ", ".join(t.what for t in transfers if t.ok) + "."
+               + (f" Failed: {', '.join(failed)} (run sync again: it resumes)." if failed else f" Next: `loragate cloud env {project}`."))
+    return SyncResult(project=project, transfers=transfers, installed=installed, watchdog=watchdog, message=message)
+
+
+def start_pod_watchdog(record: InstanceRecord, idle_minutes: int) -> str:
+    """Start (or find running) the watchdog on the pod, detached from this SSH session."""
+    argv = [pod_loragate(record), "cloud", "watchdog", record.project, "--provider", record.provider, "--instance", record.instance_id,
+            "--price", f"{record.usd_per_hour * record.gpus:.4f}", "--cap", f"{record.cap_usd:.2f}",
+            "--started", record.started_at.isoformat(), "--idle", str(idle_minutes), "--detach"]
+    done = run(ssh_argv(record, argv, pod_env(record)), timeout=60)
+    return (done.stdout.strip() or done.stderr.strip())[-300:]
+
+
+class PullResult(BaseModel):
+    project: str
+    transfers: list[Transfer]
+    local_folder: str
+    files: list[str] = Field(description="LoRA and checkpoint files now in the local output folder.")
+    message: str
+
+
+def pull(project: str) -> PullResult:
+    """The pod's record of the project and the plan's output folder into grimoire/training/NAME/."""
+    record = open_instance(project)
+    plan = _pod_plan(project)
+    folder = project_dir(project)
+    output = folder / "output"
+    output.mkdir(parents=True, exist_ok=True)
+    pod_record = on_pod(record, f"{POD_ROOT}/grimoire/training/{project}")
+    transfers = [
+        _transfer(record, "project record", f":{pod_record}/", f"{folder}/", LOCAL_ONLY),
+        _transfer(record, "LoRA, checkpoints and samples", f":{on_pod(record, plan.output_dir)}/", f"{output}/", (".rsync-partial",)),
+    ]
+    files = sorted(str(p.relative_to(output)) for p in output.rglob("*.safetensors"))
+    ok = all(t.ok for t in transfers)
+    if ok:
+        # tell the watchdog the results are safe here, so it may end the pod once training is over
+        run(ssh_argv(record, ["touch", f"{pod_record}/{PULLED_MARK}"]), timeout=60)
+    message = (f"Pulled {len(files)} LoRA file(s) into {output} and the pod's record into {folder}."
+               if ok else "Some files did not come back: " + "; ".join(f"{t.what}: {t.detail}" for t in transfers if not t.ok)
+               + " Run pull again: it resumes.")
+    if ok:
+        message += f" When you have what you need: `loragate cloud down {project}`."
+    return PullResult(project=project, transfers=transfers, local_folder=str(folder), files=files, message=message)
+
+
+def read_json(text: str) -> dict:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,133 @@
+"""Cloud GPUs: offers with their cost, up (spend confirmed like launch), work on the pod, pull,
+down, status, and Modal."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import AcceptedElicitation, Elicit, ElicitationResult, Resolve
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from loragate.cloud.model import CloudStatus, OffersReport, SpendQuote
+from loragate.cloud.modal_app import ModalApp, write_modal_app
+from loragate.cloud.modal_run import ModalPull, ModalRun, modal_pull, modal_run
+from loragate.cloud.offers import cloud_offers
+from loragate.cloud.remote import RemoteRun, remote
+from loragate.cloud.spend import approve_spend
+from loragate.cloud.status import DownResult, cloud_status, down
+from loragate.cloud.sync import PullResult, SyncResult, pull, sync
+from loragate.cloud.up import UpResult, make_quote, up
+from loragate.errors import LoragateError
+from mcp_server.common import call_engine
+
+Project = Annotated[str, Field(description="Project name, the folder under grimoire/training/.")]
+# Asks a provider's API: reads the world outside, writes nothing.
+ASKS_PROVIDER = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True)
+# Rents, runs on or ends a machine that costs money.
+SPENDS = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
+ENDS = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True)
+
+
+class ConfirmSpend(BaseModel):
+    proceed: bool = Field(description="Rent this machine now at the stated price (it bills until it is terminated).")
+
+
+class UpOutcome(BaseModel):
+    rented: bool
+    quote: SpendQuote | None = None
+    result: UpResult | None = None
+    message: str
+
+
+async def quote_for(project: str, provider: str, gpu: str, max_usd: float | None = None) -> SpendQuote:
+    return await call_engine(None, make_quote, project, provider, gpu, max_usd)
+
+
+async def confirm_spend(quote: Annotated[SpendQuote, Resolve(quote_for)]) -> Elicit[ConfirmSpend]:
+    return Elicit(quote.message + " Rent it now?", ConfirmSpend)
+
+
+def register(mcp: MCPServer) -> None:
+    @mcp.tool(name="cloud_offers", title="Cloud GPU offers and cost", annotations=ASKS_PROVIDER)
+    async def offers_tool(
+        provider: Annotated[Literal["runpod", "vast", "modal"] | None, Field(description="One provider, or all.")] = None,
+        project: Annotated[str | None, Field(description="Project whose plan the cards must fit.")] = None,
+    ) -> OffersReport:
+        """List rentable GPUs with live prices (a dated table when a provider does not answer, with its
+        date), the ones the plan fits with the 20% margin, the expected run time (the dry run scaled
+        between cards, else an estimate), the total cost with storage, and the spend cap loragate
+        would enforce. Call it before cloud_up and tell the artist the cost."""
+        return await call_engine(None, cloud_offers, provider, project)
+
+    @mcp.tool(name="cloud_up", title="Rent a cloud GPU", annotations=SPENDS, meta={"anthropic/requiresUserInteraction": True})
+    async def up_tool(
+        project: Project,
+        provider: Annotated[Literal["runpod", "vast"], Field(description="Where to rent.")],
+        gpu: Annotated[str, Field(description="The card as cloud_offers names it, e.g. 'A100 80GB'.")],
+        quote: Annotated[SpendQuote, Resolve(quote_for)],
+        confirm: Annotated[ElicitationResult[ConfirmSpend], Resolve(confirm_spend)],
+        max_usd: Annotated[float | None, Field(gt=0, description="Spend cap in dollars (default: 1.5x the expected total).")] = None,
+    ) -> UpOutcome:
+        """Rent a GPU for a project after the user confirms the stated cost: the price, the expected
+        total and the cap the pod's watchdog enforces. Records the instance in studio.md and the
+        project; an instance that never starts is terminated. Follow with cloud_sync."""
+        if not (isinstance(confirm, AcceptedElicitation) and confirm.data.proceed):
+            return UpOutcome(rented=False, quote=quote, message="Not rented: the user did not say yes to the cost. Nothing was spent.")
+        try:
+            approve_spend(quote)
+        except LoragateError as exc:
+            raise ToolError(str(exc)) from exc
+        result = await call_engine(None, up, quote)
+        return UpOutcome(rented=result.started, quote=quote, result=result, message=result.message)
+
+    @mcp.tool(name="cloud_down", title="End cloud instances", annotations=ENDS)
+    async def down_tool(project: Project, instance: Annotated[str | None, Field(description="Only this instance id.")] = None) -> DownResult:
+        """Terminate the project's cloud instances (all that still bill, or one) and mark them
+        TERMINATED in studio.md; warns about storage that still bills. Call it right after cloud_pull."""
+        return await call_engine(None, down, project, instance)
+
+    @mcp.tool(name="cloud_status", title="Cloud instances and their cost", annotations=ASKS_PROVIDER)
+    async def status_tool() -> CloudStatus:
+        """Every instance loragate started, in every project, with its state and cost so far; says
+        what still bills. Call it at the start of every session."""
+        return await call_engine(None, cloud_status)
+
+    @mcp.tool(name="cloud_sync", title="Send the project to the pod", annotations=SPENDS)
+    async def sync_tool(project: Project, idle_minutes: Annotated[int, Field(ge=5, le=720, description="Idle minutes before the watchdog ends the pod.")] = 30) -> SyncResult:
+        """Send the dataset, the project record and loragate to the pod over SSH (resumable), install
+        loragate there and start the watchdog that ends the pod when idle, done or at the cap."""
+        return await call_engine(None, sync, project, idle_minutes=idle_minutes)
+
+    @mcp.tool(name="cloud_run", title="Gates and training on the pod", annotations=SPENDS)
+    async def run_tool(
+        project: Project,
+        step: Annotated[Literal["env", "dry-run", "launch", "monitor"], Field(description="env: Gate 3; dry-run: Gate 4 (detached); launch; monitor.")],
+    ) -> RemoteRun:
+        """Run a gate, the launch or the monitor with loragate on the pod; the dry run and training
+        run detached there (an SSH drop stops nothing). The pod's record comes back each time."""
+        return await call_engine(None, remote, project, step)
+
+    @mcp.tool(name="cloud_pull", title="Bring results home", annotations=SPENDS)
+    async def pull_tool(project: Project) -> PullResult:
+        """Copy the LoRA, checkpoints, samples, logs and record from the pod into grimoire/ (resumable);
+        marks them pulled so the watchdog may end the pod once training is over."""
+        return await call_engine(None, pull, project)
+
+    @mcp.tool(name="cloud_modal", title="Train on Modal", annotations=SPENDS)
+    async def modal_tool(
+        project: Project,
+        action: Annotated[Literal["write", "run", "pull"], Field(description="write modal_app.py, run it (detached), or pull results.")],
+        gpu: Annotated[str | None, Field(description="Modal GPU for write (default: the cheapest the plan fits).")] = None,
+    ) -> ModalApp | ModalRun | ModalPull:
+        """Modal: write the app for a --platform modal plan (one function per stage and per Wan 2.2
+        expert), run it (check, cache, then both experts at once), or pull the results from its Volume.
+        State the cost from cloud_offers before run."""
+        if action == "write":
+            return await call_engine(None, write_modal_app, project, gpu)
+        if action == "run":
+            return await call_engine(None, modal_run, project)
+        return await call_engine(None, modal_pull, project)
+
