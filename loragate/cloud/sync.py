@@ -4,27 +4,36 @@ the LoRA, checkpoints, samples, logs and the record back into the local grimoire
 Both directions resume where a dropped connection left them and never delete anything on either
 side. The plan must be made for a pod (`--platform runpod`, paths under /workspace): the pod
 folder that stands for /workspace is the instance's `remote_root`.
+
+The gates that launch checks on the pod are the pod's: its copy of the plan names the pod's
+dataset folder, and `cloud env` runs Gates 1-3 there. The pod's plan and ledger therefore never
+replace the local ones on the way back; the pod's ledger comes home as `pod-gates.json`.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, Field
 
+from loragate.atomic import atomic_write_json
 from loragate.cloud.model import InstanceRecord
 from loragate.cloud.record import open_instance
 from loragate.cloud.ssh import rsync_argv, run, ssh_argv
 from loragate.errors import LoragateError
 from loragate.plan.model import TrainingPlan
-from loragate.plan.paths import PLATFORM_ROOTS
+from loragate.plan.paths import PLATFORM_ROOTS, on_platform
 from loragate.plan.store import load_project_plan
 from loragate.workspace import grimoire_dir, project_dir, workspace_root
 
 POD_ROOT = PLATFORM_ROOTS["runpod"]
 # Local state about the rental itself stays local: a copy on the pod would come back stale.
 LOCAL_ONLY = ("cloud.json", "spend.json", "*.lock", ".rsync-partial")
+# What each side judges for itself: the plan names that side's dataset folder, the ledger that side's gates.
+EACH_SIDES_OWN = ("plan.json", "gates.json", "dataset.toml", "modal_app.py")
+POD_LEDGER = "pod-gates.json"
 SOURCE_SKIP = (".venv", ".git", "__pycache__", "*.pyc", "grimoire", "tests", "benchmarks", ".rsync-partial")
 PULLED_MARK = ".results-pulled"
 TRANSFER_TIMEOUT_S = 6 * 3600
@@ -71,13 +80,10 @@ def _pod_plan(project: str) -> TrainingPlan:
 
 
 def local_dataset(project: str, plan: TrainingPlan) -> Path:
-    """The folder on this computer that becomes the plan's dataset on the pod: the one Gate 1
-    checked, else the workspace folder the pod path stands for."""
-    from loragate.gates.ledger import read_ledger
-
-    gate1 = read_ledger(project).latest.get("1")
-    if gate1 and gate1.subject.get("dataset") and Path(gate1.subject["dataset"]).is_dir():
-        return Path(gate1.subject["dataset"])
+    """The folder on this computer that becomes the plan's dataset on the pod (the plan keeps the
+    folder it was made from; a plan made on the pod names the pod's, which stands for one here)."""
+    if Path(plan.dataset.path).is_dir():
+        return Path(plan.dataset.path)
     pod = PurePosixPath(plan.dataset.path)
     if PurePosixPath(POD_ROOT) in pod.parents:
         candidate = workspace_root() / pod.relative_to(POD_ROOT)
@@ -113,12 +119,13 @@ def sync(project: str, install: bool = True, start_watchdog: bool = True, idle_m
     plan = _pod_plan(project)
     dataset = local_dataset(project, plan)
     pod_record = on_pod(record, f"{POD_ROOT}/grimoire/training/{project}")
-    pod_dataset = on_pod(record, plan.dataset.path)
+    pod_dataset = on_pod(record, on_platform(dataset, plan.platform))
     pod_source = str(PurePosixPath(record.remote_root) / ".loragate" / "src")
     _mkdirs(record, [pod_record, pod_dataset, pod_source])
     transfers = [
         _transfer(record, "dataset", f"{dataset}/", f":{pod_dataset}/", (".rsync-partial",)),
-        _transfer(record, "project record", f"{project_dir(project)}/", f":{pod_record}/", LOCAL_ONLY),
+        _transfer(record, "project record", f"{project_dir(project)}/", f":{pod_record}/", LOCAL_ONLY + ("plan.json", "gates.json")),
+        _send_pod_plan(record, plan, pod_dataset, pod_record),
     ]
     eye = grimoire_dir() / "eye.md"
     if eye.is_file():
@@ -136,6 +143,27 @@ def sync(project: str, install: bool = True, start_watchdog: bool = True, idle_m
     message = (f"Sent to {record.provider} {record.instance_id}: " + ", ".join(t.what for t in transfers if t.ok) + "."
                + (f" Failed: {', '.join(failed)} (run sync again: it resumes)." if failed else f" Next: `loragate cloud env {project}`."))
     return SyncResult(project=project, transfers=transfers, installed=installed, watchdog=watchdog, message=message)
+
+
+def _send_pod_plan(record: InstanceRecord, plan: TrainingPlan, pod_dataset: str, pod_record: str) -> Transfer:
+    """The plan as the pod judges it: the same plan naming the pod's copy of the dataset."""
+    pod_plan = plan.model_copy(deep=True)
+    pod_plan.dataset.path = pod_dataset
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "plan.json"
+        atomic_write_json(path, pod_plan)
+        return _transfer(record, "plan (naming the pod's dataset)", str(path), f":{pod_record}/plan.json")
+
+
+def pull_record(record: InstanceRecord) -> list[Transfer]:
+    """The pod's record of the project into the local one, its ledger as pod-gates.json."""
+    pod_record = on_pod(record, f"{POD_ROOT}/grimoire/training/{record.project}")
+    folder = project_dir(record.project)
+    transfers = [_transfer(record, "project record", f":{pod_record}/", f"{folder}/", LOCAL_ONLY + EACH_SIDES_OWN)]
+    ledger = run(ssh_argv(record, ["test", "-f", f"{pod_record}/gates.json"]), timeout=60)
+    if ledger.returncode == 0:
+        transfers.append(_transfer(record, "the pod's gate ledger", f":{pod_record}/gates.json", str(folder / POD_LEDGER)))
+    return transfers
 
 
 def start_pod_watchdog(record: InstanceRecord, idle_minutes: int) -> str:
@@ -163,8 +191,7 @@ def pull(project: str) -> PullResult:
     output = folder / "output"
     output.mkdir(parents=True, exist_ok=True)
     pod_record = on_pod(record, f"{POD_ROOT}/grimoire/training/{project}")
-    transfers = [
-        _transfer(record, "project record", f":{pod_record}/", f"{folder}/", LOCAL_ONLY),
+    transfers = pull_record(record) + [
         _transfer(record, "LoRA, checkpoints and samples", f":{on_pod(record, plan.output_dir)}/", f"{output}/", (".rsync-partial",)),
     ]
     files = sorted(str(p.relative_to(output)) for p in output.rglob("*.safetensors"))
