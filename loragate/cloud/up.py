@@ -14,7 +14,8 @@ from pydantic import BaseModel
 
 from loragate.cloud.model import InstanceRecord, ProviderName, SpendQuote
 from loragate.cloud.offers import cloud_offers
-from loragate.cloud.prices import canonical_gpu
+from loragate.cloud.prices import canonical_gpu, card
+from loragate.plan.fit import SAFETY_MARGIN
 from loragate.cloud.providers import CreateRequest, get_provider
 from loragate.cloud.record import read_cloud, save_instance
 from loragate.cloud.sizing import allowed_cuda, image_for
@@ -43,6 +44,10 @@ def make_quote(project: str, provider: ProviderName, gpu: str, max_usd: float | 
     report = cloud_offers(provider, project)
     wanted = canonical_gpu(gpu, gpu)
     line = next((ln for ln in report.lines if wanted in (ln.offer.gpu, ln.offer.provider_gpu)), None)
+    known = card(gpu)
+    if line is None and known and report.estimate_gb and report.estimate_gb * SAFETY_MARGIN > known.memory_gb:
+        raise LoragateError(f"The plan does not fit the {known.name}: it needs {report.estimate_gb * SAFETY_MARGIN:.0f} GB with the "
+                            f"20% margin and the card has {known.memory_gb:.0f} GB.", "Pick a larger card from `loragate cloud offers --plan NAME`.")
     if line is None:
         names = ", ".join(sorted({ln.offer.gpu for ln in report.lines})) or "none"
         raise LoragateError(f"{provider} offers no {gpu} now.", f"Pick one of: {names}.")
