@@ -19,6 +19,7 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 ENTRY_POINTS = [
     "dataset-audit.sh", "find-duplicates.sh", "calculate-vram.sh", "generate-config.sh",
     "validate-environment.sh", "dry-run.sh", "launch-training.sh", "monitor-training.sh", "eval-grid.sh",
+    "provider-spinup.sh", "provider-validate.sh", "provider-teardown.sh",
 ]
 LOGS = Path(__file__).parent / "fixtures" / "logs"
 
@@ -49,7 +50,10 @@ def test_every_entry_point_explains_its_flags(script: str, tmp_path: Path) -> No
              "dry-run.sh": ["--config", "--backend", "--steps"],
              "launch-training.sh": ["--config", "--backend", "--output"],
              "monitor-training.sh": ["--log", "--epochs"],
-             "eval-grid.sh": ["--lora", "--model", "--prompt", "--trigger"]}.get(script, [])
+             "eval-grid.sh": ["--lora", "--model", "--prompt", "--trigger"],
+             "provider-spinup.sh": ["--provider", "--gpu", "--config", "--max-usd"],
+             "provider-validate.sh": ["--config"],
+             "provider-teardown.sh": ["--config", "--instance"]}.get(script, [])
     for flag in flags:
         assert f"  {flag} " in result.stdout, flag
 
