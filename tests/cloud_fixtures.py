@@ -3,8 +3,8 @@ variables the official clients read (RUNPOD_API_BASE_URL, VAST_URL)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from typer.testing import CliRunner

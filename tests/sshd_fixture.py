@@ -13,9 +13,9 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -41,7 +41,7 @@ def sshd(tmp_path: Path) -> Iterator[Sshd]:
     binary = next((c for c in SSHD_CANDIDATES if Path(c).exists()), shutil.which("sshd"))
     missing = [name for name, found in (("sshd (Debian: openssh-server)", binary), ("ssh (openssh-client)", shutil.which("ssh")),
                                         ("ssh-keygen", shutil.which("ssh-keygen")), ("rsync", shutil.which("rsync"))) if not found]
-    if missing:
+    if missing or binary is None:
         pytest.skip("needs " + ", ".join(missing) + ": apt-get install -y openssh-server rsync")
     if os.geteuid() == 0 and not Path("/run/sshd").is_dir():
         # sshd started by root needs its privilege-separation folder, which Debian's service makes at boot

@@ -20,7 +20,7 @@ async def test_cloud_up_declined_rents_nothing_and_accepted_rents_at_the_stated_
     asked: list[str] = []
     answer = {"action": "decline"}
 
-    async def callback(context, params):  # noqa: ANN001, ANN202
+    async def callback(context, params):
         asked.append(params.message)
         if answer["action"] == "decline":
             return ElicitResult(action="decline")
@@ -47,7 +47,7 @@ async def test_cloud_up_refuses_before_asking_when_the_plan_does_not_fit(workspa
     make_plan(workspace, model="wan2.2-t2v-a14b")
     asked: list[str] = []
 
-    async def callback(context, params):  # noqa: ANN001, ANN202
+    async def callback(context, params):
         asked.append(params.message)
         return ElicitResult(action="accept", content={"proceed": True})
 

@@ -16,7 +16,7 @@ from tests.cloud_fixtures import make_plan
 modal = pytest.importorskip("modal", reason="the modal package is in the `cloud` extra: pip install -e '.[cloud]'")
 
 
-def _import(path: Path):  # noqa: ANN202
+def _import(path: Path):
     spec = importlib.util.spec_from_file_location("generated_modal_app", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

@@ -85,8 +85,8 @@ def test_sync_env_dry_run_and_pull_over_ssh(workspace: Path, pod: Path) -> None:
 
 
 def test_watchdog_starts_detached_on_the_pod_once(workspace: Path, pod: Path) -> None:
-    from loragate.cloud.sync import start_pod_watchdog
     from loragate.cloud.record import open_instance
+    from loragate.cloud.sync import start_pod_watchdog
 
     record = open_instance("mira")
     (pod / "grimoire" / "training" / "mira").mkdir(parents=True)

@@ -19,7 +19,8 @@ T0 = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 
 
 def facts(**kw: object) -> WatchFacts:
-    base = dict(now=T0 + timedelta(hours=1), started_at=T0, usd_per_hour=2.0, cap_usd=10.0, training_active=True, last_activity=T0)
+    base: dict[str, object] = {"now": T0 + timedelta(hours=1), "started_at": T0, "usd_per_hour": 2.0, "cap_usd": 10.0,
+                               "training_active": True, "last_activity": T0}
     base.update(kw)
     return WatchFacts(**base)  # type: ignore[arg-type]
 
@@ -32,7 +33,7 @@ def test_decide_keeps_a_working_pod_and_ends_at_the_cap() -> None:
 
 def test_decide_ends_when_training_ended_and_results_pulled_after_it() -> None:
     ended = T0 + timedelta(minutes=50)
-    kw = dict(training_active=False, training_ended_at=ended, last_activity=ended)
+    kw: dict[str, object] = {"training_active": False, "training_ended_at": ended, "last_activity": ended}
     assert decide(facts(**kw, pulled_at=None), 30).action == "keep"
     # a pull from before the end does not count: the final LoRA is not home yet
     assert decide(facts(**kw, pulled_at=ended - timedelta(minutes=5)), 30).action == "keep"

@@ -41,7 +41,7 @@ def request_json(method: str, url: str, key: str | None, body: Any = None, provi
         headers["Authorization"] = f"Bearer {key}"
     req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:  # noqa: S310 - provider API URL
+        with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
             raw = resp.read()
     except urllib.error.HTTPError as exc:
         detail = redact(exc.read().decode("utf-8", "replace")[:300])

@@ -96,10 +96,10 @@ def run_steps(project: str, steps: list[ModalStep]) -> ModalRun:
     return state
 
 
-def _run_one(step: ModalStep, log, state: ModalRun, folder: Path) -> bool:  # noqa: ANN001
+def _run_one(step: ModalStep, log, state: ModalRun, folder: Path) -> bool:
     step.started_at = datetime.now(timezone.utc)
     atomic_write_json(folder / STATE_FILE, state)
-    step.exit_code = subprocess.run(step.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+    step.exit_code = subprocess.run(step.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False).returncode
     step.ended_at = datetime.now(timezone.utc)
     if step.exit_code != 0:
         state.status = "failed"
@@ -147,7 +147,7 @@ def modal_pull(project: str) -> ModalPull:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     for remote, name in ((on_volume(plan.output_dir), "output"), (f"/grimoire/training/{project}", "record")):
-        done = subprocess.run([*cli, "volume", "get", "--force", volume, remote, str(staging / name)], capture_output=True, text=True)
+        done = subprocess.run([*cli, "volume", "get", "--force", volume, remote, str(staging / name)], capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise LoragateError(f"Could not download {remote} from the Modal volume {volume}: {done.stderr.strip()[-300:]}",
                                 "Check `python -m modal volume ls " + volume + "`; run pull again.")

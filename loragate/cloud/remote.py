@@ -17,7 +17,15 @@ from pydantic import BaseModel, Field
 from loragate.cloud.model import InstanceRecord
 from loragate.cloud.record import open_instance
 from loragate.cloud.ssh import run, ssh_argv
-from loragate.cloud.sync import POD_ROOT, local_dataset, on_pod, pod_env, pod_loragate, pull_record, read_json
+from loragate.cloud.sync import (
+    POD_ROOT,
+    local_dataset,
+    on_pod,
+    pod_env,
+    pod_loragate,
+    pull_record,
+    read_json,
+)
 from loragate.plan.paths import on_platform
 from loragate.plan.store import load_project_plan
 from loragate.workspace import project_dir

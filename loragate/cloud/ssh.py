@@ -44,7 +44,7 @@ def ssh_options(record: InstanceRecord) -> list[str]:
 def _endpoint(record: InstanceRecord) -> SshEndpoint:
     if record.ssh is None:
         raise LoragateError(f"{record.provider} instance {record.instance_id} has no SSH address yet.",
-                            f"Wait for it to run: `loragate cloud status` shows its state.")
+                            "Wait for it to run: `loragate cloud status` shows its state.")
     return record.ssh
 
 
@@ -75,7 +75,7 @@ def rsync_argv(record: InstanceRecord, source: str, dest: str, excludes: tuple[s
 def run(argv: list[str], timeout: float | None = None, what: str = "the pod") -> subprocess.CompletedProcess[str]:
     """Run ssh/rsync; a connection failure becomes a plain error (keys redacted)."""
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
     except FileNotFoundError:
         raise LoragateError(f"`{argv[0]}` is not installed on this computer.",
                             f"Install it (Debian/Ubuntu: `apt-get install {'rsync' if argv[0] == 'rsync' else 'openssh-client'}`).") from None

@@ -7,21 +7,21 @@ that never starts must not bill on unnoticed.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Callable
 
 from pydantic import BaseModel
 
 from loragate.cloud.model import InstanceRecord, ProviderName, SpendQuote
 from loragate.cloud.offers import cloud_offers
 from loragate.cloud.prices import canonical_gpu, card
-from loragate.plan.fit import SAFETY_MARGIN
 from loragate.cloud.providers import CreateRequest, get_provider
 from loragate.cloud.record import read_cloud, save_instance
 from loragate.cloud.sizing import allowed_cuda, image_for
 from loragate.cloud.spend import require_spend
 from loragate.errors import LoragateError
 from loragate.names import check_name
+from loragate.plan.fit import SAFETY_MARGIN
 from loragate.plan.paths import PLATFORM_ROOTS
 
 START_WAIT_S = 15 * 60

@@ -11,9 +11,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from loragate.cloud.model import CloudStatus, OffersReport, SpendQuote
 from loragate.cloud.modal_app import ModalApp, write_modal_app
 from loragate.cloud.modal_run import ModalPull, ModalRun, modal_pull, modal_run
+from loragate.cloud.model import CloudStatus, OffersReport, SpendQuote
 from loragate.cloud.offers import cloud_offers
 from loragate.cloud.remote import RemoteRun, remote
 from loragate.cloud.spend import approve_spend

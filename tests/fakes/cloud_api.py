@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from typing_extensions import Self
+
 
 @dataclass
 class FakeInstance:
@@ -55,14 +57,14 @@ class CloudState:
         return (self.clock - inst.started_at) / 3600 * inst.price
 
 
-RUNPOD_GPUS = [
+RUNPOD_GPUS: list[dict[str, Any]] = [
     {"id": "NVIDIA A100 80GB PCIe", "displayName": "A100 PCIe", "memoryInGb": 80, "secureCloud": True, "securePrice": 1.64, "communityPrice": 1.19},
     {"id": "NVIDIA GeForce RTX 4090", "displayName": "RTX 4090", "memoryInGb": 24, "secureCloud": True, "securePrice": 0.69, "communityPrice": 0.34},
     {"id": "NVIDIA H100 80GB HBM3", "displayName": "H100 SXM", "memoryInGb": 80, "secureCloud": True, "securePrice": 2.99, "communityPrice": None},
     {"id": "NVIDIA RTX A2000", "displayName": "RTX A2000", "memoryInGb": 6, "secureCloud": False, "securePrice": None, "communityPrice": None},
 ]
 
-VAST_OFFERS = [
+VAST_OFFERS: list[dict[str, Any]] = [
     {"id": 501, "gpu_name": "RTX 4090", "num_gpus": 1, "gpu_ram": 24564, "dph_base": 0.35, "dph_total": 0.37, "storage_cost": 0.12, "cuda_max_good": 12.8},
     {"id": 502, "gpu_name": "A100 SXM4", "num_gpus": 1, "gpu_ram": 81920, "dph_base": 1.10, "dph_total": 1.15, "storage_cost": 0.15, "cuda_max_good": 12.4},
     {"id": 503, "gpu_name": "A100 SXM4", "num_gpus": 1, "gpu_ram": 81920, "dph_base": 0.95, "dph_total": 1.00, "storage_cost": 0.20, "cuda_max_good": 12.8},
@@ -102,7 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         return True
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self._body()
         if not self._authorized():
             return
@@ -114,7 +116,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, {"error": "not found"})
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         body = self._body()
         if not self._authorized():
             return
@@ -124,18 +126,18 @@ class _Handler(BaseHTTPRequestHandler):
             if offer is None or not s.capacity:
                 self._send(200, {"success": False, "error": "no_such_ask", "msg": "Instance type no longer available."})
                 return
-            inst = FakeInstance(id=str(s.new_id("")), gpu=offer["gpu_name"], price=offer["dph_total"], started_at=s.clock, body=body)
-            s.instances[inst.id] = inst
-            self._send(200, {"success": True, "new_contract": int(inst.id)})
+            rented = FakeInstance(id=str(s.new_id("")), gpu=offer["gpu_name"], price=offer["dph_total"], started_at=s.clock, body=body)
+            s.instances[rented.id] = rented
+            self._send(200, {"success": True, "new_contract": int(rented.id)})
         elif (m := re.match(r"^/api/v0/instances/(\d+)/$", self.path)):
-            inst = s.instances.get(m.group(1))
-            if inst and body.get("state") == "stopped":
-                inst.state = "stopped"
-            self._send(200, {"success": bool(inst)})
+            found = s.instances.get(m.group(1))
+            if found and body.get("state") == "stopped":
+                found.state = "stopped"
+            self._send(200, {"success": bool(found)})
         else:
             self._send(404, {"error": "not found"})
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._body()
         if not self._authorized():
             return
@@ -152,7 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
             row.update(ssh_host=self.state.ssh_host, ssh_port=self.state.ssh_port)
         self._send(200, {"instances": row})
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         self._body()
         if not self._authorized():
             return
@@ -172,9 +174,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return {"errors": [{"message": "There are no longer any instances available with the requested specifications. Please refresh and try again."}]}
             gpu = _gql_string(query, "gpuTypeId") or "?"
             price = next((g["securePrice"] for g in RUNPOD_GPUS if g["id"] == gpu), 1.0)
-            inst = FakeInstance(id=s.new_id("pod"), gpu=gpu, price=price, started_at=s.clock, body={"query": query})
-            s.instances[inst.id] = inst
-            return {"data": {"podFindAndDeployOnDemand": {"id": inst.id, "costPerHr": price, "desiredStatus": "RUNNING"}}}
+            pod = FakeInstance(id=s.new_id("pod"), gpu=gpu, price=float(price), started_at=s.clock, body={"query": query})
+            s.instances[pod.id] = pod
+            return {"data": {"podFindAndDeployOnDemand": {"id": pod.id, "costPerHr": price, "desiredStatus": "RUNNING"}}}
         pod_id = _gql_string(query, "podId")
         inst = s.instances.get(pod_id or "")
         if "podTerminate" in query:
@@ -209,7 +211,7 @@ class FakeCloud:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "FakeCloud":
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

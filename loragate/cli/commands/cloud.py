@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -13,7 +12,7 @@ from loragate.cli.output import EXIT_GO, EXIT_NO_GO, console, print_json, run_en
 PROVIDER_HELP = "runpod, vast or modal."
 
 
-def _offers_table(report) -> Table:  # noqa: ANN001
+def _offers_table(report) -> Table:
     table = Table(title="GPU offers" + (f" for {report.project}" if report.project else ""))
     for column in ("provider", "card", "GB", "$/h", "fits", "time", "total", "cap", "price from"):
         table.add_column(column)
@@ -25,7 +24,7 @@ def _offers_table(report) -> Table:  # noqa: ANN001
     return table
 
 
-def _print_remote(result, json_out: bool) -> None:  # noqa: ANN001
+def _print_remote(result, json_out: bool) -> None:
     if json_out:
         print_json(result)
     else:
@@ -41,8 +40,8 @@ def register(app: typer.Typer) -> None:
 
     @cloud.command("offers")
     def offers_cmd(
-        provider: Optional[str] = typer.Option(None, "--provider", help=PROVIDER_HELP),
-        plan: Optional[str] = typer.Option(None, "--plan", help="Project whose plan the cards must fit."),
+        provider: str | None = typer.Option(None, "--provider", help=PROVIDER_HELP),
+        plan: str | None = typer.Option(None, "--plan", help="Project whose plan the cards must fit."),
         json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> None:
         """Cards and live prices, the ones the plan fits, expected time, total cost and the cap."""
@@ -61,7 +60,7 @@ def register(app: typer.Typer) -> None:
         name: str = typer.Argument(..., help="Project name."),
         provider: str = typer.Option(..., "--provider", help="runpod or vast."),
         gpu: str = typer.Option(..., "--gpu", help="Card, as `cloud offers` names it (e.g. 'A100 80GB')."),
-        max_usd: Optional[float] = typer.Option(None, "--max-usd", help="Spend cap in dollars (default: 1.5x the expected total)."),
+        max_usd: float | None = typer.Option(None, "--max-usd", help="Spend cap in dollars (default: 1.5x the expected total)."),
         yes: bool = typer.Option(False, "--yes", help="Say yes to the stated cost without the question (scripts)."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
@@ -85,7 +84,7 @@ def register(app: typer.Typer) -> None:
     @cloud.command("down")
     def down_cmd(
         name: str = typer.Argument(..., help="Project name."),
-        instance: Optional[str] = typer.Option(None, "--instance", help="Only this instance id."),
+        instance: str | None = typer.Option(None, "--instance", help="Only this instance id."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Terminate the project's instances and mark them TERMINATED in studio.md."""
@@ -195,7 +194,7 @@ def register(app: typer.Typer) -> None:
     @modal.command("write")
     def modal_write_cmd(
         name: str = typer.Argument(..., help="Project name (a plan made with --platform modal)."),
-        gpu: Optional[str] = typer.Option(None, "--gpu", help="Modal GPU (default: the cheapest the plan fits)."),
+        gpu: str | None = typer.Option(None, "--gpu", help="Modal GPU (default: the cheapest the plan fits)."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Write grimoire/training/NAME/modal_app.py for the plan."""

@@ -6,7 +6,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-from loragate.cloud.model import GpuOffer, InstanceInfo, ProviderName
+from loragate.cloud.model import GpuOffer, InstanceInfo
 
 
 class CreateRequest(BaseModel):
@@ -24,7 +24,7 @@ class CreateRequest(BaseModel):
 
 
 class Provider(Protocol):
-    name: ProviderName
+    name: str
 
     def offers(self, min_memory_gb: float = 0.0, volume_gb: int = 50) -> list[GpuOffer]: ...
 
