@@ -11,6 +11,9 @@ ProviderName = Literal["runpod", "vast", "modal"]
 PROVIDERS: tuple[ProviderName, ...] = ("runpod", "vast", "modal")
 # What a provider says of an instance, in loragate's words.
 InstanceState = Literal["starting", "running", "stopped", "exited", "terminated", "unknown"]
+# Every state but terminated costs money: the GPU while starting or running, the disk while stopped or exited.
+BILLING_STATES: tuple[InstanceState, ...] = ("starting", "running", "stopped", "exited", "unknown")
+HOURS_PER_MONTH = 730  # storage is priced per GB per month
 
 
 class GpuOffer(BaseModel):

@@ -6,7 +6,13 @@ from __future__ import annotations
 import math
 
 from loragate.cloud.http import CloudError
-from loragate.cloud.model import PROVIDERS, CostLine, GpuOffer, OffersReport
+from loragate.cloud.model import (
+    HOURS_PER_MONTH,
+    PROVIDERS,
+    CostLine,
+    GpuOffer,
+    OffersReport,
+)
 from loragate.cloud.prices import table_offers
 from loragate.cloud.providers import get_provider
 from loragate.cloud.runtime import run_time
@@ -15,7 +21,6 @@ from loragate.plan.fit import SAFETY_MARGIN, estimate_gb
 from loragate.plan.model import TrainingPlan
 from loragate.plan.store import load_project_plan
 
-HOURS_PER_MONTH = 730
 CAP_MARGIN = 1.5  # the run may take longer than expected; past 1.5x something is wrong
 
 

@@ -8,14 +8,17 @@ from datetime import datetime, timezone
 from pydantic import BaseModel
 
 from loragate.cloud.http import CloudError
-from loragate.cloud.model import CloudStatus, InstanceCost, InstanceRecord
+from loragate.cloud.model import (
+    BILLING_STATES,
+    HOURS_PER_MONTH,
+    CloudStatus,
+    InstanceCost,
+    InstanceRecord,
+)
 from loragate.cloud.prices import storage_rate
 from loragate.cloud.providers import get_provider
 from loragate.cloud.record import all_instances, read_cloud, save_instance
 from loragate.errors import LoragateError
-
-BILLING = ("starting", "running", "stopped", "exited", "unknown")
-HOURS_PER_MONTH = 730
 
 
 class DownResult(BaseModel):
@@ -30,7 +33,7 @@ def cost_of(record: InstanceRecord, now: datetime | None = None) -> InstanceCost
     end = record.ended_at or now or datetime.now(timezone.utc)
     hours = max(0.0, (end - record.started_at).total_seconds() / 3600)
     usd = hours * record.usd_per_hour * record.gpus + record.volume_gb * record.storage_usd_gb_month * hours / HOURS_PER_MONTH
-    billing = record.ended_at is None and record.state in BILLING
+    billing = record.ended_at is None and record.state in BILLING_STATES
     return InstanceCost(record=record, hours=round(hours, 3), usd_so_far=round(usd, 2), over_cap=usd >= record.cap_usd, billing=billing)
 
 

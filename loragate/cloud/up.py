@@ -12,7 +12,12 @@ from datetime import datetime, timezone
 
 from pydantic import BaseModel
 
-from loragate.cloud.model import InstanceRecord, ProviderName, SpendQuote
+from loragate.cloud.model import (
+    BILLING_STATES,
+    InstanceRecord,
+    ProviderName,
+    SpendQuote,
+)
 from loragate.cloud.offers import cloud_offers
 from loragate.cloud.prices import canonical_gpu, card
 from loragate.cloud.providers import CreateRequest, get_provider
@@ -26,7 +31,6 @@ from loragate.plan.paths import PLATFORM_ROOTS
 
 START_WAIT_S = 15 * 60
 POLL_S = 10.0
-BILLING = ("starting", "running", "stopped", "exited")
 
 
 class UpResult(BaseModel):
@@ -79,7 +83,7 @@ def up(quote: SpendQuote, *, wait_s: float = START_WAIT_S, poll_s: float = POLL_
        sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> UpResult:
     """Start the quoted instance (only with an approved spend), record it, and wait until it runs."""
     require_spend(quote)
-    live = [i for i in read_cloud(quote.project).instances if i.state in BILLING and i.ended_at is None]
+    live = [i for i in read_cloud(quote.project).instances if i.state in BILLING_STATES and i.ended_at is None]
     if live:
         raise LoragateError(f"{quote.project} already has {live[0].provider} instance {live[0].instance_id} ({live[0].state}).",
                             f"Use it, or end it first with `loragate cloud down {quote.project}`.")
