@@ -66,3 +66,38 @@ def test_a_plan_for_another_platform_is_refused(workspace: Path) -> None:
     make_plan(workspace, platform="runpod")
     with pytest.raises(LoragateError, match="--platform modal"):
         write_modal_app("mira")
+
+
+def _step(name: str, code: str) -> ModalStep:
+    from loragate.cloud.modal_run import ModalStep
+
+    return ModalStep(name=name, argv=[sys.executable, "-c", code])
+
+
+def test_modal_run_checks_and_caches_first_then_trains_both_experts_at_once(workspace: Path) -> None:
+    from loragate.cloud.modal_run import modal_status, run_steps
+    from loragate.workspace import project_dir
+
+    project_dir("mira", create=True)
+    marks = workspace / "marks"
+    marks.mkdir()
+    # each expert waits until the other has started: they only finish if they run at the same time
+    wait_for = "import pathlib,sys,time; m=pathlib.Path({m!r}); (m/'{me}').touch(); t=time.time()+20\n" \
+               "while not (m/'{other}').exists():\n    time.sleep(0.05)\n    if time.time()>t: sys.exit(3)\n"
+    steps = [_step("upload dataset", "pass"), _step("check", "pass"), _step("cache", "pass"),
+             _step("run_high", wait_for.format(m=str(marks), me="high", other="low")),
+             _step("run_low", wait_for.format(m=str(marks), me="low", other="high"))]
+    state = run_steps("mira", steps)
+    assert state.status == "complete" and [s.exit_code for s in state.steps] == [0, 0, 0, 0, 0]
+    assert modal_status("mira").status == "complete" and "modal pull" in state.message
+
+
+def test_modal_run_stops_at_the_first_failed_step(workspace: Path) -> None:
+    from loragate.cloud.modal_run import run_steps
+    from loragate.workspace import project_dir
+
+    project_dir("mira", create=True)
+    steps = [_step("check", "import sys; sys.exit(1)"), _step("cache", "pass"), _step("run_high", "pass")]
+    state = run_steps("mira", steps)
+    assert state.status == "failed" and "check" in state.message
+    assert [s.exit_code for s in state.steps] == [1, None, None]

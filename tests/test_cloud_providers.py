@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -216,3 +217,35 @@ def test_cli_up_asks_and_a_no_rents_nothing(workspace: Path, cloud_env) -> None:
     yes = CliRunner().invoke(app, ["cloud", "up", "mira", "--provider", "runpod", "--gpu", "A100 80GB", "--max-usd", "20"], input="y\n")
     assert yes.exit_code == 0, yes.output
     assert len(cloud_env["runpod"].state.instances) == 1 and "is running" in yes.output
+
+
+def test_on_a_pod_the_watchdog_finds_the_injected_key_of_the_container(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from loragate.cloud.keys import find_key, load_pod_keys
+
+    monkeypatch.delenv("RUNPOD_API_KEY")
+    monkeypatch.delenv("VAST_API_KEY")
+    environ = tmp_path / "environ"
+    environ.write_bytes(b"PATH=/usr/bin\0RUNPOD_POD_ID=pod1\0RUNPOD_API_KEY=rp-pod-scoped-999\0OTHER_SECRET=x\0")
+    load_pod_keys(environ)
+    assert find_key("runpod") == "rp-pod-scoped-999"
+    assert "OTHER_SECRET" not in os.environ
+
+
+def test_time_comes_from_the_dry_run_scaled_between_cards(workspace: Path) -> None:
+    import json
+
+    from loragate.cloud.runtime import run_time, total_steps
+    from loragate.plan.store import load_project_plan
+
+    make_plan(workspace)
+    folder = workspace / "grimoire" / "training" / "mira"
+    (folder / "dry-run.json").write_text(json.dumps({"verdict": "GO", "seconds_per_step": 2.0, "wall_seconds_per_step": 2.0}))
+    (folder / "env.json").write_text(json.dumps({"gpu": {"gpus": [{"name": "NVIDIA GeForce RTX 4090"}]}}))
+    plan = load_project_plan("mira")
+    on_a100 = run_time(plan, "A100 80GB")
+    # 312 / 165 dense BF16 TFLOPS: the A100 takes 2.0 / 1.89 s per step; 30% for loading and saves
+    assert "dry run: 2.00 s/step on the NVIDIA GeForce RTX 4090" in on_a100.basis
+    assert on_a100.seconds_per_step == pytest.approx(2.0 * 165 / 312, abs=0.01)
+    assert on_a100.hours == pytest.approx(total_steps(plan) * 2.0 * 165 / 312 * 1.3 / 3600, abs=0.011)
+    line = next(ln for ln in cloud_offers("runpod", "mira").lines if ln.offer.gpu == "A100 80GB")
+    assert line.hours == on_a100.hours and "dry run" in line.time_basis

@@ -49,6 +49,25 @@ def _vast_file() -> str | None:
     return _read(config / "vastai" / "vast_api_key") or _read(Path.home() / ".vast_api_key")
 
 
+POD_KEYS = ("RUNPOD_API_KEY", "CONTAINER_API_KEY")
+
+
+def load_pod_keys(environ_file: Path = Path("/proc/1/environ")) -> None:
+    """On a pod: take the provider's pod-scoped key from the container's first process.
+
+    Providers inject it into the container's environment, but a command started over SSH does not
+    inherit that environment, so the watchdog reads it where the container started.
+    """
+    try:
+        raw = environ_file.read_bytes()
+    except OSError:
+        return
+    for entry in raw.split(b"\0"):
+        name, _, value = entry.decode("utf-8", "replace").partition("=")
+        if name in POD_KEYS and value and not os.environ.get(name):
+            os.environ[name] = value
+
+
 def find_key(provider: str) -> str | None:
     if provider == "runpod":
         return os.environ.get("RUNPOD_API_KEY") or _runpod_file()

@@ -91,8 +91,10 @@ def watch(project: str, provider: str, instance_id: str, usd_per_hour: float, ca
           idle_minutes: float = 30, *, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
           sleep: Callable[[float], None] = time.sleep, poll_s: float = POLL_S) -> Decision:
     """Check every `poll_s` until the pod should end, then say why and end it."""
+    from loragate.cloud.keys import load_pod_keys
     from loragate.cloud.providers import get_provider
 
+    load_pod_keys()
     watch_start = clock()
     while True:
         now = clock()

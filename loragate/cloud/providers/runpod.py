@@ -69,7 +69,8 @@ class RunPod:
         rate = storage_rate("runpod", running=True)
         found: list[GpuOffer] = []
         for t in data.get("gpuTypes") or []:
-            price = t.get("securePrice") or t.get("communityPrice")
+            # loragate rents in RunPod's Secure Cloud (cloudType SECURE below), so only its price counts
+            price = t.get("securePrice") if t.get("secureCloud", True) else None
             memory = float(t.get("memoryInGb") or 0)
             if not price or memory < min_memory_gb:
                 continue
