@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from loragate.cloud.modal_app import write_modal_app
+from loragate.cloud.modal_run import ModalStep
 from loragate.errors import LoragateError
 from tests.cloud_fixtures import make_plan
 
@@ -69,8 +70,6 @@ def test_a_plan_for_another_platform_is_refused(workspace: Path) -> None:
 
 
 def _step(name: str, code: str) -> ModalStep:
-    from loragate.cloud.modal_run import ModalStep
-
     return ModalStep(name=name, argv=[sys.executable, "-c", code])
 
 
