@@ -249,3 +249,10 @@ def test_time_comes_from_the_dry_run_scaled_between_cards(workspace: Path) -> No
     assert on_a100.hours == pytest.approx(total_steps(plan) * 2.0 * 165 / 312 * 1.3 / 3600, abs=0.011)
     line = next(ln for ln in cloud_offers("runpod", "mira").lines if ln.offer.gpu == "A100 80GB")
     assert line.hours == on_a100.hours and "dry run" in line.time_basis
+
+
+def test_a_plan_with_this_computers_folders_is_not_rented_for(workspace: Path, cloud_env) -> None:  # noqa: F811
+    make_plan(workspace, platform="local")
+    with pytest.raises(LoragateError, match="--platform runpod"):
+        make_quote("mira", "runpod", "A100 80GB", max_usd=20)
+    assert cloud_env["runpod"].state.instances == {}

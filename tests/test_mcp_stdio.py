@@ -20,6 +20,8 @@ from mcp.types import ElicitResult
 from loragate.runs.job import read_job
 from mcp_server.tools.resources import RESOURCES_DIR, resource_files
 from tests.anthropic_fake import FakeMessagesApi, serve
+from tests.cloud_fixtures import RUNPOD_KEY
+from tests.fakes.cloud_api import FakeCloud
 from tests.media import write_image, write_safetensors_header
 from tests.plan_helpers import fake_weights, flat_dataset
 from tests.runs_fixtures import FAKES, _kill_leftovers, pass_gates, wan_plan
@@ -59,12 +61,16 @@ def setup(workspace: Path, tmp_path: Path, api: FakeMessagesApi) -> Iterator[dic
         "FAKE_STEP_SECONDS": "0.05",
         "ANTHROPIC_API_KEY": "test-key",
         "ANTHROPIC_BASE_URL": api.url,
+        "RUNPOD_API_KEY": RUNPOD_KEY,
     }
     from tests.eval_helpers import WAN_KEYS, write_lora
 
     trained = write_lora(workspace / "output" / "mira" / "mira-000002.safetensors", WAN_KEYS)
-    yield {"workspace": workspace, "flat": flat, "weights": weights, "scratch": scratch, "checkpoint": checkpoint, "env": env,
-           "trained": trained}
+    with FakeCloud("runpod", RUNPOD_KEY) as runpod:
+        runpod.state.ssh_port = 9  # nothing listens there: SSH to the stand-in pod is refused at once
+        env["RUNPOD_API_BASE_URL"] = runpod.url
+        yield {"workspace": workspace, "flat": flat, "weights": weights, "scratch": scratch, "checkpoint": checkpoint, "env": env,
+               "trained": trained, "runpod": runpod}
     _kill_leftovers(workspace)
 
 
@@ -101,14 +107,29 @@ def _calls(s: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         ("monitor", {"project": "mira"}),
         ("stop", {"project": "mira", "grace_seconds": 2}),
         ("continue_run", {"project": "mira", "checkpoint": str(s["checkpoint"]), "learning_rate": 5e-5}),
+        ("generate_config", {"name": "pod", "model": "sdxl", "dataset": flat, "trigger": "mira woman", "preset": "quick",
+                             "gpu_gb": 24, "platform": "runpod"}),
+        ("cloud_offers", {"provider": "runpod", "project": "pod"}),
+        ("cloud_up", {"project": "pod", "provider": "runpod", "gpu": "A100 80GB", "max_usd": 20}),
+        ("cloud_status", {}),
+        ("cloud_sync", {"project": "pod"}),
+        ("cloud_run", {"project": "pod", "step": "monitor"}),
+        ("cloud_pull", {"project": "pod"}),
+        ("cloud_down", {"project": "pod"}),
+        ("generate_config", {"name": "gm", "model": "sdxl", "dataset": flat, "trigger": "mira woman", "preset": "quick",
+                             "gpu_gb": 24, "platform": "modal"}),
+        ("cloud_modal", {"project": "gm", "action": "write"}),
     ]
+
+
+NEEDS_SSH = {"cloud_sync", "cloud_run", "cloud_pull"}
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_every_tool_over_stdio(setup: dict[str, Any], api: FakeMessagesApi, mode: str) -> None:
     asked: list[str] = []
-    answers = ["decline", "accept"]
+    answers = ["decline", "accept", "accept"]
 
     async def elicit(context: Any, params: Any) -> ElicitResult:
         asked.append(params.message)
@@ -127,7 +148,8 @@ async def test_every_tool_over_stdio(setup: dict[str, Any], api: FakeMessagesApi
             assert tool.annotations is not None and tool.annotations.read_only_hint is not None, tool.name
             assert tool.annotations.open_world_hint is not None, tool.name
             if not tool.annotations.read_only_hint:
-                assert tool.annotations.destructive_hint is False, tool.name
+                # only ending a rented machine destroys something (the pod's own disk, after cloud_pull)
+                assert tool.annotations.destructive_hint is (tool.name == "cloud_down"), tool.name
             # A description that tells a model when to use the tool ("Call it when/after ...").
             assert tool.description and len(tool.description) > 80, tool.name
             assert re.search(r"\b(call|when|whenever|after|before)\b", tool.description, re.IGNORECASE), tool.name
@@ -136,6 +158,9 @@ async def test_every_tool_over_stdio(setup: dict[str, Any], api: FakeMessagesApi
         for name, args in calls:
             result = await client.call_tool(name, args)
             text = result.content[0].text if result.content else ""
+            if name in NEEDS_SSH:  # the stand-in pod has no SSH server: the tool says so in words
+                assert result.is_error and "Could not connect" in text, f"{name}: {text}"
+                continue
             assert not result.is_error, f"{name}: {text}"
             jsonschema.validate(result.structured_content, tools[name].output_schema)
             if name == "launch":
@@ -144,7 +169,8 @@ async def test_every_tool_over_stdio(setup: dict[str, Any], api: FakeMessagesApi
                     assert read_job("mira", setup["workspace"]) is None
             if name == "caption_dataset":
                 assert [c["image"] for c in result.structured_content["captioned"]] == ["b.png"]
-    assert launched == [False, True] and len(asked) == 2
+    assert launched == [False, True] and len(asked) == 3 and "$1.64/hour" in asked[2]
+    assert setup["runpod"].state.terminated, "cloud_down ended the rented pod"
     assert (setup["scratch"] / "b.txt").read_text().startswith("mira, ")
     assert len(api.requests) == 1
 

@@ -27,6 +27,7 @@ from loragate.cloud.spend import require_spend
 from loragate.errors import LoragateError
 from loragate.names import check_name
 from loragate.plan.fit import SAFETY_MARGIN
+from loragate.plan.store import load_project_plan
 from loragate.plan.paths import PLATFORM_ROOTS
 
 START_WAIT_S = 15 * 60
@@ -45,6 +46,11 @@ def make_quote(project: str, provider: ProviderName, gpu: str, max_usd: float | 
     if provider == "modal":
         raise LoragateError("Modal runs functions, not machines: there is nothing to bring up.",
                             f"Use `loragate cloud modal write {project}` and `loragate cloud modal run {project}`.")
+    plan = load_project_plan(project)
+    if plan.platform != "runpod":
+        # a pod trains from /workspace: a plan with this computer's (or Modal's) folders would fail there, after paying
+        raise LoragateError(f"The plan of {project} is for {plan.platform}, so its folders are not the pod's.",
+                            f"Make it for the pod first: `loragate plan new {project} ... --platform runpod` (RunPod and Vast.ai).")
     report = cloud_offers(provider, project)
     wanted = canonical_gpu(gpu, gpu)
     line = next((ln for ln in report.lines if wanted in (ln.offer.gpu, ln.offer.provider_gpu)), None)

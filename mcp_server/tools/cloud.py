@@ -107,13 +107,15 @@ def register(mcp: MCPServer) -> None:
         step: Annotated[Literal["env", "dry-run", "launch", "monitor"], Field(description="env: Gate 3; dry-run: Gate 4 (detached); launch; monitor.")],
     ) -> RemoteRun:
         """Run a gate, the launch or the monitor with loragate on the pod; the dry run and training
-        run detached there (an SSH drop stops nothing). The pod's record comes back each time."""
+        run detached there (an SSH drop stops nothing). The pod's record comes back each time. Call it
+        after cloud_sync: env first, then dry-run, then launch after the artist's yes."""
         return await call_engine(None, remote, project, step)
 
     @mcp.tool(name="cloud_pull", title="Bring results home", annotations=SPENDS)
     async def pull_tool(project: Project) -> PullResult:
         """Copy the LoRA, checkpoints, samples, logs and record from the pod into grimoire/ (resumable);
-        marks them pulled so the watchdog may end the pod once training is over."""
+        marks them pulled so the watchdog may end the pod once training is over. Call it when monitor
+        says the run is complete, and before cloud_down."""
         return await call_engine(None, pull, project)
 
     @mcp.tool(name="cloud_modal", title="Train on Modal", annotations=SPENDS)
@@ -124,7 +126,7 @@ def register(mcp: MCPServer) -> None:
     ) -> ModalApp | ModalRun | ModalPull:
         """Modal: write the app for a --platform modal plan (one function per stage and per Wan 2.2
         expert), run it (check, cache, then both experts at once), or pull the results from its Volume.
-        State the cost from cloud_offers before run."""
+        State the cost from cloud_offers before run; call pull when the run is complete."""
         if action == "write":
             return await call_engine(None, write_modal_app, project, gpu)
         if action == "run":

@@ -39,6 +39,14 @@ Steps, in order:
    spot with the artist. If the pictures look wrong, diagnose with the artist's words and make
    its one next step. register_lora the approved checkpoint and weight; list_loras reads them back.
 
+Renting a GPU (the artist's card is too small): make the plan with platform runpod (RunPod and
+Vast.ai) or modal. cloud_offers gives live prices, the cards the plan fits, time, total and cap;
+say them, then cloud_up (it asks the user to confirm the cost). cloud_sync sends the data and
+starts the watchdog; cloud_run runs env (Gates 1-3), dry-run, launch and monitor on the pod;
+cloud_pull brings the results home, then cloud_down at once. cloud_status lists anything still
+billing, in every project: check it at the start of every session. Modal: cloud_modal write, run,
+pull.
+
 Reference docs are served as resources under loragate://resources/ (for example
 loragate://resources/dataset/captioning-guide.md and
 loragate://resources/wan/WAN_LORA_CLAUDE_CODE_REFERENCE.md).
