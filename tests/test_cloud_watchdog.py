@@ -118,3 +118,24 @@ def test_watch_ends_an_idle_pod(workspace: Path, cloud_env) -> None:  # noqa: F8
     decision = watch("mira", "vast", "4242", 1.0, 50.0, start, idle_minutes=45, clock=clock, sleep=clock.sleep, poll_s=300)
     assert decision.action == "end" and "nothing ran" in decision.reason and clock.now - start == timedelta(minutes=45)
     assert cloud_env["vast"].state.terminated == ["4242"]
+
+
+def test_a_long_dry_run_writing_its_logs_keeps_the_pod(workspace: Path, cloud_env) -> None:  # noqa: F811
+    from tests.fakes.cloud_api import FakeInstance
+
+    cloud_env["runpod"].state.instances["pod5"] = FakeInstance(id="pod5", gpu="A100", price=1.0, state="running")
+    scratch = project_dir("mira", create=True) / "dry-run"
+    scratch.mkdir()
+    start = datetime.now(timezone.utc)
+    clock = Clock(start)
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if clock.now - start < timedelta(minutes=50):  # the dry run's trainer log grows for 50 minutes
+            log = scratch / "train.log"
+            log.write_text("step\n")
+            os.utime(log, (clock.now.timestamp(), clock.now.timestamp()))
+
+    decision = watch("mira", "runpod", "pod5", 1.0, 50.0, start, idle_minutes=30, clock=clock, sleep=sleep, poll_s=300)
+    # ended 30 idle minutes after the last write (at 45 minutes, the last 5-minute tick before 50), not at 30
+    assert decision.action == "end" and clock.now - start == timedelta(minutes=75)

@@ -28,6 +28,7 @@ POLL_S = 60.0
 PID_FILE = ".watchdog.pid"
 LOG_FILE = "watchdog.log"
 ACTIVE_JOB = ("starting", "running")
+OWN_FILES = {PID_FILE, LOG_FILE, "progress.md"}
 
 
 class WatchFacts(BaseModel):
@@ -66,6 +67,21 @@ def _mtime(path: Path) -> datetime | None:
         return None
 
 
+def _newest_write(folder: Path) -> datetime | None:
+    """The latest write anywhere in the project record (a dry run's logs, Gate 3, a sync or a pull),
+    the watchdog's own files aside: any of them means someone is working on the pod."""
+    newest: float | None = None
+    for path in folder.rglob("*"):
+        if path.name in OWN_FILES:
+            continue
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            continue
+        newest = mtime if newest is None or mtime > newest else newest
+    return datetime.fromtimestamp(newest, timezone.utc) if newest is not None else None
+
+
 def observe(project: str, started_at: datetime, usd_per_hour: float, cap_usd: float, now: datetime, watch_start: datetime) -> WatchFacts:
     """What the pod shows now: the job, the pull mark, and the newest sign of work."""
     from loragate.runs.job import read_job
@@ -74,7 +90,7 @@ def observe(project: str, started_at: datetime, usd_per_hour: float, cap_usd: fl
     job = read_job(project)
     active = bool(job and job.status in ACTIVE_JOB)
     ended = job.updated_at if job and not active else None
-    marks = [watch_start, ended, _mtime(folder / PULLED_MARK), _mtime(folder / "pod-dry-run.log"), _mtime(folder / "env.json")]
+    marks = [watch_start, ended, _newest_write(folder)]
     last = max(m for m in marks if m is not None)
     return WatchFacts(now=now, started_at=started_at, usd_per_hour=usd_per_hour, cap_usd=cap_usd, training_active=active,
                       training_ended_at=ended, pulled_at=_mtime(folder / PULLED_MARK), last_activity=now if active else last)
