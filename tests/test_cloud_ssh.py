@@ -94,7 +94,9 @@ def test_watchdog_starts_detached_on_the_pod_once(workspace: Path, pod: Path) ->
     pid_file = pod / "grimoire" / "training" / "mira" / ".watchdog.pid"
     try:
         assert "watchdog started" in first and pid_file.is_file()
+        time.sleep(2)  # long enough for a watchdog that cannot start to have died
         assert "already running" in start_pod_watchdog(record, idle_minutes=30)
+        assert "ended" not in (pod / "grimoire" / "training" / "mira" / "watchdog.log").read_text()
     finally:
         if pid_file.is_file():
             os.kill(int(pid_file.read_text()), signal.SIGTERM)

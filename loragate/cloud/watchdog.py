@@ -133,7 +133,7 @@ def detach(argv: list[str], project: str) -> str:
     except (OSError, ValueError):
         pass
     with open(folder / LOG_FILE, "a", encoding="utf-8") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "loragate.cli", *argv], stdin=subprocess.DEVNULL, stdout=log,
+        proc = subprocess.Popen([sys.executable, "-c", "from loragate.cli import main; main()", *argv], stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
     pid_file.write_text(str(proc.pid))
     return f"watchdog started (process {proc.pid})"
