@@ -6,15 +6,22 @@ The CLI prints it and exits 2; the MCP door turns it into a tool error with the 
 from __future__ import annotations
 
 import errno
+from importlib import metadata
+
+from loragate.nextstep import NextStep
 
 
 class LoragateError(Exception):
-    """A problem that stops a command from running, said in plain words with the next step."""
+    """A problem that stops a command from running, said in plain words with the next step.
 
-    def __init__(self, message: str, fix: str | None = None) -> None:
+    `fix` says what to do in words; `next` is the operation to run, which each door renders in
+    its own form (a command line, a tool call). Neither names a CLI command."""
+
+    def __init__(self, message: str, fix: str | None = None, next: NextStep | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.fix = fix
+        self.next = next
 
     def __str__(self) -> str:
         return self.message if not self.fix else f"{self.message} {self.fix}"
@@ -52,5 +59,22 @@ def unexpected_error_sentence(exc: BaseException) -> str:
         return "This ran out of memory. Close other programs, or check the input for something absurdly large."
     if isinstance(exc, OSError):
         return f"A file operation failed ({exc.strerror or type(exc).__name__}). Check the paths and the disk, then try again."
-    return (f"loragate stopped on a problem it did not expect ({type(exc).__name__}); this is a loragate bug. "
-            "Nothing was launched. Please report it with the command you ran.")
+    return (f"loragate stopped on a problem it did not expect ({type(exc).__name__}); this is a bug in loragate, "
+            "not a NO-GO: nothing was decided or launched. Please report it at "
+            f"{report_place()} with the command you ran.")
+
+
+FALLBACK_PLACE = "the loragate project's issue tracker"
+
+
+def report_place() -> str:
+    """Where bugs go: the package's `Issues` URL when its metadata names one."""
+    try:
+        urls = metadata.metadata("loragate").get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        urls = []
+    for entry in urls:
+        label, _, url = entry.partition(",")
+        if label.strip().lower() in {"issues", "bug tracker", "bugs"} and url.strip():
+            return url.strip()
+    return FALLBACK_PLACE

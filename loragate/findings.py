@@ -6,6 +6,8 @@ from typing import Any, Iterable, Literal
 
 from pydantic import BaseModel, Field
 
+from loragate.nextstep import NextStep
+
 Severity = Literal["block", "warn", "info"]
 Verdict = Literal["GO", "NO-GO"]
 
@@ -24,6 +26,7 @@ class Finding(BaseModel):
     fix: str = Field(default="", description="What to do about it.")
     path: str | None = Field(default=None, description="The file concerned, relative to the dataset or config folder.")
     evidence: dict[str, Any] = Field(default_factory=dict, description="The values that triggered the finding.")
+    next: NextStep | None = Field(default=None, description="The operation to run next, when there is one (a tool call).")
 
 
 def verdict_of(findings: Iterable[Finding]) -> Verdict:

@@ -19,6 +19,7 @@ from mcp.types import ToolAnnotations
 
 from loragate.errors import LoragateError, unexpected_error_sentence
 from loragate.workspace import workspace_root
+from mcp_server.nextstep import error_text
 
 T = TypeVar("T")
 PATH_MAX = 4096
@@ -102,7 +103,7 @@ async def call_engine(ctx: Context | None, fn: Callable[..., T], *args: Any, **k
     try:
         return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
     except LoragateError as exc:
-        raise ToolError(str(exc)) from exc
+        raise ToolError(error_text(exc)) from exc
     except (ToolError, MCPError):
         raise
     except Exception as exc:  # noqa: BLE001 - a tool never answers with a bare "Error executing tool"

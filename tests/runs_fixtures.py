@@ -12,7 +12,9 @@ from typing import Iterator
 import pytest
 
 from loragate.backends import get_backend
+from loragate.environment.judged import judged_subject
 from loragate.gates.ledger import record_gate
+from loragate.gates.standard import dataset_subject
 from loragate.plan.model import DatasetSpec, DatasetSubset, ExpertPlan, MemorySpec, NetworkSpec, ScheduleSpec, TimestepSpec, TrainingPlan, WeightPaths
 from loragate.plan.store import plan_path, save_plan
 from loragate.runs.job import read_job
@@ -139,7 +141,12 @@ def pass_gates(root: Path, plan: TrainingPlan, gates: tuple[int, ...] = (1, 2, 3
     """Gate records with real subjects, so their fingerprints are current (no bypass anywhere)."""
     dataset = {"dataset": plan.dataset.path, "caption_extension": plan.dataset.caption_extension}
     plan_file = {"plan": str(plan_path(plan.name, root))}
-    subjects = {1: dataset, 2: plan_file, 3: {"machine": "local"}, 4: {**dataset, **plan_file, "machine": "local"}}
+    subjects = {
+        1: dataset_subject(plan.dataset.path, plan.dataset.caption_extension, plan.trigger, plan.model, plan.training_type),
+        2: plan_file,
+        3: {"machine": "local", **judged_subject(plan_file["plan"])},
+        4: {**dataset, **plan_file, "machine": "local"},
+    }
     for gate in gates:
         record_gate(plan.name, gate, "GO", subjects[gate], [], "test", root)
 

@@ -42,9 +42,10 @@ def test_name_writes_report_and_records_gate_1(tmp_path: Path, workspace: Path) 
     assert saved["verdict"] == "GO" and saved["report_path"] == str(folder / "dataset-report.md")
     assert report.report_path == str(folder / "dataset-report.md")
 
-    record = read_ledger("mira_v1").latest["1"]
+    record = read_ledger("mira_v1").latest["dataset"]
     assert record.verdict == "GO"
-    assert record.subject == {"dataset": str(ds.resolve()), "caption_extension": ".txt"}
+    assert record.subject == {"dataset": str(ds.resolve()), "caption_extension": ".txt", "trigger": "mira",
+                              "model": "sdxl", "training_type": "character"}
     assert gate_status("mira_v1").gates[0].current
 
     # Editing a caption after the audit makes Gate 1 stale.
@@ -57,7 +58,7 @@ def test_no_go_is_recorded_with_blocking_codes_and_fixes(tmp_path: Path, workspa
     ds = make_set(tmp_path / "ds", 2)
     write_caption(ds / "img_000.txt", "a woman")
     audit_dataset(ds, trigger="mira", name="p2")
-    record = read_ledger("p2").latest["1"]
+    record = read_ledger("p2").latest["dataset"]
     assert record.verdict == "NO-GO" and record.blocking == ["DS_TRIGGER_MISSING"]
     md = (workspace / "grimoire/training/p2/dataset-report.md").read_text(encoding="utf-8")
     assert "## Gate 1 Decision: NO-GO" in md and "Add 'mira' to the caption" in md

@@ -61,12 +61,14 @@ def test_a_caption_edit_names_only_the_dataset_as_changed(workspace: Path) -> No
     (Path(plan.dataset.path) / "Images" / "img00.txt").write_text("mira woman, photo 0, red coat", encoding="utf-8")
     problems = {s.gate: s.problem for s in gate_status("mira").gates if not s.current}
     assert list(problems) == [1, 4]
-    assert problems[4] == "Gate 4 (dry run) is stale: the dataset changed after it was checked."
+    assert problems[4] == "Gate 4 (dry run) is stale: the dataset's files or captions changed after it was checked."
 
 
 def test_gate_one_on_another_folder_does_not_count_for_the_plan(workspace: Path) -> None:
+    from loragate.cli.nextstep import command_line
     from loragate.errors import LoragateError
     from loragate.gates.ledger import gate_status, record_gate
+    from loragate.gates.standard import dataset_subject
     from loragate.runs.launch import launch
     from tests.runs_fixtures import pass_gates, wan_plan
 
@@ -74,15 +76,17 @@ def test_gate_one_on_another_folder_does_not_count_for_the_plan(workspace: Path)
     pass_gates(workspace, plan)
     clean = workspace / "data" / "clean"
     clean.mkdir(parents=True)
-    record_gate("mira", 1, "GO", {"dataset": str(clean), "caption_extension": ".txt"})  # audited the wrong folder
+    audited = dataset_subject(str(clean), ".txt", plan.trigger, plan.model, plan.training_type)
+    record_gate("mira", 1, "GO", audited)  # audited the wrong folder
     state = gate_status("mira").gates[0]
     assert not state.current
     assert state.problem == f"Gate 1 (dataset) checked {clean}, but the plan trains on {plan.dataset.path}."
-    assert state.run == f"loragate audit {plan.dataset.path} --trigger 'mira woman' --model wan2.1-t2v-1.3b --type character --name mira"
+    assert command_line(state.next) == (
+        f"loragate audit {plan.dataset.path} --trigger 'mira woman' --model wan2.1-t2v-1.3b --type character --name mira")
     with pytest.raises(LoragateError) as refused:
         launch("mira")
-    assert "but the plan trains on" in refused.value.message and state.run in (refused.value.fix or "")
-    record_gate("mira", 1, "GO", {"dataset": plan.dataset.path, "caption_extension": ".caption"})
+    assert "but the plan trains on" in refused.value.message and refused.value.next == state.next
+    record_gate("mira", 1, "GO", {**audited, "dataset": plan.dataset.path, "caption_extension": ".caption"})
     assert "the .caption captions, but the plan trains with the .txt ones" in (gate_status("mira").gates[0].problem or "")
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from loragate.cli.nextstep import command_line
 from loragate.errors import LoragateError
 from loragate.findings import Finding
 from loragate.gates.fingerprint import fingerprint_dataset
@@ -61,7 +62,8 @@ def test_no_go_and_missing_gates_refuse_launch_with_the_command(workspace: Path)
     with pytest.raises(LoragateError) as err:
         require_all_gates("p")
     assert "DS_TRIGGER_MISSING" in err.value.message
-    assert "loragate audit" in (err.value.fix or "")
+    assert err.value.next is not None and err.value.next.action == "audit_dataset"
+    assert command_line(err.value.next) == f"loragate audit {data} --name p"
     assert not gate_status("p").ready
 
 
@@ -79,7 +81,7 @@ def test_history_keeps_every_verdict(workspace: Path) -> None:
     record_gate("p", 1, "GO", {"dataset": str(data)})
     ledger = json.loads((workspace / "grimoire" / "training" / "p" / "gates.json").read_text())
     assert [r["verdict"] for r in ledger["history"]] == ["NO-GO", "GO"]
-    assert ledger["latest"]["1"]["verdict"] == "GO"
+    assert ledger["latest"]["dataset"]["verdict"] == "GO"
 
 
 def test_hostile_project_names_are_refused(workspace: Path) -> None:

@@ -27,7 +27,7 @@ def test_sane_plan_is_go_and_recorded(workspace: Path) -> None:
     assert set(result.files) == FILES
     folder = workspace / "grimoire" / "training" / "mira"
     assert all(Path(p).parent == folder and Path(p).is_file() for p in result.files.values())
-    record = read_ledger("mira").latest["2"]
+    record = read_ledger("mira").latest["config"]
     assert record.verdict == "GO" and record.subject == {"plan": str(plan_path("mira"))}
     assert _gate2_current("mira")
     commands = json.loads((folder / "commands.json").read_text())
@@ -46,7 +46,7 @@ def test_vram_that_cannot_fit_is_no_go(workspace: Path) -> None:
     assert "PLAN_VRAM_TOO_BIG" in {f.code for f in gate.findings if f.severity == "block"}
     # loragate already tried the memory options before giving up
     assert result.plan.memory.fp8_base and result.plan.memory.blocks_to_swap == 39
-    assert read_ledger("big").latest["2"].blocking == ["PLAN_VRAM_TOO_BIG"]
+    assert read_ledger("big").latest["config"].blocking == ["PLAN_VRAM_TOO_BIG"]
     config = Path(gate.config_path).read_text()
     assert "## Gate 2 decision: NO-GO" in config and "PLAN_VRAM_TOO_BIG" in config and "8 GB" in config
 

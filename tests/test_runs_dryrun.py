@@ -26,7 +26,7 @@ def test_dry_run_go_records_gate_4_and_uses_scratch(workspace: Path) -> None:
     scratch = folder / "dry-run" / "output"
     assert (scratch / "mira.safetensors").exists()
     assert not Path(plan.output_dir).exists()  # the real output folder is untouched
-    record = read_ledger("mira").latest["4"]
+    record = read_ledger("mira").latest["dry_run"]
     assert record.verdict == "GO" and set(record.subject) == {"dataset", "caption_extension", "plan", "machine"}
     saved = json.loads((folder / "dry-run.json").read_text())
     assert saved["steps_completed"] == 3 and saved["caching_done"] is True
@@ -47,7 +47,7 @@ def test_weights_missing_names_the_flag(workspace: Path) -> None:
     assert report.verdict == "NO-GO"
     f = next(f for f in report.findings if f.severity == "block")
     assert f.code == "DRY_WEIGHTS_MISSING" and f.evidence["flag"] == "--dit"
-    assert read_ledger("mira").latest["4"].verdict == "NO-GO"
+    assert read_ledger("mira").latest["dry_run"].verdict == "NO-GO"
 
 
 def test_caption_encoding_error(workspace: Path) -> None:

@@ -31,7 +31,7 @@ def test_refused_with_stale_gate_after_caption_edit(workspace: Path) -> None:
     with pytest.raises(LoragateError) as err:
         launch("mira")
     assert "Gate 1" in err.value.message and "stale" in err.value.message
-    assert "loragate audit" in (err.value.fix or "")
+    assert err.value.next is not None and err.value.next.action == "audit_dataset"
     assert read_job("mira") is None  # nothing started
 
 
@@ -113,7 +113,8 @@ def test_continue_uses_network_weights_and_makes_gates_stale(workspace: Path) ->
     new = load_project_plan("mira")
     assert new.network.weights == str(checkpoint) and new.optimizer.learning_rate == 5e-5
     assert new.output_name != plan.output_name  # the first LoRA is kept
-    assert any("plan check" in r for r in result.gates_to_rerun) and any("dry-run" in r for r in result.gates_to_rerun)
+    # the epochs and file name changed: the disk Gate 3 judged too
+    assert [s.action for s in result.gates_to_rerun] == ["check_plan", "validate_env", "dry_run"]
     assert "Gate 2" in result.message and "Gate 4" in result.message
     with pytest.raises(LoragateError, match="Gate 2"):
         launch("mira")

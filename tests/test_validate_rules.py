@@ -131,6 +131,7 @@ CASES: list[tuple[str, Make, Make]] = [
     ("LR_PRODIGY", musubi(edit(WAN_LOW, optimizer_type="prodigyopt.Prodigy", learning_rate="1e-4")),
      musubi(edit(WAN_LOW, optimizer_type="prodigyopt.Prodigy", learning_rate="1.0"))),
     ("LR_DEFAULT", musubi(edit(WAN_LOW, learning_rate=DROP)), musubi(WAN_LOW)),
+    ("LR_OUT_OF_RANGE", musubi(edit(WAN_LOW, learning_rate="5")), musubi(WAN_LOW)),
     ("LR_ALPHA_SCALE", lambda: run(wan_setup(wan_train(), wan_train(edit(WAN_HIGH, network_alpha="16")))),
      lambda: run(wan_setup(wan_train(), wan_train(edit(WAN_HIGH, network_alpha="16", learning_rate="4e-4"))))),
     ("LR_ALPHA_DEFAULT", musubi(edit(WAN_LOW, network_alpha=DROP)), musubi(WAN_LOW)),

@@ -4,8 +4,9 @@ rates per family group. Data in loragate/data/optimizers.toml (each value with i
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from loragate.catalog.datafile import read_data_toml
 from loragate.catalog.models import FamilyGroup, get_family
@@ -13,6 +14,8 @@ from loragate.errors import LoragateError
 
 
 class OptimizerInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str
     display_name: str
     musubi_type: str = Field(description="Value for musubi-tuner's --optimizer_type.")
@@ -24,11 +27,50 @@ class OptimizerInfo(BaseModel):
     recommended_scheduler: str = "constant"
     explanation: str
     lr: dict[FamilyGroup, tuple[float, float]]
+    lr_source: str = Field(description="Where the learning-rate ranges come from.")
     default_lr: dict[FamilyGroup, float]
 
     def type_for(self, trainer: str) -> str:
         """The --optimizer_type spelling for 'musubi' or 'sdscripts'."""
         return self.musubi_type if trainer == "musubi" else self.sdscripts_type
+
+
+class LrCheck(BaseModel):
+    """How a learning rate is judged against the ranges (optimizers.toml [lr_check])."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alpha_ratio: tuple[float, float] = Field(description="The alpha / rank the ranges assume, lowest and highest.")
+    block_factor: float = Field(gt=1, description="How far past the range a rate blocks instead of warning.")
+
+
+class LrJudgement(BaseModel):
+    severity: Literal["warn", "block"]
+    update: float = Field(description="Learning rate x alpha / rank: the size of the update it makes.")
+    low: float = Field(description="The learning rate that would make the smallest sane update at this alpha / rank.")
+    high: float = Field(description="The learning rate that would make the largest sane update at this alpha / rank.")
+    source: str
+
+
+@lru_cache(maxsize=1)
+def lr_check() -> LrCheck:
+    return LrCheck.model_validate(read_data_toml("optimizers.toml")["lr_check"])
+
+
+def judge_lr(optimizer: str, group: FamilyGroup, learning_rate: float, alpha: float, rank: float) -> LrJudgement | None:
+    """None when the update the rate makes at this alpha / rank lies in the optimizer's range for
+    the family group; else how far off it is, with the range as learning rates for this pairing."""
+    info = get_optimizer(optimizer)
+    check = lr_check()
+    low, high = info.lr[group]
+    scale = alpha / rank
+    update = learning_rate * scale
+    lowest, highest = low * check.alpha_ratio[0], high * check.alpha_ratio[1]
+    if lowest <= update <= highest:
+        return None
+    far = update > highest * check.block_factor or update < lowest / check.block_factor
+    return LrJudgement(severity="block" if far else "warn", update=update, low=lowest / scale, high=highest / scale,
+                       source=info.lr_source)
 
 
 @lru_cache(maxsize=1)

@@ -18,8 +18,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from loragate.cli.nextstep import command_line
 from loragate.errors import GatesNotPassed, LoragateError, unexpected_error_sentence
 from loragate.findings import Finding, Verdict, sort_findings
+from loragate.nextstep import NextStep
 from loragate.progress import ProgressFn
 
 EXIT_GO = 0
@@ -43,11 +45,18 @@ def lit(value: object) -> str:
     return escape(_CONTROLS.sub("?", str(value)))
 
 
-def fail(message: str, fix: str | None = None) -> NoReturn:
-    """Stop with exit code 2 and the reason on stderr."""
-    err_console.print(f"[bold red]error:[/] {lit(message)}")
+def _what_to_do(fix: str | None, next_step: NextStep | None) -> None:
     if fix:
         err_console.print(f"[bold]what to do:[/] {lit(fix)}")
+    if next_step is not None:
+        # one line however long, so it can be copied whole
+        err_console.print(f"[bold]run:[/] {lit(command_line(next_step))}", highlight=False, soft_wrap=True)
+
+
+def fail(message: str, fix: str | None = None, next_step: NextStep | None = None) -> NoReturn:
+    """Stop with exit code 2 and the reason on stderr."""
+    err_console.print(f"[bold red]error:[/] {lit(message)}")
+    _what_to_do(fix, next_step)
     raise typer.Exit(EXIT_CANNOT_RUN)
 
 
@@ -58,11 +67,10 @@ def run_engine(call: Callable[[], T]) -> T:
         return call()
     except GatesNotPassed as exc:
         err_console.print(f"[bold red]NO-GO:[/] {lit(exc.message)}")
-        if exc.fix:
-            err_console.print(f"[bold]what to do:[/] {lit(exc.fix)}")
+        _what_to_do(exc.fix, exc.next)
         raise typer.Exit(EXIT_NO_GO) from None
     except LoragateError as exc:
-        fail(exc.message, exc.fix)
+        fail(exc.message, exc.fix, exc.next)
     except Exception as exc:  # noqa: BLE001 - a full disk or a bug is a sentence, never a traceback
         fail(unexpected_error_sentence(exc))
 
@@ -86,7 +94,8 @@ def findings_table(findings: Iterable[Finding], title: str = "Findings") -> Tabl
     for f in sort_findings(findings):
         # Most messages already name their file; repeating it only lengthens the row.
         where = f" [dim]({lit(f.path)})[/]" if f.path and f.path not in f.message else ""
-        table.add_row(f"[{SEVERITY_STYLE[f.severity]}]{f.severity}[/]", lit(f.code), lit(f.message) + where, lit(f.fix))
+        fix = f"{f.fix} Run: {command_line(f.next)}".strip() if f.next else f.fix
+        table.add_row(f"[{SEVERITY_STYLE[f.severity]}]{f.severity}[/]", lit(f.code), lit(f.message) + where, lit(fix))
     return table
 
 

@@ -9,6 +9,7 @@ from loragate.atomic import atomic_write_json, atomic_write_text
 from loragate.dataset.model import AuditReport
 from loragate.findings import Finding
 from loragate.gates.ledger import record_gate
+from loragate.gates.standard import dataset_subject
 from loragate.workspace import project_dir
 
 REPORT_MD = "dataset-report.md"
@@ -32,9 +33,9 @@ def record_audit(report: AuditReport, name: str) -> Path:
     blocking = [f for f in report.findings if f.severity == "block"]
     record_gate(
         name,
-        1,
+        "dataset",
         report.verdict,
-        {"dataset": report.dataset, "caption_extension": report.caption_extension},
+        dataset_subject(report.dataset, report.caption_extension, report.trigger, report.model, report.training_type),
         report.findings,
         summary=f"{report.images} images, {report.videos} clips, {len(blocking)} blocking, "
         f"{report.counts.get('warn', 0)} warnings",

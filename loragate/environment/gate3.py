@@ -15,6 +15,7 @@ from pathlib import Path
 from loragate.atomic import atomic_write_json, atomic_write_text
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.environment import compat, gpu as gpu_mod, resources, trainer, trainer_check, weights
+from loragate.environment.judged import judged_subject
 from loragate.environment.probe import ProbeResult, run_probe
 from loragate.environment.report import EnvReport, render_markdown, summarize
 from loragate.errors import LoragateError
@@ -22,6 +23,7 @@ from loragate.findings import Finding, count_by_severity, sort_findings, verdict
 from loragate.gates.ledger import record_gate
 from loragate.names import check_name
 from loragate.plan.model import TrainingPlan
+from loragate.plan.store import load_project_plan, plan_path
 from loragate.progress import ProgressFn, or_silent
 from loragate.workspace import project_dir
 
@@ -32,8 +34,6 @@ VRAM_MARGIN = 1.2  # the same 20% margin Gate 2 asks of a fit (loragate.vram.est
 
 
 def _load_plan(name: str) -> TrainingPlan:
-    from loragate.plan.store import load_project_plan
-
     return load_project_plan(check_name(name))
 
 
@@ -146,7 +146,9 @@ def _record(project: str, report: EnvReport) -> None:
     """environment.md and env.json beside the plan, then the Gate 3 verdict in the ledger."""
     folder = project_dir(project, create=True)
     report.written = [str(folder / ENV_MD), str(folder / ENV_JSON)]
-    record = record_gate(project, 3, report.verdict, {"machine": "local"}, report.findings, report.summary)
+    # the machine and the plan facts read from it: weights, disk and memory needs, trainer setup
+    subject = {"machine": "local", **judged_subject(str(plan_path(project)))}
+    record = record_gate(project, "environment", report.verdict, subject, report.findings, report.summary)
     report.machine_fingerprint = record.fingerprint
     atomic_write_text(folder / ENV_MD, render_markdown(report))
     atomic_write_json(folder / ENV_JSON, report)

@@ -1,7 +1,10 @@
 """Fingerprints of what a gate judged, so a later change makes its verdict stale.
 
-A gate's subject is a dict naming its parts: `dataset` (a folder), `plan` (a plan.json) and
-`machine` (this computer). The fingerprint of a subject is the hash of its parts' fingerprints.
+A gate's subject is a dict naming its parts: `dataset` (a folder), `plan` (a plan.json),
+`machine` (this computer), the plan facts Gate 3 reads (`weights`, `disk_needs`, `memory_needs`,
+`trainer_setup`, each naming the plan.json), and plain values a gate judged with (`trigger`,
+`model`, `training_type`, `caption_extension`). The fingerprint of a subject is the hash of its
+parts' fingerprints.
 """
 
 from __future__ import annotations
@@ -100,10 +103,40 @@ def fingerprint_machine(_: str = "local") -> str:
     return machine_fingerprint()
 
 
+def _judged(part: str) -> Callable[[str], str]:
+    """A fingerprinter for one group of the plan facts Gate 3 reads (loragate.environment.judged)."""
+
+    def fingerprint(plan_file: str) -> str:
+        from loragate.environment.judged import fingerprint_judged
+
+        return fingerprint_judged(part, plan_file)
+
+    return fingerprint
+
+
 PART_FINGERPRINTERS: dict[str, Callable[[str], str]] = {
     "dataset": fingerprint_dataset,
     "plan": fingerprint_plan,
     "machine": fingerprint_machine,
+    **{part: _judged(part) for part in ("weights", "disk_needs", "memory_needs", "trainer_setup")},
+}
+
+# Values a gate judged with. They are compared with the plan (gates.coverage), and their
+# fingerprint is the value itself.
+VALUE_PARTS = ("trigger", "model", "training_type")
+
+# Each part in the words a stale verdict uses.
+PART_LABELS: dict[str, str] = {
+    "dataset": "dataset's files or captions",
+    "plan": "plan",
+    "machine": "machine (GPU, driver or trainer install)",
+    "weights": "model files the plan names",
+    "disk_needs": "plan's disk needs (rank, epochs, save cadence, output folder or dataset)",
+    "memory_needs": "plan's memory settings",
+    "trainer_setup": "plan's trainer setup",
+    "trigger": "trigger word",
+    "model": "model",
+    "training_type": "training type",
 }
 
 
@@ -112,10 +145,12 @@ def fingerprint_parts(subject: Mapping[str, str]) -> dict[str, str]:
     parts: dict[str, str] = {}
     for part in sorted(subject):
         if part == "caption_extension":
-            continue
+            continue  # part of the dataset's fingerprint: it says which files are captions
         value = subject[part]
         if part == "dataset":
             parts[part] = fingerprint_dataset(value, subject.get("caption_extension", ".txt"))
+        elif part in VALUE_PARTS:
+            parts[part] = hashlib.sha256(value.encode()).hexdigest()
         else:
             parts[part] = PART_FINGERPRINTERS[part](value)
     return parts

@@ -8,64 +8,71 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shlex
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Any, Iterator
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from loragate.atomic import atomic_write_json
 from loragate.errors import GatesNotPassed, LoragateError
 from loragate.findings import Finding, Verdict
 from loragate.fsguard import read_json_object
-from loragate.gates.fingerprint import combine_parts, fingerprint_parts
+from loragate.gates.fingerprint import PART_LABELS, combine_parts, fingerprint_parts
+from loragate.gates.registry import Gate, gates, get_gate
+from loragate.nextstep import NextStep, step
 from loragate.workspace import project_dir
-
-GateNumber = Literal[1, 2, 3, 4]
-
-GATES: dict[int, tuple[str, str]] = {
-    1: ("dataset", "loragate audit DATASET --name {name}"),
-    2: ("config", "loragate plan check {name}"),
-    3: ("environment", "loragate env --plan {name}"),
-    4: ("dry run", "loragate dry-run {name}"),
-}
 
 LEDGER_FILE = "gates.json"
 
 
 class GateRecord(BaseModel):
-    gate: int
+    gate: int | None = Field(default=None, description="The gate's number (1-4), for people and older readers.")
+    name: str = Field(default="", description="The gate's name, the ledger key: dataset, config, environment, dry_run.")
     verdict: Verdict
     fingerprint: str
-    subject: dict[str, str] = Field(description="What was judged: dataset folder, plan file, machine.")
+    subject: dict[str, str] = Field(description="What was judged: dataset folder, trigger, plan file, machine.")
     parts: dict[str, str] = Field(default_factory=dict, description="Each part's fingerprint, to name what changed.")
     recorded_at: datetime
     summary: str = ""
     blocking: list[str] = Field(default_factory=list, description="Codes of the blocking findings.")
 
+    @model_validator(mode="after")
+    def _named(self) -> "GateRecord":
+        # records written before gates had names carry only their number
+        if not self.name and self.gate is not None:
+            self.name = get_gate(self.gate).key
+        return self
+
 
 class GateLedger(BaseModel):
     project: str
-    latest: dict[str, GateRecord] = Field(default_factory=dict)
+    latest: dict[str, GateRecord] = Field(default_factory=dict, description="Gate name -> its latest record.")
     history: list[GateRecord] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _keyed_by_name(self) -> "GateLedger":
+        # ledgers written before gates had names key them "1".."4"
+        self.latest = {record.name or key: record for key, record in self.latest.items()}
+        return self
 
 
 class GateState(BaseModel):
-    gate: int
-    name: str
+    gate: int = Field(description="The gate's number, in the order they run.")
+    key: str = Field(description="The gate's name in the ledger: dataset, config, environment, dry_run.")
+    name: str = Field(description="The gate in words: dataset, config, environment, dry run.")
     verdict: Verdict | None = None
     recorded_at: datetime | None = None
     age_seconds: float | None = None
     current: bool = False
     problem: str | None = Field(default=None, description="Why this gate does not count as passed now.")
-    run: str = Field(description="The command that (re)runs this gate.")
+    next: NextStep = Field(description="The operation that (re)runs this gate.")
 
 
 class GateStatus(BaseModel):
     project: str
-    ready: bool = Field(description="True when all four gates are GO for what exists now.")
+    ready: bool = Field(description="True when every gate a launch needs is GO for what exists now.")
     gates: list[GateState]
 
 
@@ -99,19 +106,20 @@ def read_ledger(project: str, root: Path | None = None) -> GateLedger:
 
 def record_gate(
     project: str,
-    gate: int,
+    gate: str | int,
     verdict: Verdict,
     subject: dict[str, str],
     findings: list[Finding] | None = None,
     summary: str = "",
     root: Path | None = None,
 ) -> GateRecord:
-    """Store a gate's verdict with the fingerprint of its subject as it is now."""
-    if gate not in GATES:
-        raise LoragateError(f"There is no gate {gate}.", "Gates are numbered 1 to 4.")
+    """Store a gate's verdict with the fingerprint of its subject as it is now. `gate` is the
+    gate's name (or, as older callers write it, its number)."""
+    spec = get_gate(gate)
     parts = fingerprint_parts(subject)
     record = GateRecord(
-        gate=gate,
+        gate=spec.number,
+        name=spec.key,
         verdict=verdict,
         fingerprint=combine_parts(parts),
         subject=dict(subject),
@@ -123,13 +131,13 @@ def record_gate(
     path = _ledger_path(project, root)
     with _locked(path):
         ledger = read_ledger(project, root)
-        ledger.latest[str(gate)] = record
+        ledger.latest[spec.key] = record
         ledger.history.append(record)
         atomic_write_json(path, ledger)
     return record
 
 
-def _plan_json(project: str, root: Path | None) -> dict:
+def _plan_json(project: str, root: Path | None) -> dict[str, Any]:
     """The saved plan as plain JSON ({} when there is none or it cannot be read: Gate 2 says why)."""
     from loragate.plan.model import PLAN_FILE
 
@@ -140,36 +148,32 @@ def _plan_json(project: str, root: Path | None) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _audit_command(project: str, plan: dict, record: GateRecord | None) -> str | None:
-    """Gate 1's command with the folder, and the trigger and model the plan trains with, filled in."""
-    dataset = plan.get("dataset") if isinstance(plan.get("dataset"), dict) else {}
-    folder = dataset.get("path") or (record.subject.get("dataset") if record else None)
-    if not folder:
+def _stale(gate: Gate, record: GateRecord) -> str | None:
+    """Which parts of what the gate judged changed since, in words (None when none did)."""
+    parts = fingerprint_parts(record.subject)
+    if combine_parts(parts) == record.fingerprint:
         return None
-    words = ["loragate", "audit", str(folder)]
-    for flag, value in (("--trigger", plan.get("trigger")), ("--model", plan.get("model")), ("--type", plan.get("training_type"))):
-        if value:
-            words += [flag, str(value)]
-    extension = dataset.get("caption_extension") or (record.subject.get("caption_extension") if record else None)
-    if extension and extension != ".txt":
-        words += ["--caption-ext", str(extension)]
-    return shlex.join(words + ["--name", project])
+    # records made before parts were kept can only say which parts there are
+    changed = [k for k in parts if parts[k] != record.parts.get(k)] if record.parts else sorted(parts)
+    words = [PART_LABELS.get(k, k) for k in changed] or ["what it judged"]
+    what = " and ".join(", ".join(words).rsplit(", ", 1))
+    return f"{gate.label} is stale: the {what} changed after it was checked."
 
 
-def _other_dataset(record: GateRecord, plan: dict) -> str | None:
-    """Why Gate 1's verdict is not about the data the plan trains on, if it is not."""
-    dataset = plan.get("dataset") if isinstance(plan.get("dataset"), dict) else {}
-    planned = dataset.get("path")
-    checked = record.subject.get("dataset")
-    if not planned or not checked:
-        return None
-    if os.path.realpath(planned) != os.path.realpath(checked):
-        return f"Gate 1 (dataset) checked {checked}, but the plan trains on {planned}."
-    planned_ext = dataset.get("caption_extension") or ".txt"
-    checked_ext = record.subject.get("caption_extension") or ".txt"
-    if planned_ext != checked_ext:
-        return f"Gate 1 (dataset) checked the {checked_ext} captions, but the plan trains with the {planned_ext} ones."
-    return None
+def _state(gate: Gate, project: str, record: GateRecord | None, plan: dict[str, Any], now: datetime) -> GateState:
+    state = GateState(gate=gate.number, key=gate.key, name=gate.title, next=gate.next_step(project, plan, record))
+    if record is None:
+        state.problem = f"{gate.label} has not been run."
+        return state
+    state.verdict = record.verdict
+    state.recorded_at = record.recorded_at
+    state.age_seconds = round((now - record.recorded_at).total_seconds(), 1)
+    state.problem = (gate.covers(record, plan) if gate.covers else None) or _stale(gate, record)
+    if state.problem is None and record.verdict != "GO":
+        blocking = ", ".join(record.blocking) or "blocking findings"
+        state.problem = f"{gate.label} said NO-GO ({blocking})."
+    state.current = state.problem is None
+    return state
 
 
 def gate_status(project: str, root: Path | None = None) -> GateStatus:
@@ -178,51 +182,25 @@ def gate_status(project: str, root: Path | None = None) -> GateStatus:
     if not folder.is_dir():
         raise LoragateError(
             f"There is no project {project!r} in {folder.parent}.",
-            "Check the name (each folder under grimoire/training/ is a project), or start one with "
-            f"`loragate audit DATASET --name {project}`.",
+            "Check the name (each folder under grimoire/training/ is a project), or start one by auditing its dataset "
+            "with this name.",
+            step("audit_dataset", name=project),
         )
     ledger = read_ledger(project, root)
     plan = _plan_json(project, root)
     now = datetime.now(timezone.utc)
-    states: list[GateState] = []
-    for gate, (name, command) in GATES.items():
-        record = ledger.latest.get(str(gate))
-        run = (_audit_command(project, plan, record) if gate == 1 else None) or command.format(name=project)
-        if record is None:
-            states.append(GateState(gate=gate, name=name, run=run, problem=f"Gate {gate} ({name}) has not been run."))
-            continue
-        state = GateState(
-            gate=gate,
-            name=name,
-            run=run,
-            verdict=record.verdict,
-            recorded_at=record.recorded_at,
-            age_seconds=round((now - record.recorded_at).total_seconds(), 1),
-        )
-        parts = fingerprint_parts(record.subject)
-        elsewhere = _other_dataset(record, plan) if gate == 1 else None
-        if elsewhere:
-            state.problem = elsewhere
-        elif combine_parts(parts) != record.fingerprint:
-            # records made before parts were kept can only say which parts there are
-            changed = [k for k in parts if parts[k] != record.parts.get(k)] if record.parts else sorted(parts)
-            what = " and ".join(", ".join(changed).rsplit(", ", 1))
-            state.problem = f"Gate {gate} ({name}) is stale: the {what} changed after it was checked."
-        elif record.verdict != "GO":
-            blocking = ", ".join(record.blocking) or "blocking findings"
-            state.problem = f"Gate {gate} ({name}) said NO-GO ({blocking})."
-        else:
-            state.current = True
-        states.append(state)
-    return GateStatus(project=project, ready=all(s.current for s in states), gates=states)
+    states = [_state(gate, project, ledger.latest.get(gate.key), plan, now) for gate in gates()]
+    required = {g.key for g in gates() if g.required_for_launch}
+    return GateStatus(project=project, ready=all(s.current for s in states if s.key in required), gates=states)
 
 
 def require_all_gates(project: str, root: Path | None = None) -> GateStatus:
-    """Raise with the first missing or stale gate and the command to run; there is no override."""
+    """Raise with the first missing or stale gate and the step that re-runs it; there is no override."""
     status = gate_status(project, root)
     if not status.ready:
-        problems = [s for s in status.gates if not s.current]
+        required = {g.key for g in gates() if g.required_for_launch}
+        problems = [s for s in status.gates if not s.current and s.key in required]
         lines = " ".join(s.problem or "" for s in problems)
         first = problems[0]
-        raise GatesNotPassed(f"Training cannot start: {lines}", f"Run `{first.run}` first.")
+        raise GatesNotPassed(f"Training cannot start: {lines}", f"Re-run Gate {first.gate} ({first.name}) first.", first.next)
     return status

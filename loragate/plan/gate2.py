@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from loragate.atomic import atomic_write_json, atomic_write_text
 from loragate.backends import get_backend
@@ -21,7 +21,7 @@ from loragate.gates.ledger import record_gate
 from loragate.plan.dataset_spec import frames_findings
 from loragate.plan.fit import SAFETY_MARGIN
 from loragate.plan.gpu import plan_gpu_gb
-from loragate.plan.model import Command, TrainingPlan
+from loragate.plan.model import Command, TrainingPlan, plan_problem
 from loragate.plan.new import new_plan
 from loragate.plan.paths import DATASET_TOML
 from loragate.plan.sampling import write_sample_prompts
@@ -89,7 +89,11 @@ def generate_config(name: str, model: str, dataset: str | Path, trigger: str, *,
     """Make the plan for `name`, write its files and run Gate 2 on it."""
     report = or_silent(progress)
     report(0, 2, "planning")
-    plan = new_plan(name, model, dataset, trigger, **options)
+    try:
+        plan = new_plan(name, model, dataset, trigger, **options)
+    except ValidationError as exc:  # a value the plan's bounds refuse: said in words, nothing saved
+        what, fix = plan_problem(exc)
+        raise LoragateError(f"The plan for {name} cannot be made: {what}.", fix or "Check the values given.") from exc
     save_plan(plan)
     report(1, 2, "writing the plan files and checking them (Gate 2)")
     gate = check_plan(name)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 BackendName = Literal["musubi", "sdscripts"]
 TrainingType = Literal["character", "style", "object"]
@@ -23,8 +23,20 @@ Precision = Literal["bf16", "fp16", "fp32"]
 
 PLAN_FILE = "plan.json"
 
+# A positive whole number; a resolution side as the loaders accept it; a timestep 0-1000.
+Count = Annotated[int, Field(ge=1)]
+Side = Annotated[int, Field(ge=64, le=4096)]
+Timestep = Annotated[int, Field(ge=0, le=1000)]
 
-class Command(BaseModel):
+
+class PlanPart(BaseModel):
+    """Every part of a plan refuses keys it does not know: a typo in a hand-edited plan.json
+    ("dimm") is an error that names it, never a setting silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Command(PlanPart):
     """One step the trainer runs, as an argv list (never a shell string)."""
 
     stage: Stage
@@ -34,7 +46,7 @@ class Command(BaseModel):
     description: str = ""
 
 
-class WeightPaths(BaseModel):
+class WeightPaths(PlanPart):
     """Model files the plan trains on. Which are needed depends on the family."""
 
     dit: str | None = Field(default=None, description="Wan DiT; for Wan 2.2 the low-noise expert.")
@@ -48,41 +60,41 @@ class WeightPaths(BaseModel):
     ae: str | None = Field(default=None, description="FLUX autoencoder.")
 
 
-class DatasetSubset(BaseModel):
+class DatasetSubset(PlanPart):
     """One folder of media as the trainer sees it (a Wan `[[datasets]]` entry or an sd-scripts subset)."""
 
     kind: Literal["image", "video"]
     path: str = Field(description="The folder, as a path on the machine that trains.")
-    num_repeats: int = 1
-    count: int = Field(default=0, description="Media files found in it when the plan was made.")
-    samples: int = Field(default=0, description="Training samples one pass yields (a clip once per target frame count it is long enough for).")
+    num_repeats: Count = 1
+    count: int = Field(default=0, ge=0, description="Media files found in it when the plan was made.")
+    samples: int = Field(default=0, ge=0, description="Training samples one pass yields (a clip once per target frame count it is long enough for).")
     cache_dir: str | None = Field(default=None, description="musubi cache folder for this subset, outside the dataset.")
 
 
-class DatasetSpec(BaseModel):
+class DatasetSpec(PlanPart):
     path: str = Field(description="Absolute path of the dataset folder.")
     caption_extension: str = ".txt"
     image_dir: str | None = None
     video_dir: str | None = None
-    image_count: int = 0
-    video_count: int = 0
-    resolution: tuple[int, int] = (1024, 1024)
-    num_repeats: int = 1
+    image_count: int = Field(default=0, ge=0)
+    video_count: int = Field(default=0, ge=0)
+    resolution: tuple[Side, Side] = (1024, 1024)
+    num_repeats: Count = 1
     enable_bucket: bool = True
     bucket_no_upscale: bool = False
-    target_frames: list[int] = Field(default_factory=list)
+    target_frames: list[Count] = Field(default_factory=list)
     frame_extraction: str | None = None
-    source_fps: float | None = None
+    source_fps: float | None = Field(default=None, gt=0)
     longest_clip_frames: int | None = Field(default=None, description="Frames in the longest clip at the rate the trainer reads them (Wan: 16 fps).")
     cache_dir: str | None = None
     subsets: list[DatasetSubset] = Field(default_factory=list, description="Folders the trainer reads, in order.")
     layout: str | None = Field(default=None, description="What the dataset scan saw: flat, wan (Images/ + Videos/), kohya (N_name folders).")
 
 
-class NetworkSpec(BaseModel):
+class NetworkSpec(PlanPart):
     module: str
-    dim: int = 16
-    alpha: float = 16
+    dim: int = Field(default=16, ge=1, le=1024, description="LoRA rank.")
+    alpha: float = Field(default=16, gt=0, allow_inf_nan=False)
     args: list[str] = Field(default_factory=list)
     weights: str | None = Field(
         default=None,
@@ -90,30 +102,31 @@ class NetworkSpec(BaseModel):
     )
 
 
-class OptimizerSpec(BaseModel):
+class OptimizerSpec(PlanPart):
     type: str = "AdamW8bit"
-    learning_rate: float = 1e-4
+    learning_rate: float = Field(default=1e-4, gt=0, allow_inf_nan=False,
+                                 description="Above 0; the sane range per optimizer and family is in optimizers.toml (Gate 2 checks it).")
     args: list[str] = Field(default_factory=list)
     lr_scheduler: str = "constant"
-    lr_scheduler_min_lr_ratio: float | None = None
-    lr_warmup_steps: int = 0
+    lr_scheduler_min_lr_ratio: float | None = Field(default=None, ge=0, le=1)
+    lr_warmup_steps: int = Field(default=0, ge=0)
     extra_flags: list[str] = Field(default_factory=list, description="Other trainer flags this optimizer needs, as argv.")
 
 
-class ScheduleSpec(BaseModel):
-    max_train_epochs: int = 10
-    max_train_steps: int | None = None
-    save_every_n_epochs: int = 1
-    batch_size: int = 1
-    gradient_accumulation_steps: int = 1
-    seed: int = 42
+class ScheduleSpec(PlanPart):
+    max_train_epochs: Count = 10
+    max_train_steps: Count | None = None
+    save_every_n_epochs: int = Field(default=1, ge=0, description="0: only the final LoRA is saved.")
+    batch_size: Count = 1
+    gradient_accumulation_steps: Count = 1
+    seed: int = Field(default=42, ge=0)
 
 
-class MemorySpec(BaseModel):
+class MemorySpec(PlanPart):
     mixed_precision: Precision = "bf16"
     fp8_base: bool = False
     fp8_scaled: bool = False
-    blocks_to_swap: int = 0
+    blocks_to_swap: int = Field(default=0, ge=0)
     gradient_checkpointing: bool = True
     attention: str = "sdpa"
     cache_latents: bool = True
@@ -124,41 +137,41 @@ class MemorySpec(BaseModel):
     fp8_text_encoder: bool = Field(default=False, description="Load the text encoder in 8-bit while caching (musubi --fp8_t5).")
 
 
-class TimestepSpec(BaseModel):
+class TimestepSpec(PlanPart):
     """Flow-matching timestep settings (Wan, FLUX)."""
 
     timestep_sampling: str = "shift"
-    discrete_flow_shift: float | None = None
-    min_timestep: int | None = None
-    max_timestep: int | None = None
+    discrete_flow_shift: float | None = Field(default=None, gt=0)
+    min_timestep: Timestep | None = None
+    max_timestep: Timestep | None = None
     preserve_distribution_shape: bool = False
-    timestep_boundary: int | None = None
+    timestep_boundary: Timestep | None = None
     guidance_scale: float | None = Field(default=None, description="FLUX: guidance while training (1.0 for dev).")
     model_prediction_type: str | None = Field(default=None, description="FLUX: how the model's output is read (raw).")
 
 
-class SamplingSpec(BaseModel):
+class SamplingSpec(PlanPart):
     """Sample images or clips the trainer makes while it trains (--sample_prompts)."""
 
     prompts_file: str = Field(description="The trainer's prompt file, as a path on the machine that trains.")
-    every_n_epochs: int | None = Field(default=None, description="Same cadence as the saved checkpoints.")
-    every_n_steps: int | None = None
+    every_n_epochs: int | None = Field(default=None, ge=1, description="Same cadence as the saved checkpoints.")
+    every_n_steps: int | None = Field(default=None, ge=1)
     at_first: bool = Field(default=True, description="--sample_at_first: the base model before training, as the reference row.")
     expert: ExpertName | None = Field(default=None, description="Wan 2.2: the only expert run that samples (the low-noise one).")
     note: str = Field(default="", description="What the samples do and do not show, in plain words.")
 
 
-class ExpertPlan(BaseModel):
+class ExpertPlan(PlanPart):
     """One Wan 2.2 expert trained as its own run (its own LoRA file)."""
 
     expert: ExpertName
     dit: str
-    min_timestep: int
-    max_timestep: int
+    min_timestep: Timestep
+    max_timestep: Timestep
     output_name: str
 
 
-class TrainingPlan(BaseModel):
+class TrainingPlan(PlanPart):
     schema_version: int = 1
     name: str
     created_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
@@ -168,7 +181,7 @@ class TrainingPlan(BaseModel):
     preset: PresetName = "standard"
     platform: Platform = "local"
     trigger: str
-    gpu_gb: float | None = Field(default=None, description="GPU memory the plan must fit, in GB.")
+    gpu_gb: float | None = Field(default=None, gt=0, allow_inf_nan=False, description="GPU memory the plan must fit, in GB.")
     trainer_dir: str | None = Field(default=None, description="The trainer's checkout.")
     trainer_python: str | None = Field(default=None, description="The interpreter the trainer runs under.")
     output_dir: str
@@ -190,29 +203,67 @@ class TrainingPlan(BaseModel):
 
 def load_plan(path: Path) -> TrainingPlan:
     from loragate.errors import LoragateError
+    from loragate.nextstep import step
 
+    remake = step("generate_config", name=Path(path).parent.name)
     try:
         return TrainingPlan.model_validate_json(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise LoragateError(f"There is no plan at {path}.", "Create one with `loragate plan new NAME ...`.") from exc
+        raise LoragateError(f"There is no plan at {path}.", "Make the training plan first.", remake) from exc
     except ValueError as exc:
+        what, fix = plan_problem(exc)
         raise LoragateError(
-            f"The plan {path} cannot be read: {_plan_problem(exc)}.",
-            "Re-create it with `loragate plan new`, or fix the JSON by hand.",
+            f"The plan {path} cannot be read: {what}.",
+            f"{fix} Nothing was changed; fix the file by hand, or make the plan again.".strip(),
+            remake,
         ) from exc
 
 
-def _plan_problem(exc: ValueError) -> str:
-    """The first thing wrong with a plan file, in words ("not valid JSON", "network.dim: ...")."""
+def _part_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The plan part (model class) a location such as ('dataset', 'subsets', 0) points into."""
+    part: type[BaseModel] = TrainingPlan
+    for key in loc:
+        if isinstance(key, int):
+            continue
+        field = part.model_fields.get(str(key))
+        if field is None:
+            return None
+        inner = [t for t in _flatten(field.annotation) if isinstance(t, type) and issubclass(t, BaseModel)]
+        if not inner:
+            return None
+        part = inner[0]
+    return part
+
+
+def _flatten(annotation: Any) -> list[Any]:
+    from typing import get_args
+
+    args = get_args(annotation)
+    return [annotation] if not args else [t for a in args for t in _flatten(a)]
+
+
+def plan_problem(exc: ValueError) -> tuple[str, str]:
+    """What is wrong with a plan, in words, and the hint that goes with it: every key the plan
+    does not know (with the settings that part has), else the first wrong value."""
     errors = getattr(exc, "errors", None)
-    first = errors()[0] if callable(errors) and errors() else None
-    if first is None:
-        return exc.__class__.__name__
-    if first.get("type") == "json_invalid":
-        return "it is not valid JSON"
+    found = errors() if callable(errors) else []
+    if not found:
+        return exc.__class__.__name__, ""
+    if found[0].get("type") == "json_invalid":
+        return "it is not valid JSON", ""
+    unknown = [e["loc"] for e in found if e.get("type") == "extra_forbidden"]
+    if unknown:
+        names = [".".join(str(k) for k in loc) for loc in unknown]
+        what = (f"'{names[0]}' is not a plan setting" if len(names) == 1
+                else f"{', '.join(repr(n) for n in names)} are not plan settings")
+        part = _part_at(tuple(unknown[0][:-1]))
+        where = ".".join(str(k) for k in unknown[0][:-1] if not isinstance(k, int)) or "the plan"
+        known = f" The settings of {where} are: {', '.join(part.model_fields)}." if part else ""
+        return what + " (a typo?)", f"Correct or remove it.{known}"
+    first = found[0]
     where = ".".join(str(part) for part in first.get("loc", ()))
     if not where:
-        return str(first.get("msg", "invalid value"))
+        return str(first.get("msg", "invalid value")), ""
     if first.get("type") == "missing":
-        return f"'{where}' is missing"
-    return f"'{where}' is wrong ({first.get('msg', 'invalid value')})"
+        return f"'{where}' is missing", ""
+    return f"'{where}' is wrong ({first.get('msg', 'invalid value')})", ""

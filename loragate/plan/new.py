@@ -90,8 +90,8 @@ def new_plan(
         )
 
     spec = describe(_frames(frames, family))
-    opt = _optimizer(chosen, family, optimizer, learning_rate)
-    dim = rank or chosen.rank
+    opt = _optimizer(chosen, family, optimizer, _check_lr(learning_rate))
+    dim = _check_rank(rank) if rank is not None else chosen.rank
     # keep the preset's alpha/rank ratio when the rank is overridden, so the step strength stays
     alpha = chosen.alpha * dim / chosen.rank
     schedule = _schedule(chosen, spec)
@@ -139,6 +139,27 @@ def new_plan(
         plan.explanations["sampling.prompts_file"] = sampling_note
     plan.commands = get_backend(plan.backend).commands(plan)
     return plan
+
+
+def _check_rank(rank: int) -> int:
+    bounds = NetworkSpec.model_fields["dim"].metadata
+    low = next(m.ge for m in bounds if hasattr(m, "ge"))
+    high = next(m.le for m in bounds if hasattr(m, "le"))
+    if not low <= rank <= high:
+        raise LoragateError(
+            f"The LoRA rank {rank} is not possible: a rank is a whole number from {low} to {high} (16 to 64 is usual).",
+            "Leave the rank out to use the preset's, or give one such as 32.",
+        )
+    return rank
+
+
+def _check_lr(learning_rate: float | None) -> float | None:
+    if learning_rate is not None and not (0 < learning_rate < math.inf):
+        raise LoragateError(
+            f"The learning rate {learning_rate} is not possible: it must be a number above 0.",
+            "Leave it out to use the preset's, or give one such as 1e-4 (Gate 2 says whether it suits the model).",
+        )
+    return learning_rate
 
 
 def _check_trigger(trigger: str) -> str:

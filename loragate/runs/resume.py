@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from loragate.errors import LoragateError
 from loragate.gates.ledger import gate_status
 from loragate.names import check_name
+from loragate.nextstep import NextStep
 from loragate.plan.store import load_project_plan, plan_path, save_plan
 from loragate.runs.checkpoint import lora_rank, safetensors_problem
 from loragate.runs.job import read_job
@@ -36,7 +37,7 @@ class ContinueResult(BaseModel):
     output_name: str = Field(description="The continuation writes under this new name, so the earlier LoRA is kept.")
     plan_file: str
     previous_plan: str = Field(description="A copy of the plan before this change.")
-    gates_to_rerun: list[str] = Field(description="Commands to run before `loragate launch`.")
+    gates_to_rerun: list[NextStep] = Field(description="The gates to run again before launching, in order.")
     message: str
 
 
@@ -118,7 +119,7 @@ def continue_run(
     shutil.copy2(plan_path(name, root), previous)
     saved = save_plan(new, root)
     status = gate_status(name, root)
-    todo = [s.run for s in status.gates if not s.current]
+    stale = [s for s in status.gates if not s.current]
     return ContinueResult(
         project=name,
         checkpoint=str(path),
@@ -128,13 +129,12 @@ def continue_run(
         output_name=output_name,
         plan_file=str(saved),
         previous_plan=str(previous),
-        gates_to_rerun=todo,
+        gates_to_rerun=[s.next for s in stale],
         message=(
             f"The plan of {name} now continues from {path.name} with --network_weights (fresh optimizer and step count"
             f"{', learning rate ' + format(new.optimizer.learning_rate, 'g') if learning_rate is not None else ''}"
             f"{', ' + str(epochs) + ' epochs' if epochs is not None else ''}) and saves as {output_name}. "
-            "The plan changed, so its config check (Gate 2) and dry run (Gate 4) no longer count: run "
-            + " then ".join(f"`{t}`" for t in todo)
-            + f" before `loragate launch {name}`."
+            "The plan changed, so these gates no longer count and run again before the launch: "
+            + ", then ".join(f"Gate {s.gate} ({s.name})" for s in stale) + "."
         ),
     )

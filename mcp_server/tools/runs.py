@@ -17,6 +17,7 @@ from loragate.runs.launch import LaunchResult, launch
 from loragate.runs.resume import ContinueResult, continue_run
 from loragate.runs.stop import StopResult, stop
 from mcp_server.common import RUNS_TRAINING, call_engine, resolve_path
+from mcp_server.nextstep import error_text
 
 # Runs the trainer and writes its record (dry-run.md/json, Gate 4): not read-only, not destructive.
 RUNS_DRY_RUN = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
@@ -37,7 +38,7 @@ async def confirm_launch(project: str) -> Elicit[ConfirmLaunch]:
     try:
         require_all_gates(project)
     except LoragateError as exc:
-        raise ToolError(str(exc)) from exc
+        raise ToolError(error_text(exc)) from exc
     return Elicit(
         f"Start training '{project}' now? It runs in the background on the GPU until it finishes or you stop it.",
         ConfirmLaunch,

@@ -5,6 +5,9 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from rich.markup import escape
+
+from loragate.cli.nextstep import command_line
 from loragate.cli.output import EXIT_GO, EXIT_NO_GO, console, print_json, run_engine
 from loragate.gates.ledger import gate_status
 
@@ -34,7 +37,7 @@ def register(app: typer.Typer) -> None:
                 table.add_column(column)
             for s in status.gates:
                 current = "[green]yes[/]" if s.current else "[red]no[/]"
-                todo = "" if s.current else f"{s.problem} Run: {s.run}"
+                todo = "" if s.current else escape(f"{s.problem} Run: {command_line(s.next)}")
                 table.add_row(f"{s.gate} {s.name}", s.verdict or "-", _age(s.age_seconds), current, todo)
             console.print(table)
             console.print("[bold green]Ready to launch.[/]" if status.ready else "[bold red]Not ready to launch.[/]")

@@ -102,5 +102,9 @@ def register(app: typer.Typer) -> None:
         if json_out:
             print_json(result)
         else:
+            from loragate.cli.nextstep import command_line
+
             console.print(result.message)
+            for next_step in result.gates_to_rerun:
+                console.print(f"  run: {command_line(next_step)}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_GO)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
+from loragate.errors import LoragateError
 from loragate.validate.invocation import Invocation
 from loragate.validate.rules.base import Hit, Setup, rule
 
@@ -70,6 +71,37 @@ def prodigy_lr(setup: Setup) -> Iterator[Hit]:
                   f"{given} makes it {'learn almost nothing' if lr < 0.1 else 'unstable'}.",
                   "Use --learning_rate 1.0 with Prodigy.", inv.evidence("--learning_rate"),
                   severity=None if lr < 0.1 or lr > 10 else "warn")
+
+
+@rule("LR_OUT_OF_RANGE", "warn", "A learning rate outside the optimizer's sane range for the model family.",
+      "loragate/data/optimizers.toml (ranges per optimizer and family group, each with its source; "
+      "scaled by alpha / rank, reference sd-scripts.md §6.10)")
+def lr_out_of_range(setup: Setup) -> Iterator[Hit]:
+    from loragate.catalog.optimizers import judge_lr
+
+    for inv in setup.trains():
+        family = setup.family(inv)
+        lr = inv.number("--learning_rate")
+        if family is None or lr is None or _is_adaptive(inv):
+            continue  # no rate given is LR_DEFAULT's; Prodigy's rate is LR_PRODIGY's
+        optimizer = inv.value("--optimizer_type") or "AdamW"  # both trainers: "" -> AdamW
+        dim = inv.number("--network_dim", 4.0) or 4.0  # lora.create_network: None -> 4
+        alpha = inv.number("--network_alpha", 1.0) or 1.0
+        try:
+            judged = judge_lr(optimizer, family.group, lr, alpha, dim)
+        except LoragateError:
+            continue  # an optimizer loragate has no ranges for
+        if judged is None:
+            continue
+        direction = ("too high: the run is likely to diverge or burn the picture" if lr > judged.high
+                     else "too low: the LoRA is likely to learn almost nothing")
+        yield Hit(f"--learning_rate {inv.value('--learning_rate')} with {optimizer} on {family.display_name} at alpha "
+                  f"{alpha:g} / rank {dim:g} is {direction}. The sane range there is {judged.low:.2g} to {judged.high:.2g} "
+                  f"(source: {judged.source}).",
+                  f"Use a learning rate between {judged.low:.2g} and {judged.high:.2g}.",
+                  inv.evidence("--learning_rate", sane_low=float(f"{judged.low:.3g}"), sane_high=float(f"{judged.high:.3g}"),
+                               source=judged.source),
+                  severity=judged.severity)
 
 
 @rule("LR_DEFAULT", "block", "No --learning_rate: the trainer uses 2e-6.",
