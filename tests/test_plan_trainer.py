@@ -64,7 +64,8 @@ def test_no_trainer_found_still_plans_with_a_warning(workspace: Path, home: Path
     gate = result.gate2
     assert gate.verdict == "GO" and result.plan.commands
     [finding] = [f for f in gate.findings if f.code == "PLAN_TRAINER_NOT_FOUND"]
-    assert finding.severity == "warn" and "MUSUBI_TUNER_DIR" in finding.fix and "loragate plan new" in finding.fix
+    assert finding.severity == "warn" and "MUSUBI_TUNER_DIR" in finding.fix
+    assert finding.next is not None and finding.next.action == "generate_config" and finding.next.args["name"] == "mira"
     assert "PLAN_TRAINER_NOT_FOUND" in Path(gate.config_path).read_text()
 
 

@@ -22,6 +22,7 @@ from loragate.errors import LoragateError
 from loragate.findings import Finding, count_by_severity, sort_findings, verdict_of
 from loragate.gates.ledger import record_gate
 from loragate.names import check_name
+from loragate.nextstep import step
 from loragate.plan.model import TrainingPlan
 from loragate.plan.store import load_project_plan, plan_path
 from loragate.progress import ProgressFn, or_silent
@@ -72,11 +73,13 @@ def check_environment(plan_name: str | None = None, backend: str | None = None, 
     report_progress = or_silent(progress)
     started = time.monotonic()
     if plan_name is None and backend is None:
-        raise LoragateError("Say what to check the machine for.", "Use `loragate env --plan NAME`, or `--backend musubi` / `--backend sdscripts`.")
+        raise LoragateError("Say what to check the machine for.", "Name the project's plan, or a trainer backend (musubi or sdscripts).")
     plan = _load_plan(plan_name) if plan_name else None
     if plan is not None and backend is not None and backend != plan.backend:
         raise LoragateError(
-            f"The plan {plan.name} trains with {plan.backend}, not {backend}.", f"Drop --backend, or use `loragate env --backend {backend}` without a plan."
+            f"The plan {plan.name} trains with {plan.backend}, not {backend}.",
+            f"Check the machine for the plan alone, or for the {backend} backend without a plan.",
+            step("validate_env", plan=plan.name)
         )
     backend = plan.backend if plan else backend
     assert backend is not None

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from loragate.findings import Finding
+from loragate.nextstep import step
 
 GIB = 1024**3
 
@@ -157,8 +158,9 @@ def gpu_findings(section: GpuSection, need_gb: float | None) -> list[Finding]:
                 code="ENV_GPU_TOO_SMALL",
                 severity="block",
                 message=f"The plan needs about {need_gb:.0f} GB of GPU memory but the {gpu.name} has {gpu.memory_total_gb:.0f} GB.",
-                fix="Re-plan for this card (`loragate plan new ... --gpu-gb` with its size), or rent a larger GPU.",
+                fix=f"Make the plan again for this card's {gpu.memory_total_gb:.0f} GB, so it fits it, or rent a larger GPU.",
                 evidence={"gpu": gpu.name, "total_gb": gpu.memory_total_gb, "plan_gb": need_gb},
+                next=step("generate_config", gpu_gb=round(gpu.memory_total_gb)),
             )
         )
     others = list(gpu.processes)

@@ -18,6 +18,7 @@ from loragate.environment.safetensors_header import (
     MUSUBI_DIT_PREFIXES, PICKLE_SUFFIXES, HeaderProblem, Inspection, inspect, read_header,
 )
 from loragate.findings import Finding
+from loragate.nextstep import step
 from loragate.plan.model import TrainingPlan
 
 Status = Literal["ok", "missing", "not_set", "hub", "directory", "pickle", "truncated", "corrupt", "unreadable"]
@@ -181,7 +182,8 @@ def _file_findings(plan: TrainingPlan, family: ModelFamily | None, wf: WeightFil
                 code=f"ENV_WEIGHTS_{wf.status.upper()}",
                 severity="block",
                 message=f"The {wf.role} file {name} {what}: {wf.problem}.",
-                fix="Download it again (compare its size with the one on the download page) and re-run `loragate env`.",
+                fix="Download it again (compare its size with the one on the download page), then check the machine again.",
+                next=step("validate_env", plan=plan.name),
                 path=wf.path,
                 evidence={**evidence, "size_gb": wf.size_gb},
             )

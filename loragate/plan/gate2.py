@@ -18,6 +18,7 @@ from loragate.backends import get_backend
 from loragate.errors import LoragateError
 from loragate.findings import Finding, Verdict, count_by_severity, sort_findings, verdict_of
 from loragate.gates.ledger import record_gate
+from loragate.nextstep import step
 from loragate.plan.dataset_spec import frames_findings
 from loragate.plan.fit import SAFETY_MARGIN
 from loragate.plan.gpu import plan_gpu_gb
@@ -108,7 +109,8 @@ def check_plan(name: str, progress: ProgressFn | None = None) -> Gate2Report:
     if plan.name != name:
         raise LoragateError(
             f"plan.json in grimoire/training/{name}/ belongs to the project {plan.name!r}.",
-            f"Set \"name\" back to {name!r} in the plan, or re-create it with `loragate plan new {name} ...`.",
+            f"Set \"name\" back to {name!r} in the plan, or make the plan for {name} again.",
+            step("generate_config", name=name),
         )
     findings: list[Finding] = []
     files: dict[str, str] = {}
@@ -182,16 +184,18 @@ def _vram(plan: TrainingPlan, gpu_gb: float | None, runs: int) -> tuple[VramEsti
             code="PLAN_GPU_UNKNOWN",
             severity="warn",
             message=f"No GPU size is known, so the {estimate.estimate_gb:.1f} GB estimate was not checked against a card.",
-            fix="Add `gpu_gb: 24` (your card's memory) to grimoire/studio.md, or re-plan with --gpu-gb.",
+            fix="Add `gpu_gb: 24` (your card's memory) to grimoire/studio.md and check the plan again, or make the plan "
+                "again with the card's memory.",
             evidence={"estimate_gb": estimate.estimate_gb},
+            next=step("check_plan", name=plan.name),
         )]
     findings: list[Finding] = []
     need = estimate.estimate_gb * SAFETY_MARGIN
     if need > gpu_gb:
         steps = "; ".join(f"{s.change} ({s.estimate_gb:.1f} GB)" for s in estimate.fit_plan)
         if estimate.fit_plan and estimate.fit_plan[-1].fits:
-            fix = (f"Cheapest changes that fit, in order: {steps}. Re-plan with them (for example "
-                   "`loragate plan new ... --resolution WxH` or --frames), or use a GPU with more memory.")
+            fix = (f"Cheapest changes that fit, in order: {steps}. Make the plan again with them (a smaller "
+                   "resolution or shorter clips), or use a GPU with more memory.")
         else:
             tried = f" Even these are not enough: {steps}." if steps else ""
             fix = f"Use a GPU with more memory (or a smaller model of the family).{tried}"

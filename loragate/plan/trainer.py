@@ -10,6 +10,7 @@ from pathlib import Path
 
 from loragate.environment.trainer import is_checkout, locate_trainer, trainer_facts
 from loragate.findings import Finding
+from loragate.nextstep import step
 from loragate.plan.model import TrainingPlan
 from loragate.plan.paths import trains_here
 
@@ -24,8 +25,9 @@ def trainer_findings(plan: TrainingPlan) -> list[Finding]:
             severity="info",
             message=(f"The commands expect {facts.display_name} in {folder} on the {plan.platform} machine, run with "
                      f"{python}; it cannot be checked from here."),
-            fix="On that machine, install it there (or re-plan with its folder), then run `loragate env` (Gate 3) there.",
+            fix="Install it on that machine (or make the plan again with its folder there), then check that machine (Gate 3) there.",
             evidence={"trainer_dir": folder, "trainer_python": python},
+            next=step("validate_env", plan=plan.name),
         )]
     if folder and is_checkout(Path(folder), facts):
         return []
@@ -37,7 +39,8 @@ def trainer_findings(plan: TrainingPlan) -> list[Finding]:
         message=(f"No {facts.display_name} was found on this machine (looked in: {where}), so the plan's commands "
                  f"name {folder or 'no folder'} and {python}, which may not be the trainer you will use."),
         fix=(f"Clone it (`git clone {facts.repository}`) and install it (`{facts.install}` in its own venv), set "
-             f"{facts.env_var}=/path/to/it (or `{facts.studio_key}: /path/to/it` in grimoire/studio.md), then re-create "
-             "the plan with `loragate plan new`. Gate 3 will not pass without it."),
+             f"{facts.env_var}=/path/to/it (or `{facts.studio_key}: /path/to/it` in grimoire/studio.md), then make "
+             "the plan again. Gate 3 will not pass without it."),
         evidence={"trainer_dir": folder, "looked_in": looked},
+        next=step("generate_config", name=plan.name, model=plan.model, dataset=plan.dataset.path, trigger=plan.trigger),
     )]
