@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from loragate.nextstep import NextStep
 
@@ -27,6 +27,16 @@ class Finding(BaseModel):
     path: str | None = Field(default=None, description="The file concerned, relative to the dataset or config folder.")
     evidence: dict[str, Any] = Field(default_factory=dict, description="The values that triggered the finding.")
     next: NextStep | None = Field(default=None, description="The operation to run next, when there is one (a tool call).")
+
+    @model_validator(mode="after")
+    def _declared(self) -> "Finding":
+        import os
+
+        if os.environ.get("LORAGATE_STRICT_CHECKS"):  # the test suite: no check ships undeclared
+            from loragate.checks import check_declared
+
+            check_declared(self.code, self.severity)
+        return self
 
 
 def verdict_of(findings: Iterable[Finding]) -> Verdict:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# Every Finding made in a test, in this process or a CLI it starts, must have a declared code
+# (loragate/checks.py): an undeclared one fails the test that made it.
+os.environ["LORAGATE_STRICT_CHECKS"] = "1"
 
 
 @pytest.fixture
