@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Literal
+from collections.abc import Iterable
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -29,7 +30,7 @@ class Finding(BaseModel):
     next: NextStep | None = Field(default=None, description="The operation to run next, when there is one (a tool call).")
 
     @model_validator(mode="after")
-    def _declared(self) -> "Finding":
+    def _declared(self) -> Finding:
         import os
 
         if os.environ.get("LORAGATE_STRICT_CHECKS"):  # the test suite: no check ships undeclared

@@ -9,11 +9,9 @@ tool call MCP clients make.
 
 from __future__ import annotations
 
-from typing import Union
-
 from pydantic import BaseModel, Field
 
-ArgValue = Union[str, int, float, bool, list[str]]
+ArgValue = str | int | float | bool | list[str]
 
 # Every operation a next step may name. The doors test that each one renders.
 ACTIONS = (

@@ -133,4 +133,4 @@ async def test_mcp_validate_env(machine: Path) -> None:
         assert not result.is_error
         assert result.structured_content["verdict"] == "GO" and result.structured_content["trainer"]["version"] == "0.3.4"
         missing = await client.call_tool("validate_env", {})
-        assert missing.is_error and "--plan NAME" in missing.content[0].text
+    assert missing.is_error and "plan" in missing.content[0].text and "loragate env" not in missing.content[0].text

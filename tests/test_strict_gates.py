@@ -4,9 +4,11 @@ what it means or is refused, and an unforeseen error is a bug report, never a NO
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from typer.testing import CliRunner
 
 from loragate.catalog.models import family_ids, get_family
@@ -16,6 +18,7 @@ from loragate.cli import app
 from loragate.cli.nextstep import command_line
 from loragate.dataset.audit import audit_dataset
 from loragate.gates.ledger import gate_status, read_ledger, record_gate
+from loragate.plan.model import TrainingPlan
 from loragate.plan.store import plan_path, save_plan
 from loragate.validate import validate_commands
 from tests.plan_helpers import flat_dataset
@@ -24,7 +27,7 @@ from tests.runs_fixtures import pass_gates, wan_plan
 runner = CliRunner()
 
 
-def _plan_new(data: Path, *extra: str):  # noqa: ANN202
+def _plan_new(data: Path, *extra: str) -> Result:
     return runner.invoke(app, ["plan", "new", "mira", "--model", "sdxl", "--dataset", str(data), "--trigger", "mira",
                                "--gpu-gb", "24", *extra])
 
@@ -71,7 +74,7 @@ def test_an_audit_for_another_model_does_not_pass_the_plan(workspace: Path) -> N
     (lambda p: setattr(p.weights, "vae", "/models/other_vae.safetensors"), "model files the plan names"),
     (lambda p: setattr(p.memory, "blocks_to_swap", 20), "memory settings"),
 ])
-def test_gate_3_goes_stale_when_the_plan_facts_it_judged_change(workspace: Path, change, part: str) -> None:  # noqa: ANN001
+def test_gate_3_goes_stale_when_the_plan_facts_it_judged_change(workspace: Path, change: Callable[[TrainingPlan], None], part: str) -> None:
     plan = wan_plan(workspace)
     pass_gates(workspace, plan)
     assert gate_status("mira").ready
@@ -169,7 +172,7 @@ def test_every_preset_learning_rate_lies_in_its_sourced_range() -> None:
 # --- an unforeseen error is a bug, exit 2 -------------------------------------------------------
 
 def test_an_unexpected_exception_exits_2_and_asks_for_a_bug_report(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import loragate.gates.ledger as ledger
+    from loragate.gates import ledger
 
     def broken(*_: object, **__: object) -> None:
         raise ZeroDivisionError("division by zero")
@@ -181,3 +184,9 @@ def test_an_unexpected_exception_exits_2_and_asks_for_a_bug_report(workspace: Pa
     assert result.exit_code == 2
     assert "this is a bug in loragate" in result.stderr and "Please report it at" in result.stderr
     assert "ZeroDivisionError" in result.stderr
+
+
+def test_a_usage_mistake_is_not_reported_as_a_bug(workspace: Path) -> None:
+    result = runner.invoke(app, ["plan", "new", "x", "--model"])
+    assert result.exit_code == 2 and "requires an argument" in result.output
+    assert "bug in loragate" not in result.output

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from loragate.atomic import atomic_write_json, atomic_write_text
 from loragate.dataset.model import AuditReport
 from loragate.findings import Finding
-from loragate.gates.ledger import record_gate
+from loragate.gates.conclude import conclude
 from loragate.gates.standard import dataset_subject
 from loragate.workspace import project_dir
 
@@ -24,19 +23,17 @@ QUALITY_CODES = {
 
 
 def record_audit(report: AuditReport, name: str) -> Path:
-    """Write the report pair atomically, then record Gate 1 in the ledger. Returns the .md path."""
-    folder = project_dir(name, create=True)
-    md_path = folder / REPORT_MD
+    """Record Gate 1 in the ledger, then write the report pair atomically. Returns the .md path."""
+    md_path = project_dir(name, create=True) / REPORT_MD
     report.report_path = str(md_path)
-    atomic_write_json(folder / REPORT_JSON, report)
-    atomic_write_text(md_path, render_markdown(report, name))
     blocking = [f for f in report.findings if f.severity == "block"]
-    record_gate(
-        name,
+    conclude(
         "dataset",
-        report.verdict,
+        name,
+        report,
         dataset_subject(report.dataset, report.caption_extension, report.trigger, report.model, report.training_type),
-        report.findings,
+        markdown=(REPORT_MD, lambda r: render_markdown(r, name)),
+        json_file=REPORT_JSON,
         summary=f"{report.images} images, {report.videos} clips, {len(blocking)} blocking, "
         f"{report.counts.get('warn', 0)} warnings",
     )

@@ -12,15 +12,15 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
-from loragate.atomic import atomic_write_json, atomic_write_text
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.environment import compat, gpu as gpu_mod, resources, trainer, trainer_check, weights
 from loragate.environment.judged import judged_subject
 from loragate.environment.probe import ProbeResult, run_probe
 from loragate.environment.report import EnvReport, render_markdown, summarize
 from loragate.errors import LoragateError
-from loragate.findings import Finding, count_by_severity, sort_findings, verdict_of
-from loragate.gates.ledger import record_gate
+from loragate.findings import Finding, count_by_severity
+from loragate.gates.conclude import conclude, decide
+from loragate.gates.ledger import GateRecord
 from loragate.names import check_name
 from loragate.nextstep import step
 from loragate.plan.model import TrainingPlan
@@ -120,8 +120,7 @@ def check_environment(plan_name: str | None = None, backend: str | None = None, 
     findings += resources.ram_findings(resources_section)
     findings += resources.tokenizer_findings(resources_section, python)
 
-    findings = sort_findings(findings)
-    verdict = verdict_of(findings)
+    findings, verdict = decide(findings)
     report = EnvReport(
         project=plan.name if plan else None,
         backend=backend,
@@ -146,12 +145,13 @@ def check_environment(plan_name: str | None = None, backend: str | None = None, 
 
 
 def _record(project: str, report: EnvReport) -> None:
-    """environment.md and env.json beside the plan, then the Gate 3 verdict in the ledger."""
+    """The Gate 3 verdict in the ledger, then environment.md and env.json beside the plan."""
     folder = project_dir(project, create=True)
     report.written = [str(folder / ENV_MD), str(folder / ENV_JSON)]
     # the machine and the plan facts read from it: weights, disk and memory needs, trainer setup
     subject = {"machine": "local", **judged_subject(str(plan_path(project)))}
-    record = record_gate(project, "environment", report.verdict, subject, report.findings, report.summary)
-    report.machine_fingerprint = record.fingerprint
-    atomic_write_text(folder / ENV_MD, render_markdown(report))
-    atomic_write_json(folder / ENV_JSON, report)
+
+    def keep(record: GateRecord) -> None:
+        report.machine_fingerprint = record.fingerprint
+
+    conclude("environment", project, report, subject, markdown=(ENV_MD, render_markdown), json_file=ENV_JSON, on_record=keep)

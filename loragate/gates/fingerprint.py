@@ -13,8 +13,8 @@ import hashlib
 import json
 import os
 import stat
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
 from loragate.fsguard import inside, read_capped
 

@@ -7,11 +7,11 @@ whether all four are GO *and* current; a caption edited after Gate 1 makes Gate 
 from __future__ import annotations
 
 import fcntl
-import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -39,7 +39,7 @@ class GateRecord(BaseModel):
     blocking: list[str] = Field(default_factory=list, description="Codes of the blocking findings.")
 
     @model_validator(mode="after")
-    def _named(self) -> "GateRecord":
+    def _named(self) -> GateRecord:
         # records written before gates had names carry only their number
         if not self.name and self.gate is not None:
             self.name = get_gate(self.gate).key
@@ -52,7 +52,7 @@ class GateLedger(BaseModel):
     history: list[GateRecord] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _keyed_by_name(self) -> "GateLedger":
+    def _keyed_by_name(self) -> GateLedger:
         # ledgers written before gates had names key them "1".."4"
         self.latest = {record.name or key: record for key, record in self.latest.items()}
         return self

@@ -9,8 +9,9 @@ verdicts by the gate's name, so the others are untouched.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from loragate.errors import LoragateError
 from loragate.nextstep import NextStep
@@ -32,9 +33,9 @@ class Gate:
     """Its place in the order people see (Gate 1, Gate 2, ...)."""
     title: str
     """How messages call it: "dataset", "dry run"."""
-    next_step: Callable[[str, PlanJson, "GateRecord | None"], NextStep]
+    next_step: Callable[[str, PlanJson, GateRecord | None], NextStep]
     """The operation that (re)runs the gate for a project, from the plan and the last record."""
-    covers: Callable[["GateRecord", PlanJson], str | None] | None = None
+    covers: Callable[[GateRecord, PlanJson], str | None] | None = None
     """Why a recorded verdict is not about what the plan trains on now (None when it is)."""
     required_for_launch: bool = True
 

@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field, ValidationError
 from loragate.atomic import atomic_write_json, atomic_write_text
 from loragate.backends import get_backend
 from loragate.errors import LoragateError
-from loragate.findings import Finding, Verdict, count_by_severity, sort_findings, verdict_of
-from loragate.gates.ledger import record_gate
+from loragate.findings import Finding, Verdict, count_by_severity
+from loragate.gates.conclude import conclude, decide
 from loragate.nextstep import step
 from loragate.plan.dataset_spec import frames_findings
 from loragate.plan.fit import SAFETY_MARGIN
@@ -129,8 +129,7 @@ def check_plan(name: str, progress: ProgressFn | None = None) -> Gate2Report:
     runs = 2 if plan.experts_together and len([c for c in plan.commands if c.stage == "train"]) > 1 else 1
     vram, vram_findings = _vram(plan, gpu_gb, runs)
     findings += vram_findings
-    findings = sort_findings(findings)
-    verdict = verdict_of(findings)
+    findings, verdict = decide(findings)
     path = plan_path(name)
     result = Gate2Report(
         project=name,
@@ -146,8 +145,7 @@ def check_plan(name: str, progress: ProgressFn | None = None) -> Gate2Report:
         config_path=str(project_dir(name) / CONFIG_MD),
         files={**files, CONFIG_MD: str(project_dir(name) / CONFIG_MD)},
     )
-    record_gate(name, 2, verdict, {"plan": str(path)}, findings, result.summary)
-    atomic_write_text(Path(result.config_path), render_config_md(plan, result, result.files))
+    conclude("config", name, result, {"plan": str(path)}, markdown=(CONFIG_MD, lambda r: render_config_md(plan, r, r.files)))
     report(3, 3, verdict)
     return result
 

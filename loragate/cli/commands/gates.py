@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
-
 from rich.markup import escape
+from rich.table import Table
 
 from loragate.cli.nextstep import command_line
 from loragate.cli.output import EXIT_GO, EXIT_NO_GO, console, print_json, run_engine
