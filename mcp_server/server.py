@@ -45,6 +45,9 @@ class LoragateServer(MCPServer):
 
 
 def build_server() -> MCPServer:
+    from loragate.catalog.integrity import check_data
+
+    check_data()  # refuse to serve on inconsistent data files rather than answer wrongly
     server = LoragateServer("loragate", instructions=INSTRUCTIONS)
     from mcp_server import tools
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from loragate.catalog.datafile import read_data_toml
 from loragate.errors import LoragateError
@@ -19,6 +19,8 @@ FamilyGroup = Literal["wan", "sd", "flux"]
 
 
 class TextEncoder(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key in the data file is an error
+
     name: str
     params_b: float = Field(description="Parameters in billions.")
     token_limit: int = Field(description="Tokens the encoder reads; the rest of a caption is cut.")
@@ -28,6 +30,8 @@ class TextEncoder(BaseModel):
 
 class ExpertFacts(BaseModel):
     """A Wan 2.2 expert: which timesteps it denoises."""
+    model_config = ConfigDict(extra="forbid")  # a misspelt key in the data file is an error
+
 
     name: Literal["high", "low"]
     min_timestep: int
@@ -36,6 +40,8 @@ class ExpertFacts(BaseModel):
 
 
 class ModelFamily(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key in the data file is an error
+
     id: str
     display_name: str
     trainer: Literal["musubi", "sdscripts"]

@@ -51,7 +51,11 @@ class Schedule(BaseModel):
 
 @lru_cache(maxsize=1)
 def _data() -> dict[str, Any]:
-    return read_data_toml("presets.toml")
+    from loragate.catalog.integrity import PresetsFile
+
+    raw = read_data_toml("presets.toml")
+    PresetsFile.model_validate(raw)  # unknown keys and out-of-bound values are errors, not ignored
+    return raw
 
 
 def get_preset(family_id: str, training_type: str = "character", preset: str = "standard") -> Preset:

@@ -11,7 +11,7 @@ import sys
 from functools import lru_cache
 
 from packaging.version import InvalidVersion, Version
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from loragate.environment.gpu import GpuSection
 from loragate.catalog.datafile import read_data_toml
@@ -20,11 +20,15 @@ from loragate.findings import Finding
 
 
 class DriverMinimum(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key in the data file is an error
+
     min_driver_linux: str
     min_driver_windows: str
 
 
 class TorchRelease(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key in the data file is an error
+
     torchvision: str
     builds: list[str]
     oldest_arch: dict[str, str] = Field(
@@ -33,6 +37,8 @@ class TorchRelease(BaseModel):
 
 
 class ArchFacts(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key in the data file is an error
+
     capability: str
     generation: str
     min_cuda: str
@@ -41,6 +47,8 @@ class ArchFacts(BaseModel):
 
 
 class CudaMatrix(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key in the data file is an error
+
     index_url: str
     cuda_major: dict[str, DriverMinimum]
     cuda: dict[str, DriverMinimum]

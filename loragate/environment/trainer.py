@@ -23,7 +23,7 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from loragate.catalog.datafile import read_data_toml
 from loragate.errors import LoragateError
@@ -36,6 +36,8 @@ else:  # pragma: no cover
 
 
 class TokenizerFacts(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key in the data file is an error
+
     repo: str
     subfolder: str = ""
     purpose: str
@@ -44,6 +46,8 @@ class TokenizerFacts(BaseModel):
 
 
 class TrainerFacts(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key in the data file is an error
+
     name: str
     display_name: str
     repository: str
@@ -58,6 +62,8 @@ class TrainerFacts(BaseModel):
 
 
 class PackageFacts(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key in the data file is an error
+
     modules: dict[str, str]
     import_check: list[str]
     attention: dict[str, str]
@@ -65,6 +71,8 @@ class PackageFacts(BaseModel):
 
 
 class TrainerData(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key in the data file is an error
+
     trainer: dict[str, TrainerFacts]
     packages: PackageFacts
 

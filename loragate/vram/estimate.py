@@ -28,7 +28,11 @@ _FP8_SCALED_BYTES = 1.0 + 4.0 / 64
 
 @lru_cache(maxsize=1)
 def constants() -> dict[str, Any]:
-    return read_data_toml("vram_constants.toml")
+    from loragate.catalog.integrity import VramConstantsFile
+
+    raw = read_data_toml("vram_constants.toml")
+    VramConstantsFile.model_validate(raw)  # unknown keys and out-of-bound values are errors, not ignored
+    return raw
 
 
 def sequence_tokens(family: ModelFamily, width: int, height: int, frames: int) -> int:
