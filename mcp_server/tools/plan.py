@@ -36,7 +36,7 @@ def register(mcp: MCPServer) -> None:
         optimizer: Annotated[str | None, Field(description="AdamW, AdamW8bit, Prodigy, Lion or Adafactor (default from the preset).")] = None,
         experts_together: Annotated[bool | None, Field(description="Wan 2.2: run both experts at once (default: when both fit the GPU).")] = None,
         rank: Annotated[int | None, Field(ge=1, le=1024, description="LoRA rank (network dim); default from the preset.")] = None,
-        learning_rate: Annotated[float | None, Field(gt=0, lt=1, description="Learning rate; default from the preset and optimizer.")] = None,
+        learning_rate: Annotated[float | None, Field(gt=0, description="Learning rate; default from the preset and optimizer (Prodigy runs at 1.0). Gate 2 judges it against the optimizer's sourced range.")] = None,
         caption_extension: Annotated[str, Field(description="Caption file extension, the same one audit_dataset checked.")] = ".txt",
     ) -> GenerateResult:
         """Create the training plan for a project from a model, a preset and the dataset: writes

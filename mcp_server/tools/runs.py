@@ -91,7 +91,7 @@ def register(mcp: MCPServer) -> None:
     async def continue_tool(
         project: Annotated[str, Field(description="Project name.")],
         checkpoint: Annotated[str, Field(description="The checkpoint .safetensors to continue from (path in the workspace).")],
-        learning_rate: Annotated[float | None, Field(gt=0, lt=1, description="New learning rate, usually lower.")] = None,
+        learning_rate: Annotated[float | None, Field(gt=0, description="New learning rate, usually lower (Prodigy runs at 1.0; Gate 2 judges it against the optimizer's range).")] = None,
         epochs: Annotated[int | None, Field(ge=1, description="Epochs to train from the checkpoint.")] = None,
     ) -> ContinueResult:
         """Write a new plan version that continues a run from a chosen checkpoint with
