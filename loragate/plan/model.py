@@ -31,9 +31,10 @@ Timestep = Annotated[int, Field(ge=0, le=1000)]
 
 class PlanPart(BaseModel):
     """Every part of a plan refuses keys it does not know: a typo in a hand-edited plan.json
-    ("dimm") is an error that names it, never a setting silently dropped."""
+    ("dimm") is an error that names it, never a setting silently dropped. The bounds hold for
+    values set later in code too (the memory fit, a continued run)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class Command(PlanPart):

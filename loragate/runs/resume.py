@@ -10,6 +10,7 @@ again before launch; the previous plan is kept in plan-history/.
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -72,7 +73,9 @@ def continue_run(
 ) -> ContinueResult:
     """Write a new plan version that continues from `checkpoint` with --network_weights."""
     check_name(name)
-    if learning_rate is not None and not (0 < learning_rate < 1):
+    # above 0 is all a rate must be here (Prodigy runs at 1.0); Gate 2 judges it against the
+    # optimizer's sourced range before the continued plan can launch
+    if learning_rate is not None and not (0 < learning_rate < math.inf):
         raise LoragateError(f"The learning rate {learning_rate} is out of range.", "Give a value like 5e-5 (lower than before is usual when continuing).")
     if epochs is not None and epochs < 1:
         raise LoragateError(f"{epochs} epochs is not a number of epochs to train.", "Give 1 or more.")
