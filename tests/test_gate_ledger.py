@@ -93,3 +93,38 @@ def test_hostile_project_names_are_refused(workspace: Path) -> None:
 def test_unknown_project_is_named_not_shown_as_four_missing_gates(workspace: Path) -> None:
     with pytest.raises(LoragateError, match="no project 'nope'"):
         gate_status("nope")
+
+
+def test_a_ledger_written_with_gate_numbers_still_reads(workspace: Path) -> None:
+    data = _dataset(workspace)
+    record_gate("p", "dataset", "GO", {"dataset": str(data), "caption_extension": ".txt"})
+    path = workspace / "grimoire" / "training" / "p" / "gates.json"
+    old = json.loads(path.read_text())
+    record = old["latest"].pop("dataset")
+    record.pop("name")
+    old["latest"]["1"] = record  # as loragate wrote it before gates had names
+    old["history"] = [record]
+    path.write_text(json.dumps(old))
+    ledger = read_ledger("p")
+    assert list(ledger.latest) == ["dataset"] and ledger.history[0].name == "dataset"
+    assert gate_status("p").gates[0].current
+    record_gate("p", 2, "NO-GO", {"plan": str(workspace / "plan.json")})  # numbers still name gates
+    assert set(json.loads(path.read_text())["latest"]) == {"dataset", "config"}
+
+
+def test_a_new_gate_is_one_registration(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from loragate.gates import registry
+    from loragate.nextstep import step
+
+    registry.gates()  # the standard four, registered
+    monkeypatch.setattr(registry, "_GATES", dict(registry._GATES))
+    registry.register_gate(registry.Gate(key="evaluation", number=5, title="evaluation", required_for_launch=False,
+                                         next_step=lambda p, _plan, _rec: step("monitor", project=p)))
+    data = _dataset(workspace)
+    for gate in (1, 2, 3, 4):
+        record_gate("p", gate, "GO", {"dataset": str(data)})
+    status = gate_status("p")
+    assert [s.key for s in status.gates][-1] == "evaluation" and status.gates[-1].problem == "Gate 5 (evaluation) has not been run."
+    assert status.ready  # the launch gates are unchanged by it
+    record_gate("p", "evaluation", "GO", {"dataset": str(data)})
+    assert gate_status("p").gates[-1].current
