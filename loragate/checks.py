@@ -50,7 +50,7 @@ def catalogue() -> dict[str, Check]:
     checks = dict(declared_in_data())
     for rule in RULES:
         # a rule's hits may soften or harden its default severity case by case
-        severities: list[Severity] = [rule.severity] + [s for s in ("block", "warn", "info") if s != rule.severity]  # type: ignore[misc]
+        severities: list[Severity] = [rule.severity] + [s for s in ("block", "warn", "info") if s != rule.severity]
         checks.setdefault(rule.code, Check(severity=severities, stage="validate", source=rule.source,
                                            message=rule.summary, fix="Given with each finding: the setting to change."))
     return checks
