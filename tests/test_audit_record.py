@@ -45,7 +45,8 @@ def test_name_writes_report_and_records_gate_1(tmp_path: Path, workspace: Path) 
     record = read_ledger("mira_v1").latest["dataset"]
     assert record.verdict == "GO"
     assert record.subject == {"dataset": str(ds.resolve()), "caption_extension": ".txt", "trigger": "mira",
-                              "model": "sdxl", "training_type": "character"}
+                              "model": "sdxl", "training_type": "character",
+                              "thresholds": str(workspace / "grimoire/training/mira_v1/thresholds.toml")}
     assert gate_status("mira_v1").gates[0].current
 
     # Editing a caption after the audit makes Gate 1 stale.

@@ -91,6 +91,7 @@ def _loaders() -> dict[str, Callable[[], object]]:
     from loragate.catalog.models import load_catalog
     from loragate.catalog.optimizers import _optimizers, lr_check
     from loragate.checks import declared_in_data
+    from loragate.dataset.thresholds import load_thresholds
     from loragate.environment.compat import load_matrix
     from loragate.environment.trainer import load_trainer_data
 
@@ -103,6 +104,7 @@ def _loaders() -> dict[str, Callable[[], object]]:
         "vram_constants.toml": _schema(VramConstantsFile, "vram_constants.toml"),
         "vram_published.toml": _schema(PublishedFile, "vram_published.toml"),
         "checks.toml": declared_in_data,
+        "thresholds.toml": load_thresholds,
     }
 
 

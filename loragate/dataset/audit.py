@@ -10,6 +10,7 @@ from typing import get_args
 
 from loragate.dataset.analyze import analyze_images_counted
 from loragate.dataset.captions import check_captions, check_trigger
+from loragate.dataset.thresholds import Thresholds, load_thresholds
 from loragate.dataset.image_checks import QUALITY_PROPERTIES, decode_finding, file_findings, quality_findings
 from loragate.dataset.duplicate_findings import duplicate_findings, duplicate_groups
 from loragate.dataset.model import AuditReport, ImageAnalysis, MediaFile, TrainingType
@@ -21,11 +22,6 @@ from loragate.errors import LoragateError
 from loragate.findings import Finding, count_by_severity, sort_findings, verdict_of
 from loragate.names import check_name
 from loragate.progress import ProgressFn, or_silent
-
-# A quality flag raised on most of the pictures describes the dataset's look, not a bad picture.
-COMMON_LOOK_SHARE = 0.5
-COMMON_LOOK_MIN = 5
-
 
 def audit_dataset(
     dataset: Path,
@@ -48,6 +44,7 @@ def audit_dataset(
         check_name(name)
     caption_extension = normalize_caption_extension(caption_extension)
     rules = rules_for(model)
+    thresholds = load_thresholds(name)  # the project's own, when it has a thresholds.toml
 
     scan = scan_dataset(Path(dataset), caption_extension)
     root = Path(scan.root)
@@ -58,7 +55,7 @@ def audit_dataset(
     )
     probes, vcached = probe_videos(root, [m.path for m in scan.videos], lambda d, t, msg: report_progress(d, t, f"clips: {msg}"))
 
-    findings += _image_findings(analyses, rules)
+    findings += _image_findings(analyses, rules, thresholds)
     for probe in probes.values():
         findings += video_findings(probe, rules)
     caption_findings, caption_stats = check_captions(scan, trigger, rules)
@@ -148,7 +145,7 @@ def _clips_ignored(videos: list[MediaFile], rules: DatasetRules) -> Finding:
     )
 
 
-def _image_findings(analyses: dict[str, ImageAnalysis], rules: DatasetRules) -> list[Finding]:
+def _image_findings(analyses: dict[str, ImageAnalysis], rules: DatasetRules, thresholds: Thresholds) -> list[Finding]:
     out: list[Finding] = []
     quality: list[Finding] = []
     decoded = 0
@@ -159,13 +156,15 @@ def _image_findings(analyses: dict[str, ImageAnalysis], rules: DatasetRules) -> 
             continue
         decoded += 1
         out += file_findings(analysis, rules.training_resolution)
-        quality += quality_findings(analysis)
+        quality += quality_findings(analysis, thresholds.quality)
     by_code: dict[str, list[Finding]] = {}
     for f in quality:
         by_code.setdefault(f.code, []).append(f)
     for prop in QUALITY_PROPERTIES:
         flagged = by_code.get(prop.code, [])
-        if len(flagged) >= COMMON_LOOK_MIN and len(flagged) > COMMON_LOOK_SHARE * decoded:
+        # a flag raised on most of the pictures describes the dataset's look, not a bad picture
+        look = thresholds.common_look
+        if len(flagged) >= look.min_files and len(flagged) > look.share * decoded:
             out.append(
                 Finding(
                     code=prop.code,
@@ -173,7 +172,8 @@ def _image_findings(analyses: dict[str, ImageAnalysis], rules: DatasetRules) -> 
                     message=f"{len(flagged)} of {decoded} pictures are flagged '{prop.name}'; when most of a dataset "
                     "looks this way it is usually its intended look, not a fault.",
                     fix=f"If it is not intended: {prop.fix}",
-                    evidence={"files": [f.path for f in flagged][:20], "count": len(flagged), "threshold": prop.threshold},
+                    evidence={"files": [f.path for f in flagged][:20], "count": len(flagged),
+                              "threshold": getattr(thresholds.quality, prop.name)},
                 )
             )
         else:

@@ -15,6 +15,7 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from loragate.dataset.model import ImageAnalysis
+from loragate.dataset.thresholds import QualityThresholds
 from loragate.findings import Finding, Severity
 
 # Reduced decodes are at most this many pixels on the long side; scores are computed there.
@@ -45,8 +46,8 @@ class QualityProperty:
     """A score, and the side of the threshold that is an issue."""
 
     name: ClassVar[str]
+    """Its key in thresholds.toml [quality], where its threshold lives."""
     code: ClassVar[str]
-    threshold: ClassVar[float]
     issue_when: ClassVar[Literal["below", "above"]]
     message: ClassVar[str]
     fix: ClassVar[str]
@@ -56,8 +57,8 @@ class QualityProperty:
         raise NotImplementedError
 
     @classmethod
-    def is_issue(cls, score: float) -> bool:
-        return score < cls.threshold if cls.issue_when == "below" else score > cls.threshold
+    def is_issue(cls, score: float, threshold: float) -> bool:
+        return score < threshold if cls.issue_when == "below" else score > threshold
 
 
 class Grayscale(QualityProperty):
@@ -65,7 +66,6 @@ class Grayscale(QualityProperty):
 
     name = "grayscale"
     code = "DS_GRAYSCALE"
-    threshold = 0.012
     issue_when = "below"
     message = "is black and white; the model will learn that the subject has no colour"
     fix = "Keep it only if black and white is part of what you are teaching, and say so in its caption ('monochrome')."
@@ -84,7 +84,6 @@ class Dark(QualityProperty):
 
     name = "dark"
     code = "DS_DARK"
-    threshold = 0.2
     issue_when = "below"
     message = "is very dark; the details the model should learn are hard to see"
     fix = "Brighten it in an editor or replace it with a better-lit picture."
@@ -99,7 +98,6 @@ class Bright(QualityProperty):
 
     name = "bright"
     code = "DS_BRIGHT"
-    threshold = 0.9
     issue_when = "above"
     message = "is washed out (almost everything is near white)"
     fix = "Lower its exposure or replace it; for line art on white paper this is expected and can be ignored."
@@ -118,7 +116,6 @@ class Blurry(QualityProperty):
 
     name = "blurry"
     code = "DS_BLURRY"
-    threshold = 8.0
     issue_when = "below"
     message = "looks soft or out of focus; the model learns the blur as part of the look"
     fix = "Replace it with a sharper version or remove it."
@@ -138,7 +135,6 @@ class LowInformation(QualityProperty):
 
     name = "low_info"
     code = "DS_LOW_INFO"
-    threshold = 0.3
     issue_when = "below"
     message = "carries very little detail (mostly one flat tone)"
     fix = "Check it is not a blank, placeholder or failed export; remove it if so."
@@ -158,11 +154,13 @@ def quality_scores(rgb: np.ndarray, gray: np.ndarray) -> dict[str, float]:
     return {prop.name: round(prop.score(px), 5) for prop in QUALITY_PROPERTIES}
 
 
-def quality_findings(analysis: ImageAnalysis) -> list[Finding]:
+def quality_findings(analysis: ImageAnalysis, thresholds: QualityThresholds) -> list[Finding]:
+    """The picture's scores against the thresholds in force (the project's, or the shipped ones)."""
     findings = []
     for prop in QUALITY_PROPERTIES:
         score = analysis.scores.get(prop.name)
-        if score is None or not prop.is_issue(score):
+        threshold = getattr(thresholds, prop.name)
+        if score is None or not prop.is_issue(score, threshold):
             continue
         findings.append(
             Finding(
@@ -171,7 +169,7 @@ def quality_findings(analysis: ImageAnalysis) -> list[Finding]:
                 message=f"'{analysis.path}' {prop.message}.",
                 fix=prop.fix,
                 path=analysis.path,
-                evidence={"score": score, "threshold": prop.threshold, "issue_when": prop.issue_when},
+                evidence={"score": score, "threshold": threshold, "issue_when": prop.issue_when},
             )
         )
     return findings

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from loragate.dataset.model import AuditReport
+from loragate.dataset.thresholds import thresholds_path
 from loragate.findings import Finding
 from loragate.gates.conclude import conclude
 from loragate.gates.standard import dataset_subject
@@ -31,7 +32,8 @@ def record_audit(report: AuditReport, name: str) -> Path:
         "dataset",
         name,
         report,
-        dataset_subject(report.dataset, report.caption_extension, report.trigger, report.model, report.training_type),
+        dataset_subject(report.dataset, report.caption_extension, report.trigger, report.model, report.training_type,
+                        str(thresholds_path(name))),
         markdown=(REPORT_MD, lambda r: render_markdown(r, name)),
         json_file=REPORT_JSON,
         summary=f"{report.images} images, {report.videos} clips, {len(blocking)} blocking, "

@@ -1,7 +1,7 @@
 """Fingerprints of what a gate judged, so a later change makes its verdict stale.
 
 A gate's subject is a dict naming its parts: `dataset` (a folder), `plan` (a plan.json),
-`machine` (this computer), the plan facts Gate 3 reads (`weights`, `disk_needs`, `memory_needs`,
+`machine` (this computer), `thresholds` (a project's thresholds.toml), the plan facts Gate 3 reads (`weights`, `disk_needs`, `memory_needs`,
 `trainer_setup`, each naming the plan.json), and plain values a gate judged with (`trigger`,
 `model`, `training_type`, `caption_extension`). The fingerprint of a subject is the hash of its
 parts' fingerprints.
@@ -96,6 +96,14 @@ def fingerprint_plan(plan_file: str | Path) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def fingerprint_file(path: str) -> str:
+    """A settings file's content; a missing file is one state of its own (the defaults apply)."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return "absent"
+
+
 def fingerprint_machine(_: str = "local") -> str:
     """Delegates to the environment package, which knows what on a machine matters to training."""
     from loragate.environment.machine import machine_fingerprint
@@ -118,6 +126,7 @@ PART_FINGERPRINTERS: dict[str, Callable[[str], str]] = {
     "dataset": fingerprint_dataset,
     "plan": fingerprint_plan,
     "machine": fingerprint_machine,
+    "thresholds": fingerprint_file,
     **{part: _judged(part) for part in ("weights", "disk_needs", "memory_needs", "trainer_setup")},
 }
 
@@ -137,6 +146,7 @@ PART_LABELS: dict[str, str] = {
     "trigger": "trigger word",
     "model": "model",
     "training_type": "training type",
+    "thresholds": "project's audit thresholds (thresholds.toml)",
 }
 
 

@@ -26,15 +26,19 @@ def _planned_dataset(plan: PlanJson) -> dict[str, Any]:
 
 
 def dataset_subject(dataset: str, caption_extension: str, trigger: str | None, model: str | None,
-                    training_type: str | None) -> dict[str, str]:
-    """What Gate 1 judged: the folder and its captions, with the trigger, model and type it checked against."""
-    return {
+                    training_type: str | None, thresholds: str | None = None) -> dict[str, str]:
+    """What Gate 1 judged: the folder and its captions, with the trigger, model and type it checked
+    against, and the project's thresholds file (its content counts, absent or not)."""
+    subject = {
         "dataset": dataset,
         "caption_extension": caption_extension,
         "trigger": trigger or "",
         "model": model or "",
         "training_type": training_type or "",
     }
+    if thresholds:
+        subject["thresholds"] = thresholds
+    return subject
 
 
 def _audit_step(project: str, plan: PlanJson, record: GateRecord | None) -> NextStep:
