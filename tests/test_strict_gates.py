@@ -94,6 +94,16 @@ def test_gate_3_stays_current_when_only_the_learning_rate_changes(workspace: Pat
     assert not gate_status("mira").gates[1].current
 
 
+def test_gate_3_says_so_when_the_plan_it_judged_cannot_be_read(workspace: Path) -> None:
+    plan = wan_plan(workspace)
+    pass_gates(workspace, plan)
+    data = json.loads(plan_path("mira").read_text())
+    data["network"]["dimm"] = 3
+    plan_path("mira").write_text(json.dumps(data))
+    assert gate_status("mira").gates[2].problem == (
+        "Gate 3 (environment) is stale: the plan it judged cannot be read now (checking the plan says why).")
+
+
 def test_gate_3_goes_stale_when_a_weight_file_is_replaced(workspace: Path) -> None:
     plan = wan_plan(workspace)
     pass_gates(workspace, plan)
@@ -116,6 +126,7 @@ def test_a_typo_in_plan_json_is_an_error_naming_key_and_file_and_nothing_is_rewr
     assert "dim" in result.stderr  # the settings network does have
     assert path.read_bytes() == before
     assert read_ledger("mira").latest["config"].verdict == "GO"  # the old verdict, not a new GO
+    assert not gate_status("mira").gates[1].current
 
 
 @pytest.mark.parametrize("rank", ["-4", "0"])

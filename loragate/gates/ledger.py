@@ -153,6 +153,8 @@ def _stale(gate: Gate, record: GateRecord) -> str | None:
     parts = fingerprint_parts(record.subject)
     if combine_parts(parts) == record.fingerprint:
         return None
+    if any(value.startswith("unreadable:") for value in parts.values()):
+        return f"{gate.label} is stale: the plan it judged cannot be read now (checking the plan says why)."
     # records made before parts were kept can only say which parts there are
     changed = [k for k in parts if parts[k] != record.parts.get(k)] if record.parts else sorted(parts)
     words = [PART_LABELS.get(k, k) for k in changed] or ["what it judged"]
