@@ -23,6 +23,9 @@ Precision = Literal["bf16", "fp16", "fp32"]
 
 PLAN_FILE = "plan.json"
 
+# The LoRA ranks a plan accepts; both doors take their limits from here.
+RANK_MIN, RANK_MAX = 1, 1024
+
 # A positive whole number; a resolution side as the loaders accept it; a timestep 0-1000.
 Count = Annotated[int, Field(ge=1)]
 Side = Annotated[int, Field(ge=64, le=4096)]
@@ -94,7 +97,7 @@ class DatasetSpec(PlanPart):
 
 class NetworkSpec(PlanPart):
     module: str
-    dim: int = Field(default=16, ge=1, le=1024, description="LoRA rank.")
+    dim: int = Field(default=16, ge=RANK_MIN, le=RANK_MAX, description="LoRA rank.")
     alpha: float = Field(default=16, gt=0, allow_inf_nan=False)
     args: list[str] = Field(default_factory=list)
     weights: str | None = Field(

@@ -23,6 +23,8 @@ from loragate.plan.explain import explain_plan
 from loragate.plan.fit import fit_memory
 from loragate.plan.gpu import studio_gpu_gb
 from loragate.plan.model import (
+    RANK_MAX,
+    RANK_MIN,
     DatasetSpec,
     ExpertPlan,
     MemorySpec,
@@ -142,12 +144,9 @@ def new_plan(
 
 
 def _check_rank(rank: int) -> int:
-    bounds = NetworkSpec.model_fields["dim"].metadata
-    low = next(m.ge for m in bounds if hasattr(m, "ge"))
-    high = next(m.le for m in bounds if hasattr(m, "le"))
-    if not low <= rank <= high:
+    if not RANK_MIN <= rank <= RANK_MAX:
         raise LoragateError(
-            f"The LoRA rank {rank} is not possible: a rank is a whole number from {low} to {high} (16 to 64 is usual).",
+            f"The LoRA rank {rank} is not possible: a rank is a whole number from {RANK_MIN} to {RANK_MAX} (16 to 64 is usual).",
             "Leave the rank out to use the preset's, or give one such as 32.",
         )
     return rank

@@ -9,6 +9,7 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from loragate.plan.gate2 import Gate2Report, GenerateResult, check_plan, generate_config
+from loragate.plan.model import RANK_MAX, RANK_MIN
 from mcp_server.common import WRITES_RECORD, call_engine, resolve_path, resolve_program
 
 
@@ -35,7 +36,7 @@ def register(mcp: MCPServer) -> None:
         frames: Annotated[list[int] | None, Field(description="Wan clip lengths, each 4n+1 (e.g. [1, 33, 81]).")] = None,
         optimizer: Annotated[str | None, Field(description="AdamW, AdamW8bit, Prodigy, Lion or Adafactor (default from the preset).")] = None,
         experts_together: Annotated[bool | None, Field(description="Wan 2.2: run both experts at once (default: when both fit the GPU).")] = None,
-        rank: Annotated[int | None, Field(ge=1, le=1024, description="LoRA rank (network dim); default from the preset.")] = None,
+        rank: Annotated[int | None, Field(ge=RANK_MIN, le=RANK_MAX, description="LoRA rank (network dim); default from the preset.")] = None,
         learning_rate: Annotated[float | None, Field(gt=0, description="Learning rate; default from the preset and optimizer (Prodigy runs at 1.0). Gate 2 judges it against the optimizer's sourced range.")] = None,
         caption_extension: Annotated[str, Field(description="Caption file extension, the same one audit_dataset checked.")] = ".txt",
     ) -> GenerateResult:
