@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import sys
-import sysconfig
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,10 +101,6 @@ def fake_trainer_python(monkeypatch: pytest.MonkeyPatch, *extra_paths: Path, pyt
     settings by keyword (version='2.5.1+cu124', cuda='12.4', archs='sm_80,sm_90', available='1', ...)."""
     monkeypatch.setenv("LORAGATE_TRAINER_PYTHON", str(python or sys.executable))
     paths = [str(p) for p in extra_paths] + [str(FAKE_SITE)]
-    if Path(python or sys.executable).resolve() == Path(sys.executable).resolve():
-        # this interpreter's own packages (safetensors...): started through a link outside its venv
-        # (trainers/venv/bin/python), Python no longer finds the venv's site-packages by itself
-        paths.append(sysconfig.get_paths()["purelib"])
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
     for key in ("VERSION", "CUDA", "ARCHS", "DEVICE", "WARNING", "BROKEN", "SLEEP"):
         monkeypatch.delenv(f"LORAGATE_FAKE_TORCH_{key}", raising=False)

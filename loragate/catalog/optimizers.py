@@ -40,7 +40,7 @@ class LrCheck(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    alpha_ratio: tuple[float, float] = Field(description="The alpha / rank the ranges assume, lowest and highest.")
+    alpha_ratio: dict[FamilyGroup, tuple[float, float]] = Field(description="Per group: the alpha / rank its ranges were taken at, lowest and highest.")
     block_factor: float = Field(gt=1, description="How far past the range a rate blocks instead of warning.")
 
 
@@ -65,7 +65,7 @@ def judge_lr(optimizer: str, group: FamilyGroup, learning_rate: float, alpha: fl
     low, high = info.lr[group]
     scale = alpha / rank
     update = learning_rate * scale
-    lowest, highest = low * check.alpha_ratio[0], high * check.alpha_ratio[1]
+    lowest, highest = low * check.alpha_ratio[group][0], high * check.alpha_ratio[group][1]
     if lowest <= update <= highest:
         return None
     far = update > highest * check.block_factor or update < lowest / check.block_factor

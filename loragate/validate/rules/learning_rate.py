@@ -85,14 +85,18 @@ def lr_out_of_range(setup: Setup) -> Iterator[Hit]:
         if family is None or lr is None or _is_adaptive(inv):
             continue  # no rate given is LR_DEFAULT's; Prodigy's rate is LR_PRODIGY's
         optimizer = inv.value("--optimizer_type") or "AdamW"  # both trainers: "" -> AdamW
-        dim = inv.number("--network_dim", 4.0) or 4.0  # lora.create_network: None -> 4
-        alpha = inv.number("--network_alpha", 1.0) or 1.0
+        dim, scale = _dim(inv), _scale(inv)
+        if not scale:
+            continue
+        alpha = scale * dim
         try:
             judged = judge_lr(optimizer, family.group, lr, alpha, dim)
         except LoragateError:
             continue  # an optimizer loragate has no ranges for
         if judged is None:
             continue
+        if judged.severity == "warn" and inv.trainer == "musubi" and _wan_times(lr, scale) >= _TOO_STRONG:
+            continue  # WAN_ALPHA_LR_STRENGTH says it, against musubi's own example
         direction = ("too high: the run is likely to diverge or burn the picture" if lr > judged.high
                      else "too low: the LoRA is likely to learn almost nothing")
         yield Hit(f"--learning_rate {inv.value('--learning_rate')} with {optimizer} on {family.display_name} at alpha "
@@ -184,6 +188,11 @@ WAN_EXAMPLE_LR, WAN_EXAMPLE_SCALE = 2e-4, 1 / 32
 _TOO_STRONG = 8  # alpha = dim at the example's rate is 16-32x
 
 
+def _wan_times(lr: float, scale: float) -> float:
+    """How many times the update of musubi's Wan example this rate and alpha/dim make."""
+    return lr * scale / (WAN_EXAMPLE_LR * WAN_EXAMPLE_SCALE)
+
+
 @rule("WAN_ALPHA_LR_STRENGTH", "warn", "Learning rate and alpha/dim together far stronger than musubi's Wan example.",
       "musubi-tuner 30c658c docs/wan.md:170-179 (2e-4 at dim 32, alpha 1) and training/parser_common.py:554-557 "
       "(--network_alpha default 1); update scale = alpha/dim (reference musubi-tuner.md §5.15)")
@@ -192,7 +201,7 @@ def wan_alpha_strength(setup: Setup) -> Iterator[Hit]:
         lr, scale = inv.number("--learning_rate"), _scale(inv)
         if _is_adaptive(inv) or lr is None or not scale:
             continue
-        times = lr * scale / (WAN_EXAMPLE_LR * WAN_EXAMPLE_SCALE)
+        times = _wan_times(lr, scale)
         if times < _TOO_STRONG:
             continue
         same = WAN_EXAMPLE_LR * WAN_EXAMPLE_SCALE / scale
