@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from loragate.findings import Severity
 
-Stage = Literal["dataset", "captions", "config", "validate", "environment", "dry_run", "run"]
+Stage = Literal["dataset", "captions", "config", "validate", "environment", "dry_run", "run", "evaluation"]
 STRICT_ENV = "LORAGATE_STRICT_CHECKS"
 
 
