@@ -12,9 +12,9 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+from loragate.fsguard import read_capped
 from loragate.plan.model import TrainingPlan
 
 
@@ -84,8 +84,8 @@ def judged_subject(plan_file: str) -> dict[str, str]:
 def fingerprint_judged(part: str, plan_file: str) -> str:
     """The hash of one group of plan facts; a plan that cannot be read counts as changed."""
     try:
-        plan = TrainingPlan.model_validate_json(Path(plan_file).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        plan = TrainingPlan.model_validate_json(read_capped(plan_file))
+    except (OSError, ValueError, RecursionError):
         return "unreadable:" + hashlib.sha256(plan_file.encode()).hexdigest()
     facts = json.dumps(JUDGED[part](plan), sort_keys=True, default=str)
     return hashlib.sha256(facts.encode()).hexdigest()

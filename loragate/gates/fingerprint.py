@@ -99,7 +99,7 @@ def fingerprint_plan(plan_file: str | Path) -> str:
 def fingerprint_file(path: str) -> str:
     """A settings file's content; a missing file is one state of its own (the defaults apply)."""
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return hashlib.sha256(read_capped(path)).hexdigest()
     except OSError:
         return "absent"
 

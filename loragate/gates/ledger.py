@@ -28,7 +28,7 @@ LEDGER_FILE = "gates.json"
 
 
 class GateRecord(BaseModel):
-    gate: int | None = Field(default=None, description="The gate's number (1-4), for people and older readers.")
+    gate: int = Field(description="The gate's number (1-4, a later gate 5...), for people and older readers.")
     name: str = Field(default="", description="The gate's name, the ledger key: dataset, config, environment, dry_run.")
     verdict: Verdict
     fingerprint: str
@@ -41,7 +41,7 @@ class GateRecord(BaseModel):
     @model_validator(mode="after")
     def _named(self) -> GateRecord:
         # records written before gates had names carry only their number
-        if not self.name and self.gate is not None:
+        if not self.name:
             self.name = get_gate(self.gate).key
         return self
 
