@@ -57,8 +57,8 @@ def test_sync_env_dry_run_and_pull_over_ssh(workspace: Path, pod: Path) -> None:
     assert (local / "environment.md").is_file() and json.loads((local / "env.json").read_text())["verdict"] == env.verdict
     # Gates 1-3 ran on the pod, on its copy of the dataset; the local ledger and plan stay this computer's
     pod_ledger = json.loads((local / "pod-gates.json").read_text())["latest"]
-    assert pod_ledger["3"]["verdict"] == env.verdict and pod_ledger["1"]["subject"]["dataset"] == str(pod / "datasets" / "mira")
-    assert "3" not in read_ledger("mira").latest and read_ledger("mira").latest.get("2") is not None
+    assert pod_ledger["environment"]["verdict"] == env.verdict and pod_ledger["dataset"]["subject"]["dataset"] == str(pod / "datasets" / "mira")
+    assert "environment" not in read_ledger("mira").latest and read_ledger("mira").latest.get("config") is not None
     assert json.loads((local / "plan.json").read_text())["dataset"]["path"] == str(workspace / "datasets" / "mira")
 
     started = remote("mira", "dry-run", steps=2)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from loragate.errors import GatesNotPassed
 from loragate.gates.fingerprint import fingerprint_parts
-from loragate.gates.ledger import GATES, gate_status, read_ledger
+from loragate.gates.ledger import gate_status, read_ledger
+from loragate.nextstep import step
 
 
 def require_modal_gates(project: str) -> str:
     status = {s.gate: s for s in gate_status(project).gates}
     problems = [status[g].problem or "" for g in (1, 2, 3) if not status[g].current]
-    gate4 = read_ledger(project).latest.get("4")
+    gate4 = read_ledger(project).latest.get("dry_run")
     if gate4 is None or gate4.verdict != "GO":
         problems.append("Gate 4 (dry run) has not said GO on Modal: run the app's `check` function first.")
     else:
@@ -26,5 +27,6 @@ def require_modal_gates(project: str) -> str:
         if changed:
             problems.append(f"Gate 4 (dry run) is stale: the {' and '.join(changed)} changed after it ran.")
     if problems:
-        raise GatesNotPassed("Training cannot start on Modal: " + " ".join(problems), f"Run `{GATES[4][1].format(name=project)}` in the check function.")
+        raise GatesNotPassed("Training cannot start on Modal: " + " ".join(problems), "Run the dry run in the check function.",
+                             step("dry_run", project=project))
     return "Gates 1-4 GO for this container."
