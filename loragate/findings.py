@@ -55,3 +55,10 @@ def count_by_severity(findings: Iterable[Finding]) -> dict[str, int]:
     for f in findings:
         counts[f.severity] += 1
     return counts
+
+
+def listed(names: Iterable[str], limit: int = 3) -> str:
+    """'a, b, c and 4 more': file names in a message, without flooding it."""
+    items = list(names)
+    shown = ", ".join(items[:limit])
+    return f"{shown} and {len(items) - limit} more" if len(items) > limit else shown

@@ -140,6 +140,9 @@ CASES: list[tuple[str, Make, Make]] = [
      musubi(edit(WAN_LOW, network_alpha="32", learning_rate="6.25e-6"))),
     ("MUSUBI_DIM_FROM_WEIGHTS", musubi(edit(WAN_LOW, dim_from_weights=None)), musubi(WAN_LOW)),
     ("SCHED_EPOCHS_OVERRIDE_STEPS", musubi(edit(WAN_LOW, max_train_steps="2000")), musubi(WAN_LOW)),
+    ("SCHED_TOO_LONG", musubi(edit(WAN_LOW, max_train_epochs=DROP, max_train_steps="100000")),
+     musubi(edit(WAN_LOW, max_train_epochs=DROP, max_train_steps="3000"))),
+    ("ATTENTION_TWO_KINDS", musubi(edit(WAN_LOW, xformers=None)), musubi(WAN_LOW)),
     ("SCHED_DEFAULT_STEPS", musubi(edit(WAN_LOW, max_train_epochs=DROP)), musubi(WAN_LOW)),
     ("RESUME_RESTARTS", musubi(edit(WAN_LOW, resume="out/mylora_low-000010-state")),
      musubi(edit(WAN_LOW, network_weights="out/mylora_low-000010.safetensors"))),
@@ -201,7 +204,7 @@ def test_every_rule_has_a_case() -> None:
     covered = {code for code, _, _ in CASES}
     # rules needing real files on disk are tested in test_validate_files.py
     on_disk = {"PATH_MISSING", "TOML_QUOTED_NUMBER", "RESUME_RANK_MISMATCH", "TOML_CAPTION_EXTENSION",
-               "TOML_TRAIN_DATA_DIR", "TOML_BATCH_GT_BUCKET"}
+               "SDS_CAPTION_EXTENSION", "TOML_TRAIN_DATA_DIR", "TOML_BATCH_GT_BUCKET"}
     assert {r.code for r in RULES} - covered - on_disk == set()
 
 

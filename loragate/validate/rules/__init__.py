@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from loragate.validate.rules import (  # noqa: F401 - imported for registration
     caching,
+    captions_read,
     dataset_folders,
     dataset_toml,
     flags,
@@ -12,6 +13,7 @@ from loragate.validate.rules import (  # noqa: F401 - imported for registration
     model,
     paths,
     precision,
+    run_length,
     sdscripts,
     timesteps,
 )

@@ -12,10 +12,10 @@ from loragate.dataset.scan import IMAGE_EXTENSIONS
 from loragate.imaging import open_image
 from loragate.validate.parse_toml import DatasetConfig
 from loragate.validate.rules.base import Hit, Setup, rule
+from loragate.validate.rules.captions_read import REPEAT_FOLDER
 from loragate.validate.rules.dataset_toml import sds_value, users
 
-_REPEAT_FOLDER = re.compile(r"^\d+_")
-_CAPTION_SUFFIXES = (".txt", ".caption", ".tags", ".json")
+
 _MAX_IMAGES_FOR_BUCKETS = 3000
 
 
@@ -37,64 +37,9 @@ def _folder(setup: Setup, config: DatasetConfig, value: Any) -> Path | None:
     return path if setup.may_look(path, value) and path.is_dir() else None
 
 
-def _caption_sources(setup: Setup, config: DatasetConfig) -> Iterator[tuple[tuple[Any, ...], str, str | None, bool]]:
-    """(where, folder as written, caption extension in effect, whether anyone set it)."""
-    for i, ds in enumerate(config.datasets):
-        if config.schema == "musubi":
-            folder = ds.get("image_directory") or ds.get("video_directory")
-            if isinstance(folder, str):
-                ext = ds.get("caption_extension", config.general.get("caption_extension"))
-                yield ("datasets", i), folder, ext, ext is not None
-            continue
-        for j, sub in enumerate(ds.get("subsets", []) or []):
-            if not isinstance(sub, dict) or "metadata_file" in sub or not isinstance(sub.get("image_dir"), str):
-                continue
-            ext = sub.get("caption_extension")
-            if ext is None:
-                ext = sds_value(setup, config, i, "caption_extension")
-            yield ("datasets", i, "subsets", j), sub["image_dir"], ext if ext is not None else ".caption", ext is not None
-
-
-@rule("TOML_CAPTION_EXTENSION", "block", "The caption extension the trainer reads is not the one the captions have.",
-      "reference sd-scripts.md §6.1 (default .caption: captions silently ignored), musubi-tuner.md §2 "
-      "(caption_extension required for directory datasets)")
-def caption_extension(setup: Setup) -> Iterator[Hit]:
-    for config in setup.datasets.values():
-        if config.error or not config.schema:
-            continue
-        for where, folder_text, ext, was_set in _caption_sources(setup, config):
-            if config.schema == "musubi" and ext is None:
-                yield Hit(f"The dataset in {folder_text} has no caption_extension (in it or in [general]); musubi "
-                          "needs one for folder datasets and stops.", "Add caption_extension = \".txt\" to [general].",
-                          config.evidence(*where))
-                continue
-            folder = _folder(setup, config, folder_text)
-            if folder is None:
-                if not was_set:
-                    yield Hit(f"No caption_extension is set for {folder_text}, so sd-scripts looks for .caption files; "
-                              "if your captions are .txt they are silently ignored.",
-                              "Add caption_extension = \".txt\" to [general] if that is what you use.",
-                              config.evidence(*where), severity="warn")
-                continue
-            files = _files(folder)
-            images = {p.stem for p in files if p.suffix.lower() in IMAGE_EXTENSIONS}
-            if not images:
-                continue
-            matched = {p.stem for p in files if p.name.endswith(ext or "")} & images
-            if matched:
-                continue
-            others = Counter(p.suffix for p in files if p.suffix in _CAPTION_SUFFIXES and p.stem in images)
-            if others:
-                actual = others.most_common(1)[0][0]
-                yield Hit(f"The trainer reads captions ending in {ext} but the captions in {folder_text} end in "
-                          f"{actual}, so every caption is ignored and the LoRA trains without its words.",
-                          f"Set caption_extension = \"{actual}\".",
-                          config.evidence(*where, caption_extension=ext, found=actual, folder=str(folder)))
-
-
 def _train_data_dir_problem(folder: Path) -> str | None:
     subfolders = [p for p in folder.iterdir() if p.is_dir()] if folder.is_dir() else []
-    if any(_REPEAT_FOLDER.match(p.name) for p in subfolders):
+    if any(REPEAT_FOLDER.match(p.name) for p in subfolders):
         return None
     if _images(folder):
         return "holds the images directly"
@@ -129,7 +74,7 @@ def train_data_dir(setup: Setup) -> Iterator[Hit]:
                 folder = _folder(setup, config, sub.get("image_dir")) if isinstance(sub, dict) else None
                 if folder is None or _images(folder):
                     continue
-                nested = [p.name for p in folder.iterdir() if p.is_dir() and _REPEAT_FOLDER.match(p.name)]
+                nested = [p.name for p in folder.iterdir() if p.is_dir() and REPEAT_FOLDER.match(p.name)]
                 if nested:
                     yield Hit(f"image_dir {sub['image_dir']} has no images of its own, only repeat folders "
                               f"({', '.join(nested[:3])}); in a dataset TOML image_dir must be the image folder itself.",
@@ -159,7 +104,7 @@ def _image_size(path: Path) -> tuple[int, int] | None:
         return None
 
 
-def _dataset_images(setup: Setup, config: DatasetConfig, i: int) -> list[tuple[Path, int]]:
+def dataset_images(setup: Setup, config: DatasetConfig, i: int) -> list[tuple[Path, int]]:
     ds = config.datasets[i]
     if config.schema == "musubi":
         folder = _folder(setup, config, ds.get("image_directory"))
@@ -189,7 +134,7 @@ def batch_gt_bucket(setup: Setup) -> Iterator[Hit]:
                 batch = int(raw_batch or 1)
             except (TypeError, ValueError):
                 continue
-            images = _dataset_images(setup, config, i)
+            images = dataset_images(setup, config, i)
             if batch <= 1 or not images:
                 continue
             total = sum(r for _, r in images)

@@ -82,3 +82,28 @@ def offload_single(setup: Setup) -> Iterator[Hit]:
         if inv.has("--offload_inactive_dit") and not inv.has("--dit_high_noise"):
             yield Hit("--offload_inactive_dit only acts when both experts train in one run; here it does nothing.",
                       "Remove it, or use --blocks_to_swap to save memory.", inv.evidence("--offload_inactive_dit"))
+
+
+# The order each trainer tests its attention switches in; the first one set wins, the rest are ignored.
+# sd-scripts library/train_util.py replace_unet_modules (mem_eff_attn, xformers, sdpa);
+# musubi-tuner training/trainer_base.py (sdpa, flash_attn, sage_attn, xformers, flash3).
+_ATTENTION_ORDER = {
+    "sdscripts": ("--mem_eff_attn", "--xformers", "--sdpa"),
+    "musubi": ("--sdpa", "--flash_attn", "--sage_attn", "--xformers", "--flash3"),
+}
+
+
+@rule("ATTENTION_TWO_KINDS", "warn", "Two attention switches on one command; the trainer uses only one.",
+      "sd-scripts train_util.replace_unet_modules, musubi-tuner trainer_base (first switch set wins)")
+def two_attention_kinds(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains():
+        order = _ATTENTION_ORDER.get(inv.trainer or "")
+        chosen = [f for f in order or () if inv.has(f)]
+        if len(chosen) > 1:
+            ignored = ", ".join(chosen[1:])
+            both = "both" if len(chosen) == 2 else "all"
+            yield Hit(f"{' and '.join(chosen)} are {both} set, but the trainer uses only one way of computing attention: "
+                      f"it takes {chosen[0]} and ignores {ignored}. The run may not use what you expect"
+                      + (" (and --xformers needs the xformers package installed)." if chosen[0] == "--xformers" else "."),
+                      f"Keep one of them: remove {ignored}, or remove {chosen[0]} to use the other.",
+                      inv.evidence(chosen[-1], used=chosen[0], ignored=chosen[1:]))
