@@ -15,6 +15,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from loragate.catalog.flags import FlagSpec, known_scripts, script_flags
 from loragate.findings import Finding
@@ -249,6 +250,10 @@ def _is_flag(token: str) -> bool:
     return token.startswith("-") and len(token) > 1 and not _NUMBER.match(token)
 
 
+class _Where(Protocol):
+    def at(self, pos: int) -> str: ...
+
+
 @dataclass
 class _Located:
     file: str
@@ -256,6 +261,16 @@ class _Located:
 
     def at(self, pos: int) -> str:
         return f"{self.file}:{self.logical.line_at(max(pos - 1, 0))}"
+
+
+@dataclass
+class _AtLine:
+    """Tokens whose position is already their line number (a Python launcher's list)."""
+
+    file: str
+
+    def at(self, pos: int) -> str:
+        return f"{self.file}:{pos}"
 
 
 def _launcher_options(tokens: list[tuple[str, int]], i: int) -> tuple[dict[str, list[str]], int, bool]:
@@ -361,7 +376,7 @@ def _lookup(flag: str, specs: dict[str, FlagSpec]) -> tuple[str, FlagSpec | None
 
 
 def parse_arguments(
-    tokens: list[tuple[str, int]], specs: dict[str, FlagSpec], where: _Located | None, inv: Invocation
+    tokens: list[tuple[str, int]], specs: dict[str, FlagSpec], where: _Where | None, inv: Invocation
 ) -> None:
     """Fill inv.args from tokens, taking as many values as each flag's argparse spec takes."""
     i = 0
@@ -466,13 +481,27 @@ def parse_script_text(text: str, file: str = "<command>", path: Path | None = No
 
 def parse_argv(argv: list[str], source: str = "<plan>", index: int = 0) -> Invocation | None:
     """An argv list (as a plan stores it) read the same way as a script line."""
-    tokens = [(token, 0) for token in argv]
+    return _parse_tokens([(token, 0) for token in argv], source, source.rpartition(":")[0] or source, None, index,
+                         any_script=True)
+
+
+def parse_lined_argv(tokens: list[tuple[str, int]], file: str, index: int = 0) -> Invocation | None:
+    """An argv whose tokens carry the line they were written on, e.g. a list in a Python launcher."""
+    if not tokens:
+        return None
+    return _parse_tokens(tokens, f"{file}:{tokens[0][1]}", file, _AtLine(file), index, any_script=False)
+
+
+def _parse_tokens(tokens: list[tuple[str, int]], source: str, file: str, where: _Where | None,
+                  index: int, any_script: bool) -> Invocation | None:
     found = _find_script(tokens)
     if found is None:
         return None
     script, first_arg, launcher, env = found
     trainer, stage = classify_script(script)
+    if trainer is None and stage == "unknown" and not any_script:
+        return None
     inv = Invocation(script=script, stage=stage, trainer=trainer, launcher_args=launcher, env=env,
-                     source=source, file=source.rpartition(":")[0] or source, index=index)
-    parse_arguments(tokens[first_arg:], flags_for(script), None, inv)
+                     source=source, file=file, index=index)
+    parse_arguments(tokens[first_arg:], flags_for(script), where, inv)
     return inv

@@ -15,8 +15,10 @@ from pydantic import BaseModel, Field
 from loragate.catalog.models import get_family
 from loragate.errors import LoragateError
 from loragate.findings import Finding, Verdict, count_by_severity, sort_findings, verdict_of
-from loragate.fsguard import read_capped
+from loragate.fsguard import TooLarge, read_capped
+from loragate.validate.file_kind import TRAINER_MENTION, binary_kind, text_kind
 from loragate.validate.invocation import Invocation
+from loragate.validate.parse_python import Unread, mentions_unread, parse_python_text
 from loragate.validate.parse_shell import flags_for, parse_argv, parse_script_text
 from loragate.validate.parse_toml import (
     flatten_config,
@@ -57,8 +59,22 @@ class ValidationReport(BaseModel):
     rules_run: int
 
 
+def _head(path: Path) -> bytes:
+    """The first bytes of a regular file (read_capped has checked that it is one) to say what it is."""
+    import os
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # never blocks, even if it was swapped for a FIFO
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
+
+
 def _read_text(path: Path) -> str:
-    data = read_capped(path, SCRIPT_CAP)
+    return _decode(read_capped(path, SCRIPT_CAP))
+
+
+def _decode(data: bytes) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16", errors="replace")  # PowerShell ISE saves scripts as UTF-16
     return data.decode("utf-8-sig", errors="replace")
@@ -100,6 +116,10 @@ def _expert(inv: Invocation) -> str | None:
     return read_weights_name(value).expert if value else None
 
 
+def _unread_list(unread: list[Unread]) -> str:
+    return ", ".join(f"`{u.expression}` (line {u.line})" for u in unread[:3]) + (" and more" if len(unread) > 3 else "")
+
+
 def _run(setup: Setup, extra: list[Finding]) -> ValidationReport:
     if not setup.invocations and not setup.datasets and not setup.toml_errors and not extra:
         raise LoragateError("No trainer command or dataset TOML was found in what was given.",
@@ -122,8 +142,10 @@ def _run(setup: Setup, extra: list[Finding]) -> ValidationReport:
                 continue
             seen.add(key)
             file = hit.evidence.get("file")
-            findings.append(Finding(code=r.code, severity=hit.severity or r.severity, message=hit.message,
-                                    fix=hit.fix, path=str(file) if file else None, evidence=hit.evidence))
+            finding = Finding(code=r.code, severity=hit.severity or r.severity, message=hit.message,
+                              fix=hit.fix, path=str(file) if file else None, evidence=hit.evidence)
+            if not mentions_unread(finding):  # a value a Python launcher computes is reported as not read
+                findings.append(finding)
     trains = [i for i in setup.invocations if i.stage == "train"] or setup.invocations
     model = setup.model or next((setup.family_id(i) for i in trains if setup.family_id(i)), None)
     summaries = [InvocationSummary(source=i.source, script=i.script, stage=i.stage, trainer=i.trainer,
@@ -170,6 +192,7 @@ def validate_files(paths: list[Path], model: str | None = None, check_paths: boo
     model = _check_model(model)
     setup = Setup(invocations=[], datasets={}, model=model, check_paths=check_paths, allowed=allowed)
     extra: list[Finding] = []
+    not_trainer: list[str] = []
     loose_configs: list[tuple[Path, str, dict]] = []
     for raw in paths:
         path = Path(raw).expanduser()
@@ -177,10 +200,22 @@ def validate_files(paths: list[Path], model: str | None = None, check_paths: boo
             what = "is a folder, not a file" if path.is_dir() else "does not exist"
             raise LoragateError(f"{raw} {what}.", "Give the path of a script, command file or TOML.")
         try:
-            text = _read_text(path)
+            data = read_capped(path, SCRIPT_CAP)
+        except TooLarge as exc:
+            kind = binary_kind(_head(path), path.suffix)  # a photo or clip is often larger than any script
+            if kind:
+                not_trainer.append(f"{raw} is {kind}")
+                continue
+            raise LoragateError(f"{raw} cannot be read ({exc.strerror}).",
+                                "Give a plain script, command file or TOML (readable, at most 4 MB).") from exc
         except OSError as exc:
             raise LoragateError(f"{raw} cannot be read ({exc.strerror}).",
                                 "Give a plain script, command file or TOML (readable, at most 4 MB).") from exc
+        kind = binary_kind(data[:4096], path.suffix)
+        if kind:
+            not_trainer.append(f"{raw} is {kind}")
+            continue
+        text = _decode(data)
         shown = str(raw)
         setup.base_dirs[shown] = path.resolve().parent
         if path.suffix.lower() in _TOML_SUFFIXES:
@@ -195,9 +230,30 @@ def validate_files(paths: list[Path], model: str | None = None, check_paths: boo
             else:
                 loose_configs.append((path.resolve(), shown, data))
             continue
+        if path.suffix.lower() == ".py":
+            py = parse_python_text(text, shown, start_index=len(setup.invocations))
+            if not py.invocations:
+                why = f"it cannot be read as Python ({py.syntax_error})" if py.syntax_error else (
+                    "no trainer command could be read from it without running it" + (
+                        f" (it depends on {_unread_list(py.unread)})" if py.unread else ""))
+                not_trainer.append(f"{raw} is a Python script, but {why}")
+                continue
+            setup.invocations += py.invocations
+            extra += py.findings
+            continue
         parsed = parse_script_text(text, shown, path, start_index=len(setup.invocations))
+        lines = text.splitlines()
+        if not parsed.invocations and not any(TRAINER_MENTION.search(line) for line in lines):
+            not_trainer.append(f"{raw} is {text_kind(path)} with no trainer command in it")
+            continue
         setup.invocations += parsed.invocations
         extra += parsed.findings
+    if not_trainer:
+        raise LoragateError(
+            "; ".join(not_trainer) + ". loragate validate reads what runs the trainer: a shell script or "
+            "command file (.sh, .bat, .ps1, .txt), a Python launcher (.py) or a config / dataset TOML.",
+            "Give the file that starts wan_train_network.py, sdxl_train_network.py, train_network.py or "
+            "flux_train_network.py (or its TOML files); pictures and clips go to `loragate audit`.")
     _attach_configs(setup)
     for resolved, shown, data in loose_configs:
         if any(str(resolved) in inv.config_files for inv in setup.invocations):

@@ -16,7 +16,8 @@ def register(mcp: MCPServer) -> None:
     async def validate_config_tool(
         files: Annotated[
             list[str],
-            Field(description="Files to check together: shell scripts (.sh/.bat/.ps1) or command-line files holding "
+            Field(description="Files to check together: shell scripts (.sh/.bat/.ps1), Python launchers (.py, read "
+                              "without running them) or command-line files holding "
                               "the cache and training commands, sd-scripts --config_file TOMLs, dataset TOMLs. "
                               "Relative to the project or absolute.", min_length=1),
         ],

@@ -14,7 +14,7 @@ from loragate.cli.output import console, exit_for, findings_table, lit, print_js
 def register(app: typer.Typer) -> None:
     @app.command("validate")
     def validate(
-        files: List[Path] = typer.Argument(..., help="Shell scripts (.sh/.bat/.ps1), command-line files, config or dataset TOMLs."),
+        files: List[Path] = typer.Argument(..., help="Shell scripts (.sh/.bat/.ps1), Python launchers (.py, read without running them), command-line files, config or dataset TOMLs."),
         model: Optional[str] = typer.Option(None, "--model", help="Model family, e.g. wan2.2-i2v-a14b, sdxl, flux1-dev (default: inferred)."),
         check_paths: bool = typer.Option(True, "--check-paths/--no-check-paths",
                                          help="Report input paths missing on this machine (as warnings)."),
