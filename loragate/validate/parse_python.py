@@ -151,7 +151,7 @@ class _Reader:
             if isinstance(inner, _Unknown):
                 parts.append(inner.token)
                 continue
-            spec = self._fstring(part.format_spec, env) if part.format_spec else ""
+            spec = self._fstring(part.format_spec, env) if isinstance(part.format_spec, ast.JoinedStr) else ""
             parts.append(format(inner, spec) if isinstance(spec, str) else str(inner))
         return "".join(parts)
 
@@ -343,9 +343,9 @@ def parse_python_text(text: str, file: str, start_index: int = 0) -> ParsedPytho
             inv.flag_sources = {flag: inv.source for flag in inv.flag_sources}
             inv.index = start_index + len(invocations)
             invocations.append(inv)
-    used = {int(n) for inv in invocations for vals in inv.args.values() for v in vals for n in _MARK.findall(v)}
-    used |= {int(n) for inv in invocations for s in inv.stray for n in _MARK.findall(s.value)}
-    unread = [reader.unread[n] for n in sorted(used)]
+    marks = {int(n) for inv in invocations for vals in inv.args.values() for v in vals for n in _MARK.findall(v)}
+    marks |= {int(n) for inv in invocations for stray in inv.stray for n in _MARK.findall(stray.value)}
+    unread = [reader.unread[n] for n in sorted(marks)]
     for inv in invocations:
         for flag, vals in inv.args.items():
             for v in vals:
