@@ -73,3 +73,36 @@ def test_a_plan_for_a_pod_only_says_where_the_trainer_is_expected(workspace: Pat
     gate = generate_config("mira", "wan2.1-t2v-1.3b", wan_dataset(workspace), "mira", gpu_gb=24, platform="runpod").gate2
     assert "PLAN_TRAINER_ON_PLATFORM" in _codes(gate.findings, "info")
     assert "PLAN_TRAINER_NOT_FOUND" not in {f.code for f in gate.findings}
+
+
+def test_no_trainer_never_puts_loragates_own_python_in_train_sh(workspace: Path, home: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # loragate's venv is first on PATH, as after `. .venv/bin/activate`
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
+    result = generate_config("mira", "wan2.1-t2v-1.3b", wan_dataset(workspace), "mira", gpu_gb=24)
+    plan = result.plan
+    train_sh = (Path(result.gate2.config_path).parent / "train.sh").read_text()
+    assert sys.prefix not in train_sh and sys.executable not in train_sh
+    assert plan.trainer_python == f"{plan.trainer_dir}/venv/bin/python"
+    [finding] = [f for f in result.gate2.findings if f.code == "PLAN_TRAINER_NOT_FOUND"]
+    assert f"cd {plan.trainer_dir}" in finding.fix and "python3 -m venv venv" in finding.fix
+    assert "venv/bin/python -m pip install -e ." in finding.fix and "not loragate's" in finding.fix
+    assert "nowhere" not in finding.message and "MUSUBI_TUNER_DIR is not set" in finding.message
+
+
+def test_gate_3_without_a_trainer_says_how_to_install_it_not_what_loragates_python_lacks(
+        workspace: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from loragate.environment.gate3 import check_environment
+    from tests.envkit import H100, fake_nvml, use_nvml
+
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
+    use_nvml(monkeypatch, fake_nvml([H100]))
+    plan = generate_config("mira", "wan2.1-t2v-1.3b", wan_dataset(workspace), "mira", gpu_gb=24).plan
+    report = check_environment("mira")
+    codes = {f.code for f in report.findings}
+    assert "ENV_TRAINER_NOT_FOUND" in codes
+    assert not codes & {"ENV_DEP_MISSING", "ENV_TRAINER_NOT_INSTALLED", "ENV_TORCH_MISSING", "ENV_ACCELERATE_MISSING"}
+    [finding] = [f for f in report.findings if f.code == "ENV_TRAINER_NOT_FOUND"]
+    assert finding.fix.count("cd ") == 1 and f"cd {plan.trainer_dir}" in finding.fix
+    assert "venv/bin/python -m pip install torch==" in finding.fix  # the build for this GPU and driver
+    assert sys.executable not in finding.fix and sys.executable not in " ".join(f.fix for f in report.findings)

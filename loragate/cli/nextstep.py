@@ -32,7 +32,7 @@ CLI_FORMS: dict[str, CliForm] = {
         "model": "--model", "dataset": "--dataset", "trigger": "--trigger", "preset": "--preset",
         "training_type": "--type", "gpu_gb": "--gpu-gb", "expert": "--expert", "platform": "--platform",
         "optimizer": "--optimizer", "rank": "--rank", "learning_rate": "--lr",
-        "caption_extension": "--caption-extension", "output_dir": "--output-dir"},
+        "caption_extension": "--caption-extension", "output_dir": "--output-dir", "replace": "--replace"},
         required=("model", "dataset", "trigger")),
     "check_plan": CliForm(("plan", "check"), ("name",)),
     "validate_config": CliForm(("validate",), ("files",), {"model": "--model"}),

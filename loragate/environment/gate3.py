@@ -13,10 +13,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from loragate.catalog.models import ModelFamily, get_family
-from loragate.environment import compat, gpu as gpu_mod, resources, trainer, trainer_check, weights
+from loragate.environment import compat, resources, trainer, trainer_check, weights
+from loragate.environment import gpu as gpu_mod
 from loragate.environment.judged import judged_subject
 from loragate.environment.probe import ProbeResult, run_probe
 from loragate.environment.report import EnvReport, render_markdown, summarize
+from loragate.environment.trainer import venv_python
 from loragate.errors import LoragateError
 from loragate.findings import Finding, count_by_severity
 from loragate.gates.conclude import conclude, decide
@@ -109,8 +111,14 @@ def check_environment(plan_name: str | None = None, backend: str | None = None, 
 
     section = trainer_check.build_section(facts, location, python, python_source, probe, plan)
     findings += gpu_mod.gpu_findings(gpu, _gpu_need_gib(plan, len(gpu.gpus)))
-    findings += trainer_check.trainer_findings(section, facts, probe, plan)
-    if probe.ran:
+    # No checkout and nobody named the trainer's Python: the interpreter found (often loragate's own)
+    # is not the trainer's, so what it holds is not judged; the fix installs the trainer instead.
+    missing = location.path is None and (python_source in trainer.GUESSED_PYTHON or not probe.ran)
+    capability = gpu.gpus[0].compute_capability if gpu.gpus else None
+    new_torch = compat.recommend_torch("venv/bin/python", capability, gpu.cuda_driver_version, facts.min_torch) \
+        if missing else None
+    findings += trainer_check.trainer_findings(section, facts, probe, plan, new_torch.command if new_torch else None)
+    if probe.ran and not missing:
         findings += compat.torch_findings(gpu, probe, python, facts.min_torch, facts.display_name, plan.memory.mixed_precision if plan else None)
         fix = compat.recommend_torch(python, gpu.gpus[0].compute_capability if gpu.gpus else None, gpu.cuda_driver_version, facts.min_torch, probe.torch.version)
         findings += compat.torchvision_findings(probe, python, fix)
@@ -118,7 +126,8 @@ def check_environment(plan_name: str | None = None, backend: str | None = None, 
         findings += weights.weights_findings(plan, family, weights_section)
     findings += resources.disk_findings(resources_section.disk)
     findings += resources.ram_findings(resources_section)
-    findings += resources.tokenizer_findings(resources_section, python)
+    fix_python = venv_python((plan.trainer_dir if plan else None) or trainer.default_checkout(facts)) if missing else python
+    findings += resources.tokenizer_findings(resources_section, fix_python)
 
     findings, verdict = decide(findings)
     report = EnvReport(

@@ -226,3 +226,35 @@ def read_requirements(checkout: Path) -> list[str]:
             if line and not line.startswith(("#", "-", "git+", "http:", "https:", "file:", ".")):
                 lines.append(line)
     return lines
+
+
+# Sources find_trainer_python falls back to when nobody named the trainer's interpreter: with no
+# checkout found, such an interpreter (often loragate's own venv) is not the trainer's.
+GUESSED_PYTHON = {"PATH", "loragate's own Python"}
+
+
+def venv_python(checkout: str) -> str:
+    """Where the install steps below put the trainer's own interpreter."""
+    return f"{checkout.rstrip('/')}/venv/bin/python"
+
+
+def default_checkout(facts: TrainerFacts) -> str:
+    return next((p for p in facts.usual_places if p.startswith("~")), facts.usual_places[0])
+
+
+def where_looked(facts: TrainerFacts, looked_in: list[str]) -> str:
+    """Plain words for where the trainer was looked for."""
+    if looked_in:
+        return "; ".join(looked_in)
+    return (f"{facts.env_var} is not set, grimoire/studio.md names no {facts.studio_key}, and none of the usual "
+            f"folders exists ({', '.join(facts.usual_places)})")
+
+
+def install_steps(facts: TrainerFacts, checkout: str, torch_command: str | None = None) -> str:
+    """One shell line that clones the trainer and installs it into its own virtual environment."""
+    import shlex
+
+    folder = shlex.quote(checkout).replace("'~/", "~/'") if checkout.startswith("~/") else shlex.quote(checkout)
+    torch = torch_command or "venv/bin/python -m pip install torch torchvision"
+    return (f"git clone {facts.repository} {folder} && cd {folder} && python3 -m venv venv && {torch} && "
+            f"venv/bin/python -m {facts.install} && export {facts.env_var}=\"$PWD\"")

@@ -18,7 +18,11 @@ from pydantic import BaseModel, Field
 
 from loragate.environment.probe import ProbeRequest, ProbeResult
 from loragate.environment.trainer import (
+    GUESSED_PYTHON,
     TrainerFacts,
+    default_checkout,
+    install_steps,
+    where_looked,
     TrainerLocation,
     load_trainer_data,
     module_of,
@@ -199,22 +203,28 @@ def accelerate_launcher(python: str, plan: TrainingPlan | None) -> str:
     return str(Path(python).parent / "accelerate") if "/" in python else "accelerate"
 
 
-def trainer_findings(section: TrainerSection, facts: TrainerFacts, probe: ProbeResult | None, plan: TrainingPlan | None) -> list[Finding]:
+def trainer_missing(facts: TrainerFacts, looked_in: list[str], checkout: str | None = None,
+                    torch_command: str | None = None) -> Finding:
+    """The trainer is not on this machine: where it was looked for and how to install it, in its own venv."""
+    folder = checkout or default_checkout(facts)
+    return Finding(
+        code="ENV_TRAINER_NOT_FOUND",
+        severity="block",
+        message=(f"{facts.display_name}, the program that does the training, is not installed on this machine "
+                 f"({where_looked(facts, looked_in)})."),
+        fix=(f"Install it into its own folder and Python environment (not loragate's): `"
+             f"{install_steps(facts, folder, torch_command)}`. Then run `loragate env` again."),
+        evidence={"looked_in": looked_in, "checkout": folder},
+    )
+
+
+def trainer_findings(section: TrainerSection, facts: TrainerFacts, probe: ProbeResult | None, plan: TrainingPlan | None,
+                     torch_command: str | None = None) -> list[Finding]:
     findings: list[Finding] = []
     if section.path is None:
-        where = "; ".join(section.looked_in) or "nowhere it usually lives"
-        findings.append(
-            Finding(
-                code="ENV_TRAINER_NOT_FOUND",
-                severity="block",
-                message=f"{facts.display_name} was not found (looked in: {where}).",
-                fix=(
-                    f"Clone it (`git clone {facts.repository}`), install it (`{facts.install}`), then set "
-                    f"{facts.env_var}=/path/to/it or write `{facts.studio_key}: /path/to/it` in grimoire/studio.md."
-                ),
-                evidence={"looked_in": section.looked_in},
-            )
-        )
+        findings.append(trainer_missing(facts, section.looked_in, plan.trainer_dir if plan else None, torch_command))
+        if section.python_source in GUESSED_PYTHON or probe is None or not probe.ran:
+            return findings  # no trainer's Python to judge: installing the trainer comes first
     if probe is None:
         return findings
     if not probe.ran:

@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from pydantic import BaseModel, Field
 
-from loragate.environment.trainer import find_trainer_python, locate_trainer
+from loragate.environment.trainer import GUESSED_PYTHON, find_trainer_python, locate_trainer, venv_python
 from loragate.errors import LoragateError
 from loragate.plan.model import BackendName, Platform
 from loragate.studio import read_studio
@@ -141,8 +141,13 @@ def _trainer_python(trainer_dir: str, platform: Platform) -> str:
     training machine's PATH picks it, with its `accelerate`, as Gate 3 does."""
     if not trains_here(platform):
         return read_studio().trainer_python or "python"
-    python, source = find_trainer_python(trainer_dir if Path(trainer_dir).is_dir() else None)
-    if source == "PATH" and not _in_venv(Path(python)):
+    checkout = trainer_dir if Path(trainer_dir).is_dir() else None
+    python, source = find_trainer_python(checkout)
+    if source in GUESSED_PYTHON and (checkout is None or _in_venv(Path(python))):
+        # No trainer here, or only some other venv on PATH (typically loragate's own): name the venv
+        # the install steps create inside the checkout, never an interpreter that is not the trainer's.
+        return venv_python(trainer_dir)
+    if source == "PATH":
         return Path(python).name
     return python
 

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from loragate.environment.trainer import is_checkout, locate_trainer, trainer_facts
+from loragate.environment.trainer import (
+    default_checkout,
+    install_steps,
+    is_checkout,
+    locate_trainer,
+    trainer_facts,
+    where_looked,
+)
 from loragate.findings import Finding
 from loragate.nextstep import step
 from loragate.plan.model import TrainingPlan
@@ -32,15 +39,15 @@ def trainer_findings(plan: TrainingPlan) -> list[Finding]:
     if folder and is_checkout(Path(folder), facts):
         return []
     looked = locate_trainer(plan.backend).looked_in
-    where = "; ".join(looked) if looked else "nowhere it usually lives"
+    checkout = folder or default_checkout(facts)
     return [Finding(
         code="PLAN_TRAINER_NOT_FOUND",
         severity="warn",
-        message=(f"No {facts.display_name} was found on this machine (looked in: {where}), so the plan's commands "
-                 f"name {folder or 'no folder'} and {python}, which may not be the trainer you will use."),
-        fix=(f"Clone it (`git clone {facts.repository}`) and install it (`{facts.install}` in its own venv), set "
-             f"{facts.env_var}=/path/to/it (or `{facts.studio_key}: /path/to/it` in grimoire/studio.md), then make "
-             "the plan again. Gate 3 will not pass without it."),
+        message=(f"{facts.display_name}, the program that does the training, is not installed on this machine "
+                 f"({where_looked(facts, looked)}). The plan's commands expect it in {checkout}, run by its own "
+                 f"Python {python}."),
+        fix=(f"Install it there, into its own environment (not loragate's): `{install_steps(facts, checkout)}`; "
+             "then make the plan again, replacing this one. Gate 3 will not pass without it."),
         evidence={"trainer_dir": folder, "looked_in": looked},
-        next=step("generate_config", name=plan.name, model=plan.model, dataset=plan.dataset.path, trigger=plan.trigger),
+        next=step("generate_config", name=plan.name, model=plan.model, dataset=plan.dataset.path, trigger=plan.trigger, replace=True),
     )]
