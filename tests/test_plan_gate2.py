@@ -111,8 +111,44 @@ def test_train_sh_is_valid_bash_and_runs_experts_together(workspace: Path) -> No
 def test_same_inputs_same_commands(workspace: Path) -> None:
     data = wan_dataset(workspace)
     first = generate_config("mira", "wan2.1-i2v-14b", data, "mira", gpu_gb=24).plan.commands
-    second = generate_config("mira", "wan2.1-i2v-14b", data, "mira", gpu_gb=24).plan.commands
+    second = generate_config("mira", "wan2.1-i2v-14b", data, "mira", gpu_gb=24, replace=True).plan.commands
     assert [c.argv for c in first] == [c.argv for c in second]
+
+
+def test_an_existing_plan_is_replaced_only_when_asked_and_kept(workspace: Path) -> None:
+    from loragate.errors import LoragateError
+
+    data = wan_dataset(workspace)
+    first = generate_config("mira", "wan2.1-i2v-14b", data, "mira", gpu_gb=24)
+    saved = Path(first.files["plan.json"]).read_text()
+    with pytest.raises(LoragateError) as refused:
+        generate_config("mira", "wan2.1-t2v-1.3b", data, "nova", gpu_gb=24)
+    message = refused.value.message
+    assert "already has a plan (wan2.1-i2v-14b, trigger 'mira'" in message
+    assert "model 'wan2.1-i2v-14b' -> 'wan2.1-t2v-1.3b'" in message and "trigger 'mira' -> 'nova'" in message
+    assert "--replace" in (refused.value.fix or "")
+    assert Path(first.files["plan.json"]).read_text() == saved  # nothing lost
+    second = generate_config("mira", "wan2.1-t2v-1.3b", data, "nova", gpu_gb=24, replace=True)
+    assert second.plan.model == "wan2.1-t2v-1.3b" and second.previous_plan
+    assert Path(second.previous_plan).read_text() == saved and Path(second.previous_plan).name == "plan-v1.json"
+    assert "trigger 'mira' -> 'nova'" in (second.replaced or "")
+    third = generate_config("mira", "wan2.1-t2v-1.3b", data, "nova", gpu_gb=24, replace=True)
+    assert Path(third.previous_plan or "").name == "plan-v2.json" and third.replaced is None
+
+
+def test_plan_new_over_an_existing_plan_exits_2_without_replace(workspace: Path) -> None:
+    from typer.testing import CliRunner
+
+    from loragate.cli import app
+
+    data = str(wan_dataset(workspace))
+    args = ["plan", "new", "mira", "--model", "wan2.1-t2v-1.3b", "--dataset", data, "--trigger", "mira", "--gpu-gb", "24"]
+    assert CliRunner().invoke(app, args).exit_code in (0, 1)
+    again = CliRunner().invoke(app, [*args[:-4], "--trigger", "nova", "--gpu-gb", "24"])
+    assert again.exit_code == 2 and "already has a plan" in again.output and "--replace" in again.output
+    replaced = CliRunner().invoke(app, [*args, "--replace"], env={"COLUMNS": "80"})
+    assert replaced.exit_code in (0, 1) and "Replaced the earlier plan" in replaced.output
+    assert "plan-history/plan-v" in replaced.output.replace("\n", "")
 
 
 @pytest.mark.parametrize("name", ["../x", "a/b", "x y"])

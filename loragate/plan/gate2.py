@@ -27,7 +27,7 @@ from loragate.plan.new import new_plan
 from loragate.plan.paths import DATASET_TOML
 from loragate.plan.sampling import write_sample_prompts
 from loragate.plan.render import render_config_md, render_train_sh
-from loragate.plan.store import load_project_plan, plan_path, save_plan
+from loragate.plan.store import HISTORY_DIR, archive_plan, load_project_plan, plan_path, save_plan
 from loragate.plan.trainer import trainer_findings
 from loragate.progress import ProgressFn, or_silent
 from loragate.vram.model import VramEstimate
@@ -61,6 +61,8 @@ class GenerateResult(BaseModel):
     plan: TrainingPlan
     files: dict[str, str] = Field(description="File name -> absolute path, under grimoire/training/NAME/.")
     gate2: Gate2Report
+    previous_plan: str | None = Field(default=None, description="Where the plan this one replaced was kept.")
+    replaced: str | None = Field(default=None, description="What changed from the replaced plan, in words.")
 
 
 def write_plan_files(plan: TrainingPlan) -> dict[str, str]:
@@ -85,9 +87,29 @@ def write_plan_files(plan: TrainingPlan) -> dict[str, str]:
     return {name: str(path) for name, path in files.items()}
 
 
-def generate_config(name: str, model: str, dataset: str | Path, trigger: str, *,
+def _identity(plan: TrainingPlan) -> dict[str, str]:
+    """What makes a plan another project rather than new settings: the model, trigger, type, dataset."""
+    return {"model": plan.model, "trigger": plan.trigger, "type": plan.training_type, "dataset": plan.dataset.path}
+
+
+def _existing(name: str) -> TrainingPlan | None:
+    if not plan_path(name).is_file():
+        return None
+    try:
+        return load_project_plan(name)
+    except LoragateError:
+        return None  # unreadable: still kept in the history before it is replaced
+
+
+def generate_config(name: str, model: str, dataset: str | Path, trigger: str, *, replace: bool = False,
                     progress: ProgressFn | None = None, **options: Any) -> GenerateResult:
-    """Make the plan for `name`, write its files and run Gate 2 on it."""
+    """Make the plan for `name`, write its files and run Gate 2 on it.
+
+    An existing plan is replaced only when `replace` is set; it is kept in plan-history/ first.
+    """
+    from loragate.runs.job import read_job
+    from loragate.runs.launch import job_running
+
     report = or_silent(progress)
     report(0, 2, "planning")
     try:
@@ -95,11 +117,29 @@ def generate_config(name: str, model: str, dataset: str | Path, trigger: str, *,
     except ValidationError as exc:  # a value the plan's bounds refuse: said in words, nothing saved
         what, fix = plan_problem(exc)
         raise LoragateError(f"The plan for {name} cannot be made: {what}.", fix or "Check the values given.") from exc
+    old = _existing(name)
+    changed = ""
+    if plan_path(name).is_file():
+        if old is not None:
+            before, after = _identity(old), _identity(plan)
+            changed = "; ".join(f"{k} {before[k]!r} -> {after[k]!r}" for k in before if before[k] != after[k])
+        if not replace:
+            what = f"{old.model}, trigger '{old.trigger}', {old.training_type}" if old else "unreadable"
+            differs = f" The new one differs: {changed}." if changed else ""
+            raise LoragateError(
+                f"The project {name} already has a plan ({what}); making a new one would replace it.{differs}",
+                f"To replace it, make the plan again with replace set (CLI: --replace; MCP: replace=true): the current "
+                f"plan is kept in grimoire/training/{name}/{HISTORY_DIR}/. To keep both, choose another project name.")
+        if job_running(read_job(name)):
+            raise LoragateError(f"A training of {name} is running, so its plan cannot be replaced now.",
+                                "Wait for it to finish, or stop it first.")
+    previous = str(archive_plan(name)) if plan_path(name).is_file() else None
     save_plan(plan)
     report(1, 2, "writing the plan files and checking them (Gate 2)")
     gate = check_plan(name)
     report(2, 2, gate.verdict)
-    return GenerateResult(plan=load_project_plan(name), files=gate.files, gate2=gate)
+    return GenerateResult(plan=load_project_plan(name), files=gate.files, gate2=gate, previous_plan=previous,
+                          replaced=changed or None)
 
 
 def check_plan(name: str, progress: ProgressFn | None = None) -> Gate2Report:

@@ -11,7 +11,6 @@ again before launch; the previous plan is kept in plan-history/.
 from __future__ import annotations
 
 import math
-import shutil
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -20,13 +19,11 @@ from loragate.errors import LoragateError
 from loragate.gates.ledger import gate_status
 from loragate.names import check_name
 from loragate.nextstep import NextStep
-from loragate.plan.store import load_project_plan, plan_path, save_plan
+from loragate.plan.store import archive_plan, load_project_plan, next_plan_version, save_plan
 from loragate.runs.checkpoint import lora_rank, safetensors_problem
 from loragate.runs.job import read_job
 from loragate.runs.launch import job_running
-from loragate.workspace import project_dir
 
-HISTORY_DIR = "plan-history"
 
 
 class ContinueResult(BaseModel):
@@ -59,11 +56,6 @@ def _resolve_checkpoint(checkpoint: str, output_dir: str) -> Path:
     return path
 
 
-def _next_version(folder: Path) -> int:
-    history = folder / HISTORY_DIR
-    return len(list(history.glob("plan-v*.json"))) + 1 if history.is_dir() else 1
-
-
 def continue_run(
     name: str,
     checkpoint: str,
@@ -89,8 +81,7 @@ def continue_run(
             f"The checkpoint has rank {rank} but the plan trains rank {plan.network.dim}; --network_weights needs the same rank.",
             "Choose a checkpoint of this plan's run, or set network.dim in the plan to the checkpoint's rank.",
         )
-    folder = project_dir(name, root)
-    version = _next_version(folder)
+    version = next_plan_version(name, root)
     new = plan.model_copy(deep=True)
     new.network.weights = str(path)
     expert_name: str | None = None
@@ -116,10 +107,7 @@ def continue_run(
     if epochs is not None:
         new.schedule.max_train_epochs = epochs
         new.schedule.max_train_steps = None
-    history = folder / HISTORY_DIR
-    history.mkdir(parents=True, exist_ok=True)
-    previous = history / f"plan-v{version}.json"
-    shutil.copy2(plan_path(name, root), previous)
+    previous = archive_plan(name, root)
     saved = save_plan(new, root)
     status = gate_status(name, root)
     stale = [s for s in status.gates if not s.current]

@@ -39,12 +39,15 @@ def register(mcp: MCPServer) -> None:
         rank: Annotated[int | None, Field(ge=RANK_MIN, le=RANK_MAX, description="LoRA rank (network dim); default from the preset.")] = None,
         learning_rate: Annotated[float | None, Field(gt=0, description="Learning rate; default from the preset and optimizer (Prodigy runs at 1.0). Gate 2 judges it against the optimizer's sourced range.")] = None,
         caption_extension: Annotated[str, Field(description="Caption file extension, the same one audit_dataset checked.")] = ".txt",
+        replace: Annotated[bool, Field(description="Replace the project's existing plan (kept in plan-history/ first). "
+                                                   "Without it, an existing plan is an error: ask the artist before replacing.")] = False,
     ) -> GenerateResult:
         """Create the training plan for a project from a model, a preset and the dataset: writes
         plan.json, the trainer's dataset.toml, commands.json (exact argv lists), train.sh and
         config.md (every value explained), then runs Gate 2 (command validation + VRAM fit) and
         records the verdict. Call it after the dataset passed Gate 1 (audit_dataset) and before
-        validate_env; call it again to change settings. Returns the plan, the files and Gate 2's
+        validate_env; call it again with replace=true to change settings (ask the artist first when the model or
+        trigger changes: that is a different LoRA). Returns the plan, the files and Gate 2's
         verdict with findings; explain NO-GO findings and their fixes to the artist."""
         # Every path a caller names is confined, whatever the platform: validate_env and dry_run
         # read and run them on THIS machine. Paths loragate picks itself (studio.md, the platform's
@@ -59,7 +62,7 @@ def register(mcp: MCPServer) -> None:
         files = {role: str(resolve_path(path, f"{role} weights")) for role, path in (weights or {}).items()}
         return await call_engine(
             ctx, generate_config, name, model, str(resolve_path(dataset, "dataset folder")), trigger,
-            progress=None, preset=preset, training_type=training_type, gpu_gb=gpu_gb, expert=expert,
+            replace=replace, progress=None, preset=preset, training_type=training_type, gpu_gb=gpu_gb, expert=expert,
             platform=platform, weights=files, resolution=tuple(resolution) if resolution else None,
             frames=frames, optimizer=optimizer, experts_together=experts_together, rank=rank,
             learning_rate=learning_rate, caption_extension=caption_extension, **paths,

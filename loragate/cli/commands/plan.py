@@ -97,6 +97,8 @@ def register(app: typer.Typer) -> None:
         caption_extension: str = typer.Option(".txt", "--caption-extension", help="Caption file extension."),
         together: Optional[bool] = typer.Option(None, "--together/--one-after-another",
                                                 help="Wan 2.2: run both experts at once (default: when they fit)."),
+        replace: bool = typer.Option(False, "--replace",
+                                     help="Replace NAME's existing plan (the old one is kept in plan-history/)."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Write grimoire/training/NAME/: plan.json, dataset.toml, commands.json, train.sh, config.md; run Gate 2."""
@@ -110,7 +112,7 @@ def register(app: typer.Typer) -> None:
         res = run_engine(lambda: parse_resolution(resolution)) if resolution else None
         with progress_bar("Planning", enabled=not json_out) as progress:
             result = run_engine(lambda: generate_config(
-                name, model, dataset, trigger, progress=progress,
+                name, model, dataset, trigger, replace=replace, progress=progress,
                 preset=preset, training_type=training_type, gpu_gb=gpu_gb, expert=expert, platform=platform,
                 trainer_dir=trainer_dir, trainer_python=trainer_python, models_dir=models_dir,
                 weights=_weights(weights), output_dir=output_dir, resolution=res, frames=frames or None,
@@ -122,7 +124,10 @@ def register(app: typer.Typer) -> None:
         else:
             _show_plan(result.plan)
             for file, path in sorted(result.files.items()):
-                console.print(f"  wrote {file}: {path}")
+                console.print(f"  wrote {file}: {path}", markup=False, highlight=False, soft_wrap=True)
+            if result.previous_plan:
+                console.print(f"Replaced the earlier plan{' (' + result.replaced + ')' if result.replaced else ''}; "
+                              f"it is kept in {result.previous_plan}", markup=False, highlight=False, soft_wrap=True)
             _show_gate(result.gate2)
         exit_for(result.gate2.verdict)
 
