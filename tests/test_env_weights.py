@@ -168,3 +168,14 @@ def test_a_flux_diffusers_folder_loads_when_its_transformer_files_are_there(work
     write_safetensors_header(folder / "transformer" / "diffusion_pytorch_model-00003-of-00003.safetensors", {"w": ("BF16", [8])})
     found = judge(sd_plan(tmp_path, "flux1-dev", str(folder), **parts))
     assert {code: severity for code, (severity, _) in found.items()} == {"ENV_WEIGHTS_UNRECOGNISED": "info"}
+
+
+def test_a_missing_wan22_expert_is_reported_once_by_its_name(workspace: Path, tmp_path: Path) -> None:
+    low = wan_dit(tmp_path / "models" / "wan2.2_t2v_low_noise_14B_fp16.safetensors", dtype="F16")
+    high = tmp_path / "models" / "wan2.2_t2v_high_noise_14B_fp16.safetensors"  # never downloaded
+    plan = wan_plan(tmp_path, weights={"dit": str(low), "dit_high_noise": str(high),
+                                       "expert:high": str(high), "expert:low": str(low)})
+    family = get_family(plan.model)
+    missing = [f for f in weights_findings(plan, family, read_weights(plan, family)) if f.code == "ENV_WEIGHTS_MISSING"]
+    assert len(missing) == 1 and missing[0].severity == "block"
+    assert missing[0].message == f"The high-noise expert file {high} does not exist on this machine."

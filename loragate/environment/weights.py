@@ -65,10 +65,32 @@ def plan_weights(plan: TrainingPlan, family: ModelFamily | None) -> list[tuple[s
     for role, value in plan.weights.model_dump().items():
         if value or role in required:
             rows.append((role, value, role in required))
-    for expert in plan.experts:
-        rows.append((f"expert:{expert.expert}", expert.dit, True))
-    seen: set[tuple[str, str | None]] = set()
-    return [r for r in rows if not ((r[0], r[1]) in seen or seen.add((r[0], r[1])))]
+    experts = [(f"expert:{e.expert}", e.dit, True) for e in plan.experts]
+    # One row per file: an expert's file is often also the plan's dit / dit_high_noise; name it by the expert.
+    expert_role = {path: role for role, path, _ in experts if path}
+    out: list[tuple[str, str | None, bool]] = []
+    index: dict[str, int] = {}
+    for role, path, req in rows + experts:
+        if path is None:
+            out.append((role, path, req))
+        elif path in index:
+            kept = out[index[path]]
+            out[index[path]] = (kept[0], path, kept[2] or req)
+        else:
+            index[path] = len(out)
+            out.append((expert_role.get(path, role), path, req))
+    return out
+
+
+ROLE_WORDS = {"dit": "model (DiT)", "dit_high_noise": "high-noise expert", "expert:high": "high-noise expert",
+              "expert:low": "low-noise expert", "vae": "VAE", "t5": "T5 text encoder", "clip": "CLIP image encoder",
+              "base_model": "base model", "clip_l": "CLIP-L text encoder", "t5xxl": "T5-XXL text encoder",
+              "ae": "autoencoder (AE)"}
+
+
+def role_words(role: str) -> str:
+    """A weight's role as an artist reads it ('high-noise expert'), not the plan's field name."""
+    return ROLE_WORDS.get(role, role)
 
 
 def inspect_file(role: str, raw: str | None, allow_hub: bool) -> WeightFile:
@@ -149,7 +171,7 @@ def _file_findings(plan: TrainingPlan, family: ModelFamily | None, wf: WeightFil
             Finding(
                 code="ENV_WEIGHTS_NOT_SET",
                 severity="block",
-                message=f"The plan names no {wf.role} file, which {family.display_name if family else 'this model'} needs.",
+                message=f"The plan names no {role_words(wf.role)} file, which {family.display_name if family else 'this model'} needs.",
                 fix=f"Download it ({typical}) and give its path in the plan." if typical else "Give its path in the plan.",
                 evidence=evidence,
             )
@@ -159,7 +181,7 @@ def _file_findings(plan: TrainingPlan, family: ModelFamily | None, wf: WeightFil
             Finding(
                 code="ENV_WEIGHTS_MISSING",
                 severity="block" if required or wf.role in DIT_ROLES else "warn",
-                message=f"The {wf.role} file {wf.path} does not exist on this machine.",
+                message=f"The {role_words(wf.role)} file {wf.path} does not exist on this machine.",
                 fix=f"Download it{f' ({typical})' if typical else ''} to that path, or fix the path in the plan. On a pod, check the network volume is mounted.",
                 path=wf.path,
                 evidence=evidence,
@@ -181,7 +203,7 @@ def _file_findings(plan: TrainingPlan, family: ModelFamily | None, wf: WeightFil
             Finding(
                 code=f"ENV_WEIGHTS_{wf.status.upper()}",
                 severity="block",
-                message=f"The {wf.role} file {name} {what}: {wf.problem}.",
+                message=f"The {role_words(wf.role)} file {name} {what}: {wf.problem}.",
                 fix="Download it again (compare its size with the one on the download page), then check the machine again.",
                 next=step("validate_env", plan=plan.name),
                 path=wf.path,
@@ -193,7 +215,7 @@ def _file_findings(plan: TrainingPlan, family: ModelFamily | None, wf: WeightFil
             Finding(
                 code="ENV_WEIGHTS_NOT_INSPECTED",
                 severity="info",
-                message=f"The {wf.role} file {name} ({wf.size_gb} GB) is a pickle (.pth/.ckpt); loragate checks only that it is there, never opening it.",
+                message=f"The {role_words(wf.role)} file {name} ({wf.size_gb} GB) is a pickle (.pth/.ckpt); loragate checks only that it is there, never opening it.",
                 fix="Nothing to do if it is the file the model page lists; the dry run loads it for real.",
                 path=wf.path,
                 evidence=evidence,
@@ -211,7 +233,7 @@ def _directory_findings(family: ModelFamily | None, wf: WeightFile) -> list[Find
             Finding(
                 code="ENV_WEIGHTS_NOT_A_FILE",
                 severity="block",
-                message=f"The {wf.role} path {wf.path} is a folder; the trainer loads a single file there.",
+                message=f"The {role_words(wf.role)} path {wf.path} is a folder; the trainer loads a single file there.",
                 fix="Point the plan at the .safetensors file inside it.",
                 path=wf.path,
                 evidence={"role": wf.role},
@@ -276,7 +298,7 @@ def _content_findings(plan: TrainingPlan, family: ModelFamily | None, wf: Weight
             Finding(
                 code="ENV_WEIGHTS_IS_LORA",
                 severity="block",
-                message=f"{name} is a LoRA, not a base model; it cannot stand in for the {wf.role}.",
+                message=f"{name} is a LoRA, not a base model; it cannot stand in for the {role_words(wf.role)}.",
                 fix="Point the plan at the base model file; to continue from this LoRA, use it as the starting network weights instead.",
                 path=wf.path,
                 evidence=evidence,
