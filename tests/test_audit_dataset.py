@@ -84,6 +84,29 @@ def test_wan_layout_with_images_and_videos(tmp_path: Path, workspace: Path) -> N
     assert report.verdict == "GO"
 
 
+def test_a_wan_sets_summary_and_size_table_cover_its_clips(tmp_path: Path, workspace: Path) -> None:
+    from typer.testing import CliRunner
+
+    from loragate.cli import app
+
+    ds = tmp_path / "wan"
+    make_set(ds / "Images", 2, size=512)
+    for k, frames in enumerate((33, 49, 81)):
+        write_video(ds / "Videos" / f"walk{k}.mp4", frames=frames, fps=16, width=320, height=192)
+        write_caption(ds / "Videos" / f"walk{k}.txt", NATURAL)
+    report = audit_dataset(ds, trigger="mira", model="wan2.1-t2v-14b", name="mira")
+    assert report.median_clip_resolution == [320, 192] and report.clip_resolutions == {"320x192": 3}
+    assert report.clips is not None and (report.clips.frames_min, report.clips.frames_median, report.clips.frames_max) \
+        == (33, 49, 81) and report.clips.fps == {"16": 3}
+    md = Path(report.report_path or "").read_text()
+    assert "- Median size: images 512x512; clips 320x192" in md
+    assert "- Clips: 49 frames median (33-81), about 3.1 s, at 16 fps (3 clips)" in md
+    assert "| 512x512 | 2 | 0 |" in md and "| 320x192 | 0 | 3 |" in md
+    shown = CliRunner().invoke(app, ["audit", str(ds), "--trigger", "mira", "--model", "wan2.1-t2v-14b"],
+                               env={"COLUMNS": "100"}).output
+    assert "median clip size" in shown and "320x192" in shown and "49 frames median" in shown
+
+
 def test_video_probe_facts(tmp_path: Path) -> None:
     from loragate.dataset.video_probe import probe_file
 

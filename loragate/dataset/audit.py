@@ -13,7 +13,7 @@ from loragate.dataset.captions import check_captions, check_trigger
 from loragate.dataset.thresholds import Thresholds, load_thresholds
 from loragate.dataset.image_checks import QUALITY_PROPERTIES, decode_finding, file_findings, quality_findings
 from loragate.dataset.duplicate_findings import duplicate_findings, duplicate_groups
-from loragate.dataset.model import AuditReport, ImageAnalysis, MediaFile, TrainingType
+from loragate.dataset.model import AuditReport, ClipSummary, ImageAnalysis, MediaFile, TrainingType, VideoProbe
 from loragate.dataset.rules import DatasetRules, rules_for
 from loragate.dataset.scan import normalize_caption_extension, scan_dataset
 from loragate.dataset.size import size_findings, size_summary
@@ -89,6 +89,8 @@ def audit_dataset(
 
     findings = sort_findings(findings)
     sizes = [(a.width, a.height) for a in analyses.values() if not a.error and a.width]
+    clips = [p for p in probes.values() if not p.error and p.width]
+    clip_sizes = [(p.height, p.width) if p.rotation % 180 == 90 else (p.width, p.height) for p in clips]
     report = AuditReport(
         verdict=verdict_of(findings),
         dataset=str(root),
@@ -103,7 +105,10 @@ def audit_dataset(
         captions=len(scan.captions),
         counts=count_by_severity(findings),
         resolutions=dict(Counter(f"{w}x{h}" for w, h in sizes).most_common()),
-        median_resolution=[int(statistics.median(w for w, _ in sizes)), int(statistics.median(h for _, h in sizes))] if sizes else None,
+        median_resolution=_median_size(sizes),
+        clip_resolutions=dict(Counter(f"{w}x{h}" for w, h in clip_sizes).most_common()),
+        median_clip_resolution=_median_size(clip_sizes),
+        clips=_clip_summary(clips),
         caption_stats=caption_stats,
         size=summary,
         duplicate_groups=groups,
@@ -116,6 +121,19 @@ def audit_dataset(
 
         record_audit(report, name)
     return report
+
+
+def _median_size(sizes: list[tuple[int, int]]) -> list[int] | None:
+    return [int(statistics.median(w for w, _ in sizes)), int(statistics.median(h for _, h in sizes))] if sizes else None
+
+
+def _clip_summary(clips: list[VideoProbe]) -> ClipSummary | None:
+    if not clips:
+        return None
+    frames = [p.frames for p in clips]
+    return ClipSummary(frames_median=int(statistics.median(frames)), frames_min=min(frames), frames_max=max(frames),
+                       seconds_median=round(statistics.median(p.duration_s for p in clips), 1),
+                       fps=dict(Counter(f"{p.fps:g}" for p in clips).most_common()))
 
 
 # Findings that mean the trainer cannot use the file at all.

@@ -101,6 +101,16 @@ class SizeSummary(BaseModel):
     steps_per_epoch: dict[str, int] = Field(default_factory=dict, description="batch size -> optimizer steps per epoch.")
 
 
+class ClipSummary(BaseModel):
+    """Lengths of the usable clips: what decides Wan's frame buckets."""
+
+    frames_median: int = 0
+    frames_min: int = 0
+    frames_max: int = 0
+    seconds_median: float = 0.0
+    fps: dict[str, int] = Field(default_factory=dict, description="frame rate -> number of clips.")
+
+
 class AuditReport(BaseModel):
     """Gate 1's answer for one dataset."""
 
@@ -117,7 +127,10 @@ class AuditReport(BaseModel):
     captions: int = 0
     counts: dict[str, int] = Field(default_factory=dict, description="block / warn / info -> number of findings.")
     resolutions: dict[str, int] = Field(default_factory=dict, description="'WxH' -> number of images.")
-    median_resolution: list[int] | None = None
+    median_resolution: list[int] | None = Field(default=None, description="Median size of the images.")
+    clip_resolutions: dict[str, int] = Field(default_factory=dict, description="'WxH' (as played) -> number of clips.")
+    median_clip_resolution: list[int] | None = None
+    clips: ClipSummary | None = Field(default=None, description="Frame counts, length and frame rates of the clips.")
     caption_stats: CaptionStats = Field(default_factory=CaptionStats)
     size: SizeSummary = Field(default_factory=SizeSummary)
     duplicate_groups: list[DuplicateGroup] = Field(default_factory=list, description="Exact and near copies; paths relative.")

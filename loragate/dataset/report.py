@@ -91,11 +91,43 @@ def _section(title: str, findings: list[Finding], empty: str) -> list[str]:
     return lines + [""]
 
 
+def _median_text(r: AuditReport) -> str:
+    parts = []
+    if r.median_resolution:
+        parts.append(f"images {r.median_resolution[0]}x{r.median_resolution[1]}")
+    if r.median_clip_resolution:
+        parts.append(f"clips {r.median_clip_resolution[0]}x{r.median_clip_resolution[1]}")
+    return "; ".join(parts) or "-"
+
+
+def clip_lengths(r: AuditReport) -> str:
+    """'81 frames median (33-121), about 5.1 s, at 16 fps (12 clips)': what Wan's frame buckets read."""
+    c = r.clips
+    if c is None:
+        return "-"
+    span = f" ({c.frames_min}-{c.frames_max})" if c.frames_min != c.frames_max else ""
+    rates = ", ".join(f"{fps} fps ({n} clip{'s' if n != 1 else ''})" for fps, n in c.fps.items())
+    return f"{c.frames_median} frames median{span}, about {c.seconds_median:g} s, at {rates}"
+
+
+def _resolution_table(r: AuditReport) -> list[str]:
+    if not r.resolutions and not r.clip_resolutions:
+        return ["No decodable images or clips."]
+    sizes = list(dict.fromkeys([*r.resolutions, *r.clip_resolutions]))
+    rows = ["| size | images | clips |", "|---|---|---|"]
+    rows += [f"| {s} | {r.resolutions.get(s, 0)} | {r.clip_resolutions.get(s, 0)} |" for s in sizes[:15]]
+    if len(sizes) > 15:
+        rest = sizes[15:]
+        rows.append(f"| ({len(rest)} other sizes) | {sum(r.resolutions.get(s, 0) for s in rest)} | "
+                    f"{sum(r.clip_resolutions.get(s, 0) for s in rest)} |")
+    return rows
+
+
 def render_markdown(report: AuditReport, name: str) -> str:
     r, cs = report, report.caption_stats
     media = r.images + r.videos
     captioned_pct = f"{100 * cs.captioned / media:.0f}%" if media else "-"
-    median = f"{r.median_resolution[0]}x{r.median_resolution[1]}" if r.median_resolution else "-"
+    median = _median_text(r)
     dup_files = sum(len(g.paths) for g in r.duplicate_groups)
     quality = [f for f in r.findings if f.code in QUALITY_CODES or f.code.startswith("DS_VIDEO")]
     caption_findings = [f for f in r.findings if f.code.startswith(("DS_CAPTION", "DS_TRIGGER"))]
@@ -109,9 +141,10 @@ def render_markdown(report: AuditReport, name: str) -> str:
         f"- Model: {r.model or 'not given'}; training type: {r.training_type or 'not given'}; trigger: {r.trigger or 'not given'}",
         f"- Images: {r.images}; clips: {r.videos}; usable: {r.size.usable_images + r.size.usable_videos}",
         f"- Captioned: {cs.captioned}/{media} ({captioned_pct})",
-        f"- Median resolution: {median} (model trains at {r.training_resolution[0]}x{r.training_resolution[1]})"
+        f"- Median size: {median} (model trains at {r.training_resolution[0]}x{r.training_resolution[1]})"
         if r.training_resolution
-        else f"- Median resolution: {median}",
+        else f"- Median size: {median}",
+        *([f"- Clips: {clip_lengths(r)}"] if r.clips else []),
         f"- Duplicates found: {len(r.duplicate_groups)} group(s), {dup_files} files (removed: 0; nothing is deleted)",
         f"- Quality issues: {len(quality)}",
         f"- Findings: {r.counts.get('block', 0)} blocking, {r.counts.get('warn', 0)} warnings, {r.counts.get('info', 0)} notes",
@@ -127,13 +160,7 @@ def render_markdown(report: AuditReport, name: str) -> str:
     lines += [f"- Length: about {cs.tokens_mean} tokens on average, {cs.tokens_max} at most{limit}", ""]
     lines += _lines(caption_findings) + ([""] if caption_findings else [])
     lines += ["## Resolution", ""]
-    if r.resolutions:
-        lines += ["| size | images |", "|---|---|"]
-        lines += [f"| {size} | {count} |" for size, count in list(r.resolutions.items())[:15]]
-        if len(r.resolutions) > 15:
-            lines.append(f"| ({len(r.resolutions) - 15} other sizes) | {sum(list(r.resolutions.values())[15:])} |")
-    else:
-        lines.append("No decodable images.")
+    lines += _resolution_table(r)
     lines += ["", "## Duplicates", ""]
     if r.duplicate_groups:
         lines += [f"- {g.kind}: " + ", ".join(f"`{p}`" for p in g.paths) for g in r.duplicate_groups]

@@ -40,12 +40,18 @@ def register(app: typer.Typer) -> None:
         if json_out:
             print_json(report)
         else:
+            from loragate.dataset.report import clip_lengths
+
             summary = Table.grid(padding=(0, 2))
             summary.add_row("dataset", f"{lit(report.dataset)} ({report.layout} layout)")
             summary.add_row("media", f"{report.images} images, {report.videos} clips, {report.captions} captions")
             summary.add_row("usable", f"{report.size.usable_images + report.size.usable_videos}")
             if report.median_resolution:
                 summary.add_row("median size", f"{report.median_resolution[0]}x{report.median_resolution[1]}")
+            if report.median_clip_resolution:
+                summary.add_row("median clip size", f"{report.median_clip_resolution[0]}x{report.median_clip_resolution[1]}")
+            if report.clips:
+                summary.add_row("clip length", clip_lengths(report))
             summary.add_row("duplicates", f"{len(report.duplicate_groups)} group(s)")
             summary.add_row("time", f"{report.seconds:.2f} s ({report.cached} from cache)")
             console.print(summary)
