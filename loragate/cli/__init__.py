@@ -16,6 +16,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: rich help tables cut long option names (--one-after-another) at 80 columns.
+    rich_markup_mode=None,
 )
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
+from rich.text import Text
 
 from loragate.cli.nextstep import command_line
 from loragate.errors import GatesNotPassed, LoragateError, unexpected_error_sentence
@@ -42,20 +42,25 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 def lit(value: object) -> str:
     """A value from outside (file name, trigger word, message naming them) printed literally: control
     characters shown as '?', and rich markup escaped so '[/b]' or '[red]mira' prints as written."""
-    return escape(_CONTROLS.sub("?", str(value)))
+    return escape(plain(value))
+
+
+def plain(value: object) -> str:
+    """The same for a rich Text, which never reads markup: control characters shown as '?'."""
+    return _CONTROLS.sub("?", str(value))
 
 
 def _what_to_do(fix: str | None, next_step: NextStep | None) -> None:
     if fix:
-        err_console.print(f"[bold]what to do:[/] {lit(fix)}")
+        err_console.print(Text.assemble(("what to do:", "bold"), " ", plain(fix)), soft_wrap=True)
     if next_step is not None:
         # one line however long, so it can be copied whole
-        err_console.print(f"[bold]run:[/] {lit(command_line(next_step))}", highlight=False, soft_wrap=True)
+        err_console.print(Text.assemble(("run:", "bold"), " ", plain(command_line(next_step))), soft_wrap=True)
 
 
 def fail(message: str, fix: str | None = None, next_step: NextStep | None = None) -> NoReturn:
-    """Stop with exit code 2 and the reason on stderr."""
-    err_console.print(f"[bold red]error:[/] {lit(message)}")
+    """Stop with exit code 2 and the reason on stderr (whole lines: a fix may be a command to copy)."""
+    err_console.print(Text.assemble(("error:", "bold red"), " ", plain(message)), soft_wrap=True)
     _what_to_do(fix, next_step)
     raise typer.Exit(EXIT_CANNOT_RUN)
 
@@ -66,7 +71,7 @@ def run_engine(call: Callable[[], T]) -> T:
     try:
         return call()
     except GatesNotPassed as exc:
-        err_console.print(f"[bold red]NO-GO:[/] {lit(exc.message)}")
+        err_console.print(Text.assemble(("NO-GO:", "bold red"), " ", plain(exc.message)), soft_wrap=True)
         _what_to_do(exc.fix, exc.next)
         raise typer.Exit(EXIT_NO_GO) from None
     except LoragateError as exc:
@@ -85,18 +90,28 @@ def exit_for(verdict: Verdict) -> NoReturn:
     raise typer.Exit(EXIT_GO if verdict == "GO" else EXIT_NO_GO)
 
 
-def findings_table(findings: Iterable[Finding], title: str = "Findings") -> Table:
-    table = Table(title=title, show_lines=False, expand=True)
-    table.add_column("", width=5)
-    table.add_column("code", style="dim", no_wrap=True)
-    table.add_column("what", ratio=3)
-    table.add_column("fix", ratio=2)
+def print_findings(findings: Iterable[Finding], title: str = "Findings") -> None:
+    """Each finding as its own lines, never in table cells: a fix is a command or path the artist
+    copies, so it is printed whole on one line (the terminal wraps it; nothing is cut or folded).
+    Text objects print the engine's words as they are, never as rich markup."""
+    console.print(Text(plain(title), style="bold underline"))
     for f in sort_findings(findings):
-        # Most messages already name their file; repeating it only lengthens the row.
-        where = f" [dim]({lit(f.path)})[/]" if f.path and f.path not in f.message else ""
-        fix = f"{f.fix} Run: {command_line(f.next)}".strip() if f.next else f.fix
-        table.add_row(f"[{SEVERITY_STYLE[f.severity]}]{f.severity}[/]", lit(f.code), lit(f.message) + where, lit(fix))
-    return table
+        # Most messages already name their file; repeating it only lengthens the line.
+        where = f" ({f.path})" if f.path and f.path not in f.message else ""
+        console.print(Text.assemble((f"{f.severity:<5}", SEVERITY_STYLE[f.severity]), " ", (plain(f.code), "dim"), "  ",
+                                    plain(f.message + where)), soft_wrap=True)
+        if f.fix:
+            console.print(Text.assemble("      ", ("fix:", "bold"), " ", plain(f.fix)), soft_wrap=True)
+        if f.next is not None:
+            console.print(Text.assemble("      ", ("run:", "bold"), " ", plain(command_line(f.next))), soft_wrap=True)
+
+
+def print_rows(rows: Iterable[tuple[str, str]]) -> None:
+    """'label  value' lines for paths, interpreters and commands: whole lines, never cut to a column."""
+    items = list(rows)
+    width = max((len(label) for label, _ in items), default=0)
+    for label, value in items:
+        console.print(Text.assemble((f"{label:<{width}}", "bold"), "  ", plain(value)), soft_wrap=True)
 
 
 def print_verdict(verdict: Verdict, what: str) -> None:

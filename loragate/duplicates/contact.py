@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from loragate.atomic import atomic_write_bytes
 from loragate.dataset.scan import VIDEO_EXTENSIONS
-from loragate.duplicates.group import DuplicateGroup
+from loragate.duplicates.group import DuplicateGroup, group_likeness
 from loragate.errors import LoragateError
 from loragate.imaging import open_image
 
@@ -110,9 +110,8 @@ def _sheet(root: Path, cells: list[tuple[str, str]], title: str, columns: int) -
 
 
 def _title(number: int, group: DuplicateGroup) -> str:
-    what = "the same pixels" if group.kind == "exact" else f"near copies (distance {group.distance} of 64 bits)"
-    mirror = ", one mirrored" if group.mirrored else ""
-    return f"Group {number}: {len(group.paths)} {group.media}s, {what}{mirror}. Keep the one you like best."
+    noun = "clips" if group.media == "video" else "pictures"
+    return f"Group {number}: {len(group.paths)} {noun}, {group_likeness(group)}. Keep the one you like best."
 
 
 def sheets_folder(dataset_root: Path, out_dir: Path) -> Path:

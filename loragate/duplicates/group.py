@@ -20,3 +20,15 @@ class DuplicateGroup(BaseModel):
     mirrored: bool = Field(default=False, description="Some link in the group is a left-right mirror.")
     media: Literal["image", "video"] = "image"
     contact_sheet: str | None = Field(default=None, description="PNG showing the group side by side, if written.")
+
+
+def group_likeness(group: DuplicateGroup) -> str:
+    """How alike the files are, in an artist's words (the hash distance stays in the evidence)."""
+    noun = "clip" if group.media == "video" else "picture"
+    if group.kind == "exact":
+        return f"the same {noun}, byte for byte or pixel for pixel"
+    if group.mirrored:
+        return f"the same {noun}, one of them flipped left-right"
+    if not group.distance:
+        return f"the same {noun} at another size, quality or file format"
+    return f"the same {noun}, slightly changed (cropped, recoloured or re-compressed)"

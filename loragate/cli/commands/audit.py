@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
-from loragate.cli.output import console, exit_for, findings_table, lit, print_json, print_verdict, progress_bar, run_engine
+from loragate.cli.output import exit_for, print_findings, print_json, print_rows, print_verdict, progress_bar, run_engine
 
 
 def register(app: typer.Typer) -> None:
@@ -42,22 +41,22 @@ def register(app: typer.Typer) -> None:
         else:
             from loragate.dataset.report import clip_lengths
 
-            summary = Table.grid(padding=(0, 2))
-            summary.add_row("dataset", f"{lit(report.dataset)} ({report.layout} layout)")
-            summary.add_row("media", f"{report.images} images, {report.videos} clips, {report.captions} captions")
-            summary.add_row("usable", f"{report.size.usable_images + report.size.usable_videos}")
+            summary: list[tuple[str, str]] = []
+            summary.append(("dataset", f"{report.dataset} ({report.layout} layout)"))
+            summary.append(("media", f"{report.images} images, {report.videos} clips, {report.captions} captions"))
+            summary.append(("usable", f"{report.size.usable_images + report.size.usable_videos}"))
             if report.median_resolution:
-                summary.add_row("median size", f"{report.median_resolution[0]}x{report.median_resolution[1]}")
+                summary.append(("median size", f"{report.median_resolution[0]}x{report.median_resolution[1]}"))
             if report.median_clip_resolution:
-                summary.add_row("median clip size", f"{report.median_clip_resolution[0]}x{report.median_clip_resolution[1]}")
+                summary.append(("median clip size", f"{report.median_clip_resolution[0]}x{report.median_clip_resolution[1]}"))
             if report.clips:
-                summary.add_row("clip length", clip_lengths(report))
-            summary.add_row("duplicates", f"{len(report.duplicate_groups)} group(s)")
-            summary.add_row("time", f"{report.seconds:.2f} s ({report.cached} from cache)")
-            console.print(summary)
+                summary.append(("clip length", clip_lengths(report)))
+            summary.append(("duplicates", f"{len(report.duplicate_groups)} group(s)"))
+            summary.append(("time", f"{report.seconds:.2f} s ({report.cached} from cache)"))
+            print_rows(summary)
             if report.findings:
-                console.print(findings_table(report.findings, title="Gate 1 findings"))
+                print_findings(report.findings, title="Gate 1 findings")
             if report.report_path:
-                console.print(f"Report: {lit(report.report_path)}")
+                print_rows([("Report:", report.report_path)])
             print_verdict(report.verdict, "Gate 1 (dataset)")
         exit_for(report.verdict)

@@ -29,7 +29,7 @@ def _writes_table(results, title: str) -> Table:  # results: list[CaptionWrite]
 
 
 def register(app: typer.Typer) -> None:
-    captions_app = typer.Typer(help="Write captions the artist approved, beside their pictures.", no_args_is_help=True)
+    captions_app = typer.Typer(help="Write captions the artist approved, beside their pictures.", no_args_is_help=True, rich_markup_mode=None)
     app.add_typer(captions_app, name="captions")
 
     @captions_app.command("write")

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
-from loragate.cli.output import EXIT_GO, EXIT_NO_GO, console, lit, print_json, progress_bar, run_engine
+from loragate.cli.output import EXIT_GO, EXIT_NO_GO, console, lit, plain, print_json, print_rows, progress_bar, run_engine
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Find exact and near-duplicate images and clips. Exit 0 when no exact copies, 1 when some (they block Gate 1)."""
         from loragate.duplicates.find import find_duplicates
+        from loragate.duplicates.group import group_likeness
 
         with progress_bar("Comparing", enabled=not json_out) as progress:
             report = run_engine(
@@ -32,17 +33,17 @@ def register(app: typer.Typer) -> None:
             print_json(report)
         else:
             if report.groups:
-                table = Table(title=f"Duplicates in {lit(report.dataset)}", show_lines=True, expand=True)
-                for column in ("#", "kind", "files", "distance", "contact sheet"):
-                    table.add_column(column)
+                # One block per group, file names on whole lines: they are what the artist quarantines.
+                print_rows([("Duplicates in", report.dataset)])
                 for n, g in enumerate(report.groups, 1):
                     kind = g.kind + (" (mirrored)" if g.mirrored else "") + ("" if g.media == "image" else " clips")
-                    distance = "-" if g.distance is None else f"{g.distance}/64"
-                    # The file name only: a full path would be cut off in the column; the folder is printed below.
-                    table.add_row(str(n), kind, "\n".join(lit(p) for p in g.paths), distance, lit(Path(g.contact_sheet).name) if g.contact_sheet else "")
-                console.print(table)
+                    sheet = f"; contact sheet {Path(g.contact_sheet).name}" if g.contact_sheet else ""
+                    console.print(Text.assemble((f"{n}. {kind}", "bold"), plain(f" ({group_likeness(g)}){sheet}")),
+                                  soft_wrap=True)
+                    for path in g.paths:
+                        console.print(Text(f"   {plain(path)}"), soft_wrap=True)
                 if report.contact_sheets:
-                    console.print(f"Contact sheets (open them to compare the copies): {lit(report.contact_sheets)}")
+                    print_rows([("Contact sheets (open them to compare the copies):", report.contact_sheets)])
                 console.print(
                     "Which copy to keep is your choice. `loragate quarantine DATASET FILE...` moves the others "
                     "into _quarantine/ (undo with --undo)."

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Optional
 
 import typer
-from rich.table import Table
 
-from loragate.cli.output import console, exit_for, findings_table, print_json, print_verdict, progress_bar, run_engine
+from loragate.cli.output import exit_for, print_findings, print_json, print_rows, print_verdict, progress_bar, run_engine
 
 
 def register(app: typer.Typer) -> None:
@@ -26,24 +25,24 @@ def register(app: typer.Typer) -> None:
         if json_out:
             print_json(report)
             exit_for(report.verdict)
-        grid = Table.grid(padding=(0, 2))
+        grid: list[tuple[str, str]] = []
         gpu = report.gpu
         if gpu.available and gpu.gpus:
             card = gpu.gpus[0]
-            grid.add_row("GPU", f"{card.name}, {card.memory_total_gb:.0f} GB ({card.memory_free_gb:.1f} free), driver {gpu.driver_version} / CUDA {gpu.cuda_driver_version}")
+            grid.append(("GPU", f"{card.name}, {card.memory_total_gb:.0f} GB ({card.memory_free_gb:.1f} free), driver {gpu.driver_version} / CUDA {gpu.cuda_driver_version}"))
         else:
-            grid.add_row("GPU", f"none ({gpu.reason})")
+            grid.append(("GPU", f"none ({gpu.reason})"))
         trainer = report.trainer
-        grid.add_row(trainer.name, trainer.path or "not found")
-        grid.add_row("Python", f"{trainer.python} ({trainer.python_source})")
+        grid.append((trainer.name, trainer.path or "not found"))
+        grid.append(("Python", f"{trainer.python} ({trainer.python_source})"))
         probe = report.torch
         if probe is not None and probe.ran and probe.torch.installed:
-            grid.add_row("PyTorch", f"{probe.torch.version} (CUDA {probe.torch.cuda_build}), GPU usable: {probe.torch.cuda_available}")
-        grid.add_row("time", f"{report.seconds:.2f} s")
-        console.print(grid)
+            grid.append(("PyTorch", f"{probe.torch.version} (CUDA {probe.torch.cuda_build}), GPU usable: {probe.torch.cuda_available}"))
+        grid.append(("time", f"{report.seconds:.2f} s"))
+        print_rows(grid)
         if report.findings:
-            console.print(findings_table(report.findings, title="Gate 3 findings"))
+            print_findings(report.findings, title="Gate 3 findings")
         for path in report.written[:1]:
-            console.print(f"Report: {path}")
+            print_rows([("Report:", path)])
         print_verdict(report.verdict, "Gate 3 (environment)")
         exit_for(report.verdict)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from loragate.cli.nextstep import command_line
-from loragate.cli.output import EXIT_GO, EXIT_NO_GO, console, print_json, run_engine
+from loragate.cli.output import EXIT_GO, EXIT_NO_GO, console, print_json, print_rows, run_engine
 from loragate.gates.ledger import gate_status
 
 
@@ -32,12 +31,13 @@ def register(app: typer.Typer) -> None:
             print_json(status)
         else:
             table = Table(title=f"Gates for {name}")
-            for column in ("gate", "verdict", "checked", "current", "what to do"):
+            for column in ("gate", "verdict", "checked", "current"):
                 table.add_column(column)
             for s in status.gates:
                 current = "[green]yes[/]" if s.current else "[red]no[/]"
-                todo = "" if s.current else escape(f"{s.problem} Run: {command_line(s.next)}")
-                table.add_row(f"{s.gate} {s.name}", s.verdict or "-", _age(s.age_seconds), current, todo)
+                table.add_row(f"{s.gate} {s.name}", s.verdict or "-", _age(s.age_seconds), current)
             console.print(table)
+            # What to run is a command to copy: whole lines below the table, not a cut-off column.
+            print_rows((f"Gate {s.gate} {s.name}:", (f"{s.problem} Run: {command_line(s.next)}" if s.next else s.problem)) for s in status.gates if not s.current)
             console.print("[bold green]Ready to launch.[/]" if status.ready else "[bold red]Not ready to launch.[/]")
         raise typer.Exit(EXIT_GO if status.ready else EXIT_NO_GO)

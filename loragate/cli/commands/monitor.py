@@ -19,7 +19,7 @@ STATUS_STYLE = {"RUNNING": "bold cyan", "COMPLETE": "bold green", "FAILED": "bol
 def _view(report) -> Group:  # noqa: ANN001 - MonitorReport
     table = Table(show_header=False, box=None)
     table.add_column(style="dim")
-    table.add_column()
+    table.add_column(overflow="fold")  # a fix may hold a command or path: wrapped, never cut short
     step = f"{report.step}/{report.total_steps}" if report.step is not None else "-"
     table.add_row("status", f"[{STATUS_STYLE[report.status]}]{report.status}[/]")
     if report.cause:

@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Optional
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from loragate.cli.output import (
     EXIT_GO,
     console,
     exit_for,
     fail,
-    findings_table,
+    print_findings,
+    print_rows,
     print_json,
     print_verdict,
     progress_bar,
@@ -39,16 +40,14 @@ def _show_gate(report) -> None:  # noqa: ANN001 - Gate2Report, imported lazily
         gpu = f" (GPU {report.gpu_gb:g} GB, from {report.gpu_source})" if report.gpu_gb else " (GPU size unknown)"
         console.print(f"VRAM estimate: [bold]{report.vram.estimate_gb:.1f} GB[/]{each}{gpu}")
     if report.findings:
-        console.print(findings_table(report.findings, title="Gate 2 findings"))
+        print_findings(report.findings, title="Gate 2 findings")
     console.print(report.summary)
-    console.print(f"Explained in {report.config_path}")
+    print_rows([("Explained in", report.config_path)])
     print_verdict(report.verdict, "Gate 2 (config)")
 
 
 def _show_plan(plan) -> None:  # noqa: ANN001 - TrainingPlan
-    table = Table(title=f"Plan {plan.name}", show_header=False)
-    table.add_column("setting", style="bold")
-    table.add_column("value")
+    console.print(Text(f"Plan {plan.name}", style="bold underline"))
     rows = [
         ("model", f"{plan.model} ({plan.backend})"),
         ("preset", f"{plan.preset} / {plan.training_type}"),
@@ -64,13 +63,11 @@ def _show_plan(plan) -> None:  # noqa: ANN001 - TrainingPlan
     if plan.experts:
         rows.append(("experts", ", ".join(f"{e.expert} {e.min_timestep}-{e.max_timestep}" for e in plan.experts)
                      + (" (together)" if plan.experts_together else " (one after the other)")))
-    for key, value in rows:
-        table.add_row(key, value)
-    console.print(table)
+    print_rows(rows)
 
 
 def register(app: typer.Typer) -> None:
-    plan_app = typer.Typer(help="Make the training plan and check it (Gate 2).", no_args_is_help=True)
+    plan_app = typer.Typer(help="Make the training plan and check it (Gate 2).", no_args_is_help=True, rich_markup_mode=None)
     app.add_typer(plan_app, name="plan")
 
     @plan_app.command("new")
@@ -164,5 +161,5 @@ def register(app: typer.Typer) -> None:
 
             for command in plan.commands:
                 console.print(f"\n[bold]{command.stage}[/]{' (' + command.expert + ')' if command.expert else ''}")
-                console.print(format_command(command.argv), markup=False, highlight=False)
+                console.print(format_command(command.argv), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_GO)

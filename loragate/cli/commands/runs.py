@@ -7,18 +7,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from loragate.cli.output import (
-    EXIT_GO,
-    EXIT_NO_GO,
-    console,
-    exit_for,
-    findings_table,
-    lit,
-    print_json,
-    print_verdict,
-    progress_bar,
-    run_engine,
-)
+from loragate.cli.output import EXIT_GO, EXIT_NO_GO, console, exit_for, lit, print_findings, print_json, print_verdict, progress_bar, run_engine
 
 
 def register(app: typer.Typer) -> None:
@@ -48,7 +37,7 @@ def register(app: typer.Typer) -> None:
             if report.placement:
                 console.print(f"Wan 2.2 experts: {report.placement}.")
             if report.findings:
-                console.print(findings_table(report.findings))
+                print_findings(report.findings)
             console.print(report.summary)
             print_verdict(report.verdict, "Gate 4 (dry run)")
         exit_for(report.verdict)

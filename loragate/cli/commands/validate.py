@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.table import Table
 
-from loragate.cli.output import console, exit_for, findings_table, lit, print_json, print_verdict, run_engine
+from loragate.cli.output import console, exit_for, print_findings, print_json, print_rows, print_verdict, run_engine
 
 
 def register(app: typer.Typer) -> None:
@@ -27,17 +26,14 @@ def register(app: typer.Typer) -> None:
         if json_out:
             print_json(report)
         else:
-            table = Table(title="Commands", expand=True)
-            for column in ("where", "script", "stage", "model", "expert"):
-                table.add_column(column)
-            for inv in report.invocations:
-                table.add_row(inv.source, inv.script, inv.stage, inv.model or "-", inv.expert or "-")
-            if report.invocations:
-                console.print(table)
+            # file:line on whole lines: long paths stay readable and can be copied.
+            print_rows((f"{inv.script} ({inv.stage}{', ' + inv.model if inv.model else ''}"
+                        f"{', ' + inv.expert + ' expert' if inv.expert else ''})", f"at {inv.source}")
+                       for inv in report.invocations)
             if report.dataset_configs:
-                console.print(f"Dataset configs: {lit(', '.join(report.dataset_configs))}")
+                print_rows([("Dataset configs:", ", ".join(report.dataset_configs))])
             if report.findings:
-                console.print(findings_table(report.findings, title="Validation findings"))
+                print_findings(report.findings, title="Validation findings")
             c = report.counts
             console.print(f"{c['block']} blocking, {c['warn']} warnings, {c['info']} notes "
                           f"({report.rules_run} checks; model {report.model or 'unknown'}, {report.model_source}).")
