@@ -62,3 +62,16 @@ def listed(names: Iterable[str], limit: int = 3) -> str:
     items = list(names)
     shown = ", ".join(items[:limit])
     return f"{shown} and {len(items) - limit} more" if len(items) > limit else shown
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a message (up to '. ' or ';'), for a one-line summary."""
+    cut = min((i for i in (text.find(". "), text.find("; ")) if i > 0), default=len(text))
+    return text[:cut].rstrip(".")
+
+
+def block_reasons(findings: Iterable[Finding], limit: int = 3) -> str:
+    """Why a gate said NO-GO, in the findings' own words rather than their codes."""
+    blocks = [first_sentence(f.message) for f in sort_findings(findings) if f.severity == "block"]
+    shown = "; ".join(blocks[:limit])
+    return f"{shown}; and {len(blocks) - limit} more" if len(blocks) > limit else shown

@@ -112,6 +112,8 @@ def test_bad_input_finishes_names_each_problem_and_changes_nothing(bad: Path, wo
     assert report.verdict == "NO-GO"
     assert "DS_TRUNCATED" in by_path["truncated.jpg"]
     assert "DS_TRUNCATED" in by_path["truncated.png"]
+    cut = next(f for f in report.findings if f.code == "DS_TRUNCATED" and f.path == "truncated.jpg")
+    assert cut.message == "'truncated.jpg' is cut off or damaged partway through (an incomplete download or copy)."
     assert "DS_ZERO_BYTE" in by_path["zero.png"]
     assert "DS_NOT_AN_IMAGE" in by_path["random.png"]
     assert "DS_TOO_LARGE" in by_path["bomb.png"]

@@ -225,6 +225,8 @@ def test_caption_style_against_model(tmp_path: Path, workspace: Path, model: str
     assert bool(style) == flagged
     if style:
         assert style[0].severity == "warn" and style[0].evidence["count"] == 3
+        assert "img_000.txt, img_001.txt, img_002.txt" in style[0].message  # which captions
+        assert "booru" not in style[0].message and ("1girl" in style[0].message)
 
 
 def test_caption_style_and_tokens_rules() -> None:

@@ -50,7 +50,7 @@ def test_meminfo_and_block_swap_ram(workspace: Path, tmp_path: Path) -> None:
     section = resources.ResourcesSection(ram_available_gb=available, ram_total_gb=total, ram_need_gb=need[0], ram_reason=need[1])
     findings = resources.ram_findings(section)
     assert [(f.code, f.severity) for f in findings] == [("ENV_RAM_SHORT", "block")]
-    assert "exit 137" in findings[0].message
+    assert "stops the training at once, with no message of its own" in findings[0].message
     offload = wan_plan(tmp_path, offload_inactive_dit=True)
     assert resources.ram_need(offload, get_family(offload.model))[0] > resources.ram_need(wan_plan(tmp_path), get_family(offload.model))[0]  # type: ignore[index]
 

@@ -57,11 +57,15 @@ def test_no_go_and_missing_gates_refuse_launch_with_the_command(workspace: Path)
     data = _dataset(workspace)
     record_gate(
         "p", 1, "NO-GO", {"dataset": str(data)},
-        findings=[Finding(code="DS_TRIGGER_MISSING", severity="block", message="m")],
+        findings=[Finding(code="DS_TRIGGER_MISSING", severity="block",
+                          message="3 captions lack the trigger word 'mira' (a.txt, b.txt, c.txt). Without it the "
+                                  "LoRA cannot be called up.")],
     )
     with pytest.raises(LoragateError) as err:
         require_all_gates("p")
-    assert "DS_TRIGGER_MISSING" in err.value.message
+    # the reason in words, naming the files, not the bare code
+    assert "said NO-GO: 3 captions lack the trigger word 'mira' (a.txt, b.txt, c.txt)." in err.value.message
+    assert "DS_TRIGGER_MISSING" not in err.value.message
     assert err.value.next is not None and err.value.next.action == "audit_dataset"
     assert command_line(err.value.next) == f"loragate audit {data} --name p"
     assert not gate_status("p").ready

@@ -49,6 +49,16 @@ def test_vram_that_cannot_fit_is_no_go(workspace: Path) -> None:
     assert read_ledger("big").latest["config"].blocking == ["PLAN_VRAM_TOO_BIG"]
     config = Path(gate.config_path).read_text()
     assert "## Gate 2 decision: NO-GO" in config and "PLAN_VRAM_TOO_BIG" in config and "8 GB" in config
+    assert "PLAN_VRAM_TOO_BIG" not in gate.summary and "must be fixed first:" in gate.summary  # said in words
+
+
+def test_config_md_explains_a_precision_that_differs_from_the_weights(workspace: Path) -> None:
+    config = Path(generate_config("mira", "sdxl", flat_dataset(workspace), "mira", gpu_gb=24).gate2.config_path)
+    text = config.read_text()
+    assert "bf16, matching how the model's weights were released (fp16)" not in text
+    assert "although the weights were released in fp16" in text
+    wan = Path(generate_config("wan", "wan2.1-t2v-1.3b", wan_dataset(workspace), "mira", gpu_gb=24).gate2.config_path)
+    assert "the same precision the model's weights were released in" in wan.read_text()
 
 
 def test_unknown_gpu_warns_and_studio_gpu_is_used(workspace: Path) -> None:

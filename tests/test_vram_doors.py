@@ -88,6 +88,7 @@ def test_cli_does_not_fit_exit_1_with_plan(workspace: Path) -> None:
     result = runner.invoke(app, ["vram", "--model", "wan2.1-t2v-14b", "--resolution", "1280x720", "--rank", "32", "--gpu-gb", "24"])
     assert result.exit_code == 1
     assert "Does not fit" in result.stdout and "Cheapest changes" in result.stdout
+    assert "Sequence:" not in result.stdout and "small patches (tokens)" in result.stdout
 
 
 def test_cli_bad_input_exit_2(workspace: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from loragate.dataset.model import CaptionStats, DatasetScan
 from loragate.dataset.rules import DatasetRules
 from loragate.errors import LoragateError
-from loragate.findings import Finding
+from loragate.findings import Finding, listed
 from loragate.fsguard import NotARegularFile, TooLarge, read_capped
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -283,13 +283,15 @@ def _style_findings(texts: dict[str, str], rules: DatasetRules, stats: CaptionSt
     off = sorted(rel for rel, style in styles.items() if style == other)
     if not off:
         return []
-    said = {"booru": "comma-separated tags (booru style)", "natural": "plain sentences"}
+    said = {"booru": "short tags separated by commas (like \"1girl, red coat, smiling\")",
+            "natural": "plain sentences (like \"a woman in a red coat, smiling\")"}
     return [
         Finding(
             code="DS_CAPTION_STYLE",
             severity="warn",
-            message=f"{len(off)} of {len(texts)} captions are written as {said[other]}, but {rules.display_name} "
-            f"was trained on {said[expected]}; captions in its own language train faster and follow prompts better.",
+            message=f"{len(off)} of {len(texts)} captions ({listed(off)}) are written as {said[other]}, but "
+            f"{rules.display_name} learned from {said[expected]}; captions written the way it learned train "
+            "faster and follow prompts better.",
             fix=f"Rewrite those captions as {said[expected]}.",
             evidence={"files": off[:LISTED], "count": len(off), "expected": expected},
         )

@@ -230,7 +230,10 @@ def decode_finding(analysis: ImageAnalysis) -> Finding | None:
     if analysis.error == "DS_TOO_LARGE" and analysis.pixels <= 2 * _pillow_limit() and UNCHECKED not in analysis.error_detail:
         # Between Pillow's warning and its hard limit the trainer still opens it (with a warning).
         severity = "warn"
-    detail = f" ({analysis.error_detail})" if analysis.error_detail else ""
+    # The decoder's own words ("image file is truncated (0 bytes not processed)") mean nothing to an
+    # artist; they stay in the evidence, the message says what happened.
+    shown = analysis.error_detail and analysis.error not in ("DS_TRUNCATED", "DS_NOT_AN_IMAGE")
+    detail = f" ({analysis.error_detail})" if shown else ""
     return Finding(
         code=analysis.error,
         severity=severity,

@@ -11,7 +11,13 @@ from loragate.environment.probe import ProbeResult
 from loragate.environment.resources import ResourcesSection
 from loragate.environment.trainer_check import TrainerSection
 from loragate.environment.weights import WeightsSection
-from loragate.findings import Finding, Verdict, count_by_severity, sort_findings
+from loragate.findings import (
+    Finding,
+    Verdict,
+    block_reasons,
+    count_by_severity,
+    sort_findings,
+)
 
 
 class EnvReport(BaseModel):
@@ -37,8 +43,7 @@ def summarize(findings: list[Finding], gpu: GpuSection) -> str:
     counts = count_by_severity(findings)
     card = f"{gpu.gpus[0].name}, driver {gpu.driver_version} (CUDA {gpu.cuda_driver_version})" if gpu.available and gpu.gpus else "no GPU"
     if counts["block"]:
-        codes = [f.code for f in sort_findings(findings) if f.severity == "block"]
-        return f"NO-GO on {card}: {', '.join(codes[:4])}{' and more' if len(codes) > 4 else ''}."
+        return f"NO-GO on {card}: {block_reasons(findings)}."
     return f"GO on {card}: {counts['warn']} warning(s)."
 
 

@@ -229,7 +229,8 @@ def ram_findings(section: ResourcesSection) -> list[Finding]:
                 severity="block",
                 message=(
                     f"The machine has {section.ram_available_gb:.0f} GB of RAM available; this plan needs about {section.ram_need_gb:.0f} GB "
-                    f"({section.ram_reason}). The system would kill the training (exit 137) while loading."
+                    f"({section.ram_reason}). When memory runs out while the model loads, the system stops the training at "
+                    "once, with no message of its own (the log only says it was killed, exit code 137)."
                 ),
                 fix="Close other programs, rent a pod with more RAM, or lower block swap / turn off offloading the inactive expert (more GPU memory instead).",
                 evidence={"available_gb": section.ram_available_gb, "need_gb": section.ram_need_gb, "total_gb": section.ram_total_gb},

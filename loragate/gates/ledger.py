@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from loragate.atomic import atomic_write_json
 from loragate.errors import GatesNotPassed, LoragateError
-from loragate.findings import Finding, Verdict
+from loragate.findings import Finding, Verdict, block_reasons
 from loragate.fsguard import read_json_object
 from loragate.gates.fingerprint import PART_LABELS, combine_parts, fingerprint_parts
 from loragate.gates.registry import Gate, gates, get_gate
@@ -37,6 +37,7 @@ class GateRecord(BaseModel):
     recorded_at: datetime
     summary: str = ""
     blocking: list[str] = Field(default_factory=list, description="Codes of the blocking findings.")
+    reasons: str = Field(default="", description="The blocking findings in words, for people.")
 
     @model_validator(mode="after")
     def _named(self) -> GateRecord:
@@ -127,6 +128,7 @@ def record_gate(
         recorded_at=datetime.now(timezone.utc),
         summary=summary,
         blocking=sorted({f.code for f in findings or [] if f.severity == "block"}),
+        reasons=block_reasons(findings or []),
     )
     path = _ledger_path(project, root)
     with _locked(path):
@@ -172,8 +174,8 @@ def _state(gate: Gate, project: str, record: GateRecord | None, plan: dict[str, 
     state.age_seconds = round((now - record.recorded_at).total_seconds(), 1)
     state.problem = (gate.covers(record, plan) if gate.covers else None) or _stale(gate, record)
     if state.problem is None and record.verdict != "GO":
-        blocking = ", ".join(record.blocking) or "blocking findings"
-        state.problem = f"{gate.label} said NO-GO ({blocking})."
+        why = record.reasons or ", ".join(record.blocking) or "blocking findings"  # older records kept codes only
+        state.problem = f"{gate.label} said NO-GO: {why}."
     state.current = state.problem is None
     return state
 

@@ -13,6 +13,19 @@ from loragate.plan.model import TrainingPlan
 from loragate.vram.changes import swap_words
 
 
+def precision_text(mixed: str, released: str, backend: str) -> str:
+    """Why the calculations run in this precision, true whether or not it is the weights' own."""
+    if mixed == released:
+        return (f"Calculations run in {mixed}, the same precision the model's weights were released in; for this "
+                "model a different one stops the trainer or quietly spoils the result.")
+    if backend == "sdscripts" and mixed == "bf16":
+        return (f"Calculations run in bf16, although the weights were released in {released}: sd-scripts' docs "
+                f"recommend bf16 or fp16 for training this model, and bf16 is less prone than fp16 to the overflow "
+                "errors that turn a run into NaN losses or black pictures (it needs an RTX 30-series or newer card).")
+    return (f"Calculations run in {mixed}; the model's weights were released in {released}. loragate checks the "
+            "pair against what the trainer accepts (Gate 2).")
+
+
 def explain_plan(plan: TrainingPlan, family: ModelFamily) -> dict[str, str]:
     """Why each non-preset value is what it is, in words an artist follows."""
     mem, ds = plan.memory, plan.dataset
@@ -27,10 +40,7 @@ def explain_plan(plan: TrainingPlan, family: ModelFamily) -> dict[str, str]:
             f"Captions are read from the '{ds.caption_extension}' file beside each picture"
             + (" (sd-scripts would look for '.caption' unless told)." if plan.backend == "sdscripts" else ".")
         ),
-        "memory.mixed_precision": (
-            f"Calculations run in {mem.mixed_precision}, matching how the model's weights were released "
-            f"({family.weights_precision}); a mismatch stops the trainer or quietly spoils the result."
-        ),
+        "memory.mixed_precision": precision_text(mem.mixed_precision, family.weights_precision, plan.backend),
         "memory.gradient_checkpointing": (
             "Recomputes some in-between results instead of keeping them: a little slower, much less graphics memory."
             if mem.gradient_checkpointing

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 from loragate.atomic import atomic_write_json, atomic_write_text
 from loragate.backends import get_backend
 from loragate.errors import LoragateError
-from loragate.findings import Finding, Verdict, count_by_severity
+from loragate.findings import Finding, Verdict, block_reasons, count_by_severity
 from loragate.gates.conclude import conclude, decide
 from loragate.nextstep import step
 from loragate.plan.dataset_spec import frames_findings
@@ -27,7 +27,13 @@ from loragate.plan.new import new_plan
 from loragate.plan.paths import DATASET_TOML
 from loragate.plan.sampling import write_sample_prompts
 from loragate.plan.render import render_config_md, render_train_sh
-from loragate.plan.store import HISTORY_DIR, archive_plan, load_project_plan, plan_path, save_plan
+from loragate.plan.store import (
+    HISTORY_DIR,
+    archive_plan,
+    load_project_plan,
+    plan_path,
+    save_plan,
+)
 from loragate.plan.trainer import trainer_findings
 from loragate.progress import ProgressFn, or_silent
 from loragate.vram.model import VramEstimate
@@ -266,6 +272,5 @@ def _summary(verdict: Verdict, findings: list[Finding], vram: VramEstimate | Non
         warns = sum(1 for f in findings if f.severity == "warn")
         extra = f" {warns} warning(s) to read." if warns else ""
         return f"GO: the commands passed every check.{memory}{extra}".strip()
-    codes = ", ".join(sorted({f.code for f in blocks}))
-    return f"NO-GO: {len(blocks)} problem(s) must be fixed first ({codes}).{memory}".strip()
+    return f"NO-GO: {len(blocks)} problem(s) must be fixed first: {block_reasons(blocks)}.{memory}".strip()
 

@@ -25,7 +25,9 @@ def _render(est: VramEstimate) -> None:
     others = ", ".join(f"{k.replace('_', ' ')} {v:.1f} GB" for k, v in est.phases.items() if k != est.peak_phase)
     if others:
         console.print(f"Other phases: {others}.")
-    console.print(f"Main memory (RAM): about {est.host_ram_gb:.0f} GB. Sequence: {est.tokens} tokens per sample.")
+    console.print(f"Main memory (RAM): about {est.host_ram_gb:.0f} GB. Each training sample is cut into {est.tokens:,} "
+                  "small patches (tokens) for the model; bigger pictures and longer clips make more of them, and "
+                  "memory grows with their number.")
     for note in est.notes:
         console.print(f"- {note}")
     if est.gpu_gb is None:
