@@ -27,7 +27,7 @@ def _render(est: VramEstimate) -> None:
         console.print(f"Other phases: {others}.")
     console.print(f"Main memory (RAM): about {est.host_ram_gb:.0f} GB. Each training sample is cut into {est.tokens:,} "
                   "small patches (tokens) for the model; bigger pictures and longer clips make more of them, and "
-                  "memory grows with their number.")
+                  "memory grows with their number.", soft_wrap=True)
     for note in est.notes:
         console.print(f"- {note}")
     if est.gpu_gb is None:
