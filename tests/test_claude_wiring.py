@@ -223,3 +223,26 @@ def test_skill_walks_the_phases_in_order() -> None:
     text = SKILL.read_text()
     for must in ("intent.md", "contact-sheets", "5 ", "fit plan", "grimoire/studio.md", "mcp__loragate__"):
         assert must in text, must
+
+
+def test_plugin_mode_pre_approves_the_same_tools() -> None:
+    """Loaded as a plugin, the tools are mcp__plugin_loragate_loragate__<tool>: the same ones are allowed."""
+    for path in (ROOT / "skills" / "train" / "SKILL.md", ROOT / ".claude" / "commands" / "train.md"):
+        front = path.read_text().split("---")[1]
+        allowed = re.search(r"^allowed-tools: (.*)$", front, re.M).group(1).split()  # type: ignore[union-attr]
+        plain = {t.removeprefix("mcp__loragate__") for t in allowed if t.startswith("mcp__loragate__")}
+        plugin = {t.removeprefix("mcp__plugin_loragate_loragate__") for t in allowed
+                  if t.startswith("mcp__plugin_loragate_loragate__")}
+        assert plain and plain == plugin, path
+        assert "launch" not in plain | plugin
+
+
+def test_the_skills_approved_captions_example_is_what_the_code_reads(tmp_path: Path) -> None:
+    from loragate.captions.approved import load_approved
+
+    text = (ROOT / "skills" / "train" / "SKILL.md").read_text()
+    example = re.search(r"```json\n(.*?)```", text.split("APPROVED.json", 1)[1], re.S).group(1)  # type: ignore[union-attr]
+    path = tmp_path / "APPROVED.json"
+    path.write_text(example)
+    [sample] = load_approved(path)
+    assert sample.content == ["woman", "short red hair", "reading", "window"] and sample.caption.startswith("mira,")
