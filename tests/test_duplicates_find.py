@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from loragate.cli import app
 from loragate.duplicates.find import find_duplicates
 from loragate.errors import LoragateError
-from tests.media import textured, write_caption, write_video
+from tests.media import textured, write_caption, write_image, write_video
 
 
 def _bytes_of(root: Path) -> dict[str, str]:
@@ -83,6 +83,30 @@ def test_near_duplicate_clips(tmp_path: Path, workspace: Path) -> None:
     report = find_duplicates(ds, sheets_dir=tmp_path / "sheets")
     assert [(g.kind, g.media, g.paths) for g in report.groups] == [("near", "video", ["Videos/walk.mp4", "Videos/walk_small.webm"])]
     assert report.videos == 4 and Path(report.groups[0].contact_sheet).is_file()
+    # what tells two takes apart is written under each clip: frames, length, frame rate
+    from loragate.duplicates.contact import _size_text
+
+    assert _size_text(ds / "Videos" / "walk.mp4").startswith("33 frames, 2.1 s at 16 fps, 320x192")
+
+
+def test_a_sheet_of_two_is_wide_enough_for_its_title(tmp_path: Path) -> None:
+    from loragate.duplicates.contact import MIN_WIDTH, _sheet
+
+    for name in ("mira_portrait_final_version_exported_for_web.jpg", "mira_portrait_final_version_print.png"):
+        write_image(tmp_path / name, 800, 600)
+    title = ("Group 1: 2 pictures, the same picture at another size, quality or file format. Keep the one you like "
+             "best. A long title goes over as many lines as it needs.")
+    one_line = _sheet(tmp_path, [("mira_portrait_final_version_print.png", "")], "Group 1: short", 4, 360)
+    png = _sheet(tmp_path, [(n, "") for n in sorted(p.name for p in tmp_path.iterdir())], title, 4, 360)
+    import io
+
+    with Image.open(io.BytesIO(png)) as sheet, Image.open(io.BytesIO(one_line)) as short:
+        assert sheet.width >= MIN_WIDTH and sheet.height > short.height  # the title took more lines
+        gray = sheet.convert("L")
+        header = gray.crop((0, 0, sheet.width, sheet.height - 2 * 360 // 2))
+        # ink reaches the title's second line but never the sheet's right edge: nothing drawn off the sheet
+        right_edge = header.crop((sheet.width - 8, 0, sheet.width, 60))
+        assert right_edge.getextrema()[0] > 200
 
 
 def _transcode_smaller(source: Path, target: Path, skip: int) -> None:

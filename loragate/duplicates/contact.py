@@ -19,16 +19,18 @@ from loragate.errors import LoragateError
 from loragate.imaging import open_image
 
 if TYPE_CHECKING:
-    from PIL import Image, ImageFont
+    from PIL import Image, ImageDraw, ImageFont
 
-THUMB = 240
-LABEL_H = 44
-HEADER_H = 34
-PAD = 8
+THUMB = 240  # on the sheet of every flagged file
+GROUP_THUMB = 360  # a group's own sheet: few pictures, shown large enough to compare details
+LABEL_H = 48
+PAD = 10
+MIN_WIDTH = 760  # a sheet of two is still wide enough for its title and labels
 GROUP_COLUMNS = 4
 ALL_COLUMNS = 6
 MAX_PER_GROUP = 24
 MAX_ON_ALL = 300
+CLIP_FRAMES = 3  # first, middle and last: enough to tell two takes apart
 SHEET_PREFIX = "group-"
 ALL_SHEET = "all-flagged.png"
 SHEET_NAME = re.compile(rf"{SHEET_PREFIX}\d{{3,}}-(exact|near)\.png")
@@ -43,47 +45,87 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default()
 
 
-def _thumbnail(path: Path) -> Image.Image:
+def _clip_strip(path: Path, size: int) -> Image.Image | None:
+    """A clip as its first, middle and last frames side by side."""
+    from PIL import Image
+
+    from loragate.duplicates.video import sample_frames
+
+    frames = sample_frames(path, count=CLIP_FRAMES)
+    if not frames:
+        return None
+    each = size // len(frames)
+    for frame in frames:
+        frame.thumbnail((each, size))
+    strip = Image.new("RGB", (each * len(frames), max(f.height for f in frames)), (30, 30, 30))
+    for n, frame in enumerate(frames):
+        strip.paste(frame, (n * each + (each - frame.width) // 2, 0))
+    return strip
+
+
+def _thumbnail(path: Path, size: int) -> Image.Image:
     """The picture as the trainer reads it (EXIF rotation not applied), or a grey card if unreadable."""
     from PIL import Image
 
     try:
         if path.suffix.lower() in VIDEO_EXTENSIONS:
-            from loragate.duplicates.video import sample_frames
-
-            frames = sample_frames(path, count=1)
-            img = frames[0] if frames else None
+            img = _clip_strip(path, size)
         else:
             with open_image(path) as opened:
-                opened.draft("RGB", (THUMB * 2, THUMB * 2))
-                opened.thumbnail((THUMB, THUMB))
+                opened.draft("RGB", (size * 2, size * 2))
+                opened.thumbnail((size, size))
                 img = opened.convert("RGB")
         if img is not None:
-            img.thumbnail((THUMB, THUMB))
+            img.thumbnail((size, size))
             return img
     except Exception:  # noqa: BLE001 - a sheet must not fail because one file is broken
         pass
-    return Image.new("RGB", (THUMB, THUMB // 2), (90, 90, 90))
+    return Image.new("RGB", (size, size // 2), (90, 90, 90))
+
+
+def _bytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.0f} KB"
 
 
 def _size_text(path: Path) -> str:
-
+    """What tells copies apart: pixel size and file size; for a clip its frames, length and frame rate."""
     try:
         size = path.stat().st_size
-        dims = ""
-        if path.suffix.lower() not in VIDEO_EXTENSIONS:
-            with open_image(path) as img:
-                dims = f"{img.width}x{img.height}, "
-        return f"{dims}{size / 1e6:.1f} MB" if size >= 1e5 else f"{dims}{size / 1e3:.0f} KB"
+        if path.suffix.lower() in VIDEO_EXTENSIONS:
+            from loragate.dataset.video_probe import probe_file
+
+            probe = probe_file(str(path), path.name)
+            if probe.error:
+                return f"unreadable clip, {_bytes(size)}"
+            return (f"{probe.frames} frames, {probe.duration_s:.1f} s at {probe.fps:g} fps, "
+                    f"{probe.width}x{probe.height}, {_bytes(size)}")
+        with open_image(path) as img:
+            return f"{img.width}x{img.height}, {_bytes(size)}"
     except Exception:  # noqa: BLE001
         return "unreadable"
 
 
-def _fit(text: str, limit: int) -> str:
-    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
+def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: int) -> str:
+    """The text, shortened at its start (the file name's end is what differs) to fit `width` pixels."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength("…" + text, font=font) > width:
+        text = text[1:]
+    return "…" + text
 
 
-def _sheet(root: Path, cells: list[tuple[str, str]], title: str, columns: int) -> bytes:
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: int) -> list[str]:
+    """The title over as many lines as it needs: it is never cut."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= width:
+            lines[-1] += f" {word}"
+        else:
+            lines.append(word)
+    return lines
+
+
+def _sheet(root: Path, cells: list[tuple[str, str]], title: str, columns: int, thumb: int = THUMB) -> bytes:
     """cells: (relative path, tag shown before the name). Returns PNG bytes."""
     import io
 
@@ -91,19 +133,28 @@ def _sheet(root: Path, cells: list[tuple[str, str]], title: str, columns: int) -
 
     cols = max(1, min(columns, len(cells)))
     rows = (len(cells) + cols - 1) // cols
-    cell_w, cell_h = THUMB + PAD, THUMB + LABEL_H + PAD
-    sheet = Image.new("RGB", (PAD + cols * cell_w, HEADER_H + rows * cell_h + PAD), (250, 250, 248))
+    cell_w, cell_h = thumb + PAD, thumb + LABEL_H + PAD
+    width = max(PAD + cols * cell_w, MIN_WIDTH)
+    big, small = _font(18), _font(13)
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    title_lines = _wrap(measure, title, big, width - 2 * PAD)
+    header = 12 + 24 * len(title_lines)
+    sheet = Image.new("RGB", (width, header + rows * cell_h + PAD), (250, 250, 248))
     draw = ImageDraw.Draw(sheet)
-    draw.text((PAD, 9), title, fill=(20, 20, 20), font=_font(16))
-    small = _font(12)
+    for n, line in enumerate(title_lines):
+        draw.text((PAD, 8 + 24 * n), line, fill=(20, 20, 20), font=big)
+    left = (width - cols * cell_w + PAD) // 2  # a narrow group sits in the middle
     for n, (rel, tag) in enumerate(cells):
-        x = PAD + (n % cols) * cell_w
-        y = HEADER_H + (n // cols) * cell_h
-        thumb = _thumbnail(root / rel)
-        sheet.paste(thumb, (x + (THUMB - thumb.width) // 2, y + (THUMB - thumb.height) // 2))
-        draw.rectangle((x - 1, y - 1, x + THUMB, y + THUMB), outline=(200, 200, 200))
-        draw.text((x, y + THUMB + 4), _fit(f"{tag}{rel}", 34), fill=(20, 20, 20), font=small)
-        draw.text((x, y + THUMB + 22), _size_text(root / rel), fill=(110, 110, 110), font=small)
+        x = left + (n % cols) * cell_w
+        y = header + (n // cols) * cell_h
+        image = _thumbnail(root / rel, thumb)
+        sheet.paste(image, (x + (thumb - image.width) // 2, y + (thumb - image.height) // 2))
+        draw.rectangle((x - 1, y - 1, x + thumb, y + thumb), outline=(200, 200, 200))
+        draw.text((x, y + thumb + 5), _fit(draw, f"{tag}{rel}", small, thumb), fill=(20, 20, 20), font=small)
+        facts = _size_text(root / rel).split(", ")
+        while len(facts) > 1 and draw.textlength(", ".join(facts), font=small) > thumb:
+            facts.pop()  # the least telling fact goes first (file size, then pixel size)
+        draw.text((x, y + thumb + 25), ", ".join(facts), fill=(110, 110, 110), font=small)
     buf = io.BytesIO()
     sheet.save(buf, "PNG", optimize=False)
     return buf.getvalue()
@@ -142,7 +193,7 @@ def write_contact_sheets(dataset_root: Path, groups: list[DuplicateGroup], out_d
         title = _title(number, group)
         if len(group.paths) > len(shown):
             title += f" First {len(shown)} shown."
-        atomic_write_bytes(path, _sheet(dataset_root, [(p, "") for p in shown], title, GROUP_COLUMNS))
+        atomic_write_bytes(path, _sheet(dataset_root, [(p, "") for p in shown], title, GROUP_COLUMNS, GROUP_THUMB))
         out.append(group.model_copy(update={"contact_sheet": str(path)}))
         for p in group.paths:
             tags.setdefault(p, []).append(number)
