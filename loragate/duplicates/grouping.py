@@ -14,16 +14,22 @@ import numpy as np
 
 from loragate.duplicates.group import DuplicateGroup
 from loragate.duplicates.index import pairs_within
-from loragate.duplicates.signature import ImageSignature, correlation, thumb_array
+from loragate.duplicates.signature import CROP_BOXES, ImageSignature, correlation, edge_correlation, thumb_array
+
+CROP_COUNT = len(CROP_BOXES)
 
 # Bits of 64 that may differ between a picture and a resized / re-encoded / cropped /
 # re-lit copy of it. Measured on the planted set in benchmarks/bench_audit.py; unrelated
 # pictures sit at 20+ bits against their closest crop.
 NEAR_RADIUS = 10
 # Hash matches are confirmed on the 32x32 thumbnails (after the matching crop): copies correlate
-# at 0.9+, unrelated pictures whose hashes collide much lower (same measurement).
+# at 0.9+, unrelated pictures whose hashes collide much lower (same measurement). Look-alikes (a
+# painter's series, crops of one photo) correlate up to 0.94 as well, but their edges do not: below
+# SURE_CORRELATION the edges must agree too. Measured with benchmarks/bench_duplicates.py
+# (look-alikes: edges <= 0.83) and the planted set of bench_audit.py (copies: edges >= 0.85).
 MIN_CORRELATION = 0.85
-MAX_CHECKS_PER_PAIR = 4
+SURE_CORRELATION = 0.97
+MIN_EDGE_CORRELATION = 0.84
 
 
 class UnionFind:
@@ -84,15 +90,24 @@ def near_links(
         return thumbs[n]
 
     best: dict[tuple[int, int], tuple[int, bool]] = {}
-    tried: dict[tuple[int, int], int] = defaultdict(int)
-    for dist, is_mirror, qa, owner, crop in sorted(candidates):
+    checked: set[tuple[int, int, bool]] = set()
+    for dist, is_mirror, qa, owner, _ in sorted(candidates):
         key = (min(qa, owner), max(qa, owner))
-        if key in best or tried[key] >= MAX_CHECKS_PER_PAIR:
+        if key in best or (qa, owner, is_mirror) in checked:
             continue
-        tried[key] += 1
-        if correlation(thumb(qa), thumb(owner), crop, is_mirror) >= MIN_CORRELATION:
+        checked.add((qa, owner, is_mirror))
+        if confirmed(thumb(qa), thumb(owner), is_mirror):
             best[key] = (dist, is_mirror)
     return sorted((a, b, dist, m) for (a, b), (dist, m) in best.items())
+
+
+def confirmed(query: np.ndarray, item: np.ndarray, mirrored: bool) -> bool:
+    """The thumbnails agree at their best alignment: plainly (same picture whatever its brightness),
+    or well enough and in their edges too (a look-alike of the same palette fails on its edges)."""
+    plain, crop = max((correlation(query, item, c, mirrored), c) for c in range(CROP_COUNT))
+    if plain >= SURE_CORRELATION:
+        return True
+    return plain >= MIN_CORRELATION and edge_correlation(query, item, crop, mirrored) >= MIN_EDGE_CORRELATION
 
 
 def group_images(
@@ -108,20 +123,39 @@ def group_images(
     reps = sorted(p for p in signatures if p not in copies)
     if len(reps) < 2:
         return groups
-    uf = UnionFind(len(reps))
     links = near_links([signatures[p] for p in reps], mirror, radius)
+    near: list[DuplicateGroup] = []
+    for idx, group_links in cliques(len(reps), links):
+        paths = sorted(p for i in idx for p in members.get(reps[i], [reps[i]]))
+        near.append(DuplicateGroup(kind="near", paths=paths, distance=max(d for _, _, d, _ in group_links),
+                                   mirrored=any(m for _, _, _, m in group_links)))
+    return groups + sorted(near, key=lambda g: g.paths)
+
+
+def cliques(count: int, links: list[tuple[int, int, int, bool]]) -> list[tuple[list[int], list[tuple[int, int, int, bool]]]]:
+    """Groups in which every picture matches every other one directly.
+
+    "Is near to" does not chain: crop A of a photo matches the slightly shifted crop B, B matches C,
+    yet A and C are different pictures to an artist. Within each connected set, the picture with
+    the most matches starts a group and takes every picture that matches all of its members; the
+    rest start groups of their own.
+    """
+    uf = UnionFind(count)
+    linked: dict[int, set[int]] = defaultdict(set)
     for a, b, _, _ in links:
         uf.union(a, b)
-    worst: dict[int, int] = defaultdict(int)
-    any_mirror: dict[int, bool] = defaultdict(bool)
-    for a, b, dist, is_mirror in links:
-        root = uf.find(a)
-        worst[root] = max(worst[root], dist)
-        any_mirror[root] = any_mirror[root] or is_mirror
-    near: list[DuplicateGroup] = []
-    for root, idx in uf.components().items():
-        if len(idx) < 2:
-            continue
-        paths = sorted(p for i in idx for p in members.get(reps[i], [reps[i]]))
-        near.append(DuplicateGroup(kind="near", paths=paths, distance=worst[root], mirrored=any_mirror[root]))
-    return groups + sorted(near, key=lambda g: g.paths)
+        linked[a].add(b)
+        linked[b].add(a)
+    out = []
+    for component in uf.components().values():
+        left = sorted(component, key=lambda i: (-len(linked[i]), i))
+        while len(left) > 1:
+            members = [left[0]]
+            for i in left[1:]:
+                if all(i in linked[m] for m in members):
+                    members.append(i)
+            left = [i for i in left if i not in members]
+            if len(members) > 1:
+                chosen = set(members)
+                out.append((sorted(members), [link for link in links if link[0] in chosen and link[1] in chosen]))
+    return out
