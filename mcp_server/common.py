@@ -33,6 +33,20 @@ WRITES_RECORD = ToolAnnotations(read_only_hint=False, destructive_hint=False, id
 RUNS_TRAINING = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
 
 
+def lazy(target: str) -> Callable[..., Any]:
+    """The engine function `module:name`, imported on its first call: the server answers its first
+    tools/list without loading the engine (only the result models, for the output schemas)."""
+    module, _, name = target.partition(":")
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = name
+    return call
+
+
 def allowed_roots() -> list[Path]:
     """The workspace, plus `LORAGATE_ALLOWED_ROOTS` (os.pathsep-separated) for datasets elsewhere."""
     roots = [workspace_root()]

@@ -9,10 +9,12 @@ from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from loragate.captions.approved import write_approved
-from loragate.captions.batch import caption_dataset
-from loragate.captions.model import ApprovedSample, CaptionBatchReport, CaptionWriteReport
-from mcp_server.common import call_engine, resolve_path
+from loragate.captions.model import (
+    ApprovedSample,
+    CaptionBatchReport,
+    CaptionWriteReport,
+)
+from mcp_server.common import call_engine, lazy, resolve_path
 
 # Writes caption files beside the artist's pictures. Not destructive: a replaced caption's text is
 # kept in the dataset's .caption-history/ first. The same call twice changes nothing more.
@@ -20,6 +22,9 @@ WRITES_CAPTIONS = ToolAnnotations(read_only_hint=False, destructive_hint=False, 
 # Same files, but every call sends pictures to the Anthropic API (an outside service that costs money).
 CALLS_VISION = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
 
+
+write_approved = lazy("loragate.captions.approved:write_approved")
+caption_dataset = lazy("loragate.captions.batch:caption_dataset")
 
 def register(mcp: MCPServer) -> None:
     @mcp.tool(name="write_captions", title="Write approved captions", annotations=WRITES_CAPTIONS)

@@ -8,10 +8,10 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from loragate.dataset.audit import audit_dataset
 from loragate.dataset.model import AuditReport
-from mcp_server.common import WRITES_RECORD, call_engine, resolve_path
+from mcp_server.common import WRITES_RECORD, call_engine, lazy, resolve_path
 
+audit_dataset = lazy("loragate.dataset.audit:audit_dataset")
 
 def register(mcp: MCPServer) -> None:
     @mcp.tool(name="audit_dataset", title="Audit a dataset (Gate 1)", annotations=WRITES_RECORD)

@@ -9,14 +9,17 @@ from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from loragate.duplicates.find import DuplicatesReport, find_duplicates
-from loragate.duplicates.quarantine import QuarantineResult, quarantine
-from mcp_server.common import WRITES_RECORD, call_engine, resolve_path
+from loragate.duplicates.find import DuplicatesReport
+from loragate.duplicates.quarantine import QuarantineResult
+from mcp_server.common import WRITES_RECORD, call_engine, lazy, resolve_path
 
 # Moves the artist's files, but only into _quarantine/ inside the same folder and undoably:
 # not read-only, not destructive, and a second identical call does something different.
 MOVES_FILES_UNDOABLY = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
 
+
+find_duplicates = lazy("loragate.duplicates.find:find_duplicates")
+quarantine = lazy("loragate.duplicates.quarantine:quarantine")
 
 def register(mcp: MCPServer) -> None:
     @mcp.tool(name="find_duplicates", title="Find duplicate images and clips", annotations=WRITES_RECORD)

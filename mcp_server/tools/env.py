@@ -8,10 +8,10 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from loragate.environment.gate3 import check_environment
 from loragate.environment.report import EnvReport
-from mcp_server.common import WRITES_RECORD, call_engine
+from mcp_server.common import WRITES_RECORD, call_engine, lazy
 
+check_environment = lazy("loragate.environment.gate3:check_environment")
 
 def register(mcp: MCPServer) -> None:
     @mcp.tool(name="validate_env", title="Check the machine (Gate 3)", annotations=WRITES_RECORD)

@@ -7,9 +7,10 @@ from typing import Annotated
 from mcp.server import MCPServer
 from pydantic import Field
 
-from loragate.gates.ledger import GateStatus, gate_status
-from mcp_server.common import READ_ONLY, call_engine
+from loragate.gates.ledger import GateStatus
+from mcp_server.common import READ_ONLY, call_engine, lazy
 
+gate_status = lazy("loragate.gates.ledger:gate_status")
 
 def register(mcp: MCPServer) -> None:
     @mcp.tool(name="gate_status", title="Gate status", annotations=READ_ONLY)

@@ -9,13 +9,15 @@ from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from loragate.runs.monitor import MonitorReport, monitor
-from mcp_server.common import call_engine
+from loragate.runs.monitor import MonitorReport
+from mcp_server.common import call_engine, lazy
 
 # It reads the logs and never touches the training or its checkpoints, but it does refresh
 # progress.md, loss.png and monitor-state.json in the project folder: not strictly read-only.
 MONITOR = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
+
+monitor = lazy("loragate.runs.monitor:monitor")
 
 def register(mcp: MCPServer) -> None:
     @mcp.tool(name="monitor", title="Monitor training", annotations=MONITOR)

@@ -8,10 +8,12 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from loragate.plan.gate2 import Gate2Report, GenerateResult, check_plan, generate_config
+from loragate.plan.gate2 import Gate2Report, GenerateResult
 from loragate.plan.model import RANK_MAX, RANK_MIN
-from mcp_server.common import WRITES_RECORD, call_engine, resolve_path, resolve_program
+from mcp_server.common import WRITES_RECORD, call_engine, lazy, resolve_path, resolve_program
 
+check_plan = lazy("loragate.plan.gate2:check_plan")
+generate_config = lazy("loragate.plan.gate2:generate_config")
 
 def register(mcp: MCPServer) -> None:
     @mcp.tool(name="generate_config", title="Generate the training plan (Gate 2)", annotations=WRITES_RECORD)

@@ -5,18 +5,23 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server import MCPServer
-from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, Resolve
+from mcp.server.mcpserver import (
+    AcceptedElicitation,
+    Context,
+    Elicit,
+    ElicitationResult,
+    Resolve,
+)
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from loragate.errors import LoragateError
-from loragate.gates.ledger import require_all_gates
-from loragate.runs.dryrun import DryRunReport, dry_run
-from loragate.runs.launch import LaunchResult, launch
-from loragate.runs.resume import ContinueResult, continue_run
-from loragate.runs.stop import StopResult, stop
-from mcp_server.common import RUNS_TRAINING, call_engine, resolve_path
+from loragate.runs.dryrun import DryRunReport
+from loragate.runs.launch import LaunchResult
+from loragate.runs.resume import ContinueResult
+from loragate.runs.stop import StopResult
+from mcp_server.common import RUNS_TRAINING, call_engine, lazy, resolve_path
 from mcp_server.nextstep import error_text
 
 # Runs the trainer and writes its record (dry-run.md/json, Gate 4): not read-only, not destructive.
@@ -44,6 +49,12 @@ async def confirm_launch(project: str) -> Elicit[ConfirmLaunch]:
         ConfirmLaunch,
     )
 
+
+require_all_gates = lazy("loragate.gates.ledger:require_all_gates")
+dry_run = lazy("loragate.runs.dryrun:dry_run")
+launch = lazy("loragate.runs.launch:launch")
+continue_run = lazy("loragate.runs.resume:continue_run")
+stop = lazy("loragate.runs.stop:stop")
 
 def register(mcp: MCPServer) -> None:
     @mcp.tool(name="dry_run", title="Dry run (Gate 4)", annotations=RUNS_DRY_RUN)

@@ -7,9 +7,10 @@ from typing import Annotated
 from mcp.server import MCPServer
 from pydantic import Field
 
-from loragate.validate import ValidationReport, validate_files
-from mcp_server.common import READ_ONLY, call_engine, is_allowed, resolve_path
+from loragate.validate.validate import ValidationReport
+from mcp_server.common import READ_ONLY, call_engine, is_allowed, lazy, resolve_path
 
+validate_files = lazy("loragate.validate.validate:validate_files")
 
 def register(mcp: MCPServer) -> None:
     @mcp.tool(name="validate_config", title="Validate training commands and TOMLs", annotations=READ_ONLY)

@@ -1,0 +1,86 @@
+"""MCP server cold start: spawn to the first tools/list answer, a bare `mcp` server against loragate-mcp.
+
+    python benchmarks/bench_mcp_start.py [--runs 7]
+
+Both are started the same way (this Python, stdio), sent initialize, initialized and tools/list,
+and timed until the tools/list answer arrives. The bare server is the SDK's MCPServer with one
+tool: what any server built on the SDK pays. Prints the median of each, what loragate adds and the
+ratio; exits 1 when loragate adds more than --budget seconds (default 0.2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BARE = """
+from mcp.server import MCPServer
+server = MCPServer("bare")
+
+@server.tool()
+def echo(text: str) -> str:
+    \"\"\"Return the text.\"\"\"
+    return text
+
+server.run()
+"""
+MESSAGES = [
+    {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+     "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}}},
+    {"jsonrpc": "2.0", "method": "notifications/initialized"},
+    {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}},
+]
+
+
+def cold_start(argv: list[str]) -> tuple[float, int]:
+    """Seconds from spawn to the tools/list answer, and how many tools it listed."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            cwd=ROOT, env=env)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("".join(json.dumps(m) + "\n" for m in MESSAGES).encode())
+    proc.stdin.flush()
+    try:
+        for line in proc.stdout:
+            message = json.loads(line)
+            if message.get("id") == 2:
+                return time.perf_counter() - started, len(message["result"]["tools"])
+        raise RuntimeError(f"{argv} ended without answering tools/list")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--budget", type=float, default=0.2, help="seconds loragate may add (default 0.2)")
+    args = parser.parse_args()
+    servers = {"bare mcp": [sys.executable, "-c", BARE],
+               "loragate-mcp": [sys.executable, "-c", "from mcp_server.server import main; main()"]}
+    times: dict[str, list[float]] = {name: [] for name in servers}
+    tools: dict[str, int] = {}
+    cold_start(servers["bare mcp"])  # warm the file cache once, for both alike
+    cold_start(servers["loragate-mcp"])
+    for _ in range(args.runs):
+        for name, argv in servers.items():  # interleaved, so load on the machine hits both alike
+            seconds, tools[name] = cold_start(argv)
+            times[name].append(seconds)
+    bare, ours = statistics.median(times["bare mcp"]), statistics.median(times["loragate-mcp"])
+    for name in servers:
+        t = times[name]
+        print(f"{name:13s} median {statistics.median(t):.3f} s  (min {min(t):.3f}, max {max(t):.3f}; {tools[name]} tools)")
+    print(f"loragate adds {ours - bare:.3f} s on top of the bare server; ratio {ours / bare:.2f}")
+    return 0 if ours - bare <= args.budget else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
