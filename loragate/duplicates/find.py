@@ -10,31 +10,18 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from pydantic import BaseModel, Field
 
 from loragate.dataset.analyze import analyze_images_counted
 from loragate.dataset.scan import scan_dataset
 from loragate.duplicates.contact import write_contact_sheets
-from loragate.duplicates.grouping import DuplicateGroup, group_images
+from loragate.duplicates.group import DuplicatesReport
+from loragate.duplicates.grouping import group_images
 from loragate.duplicates.video import group_videos, video_signatures
 from loragate.names import check_name
 from loragate.progress import ProgressFn, or_silent
 from loragate.workspace import project_dir
 
 CONTACT_SHEETS = "contact-sheets"
-
-
-class DuplicatesReport(BaseModel):
-    dataset: str = Field(description="Absolute path of the dataset folder.")
-    groups: list[DuplicateGroup] = Field(default_factory=list, description="Exact groups first, then near groups.")
-    images: int = Field(default=0, description="Images compared.")
-    videos: int = Field(default=0, description="Clips compared.")
-    unreadable: list[str] = Field(default_factory=list, description="Files that could not be decoded and were not compared.")
-    mirror: bool = Field(default=False, description="Whether left-right mirrored copies were searched for.")
-    contact_sheets: str | None = Field(default=None, description="Folder holding the contact sheets, if written.")
-    all_flagged_sheet: str | None = Field(default=None, description="One sheet showing every flagged file.")
-    cached: int = Field(default=0, description="Images whose signature came from the cache.")
-    seconds: float = 0.0
 
 
 def find_duplicates(

@@ -22,6 +22,19 @@ class DuplicateGroup(BaseModel):
     contact_sheet: str | None = Field(default=None, description="PNG showing the group side by side, if written.")
 
 
+class DuplicatesReport(BaseModel):
+    dataset: str = Field(description="Absolute path of the dataset folder.")
+    groups: list[DuplicateGroup] = Field(default_factory=list, description="Exact groups first, then near groups.")
+    images: int = Field(default=0, description="Images compared.")
+    videos: int = Field(default=0, description="Clips compared.")
+    unreadable: list[str] = Field(default_factory=list, description="Files that could not be decoded and were not compared.")
+    mirror: bool = Field(default=False, description="Whether left-right mirrored copies were searched for.")
+    contact_sheets: str | None = Field(default=None, description="Folder holding the contact sheets, if written.")
+    all_flagged_sheet: str | None = Field(default=None, description="One sheet showing every flagged file.")
+    cached: int = Field(default=0, description="Images whose signature came from the cache.")
+    seconds: float = 0.0
+
+
 def group_likeness(group: DuplicateGroup) -> str:
     """How alike the files are, in an artist's words (the hash distance stays in the evidence)."""
     noun = "clip" if group.media == "video" else "picture"

@@ -9,7 +9,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from loragate.duplicates.find import DuplicatesReport
+from loragate.duplicates.group import DuplicatesReport
 from loragate.duplicates.quarantine import QuarantineResult
 from mcp_server.common import WRITES_RECORD, call_engine, lazy, resolve_path
 
