@@ -10,7 +10,7 @@ from loragate.cli.output import (
     EXIT_NO_GO,
     console,
     fail,
-    findings_table,
+    print_findings,
     print_json,
     progress_bar,
     run_engine,
@@ -44,7 +44,7 @@ def _eval_view(report) -> None:
     if report.comparison:
         console.print(f"[dim]checkpoints side by side: {report.comparison}[/]")
     if report.findings:
-        console.print(findings_table(report.findings))
+        print_findings(report.findings)
     for note in report.notes:
         console.print(f"note: {note}")
     for path in report.exported[-1:]:
