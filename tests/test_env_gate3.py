@@ -71,7 +71,7 @@ def test_no_gpu_is_a_recorded_no_go_not_a_crash(machine: Path, workspace: Path, 
     report = check_environment("mira")
     assert report.verdict == "NO-GO" and "ENV_NO_GPU" in [f.code for f in report.findings]
     assert "Gate 3: NO-GO" in (workspace / "grimoire" / "training" / "mira" / "environment.md").read_text()
-    assert "ENV_NO_GPU" in (gate_status("mira").gates[2].problem or "")
+    assert "said NO-GO: No NVIDIA GPU can be used here" in (gate_status("mira").gates[2].problem or "")
 
 
 def test_rtx_5090_with_a_cu124_torch_gets_the_cu128_command(machine: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
