@@ -23,24 +23,13 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance
 
+from benchmarks.planted import natural_field
+
 COPY_KINDS = ("jpeg40", "half", "trim5", "bright15", "webp")
 
 
 def _field(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
-    """A 1/f colour field (natural-image spectrum), float RGB."""
-    fy = np.fft.fftfreq(height)[:, None]
-    fx = np.fft.rfftfreq(width)[None, :]
-    freq = np.sqrt(fx**2 + fy**2)
-    freq[0, 0] = 1.0
-    amp = freq ** -rng.uniform(1.7, 2.2)
-    amp[0, 0] = 0.0
-    layers = []
-    for _ in range(3):
-        spectrum = amp * (rng.normal(size=amp.shape) + 1j * rng.normal(size=amp.shape))
-        field = np.fft.irfft2(spectrum, s=(height, width))
-        layers.append((field - field.mean()) / (field.std() + 1e-9))
-    mix = rng.normal(0, 45, size=(3, 3))
-    return np.tensordot(np.stack(layers, -1), mix, axes=1) + rng.uniform(70, 185, size=3)
+    return natural_field(rng, width, height, (1.7, 2.2))
 
 
 def _figures(img: Image.Image, rng: np.random.Generator, count: int) -> Image.Image:

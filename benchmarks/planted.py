@@ -29,23 +29,28 @@ TRANSFORMS = ["resize", "jpeg30", "crop", "brightness", "contrast", "combo", "mi
 FLAWS = {"dark": 0.02, "light": 0.02, "grayscale": 0.02, "blurry": 0.03}
 
 
-def _scene(rng: np.random.Generator, width: int, height: int) -> Image.Image:
-    """A 1/f colour field with shapes, at most 320 px on the long side."""
-    scale = 320 / max(width, height)
-    lw, lh = max(8, round(width * scale)), max(8, round(height * scale))
-    fy = np.fft.fftfreq(lh)[:, None]
-    fx = np.fft.rfftfreq(lw)[None, :]
+def natural_field(rng: np.random.Generator, width: int, height: int, slope: tuple[float, float] = (1.6, 2.4)) -> np.ndarray:
+    """A 1/f colour field (a natural image's spectrum), float RGB around mid-grey."""
+    fy = np.fft.fftfreq(height)[:, None]
+    fx = np.fft.rfftfreq(width)[None, :]
     freq = np.sqrt(fx**2 + fy**2)
     freq[0, 0] = 1.0
-    amp = freq ** -rng.uniform(1.6, 2.4)
+    amp = freq ** -rng.uniform(*slope)
     amp[0, 0] = 0.0
     latent = []
     for _ in range(3):
         spectrum = amp * (rng.normal(size=amp.shape) + 1j * rng.normal(size=amp.shape))
-        field = np.fft.irfft2(spectrum, s=(lh, lw))
+        field = np.fft.irfft2(spectrum, s=(height, width))
         latent.append((field - field.mean()) / (field.std() + 1e-9))
     mix = rng.normal(0, 45, size=(3, 3))
-    rgb = np.tensordot(np.stack(latent, -1), mix, axes=1) + rng.uniform(70, 185, size=3)
+    return np.tensordot(np.stack(latent, -1), mix, axes=1) + rng.uniform(70, 185, size=3)
+
+
+def _scene(rng: np.random.Generator, width: int, height: int) -> Image.Image:
+    """A 1/f colour field with shapes, at most 320 px on the long side."""
+    scale = 320 / max(width, height)
+    lw, lh = max(8, round(width * scale)), max(8, round(height * scale))
+    rgb = natural_field(rng, lw, lh)
     img = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(img, "RGBA")
     for _ in range(int(rng.integers(3, 12))):
