@@ -48,7 +48,7 @@ class ParsedPython:
     syntax_error: str | None = None
 
 
-class _Seq(list):  # type: ignore[type-arg]
+class _Seq(list[Any]):
     """A list being built in the script, each item with the line it was written on."""
 
 
