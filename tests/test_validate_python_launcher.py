@@ -11,7 +11,7 @@ from loragate.cli import app
 from loragate.errors import LoragateError
 from loragate.validate import validate_files
 from tests.media import write_image
-from tests.validate_helpers import WAN_DS, codes
+from tests.validate_helpers import WAN_DS
 
 LAUNCHER = '''#!/usr/bin/env python3
 """Train a Wan 2.2 T2V LoRA on RunPod."""
