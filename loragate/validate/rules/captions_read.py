@@ -119,6 +119,8 @@ def toml_caption_extension(setup: Setup) -> Iterator[Hit]:
                           config.evidence(*where))
                 continue
             path = setup.resolve(written, config.base_dir)
+            if not setup.may_look(path, written):
+                continue  # outside the allowed folders: never read, not even probed
             if not path.is_dir():
                 if not was_set:
                     yield Hit(f"No caption_extension is set for {written}, so sd-scripts looks for .caption files; "
@@ -159,7 +161,7 @@ def command_caption_extension(setup: Setup) -> Iterator[Hit]:
         for flag in ("--train_data_dir", "--reg_data_dir"):
             value = inv.value(flag)
             folder = setup.resolve(value, setup.base_dir(inv)) if value else None
-            if folder is None or not folder.is_dir():
+            if folder is None or not setup.may_look(folder, value) or not folder.is_dir():
                 continue
             for sub, words in repeat_folders(folder):
                 fallback = f"with only the folder's words \"{words}\" as their caption" if words else "without captions"

@@ -22,7 +22,7 @@ def _pictures(setup: Setup, inv: Invocation) -> tuple[int, int] | None:
         return (len(pairs), sum(r for _, r in pairs)) if pairs else None
     value = inv.value("--train_data_dir")
     folder = setup.resolve(value, setup.base_dir(inv)) if value else None
-    if folder is None or not folder.is_dir():
+    if folder is None or not setup.may_look(folder, value) or not folder.is_dir():
         return None
     distinct = per_epoch = 0
     for sub, _ in repeat_folders(folder):
