@@ -14,6 +14,7 @@ from typing import Any, Iterator
 
 import jsonschema
 import pytest
+from mcp.shared.exceptions import MCPError
 from mcp import Client, StdioServerParameters
 from mcp.types import ElicitResult
 
@@ -188,7 +189,7 @@ async def test_resources_and_train_prompt_over_stdio(setup: dict[str, Any]) -> N
         assert "loragate://resources/{section}/{name}" in templates
         for hostile in ("loragate://resources/..%2F..%2Fpyproject.toml/x", "loragate://resources/dataset/..%2F..%2Fpyproject.toml",
                         "loragate://resources/dataset/missing.md"):
-            with pytest.raises(Exception):
+            with pytest.raises(MCPError):
                 await client.read_resource(hostile)
 
         prompts = {p.name: p for p in (await client.list_prompts()).prompts}

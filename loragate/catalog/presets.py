@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, cast
 
 from pydantic import BaseModel, Field
 
@@ -13,9 +13,9 @@ from loragate.catalog.datafile import read_data_toml
 from loragate.catalog.models import FamilyGroup, get_family
 from loragate.catalog.optimizers import get_optimizer
 from loragate.errors import LoragateError
+from loragate.vocabulary import PresetName, TrainingType
 
-TrainingType = Literal["character", "style", "object"]
-Level = Literal["quick", "standard", "thorough"]
+Level = PresetName
 TRAINING_TYPES: tuple[str, ...] = ("character", "style", "object")
 LEVELS: tuple[str, ...] = ("quick", "standard", "thorough")
 _RANK_BOUNDS = (4, 64)  # below 4 learns too little to be useful; above 64 mostly copies the pictures
@@ -89,7 +89,8 @@ def get_preset(family_id: str, training_type: str = "character", preset: str = "
     explanations = {key: explain_setting(key, values[key]) for key in data["explain"]}
     explanations["training_type"] = scale["why"]
     return Preset(
-        family=family.id, group=family.group, training_type=kind, level=level, explanations=explanations, **values
+        family=family.id, group=family.group, training_type=cast(TrainingType, kind), level=cast(Level, level),
+        explanations=explanations, **values
     )
 
 

@@ -139,11 +139,11 @@ def _measure(img: Any, result: ImageAnalysis, header: bytes, handle: Any = None)
 
     result.format = img.format
     result.width, result.height = img.size
-    result.pixels = result.width * result.height
+    pixels = result.pixels = result.width * result.height
     result.mode = img.mode
     result.frames = int(getattr(img, "n_frames", 1) or 1)
     result.bit_depth = 32 if img.mode in FLOAT_MODES else 16 if img.mode in GRAY16_MODES else _png_bit_depth(header)
-    if result.pixels > Image.MAX_IMAGE_PIXELS:
+    if Image.MAX_IMAGE_PIXELS is not None and pixels > Image.MAX_IMAGE_PIXELS:
         # Too large to decode here, but never passed unchecked: a PNG's data stream is checked
         # in pieces, a JPEG decodes at reduced scale below; anything else is blocked unopened.
         result.error = "DS_TOO_LARGE"

@@ -220,7 +220,7 @@ def torch_findings(
     gpu = gpu_section.gpus[0] if gpu_section.available and gpu_section.gpus else None
     capability = gpu.compute_capability if gpu else None
     if capability is None and torch.devices:
-        capability = tuple(torch.devices[0].get("capability", [])[:2]) or None  # type: ignore[assignment]
+        capability = tuple(torch.devices[0].get("capability", [])[:2]) or None
     windows = probe.markers.get("sys_platform", sys.platform) == "win32"
     fix = recommend_torch(python, capability, gpu_section.cuda_driver_version, min_torch, torch.version)
     fix_text = f"Install a matching build into the trainer's environment: `{fix.command}`" if fix else ""

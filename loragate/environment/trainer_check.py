@@ -100,7 +100,7 @@ def parse_requirements(lines: list[str], markers: dict[str, str]) -> list[Requir
 def probe_request(facts: TrainerFacts, checkout: str | None, plan: TrainingPlan | None) -> ProbeRequest:
     """What to ask the trainer's Python: every required distribution, the compiled ones imported."""
     lines = read_requirements(Path(checkout)) if checkout else []
-    names = [canonicalize_name(Requirement(line).name) for line in lines if _valid(line)]
+    names: list[str] = [canonicalize_name(Requirement(line).name) for line in lines if _valid(line)]
     names += list(_plan_needs(plan)) + ["torchvision", "accelerate"]
     dists = sorted(set(names))
     import_check = load_trainer_data().packages.import_check

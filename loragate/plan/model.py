@@ -13,13 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-BackendName = Literal["musubi", "sdscripts"]
-TrainingType = Literal["character", "style", "object"]
-PresetName = Literal["quick", "standard", "thorough"]
-Platform = Literal["local", "runpod", "modal"]
-ExpertName = Literal["high", "low"]
-Stage = Literal["cache_latents", "cache_text_encoder", "train"]
-Precision = Literal["bf16", "fp16", "fp32"]
+from loragate.vocabulary import BackendName, ExpertName, Platform, Precision, PresetName, Stage, TrainingType
+
+__all__ = ["BackendName", "ExpertName", "Platform", "Precision", "PresetName", "Stage", "TrainingType"]
 
 PLAN_FILE = "plan.json"
 

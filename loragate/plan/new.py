@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Literal, cast
 
 from loragate.backends import get_backend
 from loragate.backends.sdscripts import FLUX_GUIDANCE, FLUX_PREDICTION
@@ -37,6 +37,7 @@ from loragate.plan.model import (
 )
 from loragate.plan.paths import check_dataset_folder, given_path, plan_paths
 from loragate.plan.sampling import sampling_for
+from loragate.vocabulary import Platform
 
 ExpertChoice = Literal["high", "low", "both"]
 PLATFORMS = ("local", "runpod", "modal")
@@ -72,6 +73,7 @@ def new_plan(
     trigger = _check_trigger(trigger)
     if platform not in PLATFORMS:
         raise LoragateError(f"Unknown platform {platform!r}.", f"Use one of: {', '.join(PLATFORMS)}.")
+    platform_name = cast(Platform, platform)
     chosen = get_preset(family.id, training_type, preset)
     if gpu_gb is None:
         gpu_gb, _ = studio_gpu_gb()
@@ -80,7 +82,7 @@ def new_plan(
 
     local_dataset = check_dataset_folder(dataset)
     paths = plan_paths(
-        name, platform, family.trainer, local_dataset,  # type: ignore[arg-type]
+        name, platform_name, family.trainer, local_dataset,
         trainer_dir=trainer_dir, trainer_python=trainer_python, models_dir=models_dir, output_dir=output_dir,
     )
     res = _resolution(resolution or tuple(family.default_resolution))
@@ -112,7 +114,7 @@ def new_plan(
         output_dir=paths.output_dir,
         output_name=name,
         dataset=spec,
-        weights=_weights(family, paths.models_dir, {role: given_path(path, platform) or path for role, path in (weights or {}).items()}),
+        weights=_weights(family, paths.models_dir, {role: given_path(path, platform_name) or path for role, path in (weights or {}).items()}),
         network=NetworkSpec(module=family.network_module, dim=dim, alpha=alpha),
         optimizer=opt,
         schedule=schedule,

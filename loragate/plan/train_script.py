@@ -63,7 +63,7 @@ def render_train_sh(plan: TrainingPlan, commands: list[Command] | None = None) -
     if together:
         step += 1
         out.append(f"# {step}. Train both experts at the same time (each its own LoRA file).")
-        pids = []
+        pids: list[str] = []
         for command in trains:
             out.append(format_command(command.argv) + " &")
             var = f"pid_{command.expert or len(pids)}"

@@ -202,7 +202,8 @@ def _assignment(text: str, dialect: Dialect) -> tuple[str, str] | None:
 def _tokens(text: str, dialect: Dialect) -> list[tuple[str, int, bool]]:
     """(token, end offset, is_operator) — an operator is an unquoted run of ;&|<>() characters."""
     text = _FD_REDIRECT.sub(r"\1\2", text)  # `2>&1` -> `>&1`: the descriptor number is not an argument
-    lex = shlex.shlex(io.StringIO(text), posix=True, punctuation_chars=True)
+    stream = io.StringIO(text)
+    lex = shlex.shlex(stream, posix=True, punctuation_chars=True)
     lex.whitespace_split = True
     lex.commenters = "" if dialect == "cmd" else "#"
     if dialect != "bash" or _WINDOWS_PATH.search(text):
@@ -210,11 +211,11 @@ def _tokens(text: str, dialect: Dialect) -> list[tuple[str, int, bool]]:
     out: list[tuple[str, int, bool]] = []
     # Positions are approximate by one character (shlex reads one ahead); enough for line numbers.
     while True:
-        before = lex.instream.tell()
+        before = stream.tell()
         token = lex.get_token()
         if token is None or token == lex.eof:
             break
-        after = lex.instream.tell()
+        after = stream.tell()
         raw = text[before:after].lstrip()
         is_op = bool(token) and all(c in "();<>|&" for c in token) and not raw.startswith(("'", '"'))
         out.append((token, after, is_op))
@@ -336,11 +337,11 @@ def _find_script(tokens: list[tuple[str, int]]) -> tuple[str, int, dict[str, lis
     first = _base(tokens[i][0])
     launcher: dict[str, list[str]] = {}
     if first.lower() in ("accelerate", "accelerate.exe") and i + 1 < len(tokens) and tokens[i + 1][0] == "launch":
-        launcher, i, module = _launcher_options(tokens, i + 2)
+        launcher, i, as_module = _launcher_options(tokens, i + 2)
         if i >= len(tokens):
             return None
         target = tokens[i][0]
-        script = _script_from_module(target) if module and not target.endswith(".py") else _base(target)
+        script = _script_from_module(target) if as_module and not target.endswith(".py") else _base(target)
         return script, i + 1, launcher, env
     if _PYTHON.match(first) or first.lower().endswith("/python"):
         i += 1
@@ -352,11 +353,11 @@ def _find_script(tokens: list[tuple[str, int]]) -> tuple[str, int, dict[str, lis
             module = tokens[i + 1][0]
             if module in ("accelerate.commands.launch", "accelerate"):
                 j = i + 3 if module == "accelerate" and i + 2 < len(tokens) and tokens[i + 2][0] == "launch" else i + 2
-                launcher, j, mod = _launcher_options(tokens, j)
+                launcher, j, as_module = _launcher_options(tokens, j)
                 if j >= len(tokens):
                     return None
                 target = tokens[j][0]
-                script = _script_from_module(target) if mod and not target.endswith(".py") else _base(target)
+                script = _script_from_module(target) if as_module and not target.endswith(".py") else _base(target)
                 return script, j + 1, launcher, env
             return _script_from_module(module), i + 2, launcher, env
         return _base(tokens[i][0]), i + 1, launcher, env

@@ -100,8 +100,7 @@ def _attach_configs(setup: Setup) -> None:
         if value and setup.dataset_for(inv) is None:
             path = setup.resolve(value, base)
             if setup.may_look(path, value) and path.is_file() and path.suffix in _TOML_SUFFIXES:
-                config = read_dataset_config(value, _read_text(path), str(path), base, resolved=path)
-                setup.datasets[value] = config
+                setup.datasets[value] = read_dataset_config(value, _read_text(path), str(path), base, resolved=path)
         config = setup.dataset_for(inv)
         if config is not None and config.schema is None and inv.trainer:
             config.schema = inv.trainer
@@ -220,15 +219,15 @@ def validate_files(paths: list[Path], model: str | None = None, check_paths: boo
         setup.base_dirs[shown] = path.resolve().parent
         if path.suffix.lower() in _TOML_SUFFIXES:
             try:
-                data = load_toml_text(text)
+                table = load_toml_text(text)
             except TomlProblem as exc:
                 setup.toml_errors.append((shown, exc))
                 continue
-            if is_dataset_toml(data):
+            if is_dataset_toml(table):
                 setup.datasets[shown] = read_dataset_config(shown, text, shown, path.resolve().parent,
                                                             resolved=path.resolve())
             else:
-                loose_configs.append((path.resolve(), shown, data))
+                loose_configs.append((path.resolve(), shown, table))
             continue
         if path.suffix.lower() == ".py":
             py = parse_python_text(text, shown, start_index=len(setup.invocations))
@@ -255,14 +254,14 @@ def validate_files(paths: list[Path], model: str | None = None, check_paths: boo
             "Give the file that starts wan_train_network.py, sdxl_train_network.py, train_network.py or "
             "flux_train_network.py (or its TOML files); pictures and clips go to `loragate audit`.")
     _attach_configs(setup)
-    for resolved, shown, data in loose_configs:
+    for resolved, shown, table in loose_configs:
         if any(str(resolved) in inv.config_files for inv in setup.invocations):
             continue
-        script = _script_for_config(data, model)
+        script = _script_for_config(table, model)
         inv = Invocation(script=script, stage="train", trainer="musubi" if script.startswith("wan_") else "sdscripts",
                          source=shown, file=shown, index=len(setup.invocations))
         text = _read_text(resolved)
-        merge_config_file(inv, data, text, shown, flags_for(script))
+        merge_config_file(inv, table, text, shown, flags_for(script))
         inv.config_files.append(str(resolved))
         setup.invocations.append(inv)
         _attach_configs(setup)

@@ -3,6 +3,8 @@ OOM ladder estimate exactly what will run and change it the same way."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from loragate.catalog.models import get_family
 from loragate.plan.model import TrainingPlan
 from loragate.vram.changes import LEVERS
@@ -16,7 +18,7 @@ def request_from_plan(plan: TrainingPlan) -> VramRequest:
     precision = plan.memory.mixed_precision if plan.memory.mixed_precision in ("bf16", "fp16") else None
     return VramRequest(
         model=family.id,
-        resolution=tuple(plan.dataset.resolution),
+        resolution=(plan.dataset.resolution[0], plan.dataset.resolution[1]),
         frames=frames,
         batch=plan.schedule.batch_size,
         rank=plan.network.dim,
@@ -42,7 +44,7 @@ _MEMORY_FIELDS = ("fp8_base", "fp8_scaled", "fp8_text_encoder", "blocks_to_swap"
 def plan_levers(plan: TrainingPlan, *, frames: bool = True, resolution: bool = True) -> list[str]:
     """The memory levers this plan can turn. Block swap and musubi's --offload_inactive_dit exclude
     each other (musubi-tuner.md §5.13), so a plan that offloads keeps its swap at 0."""
-    levers = list(LEVERS)
+    levers: list[str] = list(LEVERS)
     if plan.memory.offload_inactive_dit:
         levers.remove("block_swap")
     if not frames:
@@ -66,8 +68,8 @@ def apply_to_plan(plan: TrainingPlan, settings: dict[str, object]) -> TrainingPl
             kept = sorted({f for f in frames if f <= cap})
             changed.dataset.target_frames = kept + [cap] if any(f > cap for f in frames) and cap not in kept else kept
         elif key == "resolution":
-            width, height = value  # type: ignore[misc]
-            changed.dataset.resolution = (int(width), int(height))
+            side_a, side_b = cast("tuple[int, int]", value)
+            changed.dataset.resolution = (int(side_a), int(side_b))
         else:
             raise ValueError(f"{key!r} is not a memory setting a plan can take")
     return changed

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Optional, cast
 
 import typer
+
+from loragate.vocabulary import TrainingType
 
 from loragate.cli.output import exit_for, print_findings, print_json, print_rows, print_verdict, progress_bar, run_engine
 
@@ -30,7 +32,7 @@ def register(app: typer.Typer) -> None:
                     dataset,
                     trigger=trigger,
                     model=model,
-                    training_type=training_type,  # type: ignore[arg-type] - the engine validates it
+                    training_type=cast("TrainingType | None", training_type),  # the engine validates it
                     name=name,
                     caption_extension=caption_ext,
                     progress=progress,

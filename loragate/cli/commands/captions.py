@@ -5,9 +5,11 @@ were skipped, refused or failed, 2 when it could not run."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Optional, cast
 
 import typer
+
+from loragate.vocabulary import TrainingType
 from rich.table import Table
 
 from loragate.cli.output import EXIT_GO, EXIT_NO_GO, console, lit, print_json, progress_bar, run_engine
@@ -78,7 +80,7 @@ def register(app: typer.Typer) -> None:
             report = run_engine(
                 lambda: caption_dataset(dataset, trigger, examples, model=model, eye=eye, overwrite=overwrite,
                                         progress=progress, caption_extension=caption_ext, limit=limit,
-                                        training_type=training_type)
+                                        training_type=cast("TrainingType | None", training_type))
             )
         if json_out:
             print_json(report)

@@ -38,6 +38,6 @@ def register(app: typer.Typer) -> None:
                 table.add_row(f"{s.gate} {s.name}", s.verdict or "-", _age(s.age_seconds), current)
             console.print(table)
             # What to run is a command to copy: whole lines below the table, not a cut-off column.
-            print_rows((f"Gate {s.gate} {s.name}:", (f"{s.problem} Run: {command_line(s.next)}" if s.next else s.problem)) for s in status.gates if not s.current)
+            print_rows((f"Gate {s.gate} {s.name}:", (f"{s.problem} Run: {command_line(s.next)}" if s.next else s.problem or "")) for s in status.gates if not s.current)
             console.print("[bold green]Ready to launch.[/]" if status.ready else "[bold red]Not ready to launch.[/]")
         raise typer.Exit(EXIT_GO if status.ready else EXIT_NO_GO)

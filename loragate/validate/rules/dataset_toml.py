@@ -91,7 +91,7 @@ def unknown_key(setup: Setup) -> Iterator[Hit]:
                        else f"Remove {key}: {_trainer_words(config.schema)} has no such dataset setting.")
                 yield Hit(f"{key} sits at the top of {config.file}, outside [general] and [[datasets]]; the trainer "
                           f"stops with 'extra keys not allowed'.", fix, config.evidence(key))
-        for level, where, table in _tables(config):
+        for _level, where, table in _tables(config):
             for key in table:
                 if key in known:
                     continue

@@ -13,7 +13,7 @@ _USES_MIN_RATIO = {"cosine_with_min_lr", "warmup_stable_decay", "rex"}
 
 
 def _scheduler_args(inv: Invocation) -> dict[str, str]:
-    return dict(item.partition("=")[::2] for item in inv.values("--lr_scheduler_args"))  # type: ignore[misc]
+    return {key: value for key, _, value in (item.partition("=") for item in inv.values("--lr_scheduler_args"))}
 
 
 @rule("LR_SCHEDULER_ARGS_MIN_LR_RATE", "block", "min_lr_rate passed through --lr_scheduler_args.",

@@ -60,9 +60,9 @@ def all_paths(setup: Setup, inputs_only: bool = False) -> Iterator[tuple[str, di
                        if isinstance(s, dict)]
             for where, table in tables:
                 for key in keys:
-                    value = table.get(key)
-                    if isinstance(value, str):
-                        yield value, config.evidence(*where, key, value=value), config.base_dir
+                    found = table.get(key)
+                    if isinstance(found, str):
+                        yield found, config.evidence(*where, key, value=found), config.base_dir
 
 
 @rule("PATH_MIXED_PLATFORMS", "block", "Paths from different platforms in one setup.",

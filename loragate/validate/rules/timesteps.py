@@ -65,7 +65,7 @@ def expert_timesteps(setup: Setup) -> Iterator[Hit]:
 @rule("WAN_PRESERVE_SHAPE", "warn", "A Wan 2.2 expert range without --preserve_distribution_shape.",
       "reference musubi-tuner.md §5.4 (advanced_config.md: without it min/max squash the distribution)")
 def preserve_shape(setup: Setup) -> Iterator[Hit]:
-    for inv, family, _ in single_experts(setup):
+    for inv, _family, _ in single_experts(setup):
         sampling = inv.value("--timestep_sampling", "sigma")
         if _range(inv) is not None and sampling != "sigma" and not inv.has("--preserve_distribution_shape"):
             yield Hit("With --min/--max_timestep but no --preserve_distribution_shape, the sampler's curve is squashed "

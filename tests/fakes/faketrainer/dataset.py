@@ -96,7 +96,7 @@ def musubi_blocks(config_path: str | Path) -> list[DatasetBlock]:
     general = data.get("general", {})
     blocks: list[DatasetBlock] = []
     for ds in data.get("datasets", []):
-        get = lambda key, default=None: ds.get(key, general.get(key, default))  # noqa: E731
+        get = lambda key, default=None, ds=ds: ds.get(key, general.get(key, default))  # noqa: E731
         is_video = "video_directory" in ds
         directory = Path(ds["video_directory"] if is_video else ds["image_directory"])
         block = DatasetBlock(
@@ -166,7 +166,7 @@ def sdscripts_datasets(config_path: str | Path | None, args: Any) -> list[SdData
     for ds in data.get("datasets", []):
         subsets = []
         for sub in ds.get("subsets", []):
-            get = lambda key, default=None: sub.get(key, ds.get(key, general.get(key, default)))  # noqa: E731
+            get = lambda key, default=None, sub=sub, ds=ds: sub.get(key, ds.get(key, general.get(key, default)))  # noqa: E731
             folder = Path(sub["image_dir"])
             subsets.append(
                 Subset(folder, int(get("num_repeats", 1)), get("caption_extension", cli_ext), get("class_tokens"), images(folder))
