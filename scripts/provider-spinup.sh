@@ -9,6 +9,8 @@
 #   --gpu TYPE           the card as `loragate cloud offers` names it, e.g. "A100 80GB"
 #   --config PROJECT     the project name, or the path of grimoire/training/NAME/plan.json
 #   --max-usd X          the spend cap in dollars (default 1.5x the expected total)
+#   --idle-minutes N     the machine ends itself if no `loragate cloud sync` reaches it within
+#                        N minutes (default 30), even with this computer off
 #   --yes                answer yes to the stated cost (for scripts that already showed it)
 #   --json               print the result as JSON
 #
@@ -24,6 +26,7 @@ while [ "$#" -gt 0 ]; do
     --provider) need_value "$@"; provider="$(printf '%s' "$2" | tr '[:upper:]' '[:lower:]')"; shift 2 ;;
     --gpu) need_value "$@"; gpu="$2"; shift 2 ;;
     --max-usd) need_value "$@"; args+=(--max-usd "$2"); shift 2 ;;
+    --idle-minutes) need_value "$@"; args+=(--idle-minutes "$2"); shift 2 ;;
     --yes) args+=(--yes); shift ;;
     --json) args+=(--json); shift ;;
     *) die "unknown option '$1'." "Run $(basename "$0") --help." ;;

@@ -94,6 +94,8 @@ def test_watchdog_starts_detached_on_the_pod_once(workspace: Path, pod: Path) ->
     pid_file = pod / "grimoire" / "training" / "mira" / ".watchdog.pid"
     try:
         assert "watchdog started" in first and pid_file.is_file()
+        # the watchdog runs, so the start guard may stand down: its mark is on the pod and the record says when
+        assert (pod / ".loragate" / "synced").is_file() and open_instance("mira").synced_at is not None
         time.sleep(2)  # long enough for a watchdog that cannot start to have died
         assert "already running" in start_pod_watchdog(record, idle_minutes=30)
         assert "ended" not in (pod / "grimoire" / "training" / "mira" / "watchdog.log").read_text()

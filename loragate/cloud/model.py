@@ -72,6 +72,7 @@ class SpendQuote(BaseModel):
     cap_usd: float
     image: str
     max_cuda_needed: str | None = None
+    guard_minutes: int = Field(default=30, description="Minutes the machine waits for `cloud sync` before its start guard ends it.")
     message: str = Field(description="The cost in plain words, to show before asking.")
 
 
@@ -110,6 +111,8 @@ class InstanceRecord(BaseModel):
     ssh: SshEndpoint | None = None
     remote_root: str = Field(default="/workspace", description="The pod folder that stands for the plan's /workspace.")
     remote_loragate: str | None = Field(default=None, description="loragate on the pod; default: the one `cloud sync` installs.")
+    guard_minutes: int | None = Field(default=None, description="The start guard ends the machine this long after its start unless a sync arrives.")
+    synced_at: datetime | None = Field(default=None, description="When `cloud sync` started the watchdog and the start guard stood down.")
     note: str = ""
 
 

@@ -41,6 +41,7 @@ class CloudFacts(BaseModel):
     storage: dict[str, float]
     cards: dict[str, CardFacts]
     images: list[ImageFacts]
+    guard_minutes: int = Field(description="Minutes a rented machine waits for `cloud sync` before its start guard ends it.")
 
 
 @lru_cache(maxsize=1)
@@ -48,7 +49,8 @@ def cloud_facts() -> CloudFacts:
     raw = read_data_toml("cloud.toml")
     cards = {name: CardFacts(name=name, **facts) for name, facts in raw["gpu"].items()}
     images = [ImageFacts(**i) for i in raw["image"]]
-    return CloudFacts(fallback=raw["fallback"], storage=raw["storage"], cards=cards, images=images)
+    return CloudFacts(fallback=raw["fallback"], storage=raw["storage"], cards=cards, images=images,
+                      guard_minutes=int(raw["guard"]["minutes"]))
 
 
 def _key(text: str) -> str:

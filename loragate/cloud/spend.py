@@ -33,7 +33,7 @@ class SpendApproval(BaseModel):
 def spend_subject(quote: SpendQuote) -> dict[str, str]:
     return {"provider": quote.provider, "gpu": quote.provider_gpu, "offer": quote.offer_id or "",
             "gpus": str(quote.gpus), "usd_per_hour": f"{quote.usd_per_hour:.4f}", "cap_usd": f"{quote.cap_usd:.2f}",
-            "volume_gb": str(quote.volume_gb)}
+            "volume_gb": str(quote.volume_gb), "guard_minutes": str(quote.guard_minutes)}
 
 
 def spend_fingerprint(quote: SpendQuote) -> str:

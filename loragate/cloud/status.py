@@ -18,6 +18,7 @@ from loragate.cloud.model import (
 from loragate.cloud.prices import storage_rate
 from loragate.cloud.providers import get_provider
 from loragate.cloud.record import all_instances, read_cloud, save_instance
+from loragate.cloud.start_guard import guard_reason
 from loragate.errors import LoragateError
 
 
@@ -44,6 +45,13 @@ def _volume_warning(record: InstanceRecord) -> str:
     return "Destroying the instance deleted its disk; nothing of it bills any more."
 
 
+def _mark_ended(record: InstanceRecord, now: datetime) -> None:
+    """Record an instance the provider no longer runs, with the likeliest reason."""
+    record.state, record.ended_at = "terminated", now
+    record.note = guard_reason(record, now) or record.note or "ended outside this session (watchdog, provider or console)"
+    save_instance(record)
+
+
 def down(project: str, instance_id: str | None = None) -> DownResult:
     """Terminate the project's instances that still bill (or the one named) and mark them TERMINATED."""
     records = [r for r in read_cloud(project).instances if r.ended_at is None and (instance_id is None or r.instance_id == instance_id)]
@@ -52,7 +60,15 @@ def down(project: str, instance_id: str | None = None) -> DownResult:
     ended: list[InstanceRecord] = []
     warnings: list[str] = []
     for record in records:
-        info = get_provider(record.provider).terminate(record.instance_id)
+        provider = get_provider(record.provider)
+        gone = provider.status(record.instance_id)
+        if gone.state == "terminated":
+            # ended already (its start guard, the watchdog or the console): asking again would be refused
+            _mark_ended(record, datetime.now(timezone.utc))
+            ended.append(record)
+            warnings.append(f"{record.provider} {record.instance_id} was already gone: {record.note}.")
+            continue
+        info = provider.terminate(record.instance_id)
         if info.state != "terminated":
             warnings.append(f"{record.provider} still shows {record.instance_id} as {info.state} after the terminate request: "
                             "check the provider's console in a minute and end it there if it is still listed.")
@@ -83,11 +99,14 @@ def cloud_status(refresh: bool = True) -> CloudStatus:
                 problems.append(f"{record.provider} {record.instance_id}: could not ask ({exc.message}); shown as last recorded.")
             else:
                 if info.state != record.state:
-                    record.state = info.state
+                    now = datetime.now(timezone.utc)
                     if info.state == "terminated":
-                        record.ended_at = datetime.now(timezone.utc)
-                        record.note = record.note or "ended outside this session (watchdog, provider or console)"
-                    save_instance(record)
+                        _mark_ended(record, now)
+                    else:
+                        record.state = info.state
+                        if info.state == "stopped" and (why := guard_reason(record, now)):
+                            record.note = why.replace("ended", "stopped", 1) + "; its disk bills until `loragate cloud down`"
+                        save_instance(record)
         if record.state == "stopped" and record.provider == "runpod":
             record.storage_usd_gb_month = storage_rate("runpod", running=False)
         costs.append(cost_of(record))

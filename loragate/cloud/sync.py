@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import json
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, Field
 
 from loragate.atomic import atomic_write_json
 from loragate.cloud.model import InstanceRecord
-from loragate.cloud.record import open_instance
+from loragate.cloud.record import open_instance, save_instance
 from loragate.cloud.ssh import rsync_argv, run, ssh_argv
+from loragate.cloud.start_guard import GUARD_FOLDER, SYNCED_MARK
 from loragate.errors import LoragateError
 from loragate.plan.model import TrainingPlan
 from loragate.plan.paths import PLATFORM_ROOTS, on_platform
@@ -167,12 +169,22 @@ def pull_record(record: InstanceRecord) -> list[Transfer]:
 
 
 def start_pod_watchdog(record: InstanceRecord, idle_minutes: int) -> str:
-    """Start (or find running) the watchdog on the pod, detached from this SSH session."""
+    """Start (or find running) the watchdog on the pod, detached from this SSH session; once it
+    runs, the start guard may stand down (its mark), and the record says when that happened."""
     argv = [pod_loragate(record), "cloud", "watchdog", record.project, "--provider", record.provider, "--instance", record.instance_id,
             "--price", f"{record.usd_per_hour * record.gpus:.4f}", "--cap", f"{record.cap_usd:.2f}",
             "--started", record.started_at.isoformat(), "--idle", str(idle_minutes), "--detach"]
     done = run(ssh_argv(record, argv, pod_env(record)), timeout=60)
-    return (done.stdout.strip() or done.stderr.strip())[-300:]
+    answer = (done.stdout.strip() or done.stderr.strip())[-300:]
+    if done.returncode != 0:
+        return answer + (f" The start guard still ends the pod {record.guard_minutes} minutes after its start: run sync again."
+                         if record.guard_minutes and record.synced_at is None else "")
+    folder = str(PurePosixPath(record.remote_root) / GUARD_FOLDER)
+    marked = run(ssh_argv(record, ["sh", "-c", 'mkdir -p "$1" && touch "$1/$2"', "mark", folder, SYNCED_MARK]), timeout=60)
+    if marked.returncode == 0 and record.synced_at is None:
+        record.synced_at = datetime.now(timezone.utc)
+        save_instance(record)
+    return answer
 
 
 class PullResult(BaseModel):

@@ -19,11 +19,12 @@ from loragate.cloud.model import (
     SpendQuote,
 )
 from loragate.cloud.offers import cloud_offers
-from loragate.cloud.prices import canonical_gpu, card
-from loragate.cloud.providers import CreateRequest, get_provider
+from loragate.cloud.prices import canonical_gpu, card, cloud_facts
+from loragate.cloud.providers import CreateRequest, api_base, get_provider
 from loragate.cloud.record import read_cloud, save_instance
 from loragate.cloud.sizing import allowed_cuda, image_for
 from loragate.cloud.spend import require_spend
+from loragate.cloud.start_guard import guard_program
 from loragate.errors import LoragateError
 from loragate.names import check_name
 from loragate.plan.fit import SAFETY_MARGIN
@@ -31,6 +32,7 @@ from loragate.plan.store import load_project_plan
 from loragate.plan.paths import PLATFORM_ROOTS
 
 START_WAIT_S = 15 * 60
+MIN_GUARD, MAX_GUARD = 10, 720
 POLL_S = 10.0
 
 
@@ -40,9 +42,14 @@ class UpResult(BaseModel):
     message: str
 
 
-def make_quote(project: str, provider: ProviderName, gpu: str, max_usd: float | None = None) -> SpendQuote:
+def make_quote(project: str, provider: ProviderName, gpu: str, max_usd: float | None = None,
+               idle_minutes: int | None = None) -> SpendQuote:
     """The offer for this card checked against the plan, with its time, total and cap, in words."""
     check_name(project)
+    guard = cloud_facts().guard_minutes if idle_minutes is None else idle_minutes
+    if not MIN_GUARD <= guard <= MAX_GUARD:
+        raise LoragateError(f"{guard} idle minutes is outside {MIN_GUARD}-{MAX_GUARD}: the machine needs a few minutes to start, "
+                            "and a forgotten one should not bill for half a day.", f"Give --idle-minutes between {MIN_GUARD} and {MAX_GUARD}.")
     if provider == "modal":
         raise LoragateError("Modal runs functions, not machines: there is nothing to bring up.",
                             f"Use `loragate cloud modal write {project}` and `loragate cloud modal run {project}`.")
@@ -77,12 +84,14 @@ def make_quote(project: str, provider: ProviderName, gpu: str, max_usd: float | 
                 if line.total_usd is not None else "run time unknown")
     message = (f"Rent 1x {line.offer.gpu} on {provider} at ${line.offer.usd_per_hour:.2f}/hour with a {line.volume_gb} GB volume: "
                f"{expected}. loragate ends it at ${cap:.2f} spent, when training has ended and the results are pulled, or after "
-               f"the idle minutes; storage bills until it is terminated.")
+               f"the idle minutes; storage bills until it is terminated. If no `loragate cloud sync` reaches it within {guard} minutes "
+               f"(say this computer sleeps), it ends itself: its start command calls the {provider} API with the key {provider} "
+               "gives that machine alone (your account key is not sent).")
     return SpendQuote(project=project, provider=provider, gpu=line.offer.gpu, provider_gpu=line.offer.provider_gpu,
                       offer_id=line.offer.offer_id, usd_per_hour=line.offer.usd_per_hour,
                       storage_usd_gb_month=line.offer.storage_usd_gb_month, volume_gb=line.volume_gb,
                       hours=line.hours, total_usd=line.total_usd, cap_usd=cap, image=getattr(image, provider),
-                      max_cuda_needed=image.cuda, message=message)
+                      max_cuda_needed=image.cuda, guard_minutes=guard, message=message)
 
 
 def up(quote: SpendQuote, *, wait_s: float = START_WAIT_S, poll_s: float = POLL_S,
@@ -95,15 +104,17 @@ def up(quote: SpendQuote, *, wait_s: float = START_WAIT_S, poll_s: float = POLL_
                             f"Use it, or end it first with `loragate cloud down {quote.project}`.")
     provider = get_provider(quote.provider)
     image = image_for(quote.gpu)
+    remote_root = PLATFORM_ROOTS["runpod"] if quote.provider == "runpod" else "/workspace"
     request = CreateRequest(name=f"loragate-{quote.project}", provider_gpu=quote.provider_gpu, offer_id=quote.offer_id,
                             gpus=quote.gpus, image=quote.image, volume_gb=quote.volume_gb, allowed_cuda=allowed_cuda(image),
-                            env={"LORAGATE_PROJECT": quote.project}, usd_per_hour=quote.usd_per_hour)
+                            env={"LORAGATE_PROJECT": quote.project}, usd_per_hour=quote.usd_per_hour, guard=guard_program(
+                                quote.provider, api_base(quote.provider), remote_root, quote.guard_minutes * 60))
     info = provider.create(request)
     record = InstanceRecord(project=quote.project, provider=quote.provider, instance_id=info.instance_id, gpu=quote.gpu,
                             gpus=quote.gpus, usd_per_hour=info.usd_per_hour or quote.usd_per_hour, volume_gb=quote.volume_gb,
                             storage_usd_gb_month=quote.storage_usd_gb_month, cap_usd=quote.cap_usd, image=quote.image,
                             started_at=datetime.now(timezone.utc), state="starting",
-                            remote_root=PLATFORM_ROOTS["runpod"] if quote.provider == "runpod" else "/workspace")
+                            remote_root=remote_root, guard_minutes=quote.guard_minutes)
     save_instance(record)
     deadline = clock() + wait_s
     while True:

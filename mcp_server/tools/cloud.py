@@ -42,8 +42,8 @@ class UpOutcome(BaseModel):
     message: str
 
 
-async def quote_for(project: str, provider: str, gpu: str, max_usd: float | None = None) -> SpendQuote:
-    return await call_engine(None, make_quote, project, provider, gpu, max_usd)
+async def quote_for(project: str, provider: str, gpu: str, max_usd: float | None = None, idle_minutes: int | None = None) -> SpendQuote:
+    return await call_engine(None, make_quote, project, provider, gpu, max_usd, idle_minutes)
 
 
 async def confirm_spend(quote: Annotated[SpendQuote, Resolve(quote_for)]) -> Elicit[ConfirmSpend]:
@@ -70,10 +70,12 @@ def register(mcp: MCPServer) -> None:
         quote: Annotated[SpendQuote, Resolve(quote_for)],
         confirm: Annotated[ElicitationResult[ConfirmSpend], Resolve(confirm_spend)],
         max_usd: Annotated[float | None, Field(gt=0, description="Spend cap in dollars (default: 1.5x the expected total).")] = None,
+        idle_minutes: Annotated[int | None, Field(ge=10, le=720, description="The machine ends itself if no cloud_sync reaches it within these minutes (default 30).")] = None,
     ) -> UpOutcome:
         """Rent a GPU for a project after the user confirms the stated cost: the price, the expected
         total and the cap the pod's watchdog enforces. Records the instance in studio.md and the
-        project; an instance that never starts is terminated. Follow with cloud_sync."""
+        project; an instance that never starts is terminated, and one that no cloud_sync reaches
+        within idle_minutes ends itself. Follow with cloud_sync."""
         if not (isinstance(confirm, AcceptedElicitation) and confirm.data.proceed):
             return UpOutcome(rented=False, quote=quote, message="Not rented: the user did not say yes to the cost. Nothing was spent.")
         try:

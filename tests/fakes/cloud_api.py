@@ -42,6 +42,9 @@ class CloudState:
     instances: dict[str, FakeInstance] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     terminated: list[str] = field(default_factory=list)
+    # the key each instance gets for itself (RunPod RUNPOD_API_KEY, Vast CONTAINER_API_KEY): it acts on that instance only
+    pod_keys: dict[str, str] = field(default_factory=dict)
+    ended_by_pod_key: list[str] = field(default_factory=list)
     next_id: int = 1000
 
     def new_id(self, prefix: str) -> str:
@@ -52,6 +55,10 @@ class CloudState:
         inst.polls += 1
         if inst.state == "starting" and not self.never_start and inst.polls >= self.start_after_polls:
             inst.state = "exited" if self.exit_on_start else "running"
+
+    def scoped_key(self, inst: FakeInstance) -> str:
+        self.pod_keys[inst.id] = f"instance-scoped-{inst.id}-5d0c"
+        return self.pod_keys[inst.id]
 
     def billed(self, inst: FakeInstance) -> float:
         return (self.clock - inst.started_at) / 3600 * inst.price
@@ -80,6 +87,7 @@ def _gql_string(query: str, name: str) -> str | None:
 class _Handler(BaseHTTPRequestHandler):
     state: CloudState
     kind: str
+    scope: str | None = None
 
     def log_message(self, *args: Any) -> None:  # quiet
         pass
@@ -98,15 +106,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.state.requests.append(f"{self.command} {self.path} {raw.decode(errors='replace')}")
         return json.loads(raw) if raw else {}
 
-    def _authorized(self) -> bool:
-        if self.headers.get("Authorization") != f"Bearer {self.state.key}":
+    def _authorized(self, instance_id: str | None = None) -> bool:
+        """The account key, or an instance's own key used on that instance."""
+        given = self.headers.get("Authorization")
+        self.scope = next((i for i, k in self.state.pod_keys.items() if given == f"Bearer {k}"), None)
+        if given != f"Bearer {self.state.key}" and (self.scope is None or (instance_id is not None and instance_id != self.scope)):
             self._send(401, {"error": "Unauthorized request, please check your API key."})
             return False
         return True
 
     def do_POST(self) -> None:
         body = self._body()
-        if not self._authorized():
+        if not self._authorized(None if self.kind == "runpod" else "?"):  # RunPod scopes inside the query
             return
         if self.kind == "runpod":
             self._send(200, self._graphql(body.get("query", "")))
@@ -118,7 +129,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_PUT(self) -> None:
         body = self._body()
-        if not self._authorized():
+        target = re.match(r"^/api/v0/instances/(\d+)/$", self.path)
+        if not self._authorized(target.group(1) if target else "?"):
             return
         s = self.state
         if (m := re.match(r"^/api/v0/asks/(\d+)/$", self.path)):
@@ -128,6 +140,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             rented = FakeInstance(id=str(s.new_id("")), gpu=offer["gpu_name"], price=offer["dph_total"], started_at=s.clock, body=body)
             s.instances[rented.id] = rented
+            s.scoped_key(rented)
             self._send(200, {"success": True, "new_contract": int(rented.id)})
         elif (m := re.match(r"^/api/v0/instances/(\d+)/$", self.path)):
             found = s.instances.get(m.group(1))
@@ -139,9 +152,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._body()
-        if not self._authorized():
-            return
         m = re.match(r"^/api/v0/instances/(\d+)/\?owner=me$", self.path)
+        if not self._authorized(m.group(1) if m else "?"):
+            return
         inst = self.state.instances.get(m.group(1)) if m else None
         if inst is None or inst.state == "terminated":
             self._send(200, {"instances": None})
@@ -156,17 +169,22 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:
         self._body()
-        if not self._authorized():
-            return
         m = re.match(r"^/api/v0/instances/(\d+)/$", self.path)
+        if not self._authorized(m.group(1) if m else "?"):
+            return
         inst = self.state.instances.get(m.group(1)) if m else None
         if inst:
             inst.state = "terminated"
             self.state.terminated.append(inst.id)
+            if self.scope:
+                self.state.ended_by_pod_key.append(inst.id)
         self._send(200, {"success": bool(inst)})
 
     def _graphql(self, query: str) -> dict:
         s = self.state
+        pod_id = _gql_string(query, "podId")
+        if self.scope and pod_id != self.scope:
+            return {"errors": [{"message": "Unauthorized: this API key is limited to another pod."}]}
         if "gpuTypes" in query:
             return {"data": {"gpuTypes": RUNPOD_GPUS}}
         if "podFindAndDeployOnDemand" in query:
@@ -176,13 +194,15 @@ class _Handler(BaseHTTPRequestHandler):
             price = next((g["securePrice"] for g in RUNPOD_GPUS if g["id"] == gpu), 1.0)
             pod = FakeInstance(id=s.new_id("pod"), gpu=gpu, price=float(price), started_at=s.clock, body={"query": query})
             s.instances[pod.id] = pod
+            s.scoped_key(pod)
             return {"data": {"podFindAndDeployOnDemand": {"id": pod.id, "costPerHr": price, "desiredStatus": "RUNNING"}}}
-        pod_id = _gql_string(query, "podId")
         inst = s.instances.get(pod_id or "")
         if "podTerminate" in query:
             if inst:
                 inst.state = "terminated"
                 s.terminated.append(inst.id)
+                if self.scope:
+                    s.ended_by_pod_key.append(inst.id)
             return {"data": {"podTerminate": None}}
         if "podStop" in query:
             if inst:

@@ -61,6 +61,7 @@ def register(app: typer.Typer) -> None:
         provider: str = typer.Option(..., "--provider", help="runpod or vast."),
         gpu: str = typer.Option(..., "--gpu", help="Card, as `cloud offers` names it (e.g. 'A100 80GB')."),
         max_usd: float | None = typer.Option(None, "--max-usd", help="Spend cap in dollars (default: 1.5x the expected total)."),
+        idle_minutes: int | None = typer.Option(None, "--idle-minutes", help="The machine ends itself if no `cloud sync` reaches it within these minutes (default 30)."),
         yes: bool = typer.Option(False, "--yes", help="Say yes to the stated cost without the question (scripts)."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
@@ -68,7 +69,7 @@ def register(app: typer.Typer) -> None:
         from loragate.cloud.spend import approve_spend
         from loragate.cloud.up import make_quote, up
 
-        quote = run_engine(lambda: make_quote(name, provider, gpu, max_usd))  # type: ignore[arg-type]
+        quote = run_engine(lambda: make_quote(name, provider, gpu, max_usd, idle_minutes))  # type: ignore[arg-type]
         typer.echo(quote.message, err=json_out)
         if not yes and not typer.confirm("Rent it now?", default=False, err=json_out):
             typer.echo("Not rented: nothing was spent.", err=True)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from loragate.cloud.model import PROVIDERS
-from loragate.cloud.providers.base import CreateRequest, Provider
+from loragate.cloud.providers.base import CreateRequest, Provider, api_base
 from loragate.errors import LoragateError
 
-__all__ = ["CreateRequest", "Provider", "get_provider"]
+__all__ = ["CreateRequest", "Provider", "api_base", "get_provider"]
 
 
 def get_provider(name: str, key: str | None = None) -> Provider:

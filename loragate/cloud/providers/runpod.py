@@ -9,14 +9,14 @@ securePrice, podFindAndDeployOnDemand, pod, podStop, podTerminate).
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from loragate.cloud.http import AuthError, CloudError, NoCapacity, request_json
 from loragate.cloud.keys import api_key
 from loragate.cloud.model import GpuOffer, InstanceInfo, InstanceState, SshEndpoint
 from loragate.cloud.prices import canonical_gpu, storage_rate
-from loragate.cloud.providers.base import CreateRequest
+from loragate.cloud.providers.base import CreateRequest, api_base
+from loragate.cloud.start_guard import runpod_start_command
 
 POD_FIELDS = "id desiredStatus costPerHr uptimeSeconds runtime { ports { ip isIpPublic privatePort publicPort type } }"
 NO_CAPACITY_WORDS = ("no longer any instances available", "not enough free gpus", "no instances available", "out of capacity")
@@ -50,8 +50,7 @@ class RunPod:
         self._key = key
 
     def _call(self, query: str) -> dict:
-        base = os.environ.get("RUNPOD_API_BASE_URL", "https://api.runpod.io").rstrip("/")
-        answer = request_json("POST", f"{base}/graphql", self._key or api_key("runpod"), {"query": query}, provider="RunPod")
+        answer = request_json("POST", f"{api_base('runpod')}/graphql", self._key or api_key("runpod"), {"query": query}, provider="RunPod")
         errors = answer.get("errors") if isinstance(answer, dict) else None
         if errors:
             text = str(errors[0].get("message", errors[0]))
@@ -87,6 +86,8 @@ class RunPod:
         }
         if request.allowed_cuda:
             fields["allowedCudaVersions"] = request.allowed_cuda
+        if request.guard:
+            fields["dockerArgs"] = runpod_start_command(request.guard)
         if request.env:
             fields["env"] = [{"key": k, "value": v} for k, v in request.env.items()]
         data = self._call(f"mutation {{ podFindAndDeployOnDemand(input: {gql_value(fields)}) {{ id costPerHr desiredStatus }} }}")

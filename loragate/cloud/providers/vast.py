@@ -10,14 +10,14 @@ destroyed.
 
 from __future__ import annotations
 
-import os
 from urllib.parse import quote
 
 from loragate.cloud.http import NoCapacity, request_json
 from loragate.cloud.keys import api_key
 from loragate.cloud.model import GpuOffer, InstanceInfo, InstanceState, SshEndpoint
 from loragate.cloud.prices import canonical_gpu, storage_rate
-from loragate.cloud.providers.base import CreateRequest
+from loragate.cloud.providers.base import CreateRequest, api_base
+from loragate.cloud.start_guard import vast_onstart
 
 
 class Vast:
@@ -27,7 +27,7 @@ class Vast:
         self._key = key
 
     def _url(self, path: str) -> str:
-        return os.environ.get("VAST_URL", "https://console.vast.ai").rstrip("/") + "/api/v0" + path
+        return api_base("vast") + "/api/v0" + path
 
     def _call(self, method: str, path: str, body: object = None) -> dict:
         answer = request_json(method, self._url(path), self._key or api_key("vast"), body, provider="Vast.ai")
@@ -60,7 +60,8 @@ class Vast:
         if not request.offer_id:
             raise NoCapacity("A Vast.ai rental needs the offer id of one host.", "Run `loragate cloud offers --provider vast` and rent from it.")
         body = {"client_id": "me", "image": request.image, "disk": float(request.volume_gb), "label": request.name,
-                "env": dict(request.env), "runtype": "ssh_proxy", "onstart": None}
+                "env": dict(request.env), "runtype": "ssh_proxy",
+                "onstart": vast_onstart(request.guard) if request.guard else None}
         answer = self._call("PUT", f"/asks/{quote(request.offer_id, safe='')}/", body)
         contract = answer.get("new_contract")
         if not answer.get("success", bool(contract)) or not contract:
