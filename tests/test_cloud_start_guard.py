@@ -130,3 +130,20 @@ def test_idle_minutes_are_part_of_the_yes_and_checked(workspace: Path, cloud_env
                                       "--idle-minutes", "60"], input="n\n")
     assert "within 60 minutes" in result.output and "Not rented" in result.output
     assert cloud_env["runpod"].state.instances == {}
+
+
+def test_when_the_vast_instance_key_may_not_destroy_the_guard_stops_it_and_status_says_the_disk_bills(workspace: Path, cloud_env, tmp_path: Path) -> None:  # noqa: F811
+    make_plan(workspace)
+    fake = cloud_env["vast"]
+    fake.state.pod_key_may_destroy = False
+    _, record = _rent("vast", "RTX 4090")
+    onstart = vast_onstart(guard_program("vast", fake.url, "/workspace", 0.2, poll_s=0.1, retry_s=0.1))
+    guard = _start_guard(onstart, tmp_path / "pod", {"CONTAINER_ID": record.instance_id, "CONTAINER_API_KEY": fake.state.pod_keys[record.instance_id]})
+    output, _ = guard.communicate(timeout=30)
+    assert guard.returncode == 0 and "machine stopped (its disk still bills" in output, output
+    assert fake.state.instances[record.instance_id].state == "stopped" and fake.state.terminated == []
+    record.started_at -= timedelta(minutes=31)
+    save_instance(record)
+    status = cloud_status()
+    assert "still bill" in status.message
+    assert "stopped by its start guard" in read_cloud("mira").instances[0].note

@@ -45,6 +45,7 @@ class CloudState:
     # the key each instance gets for itself (RunPod RUNPOD_API_KEY, Vast CONTAINER_API_KEY): it acts on that instance only
     pod_keys: dict[str, str] = field(default_factory=dict)
     ended_by_pod_key: list[str] = field(default_factory=list)
+    pod_key_may_destroy: bool = True
     next_id: int = 1000
 
     def new_id(self, prefix: str) -> str:
@@ -171,6 +172,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._body()
         m = re.match(r"^/api/v0/instances/(\d+)/$", self.path)
         if not self._authorized(m.group(1) if m else "?"):
+            return
+        if self.scope and not self.state.pod_key_may_destroy:
+            self._send(403, {"error": "This instance key may not destroy."})
             return
         inst = self.state.instances.get(m.group(1)) if m else None
         if inst:
