@@ -107,6 +107,7 @@ def _calls(s: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         ("launch", {"project": "mira"}),
         ("monitor", {"project": "mira"}),
         ("stop", {"project": "mira", "grace_seconds": 2}),
+        ("adopt_run", {"project": "mira"}),  # stopped: nothing to adopt (adopting: tests/test_runs_adopt.py)
         ("continue_run", {"project": "mira", "checkpoint": str(s["checkpoint"]), "learning_rate": 5e-5}),
         ("generate_config", {"name": "pod", "model": "sdxl", "dataset": flat, "trigger": "mira woman", "preset": "quick",
                              "gpu_gb": 24, "platform": "runpod"}),
@@ -161,6 +162,9 @@ async def test_every_tool_over_stdio(setup: dict[str, Any], api: FakeMessagesApi
             text = result.content[0].text if result.content else ""
             if name in NEEDS_SSH:  # the stand-in pod has no SSH server: the tool says so in words
                 assert result.is_error and "Could not connect" in text, f"{name}: {text}"
+                continue
+            if name == "adopt_run":  # refused before asking anyone: the run was stopped, no orphan
+                assert result.is_error and "no orphan to adopt" in text, text
                 continue
             assert not result.is_error, f"{name}: {text}"
             jsonschema.validate(result.structured_content, tools[name].output_schema)

@@ -103,22 +103,14 @@ def launch(name: str, root: Path | None = None) -> LaunchResult:
         + [JobEvent(kind="launched", message=f"Launched on GPU {', '.join(str(g) for g in gpus)}; all four gates were GO.")],
     )
     write_job(job, root)
-    argv = supervisor_argv(name, job_id, root)
-    env = dict(os.environ, LORAGATE_ROOT=str(root))
     try:
-        with open(folder / SUPERVISOR_LOG, "ab") as log:
-            proc = subprocess.Popen(
-                argv, cwd=str(root), env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, close_fds=True,
-            )
+        proc = start_supervisor(name, root, job_id, gpus)
     except OSError as exc:
         release_gpus(gpus, job_id)
         job.status, job.cause = "failed", f"The supervisor could not be started: {exc}."
         write_job(job, root)
         raise LoragateError(job.cause, "Check that loragate is installed in this Python environment.") from exc
-    transfer_gpus(gpus, job_id, proc.pid)
-    _reap_later(proc)
-    status = _await_ack(name, root, job_id, proc)
+    status = await_ack(name, root, job_id, proc)
     logs = [str(folder / ("train.log" if not plan.experts else f"train-{e.expert}.log")) for e in (plan.experts or [None])]  # type: ignore[union-attr]
     return LaunchResult(
         project=name,
@@ -138,6 +130,22 @@ def launch(name: str, root: Path | None = None) -> LaunchResult:
     )
 
 
+def start_supervisor(name: str, root: Path, job_id: str, gpus: list[int], adopt: bool = False) -> subprocess.Popen[bytes]:
+    """Start the detached supervisor of a job (its own session, output in supervisor.log) and hand
+    it the job's GPU locks. `adopt`: one that takes over the running trainers of an orphaned job."""
+    argv = supervisor_argv(name, job_id, root) + (["--adopt"] if adopt else [])
+    env = dict(os.environ, LORAGATE_ROOT=str(root))
+    with open(project_dir(name, root) / SUPERVISOR_LOG, "ab") as log:
+        proc = subprocess.Popen(
+            argv, cwd=str(root), env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True,
+        )
+    if not adopt:  # an adopting supervisor takes the locks over itself, once it has won the job
+        transfer_gpus(gpus, job_id, proc.pid)
+    _reap_later(proc)
+    return proc
+
+
 def _recheck_disk(plan: TrainingPlan) -> None:
     """Gate 3 measured free space maybe hours ago; a disk that filled since would end the run at its
     first save, so the same check runs again right before starting."""
@@ -149,9 +157,10 @@ def _recheck_disk(plan: TrainingPlan) -> None:
         raise LoragateError(f"Not launched: the disk filled up since Gate 3 passed. {full[0].message}", full[0].fix)
 
 
-def _await_ack(name: str, root: Path, job_id: str, proc: subprocess.Popen[bytes]) -> JobStatus:
+def await_ack(name: str, root: Path, job_id: str, proc: subprocess.Popen[bytes], release: bool = True) -> JobStatus:
     """Wait (briefly) until the supervisor has taken the job over, so a handle is never returned
-    for a supervisor that died on start."""
+    for a supervisor that died on start (whose GPU locks are released unless `release` is False:
+    an orphan's trainers still hold them)."""
     deadline = time.monotonic() + ACK_TIMEOUT_S
     while time.monotonic() < deadline:
         job = read_job(name, root)
@@ -161,7 +170,8 @@ def _await_ack(name: str, root: Path, job_id: str, proc: subprocess.Popen[bytes]
             job = read_job(name, root)
             if job is not None and job.job_id == job_id and job.status not in ("starting", "running"):
                 return job.status
-            release_gpus(job.gpus if job else [], job_id)
+            if release:
+                release_gpus(job.gpus if job else [], job_id)
             log = project_dir(name, root) / SUPERVISOR_LOG
             reason = _log_tail(log)
             raise LoragateError(

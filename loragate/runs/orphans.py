@@ -5,7 +5,8 @@ an OOM kill of the supervisor itself) leaves the trainer running, holding the GP
 the output folder, with nobody to recover from out-of-memory or release the lock. The training's
 ownership therefore follows its process groups, not the supervisor's pid: a job whose supervisor
 is gone while one of its groups still runs is an orphan. launch and the GPU lock refuse to start
-another training beside it, monitor says so, and `loragate stop` ends it.
+another training beside it, monitor says so, `loragate adopt` gives it a new supervisor and
+`loragate stop` ends it.
 """
 
 from __future__ import annotations
@@ -35,12 +36,14 @@ def orphan_groups(job: Job | None) -> list[int]:
 
 
 def orphan_words(job: Job, groups: list[int]) -> tuple[str, str]:
-    """What an artist reads about an orphan, and the two choices."""
+    """What an artist reads about an orphan, and the three choices."""
     listed = ", ".join(str(g) for g in groups)
     return (
         f"The training of {job.project} is still running, but its supervisor (process {job.supervisor_pid}) is gone: "
         f"the trainer (process group {listed}) runs unsupervised, so out-of-memory recovery and the end-of-run "
         "bookkeeping no longer happen.",
-        f"Either let it finish (`loragate monitor {job.project}` reads COMPLETE when the final LoRA is written) or stop "
-        f"it (`loragate stop {job.project}`, checkpoints are kept). No other training starts on its GPU meanwhile.",
+        f"Adopt it (`loragate adopt {job.project}`: a new supervisor watches it to its end, records the result and "
+        "recovers from out-of-memory for what runs after it; the running trainer keeps its settings), let it finish "
+        f"unsupervised (`loragate monitor {job.project}` reads COMPLETE when the final LoRA is written), or stop it "
+        f"(`loragate stop {job.project}`, checkpoints are kept). No other training starts on its GPU meanwhile.",
     )

@@ -24,6 +24,7 @@ from loragate.backends import get_backend
 from loragate.errors import LoragateError
 from loragate.fsguard import read_json_object
 from loragate.plan.model import Command, TrainingPlan, load_plan
+from loragate.runs.adoption import AdoptedRun, adopted_runs, adopted_words, lost_exit_failure, take_over
 from loragate.runs.checkpoint import final_checkpoint, safetensors_problem
 from loragate.runs.classify import Failure, classify_failure, read_tail
 from loragate.runs.fit import LadderChange, next_oom_change
@@ -56,7 +57,7 @@ class StopRequested(Exception):
 
 
 class Supervisor:
-    def __init__(self, project: str, job_id: str, root: Path | None = None) -> None:
+    def __init__(self, project: str, job_id: str, root: Path | None = None, adopt: bool = False) -> None:
         self.project = project
         self.job_id = job_id
         self.root = root
@@ -65,8 +66,9 @@ class Supervisor:
         if job is None or job.job_id != job_id:
             raise LoragateError(f"job.json of {project} is not job {job_id}.", "Launch again with `loragate launch`.")
         self.job: Job = job
+        self.adopt = adopt
         self.signal_cause: str | None = None
-        self.running: list[tuple[StepRun, ProcessRecord]] = []
+        self.running: list[tuple[StepRun | AdoptedRun, ProcessRecord]] = []
 
     # ---------------------------------------------------------------- record
     def save(self, render: bool = False) -> None:
@@ -136,7 +138,7 @@ class Supervisor:
             hold_group(self.job.gpus, self.job_id, run.pid, record.started_at)
         return run, record
 
-    def _finish(self, run: StepRun, record: ProcessRecord, plan: TrainingPlan) -> Failure | None:
+    def _finish(self, run: StepRun | AdoptedRun, record: ProcessRecord, plan: TrainingPlan) -> Failure | None:
         code = run.exit_code
         steps = read_step_progress(run.log_path).steps if run.command.stage == "train" else 0
         failure = classify_failure(
@@ -153,6 +155,8 @@ class Supervisor:
                     fix="Check the free disk space of the output folder and the end of the log, then launch again.",
                     exit_code=code, evidence=str(final),
                 )
+        if isinstance(run, AdoptedRun):
+            failure, code = lost_exit_failure(failure), None  # the inferred code is no exit code to record
         record.exit_code = code
         record.ended_at = utcnow()
         record.status = "succeeded" if failure is None else "failed"
@@ -160,7 +164,11 @@ class Supervisor:
 
     def run_wave(self, wave: list[tuple[Command, int | None]], plan: TrainingPlan) -> dict[int, Failure | None]:
         """Run commands at once; returns index-in-wave -> failure (None for success)."""
-        self.running = [self._start(command, gpu, plan) for command, gpu in wave]
+        return self.await_runs([self._start(command, gpu, plan) for command, gpu in wave], plan)
+
+    def await_runs(self, runs: list[tuple[StepRun | AdoptedRun, ProcessRecord]], plan: TrainingPlan) -> dict[int, Failure | None]:
+        """Watch started runs to their end, stopping them on request; index -> failure."""
+        self.running = runs
         results: dict[int, Failure | None] = {}
         while len(results) < len(self.running):
             request = self.stop_request()
@@ -168,7 +176,8 @@ class Supervisor:
                 self.stop_children(request)
                 for k, (run, record) in enumerate(self.running):
                     if k not in results:
-                        record.status, record.exit_code, record.ended_at = "stopped", run.exit_code, utcnow()
+                        code = None if isinstance(run, AdoptedRun) else run.exit_code
+                        record.status, record.exit_code, record.ended_at = "stopped", code, utcnow()
                 self.save()
                 raise StopRequested(request.get("cause") or "a stop was requested")
             for k, (run, record) in enumerate(self.running):
@@ -211,9 +220,13 @@ class Supervisor:
     def run(self) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._on_signal)
-        self.job.supervisor_pid = os.getpid()
-        self.job.status = "running"
-        self.event("started", f"Training supervisor started (process {os.getpid()}).")
+        if self.adopt:
+            self.job, groups = take_over(self.project, self.job_id, os.getpid(), self.root)
+            self.event("adopted", adopted_words(os.getpid(), groups))
+        else:
+            self.job.supervisor_pid = os.getpid()
+            self.job.status = "running"
+            self.event("started", f"Training supervisor started (process {os.getpid()}).")
         try:
             self._run_job()
         except StopRequested as stop:
@@ -243,19 +256,26 @@ class Supervisor:
         plan = load_plan(Path(self.job.plan_file or self.folder / "plan.json"))
         backend = get_backend(plan.backend)
         need_cache = not self.caches_current()
-        recached = False
+        recached = shared_adopted = False
         together = plan.experts_together
         done_experts: set[str | None] = set()
         finished: list[str] = []
+        done_roles: set[str] = set()
+        adopted: list[tuple[Command, Failure]] = []
+        if self.adopt:
+            need_cache, shared_adopted = self._adopted(plan, backend.commands(plan), done_experts, finished, done_roles, adopted)
         while True:
             commands = backend.commands(plan)
             cache_cmds = [c for c in commands if c.stage != "train"]
-            if cache_cmds and need_cache:
-                cache_failure = None
-                for command in cache_cmds:
+            adopted_cache = [(c, f) for c, f in adopted if c.stage != "train"]
+            if cache_cmds and (need_cache or adopted_cache):
+                command, cache_failure = adopted_cache[0] if adopted_cache else (cache_cmds[0], None)
+                for command in [c for c in cache_cmds if role_of(c) not in done_roles] if not adopted_cache else []:
                     cache_failure = self.run_wave([(command, self.job.gpus[0] if self.job.gpus else None)], plan)[0]
                     if cache_failure:
                         break
+                done_roles.clear()
+                adopted = [(c, f) for c, f in adopted if c.stage == "train"]
                 if cache_failure is not None:
                     if cache_failure.kind != "cuda_oom":
                         raise LoragateError(f"{cache_failure.message}", cache_failure.fix)
@@ -264,16 +284,17 @@ class Supervisor:
                     continue
                 need_cache = False
                 recached = True
-            elif cache_cmds and self.job.attempt == 1 and not recached:
+            elif cache_cmds and self.job.attempt == 1 and not recached and not self.adopt:
                 self.event("cache_reused", "The latent and text-encoder caches from the dry run are current; caching is skipped.")
             trains = [c for c in commands if c.stage == "train" and c.expert not in done_experts]
+            # the adopted trainers' failures come first (handled like a wave's), then what is left to run
+            failures, adopted = adopted, []
+            shared_gpu = bool(failures) and shared_adopted
             placement = plan_placement(plan, trains, self.job.gpus, together=together, measured_gb=self._measured_gb())
-            if len(trains) > 1:
+            if len(trains) > 1 and not failures:
                 self.job.placement = placement.reason
                 self.event("placement", f"Wan 2.2 experts: {placement.reason}.")
-            failures: list[tuple[Command, Failure]] = []
-            shared_gpu = False
-            for wave in placement.waves:
+            for wave in placement.waves if not failures else []:
                 batch = [(trains[i], gpu) for i, gpu in wave]
                 results = self.run_wave(batch, plan)
                 gpus_used = [gpu for _, gpu in batch]
@@ -306,6 +327,35 @@ class Supervisor:
             else:
                 plan = self.write_attempt_plan(change.plan, self.job.attempt)
                 need_cache = need_cache or change.recache
+
+    def _adopted(self, plan: TrainingPlan, commands: list[Command], done_experts: set[str | None], finished: list[str],
+                 done_roles: set[str], failures: list[tuple[Command, Failure]]) -> tuple[bool, bool]:
+        """Watch the trainers the old supervisor left to their end and record them as its own runs
+        would be; fills what they finished and how they failed. Returns (caching still needed,
+        the failed ones shared a GPU)."""
+        runs = adopted_runs(self.job, {role_of(c): c for c in commands})
+        if not runs:
+            raise LoragateError("The running trainer matches no command of the job's plan, so it cannot be adopted.",
+                                "Let it finish, or stop it with `loragate stop NAME`.")
+        for run, record in runs:
+            if run.ours and record.started_at is not None:
+                hold_group(self.job.gpus, self.job_id, run.pgid, record.started_at)
+        results = self.await_runs(list(runs), plan)
+        failed_gpus = []
+        for k, (run, record) in enumerate(runs):
+            failure = results[k]
+            if failure is not None:
+                failures.append((run.command, failure))
+                failed_gpus.append(record.gpu)
+            elif run.command.stage == "train":
+                done_experts.add(run.command.expert)
+                finished.append(str(final_checkpoint(run.command.argv)))
+            else:
+                done_roles.add(record.role)
+        # caching comes before training: once a trainer ran, the caches are there. A caching step
+        # judged from its log alone is trusted; "no cached samples" still sends it round again.
+        caching = not any(run.command.stage == "train" for run, _ in runs)
+        return caching, len(failed_gpus) > 1 and len(set(failed_gpus)) < len(failed_gpus)
 
     def _after_oom(self, plan: TrainingPlan, failures: list[tuple[Command, Failure]], shared_gpu: bool) -> LadderChange:
         """The next rung of the OOM ladder for the phase that ran out of memory, recorded as a new attempt.
@@ -371,15 +421,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project", required=True)
     parser.add_argument("--job-id", required=True)
     parser.add_argument("--root", required=True)
+    parser.add_argument("--adopt", action="store_true", help="Take over the job's trainers that lost their supervisor.")
     args = parser.parse_args(argv)  # a bad command line: argparse says why on stderr (supervisor.log), exit 2
     os.environ["LORAGATE_ROOT"] = args.root
     say(f"supervisor of {args.project} job {args.job_id} started (process {os.getpid()})")
     try:
-        supervisor = Supervisor(args.project, args.job_id, Path(args.root))
+        supervisor = Supervisor(args.project, args.job_id, Path(args.root), adopt=args.adopt)
     except LoragateError as exc:
         say(f"supervisor exits before starting: {exc.message} {exc.fix or ''}".strip())
         return 2
-    code = supervisor.run()
+    try:
+        code = supervisor.run()
+    except LoragateError as exc:  # adopting refused: the job is no orphan (any more)
+        say(f"supervisor exits before starting: {exc.message} {exc.fix or ''}".strip())
+        return 2
     say(f"supervisor exits with code {code}: job {supervisor.job.status}" + (f" ({supervisor.job.cause})" if supervisor.job.cause else ""))
     return code
 

@@ -34,7 +34,8 @@ Steps, in order:
 7. Confirm time and cost with the artist, then launch (it asks the user to confirm).
 8. Follow with monitor (its samples_sheet shows the trainer's samples per checkpoint); stop on
    request or on a diverged or stalled run; continue_run to resume from a checkpoint with a new
-   learning rate (never --resume).
+   learning rate (never --resume). When monitor says the trainer runs without its supervisor,
+   offer adopt_run (supervision and out-of-memory recovery come back), letting it finish, or stop.
 9. evaluate with estimate_only first and state the cost, then generate the grid; find the sweet
    spot with the artist. If the pictures look wrong, diagnose with the artist's words and make
    its one next step. register_lora the approved checkpoint and weight; list_loras reads them back.

@@ -1,4 +1,4 @@
-"""dry_run, launch, stop, continue_run: Gate 4 and the supervised training."""
+"""dry_run, launch, stop, adopt_run, continue_run: Gate 4 and the supervised training."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from loragate.errors import LoragateError
+from loragate.runs.adopt import AdoptResult
 from loragate.runs.dryrun import DryRunReport
 from loragate.runs.launch import LaunchResult
 from loragate.runs.resume import ContinueResult
@@ -55,6 +56,32 @@ dry_run = lazy("loragate.runs.dryrun:dry_run")
 launch = lazy("loragate.runs.launch:launch")
 continue_run = lazy("loragate.runs.resume:continue_run")
 stop = lazy("loragate.runs.stop:stop")
+adopt = lazy("loragate.runs.adopt:adopt")
+require_orphan = lazy("loragate.runs.adopt:require_orphan")
+
+
+class ConfirmAdopt(BaseModel):
+    proceed: bool = Field(description="Supervise the running training again (it may then start the runs still to come).")
+
+
+class AdoptOutcome(BaseModel):
+    adopted: bool
+    job: AdoptResult | None = None
+    message: str
+
+
+async def confirm_adopt(project: str) -> Elicit[ConfirmAdopt]:
+    # Refuse before asking: nobody should confirm adopting a training that is no orphan.
+    try:
+        require_orphan(project)
+    except LoragateError as exc:
+        raise ToolError(error_text(exc)) from exc
+    return Elicit(
+        f"Supervise the training of '{project}' again? Its trainer keeps running as it is; the new supervisor also "
+        "starts what the launch still has to run (the other expert, out-of-memory retries) on the GPU.",
+        ConfirmAdopt,
+    )
+
 
 def register(mcp: MCPServer) -> None:
     @mcp.tool(name="dry_run", title="Dry run (Gate 4)", annotations=RUNS_DRY_RUN)
@@ -97,6 +124,26 @@ def register(mcp: MCPServer) -> None:
         """Stop a running training: interrupt it so it can save, then terminate, then kill. Call it
         when the user asks to stop, or when monitor reports a diverged or stalled run."""
         return await call_engine(None, stop, project, interrupt_grace_s=grace_seconds)
+
+    @mcp.tool(
+        name="adopt_run",
+        title="Adopt an unsupervised training",
+        annotations=RUNS_TRAINING,
+        meta={"anthropic/requiresUserInteraction": True},
+    )
+    async def adopt_tool(
+        project: Annotated[str, Field(description="Project name.")],
+        confirm: Annotated[ElicitationResult[ConfirmAdopt], Resolve(confirm_adopt)],
+    ) -> AdoptOutcome:
+        """Give a training whose supervisor was killed (monitor reports the trainer running
+        unsupervised) a new supervisor, after the user confirms: it watches the running trainer to
+        its end, records COMPLETE or FAILED with the cause, and runs what the launch still had to
+        run (the other Wan 2.2 expert, out-of-memory retries). The running trainer keeps its
+        settings. Errors when there is nothing to adopt."""
+        if not (isinstance(confirm, AcceptedElicitation) and confirm.data.proceed):
+            return AdoptOutcome(adopted=False, message=f"Not adopted: the user did not confirm for '{project}'.")
+        result = await call_engine(None, adopt, project)
+        return AdoptOutcome(adopted=True, job=result, message=result.message)
 
     @mcp.tool(name="continue_run", title="Continue from a checkpoint", annotations=RUNS_TRAINING)
     async def continue_tool(

@@ -1,4 +1,4 @@
-"""`loragate dry-run`, `launch`, `stop`, `continue`: Gate 4 and the supervised training."""
+"""`loragate dry-run`, `launch`, `stop`, `adopt`, `continue`: Gate 4 and the supervised training."""
 
 from __future__ import annotations
 
@@ -75,6 +75,21 @@ def register(app: typer.Typer) -> None:
         else:
             console.print(result.message)
         raise typer.Exit(EXIT_GO if result.stopped or result.status != "running" else EXIT_NO_GO)
+
+    @app.command("adopt")
+    def adopt_cmd(
+        name: str = typer.Argument(..., help="Project name."),
+        json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Give a training whose supervisor is gone (the trainer runs on) a new supervisor."""
+        from loragate.runs.adopt import adopt
+
+        result = run_engine(lambda: adopt(name))
+        if json_out:
+            print_json(result)
+        else:
+            console.print(result.message)
+        raise typer.Exit(EXIT_GO if result.status in ("starting", "running", "complete") else EXIT_NO_GO)
 
     @app.command("continue")
     def continue_cmd(
