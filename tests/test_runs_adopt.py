@@ -147,3 +147,18 @@ async def test_adopt_run_tool_adopts_after_the_user_confirms(workspace: Path, mo
     while time.monotonic() < deadline and monitor("mira", plot=False).supervised is not True:
         time.sleep(0.1)
     assert monitor("mira", plot=False).supervised is True
+
+
+def test_an_adopted_expert_that_ended_reads_complete_while_the_other_trains_on(tmp_path: Path) -> None:
+    # its end is recorded without an exit code; its quiet log must not read as a stall for hours
+    from loragate.runs.job import ProcessRecord
+    from loragate.runs.logparse import LogFacts
+    from loragate.runs.monitor import _classify
+    from tests.media import write_safetensors_header
+
+    write_safetensors_header(tmp_path / "mira_high.safetensors", {"lora_unet_x.lora_down.weight": ("F16", [4, 8])})
+    argv = ["accelerate", "launch", "wan_train_network.py", "--output_dir", str(tmp_path), "--output_name", "mira_high"]
+    proc = ProcessRecord(role="train-high", expert="high", argv=argv, log=str(tmp_path / "train-high.log"), pid=1, status="succeeded")
+    facts = LogFacts(step=6, total_steps=6, seconds_per_step=0.1)
+    status, cause, _ = _classify(facts, proc, False, 5 * 3600.0, Path(proc.log), [], supervised=True)
+    assert status == "COMPLETE", cause

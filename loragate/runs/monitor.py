@@ -220,7 +220,9 @@ def _classify(
     nan = next((a for a in anomalies if a.code == "LOSS_NAN"), None)
     # A trainer that has just exited is gone before its supervisor (polling every POLL_S) has
     # collected and recorded its exit code; only when the supervisor is gone too is it lost.
-    ended = proc is not None and (proc.exit_code is not None or (alive is False and not supervised))
+    # An adopted trainer's end is recorded (succeeded/failed) without an exit code: that is ended too.
+    ended = proc is not None and (proc.exit_code is not None or proc.status in ("succeeded", "failed")
+                                  or (alive is False and not supervised))
 
     if proc is not None and proc.status == "stopped":
         return "FAILED", "The run was stopped on request.", (

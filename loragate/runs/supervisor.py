@@ -341,12 +341,10 @@ class Supervisor:
             if run.ours and record.started_at is not None:
                 hold_group(self.job.gpus, self.job_id, run.pgid, record.started_at)
         results = self.await_runs(list(runs), plan)
-        failed_gpus = []
         for k, (run, record) in enumerate(runs):
             failure = results[k]
             if failure is not None:
                 failures.append((run.command, failure))
-                failed_gpus.append(record.gpu)
             elif run.command.stage == "train":
                 done_experts.add(run.command.expert)
                 finished.append(str(final_checkpoint(run.command.argv)))
@@ -354,8 +352,8 @@ class Supervisor:
                 done_roles.add(record.role)
         # caching comes before training: once a trainer ran, the caches are there. A caching step
         # judged from its log alone is trusted; "no cached samples" still sends it round again.
-        caching = not any(run.command.stage == "train" for run, _ in runs)
-        return caching, len(failed_gpus) > 1 and len(set(failed_gpus)) < len(failed_gpus)
+        gpus = [record.gpu for run, record in runs if run.command.stage == "train"]
+        return not gpus, len(gpus) > 1 and len(set(gpus)) < len(gpus)
 
     def _after_oom(self, plan: TrainingPlan, failures: list[tuple[Command, Failure]], shared_gpu: bool) -> LadderChange:
         """The next rung of the OOM ladder for the phase that ran out of memory, recorded as a new attempt.
