@@ -27,6 +27,7 @@ ACTIONS = (
     "launch",
     "monitor",
     "stop",
+    "adopt_run",
     "continue_run",
 )
 

@@ -43,12 +43,17 @@ def _orphan(workspace: Path, **plan_kw: object) -> int:
 def test_adopted_run_is_supervised_again_and_completes_with_its_lora(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_STEP_SECONDS", "0.2")
     trainer = _orphan(workspace)
-    assert "loragate adopt mira" in (monitor("mira", plot=False).fix or "")
+    orphaned = monitor("mira", plot=False)
+    assert "loragate adopt mira" in (orphaned.fix or "")
+    assert [(s.action, s.args) for s in orphaned.next_steps] == [("adopt_run", {"project": "mira"}), ("stop", {"project": "mira"})]
+    with pytest.raises(LoragateError) as relaunch:
+        launch("mira")
+    assert relaunch.value.next is not None and relaunch.value.next.action == "adopt_run"
 
     result = adopt("mira")
     assert result.status == "running" and result.groups == [trainer]
     report = monitor("mira", plot=False)
-    assert report.status == "RUNNING" and report.supervised is True and report.supervision is None
+    assert report.status == "RUNNING" and report.supervised is True and report.supervision is None and report.next_steps == []
     deadline = time.monotonic() + 10  # the lock names the new supervisor and the trainer's group it took over
     while time.monotonic() < deadline and trainer not in getattr(read_lock(0), "groups", {}):
         time.sleep(0.05)

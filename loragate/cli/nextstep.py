@@ -42,6 +42,7 @@ CLI_FORMS: dict[str, CliForm] = {
     "launch": CliForm(("launch",), ("project",)),
     "monitor": CliForm(("monitor",), ("project",)),
     "stop": CliForm(("stop",), ("project",), {"grace_seconds": "--grace"}),
+    "adopt_run": CliForm(("adopt",), ("project",)),
     "continue_run": CliForm(("continue",), ("project",), {
         "checkpoint": "--from", "learning_rate": "--lr", "epochs": "--epochs"}, required=("checkpoint",)),
 }

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from loragate.errors import LoragateError
 from loragate.names import check_name
+from loragate.nextstep import step
 from loragate.runs.job import Job, JobStatus, read_job
 from loragate.runs.launch import await_ack, start_supervisor
 from loragate.runs.orphans import orphan_groups, supervisor_alive
@@ -45,7 +46,7 @@ def require_orphan(name: str, root: Path | None = None) -> tuple[Job, list[int]]
         else:
             why = f"it is not running (status: {job.status})"
         raise LoragateError(f"The training of {name} has no orphan to adopt: {why}.",
-                            f"See how it is going with `loragate monitor {name}`.")
+                            f"See how it is going with `loragate monitor {name}`.", step("monitor", project=name))
     return job, groups
 
 

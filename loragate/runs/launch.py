@@ -19,7 +19,7 @@ from loragate.plan.model import TrainingPlan
 from loragate.plan.store import load_project_plan, plan_path
 from loragate.runs.job import Job, JobEvent, JobStatus, read_job, write_job
 from loragate.runs.lock import acquire_gpus, pid_alive, release_gpus, transfer_gpus
-from loragate.runs.orphans import orphan_groups, orphan_words
+from loragate.runs.orphans import orphan_choices, orphan_groups, orphan_words
 from loragate.runs.placement import choose_gpus
 from loragate.workspace import project_dir, workspace_root
 
@@ -48,7 +48,8 @@ def refuse_beside_orphan(name: str, job: Job | None) -> None:
     groups = orphan_groups(job)
     if job is not None and groups:
         cause, fix = orphan_words(job, groups)
-        raise LoragateError(cause + " A new launch would train a second copy on the same GPU and output folder.", fix)
+        raise LoragateError(cause + " A new launch would train a second copy on the same GPU and output folder.", fix,
+                            orphan_choices(job)[0])
 
 
 _REAPERS: list[threading.Thread] = []

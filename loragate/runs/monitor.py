@@ -21,12 +21,13 @@ from pydantic import BaseModel, Field
 from loragate.atomic import atomic_write_json
 from loragate.errors import LoragateError
 from loragate.fsguard import read_json_object
+from loragate.nextstep import NextStep
 from loragate.progress import ProgressFn, or_silent
 from loragate.runs.anomalies import Anomaly, loss_anomalies
 from loragate.runs.job import Job, ProcessRecord, read_job, utcnow
 from loragate.runs.logparse import LogFacts
 from loragate.runs.logtail import TailState, poll_log, seconds_since
-from loragate.runs.orphans import orphan_groups, orphan_words
+from loragate.runs.orphans import orphan_choices, orphan_groups, orphan_words
 from loragate.runs.retention import CheckpointInfo, CheckpointList, list_checkpoints, project_checkpoints
 from loragate.workspace import project_dir
 
@@ -121,6 +122,8 @@ class MonitorReport(BaseModel):
     bytes_read: int = 0
     supervised: bool | None = Field(default=None, description="Whether loragate's supervisor is watching the run (None in --log mode).")
     supervision: str | None = Field(default=None, description="Set when the trainer runs on without its supervisor: what that means.")
+    next_steps: list[NextStep] = Field(default_factory=list, description=(
+        "Operations to offer the artist: for a trainer running without its supervisor, adopt_run or stop."))
     checked_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 
 
@@ -446,6 +449,7 @@ def monitor(
         job_status=job.status if job else None, attempt=job.attempt if job else None,
         bytes_read=sum(s.bytes_read for s in streams),
         supervised=supervised if job is not None else None, supervision=supervision,
+        next_steps=orphan_choices(job) if job is not None and orphans else [],
     )
     from loragate.runs.progress_md import render_progress_md, write_loss_plot
 

@@ -11,6 +11,7 @@ another training beside it, monitor says so, `loragate adopt` gives it a new sup
 
 from __future__ import annotations
 
+from loragate.nextstep import NextStep, step
 from loragate.runs.job import Job
 from loragate.runs.lock import pid_alive
 from loragate.runs.process import group_alive, is_started_group
@@ -47,3 +48,9 @@ def orphan_words(job: Job, groups: list[int]) -> tuple[str, str]:
         f"unsupervised (`loragate monitor {job.project}` reads COMPLETE when the final LoRA is written), or stop it "
         f"(`loragate stop {job.project}`, checkpoints are kept). No other training starts on its GPU meanwhile.",
     )
+
+
+def orphan_choices(job: Job) -> list[NextStep]:
+    """The operations an artist is offered for an orphan: adopt it, or stop it (letting it finish
+    needs no operation; monitor reads COMPLETE when it does)."""
+    return [step("adopt_run", project=job.project), step("stop", project=job.project)]

@@ -133,9 +133,9 @@ class Supervisor:
         self.job.processes.append(record)
         run = start_step(command, log, gpu=gpu)
         record.pid = run.pid
-        self.save()
-        if record.started_at is not None:
+        if record.started_at is not None:  # the lock first: a supervisor killed in between leaves no trainer unlocked
             hold_group(self.job.gpus, self.job_id, run.pid, record.started_at)
+        self.save()
         return run, record
 
     def _finish(self, run: StepRun | AdoptedRun, record: ProcessRecord, plan: TrainingPlan) -> Failure | None:
