@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from loragate.backends.cpu import CPU_ENV, accelerate_cpu_options, is_cpu
 from loragate.catalog.models import ModelFamily
 from loragate.errors import LoragateError
 from loragate.plan.model import Stage, TrainingPlan
@@ -16,6 +17,9 @@ def fmt(value: object) -> str:
     if isinstance(value, float):
         return format(value, ".10g")
     return str(value)
+
+
+LOGS_DIR = "logs"
 
 
 class Argv:
@@ -56,14 +60,43 @@ def accelerate_of(plan: TrainingPlan) -> str:
     return "accelerate"
 
 
+def precision(plan: TrainingPlan) -> str:
+    """The plan's mixed precision as accelerate and both trainers spell it: full fp32 is "no"."""
+    value = plan.memory.mixed_precision
+    return "no" if value == "fp32" else value
+
+
 def accelerate_launch(plan: TrainingPlan) -> list[str]:
     # Every upstream example launches through accelerate with one CPU thread per process and the
     # mixed precision given here as well as to the script (reference sd-scripts.md §1, §6.9;
     # musubi-tuner docs/wan.md "Training").
+    if is_cpu(plan):
+        return [accelerate_of(plan), "launch", *accelerate_cpu_options(), "--mixed_precision", precision(plan)]
     return [
         accelerate_of(plan), "launch", "--num_cpu_threads_per_process", "1",
-        "--mixed_precision", plan.memory.mixed_precision,
+        "--mixed_precision", precision(plan),
     ]
+
+
+def add_loader(argv: Argv, plan: TrainingPlan, workers: int) -> None:
+    """Data-loader worker processes, kept alive between epochs; none on the CPU, where they only
+    compete with the training for the same cores."""
+    if is_cpu(plan):
+        argv.opt("--max_data_loader_n_workers", 0)
+    else:
+        argv.opt("--max_data_loader_n_workers", workers).switch("--persistent_data_loader_workers")
+
+
+def add_logging(argv: Argv, output_dir: str) -> None:
+    """TensorBoard logs under the output folder: per-step loss and learning rate, which the monitor
+    reads for the loss curve. Both trainers log to TensorBoard when --logging_dir is set, and
+    accelerate skips the logger without a word when the trainer's environment lacks tensorboard."""
+    argv.opt("--logging_dir", str(PurePosixPath(output_dir) / LOGS_DIR))
+
+
+def command_env(plan: TrainingPlan) -> dict[str, str]:
+    """Environment variables every command of the plan needs."""
+    return dict(CPU_ENV) if is_cpu(plan) else {}
 
 
 def script_of(family: ModelFamily, stage: Stage) -> str:

@@ -6,8 +6,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from loragate.backends.argv import (
-    Argv, accelerate_launch, add_attention, add_length, add_network, add_optimizer, add_sampling, need_dataset_toml,
-    need_file, python_of, script_of,
+    Argv, accelerate_launch, add_attention, add_length, add_loader, add_logging, add_network, add_optimizer,
+    add_sampling, command_env, need_dataset_toml, need_file, precision, python_of, script_of,
 )
 from loragate.backends.toml_text import dataset_toml_text
 from loragate.catalog.models import ModelFamily, get_family
@@ -118,18 +118,18 @@ class MusubiBackend:
     ) -> list[Command]:
         family = get_family(plan.model)
         need_dataset_toml(plan)
-        cwd = plan.trainer_dir
+        cwd, env = plan.trainer_dir, command_env(plan)
         cmds = [
-            Command(stage="cache_latents", argv=self._cache_latents(plan, family), cwd=cwd,
+            Command(stage="cache_latents", argv=self._cache_latents(plan, family), cwd=cwd, env=env,
                     description="Encode every image and clip with the VAE once, so training reads latents."),
-            Command(stage="cache_text_encoder", argv=self._cache_text(plan, family), cwd=cwd,
+            Command(stage="cache_text_encoder", argv=self._cache_text(plan, family), cwd=cwd, env=env,
                     description="Encode every caption with the T5 text encoder once."),
         ]
         runs: list[ExpertPlan | None] = list(plan.experts) or [None]
         for expert in runs:
             argv = self._train(plan, family, expert, max_train_steps=max_train_steps, output_dir=output_dir)
             what = f"Train the {expert.expert}-noise expert's LoRA." if expert else "Train the LoRA."
-            cmds.append(Command(stage="train", argv=argv, expert=expert.expert if expert else None, cwd=cwd,
+            cmds.append(Command(stage="train", argv=argv, expert=expert.expert if expert else None, cwd=cwd, env=env,
                                 description=what))
         return cmds
 
@@ -170,13 +170,13 @@ class MusubiBackend:
         add_attention(argv, plan, ATTENTION_FLAGS, "musubi-tuner")
         # musubi-tuner wan_train_network.py asserts the script's own --mixed_precision against the
         # DiT file's dtype before accelerate starts (reference musubi-tuner.md §5.7).
-        argv.opt("--mixed_precision", mem.mixed_precision)
+        argv.opt("--mixed_precision", precision(plan))
         argv.switch("--fp8_base", mem.fp8_base or mem.fp8_scaled)
         argv.switch("--fp8_scaled", mem.fp8_scaled)
         if mem.blocks_to_swap > 0:
             argv.opt("--blocks_to_swap", mem.blocks_to_swap)
         argv.switch("--gradient_checkpointing", mem.gradient_checkpointing)
-        argv.opt("--max_data_loader_n_workers", LOADER_WORKERS).switch("--persistent_data_loader_workers")
+        add_loader(argv, plan, LOADER_WORKERS)
         # musubi-tuner docs/wan.md: "Don't forget to specify --network_module networks.lora_wan".
         add_network(argv, plan)
         add_optimizer(argv, plan)
@@ -198,6 +198,7 @@ class MusubiBackend:
         add_length(argv, plan, max_train_steps)
         argv.opt("--seed", sched.seed)
         argv.opt("--output_dir", output_dir or plan.output_dir)
+        add_logging(argv, output_dir or plan.output_dir)
         argv.opt("--output_name", expert.output_name if expert else plan.output_name)
         before = len(argv.items)
         add_sampling(argv, plan, max_train_steps, expert.expert if expert else None)

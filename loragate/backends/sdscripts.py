@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from loragate.backends.argv import (
-    Argv, accelerate_launch, add_attention, add_length, add_network, add_optimizer, add_sampling, need_dataset_toml,
-    need_file, script_of,
+    Argv, accelerate_launch, add_attention, add_length, add_loader, add_logging, add_network, add_optimizer,
+    add_sampling, command_env, need_dataset_toml, need_file, precision, script_of,
 )
+from loragate.backends.cpu import is_cpu
 from loragate.backends.toml_text import dataset_toml_text
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.errors import LoragateError
@@ -95,7 +96,7 @@ class SdScriptsBackend:
         family = get_family(plan.model)
         need_dataset_toml(plan)
         argv = self._train(plan, family, max_train_steps=max_train_steps, output_dir=output_dir)
-        return [Command(stage="train", argv=argv, cwd=plan.trainer_dir,
+        return [Command(stage="train", argv=argv, cwd=plan.trainer_dir, env=command_env(plan),
                         description="Cache latents and captions, then train the LoRA.")]
 
     def _train(
@@ -113,6 +114,7 @@ class SdScriptsBackend:
         argv.opt("--dataset_config", plan.dataset_toml)
         argv.opt("--output_dir", output_dir or plan.output_dir).opt("--output_name", plan.output_name)
         argv.opt("--save_model_as", "safetensors")
+        add_logging(argv, output_dir or plan.output_dir)
         add_network(argv, plan)
         # reference sd-scripts.md §1.2 / §6.6: caching text-encoder outputs requires training the
         # UNet only (SDXL asserts it); train_network.py (SD 1.5) has no TE-cache flag at all.
@@ -121,7 +123,9 @@ class SdScriptsBackend:
         add_optimizer(argv, plan)
         add_attention(argv, plan, ATTENTION_FLAGS, "sd-scripts")
         # reference sd-scripts.md §6.9: without the script's own --mixed_precision training is fp32.
-        argv.opt("--mixed_precision", mem.mixed_precision)
+        argv.opt("--mixed_precision", precision(plan))
+        # On the CPU, bf16 autocast keeps fp32 weights; SDXL trains in bf16 throughout to fit in RAM.
+        argv.switch("--full_bf16", is_cpu(plan) and mem.mixed_precision == "bf16")
         # §1.2: the SDXL VAE produces NaN in fp16 without --no_half_vae.
         argv.switch("--no_half_vae", mem.no_half_vae or (kind == "sdxl" and mem.mixed_precision == "fp16"))
         argv.switch("--fp8_base", mem.fp8_base)
@@ -138,7 +142,7 @@ class SdScriptsBackend:
             # plans made before these were plan fields get the recommended values
             argv.opt("--model_prediction_type", (ts.model_prediction_type if ts else None) or FLUX_PREDICTION)
             argv.opt("--guidance_scale", ts.guidance_scale if ts and ts.guidance_scale is not None else FLUX_GUIDANCE)
-        argv.opt("--max_data_loader_n_workers", LOADER_WORKERS).switch("--persistent_data_loader_workers")
+        add_loader(argv, plan, LOADER_WORKERS)
         add_length(argv, plan, max_train_steps)
         argv.opt("--seed", sched.seed)
         add_sampling(argv, plan, max_train_steps)

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
+from loragate.backends.cpu import CPU_NOTE, is_cpu
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.environment import compat, resources, trainer, trainer_check, weights
 from loragate.environment import gpu as gpu_mod
@@ -29,6 +30,9 @@ from loragate.plan.model import TrainingPlan
 from loragate.plan.store import load_project_plan, plan_path
 from loragate.progress import ProgressFn, or_silent
 from loragate.workspace import project_dir
+
+# What still matters about PyTorch when the plan trains on the CPU: that it imports, and is new enough.
+CPU_TORCH_CHECKS = ("ENV_TORCH_MISSING", "ENV_TORCH_TOO_OLD")
 
 ENV_MD = "environment.md"
 ENV_JSON = "env.json"
@@ -110,7 +114,12 @@ def check_environment(plan_name: str | None = None, backend: str | None = None, 
         probe: ProbeResult = probe_future.result()
 
     section = trainer_check.build_section(facts, location, python, python_source, probe, plan)
-    findings += gpu_mod.gpu_findings(gpu, _gpu_need_gib(plan, len(gpu.gpus)))
+    on_cpu = plan is not None and is_cpu(plan)
+    if on_cpu:
+        findings.append(Finding(code="ENV_CPU_RUN", severity="info", message=CPU_NOTE,
+                                fix="Run Gate 3 again on the GPU machine, with a plan made without LORAGATE_CPU_TRAINING."))
+    else:
+        findings += gpu_mod.gpu_findings(gpu, _gpu_need_gib(plan, len(gpu.gpus)))
     # No checkout and nobody named the trainer's Python: the interpreter found (often loragate's own)
     # is not the trainer's, so what it holds is not judged; the fix installs the trainer instead.
     missing = location.path is None and (python_source in trainer.GUESSED_PYTHON or not probe.ran)
@@ -119,7 +128,8 @@ def check_environment(plan_name: str | None = None, backend: str | None = None, 
         if missing else None
     findings += trainer_check.trainer_findings(section, facts, probe, plan, new_torch.command if new_torch else None)
     if probe.ran and not missing:
-        findings += compat.torch_findings(gpu, probe, python, facts.min_torch, facts.display_name, plan.memory.mixed_precision if plan else None)
+        torch_found = compat.torch_findings(gpu, probe, python, facts.min_torch, facts.display_name, plan.memory.mixed_precision if plan else None)
+        findings += [f for f in torch_found if not (on_cpu and f.code not in CPU_TORCH_CHECKS)]
         fix = compat.recommend_torch(python, gpu.gpus[0].compute_capability if gpu.gpus else None, gpu.cuda_driver_version, facts.min_torch, probe.torch.version)
         findings += compat.torchvision_findings(probe, python, fix)
     if plan is not None and weights_section is not None:

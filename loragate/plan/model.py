@@ -44,6 +44,7 @@ class Command(PlanPart):
     expert: ExpertName | None = Field(default=None, description="Wan 2.2 expert this training command is for.")
     cwd: str | None = Field(default=None, description="Folder to run in (the trainer's checkout).")
     description: str = ""
+    env: dict[str, str] = Field(default_factory=dict, description="Environment variables the command needs on top of the caller's.")
 
 
 class WeightPaths(PlanPart):
@@ -182,6 +183,11 @@ class TrainingPlan(PlanPart):
     platform: Platform = "local"
     trigger: str
     gpu_gb: float | None = Field(default=None, gt=0, allow_inf_nan=False, description="GPU memory the plan must fit, in GB.")
+    device: Literal["gpu", "cpu"] = Field(
+        default="gpu",
+        description="cpu only for testing the pipeline on a machine without a GPU (LORAGATE_CPU_TRAINING=1 when the plan "
+        "is made): the trainers run on the CPU, which proves nothing about GPU memory or speed.",
+    )
     trainer_dir: str | None = Field(default=None, description="The trainer's checkout.")
     trainer_python: str | None = Field(default=None, description="The interpreter the trainer runs under.")
     output_dir: str

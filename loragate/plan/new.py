@@ -11,7 +11,7 @@ import math
 from pathlib import Path, PurePosixPath
 from typing import Literal, cast
 
-from loragate.backends import get_backend
+from loragate.backends import cpu, get_backend
 from loragate.backends.sdscripts import FLUX_GUIDANCE, FLUX_PREDICTION
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.catalog.optimizers import default_lr, get_optimizer
@@ -125,6 +125,8 @@ def new_plan(
     plan.experts = _experts(plan, family, expert)
     plan.sampling, sampling_note = sampling_for(plan, family)
     fit_memory(plan, family, frames_chosen=frames is not None, experts_together=experts_together)
+    if cpu.requested():
+        plan.device, plan.memory = "cpu", cpu.cpu_memory(plan.memory, family)
     if plan.dataset.target_frames != spec.target_frames:
         # shorter clips were needed to fit: count the samples again for the schedule
         plan.dataset = describe(plan.dataset.target_frames)

@@ -49,6 +49,10 @@ def render_train_sh(plan: TrainingPlan, commands: list[Command] | None = None) -
     cwd = next((c.cwd for c in commands if c.cwd), None)
     if cwd:
         out += ["# The trainer's scripts are run from its checkout.", f"cd {shlex.quote(cwd)}", ""]
+    env = {key: value for c in commands for key, value in c.env.items()}
+    if env:
+        out += ["# What the commands need in their environment."]
+        out += [f"export {key}={shlex.quote(value)}" for key, value in sorted(env.items())] + [""]
     trains = [c for c in commands if c.stage == "train"]
     together = plan.experts_together and len(trains) > 1
     step = 0

@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Callable, Literal
 
 from pydantic import BaseModel, Field
 
 from loragate.findings import Finding
+from loragate.runs.richlog import log_lines
 
 FailureKind = Literal[
     "bad_flag",
@@ -26,6 +28,7 @@ FailureKind = Literal[
     "weights_missing",
     "weights_corrupt",
     "weights_wrong_keys",
+    "tokenizer_missing",
     "caption_encoding",
     "caption_empty",
     "no_samples",
@@ -142,9 +145,10 @@ class StepOutcome:
     timed_out: bool = False
     trainer_python: str | None = None
 
-    @property
+    @cached_property
     def lines(self) -> list[str]:
-        return [line.strip() for line in re.split(r"[\r\n]+", self.log) if line.strip()]
+        # rich wraps a long record over several lines; its texts are matched whole
+        return log_lines(self.log)
 
     def first(self, *patterns: str) -> str | None:
         """The first log line containing any of the texts (case-sensitive, as printed)."""
@@ -210,6 +214,11 @@ def _flag_phrase(o: StepOutcome, flag: str | None) -> str:
     value = argv_values(o.argv).get(flag)
     shown = f" ({value})" if value else ""
     return f"{WEIGHT_WORDS.get(flag, 'the file')} given with {flag}{shown}"
+
+
+def _upper_first(text: str) -> str:
+    """The text with a capital first letter; str.capitalize() would also lower 'DiT' and 'VAE'."""
+    return text[:1].upper() + text[1:]
 
 
 def _oom_where(o: StepOutcome) -> str:
@@ -279,6 +288,30 @@ def _rule_argparse(o: StepOutcome):
             m.group(0),
         )
     return None
+
+
+# huggingface_hub / transformers offline, or without a network, with nothing in the cache
+_OFFLINE_TEXTS = (
+    "We couldn't connect to 'https://huggingface.co' to load the files",
+    "outgoing traffic has been disabled. To enable hf.co look-ups and downloads online, set 'HF_HUB_OFFLINE=0'",
+    "Cannot find the requested files in the disk cache and outgoing traffic has been disabled",
+)
+
+
+def _rule_offline_tokenizer(o: StepOutcome):
+    line = o.first(*_OFFLINE_TEXTS)
+    if not line:
+        return None
+    return (
+        "tokenizer_missing",
+        (f"The trainer fetches a tokenizer from Hugging Face while {STAGE_WORDS.get(o.stage, o.stage)}, but this machine "
+         "is offline (or cannot reach huggingface.co) and the tokenizer is not in its Hugging Face cache."),
+        ("Run `loragate env` (Gate 3): it names each tokenizer the plan needs and whether it is cached. Download them "
+         "once where there is internet into the same HF_HOME (`huggingface-cli download REPO --include 'SUBFOLDER/*'`), "
+         "then run the dry run again."),
+        None,
+        line,
+    )
 
 
 _NO_MODULE = re.compile(r"(?:ModuleNotFoundError|ImportError): No module named '([\w.]+)'")
@@ -376,7 +409,7 @@ def _rule_weights_missing(o: StepOutcome):
         flag = "--dit" if "DiT" in line else "--vae"
         return (
             "weights_missing",
-            f"{WEIGHT_WORDS[flag].capitalize()} was not given ({flag}).",
+            f"{_upper_first(WEIGHT_WORDS[flag])} was not given ({flag}).",
             "Set its path in the plan, then run `loragate env` and `loragate plan check` again.",
             flag,
             line,
@@ -413,14 +446,23 @@ _CORRUPT_TEXTS = (
 )
 
 
+# musubi's DiT loader reads tensors straight from the file's bytes: a file cut short gives a view of
+# the wrong size (reference real-trainers-on-cpu.md: "shape '[1536, 8960]' is invalid for input of size ...").
+_SHORT_TENSOR = re.compile(r"shape '\[[\d, ]+\]' is invalid for input of size \d+")
+
+
 def _rule_weights_corrupt(o: StepOutcome):
     line = o.first(*_CORRUPT_TEXTS)
+    if not line and o.steps_completed == 0:
+        match = o.last_re(_SHORT_TENSOR)
+        line = next((x for x in o.lines if match and match.group(0) in x), None) if match else None
     if not line:
         return None
     flag = _weight_flag(o)
     return (
         "weights_corrupt",
-        f"{_flag_phrase(o, flag).capitalize()} is damaged or incomplete (its header cannot be read); usually an interrupted download.",
+        (f"{_upper_first(_flag_phrase(o, flag))} is damaged or incomplete (cut short, or its header cannot be read); "
+         "usually an interrupted download."),
         "Download it again and compare its size with the published one; `loragate env` reads every weight header.",
         flag,
         line,
@@ -433,7 +475,7 @@ def _rule_wrong_keys(o: StepOutcome):
         flag = _weight_flag(o)
         return (
             "weights_wrong_keys",
-            f"{_flag_phrase(o, flag).capitalize()} does not fit the model the plan trains: its layers have other names or "
+            f"{_upper_first(_flag_phrase(o, flag))} does not fit the model the plan trains: its layers have other names or "
             "shapes (for example Wan 2.2 I2V weights with the Wan 2.1 task, or I2V weights with a T2V task).",
             "Check that the task/model in the plan matches the file (`loragate env` compares the weight headers with the plan).",
             flag,
@@ -492,6 +534,28 @@ def _rule_no_samples(o: StepOutcome):
     else:
         fix = "Point the plan's dataset at the folder that holds the images and captions, with the right caption extension, then run `loragate audit` again."
     return ("no_samples", "The trainer found no training samples in the dataset, so nothing was trained.", fix, None, line)
+
+
+# musubi dataset/datasources.py logs how many media files each dataset entry found; it counts only
+# files with a caption file, and a caching step that found none writes nothing and exits 0.
+_FOUND = re.compile(r"\bfound (\d+) (?:images|videos)\b")
+
+
+def _rule_cached_nothing(o: StepOutcome):
+    counts = [(line, int(m.group(1))) for line in o.lines for m in [_FOUND.search(line)] if m]
+    if o.stage not in ("cache_latents", "cache_text_encoder") or not counts or any(n for _, n in counts):
+        return None
+    ext = argv_values(o.argv).get("--caption_extension")
+    return (
+        "no_samples",
+        (f"{STAGE_WORDS[o.stage].capitalize()} found no image or clip to work on, so nothing was cached and the training "
+         "would have nothing to learn from. musubi-tuner skips every image or clip that has no caption file beside it."),
+        "Give every image and clip a caption file with the plan's caption extension"
+        + (f" ({ext})" if ext else " (dataset.caption_extension in plan.json)")
+        + " and check the dataset folders in the plan (`loragate audit` lists media without captions), then run the dry run again.",
+        None,
+        counts[0][0],
+    )
 
 
 def _rule_nan(o: StepOutcome):
@@ -581,6 +645,7 @@ def _rule_nothing_trained(o: StepOutcome):
 
 RULES: list[Rule] = [
     _rule_argparse,
+    _rule_offline_tokenizer,
     _rule_missing_module,
     _rule_driver,
     _rule_cuda_oom,
@@ -604,6 +669,7 @@ CODE_SUFFIX: dict[str, str] = {
     "weights_missing": "WEIGHTS_MISSING",
     "weights_corrupt": "WEIGHTS_CORRUPT",
     "weights_wrong_keys": "WEIGHTS_WRONG_KEYS",
+    "tokenizer_missing": "TOKENIZER_MISSING",
     "caption_encoding": "CAPTION_ENCODING",
     "caption_empty": "CAPTION_EMPTY",
     "no_samples": "NO_SAMPLES",
@@ -643,9 +709,8 @@ def classify_failure(
         trainer_python=trainer_python,
     )
     if exit_code == 0 and not timed_out:
-        if stage != "train":
-            return None
-        rules: list[Rule] = [_rule_no_samples, _rule_nan, _rule_nothing_trained]
+        # a step that exits 0 can still have done nothing (sd-scripts.md §6.2; musubi caching an empty dataset)
+        rules: list[Rule] = [_rule_no_samples, _rule_nan, _rule_nothing_trained] if stage == "train" else [_rule_cached_nothing]
     else:
         rules = RULES
     for rule in rules:

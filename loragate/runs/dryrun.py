@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from loragate.atomic import atomic_write_json, atomic_write_text
 from loragate.backends import get_backend
+from loragate.backends.cpu import CPU_NOTE, is_cpu
 from loragate.errors import LoragateError
 from loragate.findings import Finding, Verdict, sort_findings, verdict_of
 from loragate.gates.ledger import record_gate
@@ -34,6 +35,8 @@ from loragate.runs.fit import estimated_gb
 from loragate.runs.lock import gpu_lock
 from loragate.runs.placement import choose_gpus, plan_placement
 from loragate.runs.process import StepRun, start_step
+from loragate.runs.quiet import quiet_findings
+from loragate.runs.richlog import log_lines
 from loragate.runs.steps import read_step_progress
 from loragate.runs.supervisor import log_name
 from loragate.runs.vram_sampler import VramSampler
@@ -140,7 +143,7 @@ def dry_run(
                 combined.append(peak_together)
             if nvml_error:
                 nvml_errors.append(nvml_error)
-            if failed:
+            if any(f.severity == "block" for f in failed):
                 break
         report_progress(len(commands), len(commands), "dry run finished")
     report = _report(name, plan, steps, scratch, done, findings, len(commands), nvml_error=next(iter(nvml_errors), None),
@@ -178,10 +181,12 @@ def _run_wave(
     for run, (command, gpu) in zip(runs, wave):
         code = run.wait()
         parsed = read_step_progress(run.log_path) if command.stage == "train" else None
+        tail = read_tail(run.log_path)
         failure = classify_failure(
-            command.stage, code, read_tail(run.log_path), command.argv, steps_completed=parsed.steps if parsed else 0,
+            command.stage, code, tail, command.argv, steps_completed=parsed.steps if parsed else 0,
             timed_out=run.timed_out, prefix="DRY", trainer_python=plan.trainer_python,
         )
+        findings += quiet_findings(log_lines(tail), "DRY", str(run.log_path))
         steps.append(DryRunStep(
             stage=command.stage, expert=command.expert, gpu=gpu, together=together, argv=command.argv, log=str(run.log_path),
             exit_code=code, seconds=run.seconds, timed_out=run.timed_out, steps_completed=parsed.steps if parsed else 0,
@@ -241,7 +246,12 @@ def _report(name, plan, steps, scratch, done, findings, total_commands, nvml_err
                 fix="Later estimates on this machine are corrected with this measurement; keep an eye on memory in long runs.",
                 evidence={"measured_gb": peak, "estimated_gb": estimate},
             ))
-    if peak is None:
+    if is_cpu(plan):
+        findings.append(Finding(
+            code="DRY_CPU_RUN", severity="info", message=CPU_NOTE,
+            fix="Run the dry run again on the GPU machine, with a plan made there, before trusting any memory or time figure.",
+        ))
+    elif peak is None:
         # Inside a container NVML often answers but lists no process of ours: its PIDs are the host's.
         why = (f"no NVIDIA driver visible to loragate: {nvml_error}" if nvml_error else
                "the NVIDIA driver listed none of the trainer's processes on the GPU, as happens inside containers")

@@ -18,8 +18,13 @@ import re
 
 from pydantic import BaseModel, Field
 
+from loragate.runs.quiet import quiet_problems
+from loragate.runs.richlog import CONTINUATION, RECORD, record_text
+
 MAX_POINTS = 2000  # loss series kept for the curve and anomaly checks; thinned by halving
 SAMPLE_EVERY = 64
+# tqdm smooths its rate with weight 0.3 per update: after 10 steps the first weighs under 3 %.
+FIRST_STEP_WINDOW = 10
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _TQDM = re.compile(
@@ -35,6 +40,8 @@ _OOM = re.compile(r"OutOfMemoryError|CUDA out of memory")
 # The runs that found nothing to train (sd-scripts.md §6.2 exits 0; musubi-tuner.md §2 raises).
 _NO_DATA = ("No data found. Please verify arguments", "No training items found in the dataset")
 _RESTART = "running training / 学習開始"
+# musubi's count of the media with captions in each dataset entry (dataset/datasources.py)
+_FOUND = re.compile(r"\bfound (\d+) (?:images|videos)\b")
 # What a shell writes to the log it redirects when its child dies from a signal, which leaves no
 # Python traceback: bash's "train.sh: line 3: 12345 Killed   python ...", a job line "[1]+ Killed
 # ...", or the bare word (SIGKILL from the host's out-of-memory killer, SIGSEGV, SIGABRT, ...).
@@ -67,12 +74,27 @@ class LogFacts(BaseModel):
     error_line: str | None = Field(default=None, description="The last ERROR log line.")
     killed: str | None = Field(default=None, description="The shell's line saying the trainer died from a signal (Killed, Segmentation fault...).")
     restarts: int = 0
+    found_nothing: str | None = Field(default=None, description="musubi's 'found 0 images' line, while no dataset found any.")
+    found_something: bool = False
+    quiet: dict[str, str] = Field(default_factory=dict, description="Problems the trainer only mentions (loragate.runs.quiet): code -> line.")
+    rich_record: str | None = Field(default=None, description="A rich log record that may still continue on the next line.")
+    first_step: int | None = Field(default=None, description="The first step tqdm showed done, and its elapsed time:")
+    first_step_elapsed: float | None = Field(default=None, description="the speed is measured after it (loading, caching and "
+                                             "warm-up make the first step slow).")
     tqdm_seen: int = 0
     in_traceback: bool = False
     lines_parsed: int = 0
 
     @property
     def seconds_per_step(self) -> float | None:
+        """Seconds per step. tqdm's figure is a moving average that still holds the first step, which
+        also builds the optimizer state and warms the caches (seconds on a GPU, minutes on a CPU); so
+        for the first steps the time since the first step is used, until tqdm's average has forgotten it."""
+        if (self.first_step is not None and self.first_step_elapsed is not None and self.step is not None
+                and self.elapsed_seconds is not None and 0 < self.step - self.first_step < FIRST_STEP_WINDOW):
+            spent = self.elapsed_seconds - self.first_step_elapsed
+            if spent >= 1:  # tqdm shows whole seconds: below that the difference says nothing
+                return spent / (self.step - self.first_step)
         return 1 / self.rate if self.rate else None
 
 
@@ -122,6 +144,8 @@ class LogParser:
         if held is not None:
             self._segment(held)
         f.tqdm_seen = seen
+        if f.rich_record is not None:
+            self._plain(f.rich_record, partial=True)  # the log may end inside it; read again when it is whole
 
     def peek(self, partial: str) -> None:
         """A segment still being written (tqdm's current status): only progress is taken from it,
@@ -144,6 +168,18 @@ class LogParser:
         text = line.strip()
         if not text:
             return
+        if f.rich_record is not None:
+            more = CONTINUATION.match(line)
+            if more and not f.in_traceback:
+                f.rich_record += " " + more["text"]
+                return
+            record, f.rich_record = f.rich_record, None
+            self._plain(record)
+        if not f.in_traceback:
+            start = RECORD.match(line)
+            if start:
+                f.rich_record = record_text(start)
+                return
         if f.in_traceback and (line.startswith(" ") or line.startswith("\t")):
             return
         if text.startswith("Traceback (most recent call last)"):
@@ -170,10 +206,21 @@ class LogParser:
         if _OOM.search(text):
             f.oom = text
 
-    def _plain(self, text: str) -> None:
+    def _plain(self, text: str, partial: bool = False) -> None:
+        """One line or log record; `partial`: a record that may go on, read now only for what reading
+        it again later cannot double (not a restart)."""
         f = self.facts
-        if _RESTART in text and (f.step or f.exception):
+        if _RESTART in text and (f.step or f.exception) and not partial:
             self._restart()
+        found = _FOUND.search(text) if "found" in text else None
+        if found:
+            if int(found.group(1)):
+                f.found_something, f.found_nothing = True, None
+            elif not f.found_something:
+                f.found_nothing = text
+        if "No " in text or "found" in text:  # cheap gate before the patterns
+            for problem, line, _ in quiet_problems([text]):
+                f.quiet.setdefault(problem.code, line)
         epoch = _EPOCH.match(text)
         if epoch:
             f.epoch, f.total_epochs = int(epoch["n"]), int(epoch["total"])
@@ -185,7 +232,8 @@ class LogParser:
             return
         removing = _REMOVING.search(text)
         if removing:
-            f.removed.append(removing["path"])
+            if removing["path"] not in f.removed:
+                f.removed.append(removing["path"])
             return
         if "model saved." in text:
             f.model_saved = True
@@ -202,7 +250,8 @@ class LogParser:
         f.restarts += 1
         f.step = f.total_steps = f.elapsed_seconds = f.rate = f.loss = None
         f.epoch = f.total_epochs = f.nan_at_step = None
-        f.oom = f.exception = f.launcher_error = f.no_data = f.error_line = f.killed = None
+        f.oom = f.exception = f.launcher_error = f.no_data = f.error_line = f.killed = f.rich_record = None
+        f.first_step = f.first_step_elapsed = None
         f.losses, f.stride, f.model_saved = [], 1, False
 
     def _progress(self, line: str) -> int | None:
@@ -221,6 +270,8 @@ class LogParser:
             self._restart()
         f.step, f.total_steps = n, total
         f.elapsed_seconds = _clock(match["elapsed"])
+        if n > 0 and f.first_step is None:
+            f.first_step, f.first_step_elapsed = n, f.elapsed_seconds
         if match["rate"]:
             rate = float(match["rate"])
             f.rate = (1 / rate if rate else None) if match["unit"] == "s/it" else rate

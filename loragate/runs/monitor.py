@@ -28,6 +28,7 @@ from loragate.runs.job import Job, ProcessRecord, read_job, utcnow
 from loragate.runs.logparse import LogFacts
 from loragate.runs.logtail import TailState, poll_log, seconds_since
 from loragate.runs.orphans import orphan_choices, orphan_groups, orphan_words
+from loragate.runs.quiet import quiet_anomalies
 from loragate.runs.retention import CheckpointInfo, CheckpointList, list_checkpoints, project_checkpoints
 from loragate.workspace import project_dir
 
@@ -113,6 +114,7 @@ class MonitorReport(BaseModel):
     logs: list[str] = Field(default_factory=list)
     streams: list[StreamReport] = Field(default_factory=list, description="Per log; two for Wan 2.2 experts run at once.")
     events: list[str] = Field(default_factory=list, description="The job's events (OOM retries, ...), oldest first.")
+    notes: list[str] = Field(default_factory=list, description="What the figures mean for this run (e.g. it trains on the CPU).")
     job_status: str | None = None
     attempt: int | None = None
     progress_md: str | None = None
@@ -257,13 +259,23 @@ def _classify(
     if ended and stage == "train" and steps > 0 and nan is None and _final_exists(facts, proc):
         # Finished while nobody supervised it (the supervisor was killed): the LoRA is there.
         return "COMPLETE", None, None
+    if facts.found_nothing and not steps:
+        # musubi's caching exits 0 having cached nothing; its training would then find no items
+        words = _failure_words("cache_latents" if stage == "train" else stage, 0, log, argv, 0)
+        if words:
+            return "FAILED", words[0], words[1]
     if ended:
         return "FAILED", ("The trainer process is gone without an exit code: the machine may have restarted, or the "
                           "supervisor was killed."), "Check `loragate gates NAME`, then launch again, continuing from a checkpoint."
     if proc is None and facts.model_saved:
         if _final_exists(facts, None):
             return "COMPLETE", None, None
-        return "FAILED", "The log says the model was saved, but the final .safetensors is not there.", "Check the output folder."
+        # A log read with --log is often one copied from the machine that trained (a pod): the
+        # trainer said it saved the LoRA, so the run is complete, only the file is elsewhere.
+        named = facts.saved[-1] if facts.saved else "the final .safetensors"
+        return "COMPLETE", (f"The trainer finished and saved the LoRA ({named}), but that file is not on this machine: "
+                            "the run probably finished on another machine, such as the pod that trained."), (
+            "Download the LoRA from the machine that trained, or check the path if the run was here.")
     if proc is None and idle is not None and _quiet_limit(facts) < idle <= _stall_limit(facts):
         doing = f"after step {facts.step}" if facts.step else "before the first step (loading the model can take minutes)"
         return "UNKNOWN", (
@@ -299,17 +311,19 @@ def _stream(log: Path, state: TailState | None, proc: ProcessRecord | None, epoc
     anomalies = loss_anomalies(points, facts.total_steps)
     if facts.nan_at_step is not None and not any(a.code == "LOSS_NAN" for a in anomalies):
         anomalies = loss_anomalies([(facts.nan_at_step, float("nan"))])
+    anomalies += quiet_anomalies(facts.quiet)
     alive = pid_alive(proc.pid) if proc is not None and proc.exit_code is None else (False if proc else None)
     idle = seconds_since(polled.state.mtime)
     status, cause, fix = _classify(facts, proc, alive, idle, log, anomalies, supervised)
     eta = None
-    if status == "RUNNING" and facts.rate and facts.total_steps is not None and facts.step is not None:
-        eta = round((facts.total_steps - facts.step) / facts.rate, 1)
+    per_step = facts.seconds_per_step
+    if status == "RUNNING" and per_step and facts.total_steps is not None and facts.step is not None:
+        eta = round((facts.total_steps - facts.step) * per_step, 1)
     report = StreamReport(
         log=str(log), role=proc.role if proc else None, expert=proc.expert if proc else None, status=status,
         cause=cause, fix=fix, step=facts.step, total_steps=facts.total_steps, epoch=facts.epoch,
-        total_epochs=facts.total_epochs or epochs, loss=facts.loss, rate=facts.rate,
-        seconds_per_step=round(facts.seconds_per_step, 3) if facts.seconds_per_step else None, eta_seconds=eta,
+        total_epochs=facts.total_epochs or epochs, loss=facts.loss, rate=round(1 / per_step, 4) if per_step else None,
+        seconds_per_step=round(per_step, 3) if per_step else None, eta_seconds=eta,
         elapsed_seconds=facts.elapsed_seconds, seconds_since_output=round(idle, 1) if idle is not None else None,
         stall_after_seconds=_stall_limit(facts), pid=proc.pid if proc else None, alive=alive,
         exit_code=proc.exit_code if proc else None, vram_gb=process_vram_gb(proc.pid) if alive else None,
@@ -340,7 +354,8 @@ def _combine(streams: list[StreamReport], job: Job | None) -> tuple[Status, str 
                 cause = job.cause
             return wanted, (who + cause) if cause else None, hit.fix  # type: ignore[return-value]
     if statuses and all(s == "COMPLETE" for s in statuses):
-        return "COMPLETE", None, None
+        noted = next((s for s in streams if s.cause), None)  # e.g. the LoRA is on the machine that trained
+        return "COMPLETE", noted.cause if noted else None, noted.fix if noted else None
     if job is not None and job.status == "failed":
         return "FAILED", job.cause, None
     if job is not None and job.status == "stopped":
@@ -417,6 +432,11 @@ def monitor(
         for stream in streams:
             stream.cause, stream.fix = _named(stream.cause, project), _named(stream.fix, project)
     status, cause, fix = _combine(streams, job) if streams else _nothing_started(job, supervised)
+    if status == "FAILED" and supervised and any(s.status == "FAILED" and not any(a.code == "LOSS_NAN" for a in s.anomalies)
+                                                 for s in streams):
+        # an error in the log while the supervisor lives: it retries what it can (out of memory,
+        # missing caches) and otherwise records the failure in job.json within a poll or two
+        status, cause, fix = "RUNNING", f"A step just ended with an error and the supervisor is deciding whether to retry: {cause}", None
     orphans = orphan_groups(job)
     supervision = None
     if job is not None and orphans:
@@ -446,7 +466,7 @@ def monitor(
         anomalies=anomalies, checkpoints=listing.checkpoints, prunable=listing.prunable,
         logs=[str(p) for p, _ in watch], streams=streams,
         events=[f"{e.at:%Y-%m-%d %H:%M} {e.message}" for e in job.events] if job else [],
-        job_status=job.status if job else None, attempt=job.attempt if job else None,
+        job_status=job.status if job else None, attempt=job.attempt if job else None, notes=_notes(job),
         bytes_read=sum(s.bytes_read for s in streams),
         supervised=supervised if job is not None else None, supervision=supervision,
         next_steps=orphan_choices(job) if job is not None and orphans else [],
@@ -468,6 +488,19 @@ def monitor(
     result.progress_md = str(progress_path)
     atomic_write_json(state_path, {"logs": {k: v.model_dump(mode="json") for k, v in new_states.items()}})
     return result
+
+
+def _notes(job: Job | None) -> list[str]:
+    """A plan that trains on the CPU says so beside every figure: its speed and memory mean nothing for a GPU."""
+    if job is None or not job.plan_file:
+        return []
+    from loragate.backends.cpu import CPU_NOTE, is_cpu
+    from loragate.plan.model import load_plan
+
+    try:
+        return [CPU_NOTE] if is_cpu(load_plan(Path(job.plan_file))) else []
+    except (LoragateError, OSError, ValueError):
+        return []
 
 
 _NAME_SLOT = re.compile(r"(`loragate [a-z]+ )NAME\b")

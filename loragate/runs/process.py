@@ -77,10 +77,23 @@ class StepRun:
             self._log_handle = None
 
 
+# Both trainers log through rich, which wraps at 80 columns when writing to a file and COLUMNS is
+# unset, splitting a message and its source location over several lines (reference
+# real-trainers-on-cpu.md); a wide console keeps each message on one line of the log.
+LOG_COLUMNS = 250
+
+
 def trainer_env(gpu: int | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of a trainer process: unbuffered output so the log is live, and the GPU."""
+    """The environment of a trainer process: unbuffered output so the log is live, a console wide
+    enough that rich does not wrap, and the GPU."""
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
+    try:
+        wide = int(env.get("COLUMNS", "0")) >= LOG_COLUMNS
+    except ValueError:
+        wide = False
+    if not wide:
+        env["COLUMNS"] = str(LOG_COLUMNS)
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = str(gpu)
     if extra:
@@ -111,7 +124,7 @@ def start_step(
             stdin=subprocess.DEVNULL,
             stdout=handle,
             stderr=subprocess.STDOUT,
-            env=trainer_env(gpu, env_extra),
+            env=trainer_env(gpu, {**command.env, **(env_extra or {})}),
             start_new_session=True,
         )
     except FileNotFoundError as exc:

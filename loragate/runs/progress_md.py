@@ -73,6 +73,8 @@ def render_progress_md(r: "MonitorReport") -> str:
         f"- Updated: {r.checked_at:%Y-%m-%d %H:%M:%S} UTC",
         "",
     ]
+    if r.notes:
+        lines += [f"> {note}" for note in r.notes] + [""]
     if len(r.streams) > 1:
         lines += ["## Experts", "", "| expert | status | step | loss | time left |", "|---|---|---|---|---|"]
         for s in r.streams:

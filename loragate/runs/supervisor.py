@@ -318,6 +318,10 @@ class Supervisor:
                 self.event("recache", "The trainer found no cached samples; caching the dataset again and retrying.")
                 need_cache = True
                 self.rotate_logs([c for c, _ in failures], self.job.attempt)
+                # the failed run is history now, as after an OOM retry: the monitor follows the new caching
+                self.job.history += self.job.processes
+                self.job.processes = []
+                self.save()
                 continue
             if not all(f.kind == "cuda_oom" for _, f in failures):
                 raise LoragateError(failure.message, failure.fix)

@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import textwrap
 import time
 
 _BLOCKS = " ▏▎▍▌▋▊▉█"  # tqdm's unicode charset: 8 partial steps per cell
@@ -29,15 +31,19 @@ def err(text: str) -> None:
 class Logger:
     """The trainer's logging: musubi uses logging.basicConfig, sd-scripts a rich handler."""
 
+    _last_stamp = ""  # rich leaves the time column blank while it repeats
+
     def __init__(self, flavour: str, module: str, source: str) -> None:
         self.flavour, self.module, self.source = flavour, module, source
 
     def _emit(self, level: str, message: str) -> None:
         if self.flavour == "musubi":
             err(f"{level}:{self.module}:{message}")
-        else:
-            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-            err(f"{stamp} {level:<8} {message}     {self.source}")
+            return
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        shown = stamp if stamp != Logger._last_stamp else " " * len(stamp)
+        Logger._last_stamp = stamp
+        err("\n".join(rich_record(shown, level, message, self.source)))
 
     def info(self, message: str) -> None:
         self._emit("INFO", message)
@@ -47,6 +53,19 @@ class Logger:
 
     def error(self, message: str) -> None:
         self._emit("ERROR", message)
+
+
+def rich_record(stamp: str, level: str, message: str, source: str) -> list[str]:
+    """A record as rich's log handler lays it out on a console COLUMNS wide (80 when unset, as for a
+    file): time, level, the message wrapped in the middle column, the source at the right margin,
+    every line padded to the full width."""
+    width = int(os.environ.get("COLUMNS") or 80)
+    left = len(stamp) + 1 + 9
+    column = max(10, width - left - len(source) - 1)
+    parts = textwrap.wrap(message, column, break_on_hyphens=False) or [""]
+    lines = [f"{stamp} {level:<8} {parts[0]:<{column}} {source}"]
+    lines += [f"{'':<{left}}{part:<{width - left}}" for part in parts[1:]]
+    return lines
 
 
 def format_interval(seconds: float) -> str:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .console import Logger
+
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 VIDEO_EXTS = {".mp4", ".webm", ".mov", ".avi", ".mkv"}
 
@@ -111,6 +113,13 @@ def musubi_blocks(config_path: str | Path) -> list[DatasetBlock]:
         )
         exts = VIDEO_EXTS if is_video else IMAGE_EXTS
         files = sorted(p for p in directory.iterdir() if p.suffix.lower() in exts) if directory.is_dir() else []
+        if not is_video and block.caption_extension is not None:
+            # musubi dataset/media_utils.py glob_images: an image without its caption file is left out, silently
+            files = [f for f in files if f.with_suffix(block.caption_extension).exists()]
+        kind = "videos" if is_video else "images"
+        log = Logger("musubi", "musubi_tuner.dataset.datasources", "")
+        log.info(f"glob {kind} in {directory}")
+        log.info(f"found {len(files)} {kind}")
         for file in files:
             if is_video:
                 w, h, n = _video_info(file)

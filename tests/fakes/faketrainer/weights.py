@@ -21,8 +21,10 @@ def read_header(path: str) -> dict:
         if len(head) < 8:
             raise SafetensorError("Error while deserializing header: HeaderTooSmall")
         (size,) = struct.unpack("<Q", head)
-        if size > 100_000_000 or size > file.stat().st_size - 8:
+        if size > 100_000_000:
             raise SafetensorError("Error while deserializing header: HeaderTooLarge")
+        if size > file.stat().st_size - 8:  # a download cut off inside the header
+            raise SafetensorError("Error while deserializing header: InvalidHeaderLength")
         try:
             return json.loads(handle.read(size))
         except ValueError as exc:
