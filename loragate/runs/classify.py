@@ -406,12 +406,12 @@ _NOT_FOUND = re.compile(r"(?:FileNotFoundError|No such file or directory|does no
 def _rule_weights_missing(o: StepOutcome):
     line = o.first("path to DiT model is required", "vae checkpoint is required")
     if line:
-        flag = "--dit" if "DiT" in line else "--vae"
+        needed = "--dit" if "DiT" in line else "--vae"
         return (
             "weights_missing",
-            f"{_upper_first(WEIGHT_WORDS[flag])} was not given ({flag}).",
+            f"{_upper_first(WEIGHT_WORDS[needed])} was not given ({needed}).",
             "Set its path in the plan, then run `loragate env` and `loragate plan check` again.",
-            flag,
+            needed,
             line,
         )
     values = argv_values(o.argv)

@@ -129,7 +129,7 @@ def dry_run(
     trains = [c for c in commands if c.stage == "train"]
     placement = plan_placement(plan, trains, gpus) if len(trains) > 1 else None
     # caching one step at a time on the first GPU, then the training runs in launch's waves
-    waves = [[(c, gpus[0])] for c in commands if c.stage != "train"]
+    waves: list[list[tuple[Command, int | None]]] = [[(c, gpus[0])] for c in commands if c.stage != "train"]
     waves += [[(trains[i], gpu) for i, gpu in wave] for wave in placement.waves] if placement else [[(c, gpus[0])] for c in trains]
     with gpu_lock(gpus, name, job_id, purpose="dry run") as notes:
         findings += [Finding(code="DRY_STALE_LOCK", severity="info", message=n) for n in notes]
@@ -293,9 +293,9 @@ def _wall_seconds_per_step(trains: list[DryRunStep]) -> float | None:
     """One step of every run on the wall clock: runs at the same time overlap, the others add up."""
     if not trains or any(s.seconds_per_step is None for s in trains):
         return None
-    together = [s.seconds_per_step for s in trains if s.together]
-    alone = [s.seconds_per_step for s in trains if not s.together]
-    return round((max(together) if together else 0.0) + sum(alone), 3)  # type: ignore[arg-type]
+    together = [s.seconds_per_step for s in trains if s.together and s.seconds_per_step is not None]
+    alone = [s.seconds_per_step for s in trains if not s.together and s.seconds_per_step is not None]
+    return round((max(together) if together else 0.0) + sum(alone), 3)
 
 
 def _write_records(folder: Path, report: DryRunReport) -> None:

@@ -112,7 +112,7 @@ def launch(name: str, root: Path | None = None) -> LaunchResult:
         write_job(job, root)
         raise LoragateError(job.cause, "Check that loragate is installed in this Python environment.") from exc
     status = await_ack(name, root, job_id, proc)
-    logs = [str(folder / ("train.log" if not plan.experts else f"train-{e.expert}.log")) for e in (plan.experts or [None])]  # type: ignore[union-attr]
+    logs = [str(folder / f"train-{e.expert}.log") for e in plan.experts] if plan.experts else [str(folder / "train.log")]
     return LaunchResult(
         project=name,
         job_id=job_id,

@@ -258,7 +258,7 @@ class LogParser:
         """Take the step, loss and speed from the last tqdm status in `line`; the index where it
         ends, or None when the line holds none."""
         match = None
-        for match in _TQDM.finditer(line):
+        for match in _TQDM.finditer(line):  # noqa: B007 - the last status is the one kept
             pass
         if match is None:
             return None

@@ -326,7 +326,7 @@ def _stream(log: Path, state: TailState | None, proc: ProcessRecord | None, epoc
         seconds_per_step=round(per_step, 3) if per_step else None, eta_seconds=eta,
         elapsed_seconds=facts.elapsed_seconds, seconds_since_output=round(idle, 1) if idle is not None else None,
         stall_after_seconds=_stall_limit(facts), pid=proc.pid if proc else None, alive=alive,
-        exit_code=proc.exit_code if proc else None, vram_gb=process_vram_gb(proc.pid) if alive else None,
+        exit_code=proc.exit_code if proc else None, vram_gb=process_vram_gb(proc.pid) if alive and proc is not None else None,
         anomalies=anomalies, bytes_read=polled.bytes_read, log_reset=polled.reset, tensorboard=tb_note,
     )
     return report, polled.state
@@ -352,7 +352,7 @@ def _combine(streams: list[StreamReport], job: Job | None) -> tuple[Status, str 
             cause = hit.cause
             if wanted == "FAILED" and job is not None and job.cause and hit.exit_code is not None:
                 cause = job.cause
-            return wanted, (who + cause) if cause else None, hit.fix  # type: ignore[return-value]
+            return wanted, (who + cause) if cause else None, hit.fix
     if statuses and all(s == "COMPLETE" for s in statuses):
         noted = next((s for s in streams if s.cause), None)  # e.g. the LoRA is on the machine that trained
         return "COMPLETE", noted.cause if noted else None, noted.fix if noted else None
@@ -405,7 +405,7 @@ def monitor(
         job = read_job(project, root)
         if job is None:
             raise LoragateError(f"{project} has not been launched: there is no job.json.", f"Launch it with `loragate launch {project}`.")
-        watch = [(Path(p.log), p) for p in _processes_to_watch(job)]
+        watch: list[tuple[Path, ProcessRecord | None]] = [(Path(p.log), p) for p in _processes_to_watch(job)]
         out_dir = folder
     else:
         assert log is not None

@@ -48,7 +48,7 @@ class CheckpointList(BaseModel):
     pinned: list[str] = Field(default_factory=list)
 
 
-def _kind(file: str, names: list[str]) -> tuple[str, int | None, int | None, str] | None:
+def _kind(file: str, names: list[str]) -> tuple[Literal["epoch", "step", "final"], int | None, int | None, str] | None:
     for name in names:
         if file == f"{name}.safetensors":
             return "final", None, None, name
