@@ -42,6 +42,18 @@ def cpu_memory(memory: MemorySpec, family: ModelFamily) -> MemorySpec:
     })
 
 
+# musubi's Wan sampling stops on the CPU: the cached prompt embeddings are bf16 while a CPU plan's
+# DiT is fp32, and CPU autocast refuses float32, so the first sample fails with "mat1 and mat2 must
+# have the same dtype" (seen with the real trainer; wan/modules/model.py:849). A 20-step video
+# sample on a CPU would take hours in any case.
+CPU_NO_VIDEO_SAMPLES = ("No samples while training: this plan trains on the CPU, where musubi-tuner's video sampling "
+                        "fails (its prompt embeddings are bf16, the CPU run's model fp32) and would take hours.")
+
+
+def samples_on_cpu(family: ModelFamily) -> bool:
+    return not family.video
+
+
 def threads() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 

@@ -127,6 +127,8 @@ def new_plan(
     fit_memory(plan, family, frames_chosen=frames is not None, experts_together=experts_together)
     if cpu.requested():
         plan.device, plan.memory = "cpu", cpu.cpu_memory(plan.memory, family)
+        if plan.sampling is not None and not cpu.samples_on_cpu(family):
+            plan.sampling, sampling_note = None, cpu.CPU_NO_VIDEO_SAMPLES
     if plan.dataset.target_frames != spec.target_frames:
         # shorter clips were needed to fit: count the samples again for the schedule
         plan.dataset = describe(plan.dataset.target_frames)

@@ -141,3 +141,18 @@ def finding(report: dict[str, Any], code: str) -> dict[str, Any]:
     hit = next((f for f in report["findings"] if f["code"] == code), None)
     assert hit is not None, (code, [(f["code"], f["message"]) for f in report["findings"]])
     return hit
+
+
+def rerun_gates(studio: Any, steps: list[dict[str, Any]]) -> None:
+    """Run, through the CLI, each next step `continue` names (Gate 2, then a 2-step dry run)."""
+    import shlex
+
+    from loragate.cli.nextstep import command_line
+    from loragate.nextstep import NextStep
+
+    assert steps, "continue named no gate to run again"
+    for step in steps:
+        words = shlex.split(command_line(NextStep.model_validate(step)))
+        assert words[0] == "loragate" and not any(w.isupper() for w in words), words  # nothing left to fill in
+        code, _ = studio.cli_json(*words[1:] + (["--steps", "2"] if step["action"] == "dry_run" else []))
+        assert code == 0, words

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.e2ekit import wait_until
-from tests.real.realkit import Studio, dataset, finding, truncated
+from tests.real.realkit import Studio, dataset, finding, rerun_gates, truncated
 
 pytestmark = pytest.mark.real_trainer
 
@@ -78,10 +78,7 @@ def test_sd15_from_plan_to_a_lora_then_continued_from_its_checkpoint(studio: Stu
 
     code, continued = studio.cli_json("continue", "mira", "--from", str(out / "mira-000002.safetensors"), "--lr", "0.00005")
     assert code == 0 and continued["gates_to_rerun"], continued
-    for step in continued["gates_to_rerun"]:  # what `continue` says to run again: Gate 2, then the dry run
-        assert step.startswith("loragate "), step
-        code, _ = studio.cli_json(*step.split()[1:] + (["--steps", "2"] if "dry-run" in step else []))
-        assert code == 0, step
+    rerun_gates(studio, continued["gates_to_rerun"])  # what `continue` says to run again: Gate 2, then the dry run
     dry = json.loads((studio.project("mira") / "dry-run.json").read_text())
     argv = dry["steps"][0]["argv"]
     assert argv[argv.index("--network_weights") + 1] == str(out / "mira-000002.safetensors") and "--resume" not in argv
