@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, Protocol
 
 from loragate.plan.model import Command, TrainingPlan
+
+if TYPE_CHECKING:
+    from loragate.backends.reading import ImportContext
+    from loragate.validate.invocation import Invocation
+
+# backend name -> "module:class"; a third trainer is one more line here and one more package.
+BACKENDS: dict[str, str] = {
+    "musubi": "loragate.backends.musubi:MusubiBackend",
+    "sdscripts": "loragate.backends.sdscripts:SdScriptsBackend",
+}
 
 
 class Backend(Protocol):
     name: str
+
+    def dataset_config(self, plan: TrainingPlan) -> dict[str, Any]:
+        """The trainer's dataset TOML for this plan, as a dict."""
+        ...
 
     def dataset_toml(self, plan: TrainingPlan) -> str:
         """The trainer's dataset TOML text for this plan."""
@@ -21,17 +36,21 @@ class Backend(Protocol):
         override the plan's (the dry run uses both)."""
         ...
 
+    def import_setup(self, invocations: list["Invocation"], dataset: dict[str, Any], dataset_where: str,
+                     ctx: "ImportContext", guess: str | None) -> TrainingPlan:
+        """The plan an artist's own commands (read by loragate.validate) and dataset TOML (as a
+        dict) describe; `guess` is the family the weights' names suggest. The inverse of
+        `commands` and `dataset_toml`, from the same flag tables and family data."""
+        ...
+
 
 def get_backend(name: str) -> Backend:
-    """The backend for 'musubi' or 'sdscripts'."""
-    if name == "musubi":
-        from loragate.backends.musubi import MusubiBackend
+    """The registered backend of that name ('musubi', 'sdscripts')."""
+    target = BACKENDS.get(name)
+    if target is None:
+        from loragate.errors import LoragateError
 
-        return MusubiBackend()
-    if name == "sdscripts":
-        from loragate.backends.sdscripts import SdScriptsBackend
-
-        return SdScriptsBackend()
-    from loragate.errors import LoragateError
-
-    raise LoragateError(f"Unknown trainer backend {name!r}.", "Use 'musubi' (Wan) or 'sdscripts' (SD 1.5, SDXL, FLUX).")
+        raise LoragateError(f"Unknown trainer backend {name!r}.", "Use 'musubi' (Wan) or 'sdscripts' (SD 1.5, SDXL, FLUX).")
+    module, _, cls = target.partition(":")
+    backend: Backend = getattr(import_module(module), cls)()
+    return backend

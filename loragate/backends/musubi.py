@@ -9,9 +9,11 @@ from loragate.backends.argv import (
     Argv, accelerate_launch, add_attention, add_length, add_loader, add_logging, add_network, add_optimizer,
     add_sampling, command_env, need_dataset_toml, need_file, precision, python_of, script_of,
 )
+from loragate.backends.reading import ImportContext
 from loragate.backends.toml_text import dataset_toml_text
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.errors import LoragateError
+from loragate.validate.invocation import Invocation
 from loragate.plan.model import Command, DatasetSubset, ExpertPlan, TrainingPlan
 
 # musubi-tuner docs/dataset_config.md: only these keys may sit in [general]; anything else there
@@ -69,6 +71,13 @@ def _cache_dirs(plan: TrainingPlan, subsets: list[DatasetSubset]) -> list[str]:
 
 class MusubiBackend:
     name = "musubi"
+
+    def import_setup(self, invocations: list[Invocation], dataset: dict[str, Any], dataset_where: str,
+                     ctx: ImportContext, guess: str | None) -> TrainingPlan:
+        """The plan an artist's own cache and training commands and dataset TOML describe (`loragate plan import`)."""
+        from loragate.backends.musubi_import import import_setup
+
+        return import_setup(invocations, dataset, dataset_where, ctx, guess)
 
     # ------------------------------------------------------------------ dataset TOML
     def dataset_config(self, plan: TrainingPlan) -> dict[str, Any]:

@@ -13,9 +13,11 @@ from loragate.backends.argv import (
     add_sampling, command_env, need_dataset_toml, need_file, precision, script_of,
 )
 from loragate.backends.cpu import is_cpu
+from loragate.backends.reading import ImportContext
 from loragate.backends.toml_text import dataset_toml_text
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.errors import LoragateError
+from loragate.validate.invocation import Invocation
 from loragate.plan.model import Command, DatasetSubset, TrainingPlan
 
 # reference sd-scripts.md §3.1 / §6.4: bucket_reso_steps must divide by 64 for SD1/2 and by 32 for
@@ -55,6 +57,13 @@ def _round_up(value: int, step: int) -> int:
 
 class SdScriptsBackend:
     name = "sdscripts"
+
+    def import_setup(self, invocations: list[Invocation], dataset: dict[str, Any], dataset_where: str,
+                     ctx: ImportContext, guess: str | None) -> TrainingPlan:
+        """The plan an artist's own training command and dataset TOML describe (`loragate plan import`)."""
+        from loragate.backends.sdscripts_import import import_setup
+
+        return import_setup(invocations, dataset, dataset_where, ctx, guess)
 
     def dataset_config(self, plan: TrainingPlan) -> dict[str, Any]:
         ds = plan.dataset

@@ -107,22 +107,14 @@ def _existing(name: str) -> TrainingPlan | None:
         return None  # unreadable: still kept in the history before it is replaced
 
 
-def generate_config(name: str, model: str, dataset: str | Path, trigger: str, *, replace: bool = False,
-                    progress: ProgressFn | None = None, **options: Any) -> GenerateResult:
-    """Make the plan for `name`, write its files and run Gate 2 on it.
-
-    An existing plan is replaced only when `replace` is set; it is kept in plan-history/ first.
-    """
+def register_plan(plan: TrainingPlan, replace: bool) -> tuple[str | None, str]:
+    """Save a new plan as its project's plan.json. An existing plan is replaced only when `replace`
+    is set, never while its training runs, and is kept in plan-history/ first. Returns where the
+    old plan was kept and what changed, in words."""
     from loragate.runs.job import read_job
     from loragate.runs.launch import job_running
 
-    report = or_silent(progress)
-    report(0, 2, "planning")
-    try:
-        plan = new_plan(name, model, dataset, trigger, **options)
-    except ValidationError as exc:  # a value the plan's bounds refuse: said in words, nothing saved
-        what, fix = plan_problem(exc)
-        raise LoragateError(f"The plan for {name} cannot be made: {what}.", fix or "Check the values given.") from exc
+    name = plan.name
     old = _existing(name)
     changed = ""
     if plan_path(name).is_file():
@@ -141,6 +133,23 @@ def generate_config(name: str, model: str, dataset: str | Path, trigger: str, *,
                                 "Wait for it to finish, or stop it first.")
     previous = str(archive_plan(name)) if plan_path(name).is_file() else None
     save_plan(plan)
+    return previous, changed
+
+
+def generate_config(name: str, model: str, dataset: str | Path, trigger: str, *, replace: bool = False,
+                    progress: ProgressFn | None = None, **options: Any) -> GenerateResult:
+    """Make the plan for `name`, write its files and run Gate 2 on it.
+
+    An existing plan is replaced only when `replace` is set; it is kept in plan-history/ first.
+    """
+    report = or_silent(progress)
+    report(0, 2, "planning")
+    try:
+        plan = new_plan(name, model, dataset, trigger, **options)
+    except ValidationError as exc:  # a value the plan's bounds refuse: said in words, nothing saved
+        what, fix = plan_problem(exc)
+        raise LoragateError(f"The plan for {name} cannot be made: {what}.", fix or "Check the values given.") from exc
+    previous, changed = register_plan(plan, replace)
     report(1, 2, "writing the plan files and checking them (Gate 2)")
     gate = check_plan(name)
     report(2, 2, gate.verdict)

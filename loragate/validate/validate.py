@@ -188,9 +188,25 @@ def validate_files(paths: list[Path], model: str | None = None, check_paths: boo
     allowed: where this machine may look (the MCP door's allowed roots); a config, dataset TOML,
     folder or weights file outside it is never opened nor probed for existence.
     """
+    return _run(*read_setup(paths, model, check_paths, allowed))
+
+
+def read_setup(paths: list[Path], model: str | None = None, check_paths: bool = True,
+               allowed: Callable[[Path], bool] | None = None,
+               command: str | None = None) -> tuple[Setup, list[Finding]]:
+    """Every trainer command and dataset TOML in `paths` (and in `command`, a command line as
+    typed), with the config and dataset TOMLs they name attached: what the validator judges and
+    `plan import` reads back into a plan. The findings are the readers' own (lines not read)."""
     model = _check_model(model)
     setup = Setup(invocations=[], datasets={}, model=model, check_paths=check_paths, allowed=allowed)
     extra: list[Finding] = []
+    if command and command.strip():
+        typed = parse_script_text(command, "<command line>")
+        if not typed.invocations:
+            raise LoragateError("The command line given does not run a trainer script.",
+                                "Give the whole command, e.g. accelerate launch ... wan_train_network.py --dit ...")
+        setup.invocations += typed.invocations
+        extra += typed.findings
     not_trainer: list[str] = []
     loose_configs: list[tuple[Path, str, dict]] = []
     for raw in paths:
@@ -265,7 +281,7 @@ def validate_files(paths: list[Path], model: str | None = None, check_paths: boo
         inv.config_files.append(str(resolved))
         setup.invocations.append(inv)
         _attach_configs(setup)
-    return _run(setup, extra)
+    return setup, extra
 
 
 def validate_commands(

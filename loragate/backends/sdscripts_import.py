@@ -1,0 +1,100 @@
+"""sd-scripts setups read back into a plan: the training command and the dataset TOML.
+
+The inverse of SdScriptsBackend: the same attention table, the same script kinds (sd / sdxl /
+flux from the family's training script) and the same family data decide what each flag means.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from loragate.backends.reading import (
+    DatasetFacts, Folder, ImportContext, Number, attention_of, dataset_from, finish, network_from, on_cpu, optimizer_from,
+    precision_from, preset_repeats, recognise_family, resolution_of, sampling_from, schedule_from, toml_table,
+)
+from loragate.backends.sdscripts import ATTENTION_FLAGS, _script_kind
+from loragate.catalog.models import get_family, load_catalog
+from loragate.errors import LoragateError
+from loragate.plan.model import TimestepSpec, TrainingPlan, WeightPaths
+from loragate.validate.invocation import Invocation
+
+# sd-scripts library/config_util.py: what a key defaults to when no table sets it (reference
+# sd-scripts.md §3.1, §6.1: the caption extension is ".caption", buckets are off).
+DEFAULTS: dict[str, Any] = {"caption_extension": ".caption", "batch_size": 1, "enable_bucket": False,
+                            "bucket_no_upscale": False, "num_repeats": 1}
+
+
+def dataset_facts(data: dict[str, Any], where: str) -> DatasetFacts:
+    """sd-scripts' [general] + [[datasets]] + [[datasets.subsets]]: a subset's keys override its
+    dataset's, a dataset's override [general]. The plan holds one resolution and batch: the first
+    dataset's (a second dataset's different values are reported when the commands are compared)."""
+    general = {**DEFAULTS, **toml_table(data, "general")}
+    datasets = [{**general, **d} for d in data.get("datasets", []) if isinstance(d, dict)]
+    folders: list[Folder] = []
+    for dataset in datasets:
+        for subset in dataset.get("subsets", []):
+            entry = {**dataset, **subset} if isinstance(subset, dict) else {}
+            if not entry.get("image_dir"):
+                raise LoragateError(f"A subset in {where} names no image_dir (metadata files cannot be imported).",
+                                    "Point each [[datasets.subsets]] at a folder of pictures with their captions.")
+            folders.append(Folder(kind="image", path=str(entry["image_dir"]), num_repeats=int(entry.get("num_repeats", 1))))
+    if not folders:
+        raise LoragateError(f"The dataset TOML {where} lists no [[datasets.subsets]] folder.",
+                            "Give the dataset TOML the training command uses.")
+    first = datasets[0]
+    return DatasetFacts(
+        folders=folders, resolution=resolution_of(first.get("resolution", 512), where),
+        caption_extension=str(first["caption_extension"]), batch_size=int(first["batch_size"]),
+        enable_bucket=bool(first["enable_bucket"]), bucket_no_upscale=bool(first["bucket_no_upscale"]),
+    )
+
+
+def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset_where: str, ctx: ImportContext,
+                 guess: str | None) -> TrainingPlan:
+    """The plan this sd-scripts training command and dataset TOML describe."""
+    from loragate.plan.new import _memory, _timesteps
+    from loragate.plan.paths import plan_paths
+
+    trains = [i for i in invocations if i.stage == "train"]
+    if not trains:
+        raise LoragateError("No sd-scripts training command (sdxl_train_network.py ...) was found.",
+                            "Give the script or command line that trains, with its dataset TOML.")
+    train = trains[0]
+    families = [f for f in load_catalog().families.values() if f.trainer == "sdscripts"]
+    family = get_family(ctx.model) if ctx.model else recognise_family(families, train, guess)
+    kind = _script_kind(family)
+    num = Number(train)
+    facts = dataset_facts(dataset, dataset_where)
+    te_cache = train.has("--cache_text_encoder_outputs")
+    memory = _memory(family).model_copy(update={
+        "mixed_precision": precision_from(train), "fp8_base": train.has("--fp8_base"),
+        "blocks_to_swap": (num.int("--blocks_to_swap") or 0) if kind == "flux" else 0,
+        "gradient_checkpointing": train.has("--gradient_checkpointing"), "attention": attention_of(train, ATTENTION_FLAGS),
+        "cache_latents": train.has("--cache_latents"),
+        "cache_text_encoder_outputs": te_cache if kind != "sd" else _memory(family).cache_text_encoder_outputs,
+        "network_train_unet_only": train.has("--network_train_unet_only"), "no_half_vae": train.has("--no_half_vae"),
+    })
+    timesteps = _timesteps(family)
+    if kind == "flux":
+        timesteps = (timesteps or TimestepSpec()).model_copy(update={
+            "timestep_sampling": train.value("--timestep_sampling") or "sigma",
+            "discrete_flow_shift": num.float("--discrete_flow_shift") if train.value("--timestep_sampling") == "shift" else None,
+            "model_prediction_type": train.value("--model_prediction_type") or "sigma_scaled",
+            "guidance_scale": num.float("--guidance_scale") if train.has("--guidance_scale") else 3.5,
+        })
+    output_dir = train.value("--output_dir")
+    paths = plan_paths(ctx.name, ctx.platform, "sdscripts", Path(facts.folders[0].path), output_dir=output_dir)
+    plan = TrainingPlan(
+        name=ctx.name, model=family.id, backend="sdscripts", training_type=ctx.training_type, preset=ctx.preset,
+        platform=ctx.platform, trigger=ctx.trigger, gpu_gb=ctx.gpu_gb, device="cpu" if on_cpu(train) else "gpu",
+        trainer_dir=paths.trainer_dir, trainer_python=paths.trainer_python,
+        output_dir=output_dir or paths.output_dir, output_name=train.value("--output_name") or ctx.name,
+        dataset=dataset_from(facts, family, preset_repeats(family, ctx), None),
+        weights=WeightPaths(base_model=train.value("--pretrained_model_name_or_path"), clip_l=train.value("--clip_l"),
+                            t5xxl=train.value("--t5xxl"), ae=train.value("--ae")),
+        network=network_from(train, family), optimizer=optimizer_from(train, "sdscripts"),
+        schedule=schedule_from(train, facts.batch_size), memory=memory, timesteps=timesteps,
+        sampling=sampling_from(train), dataset_toml=paths.dataset_toml,
+    )
+    return finish(plan, family)

@@ -1,0 +1,137 @@
+"""`plan import`: an artist's own trainer setup read back into a plan, then through Gate 2.
+
+The files are read by the validator's readers (shell scripts, Python launchers, command lines,
+config and dataset TOMLs); the trainer's backend maps its flags and dataset TOML to a plan
+(`Backend.import_setup`); the plan's own commands are then compared with the artist's, so every
+flag or key the plan does not carry is reported in words (loragate.plan.import_diff). The plan is
+registered as `plan new` registers one and checked by Gate 2, so the artist can go on to Gates 3
+and 4 and launch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from pydantic import BaseModel, Field, ValidationError
+
+from loragate.backends import get_backend
+from loragate.backends.reading import ImportContext
+from loragate.errors import LoragateError
+from loragate.findings import Finding, sort_findings
+from loragate.names import check_name
+from loragate.plan.gate2 import Gate2Report
+from loragate.plan.model import TrainingPlan, plan_problem
+from loragate.progress import ProgressFn, or_silent
+from loragate.vocabulary import Platform, PresetName, TrainingType
+
+
+class ImportRequest(BaseModel):
+    """What `loragate plan import` and the MCP tool import_plan take (one model for both doors)."""
+
+    name: str = Field(description="Project name; the plan goes to grimoire/training/NAME/.")
+    files: list[str] = Field(default_factory=list, description="Scripts (.sh/.bat/.ps1/.py), command files, config and dataset TOMLs.")
+    command: str | None = Field(default=None, description="A command line as typed, instead of or beside the files.")
+    trigger: str = Field(description="The trigger word every caption contains (the trainer's files do not say it).")
+    training_type: TrainingType = "character"
+    preset: PresetName = Field(default="standard", description="Only fills what the files leave unsaid (folder repeats).")
+    model: str | None = Field(default=None, description="Model family id; default: recognised from the script, --task and weights.")
+    platform: Platform = "local"
+    gpu_gb: float | None = Field(default=None, gt=0, description="GPU memory to check against, GB (default: studio.md).")
+    experts_together: bool = Field(default=False, description="Wan 2.2: launch both expert runs at once.")
+    replace: bool = Field(default=False, description="Replace the project's existing plan (kept in plan-history/ first).")
+
+
+class ImportResult(BaseModel):
+    plan: TrainingPlan
+    not_carried: list[Finding] = Field(default_factory=list, description="What the setup says that the plan does not "
+                                       "carry, or carries otherwise, and what loragate adds.")
+    files: dict[str, str] = Field(default_factory=dict)
+    gate2: Gate2Report
+    previous_plan: str | None = None
+    replaced: str | None = None
+
+
+def _context(request: ImportRequest) -> ImportContext:
+    from loragate.plan.new import _check_trigger
+
+    check_name(request.name)
+    return ImportContext(name=request.name, trigger=_check_trigger(request.trigger), training_type=request.training_type,
+                         preset=request.preset, model=request.model, platform=request.platform, gpu_gb=request.gpu_gb,
+                         experts_together=request.experts_together)
+
+
+def plan_from_setup(request: ImportRequest, allowed: Callable[[Path], bool] | None = None) -> tuple[TrainingPlan, list[Finding]]:
+    """The plan the files and command line describe, with what it does not carry (nothing saved)."""
+    from loragate.plan.gpu import studio_gpu_gb
+    from loragate.plan.import_diff import command_differences, dataset_differences
+    from loragate.validate.validate import read_setup
+
+    if not request.files and not (request.command or "").strip():
+        raise LoragateError("Nothing to import was given.", "Give the training script or command file, and its dataset TOML.")
+    ctx = _context(request)
+    if ctx.gpu_gb is None:
+        ctx.gpu_gb = studio_gpu_gb()[0]
+    setup, read_findings = read_setup([Path(f) for f in request.files], request.model, check_paths=False,
+                                      allowed=allowed, command=request.command)
+    trains = [i for i in setup.invocations if i.stage == "train" and i.trainer]
+    if not trains:
+        raise LoragateError("No training command was found in what was given.",
+                            "Give the script or command line that runs wan_train_network.py, sdxl_train_network.py, "
+                            "train_network.py or flux_train_network.py (a dataset TOML alone does not say how to train).")
+    trainer = trains[0].trainer or ""
+    mine = [i for i in setup.invocations if i.trainer == trainer and i.stage != "unknown"]
+    skipped = [_skipped(i) for i in setup.invocations if i not in mine]
+    config = setup.dataset_for(trains[0]) or (next(iter(setup.datasets.values())) if len(setup.datasets) == 1 else None)
+    if config is None or config.error is not None:
+        named = trains[0].value("--dataset_config")
+        why = f" ({config.error})" if config is not None and config.error else ""
+        raise LoragateError(
+            f"The dataset TOML{' ' + named if named else ''} could not be read{why}: it says which folders to train on.",
+            "Give the dataset TOML too (beside the script), or correct the path after --dataset_config.")
+    backend = get_backend(trainer)
+    try:
+        plan = backend.import_setup(mine, config.data, config.file, ctx, setup.family_id(trains[0]))
+        plan.commands = backend.commands(plan)
+        written = backend.dataset_config(plan)
+    except ValidationError as exc:  # a value outside the plan's bounds (rank 0, a negative learning rate)
+        what, fix = plan_problem(exc)
+        raise LoragateError(f"The setup cannot be imported: {what}.", fix or "Correct it in your script and import it again.") from exc
+    findings = [*read_findings, *skipped, *command_differences(mine, plan.commands),
+                *dataset_differences(config.data, written, config.file)]
+    if not Path(plan.dataset.path).is_dir():
+        findings.append(Finding(
+            code="IMPORT_DATASET_NOT_HERE", severity="warn",
+            message=f"The dataset folder {plan.dataset.path} is not on this machine, so its pictures and clips were not "
+                    "counted: the steps per epoch and the dataset audit (Gate 1) need them.",
+            fix="Import on the machine that holds the dataset, or copy it here and import again.",
+            evidence={"folder": plan.dataset.path}))
+    return plan, sort_findings(findings)
+
+
+def _skipped(inv: object) -> Finding:
+    from loragate.validate.invocation import Invocation
+
+    assert isinstance(inv, Invocation)
+    return Finding(
+        code="IMPORT_COMMAND_DROPPED", severity="warn", path=inv.file or None,
+        message=f"{inv.script} ({inv.source}) is not a step of this training loragate can run; it is not in the plan.",
+        fix="If it is needed, run it yourself before launching; otherwise nothing to do.",
+        evidence={"script": inv.script, "where": inv.source})
+
+
+def import_plan(request: ImportRequest, progress: ProgressFn | None = None,
+                allowed: Callable[[Path], bool] | None = None) -> ImportResult:
+    """Read the setup into a plan, register it as `plan new` does, and run Gate 2 on it."""
+    from loragate.plan.gate2 import check_plan, register_plan
+    from loragate.plan.store import load_project_plan
+
+    report = or_silent(progress)
+    report(0, 2, "reading your setup")
+    plan, findings = plan_from_setup(request, allowed)
+    previous, changed = register_plan(plan, request.replace)
+    report(1, 2, "writing the plan files and checking them (Gate 2)")
+    gate = check_plan(plan.name)
+    report(2, 2, gate.verdict)
+    return ImportResult(plan=load_project_plan(plan.name), not_carried=findings, files=gate.files, gate2=gate,
+                        previous_plan=previous, replaced=changed or None)
