@@ -16,7 +16,7 @@ from loragate.backends.reading import (
 )
 from loragate.catalog.models import ModelFamily, get_family, load_catalog
 from loragate.errors import LoragateError
-from loragate.plan.model import ExpertPlan, TimestepSpec, TrainingPlan, WeightPaths
+from loragate.plan.model import ExpertName, ExpertPlan, TimestepSpec, TrainingPlan, WeightPaths
 from loragate.validate.invocation import Invocation
 from loragate.validate.weights import read_weights_name
 
@@ -54,7 +54,7 @@ def dataset_facts(data: dict[str, Any], where: str) -> DatasetFacts:
     )
 
 
-def _expert_of(inv: Invocation, family: ModelFamily) -> str:
+def _expert_of(inv: Invocation, family: ModelFamily) -> ExpertName:
     """Which Wan 2.2 expert a training command trains: its timestep range as the family's data
     gives it, else what the DiT file's name says, else the nearer range."""
     num = Number(inv)
@@ -63,8 +63,9 @@ def _expert_of(inv: Invocation, family: ModelFamily) -> str:
         if (facts.min_timestep, facts.max_timestep) == (low, high):
             return facts.name
     named = read_weights_name(inv.value("--dit") or "").expert
-    if named in ("high", "low"):
-        return named
+    by_name = next((f.name for f in family.experts if f.name == named), None)
+    if by_name is not None:
+        return by_name
     middle = ((low or 0) + (high if high is not None else 1000)) / 2
     return min(family.experts, key=lambda f: abs((f.min_timestep + f.max_timestep) / 2 - middle)).name
 
@@ -93,12 +94,12 @@ def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset
     if split:
         for inv in trains:
             name = _expert_of(inv, family)
-            facts = next(f for f in family.experts if f.name == name)
+            expert = next(f for f in family.experts if f.name == name)
             num = Number(inv)
             low, high = num.int("--min_timestep"), num.int("--max_timestep")
-            experts.append(ExpertPlan(expert=name, dit=inv.value("--dit") or "",  # type: ignore[arg-type]
-                                      min_timestep=facts.min_timestep if low is None else low,
-                                      max_timestep=facts.max_timestep if high is None else high,
+            experts.append(ExpertPlan(expert=expert.name, dit=inv.value("--dit") or "",
+                                      min_timestep=expert.min_timestep if low is None else low,
+                                      max_timestep=expert.max_timestep if high is None else high,
                                       output_name=inv.value("--output_name") or f"{ctx.name}_{name}"))
     by_expert = {e.expert: e.dit for e in experts}
     weights = WeightPaths(
@@ -125,10 +126,10 @@ def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset
         else timesteps.preserve_distribution_shape,
         "timestep_boundary": num.int("--timestep_boundary") if not split else timesteps.timestep_boundary,
     })
-    samplers = [(i, e) for i, e in zip(trains, experts or [None] * len(trains)) if i.has("--sample_prompts")]  # type: ignore[list-item]
-    sampling = sampling_from(samplers[0][0]) if samplers else None
+    samplers = [i for i in trains if i.has("--sample_prompts")]
+    sampling = sampling_from(samplers[0]) if samplers else None
     if sampling is not None and experts and len(samplers) < len(trains):
-        sampling.expert = samplers[0][1].expert
+        sampling.expert = experts[trains.index(samplers[0])].expert
     output_dir = first.value("--output_dir")
     root = Path(facts.folders[0].path)
     paths = plan_paths(ctx.name, ctx.platform, "musubi", root, output_dir=output_dir)
@@ -137,7 +138,7 @@ def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset
         platform=ctx.platform, trigger=ctx.trigger, gpu_gb=ctx.gpu_gb, device="cpu" if on_cpu(first) else "gpu",
         trainer_dir=paths.trainer_dir, trainer_python=paths.trainer_python,
         output_dir=output_dir or paths.output_dir,
-        output_name=first.value("--output_name") if not split and first.value("--output_name") else ctx.name,
+        output_name=(None if split else first.value("--output_name")) or ctx.name,
         dataset=dataset_from(facts, family, preset_repeats(family, ctx), common_parent(caches) if caches else None),
         weights=weights, network=network_from(first, family), optimizer=optimizer_from(first, "musubi"),
         schedule=schedule_from(first, facts.batch_size), memory=memory, timesteps=timesteps, experts=experts,

@@ -148,8 +148,12 @@ def schedule_from(inv: Invocation, batch_size: int) -> ScheduleSpec:
         save_every_n_epochs=num.int("--save_every_n_epochs") or 0,
         batch_size=batch_size,
         gradient_accumulation_steps=num.int("--gradient_accumulation_steps") or 1,
-        seed=num.int("--seed") if inv.has("--seed") else ScheduleSpec().seed,  # no seed: random; the plan fixes one
+        seed=_or(num.int("--seed"), ScheduleSpec().seed),  # no seed: random in the trainer; the plan fixes one
     )
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
 
 
 def sampling_from(inv: Invocation) -> SamplingSpec | None:

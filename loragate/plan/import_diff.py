@@ -108,7 +108,7 @@ def command_differences(given: list[Invocation], regenerated: list[Command]) -> 
 
 def _folders(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """folder -> every key that applies to it ([general], then its dataset, then its subset)."""
-    general = config.get("general") if isinstance(config.get("general"), dict) else {}
+    general: dict[str, Any] = config["general"] if isinstance(config.get("general"), dict) else {}
     out: dict[str, dict[str, Any]] = {}
     for dataset in config.get("datasets", []) or []:
         if not isinstance(dataset, dict):

@@ -42,6 +42,17 @@ class ImportRequest(BaseModel):
     replace: bool = Field(default=False, description="Replace the project's existing plan (kept in plan-history/ first).")
 
 
+def import_request(**values: object) -> ImportRequest:
+    """An ImportRequest from a door's arguments; a value it refuses is said in words (exit 2, not a bug)."""
+    try:
+        return ImportRequest.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(k) for k in first["loc"]) or "a value"
+        raise LoragateError(f"The import cannot start: {where} is wrong ({first['msg']}).",
+                            "Correct it and import again (`loragate plan import --help` lists the choices).") from exc
+
+
 class ImportResult(BaseModel):
     plan: TrainingPlan
     not_carried: list[Finding] = Field(default_factory=list, description="What the setup says that the plan does not "

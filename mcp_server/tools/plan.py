@@ -9,11 +9,15 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from loragate.plan.gate2 import Gate2Report, GenerateResult
+from loragate.plan.import_plan import ImportResult
 from loragate.plan.model import RANK_MAX, RANK_MIN
-from mcp_server.common import WRITES_RECORD, call_engine, lazy, resolve_path, resolve_program
+from loragate.vocabulary import Platform, PresetName, TrainingType
+from mcp_server.common import WRITES_RECORD, call_engine, is_allowed, lazy, resolve_path, resolve_program
 
 check_plan = lazy("loragate.plan.gate2:check_plan")
 generate_config = lazy("loragate.plan.gate2:generate_config")
+import_plan = lazy("loragate.plan.import_plan:import_plan")
+import_request = lazy("loragate.plan.import_plan:import_request")
 
 def register(mcp: MCPServer) -> None:
     @mcp.tool(name="generate_config", title="Generate the training plan (Gate 2)", annotations=WRITES_RECORD)
@@ -80,3 +84,33 @@ def register(mcp: MCPServer) -> None:
         verdict and rewrite config.md. Call it after plan.json, grimoire/studio.md or the dataset
         changed, or when gate_status says Gate 2 is stale."""
         return await call_engine(ctx, check_plan, name, progress=None)
+
+    @mcp.tool(name="import_plan", title="Import the artist's own setup as the plan (Gate 2)", annotations=WRITES_RECORD)
+    async def import_plan_tool(
+        name: Annotated[str, Field(description="Project name; the plan goes to grimoire/training/NAME/.")],
+        trigger: Annotated[str, Field(description="Trigger word every caption contains (the trainer's files do not say it).")],
+        ctx: Context,
+        files: Annotated[list[str], Field(description="The artist's training script(s) (.sh/.bat/.ps1), Python launcher "
+                                                      "(.py, read without running it), command files, config and dataset TOMLs.")] = [],  # noqa: B006
+        command: Annotated[str | None, Field(description="A command line as the artist typed it, instead of or beside the files.")] = None,
+        model: Annotated[str | None, Field(description="Model family id; leave empty to recognise it from the script, --task and weights.")] = None,
+        training_type: Annotated[TrainingType, Field(description="What the LoRA learns.")] = "character",
+        preset: Annotated[PresetName, Field(description="Only fills what the files leave unsaid (folder repeats).")] = "standard",
+        platform: Annotated[Platform, Field(description="Where training will run.")] = "local",
+        gpu_gb: Annotated[float | None, Field(gt=0, description="GPU memory to fit in GB; default: grimoire/studio.md.")] = None,
+        experts_together: Annotated[bool, Field(description="Wan 2.2: launch both expert runs at once.")] = False,
+        replace: Annotated[bool, Field(description="Replace the project's existing plan (kept in plan-history/ first). "
+                                                   "Without it, an existing plan is an error: ask the artist before replacing.")] = False,
+    ) -> ImportResult:
+        """Read an artist's own musubi-tuner or sd-scripts setup (their script or command line and
+        dataset TOML) into the project's training plan: model family, weights by role, dataset
+        folders, schedule, network, optimizer, timesteps and Wan 2.2 experts, memory options and
+        sampling. Writes plan.json, dataset.toml, commands.json, train.sh and config.md and runs Gate 2,
+        like generate_config. `not_carried` lists, in plain words, every flag or TOML key the plan
+        leaves out or sets otherwise and what loragate adds: tell the artist about each warning.
+        Then continue with validate_env and dry_run as for any plan."""
+        paths = [str(resolve_path(f, "file")) for f in files]
+        request = await call_engine(None, import_request, name=name, files=paths, command=command, trigger=trigger, model=model,
+                                 training_type=training_type, preset=preset, platform=platform, gpu_gb=gpu_gb,
+                                 experts_together=experts_together, replace=replace)
+        return await call_engine(ctx, import_plan, request, progress=None, allowed=is_allowed)

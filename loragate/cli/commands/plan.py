@@ -1,4 +1,4 @@
-"""`loragate plan new|check|show`: make the training plan, re-run Gate 2 on it, show it."""
+"""`loragate plan new|import|check|show`: make the training plan (or read the artist's own), re-run Gate 2 on it, show it."""
 
 from __future__ import annotations
 
@@ -125,6 +125,44 @@ def register(app: typer.Typer) -> None:
             if result.previous_plan:
                 console.print(f"Replaced the earlier plan{' (' + result.replaced + ')' if result.replaced else ''}; "
                               f"it is kept in {result.previous_plan}", markup=False, highlight=False, soft_wrap=True)
+            _show_gate(result.gate2)
+        exit_for(result.gate2.verdict)
+
+    @plan_app.command("import")
+    def import_(
+        name: str = typer.Argument(..., help="Project name (grimoire/training/NAME)."),
+        files: list[str] = typer.Argument(None, help="Your training script(s) (.sh/.bat/.ps1/.py), config and dataset TOMLs."),
+        trigger: str = typer.Option(..., "--trigger", help="The trigger word every caption contains."),
+        command: Optional[str] = typer.Option(None, "--command", help="A command line as you would type it, in quotes."),
+        model: Optional[str] = typer.Option(None, "--model", help="Model family (default: recognised from the script)."),
+        training_type: str = typer.Option("character", "--type", help="character, style or object."),
+        preset: str = typer.Option("standard", "--preset", help="Fills only what your files leave unsaid."),
+        platform: str = typer.Option("local", "--platform", help="local, runpod or modal: where training runs."),
+        gpu_gb: Optional[float] = typer.Option(None, "--gpu-gb", help="GPU memory to fit, GB (default: grimoire/studio.md)."),
+        together: bool = typer.Option(False, "--together", help="Wan 2.2: launch both expert runs at once."),
+        replace: bool = typer.Option(False, "--replace",
+                                     help="Replace NAME's existing plan (the old one is kept in plan-history/)."),
+        json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Read your own training script / command line and dataset TOML into NAME's plan; run Gate 2."""
+        from loragate.plan.import_plan import import_plan, import_request
+
+        request = run_engine(lambda: import_request(
+            name=name, files=files or [], command=command, trigger=trigger, model=model, training_type=training_type,
+            preset=preset, platform=platform, gpu_gb=gpu_gb, experts_together=together, replace=replace))
+        with progress_bar("Importing", enabled=not json_out) as progress:
+            result = run_engine(lambda: import_plan(request, progress=progress))
+        if json_out:
+            print_json(result)
+        else:
+            _show_plan(result.plan)
+            if result.not_carried:
+                print_findings(result.not_carried, title="What your setup says that the plan carries otherwise")
+            for file, path in sorted(result.files.items()):
+                console.print(f"  wrote {file}: {path}", markup=False, highlight=False, soft_wrap=True)
+            if result.previous_plan:
+                console.print(f"Replaced the earlier plan; it is kept in {result.previous_plan}",
+                              markup=False, highlight=False, soft_wrap=True)
             _show_gate(result.gate2)
         exit_for(result.gate2.verdict)
 
