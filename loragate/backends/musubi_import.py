@@ -12,7 +12,7 @@ from typing import Any
 from loragate.backends.musubi import ATTENTION_FLAGS
 from loragate.backends.reading import (
     DatasetFacts, Folder, ImportContext, Number, attention_of, common_parent, dataset_from, finish, network_from, on_cpu,
-    optimizer_from, precision_from, preset_repeats, recognise_family, resolution_of, sampling_from, schedule_from, toml_table,
+    optimizer_from, precision_from, preset_repeats, recognise_family, resolution_of, sampling_from, schedule_from, toml_table, updated,
 )
 from loragate.catalog.models import ModelFamily, get_family, load_catalog
 from loragate.errors import LoragateError
@@ -110,14 +110,14 @@ def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset
     facts = dataset_facts(dataset, dataset_where)
     caches = [f.cache_dir for f in facts.folders if f.cache_dir]
     num = Number(first)
-    memory = _memory(family).model_copy(update={
+    memory = updated(_memory(family), {
         "mixed_precision": precision_from(first), "fp8_base": first.has("--fp8_base"), "fp8_scaled": first.has("--fp8_scaled"),
-        "blocks_to_swap": num.int("--blocks_to_swap") or 0, "gradient_checkpointing": first.has("--gradient_checkpointing"),
+        "blocks_to_swap": num.int("--blocks_to_swap", 0) or 0, "gradient_checkpointing": first.has("--gradient_checkpointing"),
         "attention": attention_of(first, ATTENTION_FLAGS), "offload_inactive_dit": first.has("--offload_inactive_dit"),
         "fp8_text_encoder": any(i.has("--fp8_t5") for i in (text, *trains) if i is not None),
     })
     timesteps = _timesteps(family) or TimestepSpec()
-    timesteps = timesteps.model_copy(update={
+    timesteps = updated(timesteps, {
         "timestep_sampling": first.value("--timestep_sampling") or "sigma",
         "discrete_flow_shift": num.float("--discrete_flow_shift"),
         "min_timestep": None if split else num.int("--min_timestep"),

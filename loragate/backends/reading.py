@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -23,6 +23,9 @@ from loragate.plan.model import (
 from loragate.validate.invocation import Invocation
 from loragate.vocabulary import Platform, PresetName, TrainingType
 
+
+T = TypeVar("T", int, float)
+P = TypeVar("P", bound=BaseModel)
 
 # What both trainers use when a flag is left out (sd-scripts library/train_util.py,
 # musubi-tuner training/parser_common.py): --learning_rate 2e-6, --max_train_steps 1600.
@@ -72,20 +75,27 @@ class Number:
     def __init__(self, inv: Invocation) -> None:
         self.inv = inv
 
-    def float(self, flag: str) -> float | None:
+    def float(self, flag: str, above: float | None = None) -> float | None:
         raw = self.inv.value(flag)
         if raw is None:
             return None
         try:
-            return float(raw)
+            value = float(raw)
         except ValueError:
             raise LoragateError(f"{flag} {raw!r} ({self.inv.where(flag)}) is not a number.",
                                 f"Correct {flag} in your script and import it again.") from None
+        if above is not None and not value > above:
+            raise LoragateError(f"{flag} {raw} ({self.inv.where(flag)}) must be above {above:g}.",
+                                f"Correct {flag} in your script and import it again.")
+        return value
 
-    def int(self, flag: str) -> int | None:
+    def int(self, flag: str, least: int | None = None) -> int | None:
         value = self.float(flag)
         if value is not None and value != int(value):
             raise LoragateError(f"{flag} {self.inv.value(flag)!r} ({self.inv.where(flag)}) is not a whole number.",
+                                f"Correct {flag} in your script and import it again.")
+        if value is not None and least is not None and value < least:
+            raise LoragateError(f"{flag} {self.inv.value(flag)} ({self.inv.where(flag)}) must be at least {least}.",
                                 f"Correct {flag} in your script and import it again.")
         return None if value is None else int(value)
 
@@ -113,8 +123,8 @@ def _script_name(path: str | None) -> str:
 def network_from(inv: Invocation, family: ModelFamily) -> NetworkSpec:
     """--network_module/dim/alpha/args/weights (argv.add_network). sd-scripts defaults alpha to 1."""
     num = Number(inv)
-    dim = num.int("--network_dim") or 4
-    alpha = num.float("--network_alpha")
+    dim = _or(num.int("--network_dim", 1), 4)  # sd-scripts and musubi: None means 4
+    alpha = num.float("--network_alpha", 0)
     return NetworkSpec(module=inv.value("--network_module") or family.network_module, dim=dim,
                        alpha=alpha if alpha is not None else 1.0, args=list(inv.values("--network_args")),
                        weights=inv.value("--network_weights"))
@@ -131,9 +141,9 @@ def optimizer_from(inv: Invocation, trainer: str) -> OptimizerSpec:
     info = next((o for o in known if o.type_for(trainer).lower() == kind.lower()), None)
     extra = [f for f in (info.extra_flags if info else []) if inv.has(f)]
     return OptimizerSpec(
-        type=kind, learning_rate=num.float("--learning_rate") or TRAINER_DEFAULT_LR,
+        type=kind, learning_rate=_or(num.float("--learning_rate", 0), TRAINER_DEFAULT_LR),
         args=list(inv.values("--optimizer_args")), lr_scheduler=inv.value("--lr_scheduler") or "constant",
-        lr_scheduler_min_lr_ratio=num.float("--lr_scheduler_min_lr_ratio"), lr_warmup_steps=num.int("--lr_warmup_steps") or 0,
+        lr_scheduler_min_lr_ratio=num.float("--lr_scheduler_min_lr_ratio"), lr_warmup_steps=_or(num.int("--lr_warmup_steps", 0), 0),
         extra_flags=extra,
     )
 
@@ -141,18 +151,19 @@ def optimizer_from(inv: Invocation, trainer: str) -> OptimizerSpec:
 def schedule_from(inv: Invocation, batch_size: int) -> ScheduleSpec:
     """Epochs or a step limit, save cadence, accumulation and seed (argv.add_length)."""
     num = Number(inv)
-    epochs, steps = num.int("--max_train_epochs"), num.int("--max_train_steps")
+    epochs, steps = num.int("--max_train_epochs", 1), num.int("--max_train_steps", 1)
     return ScheduleSpec(
-        max_train_epochs=epochs or ScheduleSpec().max_train_epochs,
-        max_train_steps=(steps or TRAINER_DEFAULT_STEPS) if epochs is None else None,
-        save_every_n_epochs=num.int("--save_every_n_epochs") or 0,
+        max_train_epochs=_or(epochs, ScheduleSpec().max_train_epochs),
+        max_train_steps=_or(steps, TRAINER_DEFAULT_STEPS) if epochs is None else None,
+        save_every_n_epochs=_or(num.int("--save_every_n_epochs", 0), 0),
         batch_size=batch_size,
-        gradient_accumulation_steps=num.int("--gradient_accumulation_steps") or 1,
-        seed=_or(num.int("--seed"), ScheduleSpec().seed),  # no seed: random in the trainer; the plan fixes one
+        gradient_accumulation_steps=_or(num.int("--gradient_accumulation_steps", 1), 1),
+        seed=_or(num.int("--seed", 0), ScheduleSpec().seed),  # no seed: random in the trainer; the plan fixes one
     )
 
 
-def _or(value: int | None, default: int) -> int:
+def _or(value: T | None, default: T) -> T:
+    """The value read, else the default: a 0 written in a script stays 0 (and the plan's bounds judge it)."""
     return default if value is None else value
 
 
@@ -162,8 +173,8 @@ def sampling_from(inv: Invocation) -> SamplingSpec | None:
     if not prompts:
         return None
     num = Number(inv)
-    return SamplingSpec(prompts_file=prompts, every_n_epochs=num.int("--sample_every_n_epochs"),
-                        every_n_steps=num.int("--sample_every_n_steps"), at_first=inv.has("--sample_at_first"),
+    return SamplingSpec(prompts_file=prompts, every_n_epochs=num.int("--sample_every_n_epochs", 1),
+                        every_n_steps=num.int("--sample_every_n_steps", 1), at_first=inv.has("--sample_at_first"),
                         note=f"Samples as your setup makes them, with the prompts in {prompts}.")
 
 
@@ -176,6 +187,12 @@ def precision_from(inv: Invocation) -> str:
 def attention_of(inv: Invocation, choices: dict[str, list[str]]) -> str:
     """The attention whose flag the command sets (the first of each choice's flags names it)."""
     return next((name for name, flags in choices.items() if inv.has(flags[0])), "sdpa")
+
+
+def updated(part: P, changes: dict[str, Any]) -> P:
+    """A plan part with values read from the setup, validated (model_copy would not check the bounds,
+    so a `--blocks_to_swap -3` would slip into the plan)."""
+    return type(part).model_validate({**part.model_dump(), **changes})
 
 
 def on_cpu(inv: Invocation) -> bool:
@@ -197,12 +214,12 @@ def dataset_from(facts: DatasetFacts, family: ModelFamily, num_repeats: int, cac
                                   resolution=facts.resolution, cache_dir=cache_dir or "",
                                   frames=facts.target_frames or None, frame_extraction=facts.frame_extraction or "head")
         found = {s.path: s for s in spec.subsets}
-    subsets = [found[f.path].model_copy(update={"num_repeats": f.num_repeats, "cache_dir": f.cache_dir}) if f.path in found
+    subsets = [updated(found[f.path], {"num_repeats": f.num_repeats, "cache_dir": f.cache_dir}) if f.path in found
                else DatasetSubset(kind=f.kind, path=f.path, num_repeats=f.num_repeats, cache_dir=f.cache_dir)  # type: ignore[arg-type]
                for f in facts.folders]
     images = [s.path for s in subsets if s.kind == "image"]
     videos = [s.path for s in subsets if s.kind == "video"]
-    return spec.model_copy(update={
+    return updated(spec, {
         "subsets": subsets, "image_dir": images[0] if images else None, "video_dir": videos[0] if videos else None,
         "resolution": facts.resolution, "num_repeats": num_repeats, "enable_bucket": facts.enable_bucket,
         "bucket_no_upscale": facts.bucket_no_upscale, "target_frames": facts.target_frames if videos else [],

@@ -11,7 +11,7 @@ from typing import Any
 
 from loragate.backends.reading import (
     DatasetFacts, Folder, ImportContext, Number, attention_of, dataset_from, finish, network_from, on_cpu, optimizer_from,
-    precision_from, preset_repeats, recognise_family, resolution_of, sampling_from, schedule_from, toml_table,
+    precision_from, preset_repeats, recognise_family, resolution_of, sampling_from, schedule_from, toml_table, updated,
 )
 from loragate.backends.sdscripts import ATTENTION_FLAGS, _script_kind
 from loragate.catalog.models import get_family, load_catalog
@@ -67,9 +67,9 @@ def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset
     num = Number(train)
     facts = dataset_facts(dataset, dataset_where)
     te_cache = train.has("--cache_text_encoder_outputs")
-    memory = _memory(family).model_copy(update={
+    memory = updated(_memory(family), {
         "mixed_precision": precision_from(train), "fp8_base": train.has("--fp8_base"),
-        "blocks_to_swap": (num.int("--blocks_to_swap") or 0) if kind == "flux" else 0,
+        "blocks_to_swap": (num.int("--blocks_to_swap", 0) or 0) if kind == "flux" else 0,
         "gradient_checkpointing": train.has("--gradient_checkpointing"), "attention": attention_of(train, ATTENTION_FLAGS),
         "cache_latents": train.has("--cache_latents"),
         "cache_text_encoder_outputs": te_cache if kind != "sd" else _memory(family).cache_text_encoder_outputs,
@@ -77,7 +77,7 @@ def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset
     })
     timesteps = _timesteps(family)
     if kind == "flux":
-        timesteps = (timesteps or TimestepSpec()).model_copy(update={
+        timesteps = updated(timesteps or TimestepSpec(), {
             "timestep_sampling": train.value("--timestep_sampling") or "sigma",
             "discrete_flow_shift": num.float("--discrete_flow_shift") if train.value("--timestep_sampling") == "shift" else None,
             "model_prediction_type": train.value("--model_prediction_type") or "sigma_scaled",
