@@ -19,7 +19,7 @@ from loragate.plain import describe_validation
 
 INSTRUCTIONS = (
     "loragate checks a LoRA training run before any GPU time is spent. Work through the gates in "
-    "order: audit_dataset (Gate 1), generate_config / validate_config / estimate_vram (Gate 2), "
+    "order: audit_dataset (Gate 1), generate_config (or import_plan for the artist's own script) / validate_config / estimate_vram (Gate 2), "
     "validate_env (Gate 3), dry_run (Gate 4). launch refuses until all four are GO for the current "
     "dataset, plan and machine; gate_status says which gate is missing or stale. Explain every "
     "finding to the artist in plain words with its fix."

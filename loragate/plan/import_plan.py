@@ -20,6 +20,7 @@ from loragate.backends.reading import ImportContext
 from loragate.errors import LoragateError
 from loragate.findings import Finding, sort_findings
 from loragate.names import check_name
+from loragate.plain import describe_validation
 from loragate.plan.gate2 import Gate2Report
 from loragate.plan.model import TrainingPlan, plan_problem
 from loragate.progress import ProgressFn, or_silent
@@ -47,9 +48,7 @@ def import_request(**values: object) -> ImportRequest:
     try:
         return ImportRequest.model_validate(values)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(k) for k in first["loc"]) or "a value"
-        raise LoragateError(f"The import cannot start: {where} is wrong ({first['msg']}).",
+        raise LoragateError(f"The import cannot start: {describe_validation(exc)}",
                             "Correct it and import again (`loragate plan import --help` lists the choices).") from exc
 
 
