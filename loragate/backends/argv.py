@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from loragate.backends.cpu import CPU_ENV, accelerate_cpu_options, is_cpu
 from loragate.catalog.models import ModelFamily
@@ -48,6 +48,38 @@ class Argv:
         return [item for item in self.items if item.startswith("--")]
 
 
+def final_lora(output_dir: str, output_name: str) -> str:
+    """`{output_dir}/{output_name}.safetensors`, the name both trainers give the final LoRA
+    (reference musubi-tuner.md §3 "Checkpoints", sd-scripts.md §4.3)."""
+    return str(Path(output_dir) / f"{output_name}.safetensors")
+
+
+def argv_values(argv: list[str]) -> dict[str, str]:
+    """flag -> value for `--flag value` and `--flag=value` pairs."""
+    values: dict[str, str] = {}
+    for i, arg in enumerate(argv):
+        if not arg.startswith("--"):
+            continue
+        if "=" in arg:
+            flag, value = arg.split("=", 1)
+            values[flag] = value
+        elif i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+            values[arg] = argv[i + 1]
+    return values
+
+def final_lora_of(argv: list[str]) -> str | None:
+    """The final LoRA a training argv writes, for commands recorded before `Command.output` existed."""
+    values = argv_values(argv)
+    if "--output_dir" not in values or "--output_name" not in values:
+        return None
+    return final_lora(values["--output_dir"], values["--output_name"])
+
+
+def logs_of(argv: list[str]) -> str | None:
+    """The TensorBoard folder a training argv writes, for commands recorded before `Command.logs` existed."""
+    return argv_values(argv).get("--logging_dir")
+
+
 def python_of(plan: TrainingPlan) -> str:
     return plan.trainer_python or "python"
 
@@ -91,7 +123,11 @@ def add_logging(argv: Argv, output_dir: str) -> None:
     """TensorBoard logs under the output folder: per-step loss and learning rate, which the monitor
     reads for the loss curve. Both trainers log to TensorBoard when --logging_dir is set, and
     accelerate skips the logger without a word when the trainer's environment lacks tensorboard."""
-    argv.opt("--logging_dir", str(PurePosixPath(output_dir) / LOGS_DIR))
+    argv.opt("--logging_dir", logs_dir(output_dir))
+
+
+def logs_dir(output_dir: str) -> str:
+    return str(PurePosixPath(output_dir) / LOGS_DIR)
 
 
 def command_env(plan: TrainingPlan) -> dict[str, str]:

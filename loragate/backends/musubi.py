@@ -7,7 +7,7 @@ from typing import Any
 
 from loragate.backends.argv import (
     Argv, accelerate_launch, add_attention, add_length, add_loader, add_logging, add_network, add_optimizer,
-    add_sampling, command_env, need_dataset_toml, need_file, precision, python_of, script_of,
+    add_sampling, command_env, final_lora, logs_dir, need_dataset_toml, need_file, precision, python_of, script_of,
 )
 from loragate.backends.reading import ImportContext
 from loragate.backends.toml_text import dataset_toml_text
@@ -138,7 +138,9 @@ class MusubiBackend:
         for expert in runs:
             argv = self._train(plan, family, expert, max_train_steps=max_train_steps, output_dir=output_dir)
             what = f"Train the {expert.expert}-noise expert's LoRA." if expert else "Train the LoRA."
-            cmds.append(Command(stage="train", argv=argv, expert=expert.expert if expert else None, cwd=cwd, env=env,
+            output = final_lora(output_dir or plan.output_dir, expert.output_name if expert else plan.output_name)
+            cmds.append(Command(stage="train", argv=argv, expert=expert.expert if expert else None, cwd=cwd, env=env, output=output,
+                                logs=logs_dir(output_dir or plan.output_dir),
                                 description=what))
         return cmds
 

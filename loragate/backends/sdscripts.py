@@ -10,7 +10,7 @@ from typing import Any
 
 from loragate.backends.argv import (
     Argv, accelerate_launch, add_attention, add_length, add_loader, add_logging, add_network, add_optimizer,
-    add_sampling, command_env, need_dataset_toml, need_file, precision, script_of,
+    add_sampling, command_env, final_lora, logs_dir, need_dataset_toml, need_file, precision, script_of,
 )
 from loragate.backends.cpu import is_cpu
 from loragate.backends.reading import ImportContext
@@ -106,6 +106,8 @@ class SdScriptsBackend:
         need_dataset_toml(plan)
         argv = self._train(plan, family, max_train_steps=max_train_steps, output_dir=output_dir)
         return [Command(stage="train", argv=argv, cwd=plan.trainer_dir, env=command_env(plan),
+                        output=final_lora(output_dir or plan.output_dir, plan.output_name),
+                        logs=logs_dir(output_dir or plan.output_dir),
                         description="Cache latents and captions, then train the LoRA.")]
 
     def _train(

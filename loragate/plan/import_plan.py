@@ -95,6 +95,12 @@ def plan_from_setup(request: ImportRequest, allowed: Callable[[Path], bool] | No
     config = setup.dataset_for(trains[0]) or (next(iter(setup.datasets.values())) if len(setup.datasets) == 1 else None)
     if config is None or config.error is not None:
         named = trains[0].value("--dataset_config")
+        if named is None and trains[0].has("--train_data_dir"):
+            raise LoragateError(
+                "This command names its pictures with --train_data_dir instead of a dataset TOML; loragate imports "
+                "setups that use a dataset TOML.",
+                "Write a dataset TOML for the folder (resources/backends/kohya-sd-scripts.md shows one), pass it with "
+                "--dataset_config, and import again.")
         why = f" ({config.error})" if config is not None and config.error else ""
         raise LoragateError(
             f"The dataset TOML{' ' + named if named else ''} could not be read{why}: it says which folders to train on.",

@@ -45,6 +45,9 @@ class Command(PlanPart):
     cwd: str | None = Field(default=None, description="Folder to run in (the trainer's checkout).")
     description: str = ""
     env: dict[str, str] = Field(default_factory=dict, description="Environment variables the command needs on top of the caller's.")
+    output: str | None = Field(default=None, description="The LoRA file a training step writes when it ends (set by the "
+                               "backend): where the supervisor, the monitor and Gate 4 look for it.")
+    logs: str | None = Field(default=None, description="The folder a training step writes its TensorBoard logs to (set by the backend).")
 
 
 class WeightPaths(PlanPart):

@@ -51,7 +51,7 @@ def _inferred_exit(command: Command, log: Path) -> int:
     """0 when the run left what a success leaves (a training: steps and a usable final LoRA; a
     caching step: no error in its log), else 1 so the log is read for the error."""
     if command.stage == "train":
-        final = final_checkpoint(command.argv)
+        final = final_checkpoint(command)
         return 0 if final and safetensors_problem(final) is None and read_step_progress(log).steps > 0 else 1
     failure = classify_failure(command.stage, 1, read_tail(log), command.argv, prefix="RUN")
     return 0 if failure is None or failure.kind == "exit_code" else 1

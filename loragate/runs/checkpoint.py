@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from loragate.environment.safetensors_header import HeaderProblem, read_header
-from loragate.runs.classify import argv_values
+
+if TYPE_CHECKING:
+    from loragate.plan.model import Command
+    from loragate.runs.job import ProcessRecord
 
 
 def lora_rank(path: Path) -> int | None:
@@ -35,10 +40,10 @@ def safetensors_problem(path: Path) -> str | None:
     return None
 
 
-def final_checkpoint(argv: list[str]) -> Path | None:
-    """`{output_dir}/{output_name}.safetensors`, the name both trainers give the final LoRA
-    (musubi-tuner.md §3 "Checkpoints", sd-scripts.md §4.3)."""
-    values = argv_values(argv)
-    if "--output_dir" not in values or "--output_name" not in values:
-        return None
-    return Path(values["--output_dir"]) / f"{values['--output_name']}.safetensors"
+def final_checkpoint(step: "Command | ProcessRecord") -> Path | None:
+    """The final LoRA a training step writes, as its backend recorded it in the command (and the
+    job); steps recorded before that are read by the backend from their command line."""
+    from loragate.backends.argv import final_lora_of
+
+    output = step.output or final_lora_of(step.argv)
+    return Path(output) if output else None

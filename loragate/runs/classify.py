@@ -16,6 +16,7 @@ from typing import Callable, Literal
 
 from pydantic import BaseModel, Field
 
+from loragate.backends.argv import argv_values
 from loragate.findings import Finding
 from loragate.runs.richlog import log_lines
 
@@ -168,20 +169,6 @@ class StepOutcome:
 
 Rule = Callable[[StepOutcome], "tuple[FailureKind, str, str, str | None, str] | None"]
 # A rule returns (kind, message, fix, flag, evidence line) or None.
-
-
-def argv_values(argv: list[str]) -> dict[str, str]:
-    """flag -> value for `--flag value` and `--flag=value` pairs."""
-    values: dict[str, str] = {}
-    for i, arg in enumerate(argv):
-        if not arg.startswith("--"):
-            continue
-        if "=" in arg:
-            flag, value = arg.split("=", 1)
-            values[flag] = value
-        elif i + 1 < len(argv) and not argv[i + 1].startswith("--"):
-            values[arg] = argv[i + 1]
-    return values
 
 
 def _weight_flag(o: StepOutcome, line: str | None = None, want_missing: bool = False) -> str | None:

@@ -32,6 +32,8 @@ class ProcessRecord(BaseModel):
     expert: Literal["high", "low"] | None = None
     argv: list[str]
     cwd: str | None = None
+    output: str | None = Field(default=None, description="The LoRA file the step writes when it ends (training steps).")
+    logs: str | None = Field(default=None, description="The folder it writes TensorBoard logs to (training steps).")
     log: str = Field(description="Absolute path of this process's log.")
     pid: int | None = None
     status: ProcessStatus = "pending"

@@ -208,7 +208,7 @@ def _final_exists(facts: LogFacts, proc: ProcessRecord | None) -> bool:
     if proc is not None:
         from loragate.runs.checkpoint import final_checkpoint, safetensors_problem
 
-        final = final_checkpoint(proc.argv)
+        final = final_checkpoint(proc)
         if final is not None:
             return safetensors_problem(final) is None
     return facts.model_saved and bool(facts.saved) and Path(facts.saved[-1]).exists()
@@ -376,9 +376,9 @@ def _nothing_started(job: Job | None, supervised: bool) -> tuple[Status, str | N
 def _logging_dir(proc: ProcessRecord | None) -> Path | None:
     if proc is None:
         return None
-    from loragate.runs.classify import argv_values
+    from loragate.backends.argv import logs_of
 
-    value = argv_values(proc.argv).get("--logging_dir")
+    value = proc.logs or logs_of(proc.argv)  # jobs recorded before the folder was: the backend reads the command
     return Path(value) if value else None
 
 

@@ -125,6 +125,8 @@ class Supervisor:
             expert=command.expert,
             argv=command.argv,
             cwd=command.cwd,
+            output=command.output,
+            logs=command.logs,
             log=str(log),
             gpu=gpu,
             status="running",
@@ -146,7 +148,7 @@ class Supervisor:
             steps_completed=steps, prefix="RUN", trainer_python=plan.trainer_python,
         )
         if failure is None and run.command.stage == "train":
-            final = final_checkpoint(run.command.argv)
+            final = final_checkpoint(run.command)
             problem = safetensors_problem(final) if final else "the command names no output file"
             if problem:
                 failure = Failure(
@@ -302,7 +304,7 @@ class Supervisor:
                 for k, failure in results.items():
                     if failure is None:
                         done_experts.add(batch[k][0].expert)
-                        finished.append(str(final_checkpoint(batch[k][0].argv)))
+                        finished.append(str(final_checkpoint(batch[k][0])))
                     else:
                         failures.append((batch[k][0], failure))
                 if failures:
@@ -351,7 +353,7 @@ class Supervisor:
                 failures.append((run.command, failure))
             elif run.command.stage == "train":
                 done_experts.add(run.command.expert)
-                finished.append(str(final_checkpoint(run.command.argv)))
+                finished.append(str(final_checkpoint(run.command)))
             else:
                 done_roles.add(record.role)
         # caching comes before training: once a trainer ran, the caches are there. A caching step
