@@ -19,6 +19,7 @@ from loragate.cloud.prices import card, table_offers
 from loragate.cloud.runtime import run_time
 from loragate.cloud.sizing import image_for
 from loragate.cloud.sync import source_root
+from loragate.environment.trainer import trainer_facts
 from loragate.errors import LoragateError
 from loragate.plan.fit import SAFETY_MARGIN, estimate_gb
 from loragate.plan.paths import PLATFORM_ROOTS
@@ -29,7 +30,6 @@ APP_FILE = "modal_app.py"
 VOLUME_MOUNT = "/vol"
 MAX_TIMEOUT_S = 24 * 3600
 STAGE_TIMEOUT_S = {"check": 2 * 3600, "cache": 2 * 3600}
-TRAINER_REPOS = {"musubi": "https://github.com/kohya-ss/musubi-tuner", "sdscripts": "https://github.com/kohya-ss/sd-scripts"}
 
 
 class ModalApp(BaseModel):
@@ -125,7 +125,7 @@ volume = modal.Volume.from_name({volume!r}, create_if_missing=True)
 image = (
     modal.Image.from_registry({base_image!r})
     .apt_install("git")
-    .run_commands("git clone --depth 1 {TRAINER_REPOS[backend]} {trainer_dir}", {install!r})
+    .run_commands("git clone --depth 1 {trainer_facts(backend).repository} {trainer_dir}", {install!r})
     .add_local_dir({loragate_src!r}, "/opt/loragate-src", copy=True,
                    ignore=[".venv", ".git", "grimoire", "tests", "benchmarks", "**/__pycache__"])
     .run_commands("pip install /opt/loragate-src")

@@ -88,12 +88,13 @@ def hardware_fingerprint() -> str:
 
 def machine_fingerprint() -> str:
     """Everything Gate 3 judged: the hardware, the visible GPUs, each trainer's checkout and interpreter."""
+    from loragate.environment.trainer import load_trainer_data
+
     parts = [
         socket.gethostname(),
         platform.machine(),
         _gpu_identity(),
         os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>"),
-        _trainer_identity("musubi"),
-        _trainer_identity("sdscripts"),
+        *(_trainer_identity(backend) for backend in sorted(load_trainer_data().trainer)),
     ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()

@@ -12,14 +12,13 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from pydantic import BaseModel, Field
 
-from loragate.environment.trainer import GUESSED_PYTHON, find_trainer_python, locate_trainer, venv_python
+from loragate.environment.trainer import GUESSED_PYTHON, find_trainer_python, locate_trainer, trainer_facts, venv_python
 from loragate.errors import LoragateError
 from loragate.plan.model import BackendName, Platform
 from loragate.studio import read_studio
 from loragate.workspace import project_dir, workspace_root
 
 PLATFORM_ROOTS: dict[str, str] = {"runpod": "/workspace", "modal": "/root"}
-TRAINER_FOLDERS: dict[str, str] = {"musubi": "musubi-tuner", "sdscripts": "sd-scripts"}
 DATASET_TOML = "dataset.toml"
 
 
@@ -132,7 +131,8 @@ def _trainer_dir(backend: BackendName, platform: Platform, base: Path | PurePosi
         found = locate_trainer(backend).path
         if found:
             return found
-    return str(base / TRAINER_FOLDERS[backend])
+    # the folder `git clone` of the trainer's repository makes (trainers.toml)
+    return str(base / PurePosixPath(trainer_facts(backend).repository).name)
 
 
 def _trainer_python(trainer_dir: str, platform: Platform) -> str:
