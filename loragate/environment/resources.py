@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from loragate.catalog.models import ModelFamily
-from loragate.environment.trainer import TokenizerFacts
+from loragate.environment.trainer import TokenizerFacts, trainer_facts
 from loragate.findings import Finding
 from loragate.plan.model import TrainingPlan
 
@@ -89,7 +89,7 @@ def cache_bytes(plan: TrainingPlan, family: ModelFamily) -> int:
             latent_frames = (frame_count - 1) // max(family.latent_frame_stride, 1) + 1
             total += videos * clips_per_target * per_image * latent_frames
     group = family.group
-    if plan.backend == "musubi" or plan.memory.cache_text_encoder_outputs:
+    if trainer_facts(plan.backend).caches_in_steps or plan.memory.cache_text_encoder_outputs:
         total += (images + videos) * TE_CACHE_BYTES.get(group, TE_CACHE_BYTES["sd"])
     return total
 
@@ -97,7 +97,7 @@ def cache_bytes(plan: TrainingPlan, family: ModelFamily) -> int:
 def checkpoint_bytes(plan: TrainingPlan, family: ModelFamily) -> tuple[int, int]:
     """(bytes of one saved LoRA, how many the run leaves on disk)."""
     params = family.lora_params_per_rank * plan.network.dim
-    if plan.backend == "sdscripts" and not plan.memory.network_train_unet_only:
+    if trainer_facts(plan.backend).trains_text_encoder and not plan.memory.network_train_unet_only:
         params += family.te_lora_params_per_rank * plan.network.dim
     schedule = plan.schedule
     saves = max(1, schedule.max_train_epochs // max(schedule.save_every_n_epochs, 1)) + 1

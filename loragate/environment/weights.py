@@ -17,6 +17,7 @@ from loragate.catalog.models import ModelFamily
 from loragate.environment.safetensors_header import (
     MUSUBI_DIT_PREFIXES, PICKLE_SUFFIXES, HeaderProblem, Inspection, inspect, read_header,
 )
+from loragate.environment.trainer import trainer_facts
 from loragate.findings import Finding
 from loragate.nextstep import step
 from loragate.plan.model import TrainingPlan
@@ -119,7 +120,7 @@ def inspect_file(role: str, raw: str | None, allow_hub: bool) -> WeightFile:
 
 
 def read_weights(plan: TrainingPlan, family: ModelFamily | None) -> WeightsSection:
-    allow_hub = plan.backend == "sdscripts"
+    allow_hub = trainer_facts(plan.backend).base_model_from_hub
     rows = plan_weights(plan, family)
     return WeightsSection(files=[inspect_file(role, path, allow_hub and role == "base_model") for role, path, _ in rows])
 

@@ -26,6 +26,12 @@ def precision_text(mixed: str, released: str, backend: str) -> str:
             "pair against what the trainer accepts (Gate 2).")
 
 
+def _default_caption(plan: TrainingPlan) -> str:
+    facts = trainer_facts(plan.backend)
+    default = facts.default_caption_extension
+    return f" ({facts.display_name} would look for '{default}' unless told)." if default and default != plan.dataset.caption_extension else "."
+
+
 def explain_plan(plan: TrainingPlan, family: ModelFamily) -> dict[str, str]:
     """Why each non-preset value is what it is, in words an artist follows."""
     mem, ds = plan.memory, plan.dataset
@@ -38,7 +44,7 @@ def explain_plan(plan: TrainingPlan, family: ModelFamily) -> dict[str, str]:
         ),
         "dataset.caption_extension": (
             f"Captions are read from the '{ds.caption_extension}' file beside each picture"
-            + (" (sd-scripts would look for '.caption' unless told)." if plan.backend == "sdscripts" else ".")
+            + _default_caption(plan)
         ),
         "memory.mixed_precision": precision_text(mem.mixed_precision, family.weights_precision, plan.backend),
         "memory.gradient_checkpointing": (
@@ -56,7 +62,7 @@ def explain_plan(plan: TrainingPlan, family: ModelFamily) -> dict[str, str]:
         )
     if mem.blocks_to_swap:
         why["memory.blocks_to_swap"] = swap_words(family, mem.blocks_to_swap) + " It lets the run fit a smaller card."
-    if mem.cache_text_encoder_outputs or plan.backend == "musubi":
+    if mem.cache_text_encoder_outputs or trainer_facts(plan.backend).caches_in_steps:
         why["memory.cache_text_encoder_outputs"] = (
             "Captions are turned into the model's language once, before training, so the large text encoder "
             "does not sit in graphics memory during training."
@@ -156,7 +162,7 @@ def _machinery_words(plan: TrainingPlan, family: ModelFamily) -> dict[str, str]:
             if plan.schedule.seed is not None else "No seed: every run makes different random choices."
         ),
     }
-    if mem.cache_latents or plan.backend == "musubi":
+    if mem.cache_latents or trainer_facts(plan.backend).caches_in_steps:
         why["memory.cache_latents"] = (
             "Pictures and clips are turned into the model's compact form once, before training, instead of at every step."
         )
