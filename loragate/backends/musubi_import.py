@@ -12,7 +12,7 @@ from typing import Any
 from loragate.backends.musubi import ATTENTION_FLAGS
 from loragate.backends.reading import (
     DatasetFacts, Folder, ImportContext, Number, attention_of, common_parent, dataset_from, finish, network_from, on_cpu,
-    optimizer_from, precision_from, preset_repeats, recognise_family, resolution_of, sampling_from, schedule_from, toml_table, updated,
+    optimizer_from, precision_from, preset_repeats, recognise_family, resolution_of, sampling_from, schedule_from, toml_table, trains_of, updated,
 )
 from loragate.catalog.models import ModelFamily, get_family, load_catalog
 from loragate.errors import LoragateError
@@ -76,10 +76,7 @@ def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset
     from loragate.plan.new import _memory, _timesteps
     from loragate.plan.paths import plan_paths
 
-    trains = [i for i in invocations if i.stage == "train"]
-    if not trains:
-        raise LoragateError("No musubi-tuner training command (wan_train_network.py ...) was found.",
-                            "Give the script or command line that trains, with its cache commands and dataset TOML.")
+    trains = trains_of(invocations, "musubi-tuner", "wan_train_network.py", "its cache commands and dataset TOML")
     families = [f for f in load_catalog().families.values() if f.trainer == "musubi"]
     family = get_family(ctx.model) if ctx.model else recognise_family(families, trains[0], guess)
     stages = {i.stage: i for i in invocations if i.stage != "train"}

@@ -100,6 +100,15 @@ class Number:
         return None if value is None else int(value)
 
 
+def trains_of(invocations: list[Invocation], trainer: str, example: str, rest: str) -> list[Invocation]:
+    """The training commands among a setup's; none is an error that says what to give."""
+    trains = [i for i in invocations if i.stage == "train"]
+    if not trains:
+        raise LoragateError(f"No {trainer} training command ({example} ...) was found.",
+                            f"Give the script or command line that trains, with {rest}.")
+    return trains
+
+
 def recognise_family(families: list[ModelFamily], train: Invocation, guess: str | None) -> ModelFamily:
     """The family whose training script (and musubi --task) the command runs. Families sharing a
     script (SDXL, Pony, Illustrious) are told apart by `guess` (what the weights' names say), else

@@ -11,7 +11,7 @@ from typing import Any
 
 from loragate.backends.reading import (
     DatasetFacts, Folder, ImportContext, Number, attention_of, dataset_from, finish, network_from, on_cpu, optimizer_from,
-    precision_from, preset_repeats, recognise_family, resolution_of, sampling_from, schedule_from, toml_table, updated,
+    precision_from, preset_repeats, recognise_family, resolution_of, sampling_from, schedule_from, toml_table, trains_of, updated,
 )
 from loragate.backends.sdscripts import ATTENTION_FLAGS, _script_kind
 from loragate.catalog.models import get_family, load_catalog
@@ -56,11 +56,7 @@ def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset
     from loragate.plan.new import _memory, _timesteps
     from loragate.plan.paths import plan_paths
 
-    trains = [i for i in invocations if i.stage == "train"]
-    if not trains:
-        raise LoragateError("No sd-scripts training command (sdxl_train_network.py ...) was found.",
-                            "Give the script or command line that trains, with its dataset TOML.")
-    train = trains[0]
+    train = trains_of(invocations, "sd-scripts", "sdxl_train_network.py", "its dataset TOML")[0]
     families = [f for f in load_catalog().families.values() if f.trainer == "sdscripts"]
     family = get_family(ctx.model) if ctx.model else recognise_family(families, train, guess)
     kind = _script_kind(family)
