@@ -94,6 +94,8 @@ def _calls(s: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
                              "gpu_gb": 24, "weights": {"base_model": s["weights"]["base_model"]}}),
         ("check_plan", {"name": "gen"}),
         ("validate_config", {"files": [str(gen / "train.sh"), str(gen / "dataset.toml")]}),
+        ("import_plan", {"name": "imp", "trigger": "mira woman", "gpu_gb": 24,
+                         "files": [str(gen / "train.sh"), str(gen / "dataset.toml")]}),
         ("validate_env", {"backend": "musubi"}),
         ("gate_status", {"project": "mira"}),
         ("evaluate", {"project": "mira", "checkpoints": [str(s["trained"])], "engine": "scripts"}),

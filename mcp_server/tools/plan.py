@@ -102,8 +102,9 @@ def register(mcp: MCPServer) -> None:
         replace: Annotated[bool, Field(description="Replace the project's existing plan (kept in plan-history/ first). "
                                                    "Without it, an existing plan is an error: ask the artist before replacing.")] = False,
     ) -> ImportResult:
-        """Read an artist's own musubi-tuner or sd-scripts setup (their script or command line and
-        dataset TOML) into the project's training plan: model family, weights by role, dataset
+        """Call it when the artist brings their own musubi-tuner or sd-scripts setup and wants to train
+        with it through the gates: reads their script or command line and dataset TOML into the
+        project's training plan: model family, weights by role, dataset
         folders, schedule, network, optimizer, timesteps and Wan 2.2 experts, memory options and
         sampling. Writes plan.json, dataset.toml, commands.json, train.sh and config.md and runs Gate 2,
         like generate_config. `not_carried` lists, in plain words, every flag or TOML key the plan

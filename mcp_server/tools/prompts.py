@@ -28,7 +28,8 @@ Steps, in order:
    caption_dataset for the rest; show a few results; re-run audit_dataset.
 4. Gate 2, config: generate_config from a preset (quick, standard, thorough); explain every value;
    estimate_vram with the GPU's memory and its fit plan; check_plan after any edit;
-   validate_config for a command line or TOML the artist brings.
+   validate_config for a command line or TOML the artist brings; import_plan to train with the
+   artist's own script and dataset TOML instead (tell them each entry of its not_carried list).
 5. Gate 3, environment: validate_env with the project.
 6. Gate 4, dry run: dry_run (2-5 real steps).
 7. Confirm time and cost with the artist, then launch (it asks the user to confirm).
