@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -9,16 +10,20 @@ from pydantic import BaseModel, Field
 StageName = Literal["cache_latents", "cache_text_encoder", "train", "unknown"]
 TrainerName = Literal["musubi", "sdscripts"]
 
-# script base name -> (trainer, stage). Module forms (`python -m musubi_tuner.wan_train_network`)
-# are reduced to the same base name by the shell parser.
-KNOWN_SCRIPTS: dict[str, tuple[TrainerName, StageName]] = {
-    "wan_cache_latents.py": ("musubi", "cache_latents"),
-    "wan_cache_text_encoder_outputs.py": ("musubi", "cache_text_encoder"),
-    "wan_train_network.py": ("musubi", "train"),
-    "train_network.py": ("sdscripts", "train"),
-    "sdxl_train_network.py": ("sdscripts", "train"),
-    "flux_train_network.py": ("sdscripts", "train"),
-}
+
+@lru_cache(maxsize=1)
+def known_scripts() -> dict[str, tuple[TrainerName, StageName]]:
+    """script base name -> (trainer, stage), from every model family's scripts in models.toml, so a
+    family added there is recognised here too. Module forms (`python -m musubi_tuner.wan_train_network`)
+    are reduced to the same base name by the shell parser."""
+    from loragate.catalog.models import load_catalog
+
+    found: dict[str, tuple[TrainerName, StageName]] = {}
+    for family in load_catalog().families.values():
+        for stage, path in family.scripts.items():
+            found.setdefault(path.replace("\\", "/").rsplit("/", 1)[-1], (family.trainer, stage))  # type: ignore[arg-type]
+    return found
+
 
 # Other scripts of the two trainers: recognised so a command is not lost, but loragate has no flag
 # list for them, so only the general checks apply.
@@ -30,8 +35,9 @@ OTHER_SCRIPT_PREFIXES: dict[str, TrainerName] = {
 
 
 def classify_script(base: str) -> tuple[TrainerName | None, StageName]:
-    if base in KNOWN_SCRIPTS:
-        return KNOWN_SCRIPTS[base]
+    known = known_scripts()
+    if base in known:
+        return known[base]
     trainer = next((t for prefix, t in OTHER_SCRIPT_PREFIXES.items() if base.startswith(prefix)), None)
     if "cache_latents" in base:
         return trainer, "cache_latents"
