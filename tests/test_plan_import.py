@@ -242,3 +242,52 @@ async def test_mcp_import_plan(workspace: Path, tmp_path: Path) -> None:
         assert again.is_error and "already has a plan" in again.content[0].text
         outside = await client.call_tool("import_plan", {"name": "x", "trigger": "mira", "files": ["/etc/passwd"]})
         assert outside.is_error
+
+
+LAUNCHER = '''import subprocess
+
+RANK = 24
+MODEL = "/m/sd_xl_base_1.0.safetensors"
+
+
+def main():
+    cmd = ["accelerate", "launch", "sdxl_train_network.py", "--pretrained_model_name_or_path", MODEL,
+           "--dataset_config", "{toml}", "--network_module", "networks.lora", "--network_dim", str(RANK),
+           "--network_alpha", "12", "--output_dir", "{out}", "--output_name", "mira", "--mixed_precision", "bf16",
+           "--max_train_epochs", "6", "--learning_rate", "3e-4"]
+    subprocess.run(cmd, check=True)
+
+
+main()
+'''
+
+
+def test_a_python_launcher_is_read_without_running_it(workspace: Path, tmp_path: Path) -> None:
+    toml = tmp_path / "ds.toml"
+    toml.write_text(f'[[datasets]]\nresolution = [832, 1216]\n[[datasets.subsets]]\nimage_dir = "{flat_dataset(workspace)}"\n')
+    launcher = tmp_path / "train.py"
+    launcher.write_text(LAUNCHER.format(toml=toml, out=workspace / "out"))
+    plan, findings = plan_from_setup(ImportRequest(name="mira", files=[str(launcher)], trigger="mira", gpu_gb=24))
+    assert plan.model == "sdxl" and (plan.network.dim, plan.network.alpha) == (24, 12)
+    assert plan.dataset.resolution == (832, 1216) and plan.schedule.max_train_epochs == 6
+    # sd-scripts reads ".caption" when the TOML does not say: the plan keeps what the trainer would do
+    assert plan.dataset.caption_extension == ".caption"
+    assert not (tmp_path / "out").exists(), "nothing was run"
+    assert all(f.code.startswith("IMPORT_") for f in findings)
+
+
+def test_sd_scripts_folders_given_by_flags(workspace: Path) -> None:
+    """Without a dataset TOML sd-scripts reads `N_name` folders in --train_data_dir; the plan writes them into its own."""
+    data = kohya_dataset(workspace, repeats=7)
+    command = (f"accelerate launch train_network.py --pretrained_model_name_or_path /m/v1-5-pruned-emaonly.safetensors "
+               f"--train_data_dir {data} --resolution 768,512 --enable_bucket --caption_extension .txt --train_batch_size 2 "
+               f"--network_module networks.lora --network_dim 16 --network_alpha 8 --output_dir {workspace / 'out'} "
+               f"--output_name mira --max_train_epochs 4 --mixed_precision fp16")
+    plan, findings = plan_from_setup(ImportRequest(name="mira", command=command, trigger="mira", gpu_gb=12))
+    assert plan.model == "sd15"
+    assert [(s.path, s.num_repeats, s.count) for s in plan.dataset.subsets] == [(str(data / "7_mira"), 7, 4)]
+    assert plan.dataset.resolution == (768, 512) and plan.schedule.batch_size == 2 and plan.dataset.enable_bucket
+    moved = {f.evidence["flag"] for f in findings if f.code == "IMPORT_FLAG_CHANGED" and f.severity == "info"}
+    assert {"--train_data_dir", "--resolution", "--train_batch_size"} <= moved
+    with pytest.raises(LoragateError, match="no `N_name` folders"):
+        plan_from_setup(ImportRequest(name="mira", command=command.replace(str(data), str(data / "7_mira")), trigger="mira"))

@@ -11,7 +11,7 @@ from typing import Any
 
 from loragate.backends.musubi import ATTENTION_FLAGS
 from loragate.backends.reading import (
-    DatasetFacts, Folder, ImportContext, Number, attention_of, common_parent, dataset_from, finish, network_from, on_cpu,
+    DatasetFacts, Folder, ImportContext, Number, no_dataset_toml, attention_of, common_parent, dataset_from, finish, network_from, on_cpu,
     optimizer_from, precision_from, preset_repeats, recognise_family, resolution_of, sampling_from, schedule_from, toml_table, trains_of, updated,
 )
 from loragate.catalog.models import ModelFamily, get_family, load_catalog
@@ -104,6 +104,8 @@ def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset
         dit_high_noise=by_expert.get("high") if split else first.value("--dit_high_noise"),
         vae=weight("--vae", latents, *trains), t5=weight("--t5", text, *trains), clip=weight("--clip", latents),
     )
+    if not dataset:
+        raise no_dataset_toml(first)
     facts = dataset_facts(dataset, dataset_where)
     caches = [f.cache_dir for f in facts.folders if f.cache_dir]
     num = Number(first)

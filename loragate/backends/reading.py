@@ -33,6 +33,25 @@ TRAINER_DEFAULT_LR = 2e-6
 TRAINER_DEFAULT_STEPS = 1600
 
 
+# sd-scripts library/train_util.py add_dataset_arguments: without a dataset TOML, the folders and
+# their settings are flags; the plan carries them in the dataset TOML it writes instead.
+DATASET_FLAGS = ("--train_data_dir", "--resolution", "--caption_extension", "--enable_bucket", "--bucket_no_upscale",
+                 "--train_batch_size", "--min_bucket_reso", "--max_bucket_reso", "--bucket_reso_steps")
+
+# Flags of an imported command that the plan's commands set otherwise on purpose, with the reason.
+CARRIED_ELSEWHERE: dict[str, str] = {
+    "--dataset_config": "loragate writes the dataset TOML into the project folder from the plan (yours is left as it is)",
+    **{flag: "the dataset TOML loragate writes carries it" for flag in DATASET_FLAGS},
+}
+
+
+def no_dataset_toml(train: Invocation) -> LoragateError:
+    named = train.value("--dataset_config")
+    return LoragateError(
+        f"The dataset TOML{' ' + named if named else ''} could not be read: it says which folders to train on.",
+        "Give the dataset TOML too (beside the script), or correct the path after --dataset_config.")
+
+
 class ImportContext(BaseModel):
     """What the trainer's files do not say, given by the person importing them."""
 

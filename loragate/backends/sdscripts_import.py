@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from loragate.backends.reading import (
-    DatasetFacts, Folder, ImportContext, Number, attention_of, dataset_from, finish, network_from, on_cpu, optimizer_from,
+    DatasetFacts, Folder, ImportContext, Number, no_dataset_toml, attention_of, dataset_from, finish, network_from, on_cpu, optimizer_from,
     precision_from, preset_repeats, recognise_family, resolution_of, sampling_from, schedule_from, toml_table, trains_of, updated,
 )
 from loragate.backends.sdscripts import ATTENTION_FLAGS, _script_kind
@@ -50,6 +50,32 @@ def dataset_facts(data: dict[str, Any], where: str) -> DatasetFacts:
     )
 
 
+def dataset_from_flags(train: Invocation) -> dict[str, Any]:
+    """The dataset TOML a command without one means: each `N_name` folder inside --train_data_dir
+    with N repeats (reference sd-scripts.md §3.1), and the bucket and caption flags as [general]."""
+    from loragate.dataset.scan import REPEAT_FOLDER
+
+    raw = train.value("--train_data_dir") or ""
+    root = Path(raw).expanduser()
+    subsets = [{"image_dir": str(d), "num_repeats": int(m.group(1))} for d in sorted(root.iterdir() if root.is_dir() else [])
+               if d.is_dir() and (m := REPEAT_FOLDER.match(d.name))]
+    if not subsets:
+        raise LoragateError(
+            f"--train_data_dir {raw} ({train.where('--train_data_dir')}) " + (
+                "holds no `N_name` folders (N = repeats), which sd-scripts needs without a dataset TOML."
+                if root.is_dir() else "is not a folder on this machine."),
+            "Import on the machine that holds the pictures, or give the dataset TOML your training uses.")
+    size = [int(v) for v in (train.value("--resolution") or "512").replace(" ", "").split(",")]
+    num = Number(train)
+    general = {"caption_extension": train.value("--caption_extension") or DEFAULTS["caption_extension"],
+               "enable_bucket": train.has("--enable_bucket"), "bucket_no_upscale": train.has("--bucket_no_upscale")}
+    dataset: dict[str, Any] = {"resolution": size if len(size) == 2 else size[0], "batch_size": num.int("--train_batch_size", 1) or 1}
+    for flag in ("--min_bucket_reso", "--max_bucket_reso", "--bucket_reso_steps"):
+        if train.has(flag):
+            dataset[flag[2:]] = num.int(flag, 1)
+    return {"general": general, "datasets": [{**dataset, "subsets": subsets}]}
+
+
 def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset_where: str, ctx: ImportContext,
                  guess: str | None) -> TrainingPlan:
     """The plan this sd-scripts training command and dataset TOML describe."""
@@ -61,7 +87,9 @@ def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset
     family = get_family(ctx.model) if ctx.model else recognise_family(families, train, guess)
     kind = _script_kind(family)
     num = Number(train)
-    facts = dataset_facts(dataset, dataset_where)
+    if not dataset and not train.has("--train_data_dir"):
+        raise no_dataset_toml(train)
+    facts = dataset_facts(dataset or dataset_from_flags(train), dataset_where or train.where("--train_data_dir"))
     te_cache = train.has("--cache_text_encoder_outputs")
     memory = updated(_memory(family), {
         "mixed_precision": precision_from(train), "fp8_base": train.has("--fp8_base"),

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from loragate.backends.reading import CARRIED_ELSEWHERE
 from loragate.findings import Finding
 from loragate.plan.model import Command
 from loragate.validate.invocation import Invocation
 
-# Flags loragate sets to its own file on purpose, with the reason in words.
-BY_DESIGN = {
-    "--dataset_config": "loragate writes the dataset TOML into the project folder from the plan (yours is left as it is)",
-}
 FOLDER_KEYS = ("image_directory", "video_directory", "image_dir")
 
 
@@ -80,7 +77,13 @@ def command_differences(given: list[Invocation], regenerated: list[Command]) -> 
         for label, mine, theirs in (("", inv.args, ours.args), ("accelerate launch ", inv.launcher_args, ours.launcher_args)):
             for flag, values in mine.items():
                 where = inv.where(flag) if not label else inv.source
-                if flag not in theirs:
+                if flag not in theirs and flag in CARRIED_ELSEWHERE:
+                    findings.append(Finding(
+                        code="IMPORT_FLAG_CHANGED", severity="info", path=inv.file or None,
+                        message=f"{flag} {_shown(values)} ({where}): {CARRIED_ELSEWHERE[flag]}.",
+                        fix="Nothing to do; `plan show` shows the commands and dataset.toml the folders.",
+                        evidence={"flag": flag, "given": values, "where": where}))
+                elif flag not in theirs:
                     findings.append(Finding(
                         code="IMPORT_FLAG_DROPPED", severity="warn", path=inv.file or None,
                         message=(f"{label}{flag} {_shown(values)} ({where}) has no place in the plan: loragate's "
@@ -89,9 +92,9 @@ def command_differences(given: list[Invocation], regenerated: list[Command]) -> 
                             "or speed. Otherwise nothing to do.",
                         evidence={"flag": label + flag, "value": values, "where": where, "stage": command.stage}))
                 elif not _same(values, theirs[flag]):
-                    why = BY_DESIGN.get(flag, "the plan holds it this way")
+                    why = CARRIED_ELSEWHERE.get(flag, "the plan holds it this way")
                     findings.append(Finding(
-                        code="IMPORT_FLAG_CHANGED", severity="info" if flag in BY_DESIGN else "warn", path=inv.file or None,
+                        code="IMPORT_FLAG_CHANGED", severity="info" if flag in CARRIED_ELSEWHERE else "warn", path=inv.file or None,
                         message=(f"{label}{flag} is {_shown(values)} in your setup ({where}); loragate's {stage} command "
                                  f"uses {_shown(theirs[flag])}: {why}."),
                         fix="If yours was intended, set it in plan.json and run `loragate plan check` again.",

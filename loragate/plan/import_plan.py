@@ -93,28 +93,20 @@ def plan_from_setup(request: ImportRequest, allowed: Callable[[Path], bool] | No
     mine = [i for i in setup.invocations if i.trainer == trainer and i.stage != "unknown"]
     skipped = [_skipped(i) for i in setup.invocations if i not in mine]
     config = setup.dataset_for(trains[0]) or (next(iter(setup.datasets.values())) if len(setup.datasets) == 1 else None)
-    if config is None or config.error is not None:
-        named = trains[0].value("--dataset_config")
-        if named is None and trains[0].has("--train_data_dir"):
-            raise LoragateError(
-                "This command names its pictures with --train_data_dir instead of a dataset TOML; loragate imports "
-                "setups that use a dataset TOML.",
-                "Write a dataset TOML for the folder (resources/backends/kohya-sd-scripts.md shows one), pass it with "
-                "--dataset_config, and import again.")
-        why = f" ({config.error})" if config is not None and config.error else ""
-        raise LoragateError(
-            f"The dataset TOML{' ' + named if named else ''} could not be read{why}: it says which folders to train on.",
-            "Give the dataset TOML too (beside the script), or correct the path after --dataset_config.")
+    if config is not None and config.error is not None:
+        raise LoragateError(f"The dataset TOML {config.file} could not be read ({config.error}).",
+                            "Correct it (the validator, `loragate validate`, shows where) and import again.")
+    data, where = (config.data, config.file) if config is not None else ({}, "")
     backend = get_backend(trainer)
     try:
-        plan = backend.import_setup(mine, config.data, config.file, ctx, setup.family_id(trains[0]))
+        plan = backend.import_setup(mine, data, where, ctx, setup.family_id(trains[0]))
         plan.commands = backend.commands(plan)
         written = backend.dataset_config(plan)
     except ValidationError as exc:  # a value outside the plan's bounds (rank 0, a negative learning rate)
         what, fix = plan_problem(exc)
         raise LoragateError(f"The setup cannot be imported: {what}.", fix or "Correct it in your script and import it again.") from exc
     findings = [*read_findings, *skipped, *command_differences(mine, plan.commands),
-                *dataset_differences(config.data, written, config.file)]
+                *(dataset_differences(data, written, where) if data else [])]
     if not Path(plan.dataset.path).is_dir():
         findings.append(Finding(
             code="IMPORT_DATASET_NOT_HERE", severity="warn",
