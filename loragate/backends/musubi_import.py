@@ -79,13 +79,8 @@ def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset
     trains = trains_of(invocations, "musubi-tuner", "wan_train_network.py", "its cache commands and dataset TOML")
     families = [f for f in load_catalog().families.values() if f.trainer == "musubi"]
     family = get_family(ctx.model) if ctx.model else recognise_family(families, trains[0], guess)
-    stages = {i.stage: i for i in invocations if i.stage != "train"}
-    latents, text = stages.get("cache_latents"), stages.get("cache_text_encoder")
+    text = next((i for i in invocations if i.stage == "cache_text_encoder"), None)
     first = trains[0]
-
-    def weight(flag: str, *invs: Invocation | None) -> str | None:
-        return next((i.value(flag) for i in invs if i is not None and i.value(flag)), None)
-
     split = bool(family.experts) and (len(trains) > 1 or (first.has("--min_timestep") and not first.has("--dit_high_noise")))
     experts: list[ExpertPlan] = []
     if split:
@@ -99,11 +94,8 @@ def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset
                                       max_timestep=expert.max_timestep if high is None else high,
                                       output_name=inv.value("--output_name") or f"{ctx.name}_{name}"))
     by_expert = {e.expert: e.dit for e in experts}
-    weights = WeightPaths(
-        dit=by_expert.get("low") if split else first.value("--dit"),
-        dit_high_noise=by_expert.get("high") if split else first.value("--dit_high_noise"),
-        vae=weight("--vae", latents, *trains), t5=weight("--t5", text, *trains), clip=weight("--clip", latents),
-    )
+    # an expert run's --dit is that expert's file; every other weights flag is read by finish()
+    weights = WeightPaths(dit=by_expert.get("low"), dit_high_noise=by_expert.get("high")) if split else WeightPaths()
     if not dataset:
         raise no_dataset_toml(first)
     facts = dataset_facts(dataset, dataset_where)
@@ -144,4 +136,4 @@ def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset
         experts_together=ctx.experts_together and len(experts) > 1, sampling=sampling,
         dataset_toml=paths.dataset_toml,
     )
-    return finish(plan, family)
+    return finish(plan, family, invocations)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from loragate.catalog.models import ModelFamily
 from loragate.errors import LoragateError
 from loragate.plan.model import (
-    DatasetSpec, DatasetSubset, NetworkSpec, OptimizerSpec, SamplingSpec, ScheduleSpec, TrainingPlan,
+    DatasetSpec, DatasetSubset, NetworkSpec, OptimizerSpec, SamplingSpec, ScheduleSpec, TrainingPlan, WeightPaths,
 )
 from loragate.validate.invocation import Invocation
 from loragate.vocabulary import Platform, PresetName, TrainingType
@@ -294,10 +294,40 @@ def resolution_of(value: Any, where: str) -> tuple[int, int]:
                         "Write resolution = [width, height] in the dataset TOML, e.g. [1024, 1024].")
 
 
-def finish(plan: TrainingPlan, family: ModelFamily) -> TrainingPlan:
-    """Explanations for what the plan holds, as `plan new` gives them."""
+PROBE = "/loragate-probe/"
+
+
+def weight_flags(plan: TrainingPlan) -> dict[tuple[str, str], str]:
+    """(step, flag) -> weights role, as the plan's backend writes them: its commands for a copy of the
+    plan whose every role names a marker file, read back. The writer is the only list, so a family
+    or role added to the backend is imported without a second table."""
+    from loragate.backends import get_backend
+
+    probe = plan.model_copy(deep=True)
+    probe.weights = WeightPaths(**{role: PROBE + role for role in WeightPaths.model_fields})
+    try:
+        commands = get_backend(plan.backend).commands(probe)
+    except LoragateError:
+        return {}
+    found: dict[tuple[str, str], str] = {}
+    for command in commands:
+        for flag, value in zip(command.argv, command.argv[1:]):
+            if flag.startswith("--") and value.startswith(PROBE):
+                found.setdefault((command.stage, flag), value.removeprefix(PROBE))
+    return found
+
+
+def finish(plan: TrainingPlan, family: ModelFamily, invocations: list[Invocation]) -> TrainingPlan:
+    """The weights every command names, by the role the backend gives each flag (what the importer
+    set already stays), and explanations for what the plan holds, as `plan new` gives them."""
     from loragate.plan.explain import explain_plan
 
+    roles = plan.weights.model_dump()
+    for (stage, flag), role in weight_flags(plan).items():
+        value = next((i.value(flag) for i in invocations if i.stage == stage and i.value(flag)), None)
+        if value and not roles.get(role):
+            roles[role] = value
+    plan.weights = WeightPaths(**roles)
     plan.explanations = explain_plan(plan, family)
     return plan
 

@@ -115,10 +115,9 @@ def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset
         trainer_dir=paths.trainer_dir, trainer_python=paths.trainer_python,
         output_dir=output_dir or paths.output_dir, output_name=train.value("--output_name") or ctx.name,
         dataset=dataset_from(facts, family, preset_repeats(family, ctx), None),
-        weights=WeightPaths(base_model=train.value("--pretrained_model_name_or_path"), clip_l=train.value("--clip_l"),
-                            t5xxl=train.value("--t5xxl"), ae=train.value("--ae")),
+        weights=WeightPaths(),  # read by finish(), from the flags the backend writes for each role
         network=network_from(train, family), optimizer=optimizer_from(train, "sdscripts"),
         schedule=schedule_from(train, facts.batch_size), memory=memory, timesteps=timesteps,
         sampling=sampling_from(train), dataset_toml=paths.dataset_toml,
     )
-    return finish(plan, family)
+    return finish(plan, family, [train])
