@@ -99,6 +99,7 @@ accelerate launch --num_cpu_threads_per_process 1 --mixed_precision fp16 src/mus
   --optimizer_type adamw8bit --learning_rate 1e-4 --timestep_sampling shift --discrete_flow_shift 12 \\
   --min_timestep 0 --max_timestep 875 --preserve_distribution_shape --max_train_epochs 40 \\
   --save_every_n_epochs 5 --seed 7 --max_grad_norm 0.5 --output_dir {out} --output_name mira_low
+python ~/sd-scripts/sdxl_gen_img.py --ckpt /models/sdxl.safetensors --prompt "mira" --outdir {out}/test
 """
 
 ARTIST_TOML = """[general]
@@ -150,6 +151,8 @@ def test_an_artists_wan22_script_becomes_a_plan(workspace: Path, tmp_path: Path)
     assert {f.evidence["flag"] for f in dropped} == {"--max_grad_norm"}
     assert all("train_mira.sh:" in str(f.evidence["where"]) for f in dropped)
     assert "runs without it" in dropped[0].message
+    skipped = [f for f in findings if f.code == "IMPORT_COMMAND_DROPPED"]
+    assert [f.evidence["script"] for f in skipped] == ["sdxl_gen_img.py"] and "will not run it" in skipped[0].message
 
 
 def test_import_registers_like_plan_new_and_passes_gate_2(workspace: Path, tmp_path: Path) -> None:

@@ -52,18 +52,21 @@ def _pairs(given: list[Invocation], regenerated: list[Command]) -> tuple[list[tu
     return pairs, unmatched, left
 
 
+def command_dropped(inv: Invocation, why: str) -> Finding:
+    return Finding(
+        code="IMPORT_COMMAND_DROPPED", severity="warn", path=inv.file or None,
+        message=f"Your {inv.script} command ({inv.source}) {why}: loragate will not run it.",
+        fix="If it is needed, run it yourself before launching; otherwise nothing to do.",
+        evidence={"script": inv.script, "where": inv.source})
+
+
 def command_differences(given: list[Invocation], regenerated: list[Command]) -> list[Finding]:
     """Flags of the artist's commands that loragate's commands leave out, set otherwise, or add."""
     from loragate.validate.parse_shell import parse_argv
 
     findings: list[Finding] = []
     pairs, unmatched, added = _pairs(given, regenerated)
-    for inv in unmatched:
-        findings.append(Finding(
-            code="IMPORT_COMMAND_DROPPED", severity="warn", path=inv.file or None,
-            message=f"Your {inv.script} command ({inv.source}) has no counterpart in the plan: loragate will not run it.",
-            fix="If it is needed, run it yourself before launching; otherwise nothing to do.",
-            evidence={"script": inv.script, "where": inv.source}))
+    findings += [command_dropped(inv, "has no counterpart in the plan") for inv in unmatched]
     for command in added:
         findings.append(Finding(
             code="IMPORT_COMMAND_ADDED", severity="info",

@@ -74,7 +74,7 @@ def _context(request: ImportRequest) -> ImportContext:
 def plan_from_setup(request: ImportRequest, allowed: Callable[[Path], bool] | None = None) -> tuple[TrainingPlan, list[Finding]]:
     """The plan the files and command line describe, with what it does not carry (nothing saved)."""
     from loragate.plan.gpu import studio_gpu_gb
-    from loragate.plan.import_diff import command_differences, dataset_differences
+    from loragate.plan.import_diff import command_differences, command_dropped, dataset_differences
     from loragate.validate.validate import read_setup
 
     if not request.files and not (request.command or "").strip():
@@ -91,7 +91,8 @@ def plan_from_setup(request: ImportRequest, allowed: Callable[[Path], bool] | No
                             "train_network.py or flux_train_network.py (a dataset TOML alone does not say how to train).")
     trainer = trains[0].trainer or ""
     mine = [i for i in setup.invocations if i.trainer == trainer and i.stage != "unknown"]
-    skipped = [_skipped(i) for i in setup.invocations if i not in mine]
+    skipped = [command_dropped(i, "is not a step of this training that loragate can run")
+               for i in setup.invocations if i.trainer != trainer or i.stage == "unknown"]
     config = setup.dataset_for(trains[0]) or (next(iter(setup.datasets.values())) if len(setup.datasets) == 1 else None)
     if config is not None and config.error is not None:
         raise LoragateError(f"The dataset TOML {config.file} could not be read ({config.error}).",
@@ -115,17 +116,6 @@ def plan_from_setup(request: ImportRequest, allowed: Callable[[Path], bool] | No
             fix="Import on the machine that holds the dataset, or copy it here and import again.",
             evidence={"folder": plan.dataset.path}))
     return plan, sort_findings(findings)
-
-
-def _skipped(inv: object) -> Finding:
-    from loragate.validate.invocation import Invocation
-
-    assert isinstance(inv, Invocation)
-    return Finding(
-        code="IMPORT_COMMAND_DROPPED", severity="warn", path=inv.file or None,
-        message=f"{inv.script} ({inv.source}) is not a step of this training loragate can run; it is not in the plan.",
-        fix="If it is needed, run it yourself before launching; otherwise nothing to do.",
-        evidence={"script": inv.script, "where": inv.source})
 
 
 def import_plan(request: ImportRequest, progress: ProgressFn | None = None,
