@@ -2,6 +2,12 @@
 
     python benchmarks/bench_audit.py              # 2,000 images (several minutes)
     python benchmarks/bench_audit.py --count 200  # a quick check
+    python benchmarks/bench_audit.py --formats    # 300 photos of 1-4 MP: each format's rate
+
+`--formats` builds photoset.py's set (a third each JPEG, PNG, WebP, one folder per format) and
+times loragate's `audit_dataset` (every Gate 1 image check, duplicates included, empty cache) and
+cleanvision's `find_issues()` on each format's folder, alternating the two --repeats times so load
+on the machine hits both alike; it prints each format's median rate and the ratio.
 
 Builds a planted dataset under benchmarks/_work/ (see planted.py; reused when it exists), then
 runs each tool in its own process, one after the other, on the same folder:
@@ -37,6 +43,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import photoset  # noqa: E402
 import planted  # noqa: E402
 
 WORK = HERE / "_work"
@@ -69,6 +76,14 @@ def run_loragate(data: Path) -> dict:
         "pairs": _pairs_of_groups([[Path(p).name for p in g.paths] for g in dups.groups]),
         "issues": issues,
     }
+
+
+def run_loragate_audit(data: Path) -> dict:
+    from loragate.dataset.audit import audit_dataset
+
+    t0 = time.perf_counter()
+    audit = audit_dataset(data)
+    return {"seconds": time.perf_counter() - t0, "images": audit.images, "cached": audit.cached}
 
 
 def run_cleanvision(data: Path) -> dict:
@@ -114,7 +129,7 @@ def run_imagededup(data: Path) -> dict:
     return {"seconds": seconds, "pairs": [list(p) for p in sorted(pairs)], "issues": {}}
 
 
-RUNNERS = {"loragate": run_loragate, "cleanvision": run_cleanvision, "imagededup": run_imagededup}
+RUNNERS = {"loragate": run_loragate, "loragate-audit": run_loragate_audit, "cleanvision": run_cleanvision, "imagededup": run_imagededup}
 
 
 # --- driver -----------------------------------------------------------------------------------
@@ -160,11 +175,45 @@ def score(pairs: list[list[str]], truth: dict[frozenset[str], str]) -> dict:
     }
 
 
+def per_format(count: int, seed: int, repeats: int) -> None:
+    """Each format's rate, loragate's audit against cleanvision, alternated and repeated."""
+    import statistics
+
+    t0 = time.perf_counter()
+    folders = photoset.build(WORK / f"photos-{count}-{seed}", count, seed)
+    sizes = {fmt: len(list(folder.iterdir())) for fmt, folder in folders.items()}
+    print(f"photos: {sizes} (1-4 MP), ready in {time.perf_counter() - t0:.0f} s", flush=True)
+    cache = WORK / "cache-formats"
+    seconds: dict[tuple[str, str], list[float]] = {}
+    for _ in range(repeats):
+        for fmt, folder in folders.items():
+            for tool in ("loragate-audit", "cleanvision"):
+                shutil.rmtree(cache, ignore_errors=True)  # every loragate run starts cold
+                res = _in_subprocess(tool, folder, cache, WORK / "last-result.json")
+                if "error" in res:
+                    raise SystemExit(f"{tool} failed on {fmt}: {res['error']}")
+                seconds.setdefault((fmt, tool), []).append(res["seconds"])
+                print(f"  {fmt:5s} {tool:15s} {res['seconds']:6.2f} s", flush=True)
+    shutil.rmtree(cache, ignore_errors=True)
+    print(f"\n{'format':8} {'loragate img/s':>15} {'cleanvision img/s':>18} {'ratio':>6}   (medians of {repeats})")
+    total = {"loragate-audit": 0.0, "cleanvision": 0.0}
+    for fmt in folders:
+        ours, theirs = (statistics.median(seconds[(fmt, t)]) for t in ("loragate-audit", "cleanvision"))
+        total["loragate-audit"] += ours
+        total["cleanvision"] += theirs
+        print(f"{fmt:8} {sizes[fmt] / ours:15.1f} {sizes[fmt] / theirs:18.1f} {theirs / ours:6.1f}x")
+    n = sum(sizes.values())
+    ours, theirs = total["loragate-audit"], total["cleanvision"]
+    print(f"{'all':8} {n / ours:15.1f} {n / theirs:18.1f} {theirs / ours:6.1f}x   (target >= 5x for every format)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=2000, help="images in the planted set (default 2000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip", action="append", default=[], choices=list(RUNNERS), help="leave a tool out")
+    parser.add_argument("--formats", action="store_true", help="300 photos, each format's rate against cleanvision")
+    parser.add_argument("--repeats", type=int, default=3, help="with --formats: runs per tool and format (default 3)")
     parser.add_argument("--tool", choices=list(RUNNERS), help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -173,6 +222,9 @@ def main() -> None:
     if args.tool:  # worker mode
         result = RUNNERS[args.tool](args.data)
         args.out.write_text(json.dumps(result))
+        return
+    if args.formats:
+        per_format(300 if args.count == 2000 else args.count, args.seed, args.repeats)
         return
 
     folder = WORK / f"set-{args.count}-{args.seed}"

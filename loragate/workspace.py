@@ -20,6 +20,12 @@ def workspace_root() -> Path:
     return Path.cwd().resolve()
 
 
+def cache_dir() -> Path:
+    """`LORAGATE_CACHE_DIR`, else ~/.cache/loragate: what loragate may recompute (analyses, the MCP
+    tool list), kept outside every dataset and project."""
+    return Path(os.environ.get("LORAGATE_CACHE_DIR") or Path.home() / ".cache" / "loragate").expanduser().resolve()
+
+
 def grimoire_dir(root: Path | None = None) -> Path:
     return (root or workspace_root()) / "grimoire"
 

@@ -12,10 +12,12 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.types import Tool
 from pydantic import ValidationError
 
 from loragate.errors import LoragateError, unexpected_error_sentence
 from loragate.plain import describe_validation
+from mcp_server import tool_cache
 
 INSTRUCTIONS = (
     "loragate checks a LoRA training run before any GPU time is spent. Work through the gates in "
@@ -26,13 +28,45 @@ INSTRUCTIONS = (
 )
 
 
+# Modules that register no tools and import no engine: always registered at start.
+AT_START = ("prompts", "resources")
+
+
 class LoragateServer(MCPServer):
     """The SDK's server, with every tool failure said as a plain sentence: bad arguments the way the
     CLI says them (not pydantic's text), and a crash as what happened, never a bare
-    "Error executing tool X"."""
+    "Error executing tool X".
+
+    Started by `start_server`, it may answer tools/list from `tool_cache` and register its tool
+    modules (`pending`) on the first request that needs a tool."""
+
+    cached_tools: list[Tool] | None = None
+    pending: list[str] = []
+    store_key: str | None = None
+
+    def ensure_tools(self) -> None:
+        if self.pending:
+            pending, self.pending = self.pending, []
+            _register(self, pending)
+            self.cached_tools = None
+
+    async def list_tools(self) -> list[Tool]:
+        if self.cached_tools is not None:
+            return list(self.cached_tools)
+        tools = await super().list_tools()
+        if self.store_key is not None:
+            tool_cache.store(self.store_key, tools)
+            self.store_key = None
+        return tools
+
+    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        # The SDK validates a call's arguments against this before call_tool runs.
+        self.ensure_tools()
+        return super()._tool_input_schema(name)
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None) -> Any:
         try:
+            self.ensure_tools()
             return await super().call_tool(name, arguments, context)
         except UnexpectedToolError as exc:
             cause = exc.__cause__ if exc.__cause__ is not None else exc
@@ -44,18 +78,45 @@ class LoragateServer(MCPServer):
             raise
 
 
-def build_server() -> MCPServer:
+def _modules() -> list[str]:
+    from mcp_server import tools
+
+    return sorted(info.name for info in pkgutil.iter_modules(tools.__path__))
+
+
+def _register(server: MCPServer, names: list[str]) -> None:
+    for name in names:
+        register = getattr(importlib.import_module(f"mcp_server.tools.{name}"), "register", None)
+        if register is not None:
+            register(server)
+
+
+def build_server() -> LoragateServer:
+    """The server with every tool registered."""
     from loragate.catalog.integrity import check_data
 
     check_data()  # refuse to serve on inconsistent data files rather than answer wrongly
     server = LoragateServer("loragate", instructions=INSTRUCTIONS)
-    from mcp_server import tools
+    _register(server, _modules())
+    return server
 
-    for info in sorted(pkgutil.iter_modules(tools.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{tools.__name__}.{info.name}")
-        register = getattr(module, "register", None)
-        if register is not None:
-            register(server)
+
+def start_server() -> LoragateServer:
+    """The server as `loragate-mcp` starts it. With a cache entry for this very code, data and SDK
+    (written only after a full build passed the data check), tools/list answers from the entry
+    and the tool modules, with the engine they import, load on the first tool call; without one,
+    a full build whose first tools/list answer is stored for the next start."""
+    key = tool_cache.fingerprint()
+    cached = tool_cache.load(key)
+    if cached is None:
+        server = build_server()
+        server.store_key = key
+        return server
+    server = LoragateServer("loragate", instructions=INSTRUCTIONS)
+    names = _modules()
+    _register(server, [name for name in names if name in AT_START])
+    server.cached_tools = cached
+    server.pending = [name for name in names if name not in AT_START]
     return server
 
 
@@ -68,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="beyond this machine: a Host name clients use (repeatable); needs LORAGATE_MCP_TOKEN")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)  # stderr; stdout belongs to the protocol
-    server = build_server()
+    server = build_server() if args.http else start_server()
     if args.http:
         from mcp_server.http import serve_http
 

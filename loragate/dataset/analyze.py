@@ -191,6 +191,16 @@ def _measure(img: Any, result: ImageAnalysis, header: bytes, handle: Any = None)
     return result
 
 
+def warm_worker() -> None:
+    """Load what every decode needs before the pool starts: forked workers inherit it instead of
+    each importing Pillow's plugins and building the hash operators on its first picture."""
+    from loragate.duplicates.signature import warm_operators
+    from loragate.imaging import register_formats
+
+    register_formats()
+    warm_operators()
+
+
 def _analyze_chunk(items: list[tuple[str, str]]) -> list[str]:
     """Pool worker: JSON per image, so results cross the process boundary cheaply."""
     return [analyze_file(abs_path, rel).model_dump_json() for abs_path, rel in items]
@@ -277,8 +287,11 @@ def analyze_images_counted(
         todo.sort(key=lambda item: _file_size(item[0]), reverse=True)
         chunk = max(2, min(8, len(todo) // (n_workers * 16) or 2))
         chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
+        context = _pool_context()
+        if context.get_start_method() == "fork":
+            warm_worker()
         try:
-            with ProcessPoolExecutor(max_workers=n_workers, mp_context=_pool_context()) as pool:
+            with ProcessPoolExecutor(max_workers=n_workers, mp_context=context, initializer=warm_worker) as pool:
                 futures = {pool.submit(_analyze_chunk, part): part for part in chunks}
                 for future in as_completed(futures):
                     part = futures[future]

@@ -14,12 +14,10 @@ from contextlib import closing
 from pathlib import Path
 from typing import Iterable
 
+from loragate.workspace import cache_dir
+
 CACHE_FILE = "analysis.sqlite3"
 _BATCH = 500
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("LORAGATE_CACHE_DIR") or Path.home() / ".cache" / "loragate").expanduser().resolve()
 
 
 def cache_key(kind: str, version: str, abs_path: str, size: int, mtime_ns: int) -> str:

@@ -165,9 +165,20 @@ def image_signature(img: Image.Image, original_size: tuple[int, int] | None = No
     )
 
 
+@functools.lru_cache(maxsize=1)
+def _thumb_operator() -> np.ndarray:
+    return _resample_matrix(0, _GREY_SIDE, _GREY_SIDE, _THUMB_SIDE)
+
+
+def warm_operators() -> None:
+    """Build the cached operators now (before a process pool forks) rather than on the first image."""
+    _span_operators()
+    _thumb_operator()
+
+
 def _thumb_of(grey: np.ndarray) -> bytes:
     import numpy as np
-    full = _resample_matrix(0, _GREY_SIDE, _GREY_SIDE, _THUMB_SIDE)
+    full = _thumb_operator()
     return np.clip(np.rint(full @ grey @ full.T), 0, 255).astype(np.uint8).tobytes()
 
 

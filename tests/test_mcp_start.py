@@ -1,0 +1,105 @@
+"""`loragate-mcp`'s start: after one full build, a start answers tools/list with exactly the tools
+a full build lists, without importing the engine or its heavy libraries; its tools still work
+(arguments checked, engine loaded on the first call); a stale or damaged entry is never used."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+
+from mcp_server import tool_cache
+from mcp_server.server import build_server, start_server
+
+ROOT = Path(__file__).resolve().parent.parent
+# What a first tools/list must not pay for: the image, video, plotting and model libraries, and the
+# engine packages behind the tools.
+HEAVY = ("PIL", "numpy", "imagehash", "matplotlib", "av", "safetensors", "anthropic", "modal", "typer",
+         "loragate.dataset", "loragate.duplicates", "loragate.runs", "loragate.validate", "loragate.evaluate",
+         "loragate.cloud", "loragate.environment", "loragate.plan", "loragate.captions", "loragate.vram",
+         "loragate.diagnose", "loragate.registry", "loragate.backends")
+PROBE = """
+import json, sys, anyio
+from mcp_server.server import start_server
+server = start_server()
+tools = anyio.run(server.list_tools)
+print(json.dumps({"deferred": bool(server.pending), "tools": len(tools), "modules": sorted(sys.modules)}))
+"""
+
+
+def _listed(server: Any) -> list[dict[str, Any]]:
+    async def listed() -> list[dict[str, Any]]:
+        async with Client(server) as client:
+            return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in (await client.list_tools()).tools]
+
+    return anyio.run(listed)
+
+
+def _probe(cache: Path) -> dict[str, Any]:
+    env = {**os.environ, "LORAGATE_CACHE_DIR": str(cache)}
+    out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_cached_start_lists_the_same_tools_as_a_full_build(workspace: Path) -> None:
+    full = _listed(build_server())
+    first = start_server()  # no entry yet: a full build, stored at its first tools/list
+    assert not first.pending
+    assert _listed(first) == full
+    assert tool_cache.cache_file().exists()
+    cached = start_server()
+    assert cached.pending and cached.cached_tools is not None
+    assert _listed(cached) == full
+    assert len(full) >= 30
+
+
+def test_a_cached_start_imports_no_engine_and_no_heavy_library(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    assert _probe(cache)["deferred"] is False  # the first start builds everything and stores
+    probe = _probe(cache)
+    assert probe["deferred"] is True and probe["tools"] >= 30
+    loaded = [m for m in probe["modules"] if any(m == h or m.startswith(h + ".") for h in HEAVY)]
+    assert loaded == [], f"imported before the first tool call: {loaded}"
+
+
+def test_tools_of_a_cached_start_load_the_engine_on_first_call(workspace: Path) -> None:
+    _listed(start_server())  # stores the entry
+    server = start_server()
+    assert server.pending
+
+    async def calls() -> tuple[Any, Any]:
+        async with Client(server) as client:
+            await client.list_tools()
+            good = await client.call_tool("list_models", {})
+            bad = await client.call_tool("estimate_vram", {"model": "sdxl", "resolution": "1024", "batch": "many"})
+            return good, bad
+
+    good, bad = anyio.run(calls)
+    assert not good.is_error and good.structured_content["models"]
+    assert bad.is_error
+    text = bad.content[0].text
+    assert "batch" in text and "validation error" not in text  # the CLI's plain sentence, not pydantic's
+    assert not server.pending
+
+
+@pytest.mark.parametrize("damage", ["stale", "garbled"])
+def test_a_stale_or_damaged_entry_is_never_served(workspace: Path, damage: str) -> None:
+    full = _listed(build_server())
+    path = tool_cache.cache_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if damage == "stale":  # an entry written by other code: same shape, other fingerprint, other tools
+        path.write_text(json.dumps({"fingerprint": "0" * 64, "tools": [{"name": "gone", "inputSchema": {"type": "object"}}]}))
+    else:
+        path.write_text('{"fingerprint": "' + tool_cache.fingerprint() + '", "tools": [{"na')
+    server = start_server()
+    assert not server.pending  # a full build
+    assert _listed(server) == full
+    assert json.loads(path.read_text())["fingerprint"] == tool_cache.fingerprint()  # and the entry is renewed
