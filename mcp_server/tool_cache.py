@@ -63,7 +63,8 @@ def fingerprint() -> str:
     sdk = Path(mcp.__file__).parent
     _walk(sdk, digest)
     for package in (loragate, mcp_server):
-        _walk(Path(package.__file__).parent, digest)
+        for folder in package.__path__:
+            _walk(Path(folder), digest)
     return digest.hexdigest()
 
 
