@@ -7,7 +7,8 @@
 `--formats` builds photoset.py's set (a third each JPEG, PNG, WebP, one folder per format) and
 times loragate's `audit_dataset` (every Gate 1 image check, duplicates included, empty cache) and
 cleanvision's `find_issues()` on each format's folder, alternating the two --repeats times so load
-on the machine hits both alike; it prints each format's median rate and the ratio.
+on the machine hits both alike; it prints each format's median rate and the ratio, by wall clock
+and by CPU time (the process and its pool workers; the fair measure when the cores are shared).
 
 Builds a planted dataset under benchmarks/_work/ (see planted.py; reused when it exists), then
 runs each tool in its own process, one after the other, on the same folder:
