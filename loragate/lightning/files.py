@@ -22,7 +22,6 @@ from pydantic import BaseModel, Field
 
 from loragate.environment.safetensors_header import HeaderProblem, read_header
 from loragate.plan.model import ExpertName
-from loragate.validate.weights import read_weights_name
 
 KeyFormat = Literal["musubi", "release", "unknown"]
 
@@ -31,6 +30,7 @@ CONVERT_SCRIPT = "src/musubi_tuner/convert_lora.py"
 # Names artists and publishers give distillation LoRAs for Wan (lightx2v, Kijai's copies).
 _LIGHTNING_NAME = re.compile(r"lightning|lightx2v|[_-]4steps?[_-]|distill|cfg[_-]?step", re.I)
 _TOKENS = re.compile(r"[^a-z0-9]+")
+_TASK = re.compile(r"(?<![a-z])(t2v|i2v)(?![a-z])", re.I)
 _BLOCK = re.compile(r"blocks[._](\d+)[._]")
 _IMAGE_LAYERS = ("k_img", "v_img", "img_emb")
 _MUSUBI_PREFIX = "lora_unet_"
@@ -71,9 +71,9 @@ def task_by_name(path: str) -> Literal["t2v", "i2v"] | None:
     """T2V / I2V from the file name, else its folder (the release names the task on the folder)."""
     parts = PurePath(path.replace("\\", "/")).parts
     for part in reversed(parts[-2:]):
-        kind = read_weights_name(part).kind
-        if kind in ("t2v", "i2v"):
-            return kind  # type: ignore[return-value]
+        found = _TASK.search(part)
+        if found:
+            return found.group(1).lower()  # type: ignore[return-value]
     return None
 
 
