@@ -281,3 +281,18 @@ async def test_mcp_generate_config_takes_the_same_choice(workspace: Path) -> Non
             "name": "esc", "model": "wan2.2-t2v-a14b", "dataset": "datasets/mira", "trigger": "mira",
             "lightning": {"high_noise": "/etc/passwd", "low_noise": f"{folder}/low_noise_model.safetensors"}})
         assert escaped.is_error
+
+
+@pytest.mark.parametrize("platform,root", [("modal", "/root"), ("runpod", "/workspace")])
+def test_cloud_procedures_carry_the_lightning_files(workspace: Path, platform: str, root: str) -> None:
+    from loragate.cloud.carry import lightning_files
+
+    release(workspace)
+    folder = f"models/{RELEASE.format(task='T2V')}"
+    choice = LightningChoice(high_noise=f"{folder}/high_noise_model.safetensors", low_noise=f"{folder}/low_noise_model.safetensors",
+                             merge=["both"])
+    plan = new_plan("mira", "wan2.2-t2v-a14b", wan_dataset(workspace), "mira", gpu_gb=80, platform=platform, lightning=choice)
+    assert after(trains(plan)["low"], "--base_weights") == f"{root}/{folder}/low_noise_model.safetensors"
+    carried = {what: (remote, local) for what, remote, local in lightning_files(plan, root)}
+    assert carried["Lightning (high-noise)"] == (f"{root}/{folder}/high_noise_model.safetensors", workspace / folder / "high_noise_model.safetensors")
+    assert len(carried) == 2
