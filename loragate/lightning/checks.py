@@ -65,10 +65,10 @@ def premerged_files(plan: TrainingPlan) -> list[tuple[str, str | None, bool]]:
     """(expert, the plan's file for it, whether it is on this machine) for each pre-merged expert."""
     if plan.lightning is None:
         return []
-    out = []
+    out: list[tuple[str, str | None, bool]] = []
     for expert in plan.lightning.premerged:
         path = next((e.dit for e in plan.experts if e.expert == expert), None)
-        out.append((expert, path, bool(path) and Path(path).expanduser().is_file()))
+        out.append((expert, path, bool(path and Path(path).expanduser().is_file())))
     return out
 
 
@@ -123,7 +123,7 @@ def _judge(plan: TrainingPlan, family: ModelFamily, expert: str, info: Lightning
             code="ENV_LIGHTNING_WRONG_EXPERT", severity="block",
             message=f"{name} is named for the {other}-noise expert but the plan uses it for the {expert}-noise expert. "
                     "Both files have the same layers, so nothing would fail: the expert would just get the other's speed-up.",
-            fix=f"Swap the two Lightning files in the plan (--lightning-high / --lightning-low).", path=info.path, evidence=evidence))
+            fix="Swap the two Lightning files in the plan (--lightning-high / --lightning-low).", path=info.path, evidence=evidence))
     if info.width is not None and info.width != 5120:
         made = WIDTHS.get(info.width, f"a model {info.width} wide")
         out.append(Finding(

@@ -52,7 +52,7 @@ def _experts(values: list[ExpertsChoice]) -> list[ExpertName]:
     for value in values:
         for expert in (("high", "low") if value == "both" else (value,)):
             if expert not in out:
-                out.append(expert)  # type: ignore[arg-type]
+                out.append(expert)
     return out
 
 
