@@ -152,21 +152,16 @@ def _judge(plan: TrainingPlan, family: ModelFamily, expert: str, info: Lightning
                     f"speed-up LoRA, and {family.display_name} lacks those layers (ComfyUI logs 'lora key not loaded' for each).",
             fix="Use the Wan 2.2 Lightning release made for this model.", path=info.path, evidence=evidence))
     if info.key_format != "musubi":
-        python = plan.trainer_python or "python"
-        if merged:
-            out.append(Finding(
-                code="ENV_LIGHTNING_NAMING", severity="block",
-                message=f"{name} names its layers the release's way (diffusion_model.blocks...), which musubi's --base_weights "
-                        "does not read: the merge would do nothing, without an error, and the expert would train on the plain base.",
-                fix=f"Convert a copy to musubi's naming and put the copy in the plan: `{convert_command(python, info.path)}`.",
-                path=info.path, evidence=evidence))
-        else:
-            out.append(Finding(
-                code="ENV_LIGHTNING_NAMING", severity="info",
-                message=f"{name} names its layers the release's way: ComfyUI loads it, but musubi's wan_generate_video.py "
-                        "skips such layers silently, so `loragate eval --engine scripts` would render without Lightning.",
-                fix=f"For musubi, convert a copy: `{convert_command(python, info.path)}`; ComfyUI needs nothing.",
-                path=info.path, evidence=evidence))
+        convert = convert_command(plan.trainer_python or "python", info.path)
+        out.append(Finding(
+            code="ENV_LIGHTNING_NAMING", severity="block" if merged else "info",
+            message=f"{name} names its layers the release's way (diffusion_model.blocks...), which musubi does not read: "
+                    + ("--base_weights would merge nothing, without an error, and the expert would train on the plain base." if merged
+                       else "ComfyUI loads it, but wan_generate_video.py skips such layers silently, so `loragate eval "
+                            "--engine scripts` would render without Lightning."),
+            fix=(f"Convert a copy to musubi's naming and put the copy in the plan: `{convert}`." if merged
+                 else f"For musubi, convert a copy: `{convert}`; ComfyUI needs nothing."),
+            path=info.path, evidence=evidence))
     if info.expert_by_name is None:
         out.append(Finding(
             code="ENV_LIGHTNING_EXPERT_UNKNOWN", severity="info",

@@ -11,11 +11,11 @@ that the merge never touches.
 
 from __future__ import annotations
 
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import Iterator
 
 from loragate.environment.safetensors_header import HeaderProblem, inspect, read_header
-from loragate.lightning.files import expert_by_name, inspect_lightning, looks_like_lightning
+from loragate.lightning.files import convert_command, expert_by_name, inspect_lightning, looks_like_lightning
 from loragate.validate.invocation import Invocation
 from loragate.validate.rules.base import Hit, Setup, rule
 
@@ -133,8 +133,7 @@ def base_weights_naming(setup: Setup) -> Iterator[Hit]:
             elif info.key_format != "musubi":
                 yield Hit(f"{_name(value)} names its layers the release's way (diffusion_model.blocks...); the Wan trainer "
                           "reads only its own lora_unet_ names, so the merge does nothing, without an error.",
-                          f"Convert a copy: python src/musubi_tuner/convert_lora.py --input {value} --output "
-                          f"{Path(value).stem}_musubi.safetensors --target default, and merge the copy.",
+                          f"Convert a copy and merge the copy: {convert_command('python', value)}.",
                           inv.evidence("--base_weights", key_format=info.key_format))
 
 
