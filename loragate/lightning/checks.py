@@ -29,8 +29,13 @@ def choice_findings(plan: TrainingPlan) -> list[Finding]:
     if spec is None:
         return []
     on = sorted([*spec.merged, *spec.premerged])
+    message = spec.note
+    if spec.merged:
+        message += (" Merged experts train with 16-bit weights, never --fp8_scaled (musubi would add Lightning to the scaled "
+                    "8-bit weights without their scale), so they need more graphics memory; where that does not fit, give a "
+                    "pre-merged 16-bit expert file instead (--lightning-premerged) or train on the base.")
     return [Finding(
-        code="PLAN_LIGHTNING_MERGED" if on else "PLAN_LIGHTNING_STACKED", severity="info", message=spec.note,
+        code="PLAN_LIGHTNING_MERGED" if on else "PLAN_LIGHTNING_STACKED", severity="info", message=message,
         fix=("To train on the plain base instead (the usual advice), make the plan again without --lightning-merge / "
              "--lightning-premerged." if on else "Nothing to do; to train on base + Lightning instead, see --lightning-merge."),
         evidence={"high_noise": spec.high_noise, "low_noise": spec.low_noise, "merged": spec.merged, "premerged": spec.premerged,
