@@ -298,3 +298,26 @@ def test_cloud_procedures_carry_the_lightning_files(workspace: Path, platform: s
     carried = {what: (remote, local) for what, remote, local in lightning_files(plan, root)}
     assert carried["Lightning (high-noise)"] == (f"{root}/{folder}/high_noise_model.safetensors", workspace / folder / "high_noise_model.safetensors")
     assert len(carried) == 2
+
+
+def test_a_premerged_expert_with_the_plain_release_name_is_questioned(workspace: Path) -> None:
+    files = release(workspace)
+    family = get_family("wan2.2-t2v-a14b")
+    plain = plan_with(workspace, files, premerged=["low"])  # the plan's default low-noise file: the plain release's name
+    assert plain.experts[1].dit.endswith(family.weights_files["dit"])
+    assert gate3(plain)["ENV_LIGHTNING_PREMERGED_PLAIN"][0] == "warn"
+    renamed = new_plan("mira", "wan2.2-t2v-a14b", wan_dataset(workspace), "mira", gpu_gb=80,
+                       weights={"dit": str(workspace / "models" / "wan2.2_t2v_low_noise_lightning_merged.safetensors")},
+                       lightning=LightningChoice(high_noise=str(files["high"]), low_noise=str(files["low"]), premerged=["low"]))
+    assert "ENV_LIGHTNING_PREMERGED_PLAIN" not in gate3(renamed)
+
+
+def test_the_dry_run_reads_a_merge_that_merged_nothing() -> None:
+    from loragate.runs.quiet import quiet_findings
+
+    log = ["merging module: /m/low_noise_model.safetensors with multiplier 1.0", "create LoRA network from weights",
+           "INFO create LoRA for U-Net/DiT: 0 modules.", "all weights merged: /m/low_noise_model.safetensors",
+           "INFO create LoRA for U-Net/DiT: 400 modules."]
+    found = quiet_findings(log, "DRY")
+    assert [(f.code, f.severity) for f in found] == [("DRY_NOTHING_MERGED", "block")]
+    assert not quiet_findings([line for line in log if ": 0 modules" not in line], "DRY")

@@ -107,7 +107,25 @@ def file_findings(plan: TrainingPlan, family: ModelFamily) -> list[Finding]:
             ))
             continue
         findings += _judge(plan, family, expert, info, merged)
-    return findings
+    return findings + _premerged_findings(plan, family)
+
+
+def _premerged_findings(plan: TrainingPlan, family: ModelFamily) -> list[Finding]:
+    """A pre-merged expert cannot be told from the plain one by its header (same layers, same shapes);
+    the plain release's own file name is the one sign that the merge did not happen (the silent
+    fall-back to the plain base public templates are reported to make)."""
+    out = []
+    for expert, path, _ in premerged_files(plan):
+        release = family.weights_files.get("dit_high_noise" if expert == "high" else "dit")
+        if path and release and PurePath(path).name == PurePath(release).name:
+            out.append(Finding(
+                code="ENV_LIGHTNING_PREMERGED_PLAIN", severity="warn",
+                message=f"The {expert}-noise expert is said to hold Lightning already, but its file has the plain release's "
+                        f"name ({PurePath(path).name}): if it is the plain expert, the LoRA trains without Lightning.",
+                fix="Point the plan at the file saved after the merge, or drop --lightning-premerged for that expert "
+                    "(--lightning-merge lets the trainer merge it).",
+                path=path, evidence={"expert": expert}))
+    return out
 
 
 def _judge(plan: TrainingPlan, family: ModelFamily, expert: str, info: LightningFile, merged: bool) -> list[Finding]:

@@ -9,6 +9,7 @@ merge_to. Prints JSON: per naming, whether the weight changed and how many layer
 """
 
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from musubi_tuner.networks import lora_wan
 from musubi_tuner.wan.modules.model import WanModel
 from musubi_tuner.wan_train_network import WanNetworkTrainer
 
+logging.getLogger().addHandler(logging.StreamHandler(sys.stdout))  # musubi's own log lines, for the caller to read
+logging.getLogger().setLevel(logging.INFO)
 out = Path(sys.argv[1])
 out.mkdir(parents=True, exist_ok=True)
 torch.manual_seed(0)
