@@ -46,7 +46,7 @@ from loragate.evaluate.model import (
 )
 from loragate.evaluate.prompts import sample_frames, sample_steps, standard_prompts
 from loragate.evaluate.select import choose_checkpoints
-from loragate.evaluate.workflows import CellSpec, ModelNames, model_names
+from loragate.evaluate.workflows import LIGHTNING_STEPS, CellSpec, ModelNames, model_names
 from loragate.findings import Finding, verdict_of
 from loragate.plan.model import TrainingPlan
 from loragate.plan.store import load_project_plan
@@ -183,7 +183,8 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
         notes.append(f"Lightning LoRAs ({source}) stacked beside yours, 4 steps at CFG 1 (loaded, never merged): " + ", ".join(lightning))
     cells, specs = _cells(refs, weights, standard, plan, family)
     price = request.price_per_hour if request.price_per_hour is not None else studio.gpu_price_per_hour
-    cost = estimate_cost(project, family, len(specs), sample_steps(family), studio.gpu, price, engine=engine)
+    steps = LIGHTNING_STEPS if lightning else sample_steps(family)  # Lightning renders every cell in 4 steps
+    cost = estimate_cost(project, family, len(specs), steps, studio.gpu, price, engine=engine)
     report = EvalReport(
         project=project, verdict=None, engine=engine, model=plan.model, training_type=plan.training_type, trigger=plan.trigger,
         checkpoints=refs, weights=weights, prompts=standard, cells=[], findings=findings, cost=cost, notes=notes,
@@ -218,7 +219,7 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
             cells[index].error = result
     report.cells = cells
     if measured:
-        report.cost = estimate_cost(project, family, len(specs), sample_steps(family), studio.gpu, price, measured_s=measured[0], engine=engine)
+        report.cost = estimate_cost(project, family, len(specs), steps, studio.gpu, price, measured_s=measured[0], engine=engine)
     errors = [c for c in cells if c.error]
     if errors:
         findings.append(Finding(code="EVAL_CELLS_FAILED", severity="warn", message=f"{len(errors)} of {len(cells)} pictures failed: {errors[0].error}.",
