@@ -44,6 +44,9 @@ OTHER_TOOLS: dict[str, str] = {
     "--upgrade": "pip: reinstall torch over a wrong build",
     "--text_encoder_lr1": "named only as a flag that does NOT exist (sd-scripts docs/sdxl_train_network.md bug)",
     "--text_encoder_lr2": "named only as a flag that does NOT exist (sd-scripts docs/sdxl_train_network.md bug)",
+    "--input": "musubi-tuner src/musubi_tuner/convert_lora.py parse_args: the LoRA to convert",
+    "--output": "musubi-tuner convert_lora.py: the converted copy",
+    "--target": "musubi-tuner convert_lora.py: 'default' (musubi's lora_unet_ naming) or 'other'",
 }
 
 FLAG = re.compile(r"(?<![\w-])--[A-Za-z][A-Za-z0-9_-]*[A-Za-z0-9]")

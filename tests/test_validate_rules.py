@@ -39,6 +39,9 @@ def sd_toml(text: str, flags: dict = SDXL, script: str = "sdxl_train_network.py"
 
 
 I2V_CACHE = [cache_latents("--i2v"), cache_te()]
+LIGHT = "Wan2.2-T2V-A14B-4steps-lora-250928/{}_noise_model.safetensors"
+LOW_8BIT = edit(WAN_LOW, fp8_scaled=DROP, fp8_base=DROP, blocks_to_swap="20")
+GENERATE = ["python", "src/musubi_tuner/wan_generate_video.py", "--task", "t2v-A14B", "--lora_weight", "mine.safetensors"]
 WAN21_I2V = {**WAN21, "--task": "i2v-14B", "--dit": "wan2.1_i2v_480p_14B_bf16.safetensors"}
 
 CASES: list[tuple[str, Make, Make]] = [
@@ -147,6 +150,17 @@ CASES: list[tuple[str, Make, Make]] = [
     ("RESUME_RESTARTS", musubi(edit(WAN_LOW, resume="out/mylora_low-000010-state")),
      musubi(edit(WAN_LOW, network_weights="out/mylora_low-000010.safetensors"))),
     # paths and outputs
+    # Wan 2.2 Lightning: both forms recognised, and the traps of the merged one
+    ("WAN_BASE_WEIGHTS_ONE_EXPERT", musubi(edit(I2V_DUAL, base_weights=[LIGHT.format("low")])), musubi(I2V_DUAL)),
+    ("WAN_BASE_WEIGHTS_WRONG_EXPERT", musubi(edit(LOW_8BIT, base_weights=[LIGHT.format("high")])),
+     musubi(edit(LOW_8BIT, base_weights=[LIGHT.format("low")]))),
+    ("WAN_BASE_WEIGHTS_FP8_SCALED", musubi(edit(WAN_LOW, base_weights=[LIGHT.format("low")])),
+     musubi(edit(LOW_8BIT, base_weights=[LIGHT.format("low")]))),
+    ("WAN_LIGHTNING_AS_MODEL", musubi(WAN_LOW, caches=[cache_latents(vae="Wan2.2-Lightning_T2V-A14B-4steps-lora_LOW_fp16.safetensors"), cache_te()]),
+     musubi(WAN_LOW)),
+    ("WAN_LIGHTNING_MERGED", musubi(edit(LOW_8BIT, base_weights=[LIGHT.format("low")])), musubi(LOW_8BIT)),
+    ("WAN_LIGHTNING_STACKED", lambda: run(wan_setup(wan_train(), GENERATE + ["lightx2v_4steps_low.safetensors"])),
+     lambda: run(wan_setup(wan_train(), GENERATE))),
     ("PATH_MIXED_PLATFORMS",
      musubi(edit(WAN_LOW, dit="/workspace/models/wan2.2_t2v_low_noise_14B_fp16.safetensors", output_dir="/root/out")),
      musubi(edit(WAN_LOW, dit="/workspace/models/wan2.2_t2v_low_noise_14B_fp16.safetensors", output_dir="/workspace/out"))),
@@ -204,7 +218,7 @@ def test_every_rule_has_a_case() -> None:
     covered = {code for code, _, _ in CASES}
     # rules needing real files on disk are tested in test_validate_files.py
     on_disk = {"PATH_MISSING", "TOML_QUOTED_NUMBER", "RESUME_RANK_MISMATCH", "TOML_CAPTION_EXTENSION",
-               "SDS_CAPTION_EXTENSION", "TOML_TRAIN_DATA_DIR", "TOML_BATCH_GT_BUCKET"}
+               "SDS_CAPTION_EXTENSION", "TOML_TRAIN_DATA_DIR", "TOML_BATCH_GT_BUCKET", "WAN_BASE_WEIGHTS_NAMING"}
     assert {r.code for r in RULES} - covered - on_disk == set()
 
 

@@ -13,8 +13,9 @@ from loragate.backends.reading import ImportContext
 from loragate.backends.toml_text import dataset_toml_text
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.errors import LoragateError
-from loragate.validate.invocation import Invocation
+from loragate.lightning.choice import merged_file
 from loragate.plan.model import Command, DatasetSubset, ExpertPlan, TrainingPlan
+from loragate.validate.invocation import Invocation
 
 # musubi-tuner docs/dataset_config.md: only these keys may sit in [general]; anything else there
 # (cache_directory, target_frames...) fails voluptuous with "extra keys not allowed".
@@ -190,6 +191,7 @@ class MusubiBackend:
         add_loader(argv, plan, LOADER_WORKERS)
         # musubi-tuner docs/wan.md: "Don't forget to specify --network_module networks.lora_wan".
         add_network(argv, plan)
+        _add_lightning_merge(argv, plan, expert)
         add_optimizer(argv, plan)
         if ts is not None:
             # reference musubi-tuner.md §5.3: the default 'sigma' sampling inverts min/max timestep
@@ -219,6 +221,25 @@ class MusubiBackend:
             argv.opt("--vae", need_file(plan.weights.vae, "VAE", "vae")).opt("--t5", need_file(plan.weights.t5, "T5 text encoder", "t5"))
             argv.switch("--fp8_t5", plan.memory.fp8_text_encoder)
         return argv.items
+
+
+def _add_lightning_merge(argv: Argv, plan: TrainingPlan, expert: ExpertPlan | None) -> None:
+    """musubi-tuner training/trainer_base.py _build_network: every --base_weights file is merged into
+    the model loaded from --dit before the LoRA is made. With --dit_high_noise in the same run the
+    high-noise weights are kept aside untouched (wan_train_network.py load_transformer), so a merge
+    only works one expert per run, each run with its own expert's Lightning file."""
+    spec = plan.lightning
+    if spec is None or not spec.merged:
+        return
+    if expert is None:
+        raise LoragateError(
+            "Lightning is to be merged, but the plan trains both Wan 2.2 experts in one run: musubi would merge it into the "
+            "low-noise expert only, and the high-noise one would train on the plain base.",
+            "Make the plan again with the experts as separate runs (loragate plan new ... --expert both).",
+        )
+    file = merged_file(plan, expert.expert)
+    if file:
+        argv.opt("--base_weights", file).opt("--base_weights_multiplier", spec.strength)
 
 
 def _needs_clip(family: ModelFamily) -> bool:

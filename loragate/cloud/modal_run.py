@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from pydantic import BaseModel, Field
 
 from loragate.atomic import atomic_write_json
+from loragate.cloud.carry import lightning_files
 from loragate.cloud.modal_app import APP_FILE, write_modal_app
 from loragate.cloud.sync import local_dataset
 from loragate.errors import LoragateError
@@ -66,8 +67,11 @@ def plan_steps(project: str) -> list[ModalStep]:
         ModalStep(name="upload dataset", argv=[*cli, "volume", "put", "--force", app.volume, str(local_dataset(project, plan)), on_volume(plan.dataset.path)]),
         ModalStep(name="upload record", argv=[*cli, "volume", "put", "--force", app.volume, str(project_dir(project)), f"/grimoire/training/{project}"]),
     ]
+    upload += [ModalStep(name=f"upload {what}", argv=[*cli, "volume", "put", "--force", app.volume, str(local), on_volume(remote)])
+               for what, remote, local in lightning_files(plan, str(ROOT))]
     functions = [ModalStep(name=f, argv=[*cli, "run", "--detach", f"{app.path}::{f}"]) for f in app.functions]
     return upload + functions
+
 
 
 def run_steps(project: str, steps: list[ModalStep]) -> ModalRun:

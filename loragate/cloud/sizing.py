@@ -14,6 +14,7 @@ from loragate.cloud.prices import ImageFacts, card, cloud_facts
 from loragate.environment.compat import load_matrix
 from loragate.environment.resources import disk_needs
 from loragate.errors import LoragateError
+from loragate.lightning.checks import extra_disk_gb as lightning_disk_gb
 from loragate.plan.model import TrainingPlan
 
 GB = 1024**3
@@ -27,7 +28,8 @@ def weights_gb(plan: TrainingPlan, family: ModelFamily) -> float:
     backbones = max(1, len(plan.experts))
     params = family.params_b * backbones + sum(te.params_b for te in family.text_encoders)
     params += family.vae_params_b + family.image_encoder_params_b
-    return params * 1e9 * BYTES_16BIT / GB
+    # the Lightning files the artist renders with, and any pre-merged expert beside the plain one
+    return params * 1e9 * BYTES_16BIT / GB + lightning_disk_gb(plan, family)
 
 
 def dataset_gb(plan: TrainingPlan) -> float:

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from pydantic import BaseModel, Field
 
 from loragate.atomic import atomic_write_json
+from loragate.cloud.carry import lightning_files
 from loragate.cloud.model import InstanceRecord
 from loragate.cloud.record import open_instance, save_instance
 from loragate.cloud.ssh import rsync_argv, run, ssh_argv
@@ -129,6 +130,10 @@ def sync(project: str, install: bool = True, start_watchdog: bool = True, idle_m
         _transfer(record, "project record", f"{project_dir(project)}/", f":{pod_record}/", LOCAL_ONLY + ("plan.json", "gates.json")),
         _send_pod_plan(record, plan, pod_dataset, pod_record),
     ]
+    carried = lightning_files(plan, POD_ROOT)
+    if carried:
+        _mkdirs(record, sorted({str(PurePosixPath(on_pod(record, remote)).parent) for _, remote, _ in carried}))
+        transfers += [_transfer(record, what, str(local), f":{on_pod(record, remote)}") for what, remote, local in carried]
     eye = grimoire_dir() / "eye.md"
     if eye.is_file():
         transfers.append(_transfer(record, "taste notes", str(eye), f":{on_pod(record, POD_ROOT + '/grimoire')}/"))

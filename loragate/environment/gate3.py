@@ -22,6 +22,7 @@ from loragate.environment.report import EnvReport, render_markdown, summarize
 from loragate.environment.trainer import venv_python
 from loragate.errors import LoragateError
 from loragate.findings import Finding, count_by_severity
+from loragate.lightning.checks import file_findings as lightning_file_findings
 from loragate.gates.conclude import conclude, decide
 from loragate.gates.ledger import GateRecord
 from loragate.names import check_name
@@ -134,6 +135,8 @@ def check_environment(plan_name: str | None = None, backend: str | None = None, 
         findings += compat.torchvision_findings(probe, python, fix)
     if plan is not None and weights_section is not None:
         findings += weights.weights_findings(plan, family, weights_section)
+    if plan is not None and family is not None:
+        findings += lightning_file_findings(plan, family)
     findings += resources.disk_findings(resources_section.disk)
     findings += resources.ram_findings(resources_section)
     fix_python = venv_python((plan.trainer_dir if plan else None) or trainer.default_checkout(facts)) if missing else python

@@ -18,18 +18,24 @@ from loragate.fsguard import read_capped
 from loragate.plan.model import TrainingPlan
 
 
+def _file(path: str) -> list[Any]:
+    try:
+        st = os.stat(path)
+        return [path, st.st_size, st.st_mtime_ns]
+    except OSError:
+        return [path, None, None]
+
+
 def _weights(plan: TrainingPlan) -> dict[str, Any]:
     """The model files by role, each with its size and modification time when it is on this machine."""
-    files: dict[str, Any] = {}
-    for role, path in sorted(plan.weights.model_dump().items()):
-        if not path:
-            continue
-        try:
-            st = os.stat(path)
-            files[role] = [path, st.st_size, st.st_mtime_ns]
-        except OSError:
-            files[role] = [path, None, None]
-    return {"model": plan.model, "files": files, "experts": [e.model_dump() for e in plan.experts]}
+    files = {role: _file(path) for role, path in sorted(plan.weights.model_dump().items()) if path}
+    judged: dict[str, Any] = {"model": plan.model, "files": files, "experts": [e.model_dump() for e in plan.experts]}
+    if plan.lightning is not None:
+        # judged by their headers too: a swapped or re-downloaded Lightning file makes Gate 3 stale
+        files["lightning:high"] = _file(plan.lightning.high_noise)
+        files["lightning:low"] = _file(plan.lightning.low_noise)
+        judged["lightning"] = plan.lightning.model_dump(exclude={"note"})
+    return judged
 
 
 def _disk(plan: TrainingPlan) -> dict[str, Any]:

@@ -114,11 +114,17 @@ def _existing(folder: Path) -> Path:
 
 
 def disk_needs(plan: TrainingPlan, family: ModelFamily) -> list[DiskNeed]:
+    from loragate.lightning.checks import expert_copy_gb, premerged_files
+
     needs: list[DiskNeed] = []
     cache_folder = plan.dataset.cache_dir or next((s.cache_dir for s in plan.dataset.subsets if s.cache_dir), None) or plan.dataset.path
     needs.append(DiskNeed(purpose="latent and text-encoder caches", folder=cache_folder, need_gb=round(cache_bytes(plan, family) * MARGIN / GB, 2)))
     one, count = checkpoint_bytes(plan, family)
     needs.append(DiskNeed(purpose=f"{count} LoRA checkpoints of {one / GB * 1024:.0f} MB", folder=plan.output_dir, need_gb=round(one * count * MARGIN / GB, 2)))
+    for expert, path, here in premerged_files(plan):
+        if path and not here:  # a Lightning-merged copy of the expert the artist still has to write
+            needs.append(DiskNeed(purpose=f"the Lightning-merged {expert}-noise expert still to be made",
+                                  folder=str(Path(path).parent), need_gb=round(expert_copy_gb(family), 2)))
     return needs
 
 
@@ -192,6 +198,7 @@ def ram_need(plan: TrainingPlan, family: ModelFamily) -> tuple[float, str] | Non
     (§4.1: about 96 GB for two fp8 experts on Windows), which the estimator's request does not carry.
     """
     from loragate.errors import LoragateError
+    from loragate.lightning.checks import merge_ram_gb
     from loragate.vram.estimate import estimate_vram
     from loragate.vram.plan import request_from_plan
 
@@ -205,6 +212,10 @@ def ram_need(plan: TrainingPlan, family: ModelFamily) -> tuple[float, str] | Non
         expert_gb = family.params_b * (1 if plan.memory.fp8_base else 2)
         need += expert_gb
         reason += f", the inactive Wan 2.2 expert ({expert_gb:.0f} GB)"
+    merge_gb = merge_ram_gb(plan, family)
+    if merge_gb:
+        need += merge_gb
+        reason += f", the Lightning file merged at start ({merge_gb:.1f} GB)"
     runs = runs_at_once(plan)
     if runs > 1:
         # each expert's run is its own trainer process with its own copy in RAM

@@ -94,6 +94,7 @@ class EvalReport(BaseModel):
     cost: CostEstimate | None = None
     exported: list[str] = Field(default_factory=list, description="Workflow JSONs and command files written for running elsewhere.")
     notes: list[str] = Field(default_factory=list)
+    lightning: list[str] = Field(default_factory=list, description="Wan 2.2 Lightning LoRAs (low, high) stacked in every cell.")
     checkpoint_fingerprints: dict[str, str] = Field(
         default_factory=dict, description="LoRA file -> fingerprint when evaluated; a changed file makes the evaluation stale."
     )

@@ -46,7 +46,7 @@ from loragate.evaluate.model import (
 )
 from loragate.evaluate.prompts import sample_frames, sample_steps, standard_prompts
 from loragate.evaluate.select import choose_checkpoints
-from loragate.evaluate.workflows import CellSpec, ModelNames, model_names
+from loragate.evaluate.workflows import LIGHTNING_STEPS, CellSpec, ModelNames, model_names
 from loragate.findings import Finding, verdict_of
 from loragate.plan.model import TrainingPlan
 from loragate.plan.store import load_project_plan
@@ -177,20 +177,24 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
     engine, notes = _choose_engine(request, plan, family, url)
     if family.experts:
         notes.append(WAN22_NOTE)
-    if request.lightning:
-        notes.append("Lightning LoRAs stacked at 1.0 beside yours for a 4-step preview (loaded, not merged): " + ", ".join(request.lightning))
+    lightning = request.lightning or plan_lightning(plan)
+    if lightning:
+        source = "the plan's, the way you render" if not request.lightning else "as asked"
+        notes.append(f"Lightning LoRAs ({source}) stacked beside yours, 4 steps at CFG 1 (loaded, never merged): " + ", ".join(lightning))
     cells, specs = _cells(refs, weights, standard, plan, family)
     price = request.price_per_hour if request.price_per_hour is not None else studio.gpu_price_per_hour
-    cost = estimate_cost(project, family, len(specs), sample_steps(family), studio.gpu, price, engine=engine)
+    steps = LIGHTNING_STEPS if lightning else sample_steps(family)  # Lightning renders every cell in 4 steps
+    cost = estimate_cost(project, family, len(specs), steps, studio.gpu, price, engine=engine)
     report = EvalReport(
         project=project, verdict=None, engine=engine, model=plan.model, training_type=plan.training_type, trigger=plan.trigger,
         checkpoints=refs, weights=weights, prompts=standard, cells=[], findings=findings, cost=cost, notes=notes,
+        lightning=lightning,
     )
     run_dir = project_dir(project) / RUNS_DIR / (datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2))
-    names = model_names(plan)
+    names = model_names(plan, lightning)
     if engine == "export" or request.estimate_only or any(f.severity == "block" for f in findings):
         if engine == "export":
-            commands = generate.script_commands(plan, family, specs, run_dir / "outputs", request.lightning)
+            commands = generate.script_commands(plan, family, specs, run_dir / "outputs", lightning)
             report.exported = generate.export(family, names, specs, commands, run_dir)
             report.notes.append(f"Run the workflows in ComfyUI or `{run_dir / 'commands.sh'}` on the GPU machine: {cost_text(cost)}.")
         elif request.estimate_only:
@@ -207,7 +211,7 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
 
     report_progress(0, len(specs), cost_text(cost))
     lock_local = engine == "scripts" or _local(url)
-    results = _generate(engine, plan, family, names, specs, out, run_dir, url, request.lightning, done, lock_local)
+    results = _generate(engine, plan, family, names, specs, out, run_dir, url, lightning, done, lock_local)
     for index, result in results.items():
         if isinstance(result, Path):
             cells[index].output = str(result)
@@ -215,7 +219,7 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
             cells[index].error = result
     report.cells = cells
     if measured:
-        report.cost = estimate_cost(project, family, len(specs), sample_steps(family), studio.gpu, price, measured_s=measured[0], engine=engine)
+        report.cost = estimate_cost(project, family, len(specs), steps, studio.gpu, price, measured_s=measured[0], engine=engine)
     errors = [c for c in cells if c.error]
     if errors:
         findings.append(Finding(code="EVAL_CELLS_FAILED", severity="warn", message=f"{len(errors)} of {len(cells)} pictures failed: {errors[0].error}.",
@@ -254,6 +258,12 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
     atomic_write_json(run_dir / EVAL_FILE, report)
     atomic_write_json(folder / EVAL_FILE, report)
     return report
+
+
+def plan_lightning(plan: TrainingPlan) -> list[str]:
+    """The plan's Lightning files in the order the generators take them: low-noise, then high-noise."""
+    spec = plan.lightning
+    return [spec.low_noise, spec.high_noise] if spec is not None else []
 
 
 def _generate(

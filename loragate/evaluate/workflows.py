@@ -19,6 +19,8 @@ from loragate.plan.model import TrainingPlan
 
 Workflow = dict[str, dict[str, Any]]
 NEGATIVE = "blurry, low quality, watermark"
+# lightx2v Wan2.2-Lightning: 4 steps at CFG 1 (the release's model card; Wan2GP issue #748 "cfg:1, steps:4")
+LIGHTNING_STEPS = 4
 
 
 class CellSpec(BaseModel):
@@ -45,11 +47,15 @@ class ModelNames(BaseModel):
     clip: str | None = None
     clip2: str | None = None
     vae: str | None = None
+    lightning: str | None = Field(default=None, description="Wan 2.2 Lightning LoRA stacked on the low-noise expert.")
+    lightning_high: str | None = Field(default=None, description="Wan 2.2 Lightning LoRA stacked on the high-noise expert.")
 
 
-def model_names(plan: TrainingPlan) -> ModelNames:
-    """The plan's weights by file name: ComfyUI finds models by name in its own folders."""
+def model_names(plan: TrainingPlan, lightning: list[str] | None = None) -> ModelNames:
+    """The plan's weights by file name: ComfyUI finds models by name in its own folders. `lightning`:
+    the Lightning LoRAs (low, high) to stack after the artist's LoRA on each expert."""
     w = plan.weights
+    stack = list(lightning or [])
 
     def name(path: str | None) -> str | None:
         return PurePath(path).name if path else None
@@ -57,6 +63,7 @@ def model_names(plan: TrainingPlan) -> ModelNames:
     return ModelNames(
         checkpoint=name(w.base_model), unet=name(w.dit) or name(w.base_model if plan.model.startswith("flux") else None),
         unet_high=name(w.dit_high_noise), clip=name(w.t5) or name(w.clip_l), clip2=name(w.t5xxl), vae=name(w.vae) or name(w.ae),
+        lightning=name(stack[0]) if stack else None, lightning_high=name(stack[1]) if len(stack) > 1 else None,
     )
 
 
@@ -103,13 +110,22 @@ def _flux(cell: CellSpec, names: ModelNames) -> Workflow:
     }
 
 
+def _stack(wf: Workflow, node: str, model: list[Any], lora: str | None) -> list[Any]:
+    """Lightning loaded after the artist's LoRA on one expert (never merged into a saved model)."""
+    if not lora:
+        return model
+    wf[node] = {"class_type": "LoraLoaderModelOnly", "inputs": {"model": model, "lora_name": lora, "strength_model": 1.0}}
+    return [node, 0]
+
+
 def _wan(cell: CellSpec, names: ModelNames, family: ModelFamily) -> Workflow:
     shift = family.flow_shift or 5.0
+    fast = bool(names.lightning or names.lightning_high)
+    steps = LIGHTNING_STEPS if fast else cell.steps
     wf: Workflow = {
         "1": {"class_type": "UNETLoader", "inputs": {"unet_name": names.unet, "weight_dtype": "default"}},
         "2": {"class_type": "CLIPLoader", "inputs": {"clip_name": names.clip, "type": "wan"}},
         "3": {"class_type": "VAELoader", "inputs": {"vae_name": names.vae}},
-        "5": {"class_type": "ModelSamplingSD3", "inputs": {"model": ["4", 0] if cell.lora else ["1", 0], "shift": shift}},
         "6": {"class_type": "CLIPTextEncode", "inputs": {"text": cell.prompt, "clip": ["2", 0]}},
         "7": {"class_type": "CLIPTextEncode", "inputs": {"text": NEGATIVE, "clip": ["2", 0]}},
         "8": {"class_type": "EmptyHunyuanLatentVideo", "inputs": {
@@ -118,23 +134,27 @@ def _wan(cell: CellSpec, names: ModelNames, family: ModelFamily) -> Workflow:
     if cell.lora:
         wf["4"] = {"class_type": "LoraLoaderModelOnly", "inputs": {
             "model": ["1", 0], "lora_name": PurePath(cell.lora).name, "strength_model": cell.weight}}
-    common = {"positive": ["6", 0], "negative": ["7", 0], "cfg": 5.0, "sampler_name": "euler", "scheduler": "simple"}
+    wf["5"] = {"class_type": "ModelSamplingSD3", "inputs": {
+        "model": _stack(wf, "16", ["4", 0] if cell.lora else ["1", 0], names.lightning), "shift": shift}}
+    # Lightning is distilled for CFG 1: guidance would double the cost and burn the picture
+    common = {"positive": ["6", 0], "negative": ["7", 0], "cfg": 1.0 if fast else 5.0, "sampler_name": "euler", "scheduler": "simple"}
     if names.unet_high:
-        half = cell.steps // 2
+        half = steps // 2
         wf["11"] = {"class_type": "UNETLoader", "inputs": {"unet_name": names.unet_high, "weight_dtype": "default"}}
         if cell.lora_high:
             wf["12"] = {"class_type": "LoraLoaderModelOnly", "inputs": {
                 "model": ["11", 0], "lora_name": PurePath(cell.lora_high).name, "strength_model": cell.weight}}
-        wf["13"] = {"class_type": "ModelSamplingSD3", "inputs": {"model": ["12", 0] if cell.lora_high else ["11", 0], "shift": shift}}
+        high = _stack(wf, "17", ["12", 0] if cell.lora_high else ["11", 0], names.lightning_high)
+        wf["13"] = {"class_type": "ModelSamplingSD3", "inputs": {"model": high, "shift": shift}}
         wf["14"] = {"class_type": "KSamplerAdvanced", "inputs": {
             **common, "model": ["13", 0], "latent_image": ["8", 0], "add_noise": "enable", "noise_seed": cell.seed,
-            "steps": cell.steps, "start_at_step": 0, "end_at_step": half, "return_with_leftover_noise": "enable"}}
+            "steps": steps, "start_at_step": 0, "end_at_step": half, "return_with_leftover_noise": "enable"}}
         wf["9"] = {"class_type": "KSamplerAdvanced", "inputs": {
             **common, "model": ["5", 0], "latent_image": ["14", 0], "add_noise": "disable", "noise_seed": cell.seed,
-            "steps": cell.steps, "start_at_step": half, "end_at_step": 10000, "return_with_leftover_noise": "disable"}}
+            "steps": steps, "start_at_step": half, "end_at_step": 10000, "return_with_leftover_noise": "disable"}}
     else:
         wf["9"] = {"class_type": "KSampler", "inputs": {
-            **common, "model": ["5", 0], "latent_image": ["8", 0], "seed": cell.seed, "steps": cell.steps, "denoise": 1.0}}
+            **common, "model": ["5", 0], "latent_image": ["8", 0], "seed": cell.seed, "steps": steps, "denoise": 1.0}}
     wf["10"] = {"class_type": "VAEDecode", "inputs": {"samples": ["9", 0], "vae": ["3", 0]}}
     if cell.frames > 1:
         wf["15"] = {"class_type": "SaveAnimatedWEBP", "inputs": {

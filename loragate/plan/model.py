@@ -175,6 +175,21 @@ class ExpertPlan(PlanPart):
     output_name: str
 
 
+class LightningSpec(PlanPart):
+    """Wan 2.2 Lightning (lightx2v Wan2.2-Lightning): one distillation LoRA per expert that makes the
+    model generate in 4 steps at CFG 1. The artist renders with it, so the LoRA is checked with it.
+    `merged` experts train on base + Lightning (musubi --base_weights), `premerged` experts on a DiT
+    file that already holds it; every other expert trains on the plain base and Lightning is only
+    stacked at inference (loragate.lightning)."""
+
+    high_noise: str = Field(description="The high-noise expert's Lightning LoRA, as a path on the machine that trains.")
+    low_noise: str = Field(description="The low-noise expert's Lightning LoRA.")
+    strength: float = Field(default=1.0, gt=0, le=2, allow_inf_nan=False, description="Multiplier it is stacked or merged with.")
+    merged: list[ExpertName] = Field(default_factory=list, description="Experts trained on base + Lightning merged by the trainer.")
+    premerged: list[ExpertName] = Field(default_factory=list, description="Experts whose DiT file already has Lightning merged in.")
+    note: str = Field(default="", description="Which form the artist gets and why, in plain words.")
+
+
 class TrainingPlan(PlanPart):
     schema_version: int = 1
     name: str
@@ -205,6 +220,7 @@ class TrainingPlan(PlanPart):
     experts: list[ExpertPlan] = Field(default_factory=list)
     experts_together: bool = Field(default=False, description="Wan 2.2: start both expert runs at the same time.")
     sampling: SamplingSpec | None = Field(default=None, description="Samples during training; None makes none.")
+    lightning: LightningSpec | None = Field(default=None, description="Wan 2.2: the Lightning LoRAs the artist renders with.")
     explanations: dict[str, str] = Field(default_factory=dict, description="Setting -> why, in plain words.")
     commands: list[Command] = Field(default_factory=list, description="Derived by the backend from the fields above.")
     dataset_toml: str | None = Field(default=None, description="Path of the trainer's dataset TOML.")

@@ -17,6 +17,7 @@ from loragate.catalog.models import ModelFamily, get_family
 from loragate.catalog.optimizers import default_lr, get_optimizer
 from loragate.catalog.presets import Preset, explain_setting, get_preset, schedule_for
 from loragate.errors import LoragateError
+from loragate.lightning.choice import LightningChoice, lightning_spec
 from loragate.names import check_name
 from loragate.plan.dataset_spec import build_dataset_spec
 from loragate.plan.explain import explain_plan
@@ -66,6 +67,7 @@ def new_plan(
     learning_rate: float | None = None,
     caption_extension: str = ".txt",
     experts_together: bool | None = None,
+    lightning: LightningChoice | dict[str, object] | None = None,
 ) -> TrainingPlan:
     """Build (but do not save) the plan for project `name`."""
     check_name(name)
@@ -123,6 +125,11 @@ def new_plan(
         dataset_toml=paths.dataset_toml,
     )
     plan.experts = _experts(plan, family, expert)
+    if lightning is not None:
+        choice = lightning if isinstance(lightning, LightningChoice) else LightningChoice.model_validate(lightning)
+        where = {"high": given_path(choice.high_noise, platform_name) or choice.high_noise,
+                 "low": given_path(choice.low_noise, platform_name) or choice.low_noise}
+        plan.lightning = lightning_spec(choice, family, [e.expert for e in plan.experts], where)
     plan.sampling, sampling_note = sampling_for(plan, family)
     fit_memory(plan, family, frames_chosen=frames is not None, experts_together=experts_together)
     if cpu.requested():
@@ -145,6 +152,8 @@ def new_plan(
     plan.explanations = _explanations(plan, family, chosen, planned_batch=schedule.batch_size)
     if plan.sampling is not None:
         plan.explanations["sampling.prompts_file"] = sampling_note
+    if plan.lightning is not None:
+        plan.explanations["lightning"] = plan.lightning.note
     plan.commands = get_backend(plan.backend).commands(plan)
     return plan
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from loragate.catalog.models import ModelFamily
 from loragate.evaluate.prompts import SAMPLE_PROMPTS_FILE, sample_prompts_text
-from loragate.plan.model import ExpertName, SamplingSpec, TrainingPlan
+from loragate.plan.model import ExpertName, LightningSpec, SamplingSpec, TrainingPlan
 from loragate.plan.paths import on_platform
 from loragate.workspace import project_dir
 
@@ -45,10 +45,22 @@ def sampling_for(plan: TrainingPlan, family: ModelFamily) -> tuple[SamplingSpec 
     if family.experts:
         expert = "low"
         note += " " + LOW_NOISE_ONLY
+    if plan.lightning is not None:
+        note += " " + lightning_sampling_note(plan.lightning, expert)
     if family.video:
         note += " Sampling loads the VAE and the T5 text encoder beside training, so the memory estimate counts them."
     spec = SamplingSpec(prompts_file=prompts_file, every_n_epochs=every, at_first=True, expert=expert, note=note)
     return spec, note
+
+
+def lightning_sampling_note(spec: LightningSpec, expert: ExpertName | None) -> str:
+    """What the training samples show of Lightning: musubi samples with the model being trained and
+    has no option to stack a LoRA while sampling (training/parser_common.py --sample_prompts options)."""
+    if expert in spec.merged or expert in spec.premerged:
+        return (f"The {expert}-noise run trains on base + Lightning, so its samples include Lightning (at the trainer's "
+                "usual sampling steps, not 4); the evaluation grid renders the pair the way you will, 4 steps at CFG 1.")
+    return ("These samples are without Lightning: the trainer cannot stack a LoRA while it samples. The evaluation grid "
+            "(`loragate eval`) stacks your Lightning files and renders at 4 steps, CFG 1, the way you will.")
 
 
 def write_sample_prompts(plan: TrainingPlan) -> Path | None:

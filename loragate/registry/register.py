@@ -20,6 +20,7 @@ from loragate.catalog.models import get_family
 from loragate.errors import LoragateError
 from loragate.evaluate.gate import require_evaluation
 from loragate.evaluate.model import EvalReport
+from loragate.plan.model import TrainingPlan
 from loragate.plan.store import load_project_plan
 from loragate.registry.studio_loras import (
     GOOD_FOR_PLACEHOLDER,
@@ -77,6 +78,18 @@ def _status_text(old: str, project: str, lora: RegisteredLora) -> str:
     return "\n".join(lines[:1] + [line] + lines[1:]) + "\n"
 
 
+def checked_with(plan: TrainingPlan, stacked: list[str]) -> str | None:
+    """What the evaluation rendered with besides the LoRA, so whoever uses it renders the same way."""
+    if not stacked:
+        return None
+    files = ", ".join(Path(f).name for f in stacked)
+    spec = plan.lightning
+    trained = sorted([*spec.merged, *spec.premerged]) if spec else []
+    how = (f"trained on base + Lightning ({', '.join(trained)}-noise), so use this Lightning release" if trained
+           else "trained on the plain base")
+    return f"Lightning stacked at 1.0, 4 steps, CFG 1 ({files}); {how}"
+
+
 def register_lora(project: str, checkpoint: str, weight: float, good_for: str | None = None) -> Registration:
     if not 0.0 < weight <= 2.0:
         raise LoragateError(f"A recommended weight of {weight:g} is not usable.", "Give the sweet spot from the evaluation, e.g. --weight 0.7.")
@@ -96,6 +109,7 @@ def register_lora(project: str, checkpoint: str, weight: float, good_for: str | 
         good_for=good_for.strip() if good_for and good_for.strip() else GOOD_FOR_PLACEHOLDER,
         date=datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d"), preset=plan.preset,
         epochs=epochs, rank=plan.network.dim, checkpoint=ref.label if ref else path.name,
+        checked_with=checked_with(plan, report.lightning),
     )
     studio = grimoire_dir() / "studio.md"
     folder = project_dir(project)

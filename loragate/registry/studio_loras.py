@@ -31,13 +31,14 @@ class RegisteredLora(BaseModel):
     epochs: int | None = None
     rank: int
     checkpoint: str = Field(default="", description="Which checkpoint of the run this is (e.g. 'epoch 8 (middle)').")
+    checked_with: str | None = Field(default=None, description="Wan 2.2: the Lightning LoRAs the evaluation stacked, and how it was trained.")
 
 
 # field title -> attribute, in the skill's order
 FIELDS: list[tuple[str, str]] = [
     ("File", "file"), ("File (high-noise expert)", "high_noise_file"), ("Type", "type"), ("Trigger word", "trigger"),
     ("Recommended weight", "weight"), ("Base model", "base_model"), ("Good for", "good_for"), ("Training date", "date"),
-    ("Training params", "params"), ("Checkpoint", "checkpoint"),
+    ("Training params", "params"), ("Checkpoint", "checkpoint"), ("Checked with", "checked_with"),
 ]
 
 

@@ -35,6 +35,18 @@ PROBLEMS: tuple[QuietProblem, ...] = (
         fix=("Give every image a caption file with the plan's caption extension (`loragate audit` lists the images without "
              "one), or check the extension in the plan, then run the dry run again."),
     ),
+    # musubi-tuner networks/lora.py LoRANetwork: a network made from a file whose layer names match nothing in the model.
+    # With --base_weights (Lightning merged into an expert) this is the silent no-op: the trainer then says "all weights
+    # merged" and trains on the plain base (release-named files; loragate.lightning.files).
+    QuietProblem(
+        code="NOTHING_MERGED",
+        pattern=re.compile(r"create LoRA for U-Net/DiT: 0 modules"),
+        severity="block",
+        message=("The trainer made a LoRA network with no layers: a --base_weights file (such as Lightning) names its layers in "
+                 "a way musubi does not read, so nothing was merged and the expert trains on the plain base."),
+        fix=("Convert the file to musubi's naming (src/musubi_tuner/convert_lora.py --target default) and put the copy in the "
+             "plan; `loragate env` names the file (ENV_LIGHTNING_NAMING)."),
+    ),
 )
 
 

@@ -28,7 +28,7 @@ def known_scripts() -> dict[str, tuple[TrainerName, StageName]]:
 # Other scripts of the two trainers: recognised so a command is not lost, but loragate has no flag
 # list for them, so only the general checks apply.
 OTHER_SCRIPT_PREFIXES: dict[str, TrainerName] = {
-    "hv_": "musubi", "fpack_": "musubi", "qwen_image_": "musubi", "flux_kontext_": "musubi",
+    "hv_": "musubi", "fpack_": "musubi", "wan_generate_": "musubi", "qwen_image_": "musubi", "flux_kontext_": "musubi",
     "sd3_": "sdscripts", "sdxl_": "sdscripts", "flux_": "sdscripts", "fine_tune": "sdscripts",
     "train_db": "sdscripts", "lumina_": "sdscripts", "anima_": "sdscripts",
 }

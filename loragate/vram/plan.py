@@ -47,6 +47,10 @@ def plan_levers(plan: TrainingPlan, *, frames: bool = True, resolution: bool = T
     levers: list[str] = list(LEVERS)
     if plan.memory.offload_inactive_dit:
         levers.remove("block_swap")
+    if plan.lightning is not None and plan.lightning.merged:
+        # musubi merges --base_weights into the already-quantized weights, without --fp8_scaled's scale
+        # (loragate.validate.rules.lightning): a merged expert keeps 16-bit weights and swaps blocks instead
+        levers.remove("fp8_base")
     if not frames:
         levers.remove("frames")
     if not resolution:

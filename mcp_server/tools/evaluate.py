@@ -31,7 +31,7 @@ def register(mcp: MCPServer) -> None:
         max_standard_prompts: Annotated[int | None, Field(ge=1, description="Use only the first N standard prompts.")] = None,
         engine: Annotated[Literal["auto", "comfyui", "scripts", "export"], Field(description="auto: ComfyUI if it answers, else the trainer's scripts, else export.")] = "auto",
         comfyui_url: Annotated[str | None, Field(description="ComfyUI's address; default studio.md's comfyui_url.")] = None,
-        lightning: Annotated[list[str], Field(description="Wan 2.2 Lightning LoRAs (low, high) for a 4-step preview, stacked, never merged.")] = [],  # noqa: B006
+        lightning: Annotated[list[str], Field(description="Wan 2.2 Lightning LoRAs (low, high) for a 4-step preview, stacked, never merged; default: the plan's Lightning files.")] = [],  # noqa: B006
         estimate_only: Annotated[bool, Field(description="Only return the cost (cells x seconds, price on a cloud GPU).")] = True,
     ) -> EvalReport:
         """Evaluate a trained LoRA: a labelled grid per checkpoint (rows = weights 0.0 to 1.0, columns =

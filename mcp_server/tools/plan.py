@@ -8,6 +8,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from loragate.lightning.choice import LightningChoice
 from loragate.plan.gate2 import Gate2Report, GenerateResult
 from loragate.plan.import_plan import ImportResult
 from loragate.plan.model import RANK_MAX, RANK_MIN
@@ -45,6 +46,9 @@ def register(mcp: MCPServer) -> None:
         rank: Annotated[int | None, Field(ge=RANK_MIN, le=RANK_MAX, description="LoRA rank (network dim); default from the preset.")] = None,
         learning_rate: Annotated[float | None, Field(gt=0, description="Learning rate; default from the preset and optimizer (Prodigy runs at 1.0). Gate 2 judges it against the optimizer's sourced range.")] = None,
         caption_extension: Annotated[str, Field(description="Caption file extension, the same one audit_dataset checked.")] = ".txt",
+        lightning: Annotated[LightningChoice | None, Field(description="Wan 2.2: the Lightning LoRAs the artist renders with (one per "
+                             "expert). By default the LoRA trains on the base and Lightning is stacked at inference; `merge` "
+                             "trains the named experts on base + Lightning. Tell the artist which form they get and why.")] = None,
         replace: Annotated[bool, Field(description="Replace the project's existing plan (kept in plan-history/ first). "
                                                    "Without it, an existing plan is an error: ask the artist before replacing.")] = False,
     ) -> GenerateResult:
@@ -66,12 +70,16 @@ def register(mcp: MCPServer) -> None:
             "trainer_python": resolve_program(trainer_python, "trainer Python"),
         }
         files = {role: str(resolve_path(path, f"{role} weights")) for role, path in (weights or {}).items()}
+        if lightning is not None:
+            lightning = lightning.model_copy(update={
+                "high_noise": str(resolve_path(lightning.high_noise, "Lightning file")),
+                "low_noise": str(resolve_path(lightning.low_noise, "Lightning file"))})
         return await call_engine(
             ctx, generate_config, name, model, str(resolve_path(dataset, "dataset folder")), trigger,
             replace=replace, progress=None, preset=preset, training_type=training_type, gpu_gb=gpu_gb, expert=expert,
             platform=platform, weights=files, resolution=tuple(resolution) if resolution else None,
             frames=frames, optimizer=optimizer, experts_together=experts_together, rank=rank,
-            learning_rate=learning_rate, caption_extension=caption_extension, **paths,
+            learning_rate=learning_rate, caption_extension=caption_extension, lightning=lightning, **paths,
         )
 
     @mcp.tool(name="check_plan", title="Re-check the training plan (Gate 2)", annotations=WRITES_RECORD)

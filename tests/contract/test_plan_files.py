@@ -28,6 +28,9 @@ def _variants(family: str) -> list[dict[str, Any]]:
     options += [{"platform": p} for p in PLATFORMS if p != "local"]
     if get_family(family).experts:
         options += [{"expert": e} for e in ("high", "low", "both")]
+        # Wan 2.2 with Lightning: stacked only (no trainer flag), and merged into one or both expert runs
+        files = {"high_noise": "/m/lightning/high_noise_model.safetensors", "low_noise": "/m/lightning/low_noise_model.safetensors"}
+        options += [{"lightning": {**files, "merge": merge, "strength": 0.75}} for merge in ([], ["low"], ["both"])]
     return options
 
 
@@ -79,6 +82,12 @@ def _intended(plan: TrainingPlan, command: Command) -> dict[str, Any]:
         want.update(timestep_sampling=ts.timestep_sampling, discrete_flow_shift=ts.discrete_flow_shift)
     if expert:
         want.update(min_timestep=expert.min_timestep, max_timestep=expert.max_timestep, dit_high_noise=None)
+        spec = plan.lightning
+        if spec is not None and expert.expert in spec.merged:
+            want.update(base_weights=[spec.high_noise if expert.expert == "high" else spec.low_noise],
+                        base_weights_multiplier=[spec.strength])
+        else:
+            want.update(base_weights=None, base_weights_multiplier=None)
     elif family.experts:
         want.update(dit_high_noise=w.dit_high_noise, timestep_boundary=ts.timestep_boundary if ts else None)
     return want

@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
         max_prompts: int | None = typer.Option(None, "--max-prompts", help="Only the first N standard prompts (a smaller grid)."),
         engine: str = typer.Option("auto", "--engine", help="auto, comfyui, scripts (the trainer's own) or export."),
         comfyui_url: str | None = typer.Option(None, "--comfyui-url", help="ComfyUI's address (default: studio.md, else 127.0.0.1:8188)."),
-        lightning: list[str] | None = typer.Option(None, "--lightning", help="Wan 2.2 Lightning LoRA (low, then high) for a 4-step preview."),
+        lightning: list[str] | None = typer.Option(None, "--lightning", help="Wan 2.2 Lightning LoRA (low, then high) for a 4-step preview (default: the plan's)."),
         model: str | None = typer.Option(None, "--model", help="The base model you expect (refused if the plan trained another)."),
         trigger: str | None = typer.Option(None, "--trigger", help="The trigger you expect (refused if the plan used another)."),
         estimate: bool = typer.Option(False, "--estimate", help="Only say what it would cost."),

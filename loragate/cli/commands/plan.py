@@ -34,6 +34,24 @@ def _weights(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def _lightning(high: str | None, low: str | None, merge: list[str], premerged: list[str], strength: float):  # noqa: ANN202
+    """The Lightning options as the engine's LightningChoice (None when none was given)."""
+    from pydantic import ValidationError
+
+    from loragate.lightning.choice import LightningChoice
+
+    if not (high or low or merge or premerged):
+        return None
+    if not (high and low):
+        fail("Lightning needs both files: one per Wan 2.2 expert.",
+             "Give --lightning-high HIGH_FILE and --lightning-low LOW_FILE (e.g. high_noise_model.safetensors, low_noise_model.safetensors).")
+    try:
+        return LightningChoice(high_noise=high, low_noise=low, merge=merge, premerged=premerged, strength=strength)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        fail(f"--lightning-{first['loc'][0]}: {first['msg']}.", "Use high, low or both for the experts, and a strength above 0 up to 2.")
+
+
 def _show_gate(report) -> None:  # noqa: ANN001 - Gate2Report, imported lazily
     if report.vram is not None:
         each = " per run" if report.runs_at_once > 1 else ""
@@ -63,6 +81,10 @@ def _show_plan(plan) -> None:  # noqa: ANN001 - TrainingPlan
     if plan.experts:
         rows.append(("experts", ", ".join(f"{e.expert} {e.min_timestep}-{e.max_timestep}" for e in plan.experts)
                      + (" (together)" if plan.experts_together else " (one after the other)")))
+    if plan.lightning is not None:
+        on = [*plan.lightning.merged, *plan.lightning.premerged]
+        rows.append(("lightning", ("trained on base + Lightning: " + ", ".join(sorted(on)) + "; " if on else "")
+                     + "stacked at inference (4 steps, CFG 1)"))
     print_rows(rows)
 
 
@@ -94,6 +116,15 @@ def register(app: typer.Typer) -> None:
         caption_extension: str = typer.Option(".txt", "--caption-extension", help="Caption file extension."),
         together: Optional[bool] = typer.Option(None, "--together/--one-after-another",
                                                 help="Wan 2.2: run both experts at once (default: when they fit)."),
+        lightning_high: Optional[str] = typer.Option(None, "--lightning-high",
+                                                     help="Wan 2.2: the high-noise expert's Lightning LoRA you render with."),
+        lightning_low: Optional[str] = typer.Option(None, "--lightning-low", help="Wan 2.2: the low-noise expert's Lightning LoRA."),
+        lightning_merge: list[str] = typer.Option([], "--lightning-merge",
+                                                  help="high, low or both: train that expert on base + Lightning (default: train "
+                                                       "on the base, stack Lightning at inference)."),
+        lightning_premerged: list[str] = typer.Option([], "--lightning-premerged",
+                                                      help="high, low or both: that expert's DiT file already has Lightning merged in."),
+        lightning_strength: float = typer.Option(1.0, "--lightning-strength", help="Lightning multiplier (1.0 as released)."),
         replace: bool = typer.Option(False, "--replace",
                                      help="Replace NAME's existing plan (the old one is kept in plan-history/)."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -107,6 +138,7 @@ def register(app: typer.Typer) -> None:
         if platform not in PLATFORMS:
             fail(f"--platform {platform!r} is not one of {', '.join(PLATFORMS)}.", "Use local, runpod or modal.")
         res = run_engine(lambda: parse_resolution(resolution)) if resolution else None
+        lightning = _lightning(lightning_high, lightning_low, lightning_merge, lightning_premerged, lightning_strength)
         with progress_bar("Planning", enabled=not json_out) as progress:
             result = run_engine(lambda: generate_config(
                 name, model, dataset, trigger, replace=replace, progress=progress,
@@ -114,7 +146,7 @@ def register(app: typer.Typer) -> None:
                 trainer_dir=trainer_dir, trainer_python=trainer_python, models_dir=models_dir,
                 weights=_weights(weights), output_dir=output_dir, resolution=res, frames=frames or None,
                 optimizer=optimizer, rank=rank, learning_rate=learning_rate,
-                caption_extension=caption_extension, experts_together=together,
+                caption_extension=caption_extension, experts_together=together, lightning=lightning,
             ))
         if json_out:
             print_json(result)

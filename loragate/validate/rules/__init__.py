@@ -9,6 +9,7 @@ from loragate.validate.rules import (  # noqa: F401 - imported for registration
     dataset_toml,
     flags,
     learning_rate,
+    lightning,
     memory,
     model,
     paths,
