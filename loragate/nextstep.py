@@ -29,6 +29,7 @@ ACTIONS = (
     "stop",
     "adopt_run",
     "continue_run",
+    "evaluate",
 )
 
 

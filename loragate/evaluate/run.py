@@ -3,7 +3,8 @@
 Rows are weights (0.0, the base model alone, first), columns the standard prompts with the
 trigger plus the artist's own, one fixed seed per prompt. The weight-0 row does not depend on the
 checkpoint, so it is generated once and shared. Results: a labelled grid PNG per checkpoint, the
-checkpoints side by side, eval.json (also the evaluation gate's record) and a draft eval.md.
+checkpoints side by side, eval.json and a draft eval.md, and the verdict recorded as Gate 5
+(evaluation) with the fingerprint of every LoRA file judged.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from loragate.evaluate import generate
 from loragate.evaluate.comfyui import DEFAULT_URL, ComfyUI
 from loragate.evaluate.cost import cost_text, estimate_cost
 from loragate.evaluate.evalmd import write_eval_md
-from loragate.evaluate.gate import fingerprint_lora
 from loragate.evaluate.genscripts import script_for
 from loragate.evaluate.grids import draw_checkpoint, draw_comparison, outputs_of, slug
 from loragate.evaluate.lora_keys import lora_key_findings
@@ -47,7 +47,9 @@ from loragate.evaluate.model import (
 from loragate.evaluate.prompts import sample_frames, sample_steps, standard_prompts
 from loragate.evaluate.select import choose_checkpoints
 from loragate.evaluate.workflows import CellSpec, ModelNames, model_names
-from loragate.findings import Finding, verdict_of
+from loragate.findings import Finding, Verdict, verdict_of
+from loragate.gates.evaluation import EVALUATION, LORA_PART, evaluation_subject
+from loragate.gates.ledger import record_gate
 from loragate.plan.model import TrainingPlan
 from loragate.plan.store import load_project_plan
 from loragate.progress import ProgressFn, or_silent
@@ -189,6 +191,8 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
     run_dir = project_dir(project) / RUNS_DIR / (datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2))
     names = model_names(plan)
     if engine == "export" or request.estimate_only or any(f.severity == "block" for f in findings):
+        if not request.estimate_only and engine != "export":  # layers that do not load: a verdict without pictures
+            _record(report, refs, verdict_of(findings))
         if engine == "export":
             commands = generate.script_commands(plan, family, specs, run_dir / "outputs", request.lightning)
             report.exported = generate.export(family, names, specs, commands, run_dir)
@@ -244,16 +248,32 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
     report.comparison = draw_comparison(project, refs, weights, standard, cells, first, run_dir)
     report.findings = findings
     report.verdict = verdict_of(findings) if report.measures else None
-    report.checkpoint_fingerprints = {
-        str(Path(p).resolve()): fingerprint_lora(Path(p)) for ref in refs for p in filter(None, {ref.path, ref.high_noise_path})
-        if Path(p).is_file()
-    }
-    folder = project_dir(project)
+    _record(report, refs, report.verdict or "NO-GO")
+    atomic_write_json(run_dir / EVAL_FILE, report)
+    return report
+
+
+def _judged(refs: list[CheckpointRef]) -> dict[str, str]:
+    """Checkpoint label -> LoRA file, for every file the evaluation judged (Wan 2.2's high-noise one too)."""
+    files = {ref.label: ref.path for ref in refs if ref.path}
+    files.update({f"{ref.label} high-noise": ref.high_noise_path for ref in refs if ref.high_noise_path})
+    return files
+
+
+def _record(report: EvalReport, refs: list[CheckpointRef], verdict: Verdict) -> None:
+    """Gate 5's verdict with each LoRA file's fingerprint, then eval.json (holding the same
+    fingerprints, so registering can tell it belongs to that verdict) and the draft eval.md."""
+    files = {label: str(Path(path).resolve()) for label, path in _judged(refs).items()}
+    usable = [m.checkpoint for m in report.measures
+              if not any(f.severity == "block" and f.evidence.get("checkpoint") in (None, m.checkpoint) for f in report.findings)]
+    summary = f"{len(report.cells)} pictures; usable: {', '.join(usable) or 'none'}"
+    record = record_gate(report.project, EVALUATION, verdict, evaluation_subject(files), report.findings, summary)
+    report.checkpoint_fingerprints = {path: record.parts[LORA_PART + label] for label, path in files.items()
+                                      if record.parts.get(LORA_PART + label, "absent") != "absent"}
+    folder = project_dir(report.project)
     report.eval_json = str(folder / EVAL_FILE)
     report.eval_md = str(write_eval_md(folder, report))
-    atomic_write_json(run_dir / EVAL_FILE, report)
     atomic_write_json(folder / EVAL_FILE, report)
-    return report
 
 
 def _generate(
