@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, Field
 
 from loragate.atomic import atomic_write_json
+from loragate.backends.argv import python_of
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.errors import LoragateError
 from loragate.evaluate import generate
@@ -45,6 +46,7 @@ from loragate.evaluate.model import (
     EvalReport,
 )
 from loragate.evaluate.prompts import sample_frames, sample_steps, standard_prompts
+from loragate.evaluate.scores import add_scores, score_setup
 from loragate.evaluate.select import choose_checkpoints
 from loragate.evaluate.workflows import CellSpec, ModelNames, model_names
 from loragate.findings import Finding, Verdict, verdict_of
@@ -75,6 +77,8 @@ class EvalRequest(BaseModel):
     price_per_hour: float | None = Field(default=None, description="GPU price per hour; default gpu_price_per_hour in studio.md.")
     model: str | None = Field(default=None, description="The base model the caller expects; refused when the plan trained another.")
     trigger: str | None = Field(default=None, description="The trigger the caller expects; refused when the plan uses another.")
+    clip_model: str | None = Field(default=None, description="Optional scores: a local CLIP model folder (run with the trainer's Python).")
+    references: str | None = Field(default=None, description="Optional scores: a folder of reference pictures held back from training.")
 
 
 def _weights(values: list[float]) -> list[float]:
@@ -176,6 +180,7 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
     for ref in refs:
         for path in filter(None, {ref.path, ref.high_noise_path}):
             findings += [f.model_copy(update={"evidence": {**f.evidence, "checkpoint": ref.label}}) for f in lora_key_findings(Path(path), family)]
+    scoring = score_setup(request.clip_model, request.references, python_of(plan))  # before anything is spent
     engine, notes = _choose_engine(request, plan, family, url)
     if family.experts:
         notes.append(WAN22_NOTE)
@@ -245,6 +250,9 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
                 fix="Use an earlier checkpoint; remove near-duplicates and add variety to the dataset; fewer steps next time.",
                 evidence={"checkpoint": ref.label, "copies": len(matches)},
             ))
+    if scoring is not None:
+        failed = add_scores(report, specs, scoring, run_dir)
+        findings += [failed] if failed else []
     report.comparison = draw_comparison(project, refs, weights, standard, cells, first, run_dir)
     report.findings = findings
     report.verdict = verdict_of(findings) if report.measures else None

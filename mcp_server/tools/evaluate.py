@@ -33,19 +33,28 @@ def register(mcp: MCPServer) -> None:
         comfyui_url: Annotated[str | None, Field(description="ComfyUI's address; default studio.md's comfyui_url.")] = None,
         lightning: Annotated[list[str], Field(description="Wan 2.2 Lightning LoRAs (low, high) for a 4-step preview, stacked, never merged.")] = [],  # noqa: B006
         estimate_only: Annotated[bool, Field(description="Only return the cost (cells x seconds, price on a cloud GPU).")] = True,
+        clip_model: Annotated[str | None, Field(description="Optional scores, off by default: a local CLIP model folder the artist has; "
+                                                            "run with the trainer's Python (torch, transformers).")] = None,
+        references: Annotated[str | None, Field(description="Optional: a folder of pictures the artist held back from training, "
+                                                            "scored for similarity with clip_model.")] = None,
     ) -> EvalReport:
         """Evaluate a trained LoRA: a labelled grid per checkpoint (rows = weights 0.0 to 1.0, columns =
         the standard prompts for the training type with the trigger, plus the artist's), fixed seeds,
         through ComfyUI's API, the trainer's own generation scripts, or exported workflows. Measures
         whether the LoRA takes effect (each weight against 0.0), how strength grows, and whether
         outputs copy training pictures; writes eval.json (needed to register) and a draft eval.md.
-        Call first with estimate_only=true and tell the artist the cost; then with false to spend it.
-        Refuses to run while a training holds the GPU."""
+        With clip_model (and references), also scores each picture against its prompt and the
+        artist's held-back pictures with that CLIP model. Records Gate 5 (evaluation), which
+        register_lora needs for the file. Call first with estimate_only=true and tell the artist the
+        cost; then with false to spend it. Refuses to run while a training holds the GPU."""
         for path in checkpoints + lightning:
             resolve_path(path, "LoRA file")
+        for folder, what in ((clip_model, "CLIP model folder"), (references, "reference pictures folder")):
+            if folder:
+                resolve_path(folder, what)
         request = EvalRequest(project=project, checkpoints=checkpoints, weights=weights, prompts=prompts,
                               max_standard_prompts=max_standard_prompts, engine=engine, comfyui_url=comfyui_url,
-                              lightning=lightning, estimate_only=estimate_only)
+                              lightning=lightning, estimate_only=estimate_only, clip_model=clip_model, references=references)
         return await call_engine(ctx, evaluate, request, progress=None)
 
     @mcp.tool(name="diagnose", title="Diagnose the LoRA's pictures", annotations=READ_ONLY)
