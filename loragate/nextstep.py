@@ -30,6 +30,7 @@ ACTIONS = (
     "adopt_run",
     "continue_run",
     "evaluate",
+    "cloud_up",
 )
 
 

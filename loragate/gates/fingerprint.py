@@ -3,8 +3,8 @@
 A gate's subject is a dict naming its parts: `dataset` (a folder), `plan` (a plan.json),
 `machine` (this computer), `thresholds` (a project's thresholds.toml), the plan facts Gate 3 reads (`weights`, `disk_needs`, `memory_needs`,
 `trainer_setup`, each naming the plan.json), plain values a gate judged with (`trigger`,
-`model`, `training_type`, `caption_extension`), and the LoRA files an evaluation judged (`lora:LABEL`,
-each naming a file, fingerprinted by its bytes). The fingerprint of a subject is the hash of its
+`model`, `training_type`, `caption_extension`), the LoRA files an evaluation judged (`lora:LABEL`,
+each naming a file, fingerprinted by its bytes) and the terms of a cloud quote (`quote:FIELD`). The fingerprint of a subject is the hash of its
 parts' fingerprints.
 """
 
@@ -143,7 +143,8 @@ PART_FINGERPRINTERS: dict[str, Callable[[str], str]] = {
 }
 
 # Parts named `PREFIX:label`, one per file of a kind (the evaluation names each LoRA it judged).
-PREFIXED_PARTS: dict[str, Callable[[str], str]] = {"lora": fingerprint_lora}
+# The terms of a cloud quote the artist said yes to (`quote:FIELD`) are values: their fingerprint is the value's.
+PREFIXED_PARTS: dict[str, Callable[[str], str]] = {"lora": fingerprint_lora, "quote": lambda value: hashlib.sha256(value.encode()).hexdigest()}
 
 # Values a gate judged with. They are compared with the plan (gates.coverage), and their
 # fingerprint is the value itself.

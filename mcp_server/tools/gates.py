@@ -18,8 +18,8 @@ def register(mcp: MCPServer) -> None:
         project: Annotated[str, Field(description="Project name, the folder under grimoire/training/.")],
     ) -> GateStatus:
         """Show the gate verdicts for a project: the four a launch needs (dataset, config,
-        environment, dry run) and Gate 5, the evaluation a registration needs (its LoRA files
-        unchanged since); how old each is, and whether each still holds for the current dataset,
+        environment, dry run), Gate 5, the evaluation a registration needs (its LoRA files
+        unchanged since), and the spend gate (the user's yes to a cloud cost, valid 30 minutes); how old each is, and whether each still holds for the current dataset,
         plan, machine and checkpoints. Call it before launch, at the start of a session, or when
         launch or register_lora refuses; each failing gate names the tool call that re-runs it."""
         return await call_engine(None, gate_status, project)
