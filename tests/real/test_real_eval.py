@@ -14,7 +14,7 @@ from PIL import Image
 from safetensors.numpy import load_file, save_file
 
 from tests.real.realkit import Studio, dataset
-from tests.real.test_real_sdscripts import gates_to_dry_run, launch_to_complete
+from tests.real.test_real_sdscripts import launch_to_complete
 
 pytestmark = pytest.mark.real_trainer
 
@@ -40,12 +40,24 @@ def lora_like(trained: Path, target: Path, up: str) -> Path:
     return target
 
 
+def trained_lora(studio: Studio, data: Path, weights: Path) -> Path:
+    """The four gates and a one-epoch run. The training samples are switched off in plan.json (as a
+    person edits it): the trainer samples at the model's native 512 px, minutes per picture on a CPU."""
+    code, audit = studio.cli_json("audit", str(data), "--trigger", "mira", "--model", "sd15", "--type", "character", "--name", "mira")
+    assert (code, audit["verdict"]) == (0, "GO"), audit["findings"]
+    studio.plan("mira", "sd15", data, "--weights", f"base_model={weights}", epochs=1)
+    studio.edit_plan("mira", lambda p: p.update(sampling=None))
+    for step in (("env", "--plan", "mira"), ("dry-run", "mira", "--steps", "2")):
+        code, gate = studio.cli_json(*step)
+        assert (code, gate["verdict"]) == (0, "GO"), gate["findings"]
+    launch_to_complete(studio, "mira")
+    return studio.workspace / "output" / "mira" / "mira.safetensors"
+
+
 def test_sd15_evaluation_through_gen_img_measures_what_the_lora_does(studio: Studio, sd15_weights: Path, tiny_clip: Path) -> None:
     data = dataset(studio.workspace / "datasets" / "mira")
-    gates_to_dry_run(studio, "mira", "sd15", data, sd15_weights, epochs=1)
-    launch_to_complete(studio, "mira")
-    out = studio.workspace / "output" / "mira"
-    trained = out / "mira.safetensors"
+    trained = trained_lora(studio, data, sd15_weights)
+    out = trained.parent
     inert = lora_like(trained, out / "mira-inert.safetensors", "zero")
     strong = lora_like(trained, out / "mira-strong.safetensors", "random")
     held_back = dataset(studio.workspace / "held-back", count=2, captions=False)
