@@ -9,7 +9,6 @@ checkpoints side by side, eval.json and a draft eval.md, and the verdict recorde
 
 from __future__ import annotations
 
-import os
 import secrets
 from datetime import datetime, timezone
 from pathlib import Path
@@ -290,13 +289,15 @@ def _generate(
 ) -> dict[int, Path | str]:
     """Generate under the GPU lock when the GPU is this machine's: never beside a training."""
     from loragate.runs.lock import gpu_lock
+    from loragate.runs.process import trainer_env
 
     def work() -> dict[int, Path | str]:
         if engine == "comfyui":
             return generate.run_comfyui(ComfyUI(url), family, names, specs, out, done)
         commands = generate.script_commands(plan, family, specs, out, lightning)
-        # the card the lock names, and no other, so a training on another card is never disturbed
-        return generate.run_scripts(commands, specs, run_dir / "generate.log", done, env={**os.environ, "CUDA_VISIBLE_DEVICES": "0"})
+        # the card the lock names, and no other, so a training on another card is never disturbed; a
+        # console as wide as a training's, so the scripts' rich log keeps each message on one line
+        return generate.run_scripts(commands, specs, run_dir / "generate.log", done, env=trainer_env(gpu=0))
 
     if not lock_local:
         return work()
