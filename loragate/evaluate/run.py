@@ -69,6 +69,7 @@ class EvalRequest(BaseModel):
     prompts: list[str] = Field(default_factory=list, description="The artist's own prompts, added after the standard ones.")
     seeds: list[int] | None = Field(default=None, description="Seeds per prompt; default one fixed seed.")
     max_standard_prompts: int | None = Field(default=None, ge=1, description="Use only the first N standard prompts (a smaller grid).")
+    steps: int | None = Field(default=None, ge=1, le=200, description="Sampling steps per picture; default the model's usual (a quick look: fewer).")
     engine: Literal["auto", "comfyui", "scripts", "export"] = "auto"
     comfyui_url: str | None = Field(default=None, description="ComfyUI's address; default comfyui_url in studio.md, else 127.0.0.1:8188.")
     lightning: list[str] = Field(default_factory=list, description="Wan 2.2 Lightning LoRAs (low, high) stacked for a 4-step preview.")
@@ -129,10 +130,10 @@ def _choose_engine(request: EvalRequest, plan: TrainingPlan, family: ModelFamily
 
 
 def _cells(
-    refs: list[CheckpointRef], weights: list[float], prompts: list[EvalPrompt], plan: TrainingPlan, family: ModelFamily,
+    refs: list[CheckpointRef], weights: list[float], prompts: list[EvalPrompt], plan: TrainingPlan, family: ModelFamily, steps: int,
 ) -> tuple[list[EvalCell], list[CellSpec]]:
     width, height = plan.dataset.resolution
-    frames, steps = sample_frames(plan, family), sample_steps(family)
+    frames = sample_frames(plan, family)
     cells: list[EvalCell] = []
     specs: list[CellSpec] = []
     for n, ref in enumerate(refs):
@@ -185,9 +186,10 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
         notes.append(WAN22_NOTE)
     if request.lightning:
         notes.append("Lightning LoRAs stacked at 1.0 beside yours for a 4-step preview (loaded, not merged): " + ", ".join(request.lightning))
-    cells, specs = _cells(refs, weights, standard, plan, family)
+    steps = request.steps or sample_steps(family)
+    cells, specs = _cells(refs, weights, standard, plan, family, steps)
     price = request.price_per_hour if request.price_per_hour is not None else studio.gpu_price_per_hour
-    cost = estimate_cost(project, family, len(specs), sample_steps(family), studio.gpu, price, engine=engine)
+    cost = estimate_cost(project, family, len(specs), steps, studio.gpu, price, engine=engine)
     report = EvalReport(
         project=project, verdict=None, engine=engine, model=plan.model, training_type=plan.training_type, trigger=plan.trigger,
         checkpoints=refs, weights=weights, prompts=standard, cells=[], findings=findings, cost=cost, notes=notes,
@@ -223,7 +225,7 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
             cells[index].error = result
     report.cells = cells
     if measured:
-        report.cost = estimate_cost(project, family, len(specs), sample_steps(family), studio.gpu, price, measured_s=measured[0], engine=engine)
+        report.cost = estimate_cost(project, family, len(specs), steps, studio.gpu, price, measured_s=measured[0], engine=engine)
     errors = [c for c in cells if c.error]
     if errors:
         findings.append(Finding(code="EVAL_CELLS_FAILED", severity="warn", message=f"{len(errors)} of {len(cells)} pictures failed: {errors[0].error}.",

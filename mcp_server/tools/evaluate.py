@@ -29,6 +29,7 @@ def register(mcp: MCPServer) -> None:
         weights: Annotated[list[float], Field(description="Weights to try; 0.0 is always added as the reference.")] = list(DEFAULT_WEIGHTS),  # noqa: B006
         prompts: Annotated[list[str], Field(description="The artist's own prompts, added to the standard ones.")] = [],  # noqa: B006
         max_standard_prompts: Annotated[int | None, Field(ge=1, description="Use only the first N standard prompts.")] = None,
+        steps: Annotated[int | None, Field(ge=1, le=200, description="Sampling steps per picture; default the model's usual, fewer for a quick look.")] = None,
         engine: Annotated[Literal["auto", "comfyui", "scripts", "export"], Field(description="auto: ComfyUI if it answers, else the trainer's scripts, else export.")] = "auto",
         comfyui_url: Annotated[str | None, Field(description="ComfyUI's address; default studio.md's comfyui_url.")] = None,
         lightning: Annotated[list[str], Field(description="Wan 2.2 Lightning LoRAs (low, high) for a 4-step preview, stacked, never merged.")] = [],  # noqa: B006
@@ -53,7 +54,7 @@ def register(mcp: MCPServer) -> None:
             if folder:
                 resolve_path(folder, what)
         request = EvalRequest(project=project, checkpoints=checkpoints, weights=weights, prompts=prompts,
-                              max_standard_prompts=max_standard_prompts, engine=engine, comfyui_url=comfyui_url,
+                              max_standard_prompts=max_standard_prompts, steps=steps, engine=engine, comfyui_url=comfyui_url,
                               lightning=lightning, estimate_only=estimate_only, clip_model=clip_model, references=references)
         return await call_engine(ctx, evaluate, request, progress=None)
 

@@ -63,7 +63,7 @@ def test_sd15_evaluation_through_gen_img_measures_what_the_lora_does(studio: Stu
     held_back = dataset(studio.workspace / "held-back", count=2, captions=False)
 
     code, report = studio.cli_json("eval", "mira", "--engine", "scripts", "--checkpoint", str(strong), "--checkpoint", str(inert),
-                                   "--checkpoint", str(trained), "--weight", "1.0", "--max-prompts", "1",
+                                   "--checkpoint", str(trained), "--weight", "1.0", "--max-prompts", "1", "--steps", "4",
                                    "--clip-model", str(tiny_clip), "--references", str(held_back))
     assert report["engine"] == "scripts", report
     cells = report["cells"]
@@ -74,6 +74,7 @@ def test_sd15_evaluation_through_gen_img_measures_what_the_lora_does(studio: Stu
     run = Path(cells[0]["output"]).parents[2]
     log = (run / "generate.log").read_text(errors="replace")
     assert "gen_img.py" in log and "network mul: [1.0]" in log and "network mul: [0.0]" in log, log[-3000:]
+    assert "steps: 4 " in log and "weights are loaded: <All keys matched successfully>" in log  # one line each: a wide console
     measures = {m["checkpoint"]: m for m in report["measures"]}
     labels = {Path(c["path"]).name: c["label"] for c in report["checkpoints"]}
     assert measures[labels["mira-strong.safetensors"]]["takes_effect"], measures

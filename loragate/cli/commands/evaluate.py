@@ -74,6 +74,7 @@ def register(app: typer.Typer) -> None:
         prompt: list[str] | None = typer.Option(None, "--prompt", help="Your own prompt, added to the standard ones (repeat)."),
         seed: list[int] | None = typer.Option(None, "--seed", help="Seed per prompt (repeat for more); default one fixed seed."),
         max_prompts: int | None = typer.Option(None, "--max-prompts", help="Only the first N standard prompts (a smaller grid)."),
+        steps: int | None = typer.Option(None, "--steps", min=1, max=200, help="Sampling steps per picture (default: the model's usual; fewer for a quick look)."),
         engine: str = typer.Option("auto", "--engine", help="auto, comfyui, scripts (the trainer's own) or export."),
         comfyui_url: str | None = typer.Option(None, "--comfyui-url", help="ComfyUI's address (default: studio.md, else 127.0.0.1:8188)."),
         lightning: list[str] | None = typer.Option(None, "--lightning", help="Wan 2.2 Lightning LoRA (low, then high) for a 4-step preview."),
@@ -95,7 +96,7 @@ def register(app: typer.Typer) -> None:
             fail(f"Unknown engine {engine!r}.", "Use auto, comfyui, scripts or export.")
         request = EvalRequest(
             project=name, checkpoints=checkpoint or [], weights=weights or list(DEFAULT_WEIGHTS), prompts=prompt or [],
-            seeds=seed or None, max_standard_prompts=max_prompts, engine=engine, comfyui_url=comfyui_url,  # type: ignore[arg-type]
+            seeds=seed or None, max_standard_prompts=max_prompts, steps=steps, engine=engine, comfyui_url=comfyui_url,  # type: ignore[arg-type]
             lightning=lightning or [], estimate_only=estimate, price_per_hour=price, model=model, trigger=trigger,
             clip_model=clip_model, references=references,
         )
