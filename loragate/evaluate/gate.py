@@ -13,7 +13,7 @@ from pathlib import Path
 
 from loragate.errors import GatesNotPassed, LoragateError
 from loragate.evaluate.model import EVAL_FILE, EvalReport
-from loragate.gates.evaluation import EVALUATION, LORA_PART, judged_files
+from loragate.gates.evaluation import EVALUATION, HIGH_NOISE, LORA_PART, judged_files
 from loragate.gates.ledger import GateRecord, gate_state, stale_reason
 from loragate.gates.registry import get_gate
 from loragate.workspace import project_dir
@@ -53,7 +53,8 @@ def require_evaluation(project: str, checkpoint: Path) -> EvalReport:
         blocking = [f for f in report.findings if f.severity == "block"]
         said = f" It found: {' '.join(f.message for f in blocking)}" if blocking else ""
         raise GatesNotPassed(f"The last evaluation of {project} made no pictures.{said}", blocking[0].fix if blocking else rerun)
-    blocking = [f for f in report.findings if f.severity == "block" and f.evidence.get("checkpoint") in (None, label)]
+    checkpoint_label = label.removesuffix(HIGH_NOISE)  # findings name the checkpoint, not its Wan 2.2 expert file
+    blocking = [f for f in report.findings if f.severity == "block" and f.evidence.get("checkpoint") in (None, checkpoint_label)]
     if blocking:
         raise GatesNotPassed(f"The evaluation of {checkpoint.name} found: {' '.join(f.message for f in blocking)}", blocking[0].fix)
     return report

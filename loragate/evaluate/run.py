@@ -49,7 +49,7 @@ from loragate.evaluate.scores import add_scores, score_setup
 from loragate.evaluate.select import choose_checkpoints
 from loragate.evaluate.workflows import CellSpec, ModelNames, model_names
 from loragate.findings import Finding, Verdict, verdict_of
-from loragate.gates.evaluation import EVALUATION, LORA_PART, evaluation_subject
+from loragate.gates.evaluation import EVALUATION, HIGH_NOISE, LORA_PART, evaluation_subject
 from loragate.gates.ledger import record_gate
 from loragate.plan.model import TrainingPlan
 from loragate.plan.store import load_project_plan
@@ -265,7 +265,7 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
 def _judged(refs: list[CheckpointRef]) -> dict[str, str]:
     """Checkpoint label -> LoRA file, for every file the evaluation judged (Wan 2.2's high-noise one too)."""
     files = {ref.label: ref.path for ref in refs if ref.path}
-    files.update({f"{ref.label} high-noise": ref.high_noise_path for ref in refs if ref.high_noise_path})
+    files.update({ref.label + HIGH_NOISE: ref.high_noise_path for ref in refs if ref.high_noise_path})
     return files
 
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 EVALUATION = "evaluation"
 LORA_PART = "lora:"
+HIGH_NOISE = " high-noise"  # Wan 2.2: a checkpoint's high-noise expert file is judged as LABEL + this
 
 
 def evaluation_subject(files: dict[str, str]) -> dict[str, str]:
