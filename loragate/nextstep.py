@@ -29,6 +29,8 @@ ACTIONS = (
     "stop",
     "adopt_run",
     "continue_run",
+    "evaluate",
+    "cloud_up",
 )
 
 

@@ -11,7 +11,8 @@
 #   --prompt "TEXT"      your own test prompt (repeat for more)
 #   --trigger WORD       the trigger word you expect (refused if the LoRA was trained with another)
 #   --name NAME          the project (default: from the LoRA's file name, NAME-000012.safetensors)
-#   other options of `loragate eval` (--weight W, --engine, --comfyui-url URL, --estimate, ...) are passed on
+#   other options of `loragate eval` (--weight W, --engine, --comfyui-url URL, --estimate,
+#   --clip-model DIR and --references DIR for the optional CLIP scores, ...) are passed on
 #   --json               print the report as JSON
 #
 # Exit: 0 GO, 1 NO-GO (no effect, copies, layers that do not load), 2 bad input.

@@ -13,6 +13,7 @@ from loragate.cli import app
 from loragate.cloud.offers import cloud_offers
 from loragate.cloud.record import read_cloud, save_instance
 from loragate.cloud.spend import approve_spend, require_spend
+from loragate.gates.ledger import gate_status, read_ledger
 from loragate.cloud.status import cloud_status, down
 from loragate.cloud.up import make_quote, up
 from loragate.errors import GatesNotPassed, LoragateError
@@ -79,6 +80,10 @@ def test_up_needs_an_approved_spend_for_this_price_and_cap(workspace: Path, clou
         require_spend(moved)
     with pytest.raises(GatesNotPassed, match="minutes old"):
         require_spend(quote, now=datetime.now(timezone.utc) + timedelta(hours=1))
+    # the yes is a verdict in the gate ledger: gate status shows it, and when it expires
+    state = next(s for s in gate_status("mira").gates if s.key == "spend")
+    assert (state.verdict, state.current, state.required_for_launch) == ("GO", True, False)
+    assert state.next.action == "cloud_up" and state.next.args == {"project": "mira", "provider": "runpod", "gpu": "A100 80GB"}
     assert cloud_env["runpod"].state.instances == {}
 
 
@@ -213,7 +218,7 @@ def test_cli_up_asks_and_a_no_rents_nothing(workspace: Path, cloud_env) -> None:
     make_plan(workspace)
     result = CliRunner().invoke(app, ["cloud", "up", "mira", "--provider", "runpod", "--gpu", "A100 80GB", "--max-usd", "20"], input="n\n")
     assert result.exit_code == 1 and "$1.64/hour" in result.output and "nothing was spent" in result.output
-    assert cloud_env["runpod"].state.instances == {} and not (workspace / "grimoire" / "training" / "mira" / "spend.json").exists()
+    assert cloud_env["runpod"].state.instances == {} and "spend" not in read_ledger("mira").latest
     yes = CliRunner().invoke(app, ["cloud", "up", "mira", "--provider", "runpod", "--gpu", "A100 80GB", "--max-usd", "20"], input="y\n")
     assert yes.exit_code == 0, yes.output
     assert len(cloud_env["runpod"].state.instances) == 1 and "is running" in yes.output

@@ -41,7 +41,9 @@ def test_a_checkpoint_with_no_effect_is_caught_through_the_scripts(workspace: Pa
     _sd_project(workspace)
     plan_out = workspace / "output" / "mira"
     write_lora(plan_out / "mira.safetensors", effect=0.0)  # the final file learned nothing
-    report = evaluate(EvalRequest(project="mira", engine="scripts", max_standard_prompts=1, weights=[1.0]))
+    report = evaluate(EvalRequest(project="mira", engine="scripts", max_standard_prompts=1, weights=[1.0], steps=6))
+    run_dir = Path(report.measures[0].grid).parent  # type: ignore[arg-type]
+    assert " --s 6 " in (run_dir / "cells" / "run-00" / "prompts.txt").read_text()  # a quicker look: the steps asked for
     by_label = {m.checkpoint: m.takes_effect for m in report.measures}
     assert by_label["final"] is False and by_label["epoch 2 (early)"] is True
     assert report.verdict == "NO-GO"

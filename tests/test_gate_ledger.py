@@ -120,15 +120,17 @@ def test_a_new_gate_is_one_registration(workspace: Path, monkeypatch: pytest.Mon
     from loragate.gates import registry
     from loragate.nextstep import step
 
-    registry.gates()  # the standard four, registered
+    registry.gates()  # the standard four, the evaluation and the spend gate, registered
     monkeypatch.setattr(registry, "_GATES", dict(registry._GATES))
-    registry.register_gate(registry.Gate(key="evaluation", number=5, title="evaluation", required_for_launch=False,
+    registry.register_gate(registry.Gate(key="review", number=6, title="review", required_for_launch=False,
                                          next_step=lambda p, _plan, _rec: step("monitor", project=p)))
     data = _dataset(workspace)
     for gate in (1, 2, 3, 4):
         record_gate("p", gate, "GO", {"dataset": str(data)})
     status = gate_status("p")
-    assert [s.key for s in status.gates][-1] == "evaluation" and status.gates[-1].problem == "Gate 5 (evaluation) has not been run."
+    review = next(s for s in status.gates if s.key == "review")
+    assert [s.key for s in status.gates][-2:] == ["review", "spend"]  # numbered first, then the gate without a number
+    assert review.problem == "Gate 6 (review) has not been run."
     assert status.ready  # the launch gates are unchanged by it
-    record_gate("p", "evaluation", "GO", {"dataset": str(data)})
-    assert gate_status("p").gates[-1].current
+    record_gate("p", "review", "GO", {"dataset": str(data)})
+    assert next(s for s in gate_status("p").gates if s.key == "review").current

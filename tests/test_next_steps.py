@@ -67,7 +67,7 @@ def test_an_unknown_action_is_refused() -> None:
 def test_mcp_gate_status_carries_tool_calls_not_shell_commands(workspace: Path) -> None:
     (workspace / "grimoire" / "training" / "p").mkdir(parents=True)
     status = gate_status("p")
-    assert [s.next.action for s in status.gates] == ["audit_dataset", "check_plan", "validate_env", "dry_run"]
+    assert [s.next.action for s in status.gates] == ["audit_dataset", "check_plan", "validate_env", "dry_run", "evaluate", "cloud_up"]
     dumped = status.model_dump_json()
     assert "loragate " not in dumped
 

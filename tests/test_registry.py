@@ -8,8 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from typer.testing import CliRunner
+
+from loragate.cli import app
 from loragate.errors import GatesNotPassed
 from loragate.evaluate.run import EvalRequest, evaluate
+from loragate.gates.ledger import gate_status
 from loragate.registry.register import list_loras, register_lora
 from tests.eval_helpers import trained_project, write_lora
 from tests.fakes.comfyui import FakeComfy
@@ -63,9 +67,17 @@ def test_register_writes_the_entry_once_and_keeps_the_artists_lines(workspace: P
 def test_register_refuses_without_a_current_evaluation(workspace: Path) -> None:
     plan = _evaluated(workspace)
     final = Path(plan.output_dir) / "mira.safetensors"
+    state = next(s for s in gate_status("mira").gates if s.key == "evaluation")
+    assert (state.gate, state.verdict, state.current, state.required_for_launch) == (5, "GO", True, False)
     write_lora(final, effect=0.9, rank=8)  # retrained after the evaluation
-    with pytest.raises(GatesNotPassed, match="changed after it was evaluated"):
+    with pytest.raises(GatesNotPassed, match=r"Gate 5 \(evaluation\) is stale: the LoRA file final \(mira.safetensors\) changed"):
         register_lora("mira", str(final), 0.7)
+    # the gate says so in both doors, and names the evaluation of the same files as the next step
+    state = next(s for s in gate_status("mira").gates if s.key == "evaluation")
+    assert not state.current and "LoRA file final" in (state.problem or "")
+    assert state.next.action == "evaluate" and str(final.resolve()) in state.next.args["checkpoints"]
+    shown = CliRunner().invoke(app, ["gates", "mira"], env={"COLUMNS": "300"})
+    assert "5 evaluation" in shown.stdout and "loragate eval mira --checkpoint" in shown.stdout
     assert "### LoRA: mira" not in (workspace / "grimoire" / "studio.md").read_text()
     other = write_lora(Path(plan.output_dir) / "mira-000008.safetensors")
     with pytest.raises(GatesNotPassed, match="was not in the last evaluation"):

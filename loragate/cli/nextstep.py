@@ -45,6 +45,8 @@ CLI_FORMS: dict[str, CliForm] = {
     "adopt_run": CliForm(("adopt",), ("project",)),
     "continue_run": CliForm(("continue",), ("project",), {
         "checkpoint": "--from", "learning_rate": "--lr", "epochs": "--epochs"}, required=("checkpoint",)),
+    "evaluate": CliForm(("eval",), ("project",), {"checkpoints": "--checkpoint"}),
+    "cloud_up": CliForm(("cloud", "up"), ("project",), {"provider": "--provider", "gpu": "--gpu"}, required=("provider", "gpu")),
 }
 
 

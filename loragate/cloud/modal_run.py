@@ -157,7 +157,7 @@ def modal_pull(project: str) -> ModalPull:
                                 "Check `python -m modal volume ls " + volume + "`; run pull again.")
     shutil.copytree(staging / "output", output, dirs_exist_ok=True)
     for item in (staging / "record").rglob("*"):
-        if item.is_file() and item.name not in ("cloud.json", "spend.json", APP_FILE):
+        if item.is_file() and item.name not in ("cloud.json", APP_FILE):
             dest = folder / item.relative_to(staging / "record")
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(item, dest)

@@ -33,7 +33,7 @@ from loragate.workspace import grimoire_dir, project_dir, workspace_root
 
 POD_ROOT = PLATFORM_ROOTS["runpod"]
 # Local state about the rental itself stays local: a copy on the pod would come back stale.
-LOCAL_ONLY = ("cloud.json", "spend.json", "*.lock", ".rsync-partial")
+LOCAL_ONLY = ("cloud.json", "*.lock", ".rsync-partial")
 # What each side judges for itself: the plan names that side's dataset folder, the ledger that side's gates.
 EACH_SIDES_OWN = ("plan.json", "gates.json", "dataset.toml", "modal_app.py")
 POD_LEDGER = "pod-gates.json"

@@ -32,9 +32,26 @@ def _measure_lines(measure: CheckpointMeasure) -> list[str]:
         lines.append(f"- Closest output to a training picture: {measure.nearest_training_distance} bits apart (0 = the same picture)")
     for copy in measure.copies:
         lines.append(f"- Near-copy of a training picture: {Path(copy.output).name} ~ {copy.training_file} ({copy.distance} bits)")
+    if measure.clip_score is not None:
+        lines.append(f"- CLIP score (picture against its prompt, mean above weight 0): {measure.clip_score:.1f}")
+    if measure.reference_similarity is not None:
+        lines.append(f"- Similarity to your reference pictures (CLIP, 1 = the same): {measure.reference_similarity:.3f}")
     if measure.grid:
         lines.append(f"- Grid: {measure.grid}")
     return lines
+
+
+def _score_lines(report: EvalReport) -> list[str]:
+    """The optional scores' setting and the base model's own, to read the checkpoints' against."""
+    scores = report.scores
+    if scores is None:
+        return []
+    base = [f"CLIP score {scores.base_clip_score:.1f}" if scores.base_clip_score is not None else "",
+            f"similarity to the references {scores.base_reference_similarity:.3f}" if scores.base_reference_similarity is not None else ""]
+    said = " and ".join(b for b in base if b)
+    return ["", "## Optional scores", f"- CLIP model: {scores.model}; {scores.references} reference picture(s) held back",
+            f"- Without the LoRA (weight 0): {said or 'not measured'}",
+            "- Higher than without the LoRA means the pictures follow the prompt (or look like your references) more closely."]
 
 
 def render_eval_md(report: EvalReport) -> str:
@@ -58,6 +75,7 @@ def render_eval_md(report: EvalReport) -> str:
     ]
     for measure in report.measures:
         lines += _measure_lines(measure)
+    lines += _score_lines(report)
     if report.comparison:
         lines.append(f"\nCheckpoints side by side: {report.comparison}")
     if report.findings:

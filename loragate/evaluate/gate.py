@@ -1,25 +1,22 @@
-"""The evaluation gate: a checkpoint is registered only with a current evaluation of it.
+"""Registering needs Gate 5 (evaluation) current for the file being registered.
 
-"Current" means eval.json lists the file with the fingerprint it has now (a retrained or replaced
-file makes the evaluation stale), and the evaluation found no blocking problem for it (no effect,
-copies of the training pictures, layers that do not load). The record is the project's eval.json;
-it stands beside the four-gate ledger and does not change it.
+The verdict lives in the gate ledger (loragate.gates.evaluation); eval.json beside it holds the
+details: which findings are about which checkpoint. A file is covered when the gate's record names
+it, no LoRA file the record names changed since (the ledger's fingerprints), the evaluation made
+pictures, and no blocking finding is about this checkpoint (another checkpoint's "no effect" does
+not stop registering a good one).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from loragate.duplicates.quarantine import file_sha256
 from loragate.errors import GatesNotPassed, LoragateError
 from loragate.evaluate.model import EVAL_FILE, EvalReport
+from loragate.gates.evaluation import EVALUATION, HIGH_NOISE, LORA_PART, judged_files
+from loragate.gates.ledger import GateRecord, gate_state, stale_reason
+from loragate.gates.registry import get_gate
 from loragate.workspace import project_dir
-
-
-def fingerprint_lora(path: Path) -> str:
-    """sha256 of the file's bytes: the same LoRA whatever its name or time stamp."""
-    return file_sha256(path)
-
 
 def read_evaluation(project: str) -> EvalReport | None:
     path = project_dir(project) / EVAL_FILE
@@ -31,23 +28,33 @@ def read_evaluation(project: str) -> EvalReport | None:
         raise LoragateError(f"{path} is damaged ({exc.__class__.__name__}).", f"Run `loragate eval {project}` again.") from exc
 
 
+def _label_of(record: GateRecord, checkpoint: Path) -> str | None:
+    key = checkpoint.resolve()
+    return next((label for label, path in judged_files(record).items() if Path(path).resolve() == key), None)
+
+
 def require_evaluation(project: str, checkpoint: Path) -> EvalReport:
     """The evaluation that covers this file, or GatesNotPassed saying what to run."""
-    rerun = f"Run `loragate eval {project} --checkpoint {checkpoint.name}` first."
-    report = read_evaluation(project)
-    if report is None:
-        raise GatesNotPassed(f"{project} has not been evaluated: a LoRA is registered only after its evaluation grid.", rerun)
-    key = str(checkpoint.resolve())
-    recorded = report.checkpoint_fingerprints.get(key)
-    if recorded is None:
-        evaluated = ", ".join(Path(p).name for p in report.checkpoint_fingerprints) or "none"
+    state, record = gate_state(project, EVALUATION)
+    rerun = f"Run `loragate eval {project} --checkpoint {checkpoint}` first."
+    if record is None:
+        raise GatesNotPassed(f"{project} has not been evaluated: a LoRA is registered only after its evaluation grid.", rerun, state.next)
+    label = _label_of(record, checkpoint)
+    if label is None:
+        evaluated = ", ".join(Path(p).name for p in judged_files(record).values()) or "none"
         raise GatesNotPassed(f"{checkpoint.name} was not in the last evaluation of {project} (it covered: {evaluated}).", rerun)
+    stale = stale_reason(get_gate(EVALUATION), record)
+    if stale:
+        raise GatesNotPassed(stale, rerun, state.next)
+    report = read_evaluation(project)
+    if report is None or report.checkpoint_fingerprints.get(str(checkpoint.resolve())) != record.parts.get(LORA_PART + label):
+        raise GatesNotPassed(f"eval.json of {project} is not the evaluation Gate 5 recorded (it was replaced or removed).", rerun)
     if not report.cells or not report.measures:
-        raise GatesNotPassed(f"The last evaluation of {project} made no pictures (it was an estimate or an export).", rerun)
-    if fingerprint_lora(checkpoint) != recorded:
-        raise GatesNotPassed(f"{checkpoint.name} changed after it was evaluated, so the evaluation is stale.", rerun)
-    label = next((c.label for c in report.checkpoints if str(Path(c.path).resolve()) == key), None)
-    blocking = [f for f in report.findings if f.severity == "block" and (f.evidence.get("checkpoint") in (None, label))]
+        blocking = [f for f in report.findings if f.severity == "block"]
+        said = f" It found: {' '.join(f.message for f in blocking)}" if blocking else ""
+        raise GatesNotPassed(f"The last evaluation of {project} made no pictures.{said}", blocking[0].fix if blocking else rerun)
+    checkpoint_label = label.removesuffix(HIGH_NOISE)  # findings name the checkpoint, not its Wan 2.2 expert file
+    blocking = [f for f in report.findings if f.severity == "block" and f.evidence.get("checkpoint") in (None, checkpoint_label)]
     if blocking:
         raise GatesNotPassed(f"The evaluation of {checkpoint.name} found: {' '.join(f.message for f in blocking)}", blocking[0].fix)
     return report

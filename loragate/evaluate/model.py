@@ -39,6 +39,8 @@ class EvalCell(BaseModel):
     seed: int
     output: str | None = Field(default=None, description="The image or clip made for this cell.")
     error: str | None = None
+    clip_score: float | None = Field(default=None, description="Optional: 100 x CLIP's cosine of picture and prompt (higher = closer).")
+    reference_similarity: float | None = Field(default=None, description="Optional: mean CLIP cosine to the artist's reference pictures.")
 
 
 class WeightEffect(BaseModel):
@@ -63,6 +65,17 @@ class CheckpointMeasure(BaseModel):
     nearest_training_distance: int | None = Field(default=None, description="Smallest hash distance from any output to the training set.")
     grid: str | None = Field(default=None, description="The labelled grid PNG of this checkpoint.")
     animations: list[str] = Field(default_factory=list, description="Animated WebP per clip row (Wan).")
+    clip_score: float | None = Field(default=None, description="Optional: mean CLIP score of this checkpoint's pictures (weights above 0).")
+    reference_similarity: float | None = Field(default=None, description="Optional: their mean similarity to the reference pictures.")
+
+
+class OptionalScores(BaseModel):
+    """The optional scores' setting, and the base model's own (weight 0) to compare the checkpoints with."""
+
+    model: str = Field(description="The local CLIP model folder used.")
+    references: int = Field(description="How many reference pictures the artist held back.")
+    base_clip_score: float | None = None
+    base_reference_similarity: float | None = None
 
 
 class CostEstimate(BaseModel):
@@ -95,6 +108,7 @@ class EvalReport(BaseModel):
     exported: list[str] = Field(default_factory=list, description="Workflow JSONs and command files written for running elsewhere.")
     notes: list[str] = Field(default_factory=list)
     lightning: list[str] = Field(default_factory=list, description="Wan 2.2 Lightning LoRAs (low, high) stacked in every cell.")
+    scores: OptionalScores | None = Field(default=None, description="Optional CLIP scores, when a CLIP model folder was given.")
     checkpoint_fingerprints: dict[str, str] = Field(
         default_factory=dict, description="LoRA file -> fingerprint when evaluated; a changed file makes the evaluation stale."
     )

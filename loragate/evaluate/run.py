@@ -3,12 +3,12 @@
 Rows are weights (0.0, the base model alone, first), columns the standard prompts with the
 trigger plus the artist's own, one fixed seed per prompt. The weight-0 row does not depend on the
 checkpoint, so it is generated once and shared. Results: a labelled grid PNG per checkpoint, the
-checkpoints side by side, eval.json (also the evaluation gate's record) and a draft eval.md.
+checkpoints side by side, eval.json and a draft eval.md, and the verdict recorded as Gate 5
+(evaluation) with the fingerprint of every LoRA file judged.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,13 +18,13 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, Field
 
 from loragate.atomic import atomic_write_json
+from loragate.backends.argv import python_of
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.errors import LoragateError
 from loragate.evaluate import generate
 from loragate.evaluate.comfyui import DEFAULT_URL, ComfyUI
 from loragate.evaluate.cost import cost_text, estimate_cost
 from loragate.evaluate.evalmd import write_eval_md
-from loragate.evaluate.gate import fingerprint_lora
 from loragate.evaluate.genscripts import script_for
 from loragate.evaluate.grids import draw_checkpoint, draw_comparison, outputs_of, slug
 from loragate.evaluate.lora_keys import lora_key_findings
@@ -45,9 +45,12 @@ from loragate.evaluate.model import (
     EvalReport,
 )
 from loragate.evaluate.prompts import sample_frames, sample_steps, standard_prompts
+from loragate.evaluate.scores import add_scores, score_setup
 from loragate.evaluate.select import choose_checkpoints
 from loragate.evaluate.workflows import LIGHTNING_STEPS, CellSpec, ModelNames, model_names
-from loragate.findings import Finding, verdict_of
+from loragate.findings import Finding, Verdict, verdict_of
+from loragate.gates.evaluation import EVALUATION, HIGH_NOISE, LORA_PART, evaluation_subject
+from loragate.gates.ledger import record_gate
 from loragate.plan.model import TrainingPlan
 from loragate.plan.store import load_project_plan
 from loragate.progress import ProgressFn, or_silent
@@ -66,6 +69,7 @@ class EvalRequest(BaseModel):
     prompts: list[str] = Field(default_factory=list, description="The artist's own prompts, added after the standard ones.")
     seeds: list[int] | None = Field(default=None, description="Seeds per prompt; default one fixed seed.")
     max_standard_prompts: int | None = Field(default=None, ge=1, description="Use only the first N standard prompts (a smaller grid).")
+    steps: int | None = Field(default=None, ge=1, le=200, description="Sampling steps per picture; default the model's usual (a quick look: fewer).")
     engine: Literal["auto", "comfyui", "scripts", "export"] = "auto"
     comfyui_url: str | None = Field(default=None, description="ComfyUI's address; default comfyui_url in studio.md, else 127.0.0.1:8188.")
     lightning: list[str] = Field(default_factory=list, description="Wan 2.2 Lightning LoRAs (low, high) stacked for a 4-step preview.")
@@ -73,6 +77,8 @@ class EvalRequest(BaseModel):
     price_per_hour: float | None = Field(default=None, description="GPU price per hour; default gpu_price_per_hour in studio.md.")
     model: str | None = Field(default=None, description="The base model the caller expects; refused when the plan trained another.")
     trigger: str | None = Field(default=None, description="The trigger the caller expects; refused when the plan uses another.")
+    clip_model: str | None = Field(default=None, description="Optional scores: a local CLIP model folder (run with the trainer's Python).")
+    references: str | None = Field(default=None, description="Optional scores: a folder of reference pictures held back from training.")
 
 
 def _weights(values: list[float]) -> list[float]:
@@ -124,10 +130,10 @@ def _choose_engine(request: EvalRequest, plan: TrainingPlan, family: ModelFamily
 
 
 def _cells(
-    refs: list[CheckpointRef], weights: list[float], prompts: list[EvalPrompt], plan: TrainingPlan, family: ModelFamily,
+    refs: list[CheckpointRef], weights: list[float], prompts: list[EvalPrompt], plan: TrainingPlan, family: ModelFamily, steps: int,
 ) -> tuple[list[EvalCell], list[CellSpec]]:
     width, height = plan.dataset.resolution
-    frames, steps = sample_frames(plan, family), sample_steps(family)
+    frames = sample_frames(plan, family)
     cells: list[EvalCell] = []
     specs: list[CellSpec] = []
     for n, ref in enumerate(refs):
@@ -174,6 +180,7 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
     for ref in refs:
         for path in filter(None, {ref.path, ref.high_noise_path}):
             findings += [f.model_copy(update={"evidence": {**f.evidence, "checkpoint": ref.label}}) for f in lora_key_findings(Path(path), family)]
+    scoring = score_setup(request.clip_model, request.references, python_of(plan))  # before anything is spent
     engine, notes = _choose_engine(request, plan, family, url)
     if family.experts:
         notes.append(WAN22_NOTE)
@@ -181,9 +188,10 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
     if lightning:
         source = "the plan's, the way you render" if not request.lightning else "as asked"
         notes.append(f"Lightning LoRAs ({source}) stacked beside yours, 4 steps at CFG 1 (loaded, never merged): " + ", ".join(lightning))
-    cells, specs = _cells(refs, weights, standard, plan, family)
+    # Lightning renders every cell in 4 steps unless the artist asks for a number.
+    steps = request.steps or (LIGHTNING_STEPS if lightning else sample_steps(family))
+    cells, specs = _cells(refs, weights, standard, plan, family, steps)
     price = request.price_per_hour if request.price_per_hour is not None else studio.gpu_price_per_hour
-    steps = LIGHTNING_STEPS if lightning else sample_steps(family)  # Lightning renders every cell in 4 steps
     cost = estimate_cost(project, family, len(specs), steps, studio.gpu, price, engine=engine)
     report = EvalReport(
         project=project, verdict=None, engine=engine, model=plan.model, training_type=plan.training_type, trigger=plan.trigger,
@@ -193,6 +201,8 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
     run_dir = project_dir(project) / RUNS_DIR / (datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2))
     names = model_names(plan, lightning)
     if engine == "export" or request.estimate_only or any(f.severity == "block" for f in findings):
+        if not request.estimate_only and engine != "export":  # layers that do not load: a verdict without pictures
+            _record(report, refs, verdict_of(findings))
         if engine == "export":
             commands = generate.script_commands(plan, family, specs, run_dir / "outputs", lightning)
             report.exported = generate.export(family, names, specs, commands, run_dir)
@@ -245,19 +255,38 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
                 fix="Use an earlier checkpoint; remove near-duplicates and add variety to the dataset; fewer steps next time.",
                 evidence={"checkpoint": ref.label, "copies": len(matches)},
             ))
+    if scoring is not None:
+        failed = add_scores(report, specs, scoring, run_dir)
+        findings += [failed] if failed else []
     report.comparison = draw_comparison(project, refs, weights, standard, cells, first, run_dir)
     report.findings = findings
     report.verdict = verdict_of(findings) if report.measures else None
-    report.checkpoint_fingerprints = {
-        str(Path(p).resolve()): fingerprint_lora(Path(p)) for ref in refs for p in filter(None, {ref.path, ref.high_noise_path})
-        if Path(p).is_file()
-    }
-    folder = project_dir(project)
+    _record(report, refs, report.verdict or "NO-GO")
+    atomic_write_json(run_dir / EVAL_FILE, report)
+    return report
+
+
+def _judged(refs: list[CheckpointRef]) -> dict[str, str]:
+    """Checkpoint label -> LoRA file, for every file the evaluation judged (Wan 2.2's high-noise one too)."""
+    files = {ref.label: ref.path for ref in refs if ref.path}
+    files.update({ref.label + HIGH_NOISE: ref.high_noise_path for ref in refs if ref.high_noise_path})
+    return files
+
+
+def _record(report: EvalReport, refs: list[CheckpointRef], verdict: Verdict) -> None:
+    """Gate 5's verdict with each LoRA file's fingerprint, then eval.json (holding the same
+    fingerprints, so registering can tell it belongs to that verdict) and the draft eval.md."""
+    files = {label: str(Path(path).resolve()) for label, path in _judged(refs).items()}
+    usable = [m.checkpoint for m in report.measures
+              if not any(f.severity == "block" and f.evidence.get("checkpoint") in (None, m.checkpoint) for f in report.findings)]
+    summary = f"{len(report.cells)} pictures; usable: {', '.join(usable) or 'none'}"
+    record = record_gate(report.project, EVALUATION, verdict, evaluation_subject(files), report.findings, summary)
+    report.checkpoint_fingerprints = {path: record.parts[LORA_PART + label] for label, path in files.items()
+                                      if record.parts.get(LORA_PART + label, "absent") != "absent"}
+    folder = project_dir(report.project)
     report.eval_json = str(folder / EVAL_FILE)
     report.eval_md = str(write_eval_md(folder, report))
-    atomic_write_json(run_dir / EVAL_FILE, report)
     atomic_write_json(folder / EVAL_FILE, report)
-    return report
 
 
 def plan_lightning(plan: TrainingPlan) -> list[str]:
@@ -272,13 +301,15 @@ def _generate(
 ) -> dict[int, Path | str]:
     """Generate under the GPU lock when the GPU is this machine's: never beside a training."""
     from loragate.runs.lock import gpu_lock
+    from loragate.runs.process import trainer_env
 
     def work() -> dict[int, Path | str]:
         if engine == "comfyui":
             return generate.run_comfyui(ComfyUI(url), family, names, specs, out, done)
         commands = generate.script_commands(plan, family, specs, out, lightning)
-        # the card the lock names, and no other, so a training on another card is never disturbed
-        return generate.run_scripts(commands, specs, run_dir / "generate.log", done, env={**os.environ, "CUDA_VISIBLE_DEVICES": "0"})
+        # the card the lock names, and no other, so a training on another card is never disturbed; a
+        # console as wide as a training's, so the scripts' rich log keeps each message on one line
+        return generate.run_scripts(commands, specs, run_dir / "generate.log", done, env=trainer_env(gpu=0))
 
     if not lock_local:
         return work()

@@ -2,8 +2,9 @@
 
 A gate's subject is a dict naming its parts: `dataset` (a folder), `plan` (a plan.json),
 `machine` (this computer), `thresholds` (a project's thresholds.toml), the plan facts Gate 3 reads (`weights`, `disk_needs`, `memory_needs`,
-`trainer_setup`, each naming the plan.json), and plain values a gate judged with (`trigger`,
-`model`, `training_type`, `caption_extension`). The fingerprint of a subject is the hash of its
+`trainer_setup`, each naming the plan.json), plain values a gate judged with (`trigger`,
+`model`, `training_type`, `caption_extension`), the LoRA files an evaluation judged (`lora:LABEL`,
+each naming a file, fingerprinted by its bytes) and the terms of a cloud quote (`quote:FIELD`). The fingerprint of a subject is the hash of its
 parts' fingerprints.
 """
 
@@ -104,6 +105,17 @@ def fingerprint_file(path: str) -> str:
         return "absent"
 
 
+def fingerprint_lora(path: str | Path) -> str:
+    """A LoRA file's bytes: the same LoRA whatever its name or time stamp, and a retrained or
+    replaced file is another one. A missing file is a state of its own."""
+    from loragate.duplicates.quarantine import file_sha256  # it imports this module
+
+    try:
+        return file_sha256(Path(path))
+    except OSError:
+        return "absent"
+
+
 def fingerprint_machine(_: str = "local") -> str:
     """Delegates to the environment package, which knows what on a machine matters to training."""
     from loragate.environment.machine import machine_fingerprint
@@ -130,6 +142,10 @@ PART_FINGERPRINTERS: dict[str, Callable[[str], str]] = {
     **{part: _judged(part) for part in ("weights", "disk_needs", "memory_needs", "trainer_setup")},
 }
 
+# Parts named `PREFIX:label`, one per file of a kind (the evaluation names each LoRA it judged).
+# The terms of a cloud quote the artist said yes to (`quote:FIELD`) are values: their fingerprint is the value's.
+PREFIXED_PARTS: dict[str, Callable[[str], str]] = {"lora": fingerprint_lora, "quote": lambda value: hashlib.sha256(value.encode()).hexdigest()}
+
 # Values a gate judged with. They are compared with the plan (gates.coverage), and their
 # fingerprint is the value itself.
 VALUE_PARTS = ("trigger", "model", "training_type")
@@ -150,6 +166,15 @@ PART_LABELS: dict[str, str] = {
 }
 
 
+def part_label(part: str, subject: Mapping[str, str] | None = None) -> str:
+    """A part in the words a stale verdict uses ("LoRA file final (mira.safetensors)")."""
+    prefix, _, label = part.partition(":")
+    if label and prefix == "lora":
+        name = Path(subject[part]).name if subject and part in subject else ""
+        return f"LoRA file {label}" + (f" ({name})" if name and name not in label else "")
+    return PART_LABELS.get(part, part)
+
+
 def fingerprint_parts(subject: Mapping[str, str]) -> dict[str, str]:
     """Each part's own fingerprint, so a stale verdict can name what changed."""
     parts: dict[str, str] = {}
@@ -161,6 +186,8 @@ def fingerprint_parts(subject: Mapping[str, str]) -> dict[str, str]:
             parts[part] = fingerprint_dataset(value, subject.get("caption_extension", ".txt"))
         elif part in VALUE_PARTS:
             parts[part] = hashlib.sha256(value.encode()).hexdigest()
+        elif part.partition(":")[0] in PREFIXED_PARTS:
+            parts[part] = PREFIXED_PARTS[part.partition(":")[0]](value)
         else:
             parts[part] = PART_FINGERPRINTERS[part](value)
     return parts

@@ -19,7 +19,7 @@ from loragate.atomic import atomic_write_json
 from loragate.errors import GatesNotPassed, LoragateError
 from loragate.findings import Finding, Verdict, block_reasons
 from loragate.fsguard import read_json_object
-from loragate.gates.fingerprint import PART_LABELS, combine_parts, fingerprint_parts
+from loragate.gates.fingerprint import combine_parts, fingerprint_parts, part_label
 from loragate.gates.registry import Gate, gates, get_gate
 from loragate.nextstep import NextStep, step
 from loragate.workspace import project_dir
@@ -68,6 +68,7 @@ class GateState(BaseModel):
     age_seconds: float | None = None
     current: bool = False
     problem: str | None = Field(default=None, description="Why this gate does not count as passed now.")
+    required_for_launch: bool = Field(default=True, description="False for a gate after training (the evaluation).")
     next: NextStep = Field(description="The operation that (re)runs this gate.")
 
 
@@ -150,7 +151,7 @@ def _plan_json(project: str, root: Path | None) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _stale(gate: Gate, record: GateRecord) -> str | None:
+def stale_reason(gate: Gate, record: GateRecord) -> str | None:
     """Which parts of what the gate judged changed since, in words (None when none did)."""
     parts = fingerprint_parts(record.subject)
     if combine_parts(parts) == record.fingerprint:
@@ -159,20 +160,21 @@ def _stale(gate: Gate, record: GateRecord) -> str | None:
         return f"{gate.label} is stale: the plan it judged cannot be read now (checking the plan says why)."
     # records made before parts were kept can only say which parts there are
     changed = [k for k in parts if parts[k] != record.parts.get(k)] if record.parts else sorted(parts)
-    words = [PART_LABELS.get(k, k) for k in changed] or ["what it judged"]
+    words = [part_label(k, record.subject) for k in changed] or ["what it judged"]
     what = " and ".join(", ".join(words).rsplit(", ", 1))
     return f"{gate.label} is stale: the {what} changed after it was checked."
 
 
 def _state(gate: Gate, project: str, record: GateRecord | None, plan: dict[str, Any], now: datetime) -> GateState:
-    state = GateState(gate=gate.number, key=gate.key, name=gate.title, next=gate.next_step(project, plan, record))
+    state = GateState(gate=gate.number, key=gate.key, name=gate.title, required_for_launch=gate.required_for_launch,
+                      next=gate.next_step(project, plan, record))
     if record is None:
         state.problem = f"{gate.label} has not been run."
         return state
     state.verdict = record.verdict
     state.recorded_at = record.recorded_at
     state.age_seconds = round((now - record.recorded_at).total_seconds(), 1)
-    state.problem = (gate.covers(record, plan) if gate.covers else None) or _stale(gate, record)
+    state.problem = (gate.covers(record, plan) if gate.covers else None) or stale_reason(gate, record)
     if state.problem is None and record.verdict != "GO":
         why = record.reasons or ", ".join(record.blocking) or "blocking findings"  # older records kept codes only
         state.problem = f"{gate.label} said NO-GO: {why}."
@@ -182,6 +184,24 @@ def _state(gate: Gate, project: str, record: GateRecord | None, plan: dict[str, 
 
 def gate_status(project: str, root: Path | None = None) -> GateStatus:
     """Each gate's verdict, its age, and whether what it judged is unchanged since."""
+    _require_project(project, root)
+    ledger = read_ledger(project, root)
+    plan = _plan_json(project, root)
+    now = datetime.now(timezone.utc)
+    states = [_state(gate, project, ledger.latest.get(gate.key), plan, now) for gate in gates()]
+    required = {g.key for g in gates() if g.required_for_launch}
+    return GateStatus(project=project, ready=all(s.current for s in states if s.key in required), gates=states)
+
+
+def gate_state(project: str, gate: str, root: Path | None = None) -> tuple[GateState, GateRecord | None]:
+    """One gate's state and its latest record (a gate after training checks only its own)."""
+    _require_project(project, root)
+    spec = get_gate(gate)
+    record = read_ledger(project, root).latest.get(spec.key)
+    return _state(spec, project, record, _plan_json(project, root), datetime.now(timezone.utc)), record
+
+
+def _require_project(project: str, root: Path | None) -> None:
     folder = project_dir(project, root)
     if not folder.is_dir():
         raise LoragateError(
@@ -190,12 +210,6 @@ def gate_status(project: str, root: Path | None = None) -> GateStatus:
             "with this name.",
             step("audit_dataset", name=project),
         )
-    ledger = read_ledger(project, root)
-    plan = _plan_json(project, root)
-    now = datetime.now(timezone.utc)
-    states = [_state(gate, project, ledger.latest.get(gate.key), plan, now) for gate in gates()]
-    required = {g.key for g in gates() if g.required_for_launch}
-    return GateStatus(project=project, ready=all(s.current for s in states if s.key in required), gates=states)
 
 
 def require_all_gates(project: str, root: Path | None = None) -> GateStatus:

@@ -1,9 +1,9 @@
 """Gates by name: what each one is called, how it is re-run, and whether its verdict is about what
 the plan trains on now.
 
-The four launch gates are registered in loragate.gates.standard. A new gate (an evaluation or a
-spend gate) is one more `register_gate` in a module listed in GATE_MODULES; the ledger keys its
-verdicts by the gate's name, so the others are untouched.
+The four launch gates are registered in loragate.gates.standard, the evaluation after training in
+loragate.gates.evaluation, the yes to a cloud cost in loragate.gates.spend. A new gate is one more `register_gate` in a module listed in
+GATE_MODULES; the ledger keys its verdicts by the gate's name, so the others are untouched.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from loragate.gates.ledger import GateRecord
 
 # Modules whose import registers gates, in the order gates are shown.
-GATE_MODULES = ("loragate.gates.standard",)
+GATE_MODULES = ("loragate.gates.standard", "loragate.gates.evaluation", "loragate.gates.spend")
 
 PlanJson = dict[str, Any]
 
@@ -28,9 +28,10 @@ PlanJson = dict[str, Any]
 @dataclass(frozen=True)
 class Gate:
     key: str
-    """The ledger key: dataset, config, environment, dry_run."""
+    """The ledger key: dataset, config, environment, dry_run, evaluation."""
     number: int
-    """Its place in the order people see (Gate 1, Gate 2, ...)."""
+    """Its place in the order people see (Gate 1, Gate 2, ...); 0 for a gate without a number,
+    shown after the numbered ones (the spend gate)."""
     title: str
     """How messages call it: "dataset", "dry run"."""
     next_step: Callable[[str, PlanJson, GateRecord | None], NextStep]
@@ -58,7 +59,7 @@ def gates() -> list[Gate]:
     """Every registered gate, in order."""
     for module in GATE_MODULES:
         importlib.import_module(module)
-    return sorted(_GATES.values(), key=lambda g: g.number)
+    return sorted(_GATES.values(), key=lambda g: (g.number == 0, g.number))
 
 
 def get_gate(key: str | int) -> Gate:

@@ -110,7 +110,7 @@ def continue_run(
     previous = archive_plan(name, root)
     saved = save_plan(new, root)
     status = gate_status(name, root)
-    stale = [s for s in status.gates if not s.current]
+    stale = [s for s in status.gates if not s.current and s.required_for_launch]  # the launch gates, not the evaluation or spend
     return ContinueResult(
         project=name,
         checkpoint=str(path),

@@ -29,23 +29,33 @@ def register(mcp: MCPServer) -> None:
         weights: Annotated[list[float], Field(description="Weights to try; 0.0 is always added as the reference.")] = list(DEFAULT_WEIGHTS),  # noqa: B006
         prompts: Annotated[list[str], Field(description="The artist's own prompts, added to the standard ones.")] = [],  # noqa: B006
         max_standard_prompts: Annotated[int | None, Field(ge=1, description="Use only the first N standard prompts.")] = None,
+        steps: Annotated[int | None, Field(ge=1, le=200, description="Sampling steps per picture; default the model's usual, fewer for a quick look.")] = None,
         engine: Annotated[Literal["auto", "comfyui", "scripts", "export"], Field(description="auto: ComfyUI if it answers, else the trainer's scripts, else export.")] = "auto",
         comfyui_url: Annotated[str | None, Field(description="ComfyUI's address; default studio.md's comfyui_url.")] = None,
         lightning: Annotated[list[str], Field(description="Wan 2.2 Lightning LoRAs (low, high) for a 4-step preview, stacked, never merged; default: the plan's Lightning files.")] = [],  # noqa: B006
         estimate_only: Annotated[bool, Field(description="Only return the cost (cells x seconds, price on a cloud GPU).")] = True,
+        clip_model: Annotated[str | None, Field(description="Optional scores, off by default: a local CLIP model folder the artist has; "
+                                                            "run with the trainer's Python (torch, transformers).")] = None,
+        references: Annotated[str | None, Field(description="Optional: a folder of pictures the artist held back from training, "
+                                                            "scored for similarity with clip_model.")] = None,
     ) -> EvalReport:
         """Evaluate a trained LoRA: a labelled grid per checkpoint (rows = weights 0.0 to 1.0, columns =
         the standard prompts for the training type with the trigger, plus the artist's), fixed seeds,
         through ComfyUI's API, the trainer's own generation scripts, or exported workflows. Measures
         whether the LoRA takes effect (each weight against 0.0), how strength grows, and whether
         outputs copy training pictures; writes eval.json (needed to register) and a draft eval.md.
-        Call first with estimate_only=true and tell the artist the cost; then with false to spend it.
-        Refuses to run while a training holds the GPU."""
+        With clip_model (and references), also scores each picture against its prompt and the
+        artist's held-back pictures with that CLIP model. Records Gate 5 (evaluation), which
+        register_lora needs for the file. Call first with estimate_only=true and tell the artist the
+        cost; then with false to spend it. Refuses to run while a training holds the GPU."""
         for path in checkpoints + lightning:
             resolve_path(path, "LoRA file")
+        for folder, what in ((clip_model, "CLIP model folder"), (references, "reference pictures folder")):
+            if folder:
+                resolve_path(folder, what)
         request = EvalRequest(project=project, checkpoints=checkpoints, weights=weights, prompts=prompts,
-                              max_standard_prompts=max_standard_prompts, engine=engine, comfyui_url=comfyui_url,
-                              lightning=lightning, estimate_only=estimate_only)
+                              max_standard_prompts=max_standard_prompts, steps=steps, engine=engine, comfyui_url=comfyui_url,
+                              lightning=lightning, estimate_only=estimate_only, clip_model=clip_model, references=references)
         return await call_engine(ctx, evaluate, request, progress=None)
 
     @mcp.tool(name="diagnose", title="Diagnose the LoRA's pictures", annotations=READ_ONLY)

@@ -1,4 +1,4 @@
-"""gate_status: which of the four gates pass for what exists now."""
+"""gate_status: which gates pass for what exists now."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ def register(mcp: MCPServer) -> None:
     async def gate_status_tool(
         project: Annotated[str, Field(description="Project name, the folder under grimoire/training/.")],
     ) -> GateStatus:
-        """Show the four gate verdicts (dataset, config, environment, dry run) for a project, how
-        old each is, and whether each still holds for the current dataset, plan and machine. Call
-        it before launch, at the start of a session, or when launch refuses; each failing gate
-        names the command that re-runs it."""
+        """Show the gate verdicts for a project: the four a launch needs (dataset, config,
+        environment, dry run), Gate 5, the evaluation a registration needs (its LoRA files
+        unchanged since), and the spend gate (the user's yes to a cloud cost, valid 30 minutes); how old each is, and whether each still holds for the current dataset,
+        plan, machine and checkpoints. Call it before launch, at the start of a session, or when
+        launch or register_lora refuses; each failing gate names the tool call that re-runs it."""
         return await call_engine(None, gate_status, project)

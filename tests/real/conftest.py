@@ -88,3 +88,11 @@ def wan_weights(real_cache: Path, musubi: Path) -> dict[str, Path]:
     folder = real_cache / "models" / "wan"
     build(musubi, "wan.py", str(folder), str(SEED))
     return {role: folder / f"{role}.safetensors" for role in ("dit", "vae", "t5")}
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(real_cache: Path, sd_scripts: Path, clip_hf_home: Path) -> Path:
+    """A local CLIP model folder (random, tiny), for the evaluation's optional scores."""
+    out = real_cache / "models" / "clip-tiny"
+    build(sd_scripts, "tiny_clip.py", str(out), str(clip_hf_home), str(SEED))
+    return out

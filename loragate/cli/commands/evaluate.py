@@ -19,6 +19,10 @@ from loragate.cli.output import (
 STATE_STYLE = {"confirms": "bold red", "unknown": "yellow", "rules out": "dim"}
 
 
+def _score(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
 def _eval_view(report) -> None:
     from loragate.evaluate.cost import cost_text
 
@@ -33,11 +37,19 @@ def _eval_view(report) -> None:
         for weight in report.weights[1:]:
             table.add_column(f"{weight:g}", justify="right")
         table.add_column("copies", justify="right")
+        scored = report.scores is not None
+        if scored:
+            table.add_column("CLIP", justify="right")
+            table.add_column("like refs", justify="right")
         for m in report.measures:
             by_weight = {e.weight: f"{e.mean_change:.3f}" for e in m.strength_profile}
             table.add_row(m.checkpoint, "yes" if m.takes_effect else "[bold red]NO[/]",
-                          *[by_weight.get(w, "-") for w in report.weights[1:]], str(len(m.copies)))
+                          *[by_weight.get(w, "-") for w in report.weights[1:]], str(len(m.copies)),
+                          *([_score(m.clip_score, ".1f"), _score(m.reference_similarity, ".3f")] if scored else []))
         console.print(table)
+        if report.scores:
+            console.print(f"[dim]without the LoRA: CLIP {_score(report.scores.base_clip_score, '.1f')}, "
+                          f"like refs {_score(report.scores.base_reference_similarity, '.3f')}[/]")
         for m in report.measures:
             if m.grid:
                 console.print(f"[dim]grid {m.checkpoint}: {m.grid}[/]")
@@ -62,6 +74,7 @@ def register(app: typer.Typer) -> None:
         prompt: list[str] | None = typer.Option(None, "--prompt", help="Your own prompt, added to the standard ones (repeat)."),
         seed: list[int] | None = typer.Option(None, "--seed", help="Seed per prompt (repeat for more); default one fixed seed."),
         max_prompts: int | None = typer.Option(None, "--max-prompts", help="Only the first N standard prompts (a smaller grid)."),
+        steps: int | None = typer.Option(None, "--steps", min=1, max=200, help="Sampling steps per picture (default: the model's usual; fewer for a quick look)."),
         engine: str = typer.Option("auto", "--engine", help="auto, comfyui, scripts (the trainer's own) or export."),
         comfyui_url: str | None = typer.Option(None, "--comfyui-url", help="ComfyUI's address (default: studio.md, else 127.0.0.1:8188)."),
         lightning: list[str] | None = typer.Option(None, "--lightning", help="Wan 2.2 Lightning LoRA (low, then high) for a 4-step preview (default: the plan's)."),
@@ -69,6 +82,8 @@ def register(app: typer.Typer) -> None:
         trigger: str | None = typer.Option(None, "--trigger", help="The trigger you expect (refused if the plan used another)."),
         estimate: bool = typer.Option(False, "--estimate", help="Only say what it would cost."),
         price: float | None = typer.Option(None, "--price-per-hour", help="GPU price per hour (default: studio.md)."),
+        clip_model: str | None = typer.Option(None, "--clip-model", help="Optional scores: a local CLIP model folder (run with the trainer's Python)."),
+        references: str | None = typer.Option(None, "--references", help="Optional: a folder of pictures you held back, scored for similarity (needs --clip-model)."),
         json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> None:
         """Make the evaluation grid (rows = weights, columns = prompts, fixed seeds) for a project's
@@ -81,8 +96,9 @@ def register(app: typer.Typer) -> None:
             fail(f"Unknown engine {engine!r}.", "Use auto, comfyui, scripts or export.")
         request = EvalRequest(
             project=name, checkpoints=checkpoint or [], weights=weights or list(DEFAULT_WEIGHTS), prompts=prompt or [],
-            seeds=seed or None, max_standard_prompts=max_prompts, engine=engine, comfyui_url=comfyui_url,  # type: ignore[arg-type]
+            seeds=seed or None, max_standard_prompts=max_prompts, steps=steps, engine=engine, comfyui_url=comfyui_url,  # type: ignore[arg-type]
             lightning=lightning or [], estimate_only=estimate, price_per_hour=price, model=model, trigger=trigger,
+            clip_model=clip_model, references=references,
         )
         with progress_bar("evaluating", enabled=not json_out) as update:
             report = run_engine(lambda: evaluate(request, progress=update))

@@ -1,4 +1,4 @@
-"""`loragate gates NAME`: the four verdicts, their age and whether each still holds."""
+"""`loragate gates NAME`: the four launch verdicts, the evaluation after training and the yes to a cloud cost, their age and whether each still holds."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def register(app: typer.Typer) -> None:
         name: str = typer.Argument(..., help="Project name (grimoire/training/NAME)."),
         json_out: bool = typer.Option(False, "--json", help="Print the status as JSON."),
     ) -> None:
-        """Show the four gate verdicts for a project and whether each is still current."""
+        """Show the gate verdicts for a project (the four a launch needs, the evaluation a
+        registration needs, the yes to a cloud cost renting needs) and whether each is still current."""
         status = run_engine(lambda: gate_status(name))
         if json_out:
             print_json(status)
@@ -35,9 +36,11 @@ def register(app: typer.Typer) -> None:
                 table.add_column(column)
             for s in status.gates:
                 current = "[green]yes[/]" if s.current else "[red]no[/]"
-                table.add_row(f"{s.gate} {s.name}", s.verdict or "-", _age(s.age_seconds), current)
+                table.add_row(f"{s.gate or ''} {s.name}".strip(), s.verdict or "-", _age(s.age_seconds), current)
             console.print(table)
             # What to run is a command to copy: whole lines below the table, not a cut-off column.
-            print_rows((f"Gate {s.gate} {s.name}:", (f"{s.problem} Run: {command_line(s.next)}" if s.next else s.problem or "")) for s in status.gates if not s.current)
+            # a gate outside the launch (evaluation, spend) needs a line once it has a verdict; before, its row says enough
+            todo = [s for s in status.gates if not s.current and (s.required_for_launch or s.verdict)]
+            print_rows((f"Gate {s.gate} {s.name}:" if s.gate else f"The {s.name} gate:", (f"{s.problem} Run: {command_line(s.next)}" if s.next else s.problem or "")) for s in todo)
             console.print("[bold green]Ready to launch.[/]" if status.ready else "[bold red]Not ready to launch.[/]")
         raise typer.Exit(EXIT_GO if status.ready else EXIT_NO_GO)
