@@ -9,7 +9,7 @@ import pytest
 from loragate.validate import ValidationReport
 from loragate.validate.rules import RULES
 from tests.validate_helpers import (
-    DROP, FLUX, I2V_DUAL, I2V_LOW, SDXL, SDXL_DS, WAN21, WAN_DS, WAN_HIGH, WAN_LOW,
+    CHROMA, DROP, FLUX, I2V_DUAL, I2V_LOW, SD35, SDXL, SDXL_DS, VPRED, WAN21, WAN_DS, WAN_HIGH, WAN_LOW,
     cache_latents, cache_te, codes, edit, run, sds, wan_setup, wan_train,
 )
 
@@ -28,6 +28,10 @@ def sdxl(flags: dict, extra: list[str] | None = None, tomls: dict | None = None)
 
 def flux(flags: dict, extra: list[str] | None = None) -> Make:
     return lambda: run([sds(flags, "flux_train_network.py", extra)], SD)
+
+
+def sd3(flags: dict) -> Make:
+    return lambda: run([sds(flags, "sd3_train_network.py")], SD)
 
 
 def wan_toml(text: str) -> Make:
@@ -161,6 +165,23 @@ CASES: list[tuple[str, Make, Make]] = [
     ("WAN_LIGHTNING_MERGED", musubi(edit(LOW_8BIT, base_weights=[LIGHT.format("low")])), musubi(LOW_8BIT)),
     ("WAN_LIGHTNING_STACKED", lambda: run(wan_setup(wan_train(), GENERATE + ["lightx2v_4steps_low.safetensors"])),
      lambda: run(wan_setup(wan_train(), GENERATE))),
+    # SD 3.5, Chroma and v-prediction SDXL (tests/test_sd_families.py has their documented commands)
+    ("SDS_VPRED_MISSING", sdxl(edit(VPRED, v_parameterization=DROP)), sdxl(VPRED)),
+    ("SDS_VPRED_ZTSNR", sdxl(edit(VPRED, zero_terminal_snr=DROP)), sdxl(VPRED)),
+    ("SDS_VPRED_ON_EPS", lambda: run([sds(edit(SDXL, v_parameterization=None))], SD, "sdxl"),
+     lambda: run([sds(SDXL)], SD, "sdxl")),
+    ("SDS_CHROMA_T5_MASK", flux(edit(CHROMA, apply_t5_attn_mask=DROP)), flux(CHROMA)),
+    ("SDS_CHROMA_GUIDANCE", flux(edit(CHROMA, guidance_scale=DROP)), flux(CHROMA)),
+    ("SDS_CHROMA_MODEL_TYPE", lambda: run([sds(edit(CHROMA, model_type=DROP), "flux_train_network.py")], SD, "chroma"),
+     lambda: run([sds(CHROMA, "flux_train_network.py")], SD, "chroma")),
+    ("FLAG_REQUIRED", flux(edit(CHROMA, model_type=DROP)), flux(CHROMA)),
+    ("SDS_SD3_SD_FLAGS", sd3(edit(SD35, clip_skip="2")), sd3(SD35)),
+    ("NETWORK_MODULE", sd3(edit(SD35, network_module="networks.lora")), sd3(SD35)),
+    ("NETWORK_MODULE", flux(edit(CHROMA, network_module="networks.lora_sd3")), flux(CHROMA)),
+    # sd3_models.py enable_block_swap: at most num_blocks - 2 (large 38 -> 36, medium 24 -> 22)
+    ("MEM_BLOCK_SWAP_MAX", sd3(edit(SD35, blocks_to_swap="37")), sd3(edit(SD35, blocks_to_swap="36"))),
+    ("MEM_BLOCK_SWAP_MAX", sd3(edit(SD35, pretrained_model_name_or_path="sd3.5_medium.safetensors", blocks_to_swap="23")),
+     sd3(edit(SD35, pretrained_model_name_or_path="sd3.5_medium.safetensors", blocks_to_swap="22"))),
     ("PATH_MIXED_PLATFORMS",
      musubi(edit(WAN_LOW, dit="/workspace/models/wan2.2_t2v_low_noise_14B_fp16.safetensors", output_dir="/root/out")),
      musubi(edit(WAN_LOW, dit="/workspace/models/wan2.2_t2v_low_noise_14B_fp16.safetensors", output_dir="/workspace/out"))),

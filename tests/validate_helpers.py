@@ -130,3 +130,25 @@ def codes(report: ValidationReport) -> set[str]:
 
 def blocking(report: ValidationReport) -> list[str]:
     return [f"{f.code}: {f.message}" for f in report.findings if f.severity == "block"]
+
+
+# sd-scripts docs/flux_train_network.md "Training Chroma Models" with its recommended settings
+CHROMA: dict[str, Any] = {
+    **edit(FLUX, clip_l=DROP, guidance_scale="0.0", timestep_sampling="sigmoid", blocks_to_swap=DROP,
+           output_name="my_chroma_lora"),
+    "--pretrained_model_name_or_path": "Chroma.safetensors", "--model_type": "chroma", "--apply_t5_attn_mask": None,
+}
+# sd-scripts docs/sd3_train_network.md §4 example command (bf16 for its fp16, as the catalog says; TE caching added)
+SD35: dict[str, Any] = {
+    "--pretrained_model_name_or_path": "sd3.5_large.safetensors", "--clip_l": "clip_l.safetensors",
+    "--clip_g": "clip_g.safetensors", "--t5xxl": "t5xxl_fp16.safetensors", "--dataset_config": "ds.toml",
+    "--output_dir": "out", "--output_name": "my_sd3_lora", "--save_model_as": "safetensors",
+    "--network_module": "networks.lora_sd3", "--network_dim": "16", "--network_alpha": "16",
+    "--learning_rate": "1e-4", "--optimizer_type": "AdamW8bit", "--lr_scheduler": "constant", "--sdpa": None,
+    "--max_train_epochs": "10", "--save_every_n_epochs": "1", "--mixed_precision": "bf16",
+    "--gradient_checkpointing": None, "--weighting_scheme": "uniform", "--blocks_to_swap": "32",
+    "--cache_latents": None, "--cache_text_encoder_outputs": None, "--network_train_unet_only": None,
+}
+# an SDXL command on NoobAI-XL V-Pred with the two flags it needs (sd-scripts #1772)
+VPRED: dict[str, Any] = {**SDXL, "--pretrained_model_name_or_path": "NoobAI-XL-Vpred-v1.0.safetensors",
+                         "--v_parameterization": None, "--zero_terminal_snr": None}

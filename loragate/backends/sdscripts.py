@@ -1,4 +1,5 @@
-"""sd-scripts (SD 1.5, SDXL and its descendants, FLUX.1): the dataset TOML and the train command.
+"""sd-scripts (SD 1.5, SDXL and its descendants, FLUX.1 and Chroma, SD 3.5): the dataset TOML and the
+train command.
 
 sd-scripts caches latents and text-encoder outputs inside the training script, so a plan has a
 single command.
@@ -18,7 +19,7 @@ from loragate.backends.toml_text import dataset_toml_text
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.errors import LoragateError
 from loragate.validate.invocation import Invocation
-from loragate.plan.model import Command, DatasetSubset, TrainingPlan
+from loragate.plan.model import Command, DatasetSubset, TimestepSpec, TrainingPlan
 
 # reference sd-scripts.md §3.1 / §6.4: bucket_reso_steps must divide by 64 for SD1/2 and by 32 for
 # SDXL/FLUX; 64 satisfies both. min_bucket_reso <= resolution <= max_bucket_reso, both multiples.
@@ -32,6 +33,11 @@ LOADER_WORKERS = 2
 FLUX_GUIDANCE = 1.0
 FLUX_PREDICTION = "raw"
 
+# Separate model files the DiT scripts take, in the order their docs write them (reference
+# sd-scripts.md §1.3; docs/sd3_train_network.md §4). A family passes those its weights_files name.
+SIDE_FILES = (("clip_l", "CLIP-L text encoder"), ("clip_g", "CLIP-G text encoder"),
+              ("t5xxl", "T5-XXL text encoder"), ("ae", "FLUX autoencoder"))
+
 ATTENTION_FLAGS: dict[str, list[str]] = {"sdpa": ["--sdpa"], "xformers": ["--xformers"], "mem_eff_attn": ["--mem_eff_attn"]}
 
 
@@ -41,7 +47,15 @@ def _script_kind(family: ModelFamily) -> str:
         return "flux"
     if base.startswith("sdxl"):
         return "sdxl"
+    if base.startswith("sd3"):
+        return "sd3"
     return "sd"
+
+
+def _guidance(ts: TimestepSpec | None, family: ModelFamily) -> float:
+    if ts and ts.guidance_scale is not None:
+        return ts.guidance_scale
+    return FLUX_GUIDANCE if family.guidance_scale is None else family.guidance_scale
 
 
 def _subsets(plan: TrainingPlan) -> list[DatasetSubset]:
@@ -117,11 +131,11 @@ class SdScriptsBackend:
         mem, sched, w = plan.memory, plan.schedule, plan.weights
         argv = Argv(*accelerate_launch(plan), script_of(family, "train"))
         argv.opt("--pretrained_model_name_or_path", need_file(w.base_model, "base model", "base_model"))
-        if kind == "flux":
-            # reference sd-scripts.md §1.3: FLUX needs its CLIP-L, T5-XXL and autoencoder files.
-            argv.opt("--clip_l", need_file(w.clip_l, "CLIP-L text encoder", "clip_l"))
-            argv.opt("--t5xxl", need_file(w.t5xxl, "T5-XXL text encoder", "t5xxl"))
-            argv.opt("--ae", need_file(w.ae, "FLUX autoencoder", "ae"))
+        # flux_train_network.py --model_type chroma loads Chroma, which has no CLIP-L (docs/flux_train_network.md)
+        argv.opt("--model_type", family.model_type)
+        for role, what in SIDE_FILES:
+            if role in family.weights_files:
+                argv.opt(f"--{role}", need_file(getattr(w, role), what, role))
         argv.opt("--dataset_config", plan.dataset_toml)
         argv.opt("--output_dir", output_dir or plan.output_dir).opt("--output_name", plan.output_name)
         argv.opt("--save_model_as", "safetensors")
@@ -139,8 +153,11 @@ class SdScriptsBackend:
         argv.switch("--full_bf16", is_cpu(plan) and mem.mixed_precision == "bf16")
         # §1.2: the SDXL VAE produces NaN in fp16 without --no_half_vae.
         argv.switch("--no_half_vae", mem.no_half_vae or (kind == "sdxl" and mem.mixed_precision == "fp16"))
+        # A v-prediction SDXL trained as epsilon runs without error and gives empty images (sd-scripts #1772).
+        argv.switch("--v_parameterization", family.v_prediction)
+        argv.switch("--zero_terminal_snr", family.zero_terminal_snr)
         argv.switch("--fp8_base", mem.fp8_base)
-        if kind == "flux" and mem.blocks_to_swap > 0:
+        if family.block_swap_max > 0 and mem.blocks_to_swap > 0:
             argv.opt("--blocks_to_swap", mem.blocks_to_swap)
         argv.switch("--gradient_checkpointing", mem.gradient_checkpointing)
         argv.switch("--cache_latents", mem.cache_latents)
@@ -152,7 +169,9 @@ class SdScriptsBackend:
                 argv.opt("--discrete_flow_shift", ts.discrete_flow_shift)
             # plans made before these were plan fields get the recommended values
             argv.opt("--model_prediction_type", (ts.model_prediction_type if ts else None) or FLUX_PREDICTION)
-            argv.opt("--guidance_scale", ts.guidance_scale if ts and ts.guidance_scale is not None else FLUX_GUIDANCE)
+            argv.opt("--guidance_scale", _guidance(ts, family))
+            # flux_train_network.py asserts it for Chroma
+            argv.switch("--apply_t5_attn_mask", family.t5_attn_mask)
         add_loader(argv, plan, LOADER_WORKERS)
         add_length(argv, plan, max_train_steps)
         argv.opt("--seed", sched.seed)

@@ -53,6 +53,8 @@ _SCRIPTS: dict[str, tuple[str, str | None]] = {
     "train_network.py": ("sdscripts-train-network-flags.json", "train_network.py"),
     "sdxl_train_network.py": ("sdscripts-train-network-flags.json", "sdxl_train_network.py"),
     "flux_train_network.py": ("sdscripts-flux-train-network-flags.json", "flux_train_network.py"),
+    # dumped from sd3_train_network.py's own parser (tests/contract/probe.py)
+    "sd3_train_network.py": ("sdscripts-sd3-train-network-flags.json", None),
     # generation scripts the evaluation runs (tests/contract/test_flag_lists.py holds them to the
     # real parsers)
     "gen_img.py": ("sdscripts-gen-img-flags.json", None),

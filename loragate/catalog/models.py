@@ -92,6 +92,14 @@ class ModelFamily(BaseModel):
     timestep_sampling: str | None = None
     caption_style: CaptionStyle = "natural"
     block_swap_max: int = 0
+    # sd-scripts facts a family states as data, so a new checkpoint of a known script needs no code
+    checkpoint_kind: str | None = Field(
+        default=None, description="What Gate 3 must find in the base model's header (sd15, sdxl, flux, chroma, sd3).")
+    model_type: str | None = Field(default=None, description="sd-scripts --model_type (flux_train_network.py: flux or chroma).")
+    guidance_scale: float | None = Field(default=None, description="Guidance while training (FLUX.1 dev 1.0; Chroma 0.0).")
+    t5_attn_mask: bool = Field(default=False, description="--apply_t5_attn_mask is required (Chroma asserts it).")
+    v_prediction: bool = Field(default=False, description="A v-prediction checkpoint: trains with --v_parameterization.")
+    zero_terminal_snr: bool = Field(default=False, description="Trained with a zero-terminal-SNR schedule: --zero_terminal_snr.")
     weights_files: dict[str, str] = Field(default_factory=dict, description="role -> typical released file name.")
     sources: list[str] = Field(default_factory=list, description="Where these facts come from.")
     notes: list[str] = Field(default_factory=list)

@@ -7,7 +7,7 @@ why it was chosen.
 
 from __future__ import annotations
 
-from loragate.catalog.models import ModelFamily
+from loragate.catalog.models import ModelFamily, get_family
 from loragate.environment.trainer import trainer_facts
 from loragate.plan.model import TrainingPlan
 from loragate.vram.changes import swap_words
@@ -105,8 +105,9 @@ _WEIGHTS_WORDS: dict[str, str] = {
     "t5": "The text encoder that reads your captions (umt5-xxl); used only while caching them.",
     "clip": "The image encoder Wan 2.1 image-to-video needs; used only while caching.",
     "base_model": "The checkpoint the LoRA is trained on; use the same one to generate with the LoRA later.",
-    "clip_l": "FLUX's first text encoder (CLIP-L), which reads your captions.",
-    "t5xxl": "FLUX's second, larger text encoder (T5-XXL), which reads your captions in full.",
+    "clip_l": "The first text encoder (CLIP-L), which reads the start of your captions (FLUX.1, SD 3.5).",
+    "clip_g": "SD 3.5's second text encoder (CLIP-G), which reads the start of your captions too.",
+    "t5xxl": "The large text encoder (T5-XXL), which reads your captions in full.",
     "ae": "FLUX's autoencoder: turns pictures into the model's compact form and back.",
 }
 
@@ -137,8 +138,8 @@ def _timestep_words(plan: TrainingPlan) -> dict[str, str]:
         )
     if ts.guidance_scale is not None:
         why["timesteps.guidance_scale"] = (
-            f"Guidance {ts.guidance_scale:g} while training FLUX.1 dev, as sd-scripts' docs say; the default 3.5 "
-            "weakens what the LoRA learns."
+            f"Guidance {ts.guidance_scale:g} while training {get_family(plan.model).display_name}, as sd-scripts' docs "
+            "say; the default 3.5 weakens what the LoRA learns."
         )
     if ts.model_prediction_type:
         why["timesteps.model_prediction_type"] = (

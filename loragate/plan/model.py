@@ -60,6 +60,7 @@ class WeightPaths(PlanPart):
     clip: str | None = Field(default=None, description="Wan 2.1 I2V CLIP vision model.")
     base_model: str | None = Field(default=None, description="sd-scripts --pretrained_model_name_or_path.")
     clip_l: str | None = None
+    clip_g: str | None = Field(default=None, description="SD 3.5 CLIP-G text encoder.")
     t5xxl: str | None = None
     ae: str | None = Field(default=None, description="FLUX autoencoder.")
 

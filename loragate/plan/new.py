@@ -272,8 +272,10 @@ def _encoder_role(family: ModelFamily, encoder: str) -> str | None:
         return "t5" if "t5" in name else None
     if "t5" in name:
         return "t5xxl"
-    if "clip-l" in name and family.group == "flux":
-        return "clip_l"
+    for role in ("clip_l", "clip_g"):
+        # a separate CLIP file only where the script takes one (FLUX, SD 3.5); SD/SDXL keep theirs inside
+        if name.startswith(role.replace("_", "-")) and role in family.weights_files:
+            return role
     return None
 
 
@@ -285,7 +287,8 @@ def _memory(family: ModelFamily) -> MemorySpec:
     """Start from full quality; fit_memory adds 8-bit weights and block swap when the card needs them."""
     script = _script(family)
     sdxl = script.startswith("sdxl")
-    flux = script.startswith("flux")
+    # every sd-scripts script but SD 1.5's can cache text-encoder outputs (SDXL, FLUX, SD 3.5)
+    flux = family.trainer == "sdscripts" and not sdxl and script != "train_network.py"
     return MemorySpec(
         mixed_precision=family.mixed_precision,
         gradient_checkpointing=True,
@@ -316,7 +319,7 @@ def _timesteps(family: ModelFamily) -> TimestepSpec | None:
         return TimestepSpec(
             timestep_sampling=sampling,
             discrete_flow_shift=family.flow_shift if sampling == "shift" else None,
-            guidance_scale=FLUX_GUIDANCE,
+            guidance_scale=FLUX_GUIDANCE if family.guidance_scale is None else family.guidance_scale,
             model_prediction_type=FLUX_PREDICTION,
         )
     return None

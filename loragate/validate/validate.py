@@ -171,6 +171,8 @@ def _script_for_config(data: dict, model: str | None) -> str:
         return get_family(model).scripts.get("train", "train_network.py").rsplit("/", 1)[-1]
     if keys & {"dit", "task", "dit_high_noise", "timestep_boundary"}:
         return "wan_train_network.py"
+    if keys & {"clip_g", "training_shift", "weighting_scheme"}:
+        return "sd3_train_network.py"
     if keys & {"ae", "t5xxl", "clip_l", "guidance_scale"}:
         return "flux_train_network.py"
     model_path = str(flat.get("pretrained_model_name_or_path", "")).lower()

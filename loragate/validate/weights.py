@@ -65,11 +65,24 @@ TASK_FAMILY: dict[str, str] = {
 DEFAULT_TASK = "t2v-14B"  # wan_train_network.py --task default (reference musubi-tuner.md §1.5)
 
 
+_VPRED = re.compile(r"v[ _.-]?pred", re.I)
+
+
 def sdxl_variant(model_path: str) -> str:
-    """Pony and Illustrious are SDXL checkpoints; only the captions differ (catalog notes)."""
-    low = model_path.lower()
+    """Pony and Illustrious are SDXL checkpoints whose captions differ (catalog notes); a v-prediction
+    checkpoint (NoobAI-XL V-Pred) trains differently, so a name saying v-pred wins over the rest."""
+    name = model_path.replace("\\", "/").rsplit("/", 1)[-1]
+    low = name.lower()
+    if _VPRED.search(low):
+        return "noobai-xl-vpred"
     if "pony" in low:
         return "pony"
-    if "illustrious" in low or "noob" in low:
+    if "illustrious" in low or "noob" in low:  # NoobAI-XL eps releases are Illustrious-based
         return "illustrious"
     return "sdxl"
+
+
+def sd3_variant(model_path: str) -> str:
+    """sd3_train_network.py trains both SD 3.5 models; the released names say which."""
+    name = model_path.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    return "sd3.5-medium" if "medium" in name else "sd3.5-large"

@@ -33,7 +33,7 @@ MUSUBI_SCRIPTS = {  # script -> (module, common parser builder module, specific 
     "wan_cache_latents.py": ("musubi_tuner.wan_cache_latents", "musubi_tuner.cache_latents", "wan_setup_parser"),
     "wan_cache_text_encoder_outputs.py": ("musubi_tuner.wan_cache_text_encoder_outputs", "musubi_tuner.cache_text_encoder_outputs", "wan_setup_parser"),
 }
-SDSCRIPTS = ("train_network.py", "sdxl_train_network.py", "flux_train_network.py", "gen_img.py", "sdxl_gen_img.py")
+SDSCRIPTS = ("train_network.py", "sdxl_train_network.py", "flux_train_network.py", "sd3_train_network.py", "gen_img.py", "sdxl_gen_img.py")
 # Scripts that build their parser and parse in one step: the parser is caught at its parse_args().
 PARSE_AT_ONCE = {  # script -> (module to run, function to call; None runs the module as __main__)
     "flux_minimal_inference.py": ("flux_minimal_inference", None),

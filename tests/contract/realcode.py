@@ -25,7 +25,7 @@ ARCHIVE = {"sdscripts": "sd-scripts-*.tar.gz", "musubi": "musubi-tuner-*.tar.gz"
 # A file only a real checkout has (the stand-ins in tests/fakes have none of these).
 MARKER = {"sdscripts": "library/config_util.py", "musubi": "src/musubi_tuner/dataset/config_utils.py"}
 SCRIPTS = {
-    "sdscripts": ("train_network.py", "sdxl_train_network.py", "flux_train_network.py", "gen_img.py", "sdxl_gen_img.py", "flux_minimal_inference.py"),
+    "sdscripts": ("train_network.py", "sdxl_train_network.py", "flux_train_network.py", "sd3_train_network.py", "gen_img.py", "sdxl_gen_img.py", "flux_minimal_inference.py"),
     "musubi": ("wan_train_network.py", "wan_cache_latents.py", "wan_cache_text_encoder_outputs.py", "wan_generate_video.py"),
 }
 HOW_TO = (

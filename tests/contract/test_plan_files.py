@@ -72,8 +72,12 @@ def _intended(plan: TrainingPlan, command: Command) -> dict[str, Any]:
     }
     if plan.backend == "sdscripts":
         want["pretrained_model_name_or_path"] = w.base_model
-        if plan.model == "flux1-dev":
-            want.update(clip_l=w.clip_l, t5xxl=w.t5xxl, ae=w.ae)
+        # the side files a family names (FLUX: clip_l, t5xxl, ae; Chroma: no clip_l; SD 3.5: clip_l, clip_g, t5xxl)
+        want.update({role: getattr(w, role) for role in ("clip_l", "clip_g", "t5xxl", "ae") if role in family.weights_files})
+        want.update(v_parameterization=family.v_prediction, zero_terminal_snr=family.zero_terminal_snr)
+        if family.model_type:
+            want.update(model_type=family.model_type, apply_t5_attn_mask=family.t5_attn_mask,
+                        guidance_scale=family.guidance_scale)
         return want
     ts = plan.timesteps
     want.update(task=family.task, dit=expert.dit if expert else w.dit, fp8_base=mem.fp8_base or mem.fp8_scaled,

@@ -15,6 +15,7 @@ from loragate.validate.rules import (  # noqa: F401 - imported for registration
     paths,
     precision,
     run_length,
+    sd_families,
     sdscripts,
     timesteps,
 )

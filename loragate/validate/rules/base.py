@@ -16,7 +16,7 @@ from loragate.errors import LoragateError
 from loragate.findings import Severity
 from loragate.validate.invocation import Invocation
 from loragate.validate.parse_toml import DatasetConfig, TomlProblem
-from loragate.validate.weights import DEFAULT_TASK, TASK_FAMILY, WeightsName, read_weights_name, sdxl_variant
+from loragate.validate.weights import DEFAULT_TASK, TASK_FAMILY, WeightsName, read_weights_name, sd3_variant, sdxl_variant
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,9 @@ class Setup:
                 return "wan2.1-i2v-14b"
             return self._musubi_train_family()
         if inv.script == "flux_train_network.py":
-            return "flux1-dev"
+            return "chroma" if inv.value("--model_type") == "chroma" else "flux1-dev"
+        if inv.script == "sd3_train_network.py":
+            return sd3_variant(inv.value("--pretrained_model_name_or_path", "") or "")
         if inv.script == "sdxl_train_network.py":
             return sdxl_variant(inv.value("--pretrained_model_name_or_path", "") or "")
         if inv.script == "train_network.py":

@@ -23,7 +23,7 @@ _KNOWN_MISTAKES = {"--text_encoder_lr1": "--text_encoder_lr", "--text_encoder_lr
                    "--flash-attn": "--flash_attn", "--sage-attn": "--sage_attn"}
 _TRAINER_SCRIPTS = {
     "musubi": ["wan_train_network.py", "wan_cache_latents.py", "wan_cache_text_encoder_outputs.py"],
-    "sdscripts": ["train_network.py", "sdxl_train_network.py", "flux_train_network.py"],
+    "sdscripts": ["train_network.py", "sdxl_train_network.py", "flux_train_network.py", "sd3_train_network.py"],
 }
 _UNRESOLVED = re.compile(r"\$\{?\w|%\w+%")
 
@@ -275,6 +275,7 @@ _REQUIRED: dict[str, list[tuple[str, ...]]] = {
     "sdxl_train_network.py": [("--pretrained_model_name_or_path",), ("--dataset_config", "--train_data_dir", "--in_json")],
     "flux_train_network.py": [("--pretrained_model_name_or_path",), ("--dataset_config", "--train_data_dir", "--in_json"),
                               ("--ae",), ("--t5xxl",)],
+    "sd3_train_network.py": [("--pretrained_model_name_or_path",), ("--dataset_config", "--train_data_dir", "--in_json")],
 }
 
 

@@ -100,9 +100,10 @@ def network_module(setup: Setup) -> Iterator[Hit]:
                       + (" (networks.lora is sd-scripts')." if module == "networks.lora" else "."),
                       "Use --network_module networks.lora_wan.", inv.evidence("--network_module"))
         elif inv.trainer == "sdscripts":
-            wrong = (module == "networks.lora_wan"
-                     or (inv.script == "flux_train_network.py" and module == "networks.lora")
-                     or (inv.script != "flux_train_network.py" and module in ("networks.lora_flux", "networks.lora_sd3")))
+            # each DiT script has its own module (networks.lora_flux, networks.lora_sd3); LyCORIS fits any
+            own = {"flux_train_network.py": "networks.lora_flux", "sd3_train_network.py": "networks.lora_sd3"}
+            kohya = {"networks.lora", "networks.lora_flux", "networks.lora_sd3"}
+            wrong = module == "networks.lora_wan" or (module in kohya and module != own.get(inv.script, "networks.lora"))
             if wrong:
                 yield Hit(f"--network_module {module} does not fit {inv.script}.",
                           f"Use --network_module {expected or 'networks.lora'}.", inv.evidence("--network_module"))
