@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from loragate.catalog.models import get_family
 from tests.media import write_caption, write_image, write_safetensors_header, write_video
 
 FAKES = Path(__file__).parent / "fakes"
@@ -57,10 +58,9 @@ def fake_weights(root: Path, family: str) -> dict[str, str]:
         files = {"dit": ("dit.safetensors", dit)}
     else:
         files = {"base_model": ("base.safetensors", {"model.weight": ("F16", [8, 8])})}
-        if family == "flux1-dev":
-            files.update({"clip_l": ("clip_l.safetensors", {"w": ("BF16", [8])}),
-                          "t5xxl": ("t5xxl.safetensors", {"w": ("BF16", [8])}),
-                          "ae": ("ae.safetensors", {"w": ("BF16", [8])})})
+        # the separate files the family's script takes (FLUX: clip_l, t5xxl, ae; SD 3.5: clip_l, clip_g, t5xxl)
+        files.update({role: (f"{role}.safetensors", {"w": ("BF16", [8])})
+                      for role in get_family(family).weights_files if role != "base_model"})
     out = {role: str(write_safetensors_header(models / name, tensors)) for role, (name, tensors) in files.items()}
     if family.startswith("wan"):
         out["vae"] = str(write_safetensors_header(models / "vae.safetensors", {"decoder.conv.weight": ("BF16", [16, 16])}))

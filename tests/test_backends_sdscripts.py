@@ -112,7 +112,7 @@ def test_step_limit_drops_epochs(workspace: Path) -> None:
     assert "--save_every_n_epochs" not in argv and _values(argv, "--output_dir") == [str(workspace / "dry")]
 
 
-@pytest.mark.parametrize("family", ["sdxl", "flux1-dev"])
+@pytest.mark.parametrize("family", ["sdxl", "flux1-dev", "chroma", "sd3.5-large", "noobai-xl-vpred"])
 def test_step_limit_stops_the_trainer(family: str, workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", os.pathsep.join([str(FAKES / "bin"), str(Path(sys.executable).parent), os.environ["PATH"]]))
     monkeypatch.setenv("FAKE_STEP_SECONDS", "0")

@@ -16,6 +16,7 @@ SCRIPTS = [
     SD_SCRIPTS / "train_network.py",
     SD_SCRIPTS / "sdxl_train_network.py",
     SD_SCRIPTS / "flux_train_network.py",
+    SD_SCRIPTS / "sd3_train_network.py",
 ]
 
 

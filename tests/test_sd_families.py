@@ -11,7 +11,9 @@ import pytest
 from loragate.backends import get_backend
 from loragate.plan.new import new_plan
 from loragate.validate.weights import sd3_variant, sdxl_variant
+from tests.media import write_safetensors_header
 from tests.plan_helpers import flat_dataset
+from tests.test_env_weights import judge, sd_plan
 from tests.validate_helpers import CHROMA, SD35, SDXL, SDXL_DS, VPRED, blocking, codes, edit, run, sds
 
 TOMLS = {"ds.toml": SDXL_DS}
@@ -84,3 +86,56 @@ def test_plan_new_trains_sd35_with_its_three_text_encoders(tmp_path: Path, famil
     assert "--model_type" not in argv and "--guidance_scale" not in argv
     report = run([argv], TOMLS)
     assert not blocking(report), blocking(report)
+
+
+# ---- Gate 3: which file is which, by keys and shapes ------------------------------------------
+SDXL_KEYS = {"model.diffusion_model.input_blocks.0.0.weight": ("F16", [320, 4, 3, 3]),
+             "model.diffusion_model.label_emb.0.0.weight": ("F16", [1280, 2816])}
+
+
+def _sd3_file(path: Path, blocks: int, mmdit_x: bool) -> Path:
+    p = "model.diffusion_model."
+    keys = {p + "x_embedder.proj.weight": ("F16", [blocks * 64, 16, 2, 2]),
+            p + "joint_blocks.0.context_block.attn.qkv.weight": ("F16", [blocks * 64 * 3, blocks * 64]),
+            p + "joint_blocks.0.context_block.attn.ln_k.weight": ("F16", [64])}
+    if mmdit_x:
+        keys[p + "joint_blocks.0.x_block.attn2.ln_k.weight"] = ("F16", [64])
+    return write_safetensors_header(path, keys)
+
+
+def _encoders(tmp_path: Path, *roles: str) -> dict[str, str]:
+    return {r: str(write_safetensors_header(tmp_path / f"{r}.safetensors", {"w": ("BF16", [8])})) for r in roles}
+
+
+def test_gate3_tells_a_v_prediction_sdxl_by_its_v_pred_key(workspace: Path, tmp_path: Path) -> None:
+    vpred = write_safetensors_header(tmp_path / "noob.safetensors", {**SDXL_KEYS, "v_pred": ("F16", [0]), "ztsnr": ("F16", [0])})
+    plain = write_safetensors_header(tmp_path / "plain.safetensors", SDXL_KEYS)
+    assert judge(sd_plan(tmp_path, "noobai-xl-vpred", str(vpred))) == {}
+    severity, text = judge(sd_plan(tmp_path, "illustrious", str(vpred)))["ENV_WEIGHTS_PREDICTION"]
+    assert severity == "block" and "noobai-xl-vpred" in text
+    assert judge(sd_plan(tmp_path, "noobai-xl-vpred", str(plain)))["ENV_WEIGHTS_PREDICTION"][0] == "warn"
+    assert judge(sd_plan(tmp_path, "illustrious", str(plain))) == {}
+
+
+def test_gate3_tells_sd35_large_from_medium(workspace: Path, tmp_path: Path) -> None:
+    large, medium = _sd3_file(tmp_path / "a.safetensors", 38, False), _sd3_file(tmp_path / "b.safetensors", 24, True)
+    parts = _encoders(tmp_path, "clip_l", "clip_g", "t5xxl")
+    assert judge(sd_plan(tmp_path, "sd3.5-large", str(large), **parts)) == {}
+    assert judge(sd_plan(tmp_path, "sd3.5-medium", str(medium), **parts)) == {}
+    severity, text = judge(sd_plan(tmp_path, "sd3.5-large", str(medium), **parts))["ENV_WEIGHTS_ARCH_MISMATCH"]
+    assert severity == "block" and "24" in text and "38" in text
+    sdxl = write_safetensors_header(tmp_path / "xl.safetensors", SDXL_KEYS)
+    assert judge(sd_plan(tmp_path, "sd3.5-medium", str(sdxl), **parts))["ENV_WEIGHTS_ARCH_MISMATCH"][0] == "block"
+
+
+def test_gate3_tells_chroma_from_flux(workspace: Path, tmp_path: Path) -> None:
+    qkv = ("BF16", [9216, 3072])
+    chroma = write_safetensors_header(tmp_path / "Chroma.safetensors", {
+        "double_blocks.0.img_attn.qkv.weight": qkv, "distilled_guidance_layer.in_proj.weight": ("BF16", [5120, 64])})
+    dev = write_safetensors_header(tmp_path / "flux1-dev.safetensors", {
+        "double_blocks.0.img_attn.qkv.weight": qkv, "guidance_in.in_layer.weight": ("BF16", [3072, 256])})
+    parts = _encoders(tmp_path, "t5xxl", "ae")
+    assert judge(sd_plan(tmp_path, "chroma", str(chroma), **parts)) == {}  # no 'schnell' warning: Chroma has no guidance_in
+    assert judge(sd_plan(tmp_path, "chroma", str(dev), **parts))["ENV_WEIGHTS_ARCH_MISMATCH"][0] == "block"
+    found = judge(sd_plan(tmp_path, "flux1-dev", str(chroma), **parts, **_encoders(tmp_path, "clip_l")))
+    assert found["ENV_WEIGHTS_ARCH_MISMATCH"][0] == "block"

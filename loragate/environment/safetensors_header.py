@@ -23,7 +23,7 @@ PICKLE_SUFFIXES = {".pth", ".pt", ".ckpt", ".bin", ".pkl"}
 DIT_PREFIXES = ("model.diffusion_model.", "diffusion_model.", "model.")
 MUSUBI_DIT_PREFIXES = ("", "model.diffusion_model.")
 
-Kind = Literal["wan_dit", "wan_vae", "sd15", "sd2", "sdxl", "flux", "flux_diffusers", "lora", "unknown"]
+Kind = Literal["wan_dit", "wan_vae", "sd15", "sd2", "sdxl", "flux", "flux_diffusers", "chroma", "sd3", "lora", "unknown"]
 
 
 class HeaderProblem(Exception):
@@ -48,6 +48,8 @@ class Inspection(BaseModel):
     fp8_scaled: bool = Field(default=False, description="ComfyUI 'fp8_scaled' layout (scale_weight keys).")
     z_dim: int | None = Field(default=None, description="Wan VAE latent channels: 16 (Wan 2.1 VAE) or 48 (Wan 2.2 5B VAE).")
     flux_guidance: bool | None = Field(default=None, description="FLUX dev (guidance embedding) rather than schnell.")
+    v_pred: bool | None = Field(default=None, description="SDXL: the checkpoint carries a `v_pred` key (NoobAI-XL V-Pred).")
+    mmdit_x: bool | None = Field(default=None, description="SD 3.5 Medium's MMDiT-X: x_block.attn2 in some blocks.")
     metadata: dict[str, str] = Field(default_factory=dict)
 
 
@@ -128,7 +130,24 @@ def inspect(header: dict[str, Any], metadata: dict[str, str]) -> Inspection:
         # musubi-tuner detect_wan_sd_dtype judges a DiT by blocks.0.cross_attn.k.weight.
         found.dtype = dtype(prefix + "blocks.0.cross_attn.k.weight")
         return found
+    prefix = _strip(keys, "joint_blocks.0.context_block.attn.qkv.weight")
+    if prefix is not None:
+        # sd-scripts library/sd3_utils.py analyze_state_dict_state: depth = x_embedder width // 64;
+        # x_block.attn2 (MMDiT-X) only in 3.5 Medium
+        found.kind, found.prefix = "sd3", prefix
+        embed = shape(prefix + "x_embedder.proj.weight") or []
+        found.dim = embed[0] if embed else None
+        found.layers = found.dim // 64 if found.dim else None
+        found.mmdit_x = any(".x_block.attn2." in k for k in keys)
+        found.dtype = dtype(prefix + "joint_blocks.0.context_block.attn.qkv.weight")
+        return found
     prefix = _strip(keys, "double_blocks.0.img_attn.qkv.weight")
+    if prefix is not None and any(k.startswith(prefix + "distilled_guidance_layer.") for k in keys):
+        # sd-scripts library/chroma_models.py: one Approximator (distilled_guidance_layer) replaces
+        # FLUX's per-block modulation and guidance_in
+        found.kind, found.prefix = "chroma", prefix
+        found.dtype = dtype(prefix + "double_blocks.0.img_attn.qkv.weight")
+        return found
     if prefix is not None:
         found.kind, found.prefix = "flux", prefix
         found.dtype = dtype(prefix + "double_blocks.0.img_attn.qkv.weight")
@@ -142,6 +161,7 @@ def inspect(header: dict[str, Any], metadata: dict[str, str]) -> Inspection:
     unet_key = "model.diffusion_model.input_blocks.0.0.weight"
     if any(k.startswith("conditioner.embedders.") for k in keys) or "model.diffusion_model.label_emb.0.0.weight" in keys:
         found.kind, found.dtype = "sdxl", dtype(unet_key)
+        found.v_pred = "v_pred" in keys  # NoobAI-XL V-Pred marks itself with an empty `v_pred` tensor
         return found
     if any(k.startswith("cond_stage_model.model.") for k in keys):
         found.kind, found.dtype = "sd2", dtype(unet_key)

@@ -33,6 +33,8 @@ KIND_NAMES = {
     "sdxl": "an SDXL checkpoint",
     "flux": "a FLUX.1 model",
     "flux_diffusers": "a FLUX.1 model in Diffusers layout",
+    "chroma": "a Chroma model",
+    "sd3": "an SD 3 / 3.5 model",
     "lora": "a LoRA",
     "unknown": "a model loragate does not recognise",
 }
@@ -144,6 +146,8 @@ def _diffusers_kind(folder: Path) -> str:
 
 
 def _expected_base_kinds(family: ModelFamily) -> set[str]:
+    if family.checkpoint_kind:
+        return {family.checkpoint_kind}
     base = family.variant_of or family.id
     if family.group == "flux":
         return {"flux"}
@@ -339,6 +343,9 @@ def _content_findings(plan: TrainingPlan, family: ModelFamily | None, wf: Weight
                     evidence=evidence,
                 )
             ]
+        found = _prediction_findings(family, wf, ins, name, evidence) + _sd3_size_findings(family, wf, ins, name, evidence)
+        if found:
+            return found
         if ins.kind == "flux" and ins.dtype == "F8_E5M2":
             return [_dtype_finding(wf, name, "FLUX fp8 weights must be float8_e4m3fn (reference sd-scripts.md §6.16).", "Download the fp8_e4m3fn or bf16 release.", evidence)]
         if family.group == "flux" and ins.flux_guidance is False and "schnell" not in family.id:
@@ -367,6 +374,37 @@ def _content_findings(plan: TrainingPlan, family: ModelFamily | None, wf: Weight
     if wf.role == "t5xxl" and ins.fp8_scaled:
         return [_dtype_finding(wf, name, "the fp8 T5-XXL must be the plain, not the 'scaled', file (reference sd-scripts.md §6.16).", "Use t5xxl_fp16.safetensors or t5xxl_fp8_e4m3fn.safetensors.", evidence)]
     return []
+
+
+def _prediction_findings(family: ModelFamily, wf: WeightFile, ins: Inspection, name: str, evidence: dict) -> list[Finding]:
+    """A v-prediction SDXL trained as epsilon (or the reverse) runs without error and gives empty or brown
+    images (sd-scripts #1772); NoobAI-XL V-Pred says which it is with a `v_pred` key."""
+    if ins.kind != "sdxl" or ins.v_pred is None or ins.v_pred == family.v_prediction:
+        return []
+    if ins.v_pred:
+        return [Finding(code="ENV_WEIGHTS_PREDICTION", severity="block",
+                        message=f"{name} is a v-prediction SDXL checkpoint (it has a v_pred key), but the plan trains "
+                                f"{family.display_name}, which predicts noise; the LoRA would give brown images.",
+                        fix="Re-plan with --model noobai-xl-vpred, which trains with --v_parameterization and --zero_terminal_snr.",
+                        path=wf.path, evidence={**evidence, "v_pred": True})]
+    return [Finding(code="ENV_WEIGHTS_PREDICTION", severity="warn",
+                    message=f"{name} has no v_pred key, which NoobAI-XL V-Pred files carry; it may predict noise, and "
+                            f"then training it as {family.display_name} (v-prediction) gives brown images.",
+                    fix="Check the model page says v-prediction; if not, re-plan with --model illustrious or sdxl.",
+                    path=wf.path, evidence={**evidence, "v_pred": False})]
+
+
+def _sd3_size_findings(family: ModelFamily, wf: WeightFile, ins: Inspection, name: str, evidence: dict) -> list[Finding]:
+    """sd3_train_network.py builds whichever SD3 the file holds, so a Medium file under a Large plan
+    trains, but every number the plan chose (memory, block swap up to 36) was for the other model."""
+    if ins.kind != "sd3" or ins.layers is None or ins.layers == family.layers:
+        return []
+    return [Finding(code="ENV_WEIGHTS_ARCH_MISMATCH", severity="block",
+                    message=f"{name} has {ins.layers} transformer blocks, but {family.display_name} has {family.layers}; "
+                            "it is the other SD 3.5 model.",
+                    fix=f"Use {family.weights_files.get('base_model', 'the right checkpoint')}, or re-plan for the model this file is "
+                        "(sd3.5-large: 38 blocks, sd3.5-medium: 24).",
+                    path=wf.path, evidence={**evidence, "mmdit_x": ins.mmdit_x, "expected_layers": family.layers})]
 
 
 def _wrong_kind(wf: WeightFile, ins: Inspection, wanted: str, name: str, evidence: dict) -> list[Finding]:

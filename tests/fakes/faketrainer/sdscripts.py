@@ -1,4 +1,5 @@
-"""sd-scripts stand-ins: train_network.py (SD1.x/2.x), sdxl_train_network.py, flux_train_network.py.
+"""sd-scripts stand-ins: train_network.py (SD1.x/2.x), sdxl_train_network.py, flux_train_network.py,
+sd3_train_network.py.
 
 Behaviour from reference sd-scripts.md: dataset from --dataset_config or --train_data_dir
 (`<repeats>_<tokens>` subfolders); "No data found" is logged and the process exits 0 (section 6.2);
@@ -37,12 +38,22 @@ def _asserts(script: str, args) -> None:
             raise AssertionError("blocks_to_swap is not supported with cpu_offload_checkpointing")
         if args.blocks_to_swap and args.blocks_to_swap > 35:
             raise AssertionError(f"Cannot swap more than 17 double blocks and 36 single blocks. Requested {args.blocks_to_swap} blocks.")
+        if args.model_type == "chroma":  # flux_train_network.py assert_extra_args
+            assert args.apply_t5_attn_mask, "apply_t5_attn_mask must be True for Chroma"
+    if script == "sd3_train_network.py":
+        if args.blocks_to_swap and args.cpu_offload_checkpointing:
+            raise AssertionError("blocks_to_swap is not supported with cpu_offload_checkpointing")
+        # sd3_models.py MMDiT.enable_block_swap; the fake takes the larger model's 38 blocks
+        if args.blocks_to_swap and args.blocks_to_swap > 36:
+            raise AssertionError(f"Cannot swap more than 36 blocks. Requested: {args.blocks_to_swap} blocks.")
 
 
 def _weights(script: str, args) -> None:
     weights.read_header(args.pretrained_model_name_or_path or "")
-    if script == "flux_train_network.py":
-        for path in (args.ae, args.t5xxl, args.clip_l if args.model_type == "flux" else None):
+    if script in ("flux_train_network.py", "sd3_train_network.py"):
+        sd3 = script == "sd3_train_network.py"
+        for path in (getattr(args, "ae", None), args.t5xxl, args.clip_l if sd3 or args.model_type == "flux" else None,
+                     args.clip_g if sd3 else None):
             if path:
                 weights.read_header(path)
 

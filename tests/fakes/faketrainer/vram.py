@@ -44,6 +44,7 @@ _SD = {
     "train_network.py": (2.0, 3.0, 0.25),
     "sdxl_train_network.py": (5.1, 4.0, 1.6),
     "flux_train_network.py": (23.8, 6.0, 9.5),
+    "sd3_train_network.py": (16.2, 5.0, 11.2),  # SD 3.5 Large: 8.1 B in bf16; CLIP-L + CLIP-G + T5-XXL
 }
 
 
