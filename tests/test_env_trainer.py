@@ -142,3 +142,25 @@ def test_multi_gpu_accelerate_config_warns(workspace: Path, monkeypatch: pytest.
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     found = {code: severity for code, severity, _ in _judge(checkout)}
     assert found["ENV_ACCELERATE_MULTI_GPU"] == "warn" and found["ENV_ACCELERATE_CPU"] == "block"
+
+
+def test_a_lycoris_plan_needs_lycoris_in_the_trainers_python(workspace: Path, monkeypatch: pytest.MonkeyPatch, no_usual_places: Path, tmp_path: Path) -> None:
+    # sd-scripts imports --network_module by name; LyCORIS (pip lycoris-lora) is not in its requirements
+    checkout = make_checkout(tmp_path)
+    python = fake_venv(tmp_path)
+    plan = TrainingPlan(
+        name="p", model="sdxl", backend="sdscripts", trigger="t", output_dir=str(tmp_path / "out"), output_name="p",
+        dataset=DatasetSpec(path=str(tmp_path)), network=NetworkSpec(module="lycoris.kohya", args=["algo=loha"]),
+        optimizer=OptimizerSpec(type="AdamW"), trainer_python=str(python),
+    )
+    fake_trainer_python(monkeypatch, checkout / "src", python=python)
+    found = {code: text for code, _, text in _judge(checkout, plan)}
+    assert "lycoris-lora" in found["ENV_DEP_MISSING"] and "pip install lycoris-lora" in found["ENV_DEP_MISSING"]
+    site = tmp_path / "lyco-site"
+    (site / "lycoris").mkdir(parents=True)
+    (site / "lycoris" / "__init__.py").write_text("")
+    (site / "lycoris" / "kohya.py").write_text("")
+    (site / "lycoris_lora-3.2.0.dist-info").mkdir()
+    (site / "lycoris_lora-3.2.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: lycoris-lora\nVersion: 3.2.0\n")
+    fake_trainer_python(monkeypatch, checkout / "src", site, python=python)
+    assert "ENV_DEP_MISSING" not in {code for code, _, _ in _judge(checkout, plan)}

@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 
 from loragate.backends import get_backend
+from loragate.errors import LoragateError
 from loragate.plan.new import new_plan
 from loragate.validate.weights import sd3_variant, sdxl_variant
 from tests.media import write_safetensors_header
-from tests.plan_helpers import flat_dataset
+from tests.plan_helpers import flat_dataset, wan_dataset
 from tests.test_env_weights import judge, sd_plan
-from tests.validate_helpers import CHROMA, SD35, SDXL, SDXL_DS, VPRED, blocking, codes, edit, run, sds
+from tests.validate_helpers import CHROMA, LOHA, SD35, SDXL, SDXL_DS, VPRED, blocking, codes, edit, run, sds
 
 TOMLS = {"ds.toml": SDXL_DS}
 
@@ -139,3 +140,32 @@ def test_gate3_tells_chroma_from_flux(workspace: Path, tmp_path: Path) -> None:
     assert judge(sd_plan(tmp_path, "chroma", str(dev), **parts))["ENV_WEIGHTS_ARCH_MISMATCH"][0] == "block"
     found = judge(sd_plan(tmp_path, "flux1-dev", str(chroma), **parts, **_encoders(tmp_path, "clip_l")))
     assert found["ENV_WEIGHTS_ARCH_MISMATCH"][0] == "block"
+
+
+# ---- LyCORIS (LoHa / LoKr) -------------------------------------------------------------------
+def test_the_lycoris_guidelines_loha_validates_go() -> None:
+    report = run([sds(LOHA)], TOMLS)
+    assert not blocking(report) and report.verdict == "GO", blocking(report)
+
+
+@pytest.mark.parametrize(("family", "kind", "args"), [
+    ("sdxl", "loha", ["algo=loha", "preset=attn-mlp"]),
+    ("sd3.5-medium", "lokr", ["algo=lokr", "factor=8", "preset=attn-mlp"]),
+    ("chroma", "loha", ["algo=loha", "preset=attn-mlp"]),
+])
+def test_plan_new_trains_a_lycoris_network(tmp_path: Path, family: str, kind: str, args: list[str]) -> None:
+    plan = new_plan("mira", family, flat_dataset(tmp_path), "mira", gpu_gb=24, network=kind)
+    argv = get_backend(plan.backend).commands(plan)[0].argv
+    assert argv[argv.index("--network_module") + 1] == "lycoris.kohya"
+    at = argv.index("--network_args")
+    assert argv[at + 1: at + 1 + len(args)] == args
+    report = run([argv], TOMLS)
+    assert not blocking(report), blocking(report)
+
+
+def test_a_network_kind_the_trainer_lacks_is_refused_in_words(tmp_path: Path) -> None:
+    with pytest.raises(LoragateError, match="not available") as caught:
+        new_plan("mira", "wan2.1-t2v-1.3b", wan_dataset(tmp_path), "mira", gpu_gb=24, network="loha")
+    assert "network lora" in (caught.value.fix or "")
+    with pytest.raises(LoragateError, match="Unknown network kind"):
+        new_plan("mira", "sdxl", flat_dataset(tmp_path), "mira", gpu_gb=24, network="dora")

@@ -9,7 +9,7 @@ import pytest
 from loragate.validate import ValidationReport
 from loragate.validate.rules import RULES
 from tests.validate_helpers import (
-    CHROMA, DROP, FLUX, I2V_DUAL, I2V_LOW, SD35, SDXL, SDXL_DS, VPRED, WAN21, WAN_DS, WAN_HIGH, WAN_LOW,
+    CHROMA, DROP, FLUX, LOHA, I2V_DUAL, I2V_LOW, SD35, SDXL, SDXL_DS, VPRED, WAN21, WAN_DS, WAN_HIGH, WAN_LOW,
     cache_latents, cache_te, codes, edit, run, sds, wan_setup, wan_train,
 )
 
@@ -182,6 +182,9 @@ CASES: list[tuple[str, Make, Make]] = [
     ("MEM_BLOCK_SWAP_MAX", sd3(edit(SD35, blocks_to_swap="37")), sd3(edit(SD35, blocks_to_swap="36"))),
     ("MEM_BLOCK_SWAP_MAX", sd3(edit(SD35, pretrained_model_name_or_path="sd3.5_medium.safetensors", blocks_to_swap="23")),
      sd3(edit(SD35, pretrained_model_name_or_path="sd3.5_medium.safetensors", blocks_to_swap="22"))),
+    # LyCORIS (LoHa / LoKr through lycoris.kohya)
+    ("LYCORIS_ALGO", sdxl(edit(LOHA, network_args=["algo=lohaa", "preset=attn-mlp"])), sdxl(LOHA)),
+    ("LYCORIS_DIM", sdxl(edit(LOHA, network_dim="128", network_alpha="64")), sdxl(LOHA)),
     ("PATH_MIXED_PLATFORMS",
      musubi(edit(WAN_LOW, dit="/workspace/models/wan2.2_t2v_low_noise_14B_fp16.safetensors", output_dir="/root/out")),
      musubi(edit(WAN_LOW, dit="/workspace/models/wan2.2_t2v_low_noise_14B_fp16.safetensors", output_dir="/workspace/out"))),

@@ -152,3 +152,6 @@ SD35: dict[str, Any] = {
 # an SDXL command on NoobAI-XL V-Pred with the two flags it needs (sd-scripts #1772)
 VPRED: dict[str, Any] = {**SDXL, "--pretrained_model_name_or_path": "NoobAI-XL-Vpred-v1.0.safetensors",
                          "--v_parameterization": None, "--zero_terminal_snr": None}
+# LyCORIS' guidelines' LoHa (attn-mlp preset, dim 16) on SDXL (LyCORIS docs/Guidelines.md table)
+LOHA: dict[str, Any] = {**SDXL, "--network_module": "lycoris.kohya", "--network_dim": "16", "--network_alpha": "8",
+                        "--network_args": ["algo=loha", "preset=attn-mlp"]}

@@ -89,6 +89,7 @@ def _schema(model: type[BaseModel], name: str) -> Callable[[], object]:
 def _loaders() -> dict[str, Callable[[], object]]:
     """Each data file and the function that reads it strictly."""
     from loragate.catalog.models import load_catalog
+    from loragate.catalog.networks import load_networks
     from loragate.catalog.optimizers import _optimizers, lr_check
     from loragate.checks import declared_in_data
     from loragate.dataset.thresholds import load_thresholds
@@ -105,6 +106,7 @@ def _loaders() -> dict[str, Callable[[], object]]:
         "vram_published.toml": _schema(PublishedFile, "vram_published.toml"),
         "checks.toml": declared_in_data,
         "thresholds.toml": load_thresholds,
+        "networks.toml": load_networks,
     }
 
 

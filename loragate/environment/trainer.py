@@ -77,6 +77,7 @@ class PackageFacts(BaseModel):
     import_check: list[str]
     attention: dict[str, str]
     optimizer: dict[str, str]
+    network: dict[str, str] = Field(default_factory=dict, description="--network_module -> the distribution it imports from.")
 
 
 class TrainerData(BaseModel):

@@ -76,6 +76,9 @@ def _plan_needs(plan: TrainingPlan | None) -> dict[str, str]:
     for fragment, dist in packages.optimizer.items():
         if fragment in optimizer:
             needs[dist] = f"optimizer {plan.optimizer.type}"
+    network = packages.network.get(plan.network.module)
+    if network:
+        needs[network] = f"network module {plan.network.module}"
     return needs
 
 

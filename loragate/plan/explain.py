@@ -8,6 +8,7 @@ why it was chosen.
 from __future__ import annotations
 
 from loragate.catalog.models import ModelFamily, get_family
+from loragate.catalog.networks import kind_of
 from loragate.environment.trainer import trainer_facts
 from loragate.plan.model import TrainingPlan
 from loragate.vram.changes import swap_words
@@ -149,11 +150,19 @@ def _timestep_words(plan: TrainingPlan) -> dict[str, str]:
     return why
 
 
+def _network_words(module: str, args: list[str], family: ModelFamily) -> str:
+    kind = kind_of(module, args)
+    if kind is None:
+        return f"'{module}' is the trainer's LoRA type for {family.display_name}."
+    return (f"{kind.display_name} through '{module}' ({' '.join(args)}): {kind.why} LyCORIS must be installed in the "
+            "trainer's Python (pip install lycoris-lora); the environment check looks for it.")
+
+
 def _machinery_words(plan: TrainingPlan, family: ModelFamily) -> dict[str, str]:
     """The values every command carries that are not a training choice but still show up in train.sh."""
     mem, net, opt = plan.memory, plan.network, plan.optimizer
     why: dict[str, str] = {
-        "network.module": f"'{net.module}' is the trainer's LoRA type for {family.display_name}.",
+        "network.module": _network_words(net.module, net.args, family),
         "memory.attention": (
             f"'{mem.attention}' is how the model compares parts of a picture with each other; "
             + ("PyTorch's built-in version works on every card." if mem.attention == "sdpa" else "it must be installed.")

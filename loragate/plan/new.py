@@ -14,6 +14,7 @@ from typing import Literal, cast
 from loragate.backends import cpu, get_backend
 from loragate.backends.sdscripts import FLUX_GUIDANCE, FLUX_PREDICTION
 from loragate.catalog.models import ModelFamily, get_family
+from loragate.catalog.networks import LORA, network_for
 from loragate.catalog.optimizers import default_lr, get_optimizer
 from loragate.catalog.presets import Preset, explain_setting, get_preset, schedule_for
 from loragate.errors import LoragateError
@@ -68,6 +69,7 @@ def new_plan(
     caption_extension: str = ".txt",
     experts_together: bool | None = None,
     lightning: LightningChoice | dict[str, object] | None = None,
+    network: str = LORA,
 ) -> TrainingPlan:
     """Build (but do not save) the plan for project `name`."""
     check_name(name)
@@ -102,6 +104,8 @@ def new_plan(
     alpha = chosen.alpha * dim / chosen.rank
     schedule = _schedule(chosen, spec)
 
+    # LoHa / LoKr: the trainer's LyCORIS module and arguments (data/networks.toml)
+    module, network_args = network_for(network, family.trainer, family.network_module)
     plan = TrainingPlan(
         name=name,
         model=family.id,
@@ -117,7 +121,7 @@ def new_plan(
         output_name=name,
         dataset=spec,
         weights=_weights(family, paths.models_dir, {role: given_path(path, platform_name) or path for role, path in (weights or {}).items()}),
-        network=NetworkSpec(module=family.network_module, dim=dim, alpha=alpha),
+        network=NetworkSpec(module=module, dim=dim, alpha=alpha, args=network_args),
         optimizer=opt,
         schedule=schedule,
         memory=_memory(family),

@@ -25,7 +25,8 @@ def register(mcp: MCPServer) -> None:
     async def generate_config_tool(
         name: Annotated[str, Field(description="Project name; files go to grimoire/training/NAME/.")],
         model: Annotated[str, Field(description="Model family id: wan2.1-t2v-1.3b, wan2.1-t2v-14b, wan2.1-i2v-14b, "
-                                                "wan2.2-t2v-a14b, wan2.2-i2v-a14b, sd15, sdxl, pony, illustrious, flux1-dev.")],
+                                                "wan2.2-t2v-a14b, wan2.2-i2v-a14b, sd15, sdxl, pony, illustrious, noobai-xl-vpred, flux1-dev, "
+                                                "chroma, sd3.5-large, sd3.5-medium.")],
         dataset: Annotated[str, Field(description="Dataset folder inside the workspace (Images/ + Videos/, N_name folders, or flat).")],
         trigger: Annotated[str, Field(description="Trigger word that appears in every caption.")],
         ctx: Context,
@@ -44,6 +45,7 @@ def register(mcp: MCPServer) -> None:
         optimizer: Annotated[str | None, Field(description="AdamW, AdamW8bit, Prodigy, Lion or Adafactor (default from the preset).")] = None,
         experts_together: Annotated[bool | None, Field(description="Wan 2.2: run both experts at once (default: when both fit the GPU).")] = None,
         rank: Annotated[int | None, Field(ge=RANK_MIN, le=RANK_MAX, description="LoRA rank (network dim); default from the preset.")] = None,
+        network: Annotated[Literal["lora", "loha", "lokr"], Field(description="lora, or LyCORIS loha (gentler, less copying of the images' style) / lokr (finer detail, small file); LyCORIS must be installed in the trainer's Python.")] = "lora",
         learning_rate: Annotated[float | None, Field(gt=0, description="Learning rate; default from the preset and optimizer (Prodigy runs at 1.0). Gate 2 judges it against the optimizer's sourced range.")] = None,
         caption_extension: Annotated[str, Field(description="Caption file extension, the same one audit_dataset checked.")] = ".txt",
         lightning: Annotated[LightningChoice | None, Field(description="Wan 2.2: the Lightning LoRAs the artist renders with (one per "
@@ -79,7 +81,7 @@ def register(mcp: MCPServer) -> None:
             replace=replace, progress=None, preset=preset, training_type=training_type, gpu_gb=gpu_gb, expert=expert,
             platform=platform, weights=files, resolution=tuple(resolution) if resolution else None,
             frames=frames, optimizer=optimizer, experts_together=experts_together, rank=rank,
-            learning_rate=learning_rate, caption_extension=caption_extension, lightning=lightning, **paths,
+            learning_rate=learning_rate, caption_extension=caption_extension, lightning=lightning, network=network, **paths,
         )
 
     @mcp.tool(name="check_plan", title="Re-check the training plan (Gate 2)", annotations=WRITES_RECORD)

@@ -13,6 +13,7 @@ from typing import Any
 
 from loragate.backends import get_backend
 from loragate.catalog.models import family_ids, get_family
+from loragate.catalog.networks import load_networks, network_kinds
 from loragate.plan.model import Command, TrainingPlan
 from loragate.plan.new import PLATFORMS, new_plan
 from tests.contract.realcode import ask
@@ -31,6 +32,8 @@ def _variants(family: str) -> list[dict[str, Any]]:
         # Wan 2.2 with Lightning: stacked only (no trainer flag), and merged into one or both expert runs
         files = {"high_noise": "/m/lightning/high_noise_model.safetensors", "low_noise": "/m/lightning/low_noise_model.safetensors"}
         options += [{"lightning": {**files, "merge": merge, "strength": 0.75}} for merge in ([], ["low"], ["both"])]
+    options += [{"network": kind} for kind in network_kinds()[1:]
+                if getattr(load_networks()[kind], get_family(family).trainer) is not None]
     return options
 
 

@@ -112,6 +112,7 @@ def register(app: typer.Typer) -> None:
         frames: list[int] = typer.Option([], "--frames", help="Wan clip lengths (4n+1), repeatable."),
         optimizer: Optional[str] = typer.Option(None, "--optimizer", help="AdamW, AdamW8bit, Prodigy, Lion, Adafactor."),
         rank: Optional[int] = typer.Option(None, "--rank", help="LoRA rank (network dim)."),
+        network: str = typer.Option("lora", "--network", help="lora, loha or lokr (LoHa/LoKr: LyCORIS, sd-scripts models)."),
         learning_rate: Optional[float] = typer.Option(None, "--lr", help="Learning rate."),
         caption_extension: str = typer.Option(".txt", "--caption-extension", help="Caption file extension."),
         together: Optional[bool] = typer.Option(None, "--together/--one-after-another",
@@ -146,7 +147,7 @@ def register(app: typer.Typer) -> None:
                 trainer_dir=trainer_dir, trainer_python=trainer_python, models_dir=models_dir,
                 weights=_weights(weights), output_dir=output_dir, resolution=res, frames=frames or None,
                 optimizer=optimizer, rank=rank, learning_rate=learning_rate,
-                caption_extension=caption_extension, experts_together=together, lightning=lightning,
+                caption_extension=caption_extension, experts_together=together, lightning=lightning, network=network,
             ))
         if json_out:
             print_json(result)

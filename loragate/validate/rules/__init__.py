@@ -10,6 +10,7 @@ from loragate.validate.rules import (  # noqa: F401 - imported for registration
     flags,
     learning_rate,
     lightning,
+    lycoris,
     memory,
     model,
     paths,
