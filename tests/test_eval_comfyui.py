@@ -138,3 +138,17 @@ def test_wan22_pair_through_comfyui_loads_each_expert_lora_on_its_model(workspac
     assert all(m.takes_effect for m in report.measures)
     grid = Image.open(report.measures[0].grid)  # type: ignore[arg-type]
     assert grid.width > 4 * 64  # one cell is a strip of frames
+
+
+def test_a_v_prediction_sdxl_is_sampled_as_v_prediction_in_comfyui(workspace: Path) -> None:
+    # sampled as epsilon a v-pred model gives brown pictures: ModelSamplingDiscrete sits before the LoRA
+    plan = trained_project(workspace, model="noobai-xl-vpred")
+    with _comfy(workspace, plan) as comfy:
+        report = evaluate(EvalRequest(project="mira", comfyui_url=comfy.url, max_standard_prompts=1, weights=[1.0]))
+        sent = comfy.prompts
+    assert report.engine == "comfyui" and report.verdict == "GO", report.findings
+    for wf in sent:
+        [sampling] = [(k, n) for k, n in wf.items() if n["class_type"] == "ModelSamplingDiscrete"]
+        assert sampling[1]["inputs"]["sampling"] == "v_prediction" and sampling[1]["inputs"]["zsnr"] is True
+        [lora] = [n for n in wf.values() if n["class_type"] == "LoraLoader"]
+        assert lora["inputs"]["model"] == [sampling[0], 0]

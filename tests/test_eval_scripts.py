@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from loragate.errors import LoragateError
 from loragate.evaluate.run import EvalRequest, evaluate
 from loragate.plan.store import save_plan
 from tests.eval_helpers import WAN_KEYS, trained_project, write_lora
@@ -100,3 +101,22 @@ def test_evaluation_never_runs_beside_a_training(workspace: Path, monkeypatch: p
     finally:
         release_gpus([0], "job-1")
     assert not list((workspace / "grimoire/training/mira").glob("eval-runs/*/cells/*/*.png"))
+
+
+def test_a_v_prediction_sdxl_is_drawn_as_v_prediction(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # sdxl_gen_img.py has no --v_parameterization: gen_img.py --sdxl samples a v-pred model (sd-scripts gen_img.py:1758)
+    monkeypatch.setenv("LORAGATE_LOCK_DIR", str(workspace.parent / "locks"))
+    _sd_project(workspace, model="noobai-xl-vpred")
+    report = evaluate(EvalRequest(project="mira", engine="scripts", max_standard_prompts=1, weights=[1.0]))
+    assert report.engine == "scripts" and report.verdict == "GO", [(f.code, f.message) for f in report.findings]
+    log = (Path(report.measures[0].grid).parent / "generate.log").read_text()  # type: ignore[arg-type]
+    assert "gen_img.py --ckpt" in log.replace("sdxl_gen_img", "X") and "--sdxl" in log
+    assert "--v_parameterization" in log and "--zero_terminal_snr" in log
+
+
+@pytest.mark.parametrize("model", ["sd3.5-large", "chroma"])
+def test_models_the_evaluation_cannot_draw_are_refused_in_words(workspace: Path, model: str) -> None:
+    _sd_project(workspace, model=model)
+    with pytest.raises(LoragateError, match="cannot draw") as caught:
+        evaluate(EvalRequest(project="mira", engine="export", max_standard_prompts=1, weights=[1.0]))
+    assert "samples" in (caught.value.fix or "")

@@ -10,6 +10,7 @@ import pytest
 
 from loragate.backends import get_backend
 from loragate.errors import LoragateError
+from loragate.evaluate.prompts import sample_prompts_text
 from loragate.plan.new import new_plan
 from loragate.validate.weights import sd3_variant, sdxl_variant
 from tests.media import write_safetensors_header
@@ -169,3 +170,12 @@ def test_a_network_kind_the_trainer_lacks_is_refused_in_words(tmp_path: Path) ->
     assert "network lora" in (caught.value.fix or "")
     with pytest.raises(LoragateError, match="Unknown network kind"):
         new_plan("mira", "sdxl", flat_dataset(tmp_path), "mira", gpu_gb=24, network="dora")
+
+
+def test_chroma_samples_carry_a_negative_prompt_and_real_cfg(tmp_path: Path) -> None:
+    # docs/flux_train_network.md: Chroma's samples need --n, --g 0 and --l 4.0
+    plan = new_plan("mira", "chroma", flat_dataset(tmp_path), "mira", gpu_gb=24)
+    lines = [line for line in sample_prompts_text(plan).splitlines() if not line.startswith("#")]
+    assert lines and all(" --n low quality" in line and " --g 0.0" in line and " --l 4.0" in line for line in lines)
+    flux = new_plan("mira", "flux1-dev", flat_dataset(tmp_path), "mira", gpu_gb=24)
+    assert " --n " not in sample_prompts_text(flux)

@@ -100,6 +100,7 @@ class ModelFamily(BaseModel):
     t5_attn_mask: bool = Field(default=False, description="--apply_t5_attn_mask is required (Chroma asserts it).")
     v_prediction: bool = Field(default=False, description="A v-prediction checkpoint: trains with --v_parameterization.")
     zero_terminal_snr: bool = Field(default=False, description="Trained with a zero-terminal-SNR schedule: --zero_terminal_snr.")
+    sample_options: str = Field(default="", description="Options every line of the trainer's sample prompt file needs (Chroma: a negative prompt, real CFG).")
     weights_files: dict[str, str] = Field(default_factory=dict, description="role -> typical released file name.")
     sources: list[str] = Field(default_factory=list, description="Where these facts come from.")
     notes: list[str] = Field(default_factory=list)

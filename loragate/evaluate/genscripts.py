@@ -42,7 +42,8 @@ def script_for(family: ModelFamily) -> str:
     if family.group == "flux":
         return SD_SCRIPT["flux"]
     train = family.scripts.get("train", "")
-    return SD_SCRIPT["sdxl"] if train.startswith("sdxl") else SD_SCRIPT["sd"]
+    # sdxl_gen_img.py has no --v_parameterization; gen_img.py --sdxl does (sd-scripts gen_img.py:1758-1810)
+    return SD_SCRIPT["sdxl"] if train.startswith("sdxl") and not family.v_prediction else SD_SCRIPT["sd"]
 
 
 def check_flags(argv: list[str], script: str) -> None:
@@ -70,6 +71,9 @@ def gen_img_command(plan: TrainingPlan, family: ModelFamily, lora: str, cells: l
     argv.opt("--ckpt", plan.weights.base_model).opt("--outdir", str(out)).opt("--from_file", str(prompt_file))
     argv.opt("--network_module", plan.network.module).opt("--network_weights", lora).opt("--network_mul", 1.0)
     argv.opt("--sampler", "euler_a").opt("--scale", 7.0).opt("--images_per_prompt", 1).switch("--sdpa")
+    sdxl_on_gen_img = script == SD_SCRIPT["sd"] and family.scripts.get("train", "").startswith("sdxl")
+    argv.switch("--sdxl", sdxl_on_gen_img)
+    argv.switch("--v_parameterization", family.v_prediction).switch("--zero_terminal_snr", family.zero_terminal_snr)
     _precision(argv, plan)
     check_flags(argv.items, script)
     return GenCommand(argv=argv.items, cwd=plan.trainer_dir, cells=[i for i, _ in cells], output_dir=str(out),

@@ -19,12 +19,16 @@ from loragate.findings import Finding
 PREFIXES: dict[str, tuple[str, ...]] = {
     "wan": ("lora_unet_blocks_",),
     "flux": ("lora_unet_double_blocks_", "lora_unet_single_blocks_", "lora_te1_", "lora_te3_"),
+    # sd-scripts networks/lora_sd3.py: LORA_PREFIX_SD3 "lora_unet" on MMDiT joint_blocks; te1/te2 CLIP-L/G
+    "sd3": ("lora_unet_joint_blocks_", "lora_te1_", "lora_te2_"),
     "sdxl": ("lora_unet_input_blocks_", "lora_unet_output_blocks_", "lora_unet_middle_block_", "lora_te1_", "lora_te2_"),
     "sd": ("lora_unet_down_blocks_", "lora_unet_up_blocks_", "lora_unet_mid_block_", "lora_te_"),
 }
 
 
 def architecture(family: ModelFamily) -> str:
+    if family.checkpoint_kind == "sd3":
+        return "sd3"
     if family.group in ("wan", "flux"):
         return family.group
     return "sdxl" if family.scripts.get("train", "").startswith("sdxl") else "sd"

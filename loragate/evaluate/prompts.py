@@ -90,7 +90,8 @@ def sample_prompts_text(plan: TrainingPlan) -> str:
         f"# Samples of {plan.name}: the {plan.training_type} prompts with the trigger '{plan.trigger}', fixed seeds,",
         f"# {width}x{height}" + (f", {frames} frames" if frames > 1 else "") + ". Written by loragate; lines starting with # are skipped.",
     ]
-    lines += [prompt_line(p.text, width, height, p.seed, steps, frames) for p in prompts]
+    extra = f" {family.sample_options}" if family.sample_options else ""
+    lines += [prompt_line(p.text, width, height, p.seed, steps, frames) + extra for p in prompts]
     return "\n".join(lines) + "\n"
 
 

@@ -47,7 +47,7 @@ from loragate.evaluate.model import (
 from loragate.evaluate.prompts import sample_frames, sample_steps, standard_prompts
 from loragate.evaluate.scores import add_scores, score_setup
 from loragate.evaluate.select import choose_checkpoints
-from loragate.evaluate.workflows import LIGHTNING_STEPS, CellSpec, ModelNames, model_names
+from loragate.evaluate.workflows import LIGHTNING_STEPS, CellSpec, ModelNames, generates, model_names
 from loragate.findings import Finding, Verdict, verdict_of
 from loragate.gates.evaluation import EVALUATION, HIGH_NOISE, LORA_PART, evaluation_subject
 from loragate.gates.ledger import record_gate
@@ -170,6 +170,13 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
     project = request.project
     plan = load_project_plan(project)
     family = get_family(plan.model)
+    if not generates(family):
+        raise LoragateError(
+            f"The evaluation cannot draw {family.display_name} pictures yet: its workflows and generation commands "
+            "cover SD 1.5, SDXL (v-prediction included), FLUX.1 dev and Wan.",
+            "Judge the LoRA by the trainer's own samples (the progression sheet samples.png in the project folder), "
+            "or load it in ComfyUI by hand.",
+        )
     _check_expected(request, plan)
     studio = read_studio()
     url = request.comfyui_url or studio.comfyui_url or DEFAULT_URL

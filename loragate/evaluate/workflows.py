@@ -73,11 +73,11 @@ def _lora_name(path: str | None) -> str:
     return PurePath(path).name
 
 
-def _sd(cell: CellSpec, names: ModelNames, cfg: float) -> Workflow:
-    return {
+def _sd(cell: CellSpec, names: ModelNames, cfg: float, family: ModelFamily) -> Workflow:
+    wf: Workflow = {
         "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": names.checkpoint}},
         "2": {"class_type": "LoraLoader", "inputs": {
-            "model": ["1", 0], "clip": ["1", 1], "lora_name": _lora_name(cell.lora),
+            "model": ["9", 0] if family.v_prediction else ["1", 0], "clip": ["1", 1], "lora_name": _lora_name(cell.lora),
             "strength_model": cell.weight, "strength_clip": cell.weight}},
         "3": {"class_type": "CLIPTextEncode", "inputs": {"text": cell.prompt, "clip": ["2", 1]}},
         "4": {"class_type": "CLIPTextEncode", "inputs": {"text": NEGATIVE, "clip": ["2", 1]}},
@@ -88,6 +88,11 @@ def _sd(cell: CellSpec, names: ModelNames, cfg: float) -> Workflow:
         "7": {"class_type": "VAEDecode", "inputs": {"samples": ["6", 0], "vae": ["1", 2]}},
         "8": {"class_type": "SaveImage", "inputs": {"images": ["7", 0], "filename_prefix": cell.prefix}},
     }
+    if family.v_prediction:
+        # a v-prediction checkpoint sampled as epsilon gives brown pictures; ComfyUI's ModelSamplingDiscrete says v
+        wf["9"] = {"class_type": "ModelSamplingDiscrete", "inputs": {
+            "model": ["1", 0], "sampling": "v_prediction", "zsnr": family.zero_terminal_snr}}
+    return wf
 
 
 def _flux(cell: CellSpec, names: ModelNames) -> Workflow:
@@ -164,12 +169,18 @@ def _wan(cell: CellSpec, names: ModelNames, family: ModelFamily) -> Workflow:
     return wf
 
 
+def generates(family: ModelFamily) -> bool:
+    """Whether the workflows and generation commands here draw this family: SD 3.5 (TripleCLIP, its own
+    sampler script) and Chroma (T5 only, real CFG) have neither yet."""
+    return family.model_type is None and family.checkpoint_kind != "sd3"
+
+
 def build_workflow(cell: CellSpec, family: ModelFamily, names: ModelNames) -> Workflow:
     if family.group == "wan":
         return _wan(cell, names, family)
     if family.group == "flux":
         return _flux(cell, names)
-    return _sd(cell, names, cfg=7.0)
+    return _sd(cell, names, cfg=7.0, family=family)
 
 
 def lora_nodes(workflow: Workflow) -> list[str]:

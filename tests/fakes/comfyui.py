@@ -25,6 +25,7 @@ KNOWN_NODES = {
     "CheckpointLoaderSimple", "LoraLoader", "LoraLoaderModelOnly", "CLIPTextEncode", "EmptyLatentImage", "KSampler",
     "VAEDecode", "SaveImage", "UNETLoader", "DualCLIPLoader", "CLIPLoader", "VAELoader", "FluxGuidance",
     "EmptySD3LatentImage", "ModelSamplingSD3", "EmptyHunyuanLatentVideo", "KSamplerAdvanced", "SaveAnimatedWEBP",
+    "ModelSamplingDiscrete",  # comfy_extras/nodes_model_advanced.py: sampling eps | v_prediction | ..., zsnr
 }
 LIST_INPUTS = {
     ("CheckpointLoaderSimple", "ckpt_name"): "checkpoints", ("LoraLoader", "lora_name"): "loras",

@@ -28,7 +28,8 @@ def _need(path: str | None) -> None:
 
 def _gen_img(script: str, args) -> None:
     _need(args.ckpt)
-    prefix = render.PREFIX["sdxl" if script.startswith("sdxl") else "sd"]
+    # gen_img.py --sdxl loads an SDXL checkpoint, as sdxl_gen_img.py does
+    prefix = render.PREFIX["sdxl" if script.startswith("sdxl") or getattr(args, "sdxl", False) else "sd"]
     loras = list(zip(args.network_weights or [], args.network_mul or [1.0] * len(args.network_weights or [])))
     for path, _ in loras:
         _need(path)
