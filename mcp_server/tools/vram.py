@@ -53,8 +53,8 @@ def register(mcp: MCPServer) -> None:
 
     @mcp.tool(name="list_models", title="List model families", annotations=READ_ONLY)
     async def list_models_tool() -> ModelList:
-        """List the base models loragate can train (Wan 2.1/2.2, SD 1.5, SDXL, Pony, Illustrious, FLUX.1
-        dev) with their trainer, task, typical resolutions, weight precision, Wan 2.2 experts, caption
+        """List the base models loragate can train (Wan 2.1/2.2, SD 1.5, SDXL, Pony, Illustrious, NoobAI-XL
+        V-Pred, FLUX.1 dev, Chroma, SD 3.5 Large/Medium) with their trainer, task, typical resolutions, weight precision, Wan 2.2 experts, caption
         style (booru tags or sentences) and text-encoder token limit. Call it when the artist has not
         named a model id yet, or to check how captions should be written for a model."""
         return await call_engine(None, list_models)
