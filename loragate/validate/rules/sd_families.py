@@ -6,31 +6,37 @@ the run needs (v_prediction, zero_terminal_snr, model_type, t5_attn_mask, guidan
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator
 
+from loragate.catalog.models import ModelFamily
+from loragate.validate.invocation import Invocation
 from loragate.validate.rules.base import Hit, Setup, rule
+
+
+def _missing(setup: Setup, needs: Callable[[ModelFamily], bool], flag: str) -> Iterator[tuple[Invocation, ModelFamily]]:
+    """sd-scripts training commands whose family needs `flag` and that lack it."""
+    for inv in setup.trains("sdscripts"):
+        family = setup.family(inv)
+        if family and needs(family) and not inv.has(flag):
+            yield inv, family
 
 
 @rule("SDS_VPRED_MISSING", "block", "A v-prediction SDXL checkpoint trained without --v_parameterization.",
       "sd-scripts #1772 (NoobAI-XL V-Pred: 'does not throw errors but results in empty images'); train_network.py:298")
 def vpred_missing(setup: Setup) -> Iterator[Hit]:
-    for inv in setup.trains("sdscripts"):
-        family = setup.family(inv)
-        if family and family.v_prediction and not inv.has("--v_parameterization"):
-            yield Hit(f"{family.display_name} predicts v, but without --v_parameterization the LoRA learns to predict "
-                      "noise: training runs without an error and the LoRA gives empty or brown images.",
-                      "Add --v_parameterization (and --zero_terminal_snr).", inv.evidence("--v_parameterization"))
+    for inv, family in _missing(setup, lambda f: f.v_prediction, "--v_parameterization"):
+        yield Hit(f"{family.display_name} predicts v, but without --v_parameterization the LoRA learns to predict "
+                  "noise: training runs without an error and the LoRA gives empty or brown images.",
+                  "Add --v_parameterization (and --zero_terminal_snr).", inv.evidence("--v_parameterization"))
 
 
 @rule("SDS_VPRED_ZTSNR", "warn", "A zero-terminal-SNR v-prediction checkpoint trained without --zero_terminal_snr.",
       "sd-scripts library/train_util.py --zero_terminal_snr; train_network.py:250 (fixes the scheduler's betas); sd-scripts #1112")
 def vpred_ztsnr(setup: Setup) -> Iterator[Hit]:
-    for inv in setup.trains("sdscripts"):
-        family = setup.family(inv)
-        if family and family.zero_terminal_snr and not inv.has("--zero_terminal_snr"):
-            yield Hit(f"{family.display_name} was trained with a zero-terminal-SNR noise schedule; without "
-                      "--zero_terminal_snr the LoRA never sees the noisiest step the model generates from.",
-                      "Add --zero_terminal_snr.", inv.evidence("--zero_terminal_snr"))
+    for inv, family in _missing(setup, lambda f: f.zero_terminal_snr, "--zero_terminal_snr"):
+        yield Hit(f"{family.display_name} was trained with a zero-terminal-SNR noise schedule; without "
+                  "--zero_terminal_snr the LoRA never sees the noisiest step the model generates from.",
+                  "Add --zero_terminal_snr.", inv.evidence("--zero_terminal_snr"))
 
 
 @rule("SDS_VPRED_ON_EPS", "block", "--v_parameterization on a checkpoint that predicts noise.",
@@ -49,9 +55,8 @@ def vpred_on_eps(setup: Setup) -> Iterator[Hit]:
 @rule("SDS_CHROMA_T5_MASK", "block", "Chroma without --apply_t5_attn_mask.",
       "sd-scripts flux_train_network.py assert_extra_args ('apply_t5_attn_mask must be True for Chroma')")
 def chroma_t5_mask(setup: Setup) -> Iterator[Hit]:
-    for inv in setup.trains("sdscripts"):
-        family = setup.family(inv)
-        if inv.script == "flux_train_network.py" and family and family.t5_attn_mask and not inv.has("--apply_t5_attn_mask"):
+    for inv, _ in _missing(setup, lambda f: f.t5_attn_mask, "--apply_t5_attn_mask"):
+        if inv.script == "flux_train_network.py":
             yield Hit("Chroma needs the T5 attention mask; the script stops with 'apply_t5_attn_mask must be True for "
                       "Chroma'.", "Add --apply_t5_attn_mask.", inv.evidence("--apply_t5_attn_mask"))
 

@@ -33,19 +33,19 @@ def _asserts(script: str, args) -> None:
     caching_te = getattr(args, "cache_text_encoder_outputs", False) or getattr(args, "cache_text_encoder_outputs_to_disk", False)
     if script == "sdxl_train_network.py" and caching_te:
         assert args.network_train_unet_only, "network for Text Encoder cannot be trained with caching Text Encoder outputs"
-    if script == "flux_train_network.py":
+    if script in _SWAP_MAX:
         if args.blocks_to_swap and args.cpu_offload_checkpointing:
             raise AssertionError("blocks_to_swap is not supported with cpu_offload_checkpointing")
-        if args.blocks_to_swap and args.blocks_to_swap > 35:
-            raise AssertionError(f"Cannot swap more than 17 double blocks and 36 single blocks. Requested {args.blocks_to_swap} blocks.")
-        if args.model_type == "chroma":  # flux_train_network.py assert_extra_args
-            assert args.apply_t5_attn_mask, "apply_t5_attn_mask must be True for Chroma"
-    if script == "sd3_train_network.py":
-        if args.blocks_to_swap and args.cpu_offload_checkpointing:
-            raise AssertionError("blocks_to_swap is not supported with cpu_offload_checkpointing")
-        # sd3_models.py MMDiT.enable_block_swap; the fake takes the larger model's 38 blocks
-        if args.blocks_to_swap and args.blocks_to_swap > 36:
-            raise AssertionError(f"Cannot swap more than 36 blocks. Requested: {args.blocks_to_swap} blocks.")
+        most, words = _SWAP_MAX[script]
+        if args.blocks_to_swap and args.blocks_to_swap > most:
+            raise AssertionError(f"Cannot swap more than {words}. Requested {args.blocks_to_swap} blocks.")
+    if script == "flux_train_network.py" and args.model_type == "chroma":  # flux_train_network.py assert_extra_args
+        assert args.apply_t5_attn_mask, "apply_t5_attn_mask must be True for Chroma"
+
+
+# flux_models.py (17 double + 36 single blocks -> 35) and sd3_models.py enable_block_swap (the fake takes
+# SD 3.5 Large's 38 blocks - 2)
+_SWAP_MAX = {"flux_train_network.py": (35, "17 double blocks and 36 single blocks"), "sd3_train_network.py": (36, "36 blocks")}
 
 
 def _weights(script: str, args) -> None:
