@@ -140,3 +140,23 @@ def test_sdxl_in_bf16_from_plan_to_a_lora(studio: Studio, sdxl_weights: Path) ->
     files = sorted(p.name for p in (studio.workspace / "output" / "xl").glob("*.safetensors"))
     assert files == ["xl-000001.safetensors", "xl.safetensors"], files
     assert report["streams"][0]["tensorboard"] and "scalars" in report["streams"][0]["tensorboard"]
+
+
+def test_a_v_prediction_sdxl_dry_runs_with_its_flags(studio: Studio, sdxl_weights: Path) -> None:
+    # NoobAI-XL V-Pred is SDXL trained to predict v: the real sdxl_train_network.py takes
+    # --v_parameterization --zero_terminal_snr (train_network.py get_noise_pred_and_target)
+    data = dataset(studio.workspace / "datasets" / "mira")
+    dry = gates_to_dry_run(studio, "vp", "noobai-xl-vpred", data, sdxl_weights, epochs=1)
+    argv = dry["steps"][0]["argv"]
+    assert "--v_parameterization" in argv and "--zero_terminal_snr" in argv
+
+
+def test_a_lycoris_plan_stops_at_gate3_when_the_trainer_lacks_lycoris(studio: Studio, sd15_weights: Path) -> None:
+    # sd-scripts imports --network_module by name; its requirements do not include LyCORIS
+    data = dataset(studio.workspace / "datasets" / "mira")
+    plan = studio.plan("loha", "sd15", data, "--weights", f"base_model={sd15_weights}", "--network", "loha")
+    assert plan["network"]["module"] == "lycoris.kohya"
+    code, env = studio.cli_json("env", "--plan", "loha")
+    assert (code, env["verdict"]) == (1, "NO-GO")
+    missing = finding(env, "ENV_DEP_MISSING")
+    assert "lycoris-lora" in missing["message"] and "pip install lycoris-lora" in missing["fix"]
