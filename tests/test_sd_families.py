@@ -11,6 +11,7 @@ import pytest
 from loragate.backends import get_backend
 from loragate.errors import LoragateError
 from loragate.evaluate.prompts import sample_prompts_text
+from loragate.plan.import_plan import plan_from_setup
 from loragate.plan.new import new_plan
 from loragate.validate.weights import sd3_variant, sdxl_variant
 from tests.media import write_safetensors_header
@@ -179,3 +180,13 @@ def test_chroma_samples_carry_a_negative_prompt_and_real_cfg(tmp_path: Path) -> 
     assert lines and all(" --n low quality" in line and " --g 0.0" in line and " --l 4.0" in line for line in lines)
     flux = new_plan("mira", "flux1-dev", flat_dataset(tmp_path), "mira", gpu_gb=24)
     assert " --n " not in sample_prompts_text(flux)
+
+
+@pytest.mark.parametrize(("family", "kind"), [("sdxl", "loha"), ("sd3.5-large", "lokr"), ("chroma", "loha")])
+def test_a_lycoris_plan_imports_back_as_the_same_plan(tmp_path: Path, family: str, kind: str) -> None:
+    from tests.test_plan_import import _export, _facts, _request
+
+    plan = new_plan("mira", family, flat_dataset(tmp_path), "mira", gpu_gb=24, network=kind)
+    back, _ = plan_from_setup(_request(plan, command=_export(plan)))
+    assert _facts(back) == _facts(plan)
+    assert back.network.module == "lycoris.kohya" and back.network.args == plan.network.args

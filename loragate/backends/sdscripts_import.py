@@ -93,7 +93,7 @@ def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset
     te_cache = train.has("--cache_text_encoder_outputs")
     memory = updated(_memory(family), {
         "mixed_precision": precision_from(train), "fp8_base": train.has("--fp8_base"),
-        "blocks_to_swap": (num.int("--blocks_to_swap", 0) or 0) if kind == "flux" else 0,
+        "blocks_to_swap": (num.int("--blocks_to_swap", 0) or 0) if family.block_swap_max > 0 else 0,
         "gradient_checkpointing": train.has("--gradient_checkpointing"), "attention": attention_of(train, ATTENTION_FLAGS),
         "cache_latents": train.has("--cache_latents"),
         "cache_text_encoder_outputs": te_cache if kind != "sd" else _memory(family).cache_text_encoder_outputs,
