@@ -1,4 +1,7 @@
-"""musubi-tuner (Wan 2.1 / 2.2): the dataset TOML and the cache, cache and train commands."""
+"""musubi-tuner: the dataset TOML and the cache, cache and train commands.
+
+What differs between musubi's models (which weight goes to which flag, the model selector) is data:
+the family's recipe in loragate/data/musubi_recipes.toml, filled in here."""
 
 from __future__ import annotations
 
@@ -9,9 +12,11 @@ from loragate.backends.argv import (
     Argv, accelerate_launch, add_attention, add_length, add_loader, add_logging, add_network, add_optimizer,
     add_sampling, command_env, final_lora, logs_dir, need_dataset_toml, need_file, precision, python_of, script_of,
 )
+from loragate.backends.musubi_recipes import PLACEHOLDER_TASK, Recipe, get_recipe, is_placeholder
 from loragate.backends.reading import ImportContext
 from loragate.backends.toml_text import dataset_toml_text
 from loragate.catalog.models import ModelFamily, get_family
+from loragate.environment.weights import role_words
 from loragate.errors import LoragateError
 from loragate.lightning.choice import merged_file
 from loragate.plan.model import Command, DatasetSubset, ExpertPlan, TrainingPlan
@@ -20,10 +25,6 @@ from loragate.validate.invocation import Invocation
 # musubi-tuner docs/dataset_config.md: only these keys may sit in [general]; anything else there
 # (cache_directory, target_frames...) fails voluptuous with "extra keys not allowed".
 GENERAL_KEYS = ("resolution", "caption_extension", "batch_size", "num_repeats", "enable_bucket", "bucket_no_upscale")
-
-# musubi-tuner docs/wan.md: "Adjust --batch_size according to your available VRAM"; 16 is the
-# documented example.
-TE_CACHE_BATCH = 16
 
 # musubi-tuner docs/wan.md "Training": the example trains with 2 loader workers kept alive.
 LOADER_WORKERS = 2
@@ -127,17 +128,18 @@ class MusubiBackend:
         self, plan: TrainingPlan, *, max_train_steps: int | None = None, output_dir: str | None = None
     ) -> list[Command]:
         family = get_family(plan.model)
+        recipe = get_recipe(family.recipe, family.id)
         need_dataset_toml(plan)
         cwd, env = plan.trainer_dir, command_env(plan)
         cmds = [
-            Command(stage="cache_latents", argv=self._cache_latents(plan, family), cwd=cwd, env=env,
+            Command(stage="cache_latents", argv=self._cache_latents(plan, family, recipe), cwd=cwd, env=env,
                     description="Encode every image and clip with the VAE once, so training reads latents."),
-            Command(stage="cache_text_encoder", argv=self._cache_text(plan, family), cwd=cwd, env=env,
-                    description="Encode every caption with the T5 text encoder once."),
+            Command(stage="cache_text_encoder", argv=self._cache_text(plan, family, recipe), cwd=cwd, env=env,
+                    description=f"Encode every caption with the {role_words(recipe.text_role)} once."),
         ]
         runs: list[ExpertPlan | None] = list(plan.experts) or [None]
         for expert in runs:
-            argv = self._train(plan, family, expert, max_train_steps=max_train_steps, output_dir=output_dir)
+            argv = self._train(plan, family, recipe, expert, max_train_steps=max_train_steps, output_dir=output_dir)
             what = f"Train the {expert.expert}-noise expert's LoRA." if expert else "Train the LoRA."
             output = final_lora(output_dir or plan.output_dir, expert.output_name if expert else plan.output_name)
             cmds.append(Command(stage="train", argv=argv, expert=expert.expert if expert else None, cwd=cwd, env=env, output=output,
@@ -145,29 +147,22 @@ class MusubiBackend:
                                 description=what))
         return cmds
 
-    def _cache_latents(self, plan: TrainingPlan, family: ModelFamily) -> list[str]:
-        w = plan.weights
-        argv = Argv(python_of(plan), script_of(family, "cache_latents"))
-        argv.opt("--dataset_config", plan.dataset_toml).opt("--vae", need_file(w.vae, "VAE", "vae"))
-        if family.i2v:
-            # musubi-tuner docs/wan.md "Latent Pre-caching": I2V training needs --i2v at caching
-            # (else KeyError 'latents_image' at training); Wan 2.1 I2V also needs --clip.
-            argv.switch("--i2v")
-            if _needs_clip(family):
-                argv.opt("--clip", need_file(w.clip, "CLIP vision model", "clip"))
+    def _cache_latents(self, plan: TrainingPlan, family: ModelFamily, recipe: Recipe) -> list[str]:
+        argv = Argv(python_of(plan), script_of(family, "cache_latents")).opt("--dataset_config", plan.dataset_toml)
+        argv.items += _fill(recipe.cache_latents, plan, family)
         return argv.items
 
-    def _cache_text(self, plan: TrainingPlan, family: ModelFamily) -> list[str]:
-        argv = Argv(python_of(plan), script_of(family, "cache_text_encoder"))
-        argv.opt("--dataset_config", plan.dataset_toml).opt("--t5", need_file(plan.weights.t5, "T5 text encoder", "t5"))
-        argv.opt("--batch_size", TE_CACHE_BATCH)
-        argv.switch("--fp8_t5", plan.memory.fp8_text_encoder)
+    def _cache_text(self, plan: TrainingPlan, family: ModelFamily, recipe: Recipe) -> list[str]:
+        argv = Argv(python_of(plan), script_of(family, "cache_text_encoder")).opt("--dataset_config", plan.dataset_toml)
+        argv.items += _fill(recipe.cache_text_encoder, plan, family)
+        argv.switch(recipe.text_encoder_fp8, plan.memory.fp8_text_encoder)
         return argv.items
 
     def _train(
         self,
         plan: TrainingPlan,
         family: ModelFamily,
+        recipe: Recipe,
         expert: ExpertPlan | None,
         *,
         max_train_steps: int | None,
@@ -175,9 +170,8 @@ class MusubiBackend:
     ) -> list[str]:
         mem, sched, ts = plan.memory, plan.schedule, plan.timesteps
         argv = Argv(*accelerate_launch(plan), script_of(family, "train"))
-        argv.opt("--task", family.task)
-        dit = expert.dit if expert else plan.weights.dit
-        argv.opt("--dit", need_file(dit, "DiT model", "dit"))
+        argv.items += _fill(recipe.train, plan, family, expert)
+        argv.switch(recipe.text_encoder_fp8, plan.memory.fp8_text_encoder and _loads(recipe.train, recipe.text_role))
         argv.opt("--dataset_config", plan.dataset_toml)
         add_attention(argv, plan, ATTENTION_FLAGS, "musubi-tuner")
         # musubi-tuner wan_train_network.py asserts the script's own --mixed_precision against the
@@ -215,11 +209,11 @@ class MusubiBackend:
         argv.opt("--output_name", expert.output_name if expert else plan.output_name)
         before = len(argv.items)
         add_sampling(argv, plan, max_train_steps, expert.expert if expert else None)
-        if len(argv.items) > before:
-            # musubi-tuner wan_train_network.py: sampling encodes the prompts with --t5 and decodes
-            # with --vae, both given to the training script (docs/sampling_during_training.md).
-            argv.opt("--vae", need_file(plan.weights.vae, "VAE", "vae")).opt("--t5", need_file(plan.weights.t5, "T5 text encoder", "t5"))
-            argv.switch("--fp8_t5", plan.memory.fp8_text_encoder)
+        if len(argv.items) > before and recipe.sample:
+            # musubi-tuner wan_train_network.py: sampling encodes the prompts with the text encoder and
+            # decodes with the VAE, given to the training script (docs/sampling_during_training.md).
+            argv.items += _fill(recipe.sample, plan, family, expert)
+            argv.switch(recipe.text_encoder_fp8, plan.memory.fp8_text_encoder and _loads(recipe.sample, recipe.text_role))
         return argv.items
 
 
@@ -242,6 +236,25 @@ def _add_lightning_merge(argv: Argv, plan: TrainingPlan, expert: ExpertPlan | No
         argv.opt("--base_weights", file).opt("--base_weights_multiplier", spec.strength)
 
 
-def _needs_clip(family: ModelFamily) -> bool:
-    # musubi-tuner docs/wan.md: "For Wan2.1, add --clip ... For Wan2.2, CLIP model is not required."
-    return family.i2v and not family.experts
+def _loads(items: list[str], role: str) -> bool:
+    return "{" + role + "}" in items
+
+
+def _fill(items: list[str], plan: TrainingPlan, family: ModelFamily, expert: ExpertPlan | None = None) -> list[str]:
+    """A recipe's argv with its placeholders replaced: {task} by the family's model selector, {role}
+    by the plan's weight file of that role ({dit}: the expert's own file in an expert run)."""
+    out: list[str] = []
+    for item in items:
+        if not is_placeholder(item):
+            out.append(item)
+            continue
+        role = item[1:-1]
+        if role == PLACEHOLDER_TASK:
+            if not family.task:
+                raise LoragateError(f"The model family {family.id} names no task for musubi-tuner's scripts.",
+                                    "Set `task` for it in loragate/data/models.toml.")
+            out.append(family.task)
+        else:
+            value = expert.dit if expert and role == "dit" else getattr(plan.weights, role)
+            out.append(need_file(value, role_words(role), role))
+    return out

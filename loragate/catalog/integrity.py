@@ -88,6 +88,7 @@ def _schema(model: type[BaseModel], name: str) -> Callable[[], object]:
 
 def _loaders() -> dict[str, Callable[[], object]]:
     """Each data file and the function that reads it strictly."""
+    from loragate.backends.musubi_recipes import load_recipes
     from loragate.catalog.models import load_catalog
     from loragate.catalog.networks import load_networks
     from loragate.catalog.optimizers import _optimizers, lr_check
@@ -98,6 +99,7 @@ def _loaders() -> dict[str, Callable[[], object]]:
 
     return {
         "models.toml": load_catalog,
+        "musubi_recipes.toml": load_recipes,
         "optimizers.toml": lambda: (_optimizers(), lr_check()),
         "presets.toml": _schema(PresetsFile, "presets.toml"),
         "trainers.toml": load_trainer_data,
@@ -149,6 +151,8 @@ def _cross_file_problems() -> list[str]:
         train = family.scripts.get("train", "").rsplit("/", 1)[-1]
         if train not in scripts:
             problems.append(f"models.toml: {fid}'s training script {train!r} has no flag list in data/flags/")
+        if family.trainer == "musubi":
+            problems += _recipe_problems(fid, family)
         if family.group not in presets.level:
             problems.append(f"presets.toml: no levels for {fid}'s group {family.group!r}")
             continue
@@ -167,6 +171,26 @@ def _cross_file_problems() -> list[str]:
         model = figure.request.get("model")
         if model not in families:
             problems.append(f"vram_published.toml: figure {figure.id} names the unknown model {model!r}")
+    return problems
+
+
+def _recipe_problems(fid: str, family: Any) -> list[str]:
+    """A musubi family's recipe exists and passes only flags its scripts have."""
+    from loragate.backends.musubi_recipes import load_recipes
+    from loragate.catalog.flags import known_scripts, script_flags
+
+    recipe = load_recipes().get(family.recipe or "")
+    if recipe is None:
+        return [f"models.toml: {fid} names the musubi recipe {family.recipe!r}, which musubi_recipes.toml does not hold"]
+    problems = []
+    for stage, flags in recipe.flags().items():
+        script = family.scripts.get(stage, "").rsplit("/", 1)[-1]
+        if script not in known_scripts():
+            problems.append(f"models.toml: {fid}'s {stage} script {script!r} has no flag list in data/flags/")
+            continue
+        known = script_flags(script)
+        problems += [f"musubi_recipes.toml: {family.recipe} passes {flag} to {script}, which has no such option"
+                     for flag in flags if flag not in known]
     return problems
 
 

@@ -47,7 +47,8 @@ class ModelFamily(BaseModel):
     trainer: Literal["musubi", "sdscripts"]
     variant_of: str | None = Field(default=None, description="e.g. pony -> sdxl")
     scripts: dict[str, str] = Field(description="stage -> script path relative to the trainer checkout.")
-    task: str | None = Field(default=None, description="musubi --task value.")
+    task: str | None = Field(default=None, description="The model selector musubi's scripts take: --task (Wan), --model_version (Qwen-Image).")
+    recipe: str | None = Field(default=None, description="musubi-tuner: the recipe in musubi_recipes.toml (which weight goes to which flag).")
     network_module: str
     i2v: bool = False
     group: FamilyGroup = Field(default="sd", description="Presets and learning-rate ranges are shared within a group.")
@@ -102,6 +103,10 @@ class ModelFamily(BaseModel):
     zero_terminal_snr: bool = Field(default=False, description="Trained with a zero-terminal-SNR schedule: --zero_terminal_snr.")
     sample_options: str = Field(default="", description="Options every line of the trainer's sample prompt file needs (Chroma: a negative prompt, real CFG).")
     weights_files: dict[str, str] = Field(default_factory=dict, description="role -> typical released file name.")
+    weight_signatures: dict[str, dict[str, list[int]]] = Field(
+        default_factory=dict,
+        description="role -> {tensor name: shape} a file of that role must hold (Gate 3 tells the files apart by them).",
+    )
     sources: list[str] = Field(default_factory=list, description="Where these facts come from.")
     notes: list[str] = Field(default_factory=list)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from loragate.backends import get_backend
+from loragate.backends.musubi_recipes import get_recipe
 from loragate.catalog.models import family_ids, get_family
 from loragate.catalog.networks import load_networks, network_kinds
 from loragate.plan.model import Command, TrainingPlan
@@ -59,11 +60,13 @@ def _intended(plan: TrainingPlan, command: Command) -> dict[str, Any]:
     family = get_family(plan.model)
     w, mem = plan.weights, plan.memory
     common = {"dataset_config": plan.dataset_toml}
-    if command.stage == "cache_latents":
-        return {**common, "vae": w.vae, "i2v": family.i2v, "clip": w.clip if family.i2v and not family.experts else None}
-    if command.stage == "cache_text_encoder":
-        return {**common, "t5": w.t5, "fp8_t5": mem.fp8_text_encoder}
     expert = next((e for e in plan.experts if e.expert == command.expert), None)
+    recipe = get_recipe(family.recipe, family.id) if plan.backend == "musubi" else None
+    if recipe and command.stage == "cache_latents":
+        return {**common, **_recipe_values(recipe.cache_latents, plan, expert)}
+    if recipe and command.stage == "cache_text_encoder":
+        fp8 = recipe.text_encoder_fp8.lstrip("-")
+        return {**common, **_recipe_values(recipe.cache_text_encoder, plan, expert), fp8: mem.fp8_text_encoder}
     net, opt, sched = plan.network, plan.optimizer, plan.schedule
     want = {
         **common, "network_module": net.module, "network_dim": net.dim, "network_alpha": net.alpha,
@@ -83,8 +86,9 @@ def _intended(plan: TrainingPlan, command: Command) -> dict[str, Any]:
                         guidance_scale=family.guidance_scale)
         return want
     ts = plan.timesteps
-    want.update(task=family.task, dit=expert.dit if expert else w.dit, fp8_base=mem.fp8_base or mem.fp8_scaled,
-                blocks_to_swap=mem.blocks_to_swap or None)
+    assert recipe is not None
+    want.update(_recipe_values(recipe.train, plan, expert))
+    want.update(fp8_base=mem.fp8_base or mem.fp8_scaled, blocks_to_swap=mem.blocks_to_swap or None)
     if ts:
         want.update(timestep_sampling=ts.timestep_sampling, discrete_flow_shift=ts.discrete_flow_shift)
     if expert:
@@ -98,6 +102,27 @@ def _intended(plan: TrainingPlan, command: Command) -> dict[str, Any]:
     elif family.experts:
         want.update(dit_high_noise=w.dit_high_noise, timestep_boundary=ts.timestep_boundary if ts else None)
     return want
+
+
+def _recipe_values(items: list[str], plan: TrainingPlan, expert: Any) -> dict[str, Any]:
+    """dest -> value for a recipe's argv: each flag with the value after it (True for a switch);
+    {role} is the plan's weight file, {task} the family's model selector."""
+    family = get_family(plan.model)
+    values: dict[str, Any] = {}
+    for at, item in enumerate(items):
+        if not item.startswith("--"):
+            continue
+        nxt = items[at + 1] if at + 1 < len(items) else "--"
+        if nxt.startswith("--"):
+            values[item[2:]] = True
+        elif nxt == "{task}":
+            values[item[2:]] = family.task
+        elif nxt.startswith("{"):
+            role = nxt[1:-1]
+            values[item[2:]] = expert.dit if expert and role == "dit" else getattr(plan.weights, role)
+        else:
+            values[item[2:]] = int(nxt) if nxt.isdigit() else nxt
+    return values
 
 
 def _dataset_intended(plan: TrainingPlan) -> list[dict[str, Any]]:

@@ -1,0 +1,75 @@
+"""musubi-tuner's per-model arguments as data (loragate/data/musubi_recipes.toml): which weight
+file goes to which flag at which stage, and the model selector each script takes.
+
+A model whose scripts follow musubi's shared options is a recipe here plus a family in
+models.toml; the backend (loragate.backends.musubi) fills the recipes in.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict
+
+from loragate.catalog.datafile import read_data_toml
+from loragate.errors import LoragateError
+from loragate.plan.model import WeightPaths
+
+PLACEHOLDER_TASK = "task"
+
+
+class Recipe(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key in the data file is an error
+
+    cache_latents: list[str]
+    cache_text_encoder: list[str]
+    train: list[str]
+    sample: list[str] = []
+    text_role: str
+    text_encoder_fp8: str
+    control: bool = False
+
+    def placeholders(self) -> set[str]:
+        """Every "{name}" the recipe's argv lists use."""
+        items = self.cache_latents + self.cache_text_encoder + self.train + self.sample
+        return {item[1:-1] for item in items if is_placeholder(item)}
+
+    def flags(self) -> dict[str, list[str]]:
+        """stage -> the option names the recipe adds there (for checks against the scripts' parsers)."""
+        train = self.train + self.sample + [self.text_encoder_fp8]
+        text = self.cache_text_encoder + [self.text_encoder_fp8]
+        return {stage: [i for i in items if i.startswith("--")]
+                for stage, items in (("cache_latents", self.cache_latents), ("cache_text_encoder", text), ("train", train))}
+
+
+class RecipesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    recipe: dict[str, Recipe]
+
+
+def is_placeholder(item: str) -> bool:
+    return len(item) > 2 and item.startswith("{") and item.endswith("}")
+
+
+@lru_cache(maxsize=1)
+def load_recipes() -> dict[str, Recipe]:
+    recipes = RecipesFile.model_validate(read_data_toml("musubi_recipes.toml")).recipe
+    for name, recipe in recipes.items():
+        unknown = recipe.placeholders() - set(WeightPaths.model_fields) - {PLACEHOLDER_TASK}
+        if unknown or recipe.text_role not in WeightPaths.model_fields:
+            raise LoragateError(
+                f"musubi recipe {name!r} names {sorted(unknown) or recipe.text_role!r}, which is not a weight role or {{task}}.",
+                f"Use one of: {', '.join(WeightPaths.model_fields)}.",
+            )
+    return recipes
+
+
+def get_recipe(name: str | None, family: str) -> Recipe:
+    recipes = load_recipes()
+    if not name or name not in recipes:
+        raise LoragateError(
+            f"The model family {family} names no musubi-tuner recipe loragate knows ({name!r}).",
+            f"Set `recipe` for it in loragate/data/models.toml to one of: {', '.join(sorted(recipes))}.",
+        )
+    return recipes[name]
