@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Callable
 
 import pytest
 
 from loragate.validate import ValidationReport
 from loragate.validate.rules import RULES
+from tests.family_kit import changed_example
 from tests.validate_helpers import (
     CHROMA, DROP, FLUX, LOHA, I2V_DUAL, I2V_LOW, SD35, SDXL, SDXL_DS, VPRED, WAN21, WAN_DS, WAN_HIGH, WAN_LOW,
     cache_latents, cache_te, codes, edit, run, sds, wan_setup, wan_train,
@@ -32,6 +35,14 @@ def flux(flags: dict, extra: list[str] | None = None) -> Make:
 
 def sd3(flags: dict) -> Make:
     return lambda: run([sds(flags, "sd3_train_network.py")], SD)
+
+
+def qwen(old: str = "--sdpa", new: str = "--sdpa") -> Make:
+    """musubi-tuner's Qwen-Image doc example (tests/fixtures/validate) with one change."""
+    def make() -> ValidationReport:
+        with tempfile.TemporaryDirectory() as folder:
+            return changed_example("qwen_image_doc.sh", Path(folder), old, new)
+    return make
 
 
 def wan_toml(text: str) -> Make:
@@ -235,6 +246,9 @@ CASES: list[tuple[str, Make, Make]] = [
     ("PATH_MIXED_PLATFORMS",
      musubi(edit(WAN_LOW, dit="C:\\models\\wan2.2_t2v_low_noise_14B_fp16.safetensors", output_dir="/workspace/out")),
      musubi(edit(WAN_LOW, dit="/workspace/models/wan2.2_t2v_low_noise_14B_fp16.safetensors", output_dir="/workspace/out"))),
+    ("MUSUBI_ATTENTION_REFUSED", qwen("--sdpa --mixed", "--flash3 --split_attn --mixed"), qwen()),
+    ("MUSUBI_SPLIT_ATTN", qwen("--sdpa --mixed", "--xformers --mixed"), qwen("--sdpa --mixed", "--xformers --split_attn --mixed")),
+    ("MUSUBI_MODEL_VERSION_MISMATCH", qwen("--model_version original \\\n    --dataset_config", "--model_version edit \\\n    --dataset_config"), qwen()),
 ]
 
 

@@ -173,7 +173,7 @@ class MusubiBackend:
         argv.items += _fill(recipe.train, plan, family, expert)
         argv.switch(recipe.text_encoder_fp8, plan.memory.fp8_text_encoder and _loads(recipe.train, recipe.text_role))
         argv.opt("--dataset_config", plan.dataset_toml)
-        add_attention(argv, plan, ATTENTION_FLAGS, "musubi-tuner")
+        add_attention(argv, plan, _attention_flags(recipe), "musubi-tuner")
         # musubi-tuner wan_train_network.py asserts the script's own --mixed_precision against the
         # DiT file's dtype before accelerate starts (reference musubi-tuner.md §5.7).
         argv.opt("--mixed_precision", precision(plan))
@@ -234,6 +234,15 @@ def _add_lightning_merge(argv: Argv, plan: TrainingPlan, expert: ExpertPlan | No
     file = merged_file(plan, expert.expert)
     if file:
         argv.opt("--base_weights", file).opt("--base_weights_multiplier", spec.strength)
+
+
+def _attention_flags(recipe: Recipe) -> dict[str, list[str]]:
+    """The attention choices this model's scripts accept, as flags (recipe: refused ones, --split_attn)."""
+    choices = {name: flags for name, flags in ATTENTION_FLAGS.items() if flags[0] not in recipe.attention_refused}
+    if recipe.split_attn_unless_sdpa:
+        choices = {name: flags if name == "sdpa" or "--split_attn" in flags else [*flags, "--split_attn"]
+                   for name, flags in choices.items()}
+    return choices
 
 
 def _loads(items: list[str], role: str) -> bool:

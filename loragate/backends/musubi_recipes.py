@@ -28,11 +28,23 @@ class Recipe(BaseModel):
     text_role: str
     text_encoder_fp8: str
     control: bool = False
+    attention_refused: list[str] = []
+    split_attn_unless_sdpa: bool = False
 
     def placeholders(self) -> set[str]:
         """Every "{name}" the recipe's argv lists use."""
         items = self.cache_latents + self.cache_text_encoder + self.train + self.sample
         return {item[1:-1] for item in items if is_placeholder(item)}
+
+    def selector_flag(self) -> str | None:
+        """The option that takes the family's {task} at training (--task, --model_version)."""
+        at = self.train.index("{task}") if "{task}" in self.train else 0
+        return self.train[at - 1] if at else None
+
+    def sampling_flags(self) -> list[str]:
+        """The options naming the text encoder and the VAE, which sampling during training loads."""
+        items = self.train + self.sample
+        return [items[at - 1] for role in (self.text_role, "vae") for at, item in enumerate(items) if at and item == "{" + role + "}"][:2]
 
     def flags(self) -> dict[str, list[str]]:
         """stage -> the option names the recipe adds there (for checks against the scripts' parsers)."""

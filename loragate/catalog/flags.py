@@ -1,5 +1,5 @@
 """Every argparse flag of the trainer scripts, from the upstream parsers (JSON dumps in
-loragate/data/flags/: musubi-tuner v0.3.4 and v0.2.15, sd-scripts 48d368fa).
+loragate/data/flags/: musubi-tuner v0.3.4 and v0.2.15 (Qwen-Image and Z-Image: 30c658c), sd-scripts 48d368fa).
 
 The validator uses them to catch typos (a misspelt key in a config TOML is silently ignored by
 the trainer) and flags from the other trainer; the test stand-ins use them to reject unknown
@@ -50,6 +50,12 @@ _SCRIPTS: dict[str, tuple[str, str | None]] = {
     "wan_train_network.py": ("musubi-wan-train-flags.json", None),
     "wan_cache_latents.py": ("musubi-wan-cache-latents-flags.json", None),
     "wan_cache_text_encoder_outputs.py": ("musubi-wan-cache-te-flags.json", None),
+    "qwen_image_train_network.py": ("musubi-qwen-image-train-flags.json", None),
+    "qwen_image_cache_latents.py": ("musubi-qwen-image-cache-latents-flags.json", None),
+    "qwen_image_cache_text_encoder_outputs.py": ("musubi-qwen-image-cache-te-flags.json", None),
+    "zimage_train_network.py": ("musubi-zimage-train-flags.json", None),
+    "zimage_cache_latents.py": ("musubi-zimage-cache-latents-flags.json", None),
+    "zimage_cache_text_encoder_outputs.py": ("musubi-zimage-cache-te-flags.json", None),
     "train_network.py": ("sdscripts-train-network-flags.json", "train_network.py"),
     "sdxl_train_network.py": ("sdscripts-train-network-flags.json", "sdxl_train_network.py"),
     "flux_train_network.py": ("sdscripts-flux-train-network-flags.json", "flux_train_network.py"),

@@ -12,7 +12,7 @@ class ModelSummary(BaseModel):
     display_name: str
     trainer: str
     variant_of: str | None
-    task: str | None = Field(description="musubi --task value (Wan only).")
+    task: str | None = Field(description="musubi model selector: --task (Wan), --model_version (Qwen-Image).")
     train_script: str
     video: bool
     i2v: bool

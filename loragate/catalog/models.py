@@ -51,7 +51,8 @@ class ModelFamily(BaseModel):
     recipe: str | None = Field(default=None, description="musubi-tuner: the recipe in musubi_recipes.toml (which weight goes to which flag).")
     network_module: str
     i2v: bool = False
-    group: FamilyGroup = Field(default="sd", description="Presets and learning-rate ranges are shared within a group.")
+    group: FamilyGroup = Field(default="sd", description="Presets and learning-rate ranges are shared within a group "
+                               "('wan': musubi-tuner DiTs, trained without --network_alpha, i.e. alpha 1).")
     architecture: Literal["dit", "unet"] = "dit"
     # architecture numbers for memory
     params_b: float = Field(description="Trainable backbone (DiT / UNet) parameters, billions, per expert.")
@@ -107,6 +108,9 @@ class ModelFamily(BaseModel):
         default_factory=dict,
         description="role -> {tensor name: shape} a file of that role must hold (Gate 3 tells the files apart by them).",
     )
+    evaluation: bool = Field(default=True, description="loragate can make its sample grids (generation scripts, ComfyUI workflows).")
+    fp8_scaled: bool = Field(default=False, description="musubi: save memory with --fp8_scaled beside --fp8_base (the pair the model's docs use).")
+    dit_fp8_release_refused: bool = Field(default=False, description="musubi cannot train on an fp8 release of the DiT (Qwen-Image).")
     sources: list[str] = Field(default_factory=list, description="Where these facts come from.")
     notes: list[str] = Field(default_factory=list)
 

@@ -44,12 +44,14 @@ DIT_ROLES = {"dit", "dit_high_noise", "expert:high", "expert:low"}
 
 
 class WeightFile(BaseModel):
-    role: str = Field(description="Plan field: dit, dit_high_noise, vae, t5, clip, base_model, clip_l, t5xxl, ae, expert:high/low.")
+    role: str = Field(description="Plan field: dit, dit_high_noise, vae, t5, clip, base_model, clip_l, t5xxl, ae, text_encoder, expert:high/low.")
     path: str | None = None
     status: Status
     size_gb: float | None = None
     problem: str | None = None
     inspection: Inspection | None = None
+    signature_misses: list[str] = Field(default_factory=list, description="Tensors of the family's signature for this role the file lacks or holds in another shape.")
+    signature_dtype: str | None = Field(default=None, description="dtype of the signature's first tensor.")
 
 
 class WeightsSection(BaseModel):
@@ -88,7 +90,7 @@ def plan_weights(plan: TrainingPlan, family: ModelFamily | None) -> list[tuple[s
 ROLE_WORDS = {"dit": "model (DiT)", "dit_high_noise": "high-noise expert", "expert:high": "high-noise expert",
               "expert:low": "low-noise expert", "vae": "VAE", "t5": "T5 text encoder", "clip": "CLIP image encoder",
               "base_model": "base model", "clip_l": "CLIP-L text encoder", "t5xxl": "T5-XXL text encoder",
-              "ae": "autoencoder (AE)"}
+              "ae": "autoencoder (AE)", "text_encoder": "text encoder"}
 
 
 def role_words(role: str) -> str:
@@ -96,7 +98,7 @@ def role_words(role: str) -> str:
     return ROLE_WORDS.get(role, role)
 
 
-def inspect_file(role: str, raw: str | None, allow_hub: bool) -> WeightFile:
+def inspect_file(role: str, raw: str | None, allow_hub: bool, signature: dict[str, list[int]] | None = None) -> WeightFile:
     if not raw:
         return WeightFile(role=role, status="not_set")
     path = Path(raw).expanduser()
@@ -118,13 +120,38 @@ def inspect_file(role: str, raw: str | None, allow_hub: bool) -> WeightFile:
         return WeightFile(role=role, path=raw, status=exc.code, size_gb=size_gb, problem=exc.detail)  # type: ignore[arg-type]
     except OSError as exc:
         return WeightFile(role=role, path=raw, status="unreadable", size_gb=size_gb, problem=str(exc))
-    return WeightFile(role=role, path=raw, status="ok", size_gb=size_gb, inspection=inspect(header, metadata))
+    misses, first_dtype = _signature_misses(header, signature or {})
+    return WeightFile(role=role, path=raw, status="ok", size_gb=size_gb, inspection=inspect(header, metadata),
+                      signature_misses=misses, signature_dtype=first_dtype)
+
+
+def _signature_misses(header: dict, signature: dict[str, list[int]]) -> tuple[list[str], str | None]:
+    """The signature's tensors the header lacks or holds in another shape (bare names or under
+    ComfyUI's 'model.diffusion_model.', which musubi's loaders strip), and the first one's dtype."""
+    misses: list[str] = []
+    first_dtype: str | None = None
+    for key, want in signature.items():
+        info = next((header[p + key] for p in MUSUBI_DIT_PREFIXES if isinstance(header.get(p + key), dict)), None)
+        if info is None:
+            misses.append(f"{key} (missing)")
+            continue
+        first_dtype = first_dtype or str(info.get("dtype"))
+        if list(info.get("shape", [])) != want:
+            misses.append(f"{key} {list(info.get('shape', []))}, not {want}")
+    return misses, first_dtype
+
+
+def _role_signature(family: ModelFamily | None, role: str) -> dict[str, list[int]] | None:
+    if family is None:
+        return None
+    return family.weight_signatures.get("dit" if role in DIT_ROLES else role)
 
 
 def read_weights(plan: TrainingPlan, family: ModelFamily | None) -> WeightsSection:
     allow_hub = trainer_facts(plan.backend).base_model_from_hub
     rows = plan_weights(plan, family)
-    return WeightsSection(files=[inspect_file(role, path, allow_hub and role == "base_model") for role, path, _ in rows])
+    return WeightsSection(files=[inspect_file(role, path, allow_hub and role == "base_model", _role_signature(family, role))
+                                 for role, path, _ in rows])
 
 
 def _diffusers_kind(folder: Path) -> str:
@@ -311,6 +338,8 @@ def _content_findings(plan: TrainingPlan, family: ModelFamily | None, wf: Weight
         ]
     if family is None:
         return []
+    if _role_signature(family, wf.role):
+        return _signature_findings(plan, family, wf, ins, name, evidence)
     if family.group == "wan" and wf.role in DIT_ROLES:
         return _wan_dit_findings(plan, family, wf, ins, name, evidence)
     if family.group == "wan" and wf.role == "vae":
@@ -405,6 +434,30 @@ def _sd3_size_findings(family: ModelFamily, wf: WeightFile, ins: Inspection, nam
                     fix=f"Use {family.weights_files.get('base_model', 'the right checkpoint')}, or re-plan for the model this file is "
                         "(sd3.5-large: 38 blocks, sd3.5-medium: 24).",
                     path=wf.path, evidence={**evidence, "mmdit_x": ins.mmdit_x, "expected_layers": family.layers})]
+
+
+def _signature_findings(plan: TrainingPlan, family: ModelFamily, wf: WeightFile, ins: Inspection, name: str, evidence: dict) -> list[Finding]:
+    """A file told apart by the tensors the family's model must hold (models.toml weight_signatures)."""
+    role = role_words(wf.role)
+    if wf.signature_misses:
+        what = f"{KIND_NAMES[ins.kind]}, not" if ins.kind != "unknown" else "not"
+        return [
+            Finding(
+                code="ENV_WEIGHTS_ARCH_MISMATCH",
+                severity="block",
+                message=(f"{name}, given as the {role}, is {what} the {family.display_name} {role}: "
+                         f"{'; '.join(wf.signature_misses[:3])}. musubi-tuner's strict load would stop on it."),
+                fix=f"Use the {family.display_name} {role} (e.g. {family.weights_files.get(wf.role, 'the file its model page lists')}), or re-plan for the model this file is.",
+                path=wf.path,
+                evidence={**evidence, "misses": wf.signature_misses},
+            )
+        ]
+    fp8 = ins.fp8_scaled or (wf.signature_dtype or "").startswith("F8")
+    if wf.role in DIT_ROLES and fp8 and family.dit_fp8_release_refused:
+        return [_dtype_finding(wf, name, f"is an fp8 release, which musubi-tuner cannot train {family.display_name} on "
+                               "(its docs: 'fp8_scaled and fp8_e4m3fn versions cannot be used').",
+                               "Download the bf16 release and let musubi make fp8 itself (fp8_base + fp8_scaled).", evidence)]
+    return []
 
 
 def _wrong_kind(wf: WeightFile, ins: Inspection, wanted: str, name: str, evidence: dict) -> list[Finding]:

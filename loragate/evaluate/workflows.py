@@ -171,8 +171,9 @@ def _wan(cell: CellSpec, names: ModelNames, family: ModelFamily) -> Workflow:
 
 def generates(family: ModelFamily) -> bool:
     """Whether the workflows and generation commands here draw this family: SD 3.5 (TripleCLIP, its own
-    sampler script) and Chroma (T5 only, real CFG) have neither yet."""
-    return family.model_type is None and family.checkpoint_kind != "sd3"
+    sampler script) and Chroma (T5 only, real CFG) have neither yet, nor the musubi models marked
+    `evaluation = false` (Qwen-Image, Z-Image, FLUX.2, Kontext, HunyuanVideo 1.5)."""
+    return family.evaluation and family.model_type is None and family.checkpoint_kind != "sd3"
 
 
 def build_workflow(cell: CellSpec, family: ModelFamily, names: ModelNames) -> Workflow:

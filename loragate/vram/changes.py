@@ -70,7 +70,8 @@ def fp8_settings(family: ModelFamily) -> dict[str, object]:
     plain --fp8_base (issue #599); on Wan 2.1 scaled fp8 is reported to shift colours
     (resources/wan/WAN_LORA_CLAUDE_CODE_REFERENCE.md), so Wan 2.1 keeps plain --fp8_base.
     """
-    scaled = family.trainer == "musubi" and bool(family.experts) and family.weights_precision in ("bf16", "fp16")
+    wanted = bool(family.experts) or family.fp8_scaled  # Wan 2.2, and models whose docs pair the two flags
+    scaled = family.trainer == "musubi" and wanted and family.weights_precision in ("bf16", "fp16")
     return {"fp8_base": True, "fp8_scaled": scaled}
 
 

@@ -38,6 +38,26 @@ SDSCRIPTS = ("train_network.py", "sdxl_train_network.py", "flux_train_network.py
 PARSE_AT_ONCE = {  # script -> (module to run, function to call; None runs the module as __main__)
     "flux_minimal_inference.py": ("flux_minimal_inference", None),
     "wan_generate_video.py": ("musubi_tuner.wan_generate_video", "parse_args"),
+    **{f"{name}.py": (f"musubi_tuner.{name}", "main") for name in (
+        "qwen_image_train_network", "qwen_image_cache_latents", "qwen_image_cache_text_encoder_outputs",
+        "zimage_train_network", "zimage_cache_latents", "zimage_cache_text_encoder_outputs",
+    )},
+}
+
+
+def _qwen_architecture(args: argparse.Namespace) -> str:
+    """qwen_image_train_network.py main(): the model version decides the dataset's architecture."""
+    arch = _import("musubi_tuner.dataset.architectures")
+    _import("musubi_tuner.qwen_image.qwen_image_utils").resolve_model_version_args(args)
+    if args.is_edit:
+        return str(arch.ARCHITECTURE_QWEN_IMAGE_EDIT)
+    return str(arch.ARCHITECTURE_QWEN_IMAGE_LAYERED if args.is_layered else arch.ARCHITECTURE_QWEN_IMAGE)
+
+
+# training script -> the architecture its main() hands the dataset blueprint (Wan when absent)
+DATASET_ARCHITECTURE: dict[str, Callable[[argparse.Namespace], str]] = {
+    "qwen_image_train_network.py": _qwen_architecture,
+    "zimage_train_network.py": lambda args: str(_import("musubi_tuner.dataset.architectures").ARCHITECTURE_Z_IMAGE),
 }
 
 
@@ -136,7 +156,7 @@ def parse(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[argparse.Na
         return None, err.getvalue().strip().splitlines()[-1]  # argparse's "PROG: error: ..." line
 
 
-def dataset(trainer: str, args: argparse.Namespace, toml_path: str) -> dict[str, Any]:
+def dataset(trainer: str, script: str, args: argparse.Namespace, toml_path: str) -> dict[str, Any]:
     """The trainer's own reading of a dataset TOML: sanitized, merged with the command's flags."""
     if trainer == "sdscripts":
         config_util = _import("library.config_util")
@@ -146,7 +166,8 @@ def dataset(trainer: str, args: argparse.Namespace, toml_path: str) -> dict[str,
         return {"datasets": [{"params": _plain(d.params), "subsets": [_plain(s.params) for s in d.subsets]}
                              for d in blueprint.dataset_group.datasets]}
     config_utils = _import("musubi_tuner.dataset.config_utils")
-    architecture = _import("musubi_tuner.dataset.image_video_dataset").ARCHITECTURE_WAN
+    pick = DATASET_ARCHITECTURE.get(script)
+    architecture = pick(args) if pick else _import("musubi_tuner.dataset.image_video_dataset").ARCHITECTURE_WAN
     user_config = config_utils.load_user_config(toml_path)
     blueprint = config_utils.BlueprintGenerator(config_utils.ConfigSanitizer()).generate(user_config, args, architecture=architecture)
     return {"datasets": [{"params": _plain(d.params), "is_image": d.is_image_dataset, "subsets": []}
@@ -166,7 +187,7 @@ def answer(trainer: str, request: dict[str, Any], parsers: dict[str, argparse.Ar
     if request["op"] == "parse":
         return {"args": _plain(vars(args))}
     try:
-        return dataset(trainer, args, request["toml"])
+        return dataset(trainer, script, args, request["toml"])
     except Exception as exc:  # noqa: BLE001 (the trainer's own validation error, reported as the trainer would)
         return {"error": f"{type(exc).__name__}: {exc}"}
 

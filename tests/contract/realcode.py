@@ -26,7 +26,9 @@ ARCHIVE = {"sdscripts": "sd-scripts-*.tar.gz", "musubi": "musubi-tuner-*.tar.gz"
 MARKER = {"sdscripts": "library/config_util.py", "musubi": "src/musubi_tuner/dataset/config_utils.py"}
 SCRIPTS = {
     "sdscripts": ("train_network.py", "sdxl_train_network.py", "flux_train_network.py", "sd3_train_network.py", "gen_img.py", "sdxl_gen_img.py", "flux_minimal_inference.py"),
-    "musubi": ("wan_train_network.py", "wan_cache_latents.py", "wan_cache_text_encoder_outputs.py", "wan_generate_video.py"),
+    "musubi": ("wan_train_network.py", "wan_cache_latents.py", "wan_cache_text_encoder_outputs.py", "wan_generate_video.py",
+               "qwen_image_train_network.py", "qwen_image_cache_latents.py", "qwen_image_cache_text_encoder_outputs.py",
+               "zimage_train_network.py", "zimage_cache_latents.py", "zimage_cache_text_encoder_outputs.py"),
 }
 HOW_TO = (
     "needs the real trainers' sources: set SD_SCRIPTS_DIR and MUSUBI_TUNER_DIR to kohya sd-scripts "

@@ -62,6 +62,40 @@ def family_or_none(family_id: str | None) -> ModelFamily | None:
         return None
 
 
+def script_family(inv: Invocation) -> str | None:
+    """The musubi family a command's script and model selector name, for models whose scripts are
+    their own (Qwen-Image, Z-Image); Wan's shared scripts are told apart by --task and the weights."""
+    from loragate.backends.musubi_recipes import get_recipe
+    from loragate.catalog.models import load_catalog
+
+    found = []
+    for family in load_catalog().families.values():
+        if family.trainer != "musubi" or inv.script not in {s.rsplit("/", 1)[-1] for s in family.scripts.values()}:
+            continue
+        flag = get_recipe(family.recipe, family.id).selector_flag()
+        if flag != "--task":
+            found.append((family, flag))
+    for family, flag in found:
+        if flag and selector_value(inv, flag) == family.task:
+            return family.id
+    return found[0][0].id if found else None
+
+
+def selector_value(inv: Invocation, flag: str) -> str | None:
+    """The model selector a musubi command runs with: its value, or the script's default; None when
+    the script has no such option."""
+    from loragate.catalog.flags import script_flags
+
+    spec = script_flags(inv.script).get(flag) if inv.script in _known_scripts() else None
+    return inv.value(flag, spec.default if spec.default is None else str(spec.default)) if spec else None
+
+
+def _known_scripts() -> list[str]:
+    from loragate.catalog.flags import known_scripts
+
+    return known_scripts()
+
+
 @dataclass
 class Setup:
     """Everything being validated together."""
@@ -89,6 +123,12 @@ class Setup:
 
         return inv.script in known_scripts()
 
+    def takes(self, inv: Invocation, flag: str) -> bool:
+        """Whether the command's script has the option (unknown scripts: assumed to)."""
+        from loragate.catalog.flags import script_flags
+
+        return not self.known(inv) or flag in script_flags(inv.script)
+
     # --- the model ------------------------------------------------------------------------
     def weights(self, inv: Invocation, flag: str = "--dit") -> WeightsName | None:
         value = inv.value(flag)
@@ -99,6 +139,9 @@ class Setup:
         if self.model:
             return self.model
         if inv.trainer == "musubi":
+            by_script = script_family(inv)
+            if by_script:
+                return by_script
             for flag in ("--dit", "--dit_high_noise"):
                 w = self.weights(inv, flag)
                 if w and w.family_id():

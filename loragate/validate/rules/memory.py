@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from typing import TYPE_CHECKING
+
+from loragate.validate.invocation import Invocation
 from loragate.validate.rules.base import Hit, Setup, rule
+
+if TYPE_CHECKING:
+    from loragate.backends.musubi_recipes import Recipe
 
 _ATTENTION = ("--sdpa", "--flash_attn", "--flash3", "--xformers", "--sage_attn")
 
@@ -107,3 +113,34 @@ def two_attention_kinds(setup: Setup) -> Iterator[Hit]:
                       + (" (and --xformers needs the xformers package installed)." if chosen[0] == "--xformers" else "."),
                       f"Keep one of them: remove {ignored}, or remove {chosen[0]} to use the other.",
                       inv.evidence(chosen[-1], used=chosen[0], ignored=chosen[1:]))
+
+
+def _recipe(setup: Setup, inv: Invocation) -> Recipe | None:
+    from loragate.backends.musubi_recipes import get_recipe
+
+    family = setup.family(inv)
+    return get_recipe(family.recipe, family.id) if family and family.trainer == "musubi" and family.recipe else None
+
+
+@rule("MUSUBI_ATTENTION_REFUSED", "block", "An attention flag the model's musubi docs say cannot be used.",
+      "musubi-tuner 30c658c docs/qwen_image.md ('flash3 cannot be used currently'); loragate/data/musubi_recipes.toml")
+def attention_refused(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains("musubi"):
+        recipe, family = _recipe(setup, inv), setup.family(inv)
+        for flag in recipe.attention_refused if recipe and family else []:
+            if inv.has(flag):
+                yield Hit(f"{flag} cannot be used to train {family.display_name if family else 'this model'} "
+                          "(musubi-tuner's docs for it).", f"Use --sdpa instead of {flag}.", inv.evidence(flag))
+
+
+@rule("MUSUBI_SPLIT_ATTN", "warn", "An attention other than --sdpa without the --split_attn the model's docs ask for.",
+      "musubi-tuner 30c658c docs/qwen_image.md ('Please specify --split_attn if you are using anything other than --sdpa'), "
+      "hunyuan_model/attention.py (only the torch path reads attn_mask)")
+def split_attn(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains("musubi"):
+        recipe = _recipe(setup, inv)
+        other = [f for f in ("--xformers", "--flash_attn", "--flash3") if inv.has(f)]
+        if recipe and recipe.split_attn_unless_sdpa and other and not inv.has("--split_attn"):
+            yield Hit(f"{other[0]} without --split_attn: only --sdpa applies the mask over the captions' padding "
+                      "(hunyuan_model/attention.py), so the model attends to padding; musubi's docs ask for --split_attn.",
+                      f"Add --split_attn, or use --sdpa instead of {other[0]}.", inv.evidence(other[0]))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from loragate.validate.rules.base import Hit, Setup, family_or_none, rule
+from loragate.catalog.models import ModelFamily
+from loragate.validate.rules.base import Hit, Setup, family_or_none, rule, selector_value
 from loragate.validate.weights import DEFAULT_TASK
 
 # Tasks that load the same DiT file. i2v-14B and flf2v-14B do not: flf2v has img_emb.emb_pos, which
@@ -39,6 +40,8 @@ def _task_problem(task: str, weights_task: str, file: str) -> str:
       "reference musubi-tuner.md §1.4 task table and §5.8 (issues #416, #602)")
 def task_against_weights(setup: Setup) -> Iterator[Hit]:
     for inv in setup.trains("musubi"):
+        if not setup.takes(inv, "--task"):
+            continue  # another musubi model's script (Qwen-Image, Z-Image): no Wan task
         task = inv.value("--task") or DEFAULT_TASK
         if task.endswith("-FC"):
             continue
@@ -65,7 +68,7 @@ def task_against_weights(setup: Setup) -> Iterator[Hit]:
       "reference musubi-tuner.md §1.4 (--task default t2v-14B)")
 def task_missing(setup: Setup) -> Iterator[Hit]:
     for inv in setup.trains("musubi"):
-        if inv.has("--task"):
+        if inv.has("--task") or not setup.takes(inv, "--task"):
             continue
         family = setup.family(inv)
         if family and family.task and family.task != DEFAULT_TASK:
@@ -78,7 +81,7 @@ _MODULES = {
     # musubi docs/wan.md, docs/loha_lokr.md; and LyCORIS' own module: musubi-tuner 30c658c
     # training/trainer_base.py:1538 imports any --network_module and :1583-1592 builds it with
     # create_network ("LyCORIS compatibility").
-    "musubi": {"networks.lora_wan", "networks.loha", "networks.lokr", "lycoris.kohya"},
+    "musubi": {"networks.loha", "networks.lokr", "lycoris.kohya"},
 }
 
 
@@ -95,10 +98,12 @@ def network_module(setup: Setup) -> Iterator[Hit]:
             yield Hit(f"{inv.script} has no --network_module; without it no LoRA is created and the script stops.",
                       f"Add --network_module {expected or 'networks.lora'}.", inv.evidence("--network_module"))
             continue
-        if inv.trainer == "musubi" and module not in _MODULES["musubi"]:
-            yield Hit(f"--network_module {module} is not a musubi-tuner Wan module"
+        if inv.trainer == "musubi" and module not in _MODULES["musubi"] | {expected}:
+            # each musubi model has its own LoRA module (docs/wan.md lora_wan, docs/qwen_image.md lora_qwen_image ...)
+            model = "Wan" if expected == "networks.lora_wan" else (family.display_name if family else "musubi")
+            yield Hit(f"--network_module {module} is not a musubi-tuner {model} module"
                       + (" (networks.lora is sd-scripts')." if module == "networks.lora" else "."),
-                      "Use --network_module networks.lora_wan.", inv.evidence("--network_module"))
+                      f"Use --network_module {expected}.", inv.evidence("--network_module"))
         elif inv.trainer == "sdscripts":
             # each DiT script has its own module (networks.lora_flux, networks.lora_sd3); LyCORIS fits any
             own = {"flux_train_network.py": "networks.lora_flux", "sd3_train_network.py": "networks.lora_sd3"}
@@ -130,13 +135,26 @@ def wan_sample_encoders(setup: Setup) -> Iterator[Hit]:
     for inv in setup.trains("musubi"):
         if not inv.has("--sample_prompts"):
             continue
-        missing = [flag for flag in ("--t5", "--vae") if not inv.value(flag)]
+        family = setup.family(inv)
+        text, vae = sampling_flags(family)
+        missing = [flag for flag in (text, vae) if not inv.value(flag)]
         if missing:
-            yield Hit(f"--sample_prompts makes sample videos during training, which needs the text encoder (--t5) and "
-                      f"the VAE (--vae) in the training command; {' and '.join(missing)} "
+            what = "videos" if family is None or family.video else "pictures"
+            yield Hit(f"--sample_prompts makes sample {what} during training, which needs the text encoder ({text}) and "
+                      f"the VAE ({vae}) in the training command; {' and '.join(missing)} "
                       f"{'is' if len(missing) == 1 else 'are'} missing, so training stops before the first step.",
                       f"Add {' and '.join(f'{m} FILE' for m in missing)} (the files the cache steps use), or drop "
                       "--sample_prompts.", inv.evidence("--sample_prompts", missing=missing))
+
+
+def sampling_flags(family: ModelFamily | None) -> tuple[str, str]:
+    """(text encoder flag, VAE flag) the family's training script samples with (Wan: --t5, --vae)."""
+    from loragate.backends.musubi_recipes import get_recipe
+
+    if family is None or family.trainer != "musubi":
+        return "--t5", "--vae"
+    found = get_recipe(family.recipe, family.id).sampling_flags()
+    return (found[0], found[1]) if len(found) == 2 else ("--t5", "--vae")
 
 
 @rule("WAN_DUAL_NEEDS_22", "block", "--dit_high_noise with a task that has no experts.",
@@ -186,3 +204,26 @@ def model_trainer(setup: Setup) -> Iterator[Hit]:
         elif inv.trainer == "sdscripts" and family.scripts.get("train", "").rsplit("/", 1)[-1] not in (inv.script, ""):
             yield Hit(f"{family.display_name} is trained with {family.scripts['train']}, not {inv.script}.",
                       f"Use {family.scripts['train']}.", inv.evidence("--pretrained_model_name_or_path", model=family.id))
+
+
+@rule("MUSUBI_MODEL_VERSION_MISMATCH", "block", "Caching and training name different model versions.",
+      "musubi-tuner 30c658c docs/qwen_image.md 'Pre-caching' (--model_version at latent and text caching: edit "
+      "models cache control latents and encode prompts with the control images)")
+def model_version_mismatch(setup: Setup) -> Iterator[Hit]:
+    from loragate.backends.musubi_recipes import get_recipe
+
+    for train in setup.trains("musubi"):
+        family = setup.family(train)
+        flag = get_recipe(family.recipe, family.id).selector_flag() if family and family.recipe else None
+        if not flag or flag == "--task" or not setup.known(train):
+            continue  # Wan's caches take no --task
+        trained = selector_value(train, flag)
+        for cache in setup.invocations:
+            if cache.trainer != "musubi" or cache.stage not in ("cache_latents", "cache_text_encoder") or not setup.known(cache):
+                continue
+            cached = selector_value(cache, flag)
+            if cached is not None and cached != trained:
+                yield Hit(f"{cache.script} caches for {flag} {cached}, but training uses {flag} {trained}: the caches "
+                          "lack what that version reads (an edit model's control-image latents and prompt embeddings).",
+                          f"Give every step the same {flag} ({trained}) and cache again.",
+                          cache.evidence(flag, cached=cached, trained=trained))
