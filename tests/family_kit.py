@@ -28,13 +28,18 @@ def plan_files_report(plan: TrainingPlan, folder: Path, model: str | None = None
     return validate_files([folder / "train.sh", folder / "dataset.toml"], model=model, check_paths=False)
 
 
-def changed_example(fixture: str, folder: Path, old: str, new: str) -> ValidationReport:
-    """A published example from tests/fixtures/validate with one text change, validated."""
+def changed_example(fixture: str, folder: Path, old: str, new: str, dataset: str | None = None) -> ValidationReport:
+    """A published example from tests/fixtures/validate with one text change, validated; with
+    `dataset`, that TOML text is the example's --dataset_config (path/to/toml)."""
     text = (FIX / fixture).read_text(encoding="utf-8")
     assert old in text, f"{old!r} is not in {fixture}"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / fixture
-    path.write_text(text.replace(old, new), encoding="utf-8")
+    text = text.replace(old, new)
+    if dataset is not None:
+        (folder / "dataset.toml").write_text(dataset, encoding="utf-8")
+        text = text.replace("path/to/toml", str(folder / "dataset.toml"))
+    path.write_text(text, encoding="utf-8")
     return validate_files([path], check_paths=False)
 
 

@@ -39,10 +39,18 @@ def sd3(flags: dict) -> Make:
 
 def qwen(old: str = "--sdpa", new: str = "--sdpa") -> Make:
     """musubi-tuner's Qwen-Image doc example (tests/fixtures/validate) with one change."""
+
+
+def example(fixture: str, old: str = "--sdpa", new: str = "--sdpa", dataset: str | None = None) -> Make:
+    """A musubi-tuner doc example (tests/fixtures/validate) with one change."""
     def make() -> ValidationReport:
         with tempfile.TemporaryDirectory() as folder:
-            return changed_example("qwen_image_doc.sh", Path(folder), old, new)
+            return changed_example(fixture, Path(folder), old, new, dataset)
     return make
+
+
+def qwen(old: str = "--sdpa", new: str = "--sdpa") -> Make:
+    return example("qwen_image_doc.sh", old, new)
 
 
 def wan_toml(text: str) -> Make:
@@ -248,6 +256,9 @@ CASES: list[tuple[str, Make, Make]] = [
      musubi(edit(WAN_LOW, dit="/workspace/models/wan2.2_t2v_low_noise_14B_fp16.safetensors", output_dir="/workspace/out"))),
     ("MUSUBI_ATTENTION_REFUSED", qwen("--sdpa --mixed", "--flash3 --split_attn --mixed"), qwen()),
     ("MUSUBI_SPLIT_ATTN", qwen("--sdpa --mixed", "--xformers --mixed"), qwen("--sdpa --mixed", "--xformers --split_attn --mixed")),
+    ("MUSUBI_IMAGE_MODEL_VIDEO", example("zimage_doc.sh", dataset=WAN_DS),
+     example("zimage_doc.sh", dataset=WAN_DS.replace("video_directory", "image_directory"))),
+    ("ZIMAGE_TURBO_DIT", example("zimage_doc.sh", "z_image_bf16", "z_image_turbo_bf16"), example("zimage_doc.sh")),
     ("MUSUBI_MODEL_VERSION_MISMATCH", qwen("--model_version original \\\n    --dataset_config", "--model_version edit \\\n    --dataset_config"), qwen()),
 ]
 

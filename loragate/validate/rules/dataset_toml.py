@@ -344,3 +344,17 @@ def bucket_reso(setup: Setup) -> Iterator[Hit]:
                 yield Hit(f"min_bucket_reso is {low} but the resolution is only {min(res)}; sd-scripts stops with "
                           "'min_bucket_reso must be equal or less than resolution'.",
                           f"Set min_bucket_reso = {min(res) // 2}.", config.evidence("datasets", i, "min_bucket_reso"))
+
+
+@rule("MUSUBI_IMAGE_MODEL_VIDEO", "block", "Video folders in the dataset of an image model.",
+      "musubi-tuner 30c658c docs/zimage.md ('The dataset should be an image dataset'); models.toml video = false")
+def image_model_video(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains("musubi"):
+        family, config = setup.family(inv), setup.dataset_for(inv)
+        if family is None or family.video or config is None:
+            continue
+        for i, _ in _video_datasets(config):
+            yield Hit(f"Dataset {i + 1} is a video folder, but {family.display_name} is an image model: its scripts "
+                      "cache and train pictures only.",
+                      "Train on the stills (an image_directory), or pick a video model such as Wan.",
+                      config.evidence("datasets", i))

@@ -227,3 +227,24 @@ def model_version_mismatch(setup: Setup) -> Iterator[Hit]:
                           "lack what that version reads (an edit model's control-image latents and prompt embeddings).",
                           f"Give every step the same {flag} ({trained}) and cache again.",
                           cache.evidence(flag, cached=cached, trained=trained))
+
+
+_TURBO = re.compile(r"(?<![a-z])turbo", re.I)
+_DE_TURBO = re.compile(r"de[_ -]?turbo", re.I)
+
+
+@rule("ZIMAGE_TURBO_DIT", "warn", "Z-Image Turbo as the DiT without the training adapter.",
+      "musubi-tuner 30c658c docs/zimage.md 'Download the model' (Turbo is distilled, so training is unstable: use the "
+      "base model, ostris' De-Turbo DiT, or the Turbo training adapter as --base_weights)")
+def zimage_turbo(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains("musubi"):
+        family = setup.family(inv)
+        dit = setup.weights(inv)
+        if not family or family.id != "zimage" or not dit or inv.has("--base_weights"):
+            continue
+        if _TURBO.search(dit.file) and not _DE_TURBO.search(dit.file):
+            yield Hit(f"{dit.file} looks like Z-Image Turbo, a distilled model: training a LoRA on it alone is "
+                      "unstable (musubi-tuner's Z-Image docs).",
+                      "Train on the Z-Image base model (Tongyi-MAI/Z-Image), or on ostris' z_image_de_turbo_v1_bf16.safetensors, "
+                      "or keep Turbo and add --base_weights with the Turbo training adapter.",
+                      inv.evidence("--dit", file=dit.file))
