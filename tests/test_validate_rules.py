@@ -259,6 +259,10 @@ CASES: list[tuple[str, Make, Make]] = [
     ("MUSUBI_IMAGE_MODEL_VIDEO", example("zimage_doc.sh", dataset=WAN_DS),
      example("zimage_doc.sh", dataset=WAN_DS.replace("video_directory", "image_directory"))),
     ("ZIMAGE_TURBO_DIT", example("zimage_doc.sh", "z_image_bf16", "z_image_turbo_bf16"), example("zimage_doc.sh")),
+    ("MUSUBI_DISTILLED_MODEL", example("flux2_doc.sh", "klein-base-4b", "klein-4b"), example("flux2_doc.sh")),
+    ("MUSUBI_TEXT_FP8_UNAVAILABLE", example("flux2_doc.sh", "--batch_size 16 \\\n    --model_version klein-base-4b",
+                                            "--batch_size 16 --fp8_text_encoder \\\n    --model_version dev"),
+     example("flux2_doc.sh", "--batch_size 16 \\\n    --model_version klein-base-4b", "--batch_size 16 --fp8_text_encoder \\\n    --model_version klein-base-4b")),
     ("MUSUBI_MODEL_VERSION_MISMATCH", qwen("--model_version original \\\n    --dataset_config", "--model_version edit \\\n    --dataset_config"), qwen()),
 ]
 

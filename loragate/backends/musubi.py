@@ -155,7 +155,7 @@ class MusubiBackend:
     def _cache_text(self, plan: TrainingPlan, family: ModelFamily, recipe: Recipe) -> list[str]:
         argv = Argv(python_of(plan), script_of(family, "cache_text_encoder")).opt("--dataset_config", plan.dataset_toml)
         argv.items += _fill(recipe.cache_text_encoder, plan, family)
-        argv.switch(recipe.text_encoder_fp8, plan.memory.fp8_text_encoder)
+        _text_fp8(argv, plan, family, recipe, True)
         return argv.items
 
     def _train(
@@ -171,7 +171,7 @@ class MusubiBackend:
         mem, sched, ts = plan.memory, plan.schedule, plan.timesteps
         argv = Argv(*accelerate_launch(plan), script_of(family, "train"))
         argv.items += _fill(recipe.train, plan, family, expert)
-        argv.switch(recipe.text_encoder_fp8, plan.memory.fp8_text_encoder and _loads(recipe.train, recipe.text_role))
+        _text_fp8(argv, plan, family, recipe, _loads(recipe.train, recipe.text_role))
         argv.opt("--dataset_config", plan.dataset_toml)
         add_attention(argv, plan, _attention_flags(recipe), "musubi-tuner")
         # musubi-tuner wan_train_network.py asserts the script's own --mixed_precision against the
@@ -213,7 +213,7 @@ class MusubiBackend:
             # musubi-tuner wan_train_network.py: sampling encodes the prompts with the text encoder and
             # decodes with the VAE, given to the training script (docs/sampling_during_training.md).
             argv.items += _fill(recipe.sample, plan, family, expert)
-            argv.switch(recipe.text_encoder_fp8, plan.memory.fp8_text_encoder and _loads(recipe.sample, recipe.text_role))
+            _text_fp8(argv, plan, family, recipe, _loads(recipe.sample, recipe.text_role))
         return argv.items
 
 
@@ -243,6 +243,16 @@ def _attention_flags(recipe: Recipe) -> dict[str, list[str]]:
         choices = {name: flags if name == "sdpa" or "--split_attn" in flags else [*flags, "--split_attn"]
                    for name, flags in choices.items()}
     return choices
+
+
+def _text_fp8(argv: Argv, plan: TrainingPlan, family: ModelFamily, recipe: Recipe, loads: bool) -> None:
+    """The text encoder's fp8 switch where the command loads it and the plan asks for it."""
+    if not (plan.memory.fp8_text_encoder and loads):
+        return
+    if not recipe.text_encoder_fp8:
+        raise LoragateError(f"{family.display_name}'s text encoder cannot be read in fp8 by musubi-tuner.",
+                            "Set memory.fp8_text_encoder to false in plan.json; caching its captions needs a card that holds it in bf16.")
+    argv.switch(recipe.text_encoder_fp8)
 
 
 def _loads(items: list[str], role: str) -> bool:

@@ -26,7 +26,7 @@ class Recipe(BaseModel):
     train: list[str]
     sample: list[str] = []
     text_role: str
-    text_encoder_fp8: str
+    text_encoder_fp8: str | None = None
     control: bool = False
     attention_refused: list[str] = []
     split_attn_unless_sdpa: bool = False
@@ -48,8 +48,9 @@ class Recipe(BaseModel):
 
     def flags(self) -> dict[str, list[str]]:
         """stage -> the option names the recipe adds there (for checks against the scripts' parsers)."""
-        train = self.train + self.sample + [self.text_encoder_fp8]
-        text = self.cache_text_encoder + [self.text_encoder_fp8]
+        fp8 = [self.text_encoder_fp8] if self.text_encoder_fp8 else []
+        train = self.train + self.sample + fp8
+        text = self.cache_text_encoder + fp8
         return {stage: [i for i in items if i.startswith("--")]
                 for stage, items in (("cache_latents", self.cache_latents), ("cache_text_encoder", text), ("train", train))}
 

@@ -26,6 +26,7 @@ class TextEncoder(BaseModel):
     token_limit: int = Field(description="Tokens the encoder reads; the rest of a caption is cut.")
     precision: str = Field(default="bf16", description="dtype it is loaded in for caching or training.")
     weights_file: str = Field(default="", description="Typical released file name.")
+    fp8: bool = Field(default=True, description="Can be read in fp8 while captions are cached (musubi).")
 
 
 class ExpertFacts(BaseModel):
@@ -48,6 +49,8 @@ class ModelFamily(BaseModel):
     variant_of: str | None = Field(default=None, description="e.g. pony -> sdxl")
     scripts: dict[str, str] = Field(description="stage -> script path relative to the trainer checkout.")
     task: str | None = Field(default=None, description="The model selector musubi's scripts take: --task (Wan), --model_version (Qwen-Image).")
+    distilled_versions: list[str] = Field(
+        default_factory=list, description="Model selector values of distilled releases of the same architecture (trained only with a warning).")
     recipe: str | None = Field(default=None, description="musubi-tuner: the recipe in musubi_recipes.toml (which weight goes to which flag).")
     network_module: str
     i2v: bool = False

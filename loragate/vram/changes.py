@@ -139,6 +139,8 @@ def _fp8_text_encoder(req: VramRequest, family: ModelFamily, *_: object) -> Prop
     # Only musubi takes it as a switch (--fp8_t5); sd-scripts would need another T5 file.
     if req.fp8_text_encoder or family.trainer != "musubi" or not family.text_encoders:
         return None
+    if not all(te.fp8 for te in family.text_encoders):
+        return None  # musubi-tuner docs/flux_2.md: "--fp8_text_encoder option is not available for dev (Mistral 3)"
     return ({"fp8_text_encoder": True}, "fp8 text encoder", "the text encoder read in fp8 while captions are cached",
             "fp8 text encoder: the text encoder is read at half precision while captions are pre-computed. "
             "Captions are understood almost identically; training itself is unchanged.", False)

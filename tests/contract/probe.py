@@ -41,6 +41,7 @@ PARSE_AT_ONCE = {  # script -> (module to run, function to call; None runs the m
     **{f"{name}.py": (f"musubi_tuner.{name}", "main") for name in (
         "qwen_image_train_network", "qwen_image_cache_latents", "qwen_image_cache_text_encoder_outputs",
         "zimage_train_network", "zimage_cache_latents", "zimage_cache_text_encoder_outputs",
+        "flux_2_train_network", "flux_2_cache_latents", "flux_2_cache_text_encoder_outputs",
     )},
 }
 
@@ -58,6 +59,8 @@ def _qwen_architecture(args: argparse.Namespace) -> str:
 DATASET_ARCHITECTURE: dict[str, Callable[[argparse.Namespace], str]] = {
     "qwen_image_train_network.py": _qwen_architecture,
     "zimage_train_network.py": lambda args: str(_import("musubi_tuner.dataset.architectures").ARCHITECTURE_Z_IMAGE),
+    # flux_2_train_network.py: the trainer's architecture is its model version's (flux2_utils.FLUX2_MODEL_INFO)
+    "flux_2_train_network.py": lambda args: str(_import("musubi_tuner.flux_2.flux2_utils").FLUX2_MODEL_INFO[args.model_version].architecture),
 }
 
 

@@ -28,7 +28,8 @@ SCRIPTS = {
     "sdscripts": ("train_network.py", "sdxl_train_network.py", "flux_train_network.py", "sd3_train_network.py", "gen_img.py", "sdxl_gen_img.py", "flux_minimal_inference.py"),
     "musubi": ("wan_train_network.py", "wan_cache_latents.py", "wan_cache_text_encoder_outputs.py", "wan_generate_video.py",
                "qwen_image_train_network.py", "qwen_image_cache_latents.py", "qwen_image_cache_text_encoder_outputs.py",
-               "zimage_train_network.py", "zimage_cache_latents.py", "zimage_cache_text_encoder_outputs.py"),
+               "zimage_train_network.py", "zimage_cache_latents.py", "zimage_cache_text_encoder_outputs.py",
+               "flux_2_train_network.py", "flux_2_cache_latents.py", "flux_2_cache_text_encoder_outputs.py"),
 }
 HOW_TO = (
     "needs the real trainers' sources: set SD_SCRIPTS_DIR and MUSUBI_TUNER_DIR to kohya sd-scripts "

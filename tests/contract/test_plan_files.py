@@ -65,8 +65,8 @@ def _intended(plan: TrainingPlan, command: Command) -> dict[str, Any]:
     if recipe and command.stage == "cache_latents":
         return {**common, **_recipe_values(recipe.cache_latents, plan, expert)}
     if recipe and command.stage == "cache_text_encoder":
-        fp8 = recipe.text_encoder_fp8.lstrip("-")
-        return {**common, **_recipe_values(recipe.cache_text_encoder, plan, expert), fp8: mem.fp8_text_encoder}
+        fp8 = {recipe.text_encoder_fp8.lstrip("-"): mem.fp8_text_encoder} if recipe.text_encoder_fp8 else {}
+        return {**common, **_recipe_values(recipe.cache_text_encoder, plan, expert), **fp8}
     net, opt, sched = plan.network, plan.optimizer, plan.schedule
     want = {
         **common, "network_module": net.module, "network_dim": net.dim, "network_alpha": net.alpha,
@@ -90,7 +90,9 @@ def _intended(plan: TrainingPlan, command: Command) -> dict[str, Any]:
     want.update(_recipe_values(recipe.train, plan, expert))
     want.update(fp8_base=mem.fp8_base or mem.fp8_scaled, blocks_to_swap=mem.blocks_to_swap or None)
     if ts:
-        want.update(timestep_sampling=ts.timestep_sampling, discrete_flow_shift=ts.discrete_flow_shift)
+        want.update(timestep_sampling=ts.timestep_sampling)
+        if ts.discrete_flow_shift is not None:  # flux2_shift reads none
+            want.update(discrete_flow_shift=ts.discrete_flow_shift)
     if expert:
         want.update(min_timestep=expert.min_timestep, max_timestep=expert.max_timestep, dit_high_noise=None)
         spec = plan.lightning

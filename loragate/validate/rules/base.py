@@ -76,7 +76,7 @@ def script_family(inv: Invocation) -> str | None:
         if flag != "--task":
             found.append((family, flag))
     for family, flag in found:
-        if flag and selector_value(inv, flag) == family.task:
+        if flag and selector_value(inv, flag) in (family.task, *family.distilled_versions):
             return family.id
     return found[0][0].id if found else None
 

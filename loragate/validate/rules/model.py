@@ -248,3 +248,38 @@ def zimage_turbo(setup: Setup) -> Iterator[Hit]:
                       "Train on the Z-Image base model (Tongyi-MAI/Z-Image), or on ostris' z_image_de_turbo_v1_bf16.safetensors, "
                       "or keep Turbo and add --base_weights with the Turbo training adapter.",
                       inv.evidence("--dit", file=dit.file))
+
+
+@rule("MUSUBI_DISTILLED_MODEL", "warn", "Training a distilled release the model's docs say is meant for inference.",
+      "musubi-tuner 30c658c docs/flux_2.md 'Specifying Model Version' ('For model training, it is recommended to use klein "
+      "base 4B or 9B. The dev and klein 4B/9B are distilled models primarily intended for inference.')")
+def distilled_model(setup: Setup) -> Iterator[Hit]:
+    from loragate.backends.musubi_recipes import get_recipe
+
+    for inv in setup.trains("musubi"):
+        family = setup.family(inv)
+        flag = get_recipe(family.recipe, family.id).selector_flag() if family and family.recipe else None
+        version = selector_value(inv, flag) if family and flag and setup.known(inv) else None
+        if family and flag and version in family.distilled_versions:
+            yield Hit(f"{flag} {version} trains the distilled release, which is meant for generating; musubi's docs "
+                      f"recommend the base model ({family.task}) for training.",
+                      f"Use {flag} {family.task} with its weights ({family.weights_files.get('dit', 'the base DiT')}).",
+                      inv.evidence(flag, version=version, recommended=family.task))
+
+
+@rule("MUSUBI_TEXT_FP8_UNAVAILABLE", "block", "fp8 for a text encoder the model's docs say cannot run in fp8.",
+      "musubi-tuner 30c658c docs/flux_2.md ('--fp8_text_encoder option is not available for dev (Mistral 3)'); "
+      "models.toml text_encoders fp8 = false")
+def text_fp8_unavailable(setup: Setup) -> Iterator[Hit]:
+    from loragate.backends.musubi_recipes import load_recipes
+
+    switches = {r.text_encoder_fp8 for r in load_recipes().values() if r.text_encoder_fp8}
+    for inv in setup.invocations:
+        family = setup.family(inv) if inv.trainer == "musubi" else None
+        if family is None or all(te.fp8 for te in family.text_encoders):
+            continue
+        for flag in sorted(f for f in switches if inv.has(f)):
+            names = ", ".join(te.name for te in family.text_encoders if not te.fp8)
+            yield Hit(f"{flag}: musubi-tuner's docs say fp8 is not available for {family.display_name}'s text encoder ({names}).",
+                      f"Drop {flag}; caching the captions needs a card that holds the text encoder in bf16.",
+                      inv.evidence(flag))
