@@ -68,3 +68,24 @@ def fake_weights(root: Path, family: str) -> dict[str, str]:
         if family == "wan2.1-i2v-14b":
             out["clip"] = str(write_safetensors_header(models / "clip.safetensors", {"visual.weight": ("F16", [16, 16])}))
     return out
+
+
+def control_dataset(root: Path, images: int = 3) -> Path:
+    """Edit pairs: results with captions at the top, each starting picture under the same name in
+    control/ (musubi-tuner docs/dataset_config.md, image dataset with control images)."""
+    data = root / "datasets" / "pairs"
+    for i in range(images):
+        write_image(data / f"img{i:02d}.png", 64, 64, seed=i)
+        write_caption(data / f"img{i:02d}.txt", f"mira woman, make her hair red {i}")
+        write_image(data / "control" / f"img{i:02d}.jpg", 64, 64, seed=100 + i)
+    return data
+
+
+def family_dataset(family: str, root: Path) -> Path:
+    """The smallest dataset a family trains on: Images/ + Videos/ for Wan, edit pairs for the
+    control-image models, flat pictures otherwise."""
+    from loragate.catalog.models import get_family
+
+    if family.startswith("wan"):
+        return wan_dataset(root)
+    return control_dataset(root) if get_family(family).control_images else flat_dataset(root)

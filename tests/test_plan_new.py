@@ -10,7 +10,7 @@ from loragate.catalog.models import family_ids
 from loragate.errors import LoragateError
 from loragate.plan.fit import SAFETY_MARGIN, estimate_gb
 from loragate.plan.new import new_plan
-from tests.plan_helpers import flat_dataset, kohya_dataset, wan_dataset
+from tests.plan_helpers import family_dataset, flat_dataset, kohya_dataset, wan_dataset
 
 EXPLAINED = ("network.dim", "network.alpha", "optimizer.learning_rate", "optimizer.type", "optimizer.lr_scheduler",
              "schedule.max_train_epochs", "schedule.batch_size", "memory.mixed_precision", "dataset.resolution",
@@ -19,7 +19,7 @@ EXPLAINED = ("network.dim", "network.alpha", "optimizer.learning_rate", "optimiz
 
 @pytest.mark.parametrize("family", family_ids())
 def test_every_family_and_preset_gives_an_explained_plan(family: str, workspace: Path) -> None:
-    data = wan_dataset(workspace) if family.startswith("wan") else flat_dataset(workspace)
+    data = family_dataset(family, workspace)
     for preset in ("quick", "standard", "thorough"):
         plan = new_plan("mira", family, data, "mira", preset=preset, gpu_gb=24)
         assert plan.preset == preset and plan.model == family
@@ -172,7 +172,7 @@ def test_relative_paths_are_made_absolute_because_commands_run_in_the_trainer_fo
 def test_config_md_explains_every_value_the_commands_carry(family: str, workspace: Path) -> None:
     from loragate.plan.render import _value_at
 
-    data = wan_dataset(workspace) if family.startswith("wan") else flat_dataset(workspace)
+    data = family_dataset(family, workspace)
     plan = new_plan("mira", family, data, "mira", gpu_gb=24)
     why = plan.explanations
     wanted = {"network.module", "memory.attention", "memory.cache_latents", "schedule.seed", "dataset.resolution"}

@@ -10,7 +10,7 @@ import pytest
 
 from loragate.validate import ValidationReport
 from loragate.validate.rules import RULES
-from tests.family_kit import changed_example
+from tests.family_kit import FIX, changed_example
 from tests.validate_helpers import (
     CHROMA, DROP, FLUX, LOHA, I2V_DUAL, I2V_LOW, SD35, SDXL, SDXL_DS, VPRED, WAN21, WAN_DS, WAN_HIGH, WAN_LOW,
     cache_latents, cache_te, codes, edit, run, sds, wan_setup, wan_train,
@@ -263,6 +263,8 @@ CASES: list[tuple[str, Make, Make]] = [
     ("MUSUBI_TEXT_FP8_UNAVAILABLE", example("flux2_doc.sh", "--batch_size 16 \\\n    --model_version klein-base-4b",
                                             "--batch_size 16 --fp8_text_encoder \\\n    --model_version dev"),
      example("flux2_doc.sh", "--batch_size 16 \\\n    --model_version klein-base-4b", "--batch_size 16 --fp8_text_encoder \\\n    --model_version klein-base-4b")),
+    ("MUSUBI_CONTROL_MISSING", example("kontext_doc.sh", dataset=(FIX / "qwen_ds.toml").read_text(encoding="utf-8")),
+     example("kontext_doc.sh", dataset=(FIX / "control_ds.toml").read_text(encoding="utf-8"))),
     ("MUSUBI_MODEL_VERSION_MISMATCH", qwen("--model_version original \\\n    --dataset_config", "--model_version edit \\\n    --dataset_config"), qwen()),
 ]
 

@@ -84,7 +84,7 @@ class MusubiBackend:
     # ------------------------------------------------------------------ dataset TOML
     def dataset_config(self, plan: TrainingPlan) -> dict[str, Any]:
         """The dataset TOML as a dict (tests and the validator read it without re-parsing)."""
-        ds = plan.dataset
+        ds, family = plan.dataset, get_family(plan.model)
         general: dict[str, Any] = {
             "resolution": [int(ds.resolution[0]), int(ds.resolution[1])],
             "caption_extension": ds.caption_extension,
@@ -110,6 +110,8 @@ class MusubiBackend:
                 entry["video_directory"] = subset.path
             entry["cache_directory"] = cache
             entry["num_repeats"] = int(subset.num_repeats)
+            if family.control_images:
+                entry["control_directory"] = control_directory(subset, family)
             if subset.kind == "video":
                 # musubi-tuner docs/dataset_config.md: without target_frames every clip becomes one
                 # frame; each value must be 4n+1; source_fps must be a float (an int fails the schema).
@@ -234,6 +236,17 @@ def _add_lightning_merge(argv: Argv, plan: TrainingPlan, expert: ExpertPlan | No
     file = merged_file(plan, expert.expert)
     if file:
         argv.opt("--base_weights", file).opt("--base_weights_multiplier", spec.strength)
+
+
+def control_directory(subset: DatasetSubset, family: ModelFamily) -> str:
+    """musubi-tuner docs/dataset_config.md "Image Dataset with Control Images": control_directory
+    holds each target's starting image under the same name."""
+    if not subset.control_path:
+        raise LoragateError(
+            f"{family.display_name} learns an edit from pairs, but {subset.path} has no control/ folder with the starting pictures.",
+            f"Put each picture's starting image in {subset.path}/control/ under the same file name (any image type), then plan again.",
+        )
+    return subset.control_path
 
 
 def _attention_flags(recipe: Recipe) -> dict[str, list[str]]:

@@ -27,7 +27,6 @@ class Recipe(BaseModel):
     sample: list[str] = []
     text_role: str
     text_encoder_fp8: str | None = None
-    control: bool = False
     attention_refused: list[str] = []
     split_attn_unless_sdpa: bool = False
 

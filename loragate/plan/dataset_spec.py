@@ -49,8 +49,11 @@ def build_dataset_spec(
         folder = media.path.rsplit("/", 1)[0] if "/" in media.path else ""
         groups[(folder, media.kind)].append(media)
     repeats = {f.path: f.repeats for f in scan.repeat_folders}
+    controls = _control_folders(groups) if family.control_images else {}
     subsets: list[DatasetSubset] = []
     for (folder, kind), files in sorted(groups.items()):
+        if (folder, kind) in controls.values():
+            continue  # the starting images, named by their target folder's subset
         top = folder.split("/", 1)[0] if folder else ""
         slug = folder.replace("/", "__") or "root"
         if kind == "video":
@@ -65,6 +68,7 @@ def build_dataset_spec(
                 count=len(files),
                 samples=samples,
                 cache_dir=str(PurePosixPath(cache_dir) / f"{slug}-{kind}") if family.trainer == "musubi" else None,
+                control_path=_control_path(trainer_root, controls.get(folder)),
             )
         )
     if not subsets:
@@ -75,6 +79,11 @@ def build_dataset_spec(
         )
     images = [s for s in subsets if s.kind == "image"]
     clips = [s for s in subsets if s.kind == "video"]
+    if family.control_images:
+        from loragate.backends.musubi import control_directory
+
+        for subset in images:
+            control_directory(subset, family)  # refuses a folder of pictures without their starting images
     return DatasetSpec(
         path=str(local_root),
         caption_extension=scan.caption_extension,
@@ -94,6 +103,24 @@ def build_dataset_spec(
         subsets=subsets,
         layout=scan.layout,
     )
+
+
+CONTROL_FOLDER = "control"
+
+
+def _control_folders(groups: dict[tuple[str, str], list[MediaFile]]) -> dict[str, tuple[str, str]]:
+    """target folder -> its control/ image group (musubi-tuner docs/dataset_config.md: the control
+    image of image_dir/x.jpg is control_dir/x.png, same name, any extension)."""
+    found: dict[str, tuple[str, str]] = {}
+    for folder, kind in groups:
+        parent, _, name = folder.rpartition("/")
+        if kind == "image" and name.lower() == CONTROL_FOLDER and (parent, "image") in groups:
+            found[parent] = (folder, kind)
+    return found
+
+
+def _control_path(trainer_root: str, control: tuple[str, str] | None) -> str | None:
+    return str(PurePosixPath(trainer_root) / control[0]) if control else None
 
 
 def _probe(root: Path, videos: list[MediaFile]) -> dict[str, VideoProbe]:

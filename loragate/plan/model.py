@@ -75,6 +75,7 @@ class DatasetSubset(PlanPart):
     count: int = Field(default=0, ge=0, description="Media files found in it when the plan was made.")
     samples: int = Field(default=0, ge=0, description="Training samples one pass yields (a clip once per target frame count it is long enough for).")
     cache_dir: str | None = Field(default=None, description="musubi cache folder for this subset, outside the dataset.")
+    control_path: str | None = Field(default=None, description="Its control/ folder: the starting image of each picture (FLUX.1 Kontext, Qwen-Image-Edit).")
 
 
 class DatasetSpec(PlanPart):

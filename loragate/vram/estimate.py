@@ -40,7 +40,10 @@ def sequence_tokens(family: ModelFamily, width: int, height: int, frames: int) -
     pt, ph, pw = family.patch_size
     latent_frames = (frames - 1) // family.latent_frame_stride + 1 if family.video else 1
     grid = (height // family.latent_downscale // ph) * (width // family.latent_downscale // pw)
-    return max(1, latent_frames // pt) * grid
+    # the control image, resized to the target's size by default (musubi-tuner docs/dataset_config.md),
+    # joins the sequence beside it (FLUX.1 Kontext, Qwen-Image-Edit)
+    pictures = 2 if family.control_images else 1
+    return max(1, latent_frames // pt) * grid * pictures
 
 
 def _activation_units(family: ModelFamily, tokens: int) -> tuple[float, float]:

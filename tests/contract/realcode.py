@@ -29,7 +29,8 @@ SCRIPTS = {
     "musubi": ("wan_train_network.py", "wan_cache_latents.py", "wan_cache_text_encoder_outputs.py", "wan_generate_video.py",
                "qwen_image_train_network.py", "qwen_image_cache_latents.py", "qwen_image_cache_text_encoder_outputs.py",
                "zimage_train_network.py", "zimage_cache_latents.py", "zimage_cache_text_encoder_outputs.py",
-               "flux_2_train_network.py", "flux_2_cache_latents.py", "flux_2_cache_text_encoder_outputs.py"),
+               "flux_2_train_network.py", "flux_2_cache_latents.py", "flux_2_cache_text_encoder_outputs.py",
+               "flux_kontext_train_network.py", "flux_kontext_cache_latents.py", "flux_kontext_cache_text_encoder_outputs.py"),
 }
 HOW_TO = (
     "needs the real trainers' sources: set SD_SCRIPTS_DIR and MUSUBI_TUNER_DIR to kohya sd-scripts "

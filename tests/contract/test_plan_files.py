@@ -18,7 +18,7 @@ from loragate.catalog.networks import load_networks, network_kinds
 from loragate.plan.model import Command, TrainingPlan
 from loragate.plan.new import PLATFORMS, new_plan
 from tests.contract.realcode import ask
-from tests.plan_helpers import flat_dataset, kohya_dataset, wan_dataset
+from tests.plan_helpers import control_dataset, flat_dataset, kohya_dataset, wan_dataset
 
 PRESETS = ("quick", "standard", "thorough")
 TYPES = ("character", "style", "object")
@@ -39,10 +39,10 @@ def _variants(family: str) -> list[dict[str, Any]]:
 
 
 def _plans(root: Path) -> list[tuple[str, TrainingPlan]]:
-    wan, kohya, flat = wan_dataset(root), kohya_dataset(root), flat_dataset(root)
+    wan, kohya, flat, pairs = wan_dataset(root), kohya_dataset(root), flat_dataset(root), control_dataset(root)
     plans = []
     for family in family_ids():
-        datasets = [wan] if family.startswith("wan") else [flat, kohya]
+        datasets = [wan] if family.startswith("wan") else [pairs] if get_family(family).control_images else [flat, kohya]
         for data, options in product(datasets, _variants(family)):
             label = f"{family} {data.name} " + " ".join(f"{k}={v}" for k, v in options.items())
             plans.append((label, new_plan("mira", family, data, "mira", gpu_gb=24, **options)))
@@ -141,6 +141,8 @@ def _dataset_intended(plan: TrainingPlan) -> list[dict[str, Any]]:
         else:
             row["image_directory" if subset.kind == "image" else "video_directory"] = subset.path
             row["cache_directory"] = subset.cache_dir
+            if subset.control_path:
+                row["control_directory"] = subset.control_path
             if subset.kind == "video":
                 row.update(target_frames=ds.target_frames, frame_extraction=ds.frame_extraction or "head")
         rows.append(row)

@@ -358,3 +358,20 @@ def image_model_video(setup: Setup) -> Iterator[Hit]:
                       "cache and train pictures only.",
                       "Train on the stills (an image_directory), or pick a video model such as Wan.",
                       config.evidence("datasets", i))
+
+
+@rule("MUSUBI_CONTROL_MISSING", "block", "An edit model's dataset without its control images.",
+      "musubi-tuner 30c658c docs/dataset_config.md 'Image Dataset with Control Images' (FLUX.1 Kontext, Qwen-Image-Edit), "
+      "docs/flux_kontext.md ('The control_images in the dataset config is used as the reference image')")
+def control_missing(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains("musubi"):
+        family, config = setup.family(inv), setup.dataset_for(inv)
+        if family is None or not family.control_images or config is None:
+            continue
+        for i, ds in enumerate(config.datasets):
+            if not any(k in ds for k in ("control_directory", "video_directory", "video_jsonl_file")) \
+                    and not str(ds.get("image_jsonl_file", "")):
+                yield Hit(f"Dataset {i + 1} has no control_directory: {family.display_name} learns an edit from pairs, "
+                          "so every picture needs its starting image.",
+                          "Add control_directory = \"...\" naming the folder of starting images (same file names as the results).",
+                          config.evidence("datasets", i))
