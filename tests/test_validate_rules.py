@@ -265,6 +265,10 @@ CASES: list[tuple[str, Make, Make]] = [
      example("flux2_doc.sh", "--batch_size 16 \\\n    --model_version klein-base-4b", "--batch_size 16 --fp8_text_encoder \\\n    --model_version klein-base-4b")),
     ("MUSUBI_CONTROL_MISSING", example("kontext_doc.sh", dataset=(FIX / "qwen_ds.toml").read_text(encoding="utf-8")),
      example("kontext_doc.sh", dataset=(FIX / "control_ds.toml").read_text(encoding="utf-8"))),
+    ("MUSUBI_CONTROL_RESOLUTION",
+     example("qwen_image_doc.sh", "--model_version original", "--model_version edit",
+             dataset=(FIX / "qwen_edit_ds.toml").read_text(encoding="utf-8").replace("control_resolution = [1024, 1024]\n", "")),
+     example("qwen_image_doc.sh", "--model_version original", "--model_version edit", dataset=(FIX / "qwen_edit_ds.toml").read_text(encoding="utf-8"))),
     ("MUSUBI_MODEL_VERSION_MISMATCH", qwen("--model_version original \\\n    --dataset_config", "--model_version edit \\\n    --dataset_config"), qwen()),
 ]
 

@@ -112,6 +112,8 @@ class MusubiBackend:
             entry["num_repeats"] = int(subset.num_repeats)
             if family.control_images:
                 entry["control_directory"] = control_directory(subset, family)
+                if family.control_resolution:
+                    entry["control_resolution"] = [int(v) for v in family.control_resolution]
             if subset.kind == "video":
                 # musubi-tuner docs/dataset_config.md: without target_frames every clip becomes one
                 # frame; each value must be 4n+1; source_fps must be a float (an int fails the schema).

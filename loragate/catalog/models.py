@@ -112,6 +112,7 @@ class ModelFamily(BaseModel):
         description="role -> {tensor name: shape} a file of that role must hold (Gate 3 tells the files apart by them).",
     )
     control_images: bool = Field(default=False, description="Learns from pairs: each picture's starting image sits in a control/ folder beside it (FLUX.1 Kontext, Qwen-Image-Edit).")
+    control_resolution: list[int] = Field(default_factory=list, description="[W, H] the control images are resized to, where the model's docs ask for it.")
     evaluation: bool = Field(default=True, description="loragate can make its sample grids (generation scripts, ComfyUI workflows).")
     fp8_scaled: bool = Field(default=False, description="musubi: save memory with --fp8_scaled beside --fp8_base (the pair the model's docs use).")
     dit_fp8_release_refused: bool = Field(default=False, description="musubi cannot train on an fp8 release of the DiT (Qwen-Image).")

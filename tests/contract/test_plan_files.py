@@ -143,6 +143,8 @@ def _dataset_intended(plan: TrainingPlan) -> list[dict[str, Any]]:
             row["cache_directory"] = subset.cache_dir
             if subset.control_path:
                 row["control_directory"] = subset.control_path
+                if get_family(plan.model).control_resolution:
+                    row["control_resolution"] = get_family(plan.model).control_resolution
             if subset.kind == "video":
                 row.update(target_frames=ds.target_frames, frame_extraction=ds.frame_extraction or "head")
         rows.append(row)

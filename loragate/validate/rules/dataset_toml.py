@@ -375,3 +375,19 @@ def control_missing(setup: Setup) -> Iterator[Hit]:
                           "so every picture needs its starting image.",
                           "Add control_directory = \"...\" naming the folder of starting images (same file names as the results).",
                           config.evidence("datasets", i))
+
+
+@rule("MUSUBI_CONTROL_RESOLUTION", "warn", "Control images without the control_resolution the model's docs strongly recommend.",
+      "musubi-tuner 30c658c docs/dataset_config.md 'Qwen-Image-Edit and Qwen-Image-Edit-2509/2511' ('If you want to resize "
+      "the control images the same as the official code, specify [1024,1024]. We strongly recommend specifying this value.')")
+def control_resolution(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains("musubi"):
+        family, config = setup.family(inv), setup.dataset_for(inv)
+        if family is None or not family.control_resolution or config is None:
+            continue
+        want = list(family.control_resolution)
+        for i, ds in enumerate(config.datasets):
+            if "control_directory" in ds and "control_resolution" not in ds:
+                yield Hit(f"Dataset {i + 1} leaves control_resolution out, so each control image is resized to its picture's "
+                          f"size, unlike {family.display_name}'s own code; musubi's docs strongly recommend {want}.",
+                          f"Add control_resolution = {want} to the dataset.", config.evidence("datasets", i))
