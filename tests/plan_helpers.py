@@ -82,10 +82,10 @@ def control_dataset(root: Path, images: int = 3) -> Path:
 
 
 def family_dataset(family: str, root: Path) -> Path:
-    """The smallest dataset a family trains on: Images/ + Videos/ for Wan, edit pairs for the
-    control-image models, flat pictures otherwise."""
+    """The smallest dataset a family trains on: Images/ + Videos/ for video models, edit pairs for
+    the control-image models, flat pictures otherwise."""
     from loragate.catalog.models import get_family
 
-    if family.startswith("wan"):
+    if get_family(family).video:
         return wan_dataset(root)
     return control_dataset(root) if get_family(family).control_images else flat_dataset(root)

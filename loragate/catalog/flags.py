@@ -1,5 +1,5 @@
 """Every argparse flag of the trainer scripts, from the upstream parsers (JSON dumps in
-loragate/data/flags/: musubi-tuner v0.3.4 and v0.2.15 (Qwen-Image, Z-Image, FLUX.2, FLUX.1 Kontext: 30c658c), sd-scripts 48d368fa).
+loragate/data/flags/: musubi-tuner v0.3.4 and v0.2.15 (Qwen-Image, Z-Image, FLUX.2, FLUX.1 Kontext, HunyuanVideo 1.5: 30c658c), sd-scripts 48d368fa).
 
 The validator uses them to catch typos (a misspelt key in a config TOML is silently ignored by
 the trainer) and flags from the other trainer; the test stand-ins use them to reject unknown
@@ -62,6 +62,9 @@ _SCRIPTS: dict[str, tuple[str, str | None]] = {
     "flux_kontext_train_network.py": ("musubi-flux-kontext-train-flags.json", None),
     "flux_kontext_cache_latents.py": ("musubi-flux-kontext-cache-latents-flags.json", None),
     "flux_kontext_cache_text_encoder_outputs.py": ("musubi-flux-kontext-cache-te-flags.json", None),
+    "hv_1_5_train_network.py": ("musubi-hv-1-5-train-flags.json", None),
+    "hv_1_5_cache_latents.py": ("musubi-hv-1-5-cache-latents-flags.json", None),
+    "hv_1_5_cache_text_encoder_outputs.py": ("musubi-hv-1-5-cache-te-flags.json", None),
     "train_network.py": ("sdscripts-train-network-flags.json", "train_network.py"),
     "sdxl_train_network.py": ("sdscripts-train-network-flags.json", "sdxl_train_network.py"),
     "flux_train_network.py": ("sdscripts-flux-train-network-flags.json", "flux_train_network.py"),

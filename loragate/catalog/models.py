@@ -89,6 +89,7 @@ class ModelFamily(BaseModel):
     video: bool = False
     frame_rule: str | None = Field(default=None, description="'4n+1' for Wan video.")
     default_frames: list[int] = Field(default_factory=list)
+    train_fps: float | None = Field(default=None, description="Frame rate musubi resamples clips to (Wan 16 when unset; HunyuanVideo 1.5: 24).")
     weights_precision: str = Field(description="dtype of the released weights: bf16, fp16, fp8...")
     mixed_precision: Literal["bf16", "fp16"] = "bf16"
     experts: list[ExpertFacts] = Field(default_factory=list)
@@ -115,6 +116,7 @@ class ModelFamily(BaseModel):
     control_resolution: list[int] = Field(default_factory=list, description="[W, H] the control images are resized to, where the model's docs ask for it.")
     evaluation: bool = Field(default=True, description="loragate can make its sample grids (generation scripts, ComfyUI workflows).")
     fp8_scaled: bool = Field(default=False, description="musubi: save memory with --fp8_scaled beside --fp8_base (the pair the model's docs use).")
+    dit_dtypes: list[str] = Field(default_factory=list, description="safetensors dtypes of the DiT release the docs train on; another one is warned.")
     dit_fp8_release_refused: bool = Field(default=False, description="musubi cannot train on an fp8 release of the DiT (Qwen-Image).")
     sources: list[str] = Field(default_factory=list, description="Where these facts come from.")
     notes: list[str] = Field(default_factory=list)

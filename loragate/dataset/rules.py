@@ -43,7 +43,7 @@ def rules_for(model: str | None) -> DatasetRules:
         video=family.video,
         frame_rule=family.frame_rule,
         target_frames=sorted(f for f in family.default_frames if f > 1),
-        train_fps=WAN_FPS if family.video and family.trainer == "musubi" else None,
+        train_fps=(family.train_fps or WAN_FPS) if family.video and family.trainer == "musubi" else None,
         caption_style=family.caption_style,
         token_limit=encoder.token_limit if encoder else None,
         token_encoder=encoder.name if encoder else None,

@@ -90,7 +90,7 @@ def plan_weights(plan: TrainingPlan, family: ModelFamily | None) -> list[tuple[s
 ROLE_WORDS = {"dit": "model (DiT)", "dit_high_noise": "high-noise expert", "expert:high": "high-noise expert",
               "expert:low": "low-noise expert", "vae": "VAE", "t5": "T5 text encoder", "clip": "CLIP image encoder",
               "base_model": "base model", "clip_l": "CLIP-L text encoder", "t5xxl": "T5-XXL text encoder",
-              "ae": "autoencoder (AE)", "text_encoder": "text encoder"}
+              "ae": "autoencoder (AE)", "text_encoder": "text encoder", "byt5": "ByT5 text encoder"}
 
 
 def role_words(role: str) -> str:
@@ -457,6 +457,14 @@ def _signature_findings(plan: TrainingPlan, family: ModelFamily, wf: WeightFile,
         return [_dtype_finding(wf, name, f"is an fp8 release, which musubi-tuner cannot train {family.display_name} on "
                                "(its docs: 'fp8_scaled and fp8_e4m3fn versions cannot be used').",
                                "Download the bf16 release and let musubi make fp8 itself (fp8_base + fp8_scaled).", evidence)]
+    if wf.role in DIT_ROLES and family.dit_dtypes and not fp8 and wf.signature_dtype not in (None, *family.dit_dtypes):
+        dtype = DTYPE_NAMES.get(wf.signature_dtype or "", wf.signature_dtype)
+        wanted = " or ".join(DTYPE_NAMES.get(d, d) for d in family.dit_dtypes)
+        return [Finding(code="ENV_WEIGHTS_DTYPE_MISMATCH", severity="warn",
+                        message=f"{name} holds {dtype} weights, a conversion of {family.display_name}'s {wanted} release; "
+                                f"musubi-tuner's docs advise against training on it in {plan.memory.mixed_precision}.",
+                        fix=f"Download the {wanted} release ({family.weights_files.get('dit', 'from the model page')}).",
+                        path=wf.path, evidence={**evidence, "dtype": wf.signature_dtype, "expected": family.dit_dtypes})]
     return []
 
 

@@ -39,8 +39,9 @@ def build_dataset_spec(
     scan = scan_dataset(local_root, caption_extension)
     videos = scan.videos if family.video else []
     probes = _probe(local_root, videos)
-    source_fps = _common_fps(probes) if videos else None
-    longest = _longest_clip(probes, source_fps)
+    fps = family.train_fps or WAN_FPS
+    source_fps = _common_fps(probes, fps) if videos else None
+    longest = _longest_clip(probes, source_fps, fps)
     target_frames = list(frames or family.default_frames or [1]) if videos else []
     if frames is None and longest:
         target_frames = fit_frames_to_clips(target_frames, longest)
@@ -57,7 +58,7 @@ def build_dataset_spec(
         top = folder.split("/", 1)[0] if folder else ""
         slug = folder.replace("/", "__") or "root"
         if kind == "video":
-            samples = sum(_clip_samples(probes.get(m.path), target_frames, source_fps) for m in files)
+            samples = sum(_clip_samples(probes.get(m.path), target_frames, source_fps, fps) for m in files)
         else:
             samples = len(files)
         subsets.append(
@@ -132,23 +133,23 @@ def _probe(root: Path, videos: list[MediaFile]) -> dict[str, VideoProbe]:
     return probes
 
 
-def _common_fps(probes: dict[str, VideoProbe]) -> float | None:
-    """The clips' usual frame rate when it is not Wan's 16 fps (musubi then drops frames to reach it)."""
+def _common_fps(probes: dict[str, VideoProbe], train_fps: float = WAN_FPS) -> float | None:
+    """The clips' usual frame rate when it is not the model's (Wan 16 fps; musubi then drops frames to reach it)."""
     rates: Counter[float] = Counter(round(p.fps, 3) for p in probes.values() if p.error is None and p.fps > 0)
     if not rates:
         return None
     fps = rates.most_common(1)[0][0]
-    return None if abs(fps - WAN_FPS) < 0.01 else float(fps)
+    return None if abs(fps - train_fps) < 0.01 else float(fps)
 
 
-def _longest_clip(probes: dict[str, VideoProbe], source_fps: float | None) -> int | None:
+def _longest_clip(probes: dict[str, VideoProbe], source_fps: float | None, train_fps: float = WAN_FPS) -> int | None:
     """Frames in the longest readable clip as musubi reads it (resampled to 16 fps when source_fps is set)."""
-    lengths = [_frames_read(p, source_fps) for p in probes.values() if p.error is None and p.frames > 0]
+    lengths = [_frames_read(p, source_fps, train_fps) for p in probes.values() if p.error is None and p.frames > 0]
     return int(max(lengths)) if lengths else None
 
 
-def _frames_read(probe: VideoProbe, source_fps: float | None) -> float:
-    return probe.frames * (WAN_FPS / source_fps if source_fps else 1.0)
+def _frames_read(probe: VideoProbe, source_fps: float | None, train_fps: float = WAN_FPS) -> float:
+    return probe.frames * (train_fps / source_fps if source_fps else 1.0)
 
 
 def fit_frames_to_clips(target_frames: list[int], longest: int) -> list[int]:
@@ -181,10 +182,10 @@ def frames_findings(spec: DatasetSpec) -> list[Finding]:
     )]
 
 
-def _clip_samples(probe: VideoProbe | None, target_frames: list[int], source_fps: float | None) -> int:
+def _clip_samples(probe: VideoProbe | None, target_frames: list[int], source_fps: float | None, train_fps: float = WAN_FPS) -> int:
     """'head' extraction takes the first N frames once for each target N the clip is long enough
     for (musubi-tuner docs/dataset_config.md); a clip that cannot be read counts once."""
     if probe is None or probe.error or probe.frames <= 0:
         return 1
-    frames = _frames_read(probe, source_fps)
+    frames = _frames_read(probe, source_fps, train_fps)
     return max(1, sum(1 for n in target_frames if n <= frames))

@@ -110,6 +110,7 @@ _WEIGHTS_WORDS: dict[str, str] = {
     "clip_g": "SD 3.5's second text encoder (CLIP-G), which reads the start of your captions too.",
     "t5xxl": "The large text encoder (T5-XXL), which reads your captions in full.",
     "ae": "FLUX's autoencoder: turns pictures into the model's compact form and back.",
+    "byt5": "HunyuanVideo 1.5's second text encoder (ByT5), which reads the text to draw in a picture; used while caching.",
     "text_encoder": "The language model that reads your captions; used while caching them, and by samples during training.",
 }
 

@@ -63,6 +63,7 @@ class WeightPaths(PlanPart):
     clip_g: str | None = Field(default=None, description="SD 3.5 CLIP-G text encoder.")
     t5xxl: str | None = None
     ae: str | None = Field(default=None, description="FLUX autoencoder.")
+    byt5: str | None = Field(default=None, description="musubi --byt5: HunyuanVideo 1.5's glyph text encoder.")
     text_encoder: str | None = Field(default=None, description="musubi --text_encoder: Qwen2.5-VL (Qwen-Image), Qwen3 (Z-Image).")
 
 

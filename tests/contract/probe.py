@@ -43,6 +43,7 @@ PARSE_AT_ONCE = {  # script -> (module to run, function to call; None runs the m
         "zimage_train_network", "zimage_cache_latents", "zimage_cache_text_encoder_outputs",
         "flux_2_train_network", "flux_2_cache_latents", "flux_2_cache_text_encoder_outputs",
         "flux_kontext_train_network", "flux_kontext_cache_latents", "flux_kontext_cache_text_encoder_outputs",
+        "hv_1_5_train_network", "hv_1_5_cache_latents", "hv_1_5_cache_text_encoder_outputs",
     )},
 }
 
@@ -61,6 +62,7 @@ DATASET_ARCHITECTURE: dict[str, Callable[[argparse.Namespace], str]] = {
     "qwen_image_train_network.py": _qwen_architecture,
     "zimage_train_network.py": lambda args: str(_import("musubi_tuner.dataset.architectures").ARCHITECTURE_Z_IMAGE),
     # flux_2_train_network.py: the trainer's architecture is its model version's (flux2_utils.FLUX2_MODEL_INFO)
+    "hv_1_5_train_network.py": lambda args: str(_import("musubi_tuner.dataset.architectures").ARCHITECTURE_HUNYUAN_VIDEO_1_5),
     "flux_kontext_train_network.py": lambda args: str(_import("musubi_tuner.dataset.architectures").ARCHITECTURE_FLUX_KONTEXT),
     "flux_2_train_network.py": lambda args: str(_import("musubi_tuner.flux_2.flux2_utils").FLUX2_MODEL_INFO[args.model_version].architecture),
 }

@@ -30,7 +30,8 @@ SCRIPTS = {
                "qwen_image_train_network.py", "qwen_image_cache_latents.py", "qwen_image_cache_text_encoder_outputs.py",
                "zimage_train_network.py", "zimage_cache_latents.py", "zimage_cache_text_encoder_outputs.py",
                "flux_2_train_network.py", "flux_2_cache_latents.py", "flux_2_cache_text_encoder_outputs.py",
-               "flux_kontext_train_network.py", "flux_kontext_cache_latents.py", "flux_kontext_cache_text_encoder_outputs.py"),
+               "flux_kontext_train_network.py", "flux_kontext_cache_latents.py", "flux_kontext_cache_text_encoder_outputs.py",
+               "hv_1_5_train_network.py", "hv_1_5_cache_latents.py", "hv_1_5_cache_text_encoder_outputs.py"),
 }
 HOW_TO = (
     "needs the real trainers' sources: set SD_SCRIPTS_DIR and MUSUBI_TUNER_DIR to kohya sd-scripts "

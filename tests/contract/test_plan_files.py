@@ -42,7 +42,8 @@ def _plans(root: Path) -> list[tuple[str, TrainingPlan]]:
     wan, kohya, flat, pairs = wan_dataset(root), kohya_dataset(root), flat_dataset(root), control_dataset(root)
     plans = []
     for family in family_ids():
-        datasets = [wan] if family.startswith("wan") else [pairs] if get_family(family).control_images else [flat, kohya]
+        facts = get_family(family)
+        datasets = [wan] if facts.video else [pairs] if facts.control_images else [flat, kohya]
         for data, options in product(datasets, _variants(family)):
             label = f"{family} {data.name} " + " ".join(f"{k}={v}" for k, v in options.items())
             plans.append((label, new_plan("mira", family, data, "mira", gpu_gb=24, **options)))

@@ -64,7 +64,8 @@ def family_or_none(family_id: str | None) -> ModelFamily | None:
 
 def script_family(inv: Invocation) -> str | None:
     """The musubi family a command's script and model selector name, for models whose scripts are
-    their own (Qwen-Image, Z-Image); Wan's shared scripts are told apart by --task and the weights."""
+    their own (Qwen-Image, Z-Image, FLUX.2, HunyuanVideo 1.5); Wan's are told apart by --task and
+    the weights' names (Setup.family_id), so None for them."""
     from loragate.backends.musubi_recipes import get_recipe
     from loragate.catalog.models import load_catalog
 
@@ -72,9 +73,8 @@ def script_family(inv: Invocation) -> str | None:
     for family in load_catalog().families.values():
         if family.trainer != "musubi" or inv.script not in {s.rsplit("/", 1)[-1] for s in family.scripts.values()}:
             continue
-        flag = get_recipe(family.recipe, family.id).selector_flag()
-        if flag != "--task":
-            found.append((family, flag))
+        if family.id not in TASK_FAMILY.values():
+            found.append((family, get_recipe(family.recipe, family.id).selector_flag()))
     for family, flag in found:
         if flag and selector_value(inv, flag) in (family.task, *family.distilled_versions):
             return family.id
@@ -123,11 +123,9 @@ class Setup:
 
         return inv.script in known_scripts()
 
-    def takes(self, inv: Invocation, flag: str) -> bool:
-        """Whether the command's script has the option (unknown scripts: assumed to)."""
-        from loragate.catalog.flags import script_flags
-
-        return not self.known(inv) or flag in script_flags(inv.script)
+    def wan(self, inv: Invocation) -> bool:
+        """Whether the command runs a Wan script (not another musubi model's own)."""
+        return inv.trainer == "musubi" and script_family(inv) is None
 
     # --- the model ------------------------------------------------------------------------
     def weights(self, inv: Invocation, flag: str = "--dit") -> WeightsName | None:

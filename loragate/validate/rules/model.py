@@ -40,8 +40,8 @@ def _task_problem(task: str, weights_task: str, file: str) -> str:
       "reference musubi-tuner.md §1.4 task table and §5.8 (issues #416, #602)")
 def task_against_weights(setup: Setup) -> Iterator[Hit]:
     for inv in setup.trains("musubi"):
-        if not setup.takes(inv, "--task"):
-            continue  # another musubi model's script (Qwen-Image, Z-Image): no Wan task
+        if not setup.wan(inv):
+            continue  # another musubi model's script (Qwen-Image, HunyuanVideo 1.5 ...): no Wan task
         task = inv.value("--task") or DEFAULT_TASK
         if task.endswith("-FC"):
             continue
@@ -68,7 +68,7 @@ def task_against_weights(setup: Setup) -> Iterator[Hit]:
       "reference musubi-tuner.md §1.4 (--task default t2v-14B)")
 def task_missing(setup: Setup) -> Iterator[Hit]:
     for inv in setup.trains("musubi"):
-        if inv.has("--task") or not setup.takes(inv, "--task"):
+        if inv.has("--task") or not setup.wan(inv):
             continue
         family = setup.family(inv)
         if family and family.task and family.task != DEFAULT_TASK:
@@ -215,8 +215,8 @@ def model_version_mismatch(setup: Setup) -> Iterator[Hit]:
     for train in setup.trains("musubi"):
         family = setup.family(train)
         flag = get_recipe(family.recipe, family.id).selector_flag() if family and family.recipe else None
-        if not flag or flag == "--task" or not setup.known(train):
-            continue  # Wan's caches take no --task
+        if not flag or not setup.known(train):
+            continue
         trained = selector_value(train, flag)
         for cache in setup.invocations:
             if cache.trainer != "musubi" or cache.stage not in ("cache_latents", "cache_text_encoder") or not setup.known(cache):
