@@ -351,8 +351,8 @@ def bucket_reso(setup: Setup) -> Iterator[Hit]:
 def image_model_video(setup: Setup) -> Iterator[Hit]:
     for inv in setup.trains("musubi"):
         family, config = setup.family(inv), setup.dataset_for(inv)
-        if family is None or family.video or config is None:
-            continue
+        if family is None or family.video or config is None or setup.wan(inv):
+            continue  # Wan's t2i task reads clips like its t2v model; the image models' scripts do not
         for i, _ in _video_datasets(config):
             yield Hit(f"Dataset {i + 1} is a video folder, but {family.display_name} is an image model: its scripts "
                       "cache and train pictures only.",
