@@ -6,6 +6,7 @@ import difflib
 from pathlib import Path
 from typing import Any, Iterator
 
+from loragate.catalog.models import ModelFamily
 from loragate.validate import dataset_schema as S
 from loragate.validate.invocation import Invocation
 from loragate.validate.parse_toml import DatasetConfig
@@ -346,12 +347,19 @@ def bucket_reso(setup: Setup) -> Iterator[Hit]:
                           f"Set min_bucket_reso = {min(res) // 2}.", config.evidence("datasets", i, "min_bucket_reso"))
 
 
+def _musubi_trains(setup: Setup) -> Iterator[tuple[Invocation, ModelFamily, DatasetConfig]]:
+    """Each musubi training command whose model and dataset config are known."""
+    for inv in setup.trains("musubi"):
+        family, config = setup.family(inv), setup.dataset_for(inv)
+        if family is not None and config is not None:
+            yield inv, family, config
+
+
 @rule("MUSUBI_IMAGE_MODEL_VIDEO", "block", "Video folders in the dataset of an image model.",
       "musubi-tuner 30c658c docs/zimage.md ('The dataset should be an image dataset'); models.toml video = false")
 def image_model_video(setup: Setup) -> Iterator[Hit]:
-    for inv in setup.trains("musubi"):
-        family, config = setup.family(inv), setup.dataset_for(inv)
-        if family is None or family.video or config is None or setup.wan(inv):
+    for inv, family, config in _musubi_trains(setup):
+        if family.video or setup.wan(inv):
             continue  # Wan's t2i task reads clips like its t2v model; the image models' scripts do not
         for i, _ in _video_datasets(config):
             yield Hit(f"Dataset {i + 1} is a video folder, but {family.display_name} is an image model: its scripts "
@@ -364,9 +372,8 @@ def image_model_video(setup: Setup) -> Iterator[Hit]:
       "musubi-tuner 30c658c docs/dataset_config.md 'Image Dataset with Control Images' (FLUX.1 Kontext, Qwen-Image-Edit), "
       "docs/flux_kontext.md ('The control_images in the dataset config is used as the reference image')")
 def control_missing(setup: Setup) -> Iterator[Hit]:
-    for inv in setup.trains("musubi"):
-        family, config = setup.family(inv), setup.dataset_for(inv)
-        if family is None or not family.control_images or config is None:
+    for _, family, config in _musubi_trains(setup):
+        if not family.control_images:
             continue
         for i, ds in enumerate(config.datasets):
             if not any(k in ds for k in ("control_directory", "video_directory", "video_jsonl_file")) \
@@ -381,9 +388,8 @@ def control_missing(setup: Setup) -> Iterator[Hit]:
       "musubi-tuner 30c658c docs/dataset_config.md 'Qwen-Image-Edit and Qwen-Image-Edit-2509/2511' ('If you want to resize "
       "the control images the same as the official code, specify [1024,1024]. We strongly recommend specifying this value.')")
 def control_resolution(setup: Setup) -> Iterator[Hit]:
-    for inv in setup.trains("musubi"):
-        family, config = setup.family(inv), setup.dataset_for(inv)
-        if family is None or not family.control_resolution or config is None:
+    for _, family, config in _musubi_trains(setup):
+        if not family.control_resolution:
             continue
         want = list(family.control_resolution)
         for i, ds in enumerate(config.datasets):

@@ -6,6 +6,7 @@ import re
 from typing import Iterator
 
 from loragate.catalog.models import ModelFamily
+from loragate.validate.invocation import Invocation
 from loragate.validate.rules.base import Hit, Setup, family_or_none, rule, selector_value
 from loragate.validate.weights import DEFAULT_TASK
 
@@ -206,15 +207,20 @@ def model_trainer(setup: Setup) -> Iterator[Hit]:
                       f"Use {family.scripts['train']}.", inv.evidence("--pretrained_model_name_or_path", model=family.id))
 
 
+def _selector(setup: Setup, inv: Invocation) -> tuple[ModelFamily | None, str | None]:
+    """The command's model and the option its scripts take the model version with (--model_version ...)."""
+    from loragate.backends.musubi_recipes import get_recipe
+
+    family = setup.family(inv)
+    return family, get_recipe(family.recipe, family.id).selector_flag() if family and family.recipe else None
+
+
 @rule("MUSUBI_MODEL_VERSION_MISMATCH", "block", "Caching and training name different model versions.",
       "musubi-tuner 30c658c docs/qwen_image.md 'Pre-caching' (--model_version at latent and text caching: edit "
       "models cache control latents and encode prompts with the control images)")
 def model_version_mismatch(setup: Setup) -> Iterator[Hit]:
-    from loragate.backends.musubi_recipes import get_recipe
-
     for train in setup.trains("musubi"):
-        family = setup.family(train)
-        flag = get_recipe(family.recipe, family.id).selector_flag() if family and family.recipe else None
+        _, flag = _selector(setup, train)
         if not flag or not setup.known(train):
             continue
         trained = selector_value(train, flag)
@@ -254,11 +260,8 @@ def zimage_turbo(setup: Setup) -> Iterator[Hit]:
       "musubi-tuner 30c658c docs/flux_2.md 'Specifying Model Version' ('For model training, it is recommended to use klein "
       "base 4B or 9B. The dev and klein 4B/9B are distilled models primarily intended for inference.')")
 def distilled_model(setup: Setup) -> Iterator[Hit]:
-    from loragate.backends.musubi_recipes import get_recipe
-
     for inv in setup.trains("musubi"):
-        family = setup.family(inv)
-        flag = get_recipe(family.recipe, family.id).selector_flag() if family and family.recipe else None
+        family, flag = _selector(setup, inv)
         version = selector_value(inv, flag) if family and flag and setup.known(inv) else None
         if family and flag and version in family.distilled_versions:
             yield Hit(f"{flag} {version} trains the distilled release, which is meant for generating; musubi's docs "
