@@ -83,3 +83,15 @@ def test_gate3_knows_the_kontext_files(workspace: Path, tmp_path: Path) -> None:
     assert severity == "block" and "[512, 32, 3, 3], not [512, 16, 3, 3]" in text
     swapped = gate3(plan_with_weights(FAMILY, data, {**files, "t5xxl": files["clip_l"], "clip_l": files["t5xxl"]}))
     assert "ENV_WEIGHTS_ARCH_MISMATCH" in swapped
+
+
+def test_gate1_reads_pairs_and_names_a_picture_without_its_starting_image(workspace: Path, tmp_path: Path) -> None:
+    from loragate.dataset.audit import audit_dataset
+
+    data = control_dataset(tmp_path)
+    paired = audit_dataset(data, trigger="mira", model=FAMILY, training_type="character")
+    assert paired.images == 3  # the starting images are not pictures to caption
+    assert not {"DS_CAPTION_MISSING", "DS_CONTROL_MISSING"} & {f.code for f in paired.findings}
+    (data / "control" / "img02.jpg").unlink()
+    [hit] = [f for f in audit_dataset(data, trigger="mira", model=FAMILY).findings if f.code == "DS_CONTROL_MISSING"]
+    assert hit.severity == "block" and hit.path == "img02.png" and "control/" in hit.fix

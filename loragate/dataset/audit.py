@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import get_args
 
+from loragate.catalog.models import get_family
 from loragate.dataset.analyze import analyze_images_counted
 from loragate.dataset.captions import check_captions, check_trigger
 from loragate.dataset.thresholds import Thresholds, load_thresholds
@@ -15,6 +16,7 @@ from loragate.dataset.image_checks import QUALITY_PROPERTIES, decode_finding, fi
 from loragate.dataset.duplicate_findings import duplicate_findings, duplicate_groups
 from loragate.dataset.model import AuditReport, ClipSummary, ImageAnalysis, MediaFile, TrainingType, VideoProbe
 from loragate.dataset.rules import DatasetRules, rules_for
+from loragate.dataset.control import split_control
 from loragate.dataset.scan import normalize_caption_extension, scan_dataset
 from loragate.dataset.size import size_findings, size_summary
 from loragate.dataset.video_probe import probe_videos, video_findings
@@ -46,9 +48,9 @@ def audit_dataset(
     rules = rules_for(model)
     thresholds = load_thresholds(name)  # the project's own, when it has a thresholds.toml
 
-    scan = scan_dataset(Path(dataset), caption_extension)
+    scan, pair_findings = split_control(scan_dataset(Path(dataset), caption_extension), get_family(model) if model else None)
     root = Path(scan.root)
-    findings: list[Finding] = list(scan.findings)
+    findings: list[Finding] = list(scan.findings) + pair_findings
 
     analyses, cached = analyze_images_counted(
         root, [m.path for m in scan.images], lambda d, t, msg: report_progress(d, t, f"images: {msg}")

@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from pathlib import Path, PurePosixPath
 
 from loragate.catalog.models import ModelFamily
+from loragate.dataset.control import control_parent
 from loragate.dataset.model import MediaFile, VideoProbe
 from loragate.dataset.scan import scan_dataset
 from loragate.errors import LoragateError
@@ -106,16 +107,13 @@ def build_dataset_spec(
     )
 
 
-CONTROL_FOLDER = "control"
-
-
 def _control_folders(groups: dict[tuple[str, str], list[MediaFile]]) -> dict[str, tuple[str, str]]:
     """target folder -> its control/ image group (musubi-tuner docs/dataset_config.md: the control
     image of image_dir/x.jpg is control_dir/x.png, same name, any extension)."""
     found: dict[str, tuple[str, str]] = {}
     for folder, kind in groups:
-        parent, _, name = folder.rpartition("/")
-        if kind == "image" and name.lower() == CONTROL_FOLDER and (parent, "image") in groups:
+        parent = control_parent(folder)
+        if kind == "image" and parent is not None and (parent, "image") in groups:
             found[parent] = (folder, kind)
     return found
 

@@ -1,0 +1,47 @@
+"""Edit pairs (FLUX.1 Kontext, Qwen-Image-Edit): each training picture's starting image sits in a
+control/ folder beside it under the same name, any image type (musubi-tuner docs/dataset_config.md,
+"Image Dataset with Control Images"). The starting images are not training pictures of their own:
+they need no caption, and every picture needs one."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from loragate.catalog.models import ModelFamily
+from loragate.dataset.model import DatasetScan, MediaFile
+from loragate.findings import Finding
+
+CONTROL_FOLDER = "control"
+
+
+def control_parent(folder: str) -> str | None:
+    """The picture folder a control/ folder belongs to ('' for the dataset's top), else None."""
+    parent, _, name = folder.rpartition("/")
+    return parent if name.lower() == CONTROL_FOLDER else None
+
+
+def _folder(media: MediaFile) -> str:
+    return media.path.rsplit("/", 1)[0] if "/" in media.path else ""
+
+
+def split_control(scan: DatasetScan, family: ModelFamily | None) -> tuple[DatasetScan, list[Finding]]:
+    """The scan without the starting images (for a model that learns from pairs), and a block for
+    each picture whose starting image is missing."""
+    if family is None or not family.control_images:
+        return scan, []
+    controls = [m for m in scan.images if control_parent(_folder(m)) is not None]
+    pictures = [m for m in scan.images if control_parent(_folder(m)) is None]
+    have = {(control_parent(_folder(m)), PurePosixPath(m.path).stem) for m in controls}
+    findings = [
+        Finding(
+            code="DS_CONTROL_MISSING", severity="block",
+            message=f"'{m.path}' has no starting image in {_folder(m) + '/' if _folder(m) else ''}{CONTROL_FOLDER}/: "
+                    f"{family.display_name} learns an edit from pairs, so the trainer cannot use it.",
+            fix=f"Put its starting picture in {_folder(m) + '/' if _folder(m) else ''}{CONTROL_FOLDER}/ as "
+                f"{PurePosixPath(m.path).stem} (any image type), or move the picture out of the dataset.",
+            path=m.path, evidence={"picture": m.path},
+        )
+        for m in pictures if (_folder(m), PurePosixPath(m.path).stem) not in have
+        and not any(stem.startswith(PurePosixPath(m.path).stem + "_") for parent, stem in have if parent == _folder(m))
+    ]
+    return scan.model_copy(update={"images": pictures}), findings
