@@ -39,7 +39,7 @@ def dataset_facts(data: dict[str, Any], where: str) -> DatasetFacts:
                 "(JSONL metadata files cannot be imported).",
                 "Point each [[datasets]] entry at a folder of pictures or clips with their caption files.")
         folders.append(Folder(kind=FOLDER_KEYS[key], path=str(entry[key]), num_repeats=int(entry.get("num_repeats", 1)),
-                              cache_dir=entry.get("cache_directory")))
+                              cache_dir=entry.get("cache_directory"), control_path=entry.get("control_directory")))
     if not folders:
         raise LoragateError(f"The dataset TOML {where} lists no [[datasets]].", "Give the dataset TOML the commands use.")
     first = entries[0]

@@ -72,6 +72,7 @@ class Folder(BaseModel):
     path: str
     num_repeats: int = 1
     cache_dir: str | None = None
+    control_path: str | None = None  # musubi control_directory: the starting images of edit pairs
 
 
 class DatasetFacts(BaseModel):
@@ -134,7 +135,7 @@ def recognise_family(families: list[ModelFamily], train: Invocation, guess: str 
     the family the others derive from."""
     task = train.value("--task")
     fitting = [f for f in families if _script_name(f.scripts.get("train")) == train.script
-               and (f.task is None or f.task == task)]
+               and (f.task is None or _selected(f, train) in (f.task, *f.distilled_versions))]
     if not fitting:
         raise LoragateError(
             f"loragate does not know which model {train.script}" + (f" --task {task}" if task else "")
@@ -142,6 +143,18 @@ def recognise_family(families: list[ModelFamily], train: Invocation, guess: str 
             "Give the model family with --model (see `loragate models`), or check the script and --task.")
     chosen = next((f for f in fitting if f.id == guess), None)
     return chosen or next((f for f in fitting if f.variant_of is None), fitting[0])
+
+
+def _selected(family: ModelFamily, train: Invocation) -> str | None:
+    """The model version the command selects with the family's selector option (musubi --task,
+    --model_version; the script's default when a --model_version is left out)."""
+    from loragate.backends.musubi_recipes import get_recipe
+    from loragate.validate.rules.base import selector_value
+
+    flag = get_recipe(family.recipe, family.id).selector_flag() if family.recipe else "--task"
+    if not flag or flag == "--task":
+        return train.value("--task")
+    return selector_value(train, flag)
 
 
 def _script_name(path: str | None) -> str:
@@ -242,8 +255,9 @@ def dataset_from(facts: DatasetFacts, family: ModelFamily, num_repeats: int, cac
                                   resolution=facts.resolution, cache_dir=cache_dir or "",
                                   frames=facts.target_frames or None, frame_extraction=facts.frame_extraction or "head")
         found = {s.path: s for s in spec.subsets}
-    subsets = [updated(found[f.path], {"num_repeats": f.num_repeats, "cache_dir": f.cache_dir}) if f.path in found
-               else DatasetSubset(kind=f.kind, path=f.path, num_repeats=f.num_repeats, cache_dir=f.cache_dir)  # type: ignore[arg-type]
+    subsets = [updated(found[f.path], {"num_repeats": f.num_repeats, "cache_dir": f.cache_dir, "control_path": f.control_path})
+               if f.path in found else DatasetSubset(kind=f.kind, path=f.path, num_repeats=f.num_repeats,  # type: ignore[arg-type]
+                                                     cache_dir=f.cache_dir, control_path=f.control_path)
                for f in facts.folders]
     images = [s.path for s in subsets if s.kind == "image"]
     videos = [s.path for s in subsets if s.kind == "video"]

@@ -91,7 +91,7 @@ def build_dataset_spec(
         caption_extension=scan.caption_extension,
         image_dir=images[0].path if images else None,
         video_dir=clips[0].path if clips else None,
-        image_count=len(scan.images),
+        image_count=sum(s.count for s in images),  # a control/ folder holds starting images, not pictures
         video_count=len(videos),
         resolution=(int(resolution[0]), int(resolution[1])),
         num_repeats=num_repeats,
