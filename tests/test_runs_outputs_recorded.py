@@ -12,12 +12,12 @@ from loragate.plan.model import Command
 from loragate.plan.new import new_plan
 from loragate.runs.checkpoint import final_checkpoint
 from loragate.runs.job import ProcessRecord
-from tests.plan_helpers import flat_dataset, wan_dataset
+from tests.plan_helpers import family_dataset
 
 
 @pytest.mark.parametrize("family", family_ids())
 def test_every_training_step_names_its_lora_and_logs(family: str, workspace: Path) -> None:
-    data = wan_dataset(workspace) if family.startswith("wan") else flat_dataset(workspace)
+    data = family_dataset(family, workspace)
     plan = new_plan("mira", family, data, "mira", gpu_gb=80)
     names = [e.output_name for e in plan.experts] or [plan.output_name]
     trains = [c for c in plan.commands if c.stage == "train"]
