@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 from loragate.backends import get_backend
 from loragate.backends.reading import ImportContext
 from loragate.errors import LoragateError
+from loragate.lightning.choice import LightningChoice
 from loragate.findings import Finding, sort_findings
 from loragate.names import check_name
 from loragate.plain import describe_validation
@@ -40,6 +41,9 @@ class ImportRequest(BaseModel):
     platform: Platform = "local"
     gpu_gb: float | None = Field(default=None, gt=0, description="GPU memory to check against, GB (default: studio.md).")
     experts_together: bool = Field(default=False, description="Wan 2.2: launch both expert runs at once.")
+    lightning: LightningChoice | None = Field(
+        default=None, description="Wan 2.2: the Lightning files the artist renders with, as `plan new` takes them. The experts "
+                                  "the script merges (--base_weights) are read from it; the rest is the artist's word.")
     replace: bool = Field(default=False, description="Replace the project's existing plan (kept in plan-history/ first).")
 
 
@@ -68,7 +72,7 @@ def _context(request: ImportRequest) -> ImportContext:
     check_name(request.name)
     return ImportContext(name=request.name, trigger=_check_trigger(request.trigger), training_type=request.training_type,
                          preset=request.preset, model=request.model, platform=request.platform, gpu_gb=request.gpu_gb,
-                         experts_together=request.experts_together)
+                         experts_together=request.experts_together, lightning=request.lightning)
 
 
 def plan_from_setup(request: ImportRequest, allowed: Callable[[Path], bool] | None = None) -> tuple[TrainingPlan, list[Finding]]:

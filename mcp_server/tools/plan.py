@@ -20,6 +20,12 @@ generate_config = lazy("loragate.plan.gate2:generate_config")
 import_plan = lazy("loragate.plan.import_plan:import_plan")
 import_request = lazy("loragate.plan.import_plan:import_request")
 
+def _confined(lightning: LightningChoice) -> LightningChoice:
+    """The Lightning files a caller names, confined like every other path it gives."""
+    return lightning.model_copy(update={"high_noise": str(resolve_path(lightning.high_noise, "Lightning file")),
+                                        "low_noise": str(resolve_path(lightning.low_noise, "Lightning file"))})
+
+
 def register(mcp: MCPServer) -> None:
     @mcp.tool(name="generate_config", title="Generate the training plan (Gate 2)", annotations=WRITES_RECORD)
     async def generate_config_tool(
@@ -73,9 +79,7 @@ def register(mcp: MCPServer) -> None:
         }
         files = {role: str(resolve_path(path, f"{role} weights")) for role, path in (weights or {}).items()}
         if lightning is not None:
-            lightning = lightning.model_copy(update={
-                "high_noise": str(resolve_path(lightning.high_noise, "Lightning file")),
-                "low_noise": str(resolve_path(lightning.low_noise, "Lightning file"))})
+            lightning = _confined(lightning)
         return await call_engine(
             ctx, generate_config, name, model, str(resolve_path(dataset, "dataset folder")), trigger,
             replace=replace, progress=None, preset=preset, training_type=training_type, gpu_gb=gpu_gb, expert=expert,
@@ -109,6 +113,9 @@ def register(mcp: MCPServer) -> None:
         platform: Annotated[Platform, Field(description="Where training will run.")] = "local",
         gpu_gb: Annotated[float | None, Field(gt=0, description="GPU memory to fit in GB; default: grimoire/studio.md.")] = None,
         experts_together: Annotated[bool, Field(description="Wan 2.2: launch both expert runs at once.")] = False,
+        lightning: Annotated[LightningChoice | None, Field(description="Wan 2.2: the Lightning LoRAs the artist renders with (one per "
+                             "expert). The experts the script merges (--base_weights) are read from it; give the files it does "
+                             "not name, and `premerged` experts, here.")] = None,
         replace: Annotated[bool, Field(description="Replace the project's existing plan (kept in plan-history/ first). "
                                                    "Without it, an existing plan is an error: ask the artist before replacing.")] = False,
     ) -> ImportResult:
@@ -121,7 +128,9 @@ def register(mcp: MCPServer) -> None:
         leaves out or sets otherwise and what loragate adds: tell the artist about each warning.
         Then continue with validate_env and dry_run as for any plan."""
         paths = [str(resolve_path(f, "file")) for f in files]
+        if lightning is not None:
+            lightning = _confined(lightning)
         request = await call_engine(None, import_request, name=name, files=paths, command=command, trigger=trigger, model=model,
                                  training_type=training_type, preset=preset, platform=platform, gpu_gb=gpu_gb,
-                                 experts_together=experts_together, replace=replace)
+                                 experts_together=experts_together, replace=replace, lightning=lightning)
         return await call_engine(ctx, import_plan, request, progress=None, allowed=is_allowed)

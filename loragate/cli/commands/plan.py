@@ -173,6 +173,12 @@ def register(app: typer.Typer) -> None:
         platform: str = typer.Option("local", "--platform", help="local, runpod or modal: where training runs."),
         gpu_gb: Optional[float] = typer.Option(None, "--gpu-gb", help="GPU memory to fit, GB (default: grimoire/studio.md)."),
         together: bool = typer.Option(False, "--together", help="Wan 2.2: launch both expert runs at once."),
+        lightning_high: Optional[str] = typer.Option(None, "--lightning-high",
+                                                     help="Wan 2.2: the high-noise expert's Lightning LoRA you render with."),
+        lightning_low: Optional[str] = typer.Option(None, "--lightning-low", help="Wan 2.2: the low-noise expert's Lightning LoRA."),
+        lightning_premerged: list[str] = typer.Option([], "--lightning-premerged",
+                                                      help="high, low or both: that expert's DiT file already has Lightning merged in."),
+        lightning_strength: float = typer.Option(1.0, "--lightning-strength", help="Lightning multiplier (1.0 as released)."),
         replace: bool = typer.Option(False, "--replace",
                                      help="Replace NAME's existing plan (the old one is kept in plan-history/)."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -182,7 +188,8 @@ def register(app: typer.Typer) -> None:
 
         request = run_engine(lambda: import_request(
             name=name, files=files or [], command=command, trigger=trigger, model=model, training_type=training_type,
-            preset=preset, platform=platform, gpu_gb=gpu_gb, experts_together=together, replace=replace))
+            preset=preset, platform=platform, gpu_gb=gpu_gb, experts_together=together, replace=replace,
+            lightning=_lightning(lightning_high, lightning_low, [], lightning_premerged, lightning_strength)))
         with progress_bar("Importing", enabled=not json_out) as progress:
             result = run_engine(lambda: import_plan(request, progress=progress))
         if json_out:
