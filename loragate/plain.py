@@ -37,6 +37,8 @@ def _shown(value: Any) -> str:
     # Numbers are shown back; text is not, since a caller may have pasted something private.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a CLI's -3.0 and a JSON caller's -3 read the same
     return f" (got {value})"
 
 
