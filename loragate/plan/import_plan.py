@@ -21,7 +21,7 @@ from loragate.errors import LoragateError
 from loragate.lightning.choice import LightningChoice
 from loragate.findings import Finding, sort_findings
 from loragate.names import check_name
-from loragate.plain import describe_validation
+from loragate.plain import door_request
 from loragate.plan.gate2 import Gate2Report
 from loragate.plan.model import TrainingPlan, plan_problem
 from loragate.progress import ProgressFn, or_silent
@@ -49,11 +49,8 @@ class ImportRequest(BaseModel):
 
 def import_request(**values: object) -> ImportRequest:
     """An ImportRequest from a door's arguments; a value it refuses is said in words (exit 2, not a bug)."""
-    try:
-        return ImportRequest.model_validate(values)
-    except ValidationError as exc:
-        raise LoragateError(f"The import cannot start: {describe_validation(exc)}",
-                            "Correct it and import again (`loragate plan import --help` lists the choices).") from exc
+    return door_request(ImportRequest, values, "The import cannot start",
+                        "Correct it and import again (`loragate plan import --help` lists the choices).")
 
 
 class ImportResult(BaseModel):

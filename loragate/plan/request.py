@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from loragate.errors import LoragateError
 from loragate.lightning.choice import LightningChoice
-from loragate.plain import describe_validation
+from loragate.plain import door_request
 from loragate.plan.gate2 import GenerateResult, generate_config
 from loragate.plan.model import RANK_MAX, RANK_MIN
 from loragate.plan.new import ExpertChoice
@@ -61,11 +60,8 @@ class PlanRequest(BaseModel):
 
 def plan_request(**values: Any) -> PlanRequest:
     """A PlanRequest from a door's arguments; a value it refuses is said in words (exit 2, nothing saved)."""
-    try:
-        return PlanRequest.model_validate(values)
-    except ValidationError as exc:
-        raise LoragateError(f"The plan cannot be made: {describe_validation(exc)}",
-                            "Correct it and make the plan again (`loragate plan new --help` lists the choices).") from exc
+    return door_request(PlanRequest, values, "The plan cannot be made",
+                        "Correct it and make the plan again (`loragate plan new --help` lists the choices).")
 
 
 def make_plan(request: PlanRequest, progress: ProgressFn | None = None) -> GenerateResult:

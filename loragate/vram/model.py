@@ -102,11 +102,7 @@ class VramEstimate(BaseModel):
 
 def make_request(**fields: object) -> VramRequest:
     """Build a request from loose inputs (CLI, MCP); a bad value becomes a plain LoragateError."""
-    from pydantic import ValidationError
+    from loragate.plain import door_request
 
-    try:
-        return VramRequest.model_validate({k: v for k, v in fields.items() if v is not None})
-    except ValidationError as exc:
-        from loragate.plain import describe_validation
-
-        raise LoragateError(f"The VRAM question has a bad value: {describe_validation(exc)}", "Fix the value and ask again.") from exc
+    return door_request(VramRequest, {k: v for k, v in fields.items() if v is not None},
+                        "The VRAM question has a bad value", "Fix the value and ask again.")
