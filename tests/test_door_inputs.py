@@ -69,7 +69,7 @@ def test_plan_new_and_generate_config_take_one_model() -> None:
 def test_the_network_choices_are_the_catalogues() -> None:
     from typing import get_args
 
-    from loragate.catalog.networks import load_networks
+    from loragate.catalog.networks import LORA, load_networks
     from loragate.plan.request import NetworkName
 
-    assert set(get_args(NetworkName)) == set(load_networks())
+    assert set(get_args(NetworkName)) == {LORA, *load_networks()}

@@ -18,7 +18,7 @@ from loragate.vocabulary import Platform, PresetName, TrainingType
 from loragate.vram.model import MAX_GPU_GB, parse_resolution
 
 
-# the network kinds of loragate/data/networks.toml (tests/test_door_inputs.py keeps the two equal)
+# plain LoRA and the LyCORIS kinds of loragate/data/networks.toml (tests/test_door_inputs.py keeps them equal)
 NetworkName = Literal["lora", "loha", "lokr"]
 
 
