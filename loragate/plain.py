@@ -3,9 +3,11 @@ thing about the same mistake, and neither shows pydantic's own text."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+
+Request = TypeVar("Request", bound=BaseModel)
 
 _SAID = {
     "greater_than_equal": "must be at least {ge}",
@@ -37,6 +39,8 @@ def _shown(value: Any) -> str:
     # Numbers are shown back; text is not, since a caller may have pasted something private.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a CLI's -3.0 and a JSON caller's -3 read the same
     return f" (got {value})"
 
 
@@ -55,3 +59,14 @@ def describe_validation(exc: ValidationError, what: str = "value") -> str:
         parts.append(f"{name} {said}{_shown(error.get('input')) if error.get('type') != 'missing' else ''}")
     more = len(exc.errors()) - len(parts)
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "") + "."
+
+
+def door_request(model: type[Request], values: dict[str, Any], problem: str, fix: str) -> Request:
+    """An operation's input model from a door's arguments; a value it refuses becomes a LoragateError
+    ("{problem}: rank must be at least 1 (got 0)."), the same sentence whichever door was used."""
+    from loragate.errors import LoragateError
+
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise LoragateError(f"{problem}: {describe_validation(exc)}", fix) from exc

@@ -14,7 +14,7 @@ from loragate.evaluate.samples import find_samples, progression_sheet, project_s
 from loragate.plan.gate2 import generate_config
 from loragate.plan.model import ExpertPlan
 from loragate.plan.new import new_plan
-from loragate.vram.estimate import estimate_vram
+from loragate.vram import estimate_vram
 from loragate.vram.plan import request_from_plan
 from tests.fakes.faketrainer import render
 from tests.plan_helpers import fake_weights, flat_dataset, wan_dataset

@@ -8,6 +8,7 @@ TOML, read back, give the same plan.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,54 @@ def test_round_trip_from_train_sh(family: str, workspace: Path, tmp_path: Path) 
     back, findings = plan_from_setup(_request(plan, files=[str(script)]))
     assert _facts(back) == _facts(plan)
     assert not [f for f in findings if f.severity != "info"]
+
+
+
+LIGHTNING_VARIANTS: list[tuple[list[str], list[str], float]] = [
+    ([], [], 1.0), (["both"], [], 1.0), (["high"], [], 0.8), (["low"], ["high"], 1.0)]
+
+
+@pytest.mark.parametrize("family", [f for f in family_ids() if get_family(f).experts and get_family(f).trainer == "musubi"])
+@pytest.mark.parametrize(("merge", "premerged", "strength"), LIGHTNING_VARIANTS)
+def test_round_trip_with_lightning(family: str, merge: list[str], premerged: list[str], strength: float, workspace: Path) -> None:
+    """Lightning stacked at inference, merged by the trainer into one or both experts, or pre-merged:
+    the script's --base_weights come back as the merged experts; what the script cannot say (the files
+    only stacked, the pre-merged experts) is given on import as on `plan new`."""
+    from loragate.lightning.choice import LightningChoice
+
+    files = {e: str(workspace / "models" / f"{e}_noise_model.safetensors") for e in ("high", "low")}
+    choice = LightningChoice(high_noise=files["high"], low_noise=files["low"], merge=merge, premerged=premerged,  # type: ignore[arg-type]
+                             strength=strength)
+    plan = new_plan("mira", family, _dataset(family, workspace), "mira", gpu_gb=80, lightning=choice)
+    assert plan.lightning is not None
+    told = choice.model_copy(update={"merge": []})  # the script says which experts it merges
+    back, findings = plan_from_setup(_request(plan, command=_export(plan), lightning=told))
+    assert _facts(back) == _facts(plan), (merge, premerged)
+    assert not [f for f in findings if f.severity != "info"]
+    if merge == ["both"]:  # both files are in the script: nothing needs saying
+        alone, _ = plan_from_setup(_request(plan, command=_export(plan)))
+        assert _facts(alone) == _facts(plan)
+
+
+def test_lightning_merge_import_says_what_is_missing(workspace: Path) -> None:
+    from loragate.lightning.choice import LightningChoice
+
+    files = {e: str(workspace / "models" / f"{e}_noise_model.safetensors") for e in ("high", "low")}
+    plan = new_plan("mira", "wan2.2-t2v-a14b", wan_dataset(workspace), "mira", gpu_gb=80,
+                    lightning=LightningChoice(high_noise=files["high"], low_noise=files["low"], merge=["high"]))
+    with pytest.raises(LoragateError, match="does not name the low-noise expert's Lightning file") as missing:
+        plan_from_setup(_request(plan, command=_export(plan)))
+    assert "--lightning-low" in (missing.value.fix or "")
+    other = LightningChoice(high_noise=str(workspace / "other_high.safetensors"), low_noise=files["low"])
+    with pytest.raises(LoragateError, match="but .*other_high.safetensors was given"):
+        plan_from_setup(_request(plan, command=_export(plan), lightning=other))
+    twice = shlex.join(["--base_weights_multiplier", "0.5"])
+    both = plan.model_copy(update={"lightning": plan.lightning.model_copy(update={"merged": ["high", "low"]})})  # type: ignore[union-attr]
+    both.commands = get_backend("musubi").commands(both)
+    mixed = re.sub(r"--base_weights_multiplier \S+", twice, _export(both), count=1)
+    assert twice in mixed
+    with pytest.raises(LoragateError, match="different strengths"):
+        plan_from_setup(_request(plan, command=mixed))
 
 
 ARTIST_WAN22 = """#!/bin/bash
@@ -227,6 +276,14 @@ def test_cli_plan_import(workspace: Path, tmp_path: Path) -> None:
     assert human.exit_code in (0, 1) and "--max_grad_norm" in human.output
     refused = runner.invoke(app, ["plan", "import", "mira", str(script), "--trigger", "mira", "--type", "portrait"])
     assert refused.exit_code == 2 and "training_type" in refused.output and "bug" not in refused.output
+    # the Lightning files the artist renders with, which a script that does not merge them cannot say
+    lit = ["--lightning-high", "/models/high_noise_model.safetensors", "--lightning-low", "/models/low_noise_model.safetensors"]
+    stacked = runner.invoke(app, ["plan", "import", "mira", str(script), str(toml), "--trigger", "mira", "--replace", "--json", *lit])
+    assert stacked.exit_code in (0, 1), stacked.output
+    lightning = json.loads(stacked.stdout)["plan"]["lightning"]
+    assert lightning["low_noise"] == "/models/low_noise_model.safetensors" and lightning["merged"] == []
+    half = runner.invoke(app, ["plan", "import", "mira", str(script), "--trigger", "mira", "--lightning-high", "/h.safetensors"])
+    assert half.exit_code == 2 and "--lightning-low" in half.output
 
 
 @pytest.mark.anyio
@@ -243,6 +300,13 @@ async def test_mcp_import_plan(workspace: Path, tmp_path: Path) -> None:
                                                        "files": [str(script), str(toml)]})
         assert not made.is_error, made.content
         assert made.structured_content["plan"]["model"] == "wan2.2-t2v-a14b"
+        assert made.structured_content["plan"]["lightning"] is None
+        lit = {"high_noise": str(inside / "high_noise_model.safetensors"), "low_noise": str(inside / "low_noise_model.safetensors"),
+               "premerged": ["low"]}
+        stacked = await client.call_tool("import_plan", {"name": "mira", "trigger": "mira", "gpu_gb": 80, "replace": True,
+                                                          "files": [str(script), str(toml)], "lightning": lit})
+        assert not stacked.is_error, stacked.content
+        assert stacked.structured_content["plan"]["lightning"]["premerged"] == ["low"]
         again = await client.call_tool("import_plan", {"name": "mira", "trigger": "mira", "files": [str(script)]})
         assert again.is_error and "already has a plan" in again.content[0].text
         outside = await client.call_tool("import_plan", {"name": "x", "trigger": "mira", "files": ["/etc/passwd"]})

@@ -38,7 +38,7 @@ def test_estimate_applies_this_machines_correction(workspace: Path, monkeypatch:
     # a pip install or a trainer update changes Gate 3's fingerprint, not how this GPU uses memory
     monkeypatch.setattr("loragate.environment.machine.machine_fingerprint", lambda: "after-pip-install")
     corrected = estimate_vram(req)
-    assert corrected.correction == pytest.approx(1.1, abs=0.01)
+    assert corrected.correction is not None and corrected.correction.factor == pytest.approx(1.1, abs=0.01)
     assert corrected.estimate_gb == pytest.approx(plain * 1.1, rel=0.01)
     assert any("dry run" in note for note in corrected.notes)
     # another GPU (or driver) keeps its own calibration

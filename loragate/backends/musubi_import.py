@@ -16,6 +16,7 @@ from loragate.backends.reading import (
 )
 from loragate.catalog.models import ModelFamily, get_family, load_catalog
 from loragate.errors import LoragateError
+from loragate.lightning.choice import imported_spec
 from loragate.plan.model import ExpertName, ExpertPlan, TimestepSpec, TrainingPlan, WeightPaths
 from loragate.validate.invocation import Invocation
 from loragate.validate.weights import read_weights_name
@@ -70,11 +71,36 @@ def _expert_of(inv: Invocation, family: ModelFamily) -> ExpertName:
     return min(family.experts, key=lambda f: abs((f.min_timestep + f.max_timestep) / 2 - middle)).name
 
 
+def _lightning_merges(trains: list[Invocation], experts: list[ExpertPlan]) -> tuple[dict[str, str], float | None]:
+    """Each expert run's --base_weights file (musubi merges it into that run's --dit) and the one
+    multiplier they share (musubi: 1.0 when not given). Only expert runs are read: elsewhere the
+    plan has no place for a merged file, and the import lists it as not carried."""
+    merged: dict[str, str] = {}
+    multipliers: set[float] = set()
+    for inv, expert in zip(trains, experts):
+        files = inv.values("--base_weights")
+        if not files:
+            continue
+        if len(files) > 1:
+            raise LoragateError(
+                f"The {expert.expert}-noise run merges {len(files)} files ({inv.where('--base_weights')}); "
+                "a plan merges one Lightning file per expert.",
+                "Keep only that expert's Lightning file in --base_weights and import again.")
+        merged[expert.expert] = files[0]
+        multipliers.add(Number(inv).float("--base_weights_multiplier", above=0) or 1.0)
+    if len(multipliers) > 1:
+        raise LoragateError(
+            f"The expert runs merge Lightning at different strengths ({', '.join(f'{m:g}' for m in sorted(multipliers))}); "
+            "a plan uses one strength for both experts.",
+            "Use the same --base_weights_multiplier in both runs and import again.")
+    return merged, next(iter(multipliers), None)
+
+
 def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset_where: str, ctx: ImportContext,
                  guess: str | None) -> TrainingPlan:
     """The plan these musubi-tuner commands and dataset TOML describe."""
     from loragate.plan.new import _memory, _timesteps
-    from loragate.plan.paths import plan_paths
+    from loragate.plan.paths import given_path, plan_paths
 
     trains = trains_of(invocations, "musubi-tuner", "wan_train_network.py", "its cache commands and dataset TOML")
     families = [f for f in load_catalog().families.values() if f.trainer == "musubi"]
@@ -136,4 +162,10 @@ def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset
         experts_together=ctx.experts_together and len(experts) > 1, sampling=sampling,
         dataset_toml=paths.dataset_toml,
     )
+    merged, strength = _lightning_merges(trains, experts) if split else ({}, None)
+    lightning = ctx.lightning
+    where = {"high": "", "low": ""} if lightning is None else {
+        "high": given_path(lightning.high_noise, ctx.platform) or lightning.high_noise,
+        "low": given_path(lightning.low_noise, ctx.platform) or lightning.low_noise}
+    plan.lightning = imported_spec(lightning, family, [e.expert for e in experts], merged, strength, where)
     return finish(plan, family, invocations)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from loragate.catalog.models import ModelFamily
 from loragate.errors import LoragateError
+from loragate.lightning.choice import LightningChoice
 from loragate.plan.model import (
     DatasetSpec, DatasetSubset, NetworkSpec, OptimizerSpec, SamplingSpec, ScheduleSpec, TrainingPlan, WeightPaths,
 )
@@ -63,6 +64,7 @@ class ImportContext(BaseModel):
     platform: Platform = "local"
     gpu_gb: float | None = Field(default=None, gt=0)
     experts_together: bool = False
+    lightning: LightningChoice | None = Field(default=None, description="Wan 2.2: the Lightning files the artist renders with.")
 
 
 class Folder(BaseModel):

@@ -54,7 +54,7 @@ def _gpu_need_gib(plan: TrainingPlan | None, gpus: int = 1) -> float | None:
     runs = resources.runs_at_once(plan)
     per_card = runs if gpus < runs else 1
     try:
-        from loragate.vram.estimate import estimate_vram
+        from loragate.vram import estimate_vram
         from loragate.vram.plan import request_from_plan
 
         estimate = estimate_vram(request_from_plan(plan), fit_plan=False)

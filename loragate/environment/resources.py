@@ -199,11 +199,11 @@ def ram_need(plan: TrainingPlan, family: ModelFamily) -> tuple[float, str] | Non
     """
     from loragate.errors import LoragateError
     from loragate.lightning.checks import merge_ram_gb
-    from loragate.vram.estimate import estimate_vram
+    from loragate.vram import base_estimate
     from loragate.vram.plan import request_from_plan
 
     try:
-        estimate = estimate_vram(request_from_plan(plan), fit_plan=False)
+        estimate = base_estimate(request_from_plan(plan))  # the machine correction scales GPU memory, not RAM
     except LoragateError:
         return None
     need = estimate.host_ram_gb

@@ -116,3 +116,43 @@ def merged_file(plan: TrainingPlan, expert: str | None) -> str | None:
     if spec is None or expert not in spec.merged:
         return None
     return lightning_file(spec, expert)
+
+
+def imported_spec(choice: LightningChoice | None, family: ModelFamily, trained: list[ExpertName],
+                  merged: dict[str, str], strength: float | None, where: dict[str, str]) -> LightningSpec | None:
+    """The Lightning part of an imported setup. What the trainer merges (each expert's file and the
+    multiplier) is read from the script; the files it does not name and the pre-merged experts are the
+    artist's word, given as the same LightningChoice `plan new` takes (`where`: its paths as the
+    training machine sees them)."""
+    if choice is None and not merged:
+        return None
+    files: dict[str, str] = dict(merged)
+    if choice is not None:
+        asked = _experts(choice.merge)
+        if asked and sorted(asked) != sorted(merged):
+            runs = " and ".join(f"{e}-noise" for e in sorted(merged)) or "no"
+            raise LoragateError(
+                f"Lightning merge was asked for the {' and '.join(sorted(asked))}-noise expert(s), but your script merges it "
+                f"(--base_weights) into the {runs} run(s).",
+                "Leave the merge option out (the script says which experts it merges), or change the script and import again.",
+            )
+        for expert, given in (("high", where["high"]), ("low", where["low"])):
+            if expert in merged and merged[expert] != given:
+                raise LoragateError(
+                    f"Your script merges {merged[expert]} into the {expert}-noise run (--base_weights), "
+                    f"but {given} was given as that expert's Lightning file.",
+                    f"Give the file the script merges for --lightning-{expert}, or leave it out.",
+                )
+            files.setdefault(expert, given)
+    missing = [e for e in ("high", "low") if e not in files]
+    if missing:
+        raise LoragateError(
+            f"Your script merges Lightning into the {' and '.join(sorted(merged))}-noise run (--base_weights) but does not "
+            f"name the {missing[0]}-noise expert's Lightning file, which the LoRA is rendered with.",
+            f"Import again with --lightning-{missing[0]} FILE (its {missing[0]}_noise_model.safetensors), and the other file too.",
+        )
+    asked_strength = choice.strength if choice is not None else 1.0
+    full = LightningChoice(high_noise=files["high"], low_noise=files["low"],
+                           strength=strength if strength is not None else asked_strength,
+                           merge=sorted(merged), premerged=choice.premerged if choice is not None else [])  # type: ignore[arg-type]
+    return lightning_spec(full, family, trained, {"high": files["high"], "low": files["low"]})

@@ -38,7 +38,7 @@ def fit_memory(plan: TrainingPlan, family: ModelFamily, *, frames_chosen: bool =
     rest is left at full quality and Gate 2 warns. Wan 2.2 experts run together when asked, or
     when the GPU holds both at once with the margin.
     """
-    from loragate.vram import apply_to_plan, plan_levers, request_from_plan
+    from loragate.vram import apply_to_plan, machine_correction, plan_levers, request_from_plan
     from loragate.vram.changes import fp8_settings
     from loragate.vram.fitplan import plan_fit
 
@@ -48,7 +48,8 @@ def fit_memory(plan: TrainingPlan, family: ModelFamily, *, frames_chosen: bool =
         plan.experts_together = bool(experts_together) and len(plan.experts) > 1
         return
     request = request_from_plan(plan).model_copy(update={"gpu_gb": plan.gpu_gb})
-    steps = plan_fit(request, levers=plan_levers(plan, frames=not frames_chosen, resolution=False))
+    levers = plan_levers(plan, frames=not frames_chosen, resolution=False)
+    steps = plan_fit(request, levers=levers, correction=machine_correction(request))
     settings = {key: value for step in steps for key, value in step.settings.items()}
     _take(plan, apply_to_plan(plan, settings))
     if len(plan.experts) > 1:

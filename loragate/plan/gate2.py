@@ -234,8 +234,9 @@ def _vram(plan: TrainingPlan, gpu_gb: float | None, runs: int) -> tuple[VramEsti
         estimate = estimate_vram(request)
     except LoragateError as exc:
         return None, [Finding(code="PLAN_VRAM_UNKNOWN", severity="block", message=exc.message, fix=exc.fix or "")]
+    corrected = [_correction_finding(estimate)] if estimate.correction is not None else []
     if not gpu_gb:
-        return estimate, [Finding(
+        return estimate, corrected + [Finding(
             code="PLAN_GPU_UNKNOWN",
             severity="warn",
             message=f"No GPU size is known, so the {estimate.estimate_gb:.1f} GB estimate was not checked against a card.",
@@ -244,7 +245,7 @@ def _vram(plan: TrainingPlan, gpu_gb: float | None, runs: int) -> tuple[VramEsti
             evidence={"estimate_gb": estimate.estimate_gb},
             next=step("check_plan", name=plan.name),
         )]
-    findings: list[Finding] = []
+    findings: list[Finding] = corrected
     need = estimate.estimate_gb * SAFETY_MARGIN
     if need > gpu_gb:
         steps = "; ".join(f"{s.change} ({s.estimate_gb:.1f} GB)" for s in estimate.fit_plan)
@@ -260,7 +261,8 @@ def _vram(plan: TrainingPlan, gpu_gb: float | None, runs: int) -> tuple[VramEsti
             message=(f"This run needs about {estimate.estimate_gb:.1f} GB of graphics memory, {need:.1f} GB with "
                      f"Gate 2's 20% safety margin, but the card has {gpu_gb:g} GB. It would stop with 'CUDA out of memory'."),
             fix=fix,
-            evidence={"estimate_gb": estimate.estimate_gb, "gpu_gb": gpu_gb, "fit_plan": [s.change for s in estimate.fit_plan]},
+            evidence={"estimate_gb": estimate.estimate_gb, "gpu_gb": gpu_gb, "fit_plan": [s.change for s in estimate.fit_plan],
+                      "correction": estimate.correction.factor if estimate.correction else None},
         ))
     elif runs > 1 and need * runs > gpu_gb:
         findings.append(Finding(
@@ -272,6 +274,22 @@ def _vram(plan: TrainingPlan, gpu_gb: float | None, runs: int) -> tuple[VramEsti
             evidence={"estimate_gb": estimate.estimate_gb, "gpu_gb": gpu_gb},
         ))
     return estimate, findings
+
+
+def _correction_finding(estimate: VramEstimate) -> Finding:
+    """Says that this machine's correction changed the memory numbers above, by how much and from where."""
+    correction = estimate.correction
+    assert correction is not None
+    return Finding(
+        code="PLAN_VRAM_CORRECTED",
+        severity="info",
+        message=(f"The memory estimate is {estimate.estimate_gb:.1f} GB after this machine's correction of "
+                 f"x{correction.factor:.2f} (the estimate alone says {estimate.uncorrected_gb:.1f} GB), learned from "
+                 f"{correction.samples} dry run(s) on this machine."),
+        fix=f"Nothing to do. To judge with the estimate alone, move {correction.source} away and check the plan again.",
+        evidence={"factor": correction.factor, "samples": correction.samples, "basis": correction.basis,
+                  "source": correction.source, "uncorrected_gb": estimate.uncorrected_gb, "estimate_gb": estimate.estimate_gb},
+    )
 
 
 def _summary(verdict: Verdict, findings: list[Finding], vram: VramEstimate | None, gpu_gb: float | None, runs: int) -> str:

@@ -18,9 +18,10 @@ from pydantic import BaseModel, Field, ValidationError
 from loragate.backends import get_backend
 from loragate.backends.reading import ImportContext
 from loragate.errors import LoragateError
+from loragate.lightning.choice import LightningChoice
 from loragate.findings import Finding, sort_findings
 from loragate.names import check_name
-from loragate.plain import describe_validation
+from loragate.plain import door_request
 from loragate.plan.gate2 import Gate2Report
 from loragate.plan.model import TrainingPlan, plan_problem
 from loragate.progress import ProgressFn, or_silent
@@ -40,16 +41,16 @@ class ImportRequest(BaseModel):
     platform: Platform = "local"
     gpu_gb: float | None = Field(default=None, gt=0, description="GPU memory to check against, GB (default: studio.md).")
     experts_together: bool = Field(default=False, description="Wan 2.2: launch both expert runs at once.")
+    lightning: LightningChoice | None = Field(
+        default=None, description="Wan 2.2: the Lightning files the artist renders with, as `plan new` takes them. The experts "
+                                  "the script merges (--base_weights) are read from it; the rest is the artist's word.")
     replace: bool = Field(default=False, description="Replace the project's existing plan (kept in plan-history/ first).")
 
 
 def import_request(**values: object) -> ImportRequest:
     """An ImportRequest from a door's arguments; a value it refuses is said in words (exit 2, not a bug)."""
-    try:
-        return ImportRequest.model_validate(values)
-    except ValidationError as exc:
-        raise LoragateError(f"The import cannot start: {describe_validation(exc)}",
-                            "Correct it and import again (`loragate plan import --help` lists the choices).") from exc
+    return door_request(ImportRequest, values, "The import cannot start",
+                        "Correct it and import again (`loragate plan import --help` lists the choices).")
 
 
 class ImportResult(BaseModel):
@@ -68,7 +69,7 @@ def _context(request: ImportRequest) -> ImportContext:
     check_name(request.name)
     return ImportContext(name=request.name, trigger=_check_trigger(request.trigger), training_type=request.training_type,
                          preset=request.preset, model=request.model, platform=request.platform, gpu_gb=request.gpu_gb,
-                         experts_together=request.experts_together)
+                         experts_together=request.experts_together, lightning=request.lightning)
 
 
 def plan_from_setup(request: ImportRequest, allowed: Callable[[Path], bool] | None = None) -> tuple[TrainingPlan, list[Finding]]:

@@ -86,6 +86,9 @@ def _memory_section(report: "Gate2Report") -> list[str]:
         return out + ["", "No estimate could be made; see the findings below."]
     out += ["", f"Peak estimate: **{vram.estimate_gb:.1f} GB** during {vram.peak_phase.replace('_', ' ')}; "
             f"main memory needed: about {vram.host_ram_gb:.0f} GB.", ""]
+    if vram.correction is not None:
+        out += [f"This machine's correction is applied: x{vram.correction.factor:.2f} from {vram.correction.samples} "
+                f"dry run(s) recorded in `{vram.correction.source}`; the estimate alone is {vram.uncorrected_gb:.1f} GB.", ""]
     out += ["| part | GB |", "|---|---|"]
     out += [f"| {name.replace('_', ' ')} | {gb:.2f} |" for name, gb in vram.breakdown.items()]
     if report.gpu_gb:

@@ -7,6 +7,9 @@ family in
 `$LORAGATE_CACHE_DIR/vram-calibration.json` (else `grimoire/vram-calibration.json`). Later estimates on
 the same machine multiply by the median of that family's recent ratios (or its family group's, when
 the family itself has not been measured yet) and say so in their notes.
+
+This is the middle layer: `correction_for` reads this machine's factor, `apply_correction` puts it on
+top of the pure estimate (loragate.vram.estimate.base_estimate), which never reads this file.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import os
 import statistics
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -22,7 +26,8 @@ from loragate.atomic import atomic_write_json
 from loragate.catalog.models import get_family
 from loragate.errors import LoragateError
 from loragate.fsguard import read_json_object
-from loragate.vram.model import VramRequest
+from loragate.vram.estimate import base_estimate, fits
+from loragate.vram.model import Correction, VramEstimate, VramRequest
 from loragate.workspace import grimoire_dir
 
 CALIBRATION_FILE = "vram-calibration.json"
@@ -38,12 +43,6 @@ class Measurement(BaseModel):
     ratio: float
     request: VramRequest
     at: datetime
-
-
-class Correction(BaseModel):
-    factor: float
-    samples: int
-    basis: str = Field(description="'family' or 'group': what the ratios were measured on.")
 
 
 def calibration_path() -> Path:
@@ -75,14 +74,12 @@ def record_measurement(
 ) -> Measurement:
     """Store a dry run's measured peak (GB, 1e9 bytes, as `torch.cuda.max_memory_reserved()` or the
     nvidia-smi peak reports it) beside the uncorrected estimate of the same request."""
-    from loragate.vram.estimate import estimate_vram
-
     fam = get_family(family)
     if request.model != fam.id:
         request = request.model_copy(update={"model": fam.id})
     if not measured_peak_gb > 0:
         raise LoragateError(f"A measured peak of {measured_peak_gb} GB cannot be right.", "Pass the peak in GB, above 0.")
-    estimated = estimate_vram(request, use_correction=False, fit_plan=False).estimate_gb
+    estimated = base_estimate(request).estimate_gb
     entry = Measurement(
         family=fam.id,
         group=fam.group,
@@ -108,8 +105,40 @@ def correction_for(family: str, machine: str | None = None) -> Correction | None
     fam = get_family(family)
     entries = _load().get(_machine(machine), [])
     usable = [e for e in entries if _BOUNDS[0] <= float(e.get("ratio", 0)) <= _BOUNDS[1]]
-    for basis, key, value in (("family", "family", fam.id), ("group", "group", fam.group)):
-        ratios = [float(e["ratio"]) for e in usable if e.get(key) == value][-_RECENT:]
+    bases: tuple[tuple[Literal["family", "group"], str], ...] = (("family", fam.id), ("group", fam.group))
+    for basis, value in bases:
+        ratios = [float(e["ratio"]) for e in usable if e.get(basis) == value][-_RECENT:]
         if ratios:
-            return Correction(factor=round(statistics.median(ratios), 4), samples=len(ratios), basis=basis)
+            return Correction(factor=round(statistics.median(ratios), 4), samples=len(ratios), basis=basis, source=str(path))
     return None
+
+
+def apply_correction(estimate: VramEstimate, correction: Correction | None) -> VramEstimate:
+    """The estimate with a machine correction on top, saying so; unchanged without one (or a factor of 1)."""
+    if correction is None or correction.factor == 1.0:
+        return estimate
+    factor = correction.factor
+    phases = {name: round(gb * factor, 2) for name, gb in estimate.phases.items()}
+    corrected = estimate.model_copy(update={
+        "phases": phases,
+        "estimate_gb": phases[estimate.peak_phase],
+        "breakdown": {k: round(v * factor, 2) for k, v in estimate.breakdown.items()},
+        "fits": fits(phases[estimate.peak_phase], estimate.gpu_gb) if estimate.gpu_gb is not None else None,
+        "correction": correction,
+        "uncorrected_gb": estimate.estimate_gb,
+        "notes": [correction_note(estimate, correction), *estimate.notes],
+    })
+    return corrected
+
+
+def corrected_estimate(req: VramRequest, correction: Correction | None) -> VramEstimate:
+    """The pure estimate of `req` with a given correction on top (the fit plan compares these)."""
+    return apply_correction(base_estimate(req), correction)
+
+
+def correction_note(estimate: VramEstimate, correction: Correction) -> str:
+    """One sentence: the factor, what it was learned from, where it is kept, and the number without it."""
+    name = get_family(estimate.model).display_name
+    measured = name if correction.basis == "family" else f"models like {name}"
+    return (f"Corrected by x{correction.factor:.2f} for this machine (without it: {estimate.estimate_gb:.1f} GB), "
+            f"learned from {correction.samples} dry run(s) of {measured} recorded in {correction.source}.")

@@ -32,8 +32,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from loragate.catalog.models import ModelFamily, get_family
-from loragate.vram.estimate import estimate_vram, fits
-from loragate.vram.model import VramEstimate, VramRequest
+from loragate.vram.calibration import corrected_estimate
+from loragate.vram.estimate import fits
+from loragate.vram.model import Correction, VramEstimate, VramRequest
 
 Phase = Literal["training", "text_encoder_caching", "latent_caching"]
 Lever = Literal["batch", "fp8_text_encoder", "gradient_checkpointing", "block_swap", "fp8_base", "frames", "resolution"]
@@ -81,14 +82,14 @@ def cheaper_changes(
     *,
     target_gb: float | None = None,
     levers: Iterable[str] | None = None,
-    use_correction: bool = True,
+    correction: Correction | None = None,
 ) -> list[MemoryChange]:
     """Single changes to `req` that lower `phase`'s memory, cheapest for the artist first."""
     family = get_family(req.model)
     allowed = set(levers) if levers is not None else set(LEVERS)
 
     def estimate(r: VramRequest) -> VramEstimate:
-        return estimate_vram(r, use_correction=use_correction, fit_plan=False)
+        return corrected_estimate(r, correction)
 
     before = estimate(req).phases.get(phase)
     if before is None:

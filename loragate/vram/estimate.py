@@ -171,52 +171,36 @@ def _vae_features_gb(family: ModelFamily, req: VramRequest, common: dict[str, An
     return width * height * frames * 128 * 2.0 * common["vae_feature_maps"] * req.batch / GB
 
 
-def estimate_vram(req: VramRequest, *, use_correction: bool = True, fit_plan: bool = True) -> VramEstimate:
-    """Peak GPU memory of a LoRA training configuration, host RAM, and (with gpu_gb) whether it fits
-    with the 20% margin and the cheapest changes that make it fit."""
-    from loragate.vram.calibration import correction_for
-
+def base_estimate(req: VramRequest) -> VramEstimate:
+    """The pure estimate: peak GPU memory, host RAM and (with gpu_gb) whether it fits with the 20% margin,
+    from the request and the catalogue data alone. No machine state and no calibration file is read
+    here, so the same request gives the same answer on every machine; the per-machine correction
+    (loragate.vram.calibration) and the fit plan (loragate.vram.fitplan) are layers above it."""
     family = get_family(req.model)
     phases, host, tokens = raw_terms(req)
-    notes: list[str] = []
-    correction = correction_for(family.id) if use_correction else None
-    if correction is not None:
-        phases = {name: {k: v * correction.factor for k, v in terms.items()} for name, terms in phases.items()}
-        notes.append(
-            f"Corrected by x{correction.factor:.2f} for this machine, learned from {correction.samples} dry run(s) "
-            + (f"of {family.display_name}." if correction.basis == "family" else f"of models like {family.display_name}.")
-        )
     totals = {name: round(sum(terms.values()), 2) for name, terms in phases.items()}
     peak = max(totals, key=lambda name: totals[name])
-    breakdown = {k: round(v, 2) for k, v in phases[peak].items()}
+    notes: list[str] = []
     if req.blocks_to_swap:
         notes.append(f"Block swap keeps {req.blocks_to_swap} blocks in main memory: each step is slower.")
     if family.group == "flux" or req.blocks_to_swap:
         notes.append(f"Needs about {math.ceil(host)} GB of main memory (RAM) to load and run.")
     if req.fp8_base and not req.fp8_scaled and family.trainer == "musubi" and family.weights_precision in ("bf16", "fp16"):
         notes.append("fp8 without --fp8_scaled briefly needs more memory while loading (musubi-tuner issue #599).")
-
-    estimate = VramEstimate(
+    return VramEstimate(
         model=family.id,
         request=req,
         estimate_gb=totals[peak],
         peak_phase=peak,
-        breakdown=breakdown,
+        breakdown={k: round(v, 2) for k, v in phases[peak].items()},
         phases=totals,
         host_ram_gb=round(host, 1),
         tokens=tokens,
         gpu_gb=req.gpu_gb,
         margin=MARGIN,
-        correction=correction.factor if correction else None,
+        fits=fits(totals[peak], req.gpu_gb) if req.gpu_gb is not None else None,
         notes=notes,
     )
-    if req.gpu_gb is not None:
-        estimate.fits = fits(estimate.estimate_gb, req.gpu_gb)
-        if not estimate.fits and fit_plan:
-            from loragate.vram.fitplan import plan_fit
-
-            estimate.fit_plan = plan_fit(req, use_correction=use_correction)
-    return estimate
 
 
 def fits(estimate_gb: float, gpu_gb: float) -> bool:

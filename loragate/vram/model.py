@@ -71,6 +71,15 @@ class FitStep(BaseModel):
     host_ram_gb: float | None = Field(default=None, description="Main memory (RAM) needed after this step, GB (block swap raises it).")
 
 
+class Correction(BaseModel):
+    """This machine's measured/estimated ratio for a family, learned from dry runs (loragate.vram.calibration)."""
+
+    factor: float
+    samples: int = Field(description="Dry runs the factor is the median of.")
+    basis: Literal["family", "group"] = Field(description="What the ratios were measured on: this family or its group.")
+    source: str = Field(description="The calibration file the dry runs are recorded in.")
+
+
 class VramEstimate(BaseModel):
     model: str
     request: VramRequest
@@ -84,17 +93,16 @@ class VramEstimate(BaseModel):
     margin: float = 0.2
     fits: bool | None = Field(default=None, description="estimate x 1.2 <= gpu_gb; None without a GPU size.")
     fit_plan: list[FitStep] = Field(default_factory=list, description="Cheapest changes that make it fit, in order.")
-    correction: float | None = Field(default=None, description="Per-machine factor learned from dry runs, when applied.")
+    correction: Correction | None = Field(
+        default=None, description="This machine's correction from dry runs, when it changed the numbers; None: the pure estimate."
+    )
+    uncorrected_gb: float | None = Field(default=None, description="The pure estimate's peak before the correction, GB.")
     notes: list[str] = Field(default_factory=list)
 
 
 def make_request(**fields: object) -> VramRequest:
     """Build a request from loose inputs (CLI, MCP); a bad value becomes a plain LoragateError."""
-    from pydantic import ValidationError
+    from loragate.plain import door_request
 
-    try:
-        return VramRequest.model_validate({k: v for k, v in fields.items() if v is not None})
-    except ValidationError as exc:
-        from loragate.plain import describe_validation
-
-        raise LoragateError(f"The VRAM question has a bad value: {describe_validation(exc)}", "Fix the value and ask again.") from exc
+    return door_request(VramRequest, {k: v for k, v in fields.items() if v is not None},
+                        "The VRAM question has a bad value", "Fix the value and ask again.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
@@ -12,13 +12,21 @@ from loragate.lightning.choice import LightningChoice
 from loragate.plan.gate2 import Gate2Report, GenerateResult
 from loragate.plan.import_plan import ImportResult
 from loragate.plan.model import RANK_MAX, RANK_MIN
+from loragate.plan.request import ExpertChoice, NetworkName
 from loragate.vocabulary import Platform, PresetName, TrainingType
 from mcp_server.common import WRITES_RECORD, call_engine, is_allowed, lazy, resolve_path, resolve_program
 
 check_plan = lazy("loragate.plan.gate2:check_plan")
-generate_config = lazy("loragate.plan.gate2:generate_config")
+make_plan = lazy("loragate.plan.request:make_plan")
+plan_request = lazy("loragate.plan.request:plan_request")
 import_plan = lazy("loragate.plan.import_plan:import_plan")
 import_request = lazy("loragate.plan.import_plan:import_request")
+
+def _confined(lightning: LightningChoice) -> LightningChoice:
+    """The Lightning files a caller names, confined like every other path it gives."""
+    return lightning.model_copy(update={"high_noise": str(resolve_path(lightning.high_noise, "Lightning file")),
+                                        "low_noise": str(resolve_path(lightning.low_noise, "Lightning file"))})
+
 
 def register(mcp: MCPServer) -> None:
     @mcp.tool(name="generate_config", title="Generate the training plan (Gate 2)", annotations=WRITES_RECORD)
@@ -30,11 +38,11 @@ def register(mcp: MCPServer) -> None:
         dataset: Annotated[str, Field(description="Dataset folder inside the workspace (Images/ + Videos/, N_name folders, or flat).")],
         trigger: Annotated[str, Field(description="Trigger word that appears in every caption.")],
         ctx: Context,
-        preset: Annotated[Literal["quick", "standard", "thorough"], Field(description="Quick test, balanced, or best quality.")] = "standard",
-        training_type: Annotated[Literal["character", "style", "object"], Field(description="What the LoRA learns.")] = "character",
+        preset: Annotated[PresetName, Field(description="Quick test, balanced, or best quality.")] = "standard",
+        training_type: Annotated[TrainingType, Field(description="What the LoRA learns.")] = "character",
         gpu_gb: Annotated[float | None, Field(description="GPU memory to fit in GB; default: grimoire/studio.md.", gt=0)] = None,
-        expert: Annotated[Literal["high", "low", "both"] | None, Field(description="Wan 2.2 only: which expert(s) to train (default both).")] = None,
-        platform: Annotated[Literal["local", "runpod", "modal"], Field(description="Where training will run; sets the paths.")] = "local",
+        expert: Annotated[ExpertChoice | None, Field(description="Wan 2.2 only: which expert(s) to train (default both).")] = None,
+        platform: Annotated[Platform, Field(description="Where training will run; sets the paths.")] = "local",
         trainer_dir: Annotated[str | None, Field(description="The trainer's checkout (musubi-tuner or sd-scripts).")] = None,
         models_dir: Annotated[str | None, Field(description="Folder holding the model files, if not <workspace>/models.")] = None,
         trainer_python: Annotated[str | None, Field(description="The trainer's Python (its venv's bin/python), if not the one loragate finds.")] = None,
@@ -45,7 +53,7 @@ def register(mcp: MCPServer) -> None:
         optimizer: Annotated[str | None, Field(description="AdamW, AdamW8bit, Prodigy, Lion or Adafactor (default from the preset).")] = None,
         experts_together: Annotated[bool | None, Field(description="Wan 2.2: run both experts at once (default: when both fit the GPU).")] = None,
         rank: Annotated[int | None, Field(ge=RANK_MIN, le=RANK_MAX, description="LoRA rank (network dim); default from the preset.")] = None,
-        network: Annotated[Literal["lora", "loha", "lokr"], Field(description="lora, or LyCORIS loha (gentler, less copying of the images' style) / lokr (finer detail, small file); LyCORIS must be installed in the trainer's Python.")] = "lora",
+        network: Annotated[NetworkName, Field(description="lora, or LyCORIS loha (gentler, less copying of the images' style) / lokr (finer detail, small file); LyCORIS must be installed in the trainer's Python.")] = "lora",
         learning_rate: Annotated[float | None, Field(gt=0, description="Learning rate; default from the preset and optimizer (Prodigy runs at 1.0). Gate 2 judges it against the optimizer's sourced range.")] = None,
         caption_extension: Annotated[str, Field(description="Caption file extension, the same one audit_dataset checked.")] = ".txt",
         lightning: Annotated[LightningChoice | None, Field(description="Wan 2.2: the Lightning LoRAs the artist renders with (one per "
@@ -73,16 +81,16 @@ def register(mcp: MCPServer) -> None:
         }
         files = {role: str(resolve_path(path, f"{role} weights")) for role, path in (weights or {}).items()}
         if lightning is not None:
-            lightning = lightning.model_copy(update={
-                "high_noise": str(resolve_path(lightning.high_noise, "Lightning file")),
-                "low_noise": str(resolve_path(lightning.low_noise, "Lightning file"))})
-        return await call_engine(
-            ctx, generate_config, name, model, str(resolve_path(dataset, "dataset folder")), trigger,
-            replace=replace, progress=None, preset=preset, training_type=training_type, gpu_gb=gpu_gb, expert=expert,
-            platform=platform, weights=files, resolution=tuple(resolution) if resolution else None,
-            frames=frames, optimizer=optimizer, experts_together=experts_together, rank=rank,
-            learning_rate=learning_rate, caption_extension=caption_extension, lightning=lightning, network=network, **paths,
+            lightning = _confined(lightning)
+        # the same request model as `loragate plan new`: the same bounds, choices and sentences
+        request = await call_engine(
+            None, plan_request, name=name, model=model, dataset=str(resolve_path(dataset, "dataset folder")), trigger=trigger,
+            replace=replace, preset=preset, training_type=training_type, gpu_gb=gpu_gb, expert=expert,
+            platform=platform, weights=files, resolution=resolution, frames=frames, optimizer=optimizer,
+            experts_together=experts_together, rank=rank, learning_rate=learning_rate,
+            caption_extension=caption_extension, lightning=lightning, network=network, **paths,
         )
+        return await call_engine(ctx, make_plan, request, progress=None)
 
     @mcp.tool(name="check_plan", title="Re-check the training plan (Gate 2)", annotations=WRITES_RECORD)
     async def check_plan_tool(
@@ -109,6 +117,9 @@ def register(mcp: MCPServer) -> None:
         platform: Annotated[Platform, Field(description="Where training will run.")] = "local",
         gpu_gb: Annotated[float | None, Field(gt=0, description="GPU memory to fit in GB; default: grimoire/studio.md.")] = None,
         experts_together: Annotated[bool, Field(description="Wan 2.2: launch both expert runs at once.")] = False,
+        lightning: Annotated[LightningChoice | None, Field(description="Wan 2.2: the Lightning LoRAs the artist renders with (one per "
+                             "expert). The experts the script merges (--base_weights) are read from it; give the files it does "
+                             "not name, and `premerged` experts, here.")] = None,
         replace: Annotated[bool, Field(description="Replace the project's existing plan (kept in plan-history/ first). "
                                                    "Without it, an existing plan is an error: ask the artist before replacing.")] = False,
     ) -> ImportResult:
@@ -121,7 +132,9 @@ def register(mcp: MCPServer) -> None:
         leaves out or sets otherwise and what loragate adds: tell the artist about each warning.
         Then continue with validate_env and dry_run as for any plan."""
         paths = [str(resolve_path(f, "file")) for f in files]
+        if lightning is not None:
+            lightning = _confined(lightning)
         request = await call_engine(None, import_request, name=name, files=paths, command=command, trigger=trigger, model=model,
                                  training_type=training_type, preset=preset, platform=platform, gpu_gb=gpu_gb,
-                                 experts_together=experts_together, replace=replace)
+                                 experts_together=experts_together, replace=replace, lightning=lightning)
         return await call_engine(ctx, import_plan, request, progress=None, allowed=is_allowed)

@@ -42,7 +42,8 @@ def register(mcp: MCPServer) -> None:
         Call it when choosing settings for a GPU, before generating a plan, or to explain an out-of-memory
         crash. With gpu_gb it says whether the run fits with a 20% margin and lists the cheapest changes
         that make it fit (batch, block swap, fp8, checkpointing, frames, resolution), each with what it
-        costs the artist. Uses this machine's correction when dry runs have been recorded."""
+        costs the artist. When dry runs on this machine were recorded, their correction is applied on top of
+        the estimate and the result says so (`correction`: factor and file, `uncorrected_gb`, first note)."""
         return await call_engine(
             None, _estimate, model=model, resolution=resolution, frames=frames, batch=batch, rank=rank,
             optimizer=optimizer, precision=precision, fp8_base=fp8_base, fp8_scaled=fp8_scaled,

@@ -20,9 +20,6 @@ from loragate.cli.output import (
     run_engine,
 )
 
-EXPERTS = ("high", "low", "both")
-PLATFORMS = ("local", "runpod", "modal")
-
 
 def _weights(pairs: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
@@ -131,24 +128,19 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Write grimoire/training/NAME/: plan.json, dataset.toml, commands.json, train.sh, config.md; run Gate 2."""
-        from loragate.plan.gate2 import generate_config
-        from loragate.vram.model import parse_resolution
+        from loragate.plan.request import make_plan, plan_request
 
-        if expert is not None and expert not in EXPERTS:
-            fail(f"--expert {expert!r} is not one of {', '.join(EXPERTS)}.", "Use --expert high, low or both.")
-        if platform not in PLATFORMS:
-            fail(f"--platform {platform!r} is not one of {', '.join(PLATFORMS)}.", "Use local, runpod or modal.")
-        res = run_engine(lambda: parse_resolution(resolution)) if resolution else None
         lightning = _lightning(lightning_high, lightning_low, lightning_merge, lightning_premerged, lightning_strength)
+        request = run_engine(lambda: plan_request(
+            name=name, model=model, dataset=dataset, trigger=trigger, replace=replace,
+            preset=preset, training_type=training_type, gpu_gb=gpu_gb, expert=expert, platform=platform,
+            trainer_dir=trainer_dir, trainer_python=trainer_python, models_dir=models_dir,
+            weights=_weights(weights), output_dir=output_dir, resolution=resolution, frames=frames or None,
+            optimizer=optimizer, rank=rank, learning_rate=learning_rate,
+            caption_extension=caption_extension, experts_together=together, lightning=lightning, network=network,
+        ))
         with progress_bar("Planning", enabled=not json_out) as progress:
-            result = run_engine(lambda: generate_config(
-                name, model, dataset, trigger, replace=replace, progress=progress,
-                preset=preset, training_type=training_type, gpu_gb=gpu_gb, expert=expert, platform=platform,
-                trainer_dir=trainer_dir, trainer_python=trainer_python, models_dir=models_dir,
-                weights=_weights(weights), output_dir=output_dir, resolution=res, frames=frames or None,
-                optimizer=optimizer, rank=rank, learning_rate=learning_rate,
-                caption_extension=caption_extension, experts_together=together, lightning=lightning, network=network,
-            ))
+            result = run_engine(lambda: make_plan(request, progress=progress))
         if json_out:
             print_json(result)
         else:
@@ -173,6 +165,12 @@ def register(app: typer.Typer) -> None:
         platform: str = typer.Option("local", "--platform", help="local, runpod or modal: where training runs."),
         gpu_gb: Optional[float] = typer.Option(None, "--gpu-gb", help="GPU memory to fit, GB (default: grimoire/studio.md)."),
         together: bool = typer.Option(False, "--together", help="Wan 2.2: launch both expert runs at once."),
+        lightning_high: Optional[str] = typer.Option(None, "--lightning-high",
+                                                     help="Wan 2.2: the high-noise expert's Lightning LoRA you render with."),
+        lightning_low: Optional[str] = typer.Option(None, "--lightning-low", help="Wan 2.2: the low-noise expert's Lightning LoRA."),
+        lightning_premerged: list[str] = typer.Option([], "--lightning-premerged",
+                                                      help="high, low or both: that expert's DiT file already has Lightning merged in."),
+        lightning_strength: float = typer.Option(1.0, "--lightning-strength", help="Lightning multiplier (1.0 as released)."),
         replace: bool = typer.Option(False, "--replace",
                                      help="Replace NAME's existing plan (the old one is kept in plan-history/)."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -182,7 +180,8 @@ def register(app: typer.Typer) -> None:
 
         request = run_engine(lambda: import_request(
             name=name, files=files or [], command=command, trigger=trigger, model=model, training_type=training_type,
-            preset=preset, platform=platform, gpu_gb=gpu_gb, experts_together=together, replace=replace))
+            preset=preset, platform=platform, gpu_gb=gpu_gb, experts_together=together, replace=replace,
+            lightning=_lightning(lightning_high, lightning_low, [], lightning_premerged, lightning_strength)))
         with progress_bar("Importing", enabled=not json_out) as progress:
             result = run_engine(lambda: import_plan(request, progress=progress))
         if json_out:

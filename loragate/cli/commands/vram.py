@@ -20,6 +20,9 @@ def _render(est: VramEstimate) -> None:
     table.add_column("GB", justify="right")
     for name, gb in est.breakdown.items():
         table.add_row(name.replace("_", " "), f"{gb:.2f}")
+    if est.correction is not None and est.uncorrected_gb is not None:
+        table.add_row("estimate before this machine's correction", f"{est.uncorrected_gb:.2f}")
+        table.add_row(f"this machine's correction (x{est.correction.factor:.2f})", "")
     table.add_row("[bold]total[/]", f"[bold]{est.estimate_gb:.2f}[/]")
     console.print(table)
     others = ", ".join(f"{k.replace('_', ' ')} {v:.1f} GB" for k, v in est.phases.items() if k != est.peak_phase)
