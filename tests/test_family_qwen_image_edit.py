@@ -13,7 +13,7 @@ from loragate.catalog.models import get_family
 from loragate.errors import LoragateError
 from loragate.plan.new import new_plan
 from loragate.validate import ValidationReport, validate_files
-from loragate.vram.estimate import estimate_vram
+from loragate.vram import base_estimate
 from loragate.vram.model import VramRequest
 from tests.family_kit import FIX, changed_example, plan_files_report
 from tests.plan_helpers import control_dataset, flat_dataset
@@ -45,7 +45,7 @@ def test_control_images_cost_memory() -> None:
     """docs: 'Qwen-Image-Edit training requires additional memory for the control images.'"""
     def training(model: str) -> float:
         request = VramRequest(model=model, resolution="1024", batch=1, rank=16, optimizer="AdamW8bit", fp8_base=True, fp8_scaled=True)
-        return estimate_vram(request, use_correction=False, fit_plan=False).phases["training"]
+        return base_estimate(request).phases["training"]
     assert training("qwen-image-edit") > training("qwen-image") + 1.0
 
 
