@@ -58,6 +58,8 @@ def test_the_docs_example_validates_go(tmp_path: Path) -> None:
     ("networks.lora_flux ", "networks.lora_flux_2 ", "NETWORK_MODULE"),
     ("--vae path/to/ae.safetensors \\\n    --text_encoder1", "--ae path/to/ae.safetensors \\\n    --text_encoder1", "FLAG_OTHER_TRAINER"),
     ("--network_dim 32", "--network_dim 32 --blocks_to_swap 35", "MEM_BLOCK_SWAP_MAX"),
+    # the scripts ask torch for float8e4m3fn, which does not exist: --fp8_t5 stops them at start
+    ("--batch_size 16", "--batch_size 16 --fp8_t5", "MUSUBI_TEXT_FP8_UNAVAILABLE"),
 ])
 def test_documented_pitfalls_block(old: str, new: str, code: str, tmp_path: Path) -> None:
     report = changed_example(DOC, tmp_path, old, new, dataset=(FIX / "control_ds.toml").read_text(encoding="utf-8"))
@@ -95,3 +97,12 @@ def test_gate1_reads_pairs_and_names_a_picture_without_its_starting_image(worksp
     (data / "control" / "img02.jpg").unlink()
     [hit] = [f for f in audit_dataset(data, trigger="mira", model=FAMILY).findings if f.code == "DS_CONTROL_MISSING"]
     assert hit.severity == "block" and hit.path == "img02.png" and "control/" in hit.fix
+
+
+def test_the_fit_plan_never_offers_fp8_for_kontext_text_encoder() -> None:
+    """A card too small for Kontext gets other changes, never the fp8 text encoder (--fp8_t5 stops the scripts)."""
+    from loragate.vram import estimate_vram, make_request
+
+    estimate = estimate_vram(make_request(model="flux1-kontext-dev", resolution="1024", batch=2, gpu_gb=12))
+    assert estimate.fit_plan, "a 12 GB card needs changes for Kontext"
+    assert not any(step.settings.get("fp8_text_encoder") for step in estimate.fit_plan), estimate.fit_plan

@@ -72,6 +72,28 @@ def test_documented_pitfalls_block(old: str, new: str, code: str, tmp_path: Path
     assert report.verdict == "NO-GO" and code in codes(report), codes(report)
 
 
+@pytest.mark.parametrize(("old", "new"), [
+    # docs/qwen_image.md: "original (default, can be omitted)"; the scripts lower-case the value
+    ("    --dit path/to/qwen_image_bf16.safetensors \\\n    --vae path/to/qwen_image_vae.safetensors \\\n"
+     "    --text_encoder path/to/qwen_2.5_vl_7b.safetensors \\\n    --model_version original \\\n",
+     "    --dit path/to/qwen_image_bf16.safetensors \\\n    --vae path/to/qwen_image_vae.safetensors \\\n"
+     "    --text_encoder path/to/qwen_2.5_vl_7b.safetensors \\\n"),
+    ("--batch_size 1 \\\n    --model_version original", "--batch_size 1 \\\n    --model_version Original"),
+])
+def test_model_version_as_the_scripts_resolve_it(old: str, new: str, tmp_path: Path) -> None:
+    """Leaving --model_version out of one step, or writing it in capitals, is the same version to the
+    scripts (qwen_image_utils.py resolve_model_version_args): no mismatch, and the model is known."""
+    report = changed_example(DOC, tmp_path, old, new)
+    assert report.verdict == "GO" and report.model == "qwen-image", blocking(report)
+
+
+def test_edit_switch_is_the_edit_version(tmp_path: Path) -> None:
+    """The older --edit switch selects the edit model: caching for it and training the plain model differ."""
+    report = changed_example(DOC, tmp_path, "--vae path/to/qwen_image_vae.safetensors \\\n    --model_version original\n",
+                             "--vae path/to/qwen_image_vae.safetensors \\\n    --edit\n")
+    assert "MUSUBI_MODEL_VERSION_MISMATCH" in codes(report), codes(report)
+
+
 def test_xformers_without_split_attn_warns(tmp_path: Path) -> None:
     report = changed_example(DOC, tmp_path, "--sdpa --mixed", "--xformers --mixed")
     [hit] = [f for f in report.findings if f.code == "MUSUBI_SPLIT_ATTN"]

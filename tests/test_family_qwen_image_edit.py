@@ -75,3 +75,14 @@ def test_edit_pitfalls(tmp_path: Path) -> None:
     stale = changed_example(DOC, tmp_path / "c", "--model_version original \\\n    --dataset_config",
                             "--model_version edit-2511 \\\n    --dataset_config", dataset=EDIT_DS)
     assert "MUSUBI_MODEL_VERSION_MISMATCH" in codes(stale) and stale.model == "qwen-image-edit-2511"
+
+
+def test_older_control_keys_are_read_as_musubi_reads_them(tmp_path: Path) -> None:
+    """musubi-tuner still reads qwen_image_edit_control_resolution (renamed on load): a warning that
+    names the new key, not an 'unknown key' block, and the control resolution counts as given."""
+    old = _edit_doc(tmp_path, dataset=EDIT_DS.replace("control_resolution = [1024, 1024]",
+                                                      "qwen_image_edit_control_resolution = [1024, 1024]"))
+    assert old.verdict == "GO", blocking(old)
+    [hit] = [f for f in old.findings if f.code == "TOML_DEPRECATED_KEY"]
+    assert hit.severity == "warn" and "control_resolution" in hit.fix
+    assert "MUSUBI_CONTROL_RESOLUTION" not in codes(old) and "TOML_UNKNOWN_KEY" not in codes(old)

@@ -128,6 +128,26 @@ def test_lightning_merge_import_says_what_is_missing(workspace: Path) -> None:
     assert twice in mixed
     with pytest.raises(LoragateError, match="different strengths"):
         plan_from_setup(_request(plan, command=mixed))
+    strong = re.sub(r"--base_weights_multiplier \S+", "--base_weights_multiplier 2.5", _export(both))
+    with pytest.raises(LoragateError, match="--base_weights_multiplier 2.5") as too_strong:
+        plan_from_setup(_request(plan, command=strong))
+    assert "2 or less" in (too_strong.value.fix or "")
+
+
+def test_lightning_file_written_relative_is_the_same_file(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The script names the merged file by a relative path and the artist gives the same relative
+    path: one file, read the same way on both sides, not a contradiction."""
+    from loragate.lightning.choice import LightningChoice
+
+    monkeypatch.chdir(workspace)
+    files = {e: str(workspace / "models" / f"{e}_noise_model.safetensors") for e in ("high", "low")}
+    plan = new_plan("mira", "wan2.2-t2v-a14b", wan_dataset(workspace), "mira", gpu_gb=80,
+                    lightning=LightningChoice(high_noise=files["high"], low_noise=files["low"], merge=["high"]))
+    command = _export(plan).replace(files["high"], "models/high_noise_model.safetensors")
+    assert "models/high_noise_model.safetensors" in command
+    told = LightningChoice(high_noise="models/high_noise_model.safetensors", low_noise=files["low"])
+    back, _ = plan_from_setup(_request(plan, command=command, lightning=told))
+    assert back.lightning is not None and back.lightning.high_noise == files["high"]
 
 
 ARTIST_WAN22 = """#!/bin/bash

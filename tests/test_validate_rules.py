@@ -227,6 +227,8 @@ CASES: list[tuple[str, Make, Make]] = [
     ("TOML_PARSE", wan_toml("[general\nresolution = 1"), wan_toml(WAN_DS)),
     ("TOML_UNKNOWN_KEY", sd_toml(SDXL_DS.replace("num_repeats = 1", "num_repeats = 1\n  interpolation_type = \"lanczos\"")),
      sd_toml(SDXL_DS.replace("num_repeats = 1", "num_repeats = 1\n  resize_interpolation = \"lanczos\""))),
+    ("TOML_DEPRECATED_KEY", wan_toml(WAN_DS + "qwen_image_edit_no_resize_control = true\n"),
+     wan_toml(WAN_DS + "no_resize_control = true\n")),
     ("TOML_GENERAL_KEY", wan_toml(WAN_DS.replace("[general]", "[general]\ncache_directory = \"/c\"")), wan_toml(WAN_DS)),
     ("TOML_KEY_LEVEL", sd_toml(SDXL_DS.replace("num_repeats = 1", "num_repeats = 1\n  validation_split = 0.1")),
      sd_toml(SDXL_DS.replace("batch_size = 1", "batch_size = 1\nvalidation_split = 0.1"))),

@@ -16,7 +16,7 @@ from loragate.backends.reading import (
 )
 from loragate.catalog.models import ModelFamily, get_family, load_catalog
 from loragate.errors import LoragateError
-from loragate.lightning.choice import imported_spec
+from loragate.lightning.choice import LIGHTNING_STRENGTH_MAX, imported_spec
 from loragate.plan.model import ExpertName, ExpertPlan, TimestepSpec, TrainingPlan, WeightPaths
 from loragate.validate.invocation import Invocation
 from loragate.validate.weights import read_weights_name
@@ -87,7 +87,13 @@ def _lightning_merges(trains: list[Invocation], experts: list[ExpertPlan]) -> tu
                 "a plan merges one Lightning file per expert.",
                 "Keep only that expert's Lightning file in --base_weights and import again.")
         merged[expert.expert] = files[0]
-        multipliers.add(Number(inv).float("--base_weights_multiplier", above=0) or 1.0)
+        multiplier = Number(inv).float("--base_weights_multiplier", above=0) or 1.0
+        if multiplier > LIGHTNING_STRENGTH_MAX:
+            raise LoragateError(
+                f"The {expert.expert}-noise run merges Lightning at --base_weights_multiplier {multiplier:g} "
+                f"({inv.where('--base_weights_multiplier')}); a plan takes a Lightning strength up to {LIGHTNING_STRENGTH_MAX:g}.",
+                f"Lower --base_weights_multiplier to {LIGHTNING_STRENGTH_MAX:g} or less (1.0 is Lightning as released) and import again.")
+        multipliers.add(multiplier)
     if len(multipliers) > 1:
         raise LoragateError(
             f"The expert runs merge Lightning at different strengths ({', '.join(f'{m:g}' for m in sorted(multipliers))}); "
@@ -167,5 +173,7 @@ def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset
     where = {"high": "", "low": ""} if lightning is None else {
         "high": given_path(lightning.high_noise, ctx.platform) or lightning.high_noise,
         "low": given_path(lightning.low_noise, ctx.platform) or lightning.low_noise}
+    # The script's paths and the artist's read the same way, so `~/x` or a relative path in both is one file.
+    merged = {expert: given_path(path, ctx.platform) or path for expert, path in merged.items()}
     plan.lightning = imported_spec(lightning, family, [e.expert for e in experts], merged, strength, where)
     return finish(plan, family, invocations)

@@ -29,6 +29,12 @@ class Recipe(BaseModel):
     text_encoder_fp8: str | None = None
     attention_refused: list[str] = []
     split_attn_unless_sdpa: bool = False
+    # How the scripts resolve a model selector left out or written otherwise (qwen_image_utils.py
+    # resolve_model_version_args): the value when it is not given, older switches that stand for a
+    # version, and whether the value is lower-cased.
+    selector_unset: str | None = None
+    selector_switches: dict[str, str] = {}
+    selector_lowercase: bool = False
 
     def placeholders(self) -> set[str]:
         """Every "{name}" the recipe's argv lists use."""
@@ -39,6 +45,15 @@ class Recipe(BaseModel):
         """The option that takes the family's {task} at training (--task, --model_version)."""
         at = self.train.index("{task}") if "{task}" in self.train else 0
         return self.train[at - 1] if at else None
+
+    def resolve_selector(self, given: str | None, switches_on: set[str]) -> str | None:
+        """The model version a script runs with, resolved as the script resolves it."""
+        if given is not None:
+            return given.lower() if self.selector_lowercase else given
+        for switch, version in self.selector_switches.items():  # in the scripts' order of precedence
+            if switch in switches_on:
+                return version
+        return self.selector_unset
 
     def sampling_flags(self) -> list[str]:
         """The options naming the text encoder and the VAE, which sampling during training loads."""

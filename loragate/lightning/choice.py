@@ -31,6 +31,10 @@ MERGE_WHY = (
 )
 
 
+# The strongest Lightning multiplier a plan takes (1.0 is the release as published).
+LIGHTNING_STRENGTH_MAX = 2.0
+
+
 class LightningChoice(BaseModel):
     """Wan 2.2 Lightning, as the artist asks for it (`plan new --lightning-*`, generate_config's `lightning`)."""
 
@@ -38,7 +42,7 @@ class LightningChoice(BaseModel):
 
     high_noise: str = Field(description="Lightning LoRA for the high-noise expert (e.g. .../high_noise_model.safetensors).")
     low_noise: str = Field(description="Lightning LoRA for the low-noise expert (e.g. .../low_noise_model.safetensors).")
-    strength: float = Field(default=1.0, gt=0, le=2, description="Multiplier for stacking and merging (1.0 as released).")
+    strength: float = Field(default=1.0, gt=0, le=LIGHTNING_STRENGTH_MAX, description="Multiplier for stacking and merging (1.0 as released).")
     merge: list[ExpertsChoice] = Field(
         default_factory=list,
         description="Experts to train on base + Lightning, merged by the trainer (--base_weights); empty: train on the "

@@ -43,6 +43,11 @@ SDS_CHOICES = {"resize_interpolation": {"lanczos", "nearest", "bilinear", "linea
 RENAMED = {"interpolation_type": "resize_interpolation", "image_directory": "image_dir", "image_dir": "image_directory",
            "repeats": "num_repeats", "train_batch_size": "batch_size"}
 TOP_LEVEL = {"general", "datasets"}
+# musubi-tuner dataset/config_utils.py deprecated_key_map: older keys it still reads, renamed on load
+# (the new key wins when both are set).
+MUSUBI_DEPRECATED = {"flux_kontext_no_resize_control": "no_resize_control",
+                     "qwen_image_edit_no_resize_control": "no_resize_control",
+                     "qwen_image_edit_control_resolution": "control_resolution"}
 
 
 def type_ok(value: object, kind: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.errors import LoragateError
@@ -17,6 +17,9 @@ from loragate.findings import Severity
 from loragate.validate.invocation import Invocation
 from loragate.validate.parse_toml import DatasetConfig, TomlProblem
 from loragate.validate.weights import DEFAULT_TASK, TASK_FAMILY, WeightsName, read_weights_name, sd3_variant, sdxl_variant
+
+if TYPE_CHECKING:
+    from loragate.backends.musubi_recipes import Recipe
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,23 @@ def selector_value(inv: Invocation, flag: str) -> str | None:
     from loragate.catalog.flags import script_flags
 
     spec = script_flags(inv.script).get(flag) if inv.script in _known_scripts() else None
-    return inv.value(flag, spec.default if spec.default is None else str(spec.default)) if spec else None
+    if spec is None:
+        return None
+    recipe = _recipe_of_script(inv.script)
+    if recipe is not None and (recipe.selector_unset or recipe.selector_switches or recipe.selector_lowercase):
+        return recipe.resolve_selector(inv.value(flag), {f for f in recipe.selector_switches if inv.has(f)})
+    return inv.value(flag, spec.default if spec.default is None else str(spec.default))
+
+
+def _recipe_of_script(script: str) -> Recipe | None:
+    """The musubi recipe of the family whose scripts include this one (all share one per script)."""
+    from loragate.backends.musubi_recipes import get_recipe
+    from loragate.catalog.models import load_catalog
+
+    for family in load_catalog().families.values():
+        if family.recipe and script in {s.rsplit("/", 1)[-1] for s in family.scripts.values()}:
+            return get_recipe(family.recipe, family.id)
+    return None
 
 
 def _known_scripts() -> list[str]:

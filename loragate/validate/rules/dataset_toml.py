@@ -41,7 +41,7 @@ def _allowed(schema: str, level: str) -> dict[str, str]:
 
 def _all_keys(schema: str) -> set[str]:
     if schema == "musubi":
-        return set(S.MUSUBI_DATASET)
+        return set(S.MUSUBI_DATASET) | set(S.MUSUBI_DEPRECATED)
     return set(S.SDS_DATASET_LEVEL) | set(S.SDS_ASCENDABLE) | set(S.SDS_SUBSET_ONLY) | {"subsets"}
 
 
@@ -101,6 +101,24 @@ def unknown_key(setup: Setup) -> Iterator[Hit]:
                 yield Hit(f"{key} is not a {_trainer_words(config.schema)} dataset setting; the trainer stops with 'extra keys not "
                           "allowed'.", f"Did you mean {suggestion}?" if suggestion else f"Remove {key}.",
                           config.evidence(*where, key, suggestion=suggestion))
+
+
+@rule("TOML_DEPRECATED_KEY", "warn", "A dataset TOML key musubi-tuner still reads under its newer name.",
+      "musubi-tuner 30c658c dataset/config_utils.py deprecated_key_map (the old key is renamed on load, and ignored "
+      "when the new one is also set)")
+def deprecated_key(setup: Setup) -> Iterator[Hit]:
+    for config in _schemas(setup):
+        if config.schema != "musubi":
+            continue
+        for _level, where, table in _tables(config):
+            for key in table:
+                new = S.MUSUBI_DEPRECATED.get(key)
+                if new is None:
+                    continue
+                ignored = " musubi-tuner ignores it here, because " + new + " is also set." if new in table else ""
+                yield Hit(f"{key} is the older name of {new}; musubi-tuner still reads it and says it is deprecated.{ignored}",
+                          f"Rename {key} to {new}" + (" (or remove it)" if ignored else "") + ".",
+                          config.evidence(*where, key, renamed=new))
 
 
 @rule("TOML_GENERAL_KEY", "block", "A key that [general] does not accept.",
@@ -393,7 +411,7 @@ def control_resolution(setup: Setup) -> Iterator[Hit]:
             continue
         want = list(family.control_resolution)
         for i, ds in enumerate(config.datasets):
-            if "control_directory" in ds and "control_resolution" not in ds:
+            if "control_directory" in ds and "control_resolution" not in ds and "qwen_image_edit_control_resolution" not in ds:
                 yield Hit(f"Dataset {i + 1} leaves control_resolution out, so each control image is resized to its picture's "
                           f"size, unlike {family.display_name}'s own code; musubi's docs strongly recommend {want}.",
                           f"Add control_resolution = {want} to the dataset.", config.evidence("datasets", i))

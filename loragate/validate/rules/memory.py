@@ -20,7 +20,7 @@ _ATTENTION = ("--sdpa", "--flash_attn", "--flash3", "--xformers", "--sage_attn")
 def no_attention(setup: Setup) -> Iterator[Hit]:
     for inv in setup.trains("musubi"):
         if not any(inv.has(f) for f in _ATTENTION):
-            yield Hit("wan_train_network.py needs an attention flag and has none; it stops with 'either --sdpa, "
+            yield Hit(f"{inv.script} needs an attention flag and has none; it stops with 'either --sdpa, "
                       "--flash-attn, --flash3, --sage-attn or --xformers must be specified'.", "Add --sdpa.",
                       inv.evidence("--sdpa"))
 

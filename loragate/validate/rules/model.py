@@ -270,8 +270,9 @@ def distilled_model(setup: Setup) -> Iterator[Hit]:
                       inv.evidence(flag, version=version, recommended=family.task))
 
 
-@rule("MUSUBI_TEXT_FP8_UNAVAILABLE", "block", "fp8 for a text encoder the model's docs say cannot run in fp8.",
+@rule("MUSUBI_TEXT_FP8_UNAVAILABLE", "block", "fp8 for a text encoder musubi-tuner cannot read in fp8.",
       "musubi-tuner 30c658c docs/flux_2.md ('--fp8_text_encoder option is not available for dev (Mistral 3)'); "
+      "flux_kontext_cache_text_encoder_outputs.py:86 and flux_kontext_train_network.py:61 (torch.float8e4m3fn, no such dtype); "
       "models.toml text_encoders fp8 = false")
 def text_fp8_unavailable(setup: Setup) -> Iterator[Hit]:
     from loragate.backends.musubi_recipes import load_recipes
@@ -283,6 +284,6 @@ def text_fp8_unavailable(setup: Setup) -> Iterator[Hit]:
             continue
         for flag in sorted(f for f in switches if inv.has(f)):
             names = ", ".join(te.name for te in family.text_encoders if not te.fp8)
-            yield Hit(f"{flag}: musubi-tuner's docs say fp8 is not available for {family.display_name}'s text encoder ({names}).",
+            yield Hit(f"{flag}: musubi-tuner cannot read {family.display_name}'s text encoder ({names}) in fp8; the script stops.",
                       f"Drop {flag}; caching the captions needs a card that holds the text encoder in bf16.",
                       inv.evidence(flag))
