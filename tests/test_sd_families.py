@@ -165,7 +165,11 @@ def test_plan_new_trains_a_lycoris_network(tmp_path: Path, family: str, kind: st
     assert not blocking(report), blocking(report)
 
 
-def test_a_network_kind_the_trainer_lacks_is_refused_in_words(tmp_path: Path) -> None:
+def test_a_network_kind_the_trainer_lacks_is_refused_in_words(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from loragate.catalog import networks
+
+    loha = networks.load_networks()["loha"]
+    monkeypatch.setattr(networks, "load_networks", lambda: {"loha": loha.model_copy(update={"musubi": None})})
     with pytest.raises(LoragateError, match="not available") as caught:
         new_plan("mira", "wan2.1-t2v-1.3b", wan_dataset(tmp_path), "mira", gpu_gb=24, network="loha")
     assert "network lora" in (caught.value.fix or "")
@@ -190,3 +194,22 @@ def test_a_lycoris_plan_imports_back_as_the_same_plan(tmp_path: Path, family: st
     back, _ = plan_from_setup(_request(plan, command=_export(plan)))
     assert _facts(back) == _facts(plan)
     assert back.network.module == "lycoris.kohya" and back.network.args == plan.network.args
+
+
+@pytest.mark.parametrize(("family", "kind", "module"), [
+    ("wan2.1-t2v-1.3b", "loha", "networks.loha"), ("wan2.2-t2v-a14b", "lokr", "networks.lokr"),
+    ("qwen-image", "loha", "networks.loha"), ("zimage", "lokr", "networks.lokr"),
+])
+def test_musubi_trains_its_own_loha_and_lokr(tmp_path: Path, family: str, kind: str, module: str) -> None:
+    """musubi-tuner docs/loha_lokr.md: its own modules, only --network_module changes; the plan
+    validates without a LyCORIS install and imports back as the same plan."""
+    from tests.test_plan_import import _export, _facts, _request
+
+    data = wan_dataset(tmp_path) if family.startswith("wan2") else flat_dataset(tmp_path)
+    plan = new_plan("mira", family, data, "mira", gpu_gb=80, network=kind)
+    trains = [c.argv for c in plan.commands if c.stage == "train"]
+    assert trains and all(a[a.index("--network_module") + 1] == module and "--network_args" not in a for a in trains)
+    back, _ = plan_from_setup(_request(plan, command=_export(plan)))
+    assert _facts(back) == _facts(plan) and back.network.module == module
+    said = plan.explanations.get("network_module", "") + " ".join(plan.explanations.values())
+    assert "musubi-tuner's own" in said and "pip install lycoris-lora" not in said

@@ -156,7 +156,10 @@ def _network_words(module: str, args: list[str], family: ModelFamily) -> str:
     kind = kind_of(module, args)
     if kind is None:
         return f"'{module}' is the trainer's LoRA type for {family.display_name}."
-    return (f"{kind.display_name} through '{module}' ({' '.join(args)}): {kind.why} LyCORIS must be installed in the "
+    how = f" ({' '.join(args)})" if args else ""
+    if family.trainer == "musubi":  # musubi-tuner docs/loha_lokr.md: its own modules, nothing to install
+        return f"{kind.display_name} through musubi-tuner's own '{module}'{how}: {kind.why}"
+    return (f"{kind.display_name} through '{module}'{how}: {kind.why} LyCORIS must be installed in the "
             "trainer's Python (pip install lycoris-lora); the environment check looks for it.")
 
 

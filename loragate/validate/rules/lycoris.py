@@ -37,6 +37,8 @@ def lycoris_algo(setup: Setup) -> Iterator[Hit]:
 def lycoris_dim(setup: Setup) -> Iterator[Hit]:
     for inv in setup.trains():
         module = inv.value("--network_module") or ""
+        if module != LYCORIS_MODULE:
+            continue  # the warning is LyCORIS' own; musubi's networks.loha has none
         kind = kind_of(module, inv.values("--network_args"))
         try:
             dim = int(inv.value("--network_dim", "0") or "0")
