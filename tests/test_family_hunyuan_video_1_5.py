@@ -68,3 +68,37 @@ def test_gate3_knows_the_files_and_warns_on_comfys_fp16_dit(workspace: Path, tmp
 def test_a_plain_validate_without_the_model_is_still_read_as_hv15() -> None:
     report = validate_files([FIX / DOC], check_paths=False)
     assert report.model == FAMILY and report.verdict == "GO", blocking(report)
+
+
+# ---- image-to-video ----------------------------------------------------------------------------
+I2V_DOC = "hv15_i2v_doc.sh"
+I2V = "hunyuan-video-1.5-i2v"
+
+
+def test_i2v_plan_caches_and_trains_with_the_image_encoder(workspace: Path, tmp_path: Path) -> None:
+    plan = new_plan("mira", I2V, wan_dataset(tmp_path, fps=30), "mira", gpu_gb=80)
+    latents, train = plan.commands[0].argv, plan.commands[2].argv
+    assert "--i2v" in latents and "--image_encoder" in latents and "--image_encoder" in train
+    assert train[train.index("--task") + 1] == "i2v"
+    assert plan.weights.image_encoder and plan.weights.image_encoder.endswith("sigclip_vision_patch14_384.safetensors")
+    report = plan_files_report(plan, tmp_path / "files")
+    assert report.verdict == "GO" and report.model == I2V, blocking(report)
+
+
+def test_the_i2v_docs_example_validates_go(tmp_path: Path) -> None:
+    report = changed_example(I2V_DOC, tmp_path, "--sdpa", "--sdpa", dataset=WAN_DS)
+    assert report.verdict == "GO" and report.model == I2V, blocking(report)
+
+
+@pytest.mark.parametrize(("old", "new", "code"), [
+    # docs: "For I2V training, --image_encoder is required"
+    ("    --image_encoder path/to/sigclip_vision_patch14_384.safetensors \\\n    --dataset_config",
+     "    --dataset_config", "MUSUBI_IMAGE_ENCODER_MISSING"),
+    # hv_1_5_cache_latents.py: "--i2v requires --image_encoder to be set."
+    ("--i2v --image_encoder path/to/sigclip_vision_patch14_384.safetensors\n", "--i2v\n", "MUSUBI_IMAGE_ENCODER_MISSING"),
+    # an I2V training on latents cached without the first-frame conditioning
+    ("--i2v --image_encoder path/to/sigclip_vision_patch14_384.safetensors\n", "--vae_sample_size 128\n", "WAN_I2V_CACHE"),
+])
+def test_i2v_pitfalls_block(old: str, new: str, code: str, tmp_path: Path) -> None:
+    report = changed_example(I2V_DOC, tmp_path, old, new, dataset=WAN_DS)
+    assert report.verdict == "NO-GO" and code in codes(report), codes(report)

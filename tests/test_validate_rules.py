@@ -271,6 +271,10 @@ CASES: list[tuple[str, Make, Make]] = [
      example("qwen_image_doc.sh", "--model_version original", "--model_version edit",
              dataset=(FIX / "qwen_edit_ds.toml").read_text(encoding="utf-8").replace("control_resolution = [1024, 1024]\n", "")),
      example("qwen_image_doc.sh", "--model_version original", "--model_version edit", dataset=(FIX / "qwen_edit_ds.toml").read_text(encoding="utf-8"))),
+    ("MUSUBI_IMAGE_ENCODER_MISSING",
+     example("hv15_i2v_doc.sh", "    --image_encoder path/to/sigclip_vision_patch14_384.safetensors \\\n    --dataset_config",
+             "    --dataset_config", dataset=WAN_DS),
+     example("hv15_i2v_doc.sh", dataset=WAN_DS)),
     ("MUSUBI_MODEL_VERSION_MISMATCH", qwen("--model_version original \\\n    --dataset_config", "--model_version edit \\\n    --dataset_config"), qwen()),
 ]
 

@@ -90,7 +90,8 @@ def plan_weights(plan: TrainingPlan, family: ModelFamily | None) -> list[tuple[s
 ROLE_WORDS = {"dit": "model (DiT)", "dit_high_noise": "high-noise expert", "expert:high": "high-noise expert",
               "expert:low": "low-noise expert", "vae": "VAE", "t5": "T5 text encoder", "clip": "CLIP image encoder",
               "base_model": "base model", "clip_l": "CLIP-L text encoder", "t5xxl": "T5-XXL text encoder",
-              "ae": "autoencoder (AE)", "text_encoder": "text encoder", "byt5": "ByT5 text encoder"}
+              "ae": "autoencoder (AE)", "text_encoder": "text encoder", "byt5": "ByT5 text encoder",
+              "image_encoder": "image encoder (SigLIP)"}
 
 
 def role_words(role: str) -> str:

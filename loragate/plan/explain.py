@@ -112,6 +112,7 @@ _WEIGHTS_WORDS: dict[str, str] = {
     "ae": "FLUX's autoencoder: turns pictures into the model's compact form and back.",
     "byt5": "HunyuanVideo 1.5's second text encoder (ByT5), which reads the text to draw in a picture; used while caching.",
     "text_encoder": "The language model that reads your captions; used while caching them, and by samples during training.",
+    "image_encoder": "HunyuanVideo 1.5 image-to-video's image encoder (SigLIP), which reads each clip's first frame while caching and at training.",
 }
 
 

@@ -65,6 +65,7 @@ class WeightPaths(PlanPart):
     ae: str | None = Field(default=None, description="FLUX autoencoder.")
     byt5: str | None = Field(default=None, description="musubi --byt5: HunyuanVideo 1.5's glyph text encoder.")
     text_encoder: str | None = Field(default=None, description="musubi --text_encoder: Qwen2.5-VL (Qwen-Image), Qwen3 (Z-Image).")
+    image_encoder: str | None = Field(default=None, description="musubi --image_encoder: HunyuanVideo 1.5 I2V's SigLIP vision model.")
 
 
 class DatasetSubset(PlanPart):

@@ -42,7 +42,7 @@ def i2v_cache(setup: Setup) -> Iterator[Hit]:
                               "step has no --clip; training stops with a missing-key error.",
                               "Add --clip models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth to the latent "
                               "caching (it implies --i2v) and cache again.", cache.evidence("--clip", train=train.source))
-                elif not wan21 and not (cache.has("--i2v") or cache.has("--clip")):
+                elif not wan21 and not (cache.has("--i2v") or cache.has("--clip") or cache.has("--image_encoder")):
                     yield Hit("This trains an image-to-video model but the latent cache step has no --i2v, so the "
                               "first-frame latents are missing and training stops with KeyError: 'latents_image'.",
                               "Add --i2v to the latent caching command and cache again.",

@@ -287,3 +287,37 @@ def text_fp8_unavailable(setup: Setup) -> Iterator[Hit]:
             yield Hit(f"{flag}: musubi-tuner cannot read {family.display_name}'s text encoder ({names}) in fp8; the script stops.",
                       f"Drop {flag}; caching the captions needs a card that holds the text encoder in bf16.",
                       inv.evidence(flag))
+
+
+@rule("MUSUBI_IMAGE_ENCODER_MISSING", "block", "An image-to-video step without the image encoder its script requires.",
+      "musubi-tuner 30c658c docs/hunyuan_video_1_5.md ('For I2V training, --image_encoder is required'); "
+      "hv_1_5_cache_latents.py ('--i2v requires --image_encoder to be set.')")
+def image_encoder_missing(setup: Setup) -> Iterator[Hit]:
+    from loragate.backends.musubi_recipes import get_recipe
+
+    from loragate.catalog.models import load_catalog
+
+    for inv in setup.invocations:
+        if inv.trainer != "musubi" or inv.has("--image_encoder") or not setup.known(inv):
+            continue
+        if inv.stage == "cache_latents":
+            # A latent cache does not say its task: --i2v on a script whose image-to-video model takes
+            # the image encoder at caching is what the script refuses.
+            if not inv.has("--i2v"):
+                continue
+            sharing = [f for f in load_catalog().families.values() if f.recipe
+                       and inv.script in {p.rsplit("/", 1)[-1] for p in f.scripts.values()}
+                       and "{image_encoder}" in get_recipe(f.recipe, f.id).cache_latents]
+            family = sharing[0] if sharing else None
+        elif inv.stage == "train":
+            family = setup.family(inv)
+            if family is None or not family.recipe or "{image_encoder}" not in get_recipe(family.recipe, family.id).train:
+                continue
+        else:
+            continue
+        if family is None:
+            continue
+        yield Hit(f"{inv.script} runs {family.display_name} without --image_encoder; the script stops at start "
+                  "(image-to-video reads each clip's first frame with the SigLIP image encoder).",
+                  f"Add --image_encoder {family.weights_files.get('image_encoder', 'path/to/image_encoder')}.",
+                  inv.evidence("--image_encoder"))
