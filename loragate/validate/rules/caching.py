@@ -128,3 +128,22 @@ def cache_shared_dir(setup: Setup) -> Iterator[Hit]:
                           "Give each dataset config its own cache_directory, or add --keep_cache.",
                           cache.evidence("--keep_cache", cache_directory=directory))
             seen.setdefault(key, (cache, config.name))
+
+
+@rule("WAN_FLF2V_NOT_ONE_FRAME", "block", "Wan 2.1 FLF2V-14B trained on an ordinary latent cache.",
+      "musubi-tuner 30c658c docs/wan_1f.md ('For intermediate frame one-frame training, the FLF2V model is used', with "
+      "--one_frame at caching); wan/modules/model.py MLPProj.forward (FLF2V reads CLIP tokens of two frames, 2 x 257); "
+      "wan_cache_latents.py encode_and_save_batch (an ordinary cache holds the first frame's 257 only)")
+def flf2v_not_one_frame(setup: Setup) -> Iterator[Hit]:
+    caches = setup.stage("cache_latents")
+    for train in setup.trains("musubi"):
+        if train.value("--task") != "flf2v-14B":
+            continue
+        for cache in (c for c in caches if c.trainer == "musubi" and _same_dataset(setup, c, train)):
+            if not cache.has("--one_frame"):
+                yield Hit("FLF2V-14B learns from a first and a last frame, and musubi-tuner caches both only in its "
+                          "one-frame mode; on this ordinary cache the model reads one frame's image features as if "
+                          "they were two (training stops at batch size 1, or pairs two different clips' frames above it).",
+                          "For clips, train --task i2v-14B with its own weights; for FLF2V, follow musubi's one-frame "
+                          "training (docs/wan_1f.md: --one_frame at caching and training).",
+                          cache.evidence("--one_frame", train=train.source))
