@@ -99,6 +99,23 @@ def test_gate1_reads_pairs_and_names_a_picture_without_its_starting_image(worksp
     assert hit.severity == "block" and hit.path == "img02.png" and "control/" in hit.fix
 
 
+def test_gate1_blocks_a_picture_with_several_starting_images(workspace: Path, tmp_path: Path) -> None:
+    """docs/dataset_config.md: Kontext and plain Qwen-Image-Edit read one starting image per picture;
+    Qwen-Image-Edit-2509 reads several (x_0, x_1 ...)."""
+    from loragate.dataset.audit import audit_dataset
+    from tests.media import write_image
+
+    data = control_dataset(tmp_path)
+    (data / "control" / "img01.jpg").unlink()
+    for n in range(2):
+        write_image(data / "control" / f"img01_{n}.png", 64, 64, seed=200 + n)
+    [hit] = [f for f in audit_dataset(data, trigger="mira", model=FAMILY).findings if f.code == "DS_CONTROL_TOO_MANY"]
+    assert hit.severity == "block" and hit.path == "img01.png" and "2509" in hit.fix
+    assert len(hit.evidence["control_images"]) == 2
+    several = audit_dataset(data, trigger="mira", model="qwen-image-edit-2509").findings
+    assert not {"DS_CONTROL_TOO_MANY", "DS_CONTROL_MISSING"} & {f.code for f in several}
+
+
 def test_the_fit_plan_never_offers_fp8_for_kontext_text_encoder() -> None:
     """A card too small for Kontext gets other changes, never the fp8 text encoder (--fp8_t5 stops the scripts)."""
     from loragate.vram import estimate_vram, make_request

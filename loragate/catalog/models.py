@@ -113,6 +113,7 @@ class ModelFamily(BaseModel):
         description="role -> {tensor name: shape} a file of that role must hold (Gate 3 tells the files apart by them).",
     )
     control_images: bool = Field(default=False, description="Learns from pairs: each picture's starting image sits in a control/ folder beside it (FLUX.1 Kontext, Qwen-Image-Edit).")
+    control_images_max: int = Field(default=0, ge=0, description="Starting images one picture may have; 0: any number.")
     control_resolution: list[int] = Field(default_factory=list, description="[W, H] the control images are resized to, where the model's docs ask for it.")
     evaluation: bool = Field(default=True, description="loragate can make its sample grids (generation scripts, ComfyUI workflows).")
     fp8_scaled: bool = Field(default=False, description="musubi: save memory with --fp8_scaled beside --fp8_base (the pair the model's docs use).")

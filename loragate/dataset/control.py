@@ -44,4 +44,32 @@ def split_control(scan: DatasetScan, family: ModelFamily | None) -> tuple[Datase
         for m in pictures if (_folder(m), PurePosixPath(m.path).stem) not in have
         and not any(stem.startswith(PurePosixPath(m.path).stem + "_") for parent, stem in have if parent == _folder(m))
     ]
+    findings += _too_many(pictures, controls, family)
     return scan.model_copy(update={"images": pictures}), findings
+
+
+def _too_many(pictures: list[MediaFile], controls: list[MediaFile], family: ModelFamily) -> list[Finding]:
+    """A block for each picture with more numbered starting images (x_0, x_1 ...) than the model reads."""
+    if not family.control_images_max:
+        return []
+    found: list[Finding] = []
+    for m in pictures:
+        stem, folder = PurePosixPath(m.path).stem, _folder(m)
+        mine = [c.path for c in controls if control_parent(_folder(c)) == folder
+                and (PurePosixPath(c.path).stem == stem or _numbered(PurePosixPath(c.path).stem, stem))]
+        if len(mine) > family.control_images_max:
+            found.append(Finding(
+                code="DS_CONTROL_TOO_MANY", severity="block",
+                message=f"'{m.path}' has {len(mine)} starting images in {folder + '/' if folder else ''}{CONTROL_FOLDER}/; "
+                        f"{family.display_name} learns from one starting image per picture (musubi-tuner docs/dataset_config.md).",
+                fix=f"Keep one starting image for {stem} (named {stem}, any image type), or train Qwen-Image-Edit-2509 / 2511, "
+                    "which read several.",
+                path=m.path, evidence={"picture": m.path, "control_images": sorted(mine)},
+            ))
+    return found
+
+
+def _numbered(control_stem: str, stem: str) -> bool:
+    """x_0, x_1, x_0000 ... belong to picture x (musubi-tuner docs/dataset_config.md)."""
+    head, _, number = control_stem.rpartition("_")
+    return head == stem and number.isdigit()
