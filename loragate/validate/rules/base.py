@@ -8,6 +8,7 @@ hits. Rules register themselves in `RULES` with the `@rule` decorator; the valid
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
@@ -70,14 +71,9 @@ def script_family(inv: Invocation) -> str | None:
     their own (Qwen-Image, Z-Image, FLUX.2, HunyuanVideo 1.5); Wan's are told apart by --task and
     the weights' names (Setup.family_id), so None for them."""
     from loragate.backends.musubi_recipes import get_recipe
-    from loragate.catalog.models import load_catalog
 
-    found = []
-    for family in load_catalog().families.values():
-        if family.trainer != "musubi" or inv.script not in {s.rsplit("/", 1)[-1] for s in family.scripts.values()}:
-            continue
-        if family.id not in TASK_FAMILY.values():
-            found.append((family, get_recipe(family.recipe, family.id).selector_flag()))
+    found = [(family, get_recipe(family.recipe, family.id).selector_flag())
+             for family in musubi_families_of(inv.script) if family.id not in TASK_FAMILY.values()]
     for family, flag in found:
         if flag and selector_value(inv, flag) in (family.task, *family.distilled_versions):
             return family.id
@@ -98,15 +94,25 @@ def selector_value(inv: Invocation, flag: str) -> str | None:
     return inv.value(flag, spec.default if spec.default is None else str(spec.default))
 
 
-def _recipe_of_script(script: str) -> Recipe | None:
-    """The musubi recipe of the family whose scripts include this one (all share one per script)."""
-    from loragate.backends.musubi_recipes import get_recipe
+def musubi_families_of(script: str) -> list[ModelFamily]:
+    """The musubi families (with a recipe) whose scripts include this base name."""
+    return [get_family(fid) for fid in _musubi_family_ids(script)]
+
+
+@lru_cache(maxsize=None)
+def _musubi_family_ids(script: str) -> tuple[str, ...]:
     from loragate.catalog.models import load_catalog
 
-    for family in load_catalog().families.values():
-        if family.recipe and script in {s.rsplit("/", 1)[-1] for s in family.scripts.values()}:
-            return get_recipe(family.recipe, family.id)
-    return None
+    return tuple(f.id for f in load_catalog().families.values() if f.trainer == "musubi" and f.recipe
+                 and script in {p.rsplit("/", 1)[-1] for p in f.scripts.values()})
+
+
+def _recipe_of_script(script: str) -> Recipe | None:
+    """The musubi recipe of the family whose scripts include this one (their selector is resolved the same way)."""
+    from loragate.backends.musubi_recipes import get_recipe
+
+    families = musubi_families_of(script)
+    return get_recipe(families[0].recipe, families[0].id) if families and families[0].recipe else None
 
 
 def _known_scripts() -> list[str]:

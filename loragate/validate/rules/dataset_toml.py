@@ -45,6 +45,11 @@ def _all_keys(schema: str) -> set[str]:
     return set(S.SDS_DATASET_LEVEL) | set(S.SDS_ASCENDABLE) | set(S.SDS_SUBSET_ONLY) | {"subsets"}
 
 
+def _musubi_has(table: dict[str, object], key: str) -> bool:
+    """Whether musubi reads `key` from this table, under its name or an older one it renames on load."""
+    return key in table or any(old in table for old, new in S.MUSUBI_DEPRECATED.items() if new == key)
+
+
 def _schemas(setup: Setup) -> Iterator[DatasetConfig]:
     return (c for c in setup.datasets.values() if c.error is None and c.schema)
 
@@ -411,7 +416,7 @@ def control_resolution(setup: Setup) -> Iterator[Hit]:
             continue
         want = list(family.control_resolution)
         for i, ds in enumerate(config.datasets):
-            if "control_directory" in ds and "control_resolution" not in ds and "qwen_image_edit_control_resolution" not in ds:
+            if "control_directory" in ds and not _musubi_has(ds, "control_resolution"):
                 yield Hit(f"Dataset {i + 1} leaves control_resolution out, so each control image is resized to its picture's "
                           f"size, unlike {family.display_name}'s own code; musubi's docs strongly recommend {want}.",
                           f"Add control_resolution = {want} to the dataset.", config.evidence("datasets", i))

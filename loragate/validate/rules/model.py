@@ -7,7 +7,7 @@ from typing import Iterator
 
 from loragate.catalog.models import ModelFamily
 from loragate.validate.invocation import Invocation
-from loragate.validate.rules.base import Hit, Setup, family_or_none, rule, selector_value
+from loragate.validate.rules.base import Hit, Setup, family_or_none, musubi_families_of, rule, selector_value
 from loragate.validate.weights import DEFAULT_TASK
 
 # Tasks that load the same DiT file. i2v-14B and flf2v-14B do not: flf2v has img_emb.emb_pos, which
@@ -295,8 +295,6 @@ def text_fp8_unavailable(setup: Setup) -> Iterator[Hit]:
 def image_encoder_missing(setup: Setup) -> Iterator[Hit]:
     from loragate.backends.musubi_recipes import get_recipe
 
-    from loragate.catalog.models import load_catalog
-
     for inv in setup.invocations:
         if inv.trainer != "musubi" or inv.has("--image_encoder") or not setup.known(inv):
             continue
@@ -305,9 +303,8 @@ def image_encoder_missing(setup: Setup) -> Iterator[Hit]:
             # the image encoder at caching is what the script refuses.
             if not inv.has("--i2v"):
                 continue
-            sharing = [f for f in load_catalog().families.values() if f.recipe
-                       and inv.script in {p.rsplit("/", 1)[-1] for p in f.scripts.values()}
-                       and "{image_encoder}" in get_recipe(f.recipe, f.id).cache_latents]
+            sharing = [f for f in musubi_families_of(inv.script)
+                       if f.recipe and "{image_encoder}" in get_recipe(f.recipe, f.id).cache_latents]
             family = sharing[0] if sharing else None
         elif inv.stage == "train":
             family = setup.family(inv)
