@@ -2,8 +2,9 @@
 
 loragate/data/checks.toml declares the codes of the dataset, plan, environment and run checks;
 the validator's rules declare theirs with `@rule` (loragate.validate.rules). A code is in one or
-the other, never both. With LORAGATE_STRICT_CHECKS set (the test suite sets it), a Finding with
-an undeclared code, or a severity its entry does not allow, is an error at the moment it is made,
+the other, never both. With LORAGATE_STRICT_CHECKS set (the test suite sets it) and
+`install_strict_check()` called (both doors and the test suite call it), a Finding with an
+undeclared code, or a severity its entry does not allow, is an error at the moment it is made,
 so a new check cannot ship without its entry.
 """
 
@@ -15,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from loragate.findings import Severity
+from loragate.core.findings import Severity, check_codes_with
 
 Stage = Literal["dataset", "captions", "config", "validate", "environment", "dry_run", "run", "evaluation"]
 STRICT_ENV = "LORAGATE_STRICT_CHECKS"
@@ -67,3 +68,9 @@ def check_declared(code: str, severity: Severity) -> None:
         raise ValueError(f"finding code {code} is not declared in loragate/data/checks.toml (or by a validator @rule)")
     if severity not in entry.severity:
         raise ValueError(f"finding code {code} is declared with severity {entry.severity}, not {severity!r}")
+
+
+def install_strict_check() -> None:
+    """With LORAGATE_STRICT_CHECKS set, hold every Finding made from now on to the catalogue."""
+    if strict():
+        check_codes_with(check_declared)

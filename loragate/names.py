@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 

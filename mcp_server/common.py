@@ -17,7 +17,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import ToolAnnotations
 
-from loragate.errors import LoragateError, unexpected_error_sentence
+from loragate.core.errors import LoragateError, unexpected_error_sentence
 from loragate.workspace import workspace_root
 from mcp_server.nextstep import error_text
 

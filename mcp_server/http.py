@@ -15,7 +15,7 @@ from typing import Any, Awaitable, Callable
 
 from mcp.server.transport_security import TransportSecuritySettings
 
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 TOKEN_ENV = "LORAGATE_MCP_TOKEN"

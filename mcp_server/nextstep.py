@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from loragate.errors import LoragateError
-from loragate.nextstep import NextStep
+from loragate.core.errors import LoragateError
+from loragate.core.nextstep import NextStep
 
 
 def tool_call(next_step: NextStep) -> str:

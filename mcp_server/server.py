@@ -15,7 +15,8 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.types import Tool
 from pydantic import ValidationError
 
-from loragate.errors import LoragateError, unexpected_error_sentence
+from loragate.checks import install_strict_check
+from loragate.core.errors import LoragateError, unexpected_error_sentence
 from loragate.plain import describe_validation
 from mcp_server import tool_cache
 
@@ -128,6 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                         help="beyond this machine: a Host name clients use (repeatable); needs LORAGATE_MCP_TOKEN")
     args = parser.parse_args(argv)
+    install_strict_check()  # only with LORAGATE_STRICT_CHECKS set: the test suite's servers
     logging.basicConfig(level=logging.WARNING)  # stderr; stdout belongs to the protocol
     server = build_server() if args.http else start_server()
     if args.http:

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from loragate.checks import install_strict_check
+
 # Every Finding made in a test, in this process or a CLI it starts, must have a declared code
 # (loragate/checks.py): an undeclared one fails the test that made it.
 os.environ["LORAGATE_STRICT_CHECKS"] = "1"
+install_strict_check()
 
 
 @pytest.fixture

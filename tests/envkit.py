@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from loragate.plan.model import DatasetSpec, ExpertPlan, MemorySpec, NetworkSpec, TrainingPlan, WeightPaths
+from loragate.core.plan import DatasetSpec, ExpertPlan, MemorySpec, NetworkSpec, TrainingPlan, WeightPaths
 from loragate.plan.store import save_plan
 from tests.media import write_safetensors_header
 from tests.trainer_venvs import make_venv

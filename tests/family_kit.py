@@ -8,7 +8,7 @@ from pathlib import Path
 from loragate.backends import get_backend
 from loragate.catalog.models import get_family
 from loragate.environment.weights import read_weights, weights_findings
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 from loragate.plan.new import new_plan
 from loragate.plan.train_script import render_train_sh
 from loragate.validate import ValidationReport, validate_files

@@ -15,7 +15,7 @@ from loragate.backends import get_backend
 from loragate.environment.judged import judged_subject
 from loragate.gates.ledger import record_gate
 from loragate.gates.standard import dataset_subject
-from loragate.plan.model import DatasetSpec, DatasetSubset, ExpertPlan, MemorySpec, NetworkSpec, ScheduleSpec, TimestepSpec, TrainingPlan, WeightPaths
+from loragate.core.plan import DatasetSpec, DatasetSubset, ExpertPlan, MemorySpec, NetworkSpec, ScheduleSpec, TimestepSpec, TrainingPlan, WeightPaths
 from loragate.plan.store import plan_path, save_plan
 from loragate.runs.job import read_job
 from loragate.runs.lock import pid_alive

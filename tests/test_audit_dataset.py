@@ -325,7 +325,7 @@ def test_remaining_image_checks(tmp_path: Path, workspace: Path) -> None:
 
 
 def test_unknown_model_and_bad_arguments(tmp_path: Path, workspace: Path) -> None:
-    from loragate.errors import LoragateError
+    from loragate.core.errors import LoragateError
 
     make_set(tmp_path / "ds", 1)
     with pytest.raises(LoragateError, match="Unknown model family"):

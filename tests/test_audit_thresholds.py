@@ -10,7 +10,7 @@ import pytest
 from loragate.catalog.integrity import data_problems
 from loragate.dataset.audit import audit_dataset
 from loragate.dataset.thresholds import load_thresholds, thresholds_path
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.gates.ledger import gate_status
 from tests.media import textured
 from tests.test_audit_dataset import codes, make_set

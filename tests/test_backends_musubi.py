@@ -11,7 +11,7 @@ import pytest
 from loragate.backends import get_backend
 from loragate.backends.musubi import GENERAL_KEYS
 from loragate.catalog.flags import script_flags
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 from loragate.plan.new import new_plan
 from tests.plan_helpers import fake_weights, wan_dataset
 

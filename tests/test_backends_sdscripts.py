@@ -12,7 +12,7 @@ import pytest
 
 from loragate.backends import get_backend
 from loragate.catalog.flags import script_flags
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 from loragate.plan.new import new_plan
 from tests.plan_helpers import FAKES, fake_weights, flat_dataset, kohya_dataset
 

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from loragate.captions.batch import caption_dataset
 from loragate.cli import app
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from tests.anthropic_fake import FakeMessagesApi, serve
 from tests.media import write_image, write_video
 

@@ -15,7 +15,7 @@ from loragate.captions.model import ApprovedSample
 from loragate.captions.writer import write_captions
 from loragate.cli import app
 from loragate.dataset.audit import audit_dataset
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from tests.media import write_caption, write_image
 
 

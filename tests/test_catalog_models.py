@@ -6,7 +6,7 @@ import pytest
 
 from loragate.catalog.flags import script_flags
 from loragate.catalog.models import family_ids, get_family
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 
 REQUIRED = {
     "wan2.1-t2v-1.3b", "wan2.1-t2v-14b", "wan2.1-i2v-14b", "wan2.2-t2v-a14b", "wan2.2-i2v-a14b",

@@ -7,7 +7,7 @@ import pytest
 from loragate.catalog.models import family_ids
 from loragate.catalog.optimizers import get_optimizer, lr_range, optimizer_names
 from loragate.catalog.presets import LEVELS, TRAINING_TYPES, get_preset, schedule_for
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 
 
 @pytest.mark.parametrize("family_id", family_ids())

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from loragate.checks import catalogue, declared_in_data
-from loragate.findings import Finding
+from loragate.core.findings import Finding
 from loragate.validate.rules import RULES
 
 ENGINE = Path(__file__).resolve().parent.parent / "loragate"

@@ -11,7 +11,7 @@ import pytest
 
 from loragate.cloud.modal_app import write_modal_app
 from loragate.cloud.modal_run import ModalStep
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from tests.cloud_fixtures import make_plan
 
 modal = pytest.importorskip("modal", reason="the modal package is in the `cloud` extra: pip install -e '.[cloud]'")

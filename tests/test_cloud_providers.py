@@ -16,7 +16,7 @@ from loragate.cloud.spend import approve_spend, require_spend
 from loragate.gates.ledger import gate_status, read_ledger
 from loragate.cloud.status import cloud_status, down
 from loragate.cloud.up import make_quote, up
-from loragate.errors import GatesNotPassed, LoragateError
+from loragate.core.errors import GatesNotPassed, LoragateError
 from tests.cloud_fixtures import RUNPOD_KEY, VAST_KEY, cloud_env, make_plan  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.usefixtures("cloud_env")

@@ -106,7 +106,7 @@ def test_watchdog_starts_detached_on_the_pod_once(workspace: Path, pod: Path) ->
 
 def test_an_unreachable_pod_is_a_plain_error(workspace: Path, pod: Path) -> None:
     from loragate.cloud.record import open_instance
-    from loragate.errors import LoragateError
+    from loragate.core.errors import LoragateError
 
     record = open_instance("mira")
     record.ssh = SshEndpoint(host="127.0.0.1", port=9, user=record.ssh.user)  # type: ignore[union-attr]

@@ -19,7 +19,7 @@ from loragate.cloud.spend import approve_spend
 from loragate.cloud.start_guard import _UNPACK, guard_program, program_in, runpod_start_command, vast_onstart
 from loragate.cloud.status import cloud_status, down
 from loragate.cloud.up import make_quote, up
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from tests.cloud_fixtures import RUNPOD_KEY, VAST_KEY, cloud_env, make_plan  # noqa: F401 - fixture
 from tests.fakes.cloud_api import _gql_string
 

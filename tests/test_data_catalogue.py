@@ -9,7 +9,7 @@ import pytest
 
 from loragate.catalog import integrity
 from loragate.catalog.datafile import read_data_toml
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 
 
 def test_the_shipped_data_is_consistent() -> None:

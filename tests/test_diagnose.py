@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from loragate.diagnose.diagnose import diagnose, symptom_table
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.plan.store import load_project_plan, save_plan
 from tests.eval_helpers import trained_project
 

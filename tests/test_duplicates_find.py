@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from loragate.cli import app
 from loragate.duplicates.find import find_duplicates
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from tests.media import textured, write_caption, write_image, write_video
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from loragate.duplicates.quarantine import quarantine
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from tests.media import write_caption, write_image
 
 

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import pytest
 
 from loragate.cli.nextstep import command_line
-from loragate.nextstep import NextStep
+from loragate.core.nextstep import NextStep
 from tests.e2ekit import H100, RTX_4090, Machine, make_machine, wait_until
 from tests.media import write_caption, write_image
 

@@ -66,7 +66,7 @@ def test_a_caption_edit_names_only_the_dataset_as_changed(workspace: Path) -> No
 
 def test_gate_one_on_another_folder_does_not_count_for_the_plan(workspace: Path) -> None:
     from loragate.cli.nextstep import command_line
-    from loragate.errors import LoragateError
+    from loragate.core.errors import LoragateError
     from loragate.gates.ledger import gate_status, record_gate
     from loragate.gates.standard import dataset_subject
     from loragate.runs.launch import launch

@@ -9,7 +9,7 @@ import pytest
 from loragate.environment.probe import run_probe
 from loragate.environment.trainer import find_trainer_python, locate_trainer, read_git_commit, trainer_facts
 from loragate.environment.trainer_check import build_section, probe_request, trainer_findings
-from loragate.plan.model import DatasetSpec, NetworkSpec, OptimizerSpec, MemorySpec, TrainingPlan
+from loragate.core.plan import DatasetSpec, NetworkSpec, OptimizerSpec, MemorySpec, TrainingPlan
 from tests.envkit import fake_trainer_python, fake_venv, make_checkout
 
 STAND_IN = Path(__file__).parent / "fakes" / "musubi-tuner"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from loragate.catalog.models import get_family
 from loragate.environment.weights import read_weights, weights_findings
-from loragate.plan.model import DatasetSpec, MemorySpec, NetworkSpec, TrainingPlan, WeightPaths
+from loragate.core.plan import DatasetSpec, MemorySpec, NetworkSpec, TrainingPlan, WeightPaths
 from tests.envkit import wan_dit, wan_plan, wan_vae
 from tests.media import write_safetensors_header
 

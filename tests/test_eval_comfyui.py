@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from loragate.errors import GatesNotPassed, LoragateError
+from loragate.core.errors import GatesNotPassed, LoragateError
 from loragate.evaluate.gate import require_evaluation
 from loragate.evaluate.run import EvalRequest, evaluate
 from tests.eval_helpers import WAN_KEYS, trained_project, write_lora

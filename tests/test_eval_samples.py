@@ -12,7 +12,7 @@ from PIL import Image
 
 from loragate.evaluate.samples import find_samples, progression_sheet, project_sample_sheet
 from loragate.plan.gate2 import generate_config
-from loragate.plan.model import ExpertPlan
+from loragate.core.plan import ExpertPlan
 from loragate.plan.new import new_plan
 from loragate.vram import estimate_vram
 from loragate.vram.plan import request_from_plan

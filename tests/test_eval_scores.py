@@ -15,7 +15,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.evaluate.run import EvalRequest, evaluate
 from loragate.evaluate.scores import WORKER
 from mcp_server.server import build_server

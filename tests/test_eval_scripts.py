@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.evaluate.run import EvalRequest, evaluate
 from loragate.plan.store import save_plan
 from tests.eval_helpers import WAN_KEYS, trained_project, write_lora
@@ -89,7 +89,7 @@ def test_export_writes_workflows_and_commands_without_running(workspace: Path) -
 def test_evaluation_never_runs_beside_a_training(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    from loragate.errors import LoragateError
+    from loragate.core.errors import LoragateError
     from loragate.runs.lock import acquire_gpus, release_gpus
 
     monkeypatch.setenv("LORAGATE_LOCK_DIR", str(workspace.parent / "locks"))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from loragate.catalog.models import get_family
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.plan.new import new_plan
 from loragate.validate import validate_files
 from tests.family_kit import FIX, changed_example, gate3, plan_files_report, plan_with_weights, signature_file

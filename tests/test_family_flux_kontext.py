@@ -10,7 +10,7 @@ import pytest
 
 from loragate.backends import get_backend
 from loragate.catalog.models import get_family
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.plan.new import new_plan
 from loragate.vram.estimate import sequence_tokens
 from tests.family_kit import FIX, changed_example, gate3, plan_files_report, plan_with_weights, signature_file

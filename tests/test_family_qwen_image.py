@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from loragate.catalog.models import get_family
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.plan.new import new_plan
 from loragate.validate import validate_files
 from loragate.vram import base_estimate

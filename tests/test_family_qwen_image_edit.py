@@ -10,7 +10,7 @@ import pytest
 
 from loragate.backends import get_backend
 from loragate.catalog.models import get_family
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.plan.new import new_plan
 from loragate.validate import ValidationReport, validate_files
 from loragate.vram import base_estimate

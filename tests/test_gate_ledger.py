@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from loragate.cli.nextstep import command_line
-from loragate.errors import LoragateError
-from loragate.findings import Finding
+from loragate.core.errors import LoragateError
+from loragate.core.findings import Finding
 from loragate.gates.fingerprint import fingerprint_dataset
 from loragate.gates.ledger import gate_status, read_ledger, record_gate, require_all_gates
 
@@ -118,7 +118,7 @@ def test_a_ledger_written_with_gate_numbers_still_reads(workspace: Path) -> None
 
 def test_a_new_gate_is_one_registration(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from loragate.gates import registry
-    from loragate.nextstep import step
+    from loragate.core.nextstep import step
 
     registry.gates()  # the standard four, the evaluation and the spend gate, registered
     monkeypatch.setattr(registry, "_GATES", dict(registry._GATES))

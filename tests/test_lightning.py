@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from loragate.catalog.models import get_family
 from loragate.cli import app
 from loragate.environment.resources import ram_need
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.evaluate.genscripts import wan_command
 from loragate.evaluate.run import plan_lightning
 from loragate.evaluate.workflows import CellSpec, build_workflow, lora_nodes, model_names
@@ -20,7 +20,7 @@ from loragate.lightning.checks import extra_disk_gb, file_findings
 from loragate.lightning.choice import LightningChoice
 from loragate.lightning.files import expert_by_name, inspect_lightning, task_by_name
 from loragate.plan.gate2 import generate_config
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 from loragate.plan.new import new_plan
 from loragate.registry.register import checked_with
 from loragate.registry.studio_loras import RegisteredLora, render_entry

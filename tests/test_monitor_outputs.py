@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.runs.monitor import monitor
 from loragate.runs.retention import pin_checkpoint, project_checkpoints, prune_checkpoints
 from tests.monitor_helpers import fixture_log, make_job, tqdm, train_argv, write_lora

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from loragate.cli import app
 from loragate.cli.nextstep import CLI_FORMS, command_line
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.gates.ledger import gate_status
-from loragate.nextstep import ACTIONS, NextStep, step
+from loragate.core.nextstep import ACTIONS, NextStep, step
 from mcp_server.nextstep import error_text
 from mcp_server.server import build_server
 

@@ -126,7 +126,7 @@ def test_same_inputs_same_commands(workspace: Path) -> None:
 
 
 def test_an_existing_plan_is_replaced_only_when_asked_and_kept(workspace: Path) -> None:
-    from loragate.errors import LoragateError
+    from loragate.core.errors import LoragateError
 
     data = wan_dataset(workspace)
     first = generate_config("mira", "wan2.1-i2v-14b", data, "mira", gpu_gb=24)
@@ -163,7 +163,7 @@ def test_plan_new_over_an_existing_plan_exits_2_without_replace(workspace: Path)
 
 @pytest.mark.parametrize("name", ["../x", "a/b", "x y"])
 def test_check_refuses_hostile_names(name: str, workspace: Path) -> None:
-    from loragate.errors import LoragateError
+    from loragate.core.errors import LoragateError
 
     with pytest.raises(LoragateError):
         check_plan(name)

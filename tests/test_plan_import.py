@@ -20,9 +20,9 @@ from loragate.backends import get_backend
 from loragate.catalog.models import family_ids, get_family
 from loragate.catalog.presets import LEVELS, TRAINING_TYPES
 from loragate.cli import app
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.plan.import_plan import ImportRequest, import_plan, plan_from_setup
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 from loragate.plan.new import new_plan
 from loragate.plan.train_script import render_train_sh
 from tests.plan_helpers import control_dataset, flat_dataset, kohya_dataset, wan_dataset

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from loragate.catalog.models import family_ids
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.plan.fit import SAFETY_MARGIN, estimate_gb
 from loragate.plan.new import new_plan
 from tests.plan_helpers import family_dataset, flat_dataset, kohya_dataset, wan_dataset
@@ -205,7 +205,7 @@ def test_clip_lengths_follow_the_clips(workspace: Path) -> None:
 
 @pytest.mark.parametrize(("text", "said"), [("{garbage", "not valid JSON"), ("{}", "'name' is missing"), ('{"name": 3}', "'name' is wrong")])
 def test_a_damaged_plan_file_says_what_is_wrong(text: str, said: str, tmp_path: Path) -> None:
-    from loragate.plan.model import load_plan
+    from loragate.core.plan import load_plan
 
     path = tmp_path / "plan.json"
     path.write_text(text)

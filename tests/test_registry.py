@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from loragate.cli import app
-from loragate.errors import GatesNotPassed
+from loragate.core.errors import GatesNotPassed
 from loragate.evaluate.run import EvalRequest, evaluate
 from loragate.gates.ledger import gate_status
 from loragate.registry.register import list_loras, register_lora

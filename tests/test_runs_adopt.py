@@ -14,7 +14,7 @@ from mcp.types import ElicitResult
 from typer.testing import CliRunner
 
 from loragate.cli import app
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.runs.adopt import adopt
 from loragate.runs.job import read_job
 from loragate.runs.launch import launch

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.gates.ledger import read_ledger
 from loragate.runs.dryrun import dry_run
 from tests.media import write_caption

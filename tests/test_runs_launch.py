@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.plan.store import load_project_plan
 from loragate.runs.job import read_job
 from loragate.runs.launch import launch

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.runs.lock import acquire_gpus, gpu_lock, read_lock, release_gpus, transfer_gpus
 
 

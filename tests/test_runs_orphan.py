@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.runs.job import Job, read_job, utcnow, write_job
 from loragate.runs.launch import launch
 from loragate.runs.lock import read_lock

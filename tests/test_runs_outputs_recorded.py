@@ -8,7 +8,7 @@ import pytest
 
 from loragate.backends import get_backend
 from loragate.catalog.models import family_ids
-from loragate.plan.model import Command
+from loragate.core.plan import Command
 from loragate.plan.new import new_plan
 from loragate.runs.checkpoint import final_checkpoint
 from loragate.runs.job import ProcessRecord

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from loragate.backends import get_backend
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.evaluate.prompts import sample_prompts_text
 from loragate.plan.import_plan import plan_from_setup
 from loragate.plan.new import new_plan

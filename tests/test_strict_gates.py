@@ -18,7 +18,7 @@ from loragate.cli import app
 from loragate.cli.nextstep import command_line
 from loragate.dataset.audit import audit_dataset
 from loragate.gates.ledger import gate_status, read_ledger, record_gate
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 from loragate.plan.store import plan_path, save_plan
 from loragate.validate import validate_commands
 from tests.plan_helpers import flat_dataset

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.validate import validate_files
 from loragate.validate.parse_shell import parse_script_text
 from tests.media import write_caption, write_image, write_safetensors_header

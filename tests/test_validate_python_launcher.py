@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from loragate.cli import app
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.validate import validate_files
 from tests.media import write_image
 from tests.validate_helpers import WAN_DS

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from loragate.cli import app
-from loragate.plan.model import DatasetSpec, MemorySpec, NetworkSpec, ScheduleSpec, TrainingPlan
+from loragate.core.plan import DatasetSpec, MemorySpec, NetworkSpec, ScheduleSpec, TrainingPlan
 from loragate.vram import estimate_vram, make_request, record_measurement, request_from_plan
 from loragate.vram.calibration import calibration_path
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.vram import VramRequest, cheaper_changes, estimate_vram, make_request
 from loragate.vram.published import check_published
 

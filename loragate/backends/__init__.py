@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, Protocol
 
-from loragate.plan.model import Command, TrainingPlan
+from loragate.core.plan import Command, TrainingPlan
 
 if TYPE_CHECKING:
     from loragate.backends.reading import ImportContext
@@ -48,7 +48,7 @@ def get_backend(name: str) -> Backend:
     """The registered backend of that name ('musubi', 'sdscripts')."""
     target = BACKENDS.get(name)
     if target is None:
-        from loragate.errors import LoragateError
+        from loragate.core.errors import LoragateError
 
         raise LoragateError(f"Unknown trainer backend {name!r}.", "Use 'musubi' (Wan) or 'sdscripts' (SD 1.5, SDXL, FLUX).")
     module, _, cls = target.partition(":")

@@ -6,8 +6,8 @@ from pathlib import Path, PurePosixPath
 
 from loragate.backends.cpu import CPU_ENV, accelerate_cpu_options, is_cpu
 from loragate.catalog.models import ModelFamily
-from loragate.errors import LoragateError
-from loragate.plan.model import Stage, TrainingPlan
+from loragate.core.errors import LoragateError
+from loragate.core.plan import Stage, TrainingPlan
 
 
 def fmt(value: object) -> str:

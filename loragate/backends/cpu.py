@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from loragate.catalog.models import ModelFamily
-from loragate.plan.model import MemorySpec, TrainingPlan
+from loragate.core.plan import MemorySpec, TrainingPlan
 
 ENV_SWITCH = "LORAGATE_CPU_TRAINING"
 CPU_NOTE = ("This plan trains on the CPU (made with LORAGATE_CPU_TRAINING=1, for testing): a CPU run proves nothing about "

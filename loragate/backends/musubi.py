@@ -17,9 +17,9 @@ from loragate.backends.reading import ImportContext
 from loragate.backends.toml_text import dataset_toml_text
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.environment.weights import role_words
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.lightning.choice import merged_file
-from loragate.plan.model import Command, DatasetSubset, ExpertPlan, TrainingPlan
+from loragate.core.plan import Command, DatasetSubset, ExpertPlan, TrainingPlan
 from loragate.validate.invocation import Invocation
 
 # musubi-tuner docs/dataset_config.md: only these keys may sit in [general]; anything else there

@@ -15,9 +15,9 @@ from loragate.backends.reading import (
     optimizer_from, precision_from, preset_repeats, recognise_family, resolution_of, sampling_from, schedule_from, toml_table, trains_of, updated,
 )
 from loragate.catalog.models import ModelFamily, get_family, load_catalog
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.lightning.choice import LIGHTNING_STRENGTH_MAX, imported_spec
-from loragate.plan.model import ExpertName, ExpertPlan, TimestepSpec, TrainingPlan, WeightPaths
+from loragate.core.plan import ExpertName, ExpertPlan, TimestepSpec, TrainingPlan, WeightPaths
 from loragate.validate.invocation import Invocation
 from loragate.validate.weights import read_weights_name
 

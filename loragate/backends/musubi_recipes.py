@@ -12,8 +12,8 @@ from functools import lru_cache
 from pydantic import BaseModel, ConfigDict
 
 from loragate.catalog.datafile import read_data_toml
-from loragate.errors import LoragateError
-from loragate.plan.model import WeightPaths
+from loragate.core.errors import LoragateError
+from loragate.core.plan import WeightPaths
 
 PLACEHOLDER_TASK = "task"
 

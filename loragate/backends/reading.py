@@ -16,13 +16,13 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, Field
 
 from loragate.catalog.models import ModelFamily
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.lightning.choice import LightningChoice
-from loragate.plan.model import (
+from loragate.core.plan import (
     DatasetSpec, DatasetSubset, NetworkSpec, OptimizerSpec, SamplingSpec, ScheduleSpec, TrainingPlan, WeightPaths,
 )
 from loragate.validate.invocation import Invocation
-from loragate.vocabulary import Platform, PresetName, TrainingType
+from loragate.core.vocabulary import Platform, PresetName, TrainingType
 
 
 T = TypeVar("T", int, float)

@@ -17,9 +17,9 @@ from loragate.backends.cpu import is_cpu
 from loragate.backends.reading import ImportContext
 from loragate.backends.toml_text import dataset_toml_text
 from loragate.catalog.models import ModelFamily, get_family
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.validate.invocation import Invocation
-from loragate.plan.model import Command, DatasetSubset, TimestepSpec, TrainingPlan
+from loragate.core.plan import Command, DatasetSubset, TimestepSpec, TrainingPlan
 
 # reference sd-scripts.md §3.1 / §6.4: bucket_reso_steps must divide by 64 for SD1/2 and by 32 for
 # SDXL/FLUX; 64 satisfies both. min_bucket_reso <= resolution <= max_bucket_reso, both multiples.

@@ -15,8 +15,8 @@ from loragate.backends.reading import (
 )
 from loragate.backends.sdscripts import ATTENTION_FLAGS, _script_kind
 from loragate.catalog.models import get_family, load_catalog
-from loragate.errors import LoragateError
-from loragate.plan.model import TimestepSpec, TrainingPlan, WeightPaths
+from loragate.core.errors import LoragateError
+from loragate.core.plan import TimestepSpec, TrainingPlan, WeightPaths
 from loragate.validate.invocation import Invocation
 
 # sd-scripts library/config_util.py: what a key defaults to when no table sets it (reference

@@ -23,7 +23,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from loragate.atomic import atomic_write_json
 from loragate.captions.model import ApprovedSample, CaptionWriteReport
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.fsguard import read_capped
 
 _SAMPLES = TypeAdapter(list[ApprovedSample])

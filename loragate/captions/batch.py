@@ -22,7 +22,7 @@ from loragate.captions.writer import caption_style_for, required_trigger, write_
 from loragate.catalog.models import get_family
 from loragate.dataset.model import TrainingType
 from loragate.dataset.scan import normalize_caption_extension, scan_dataset
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.plan.paths import check_dataset_folder
 from loragate.progress import ProgressFn
 from loragate.workspace import grimoire_dir

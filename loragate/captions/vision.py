@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 
 DEFAULT_CAPTION_MODEL = "claude-sonnet-5-5"  # the newest Sonnet the anthropic SDK names; override with LORAGATE_CAPTION_MODEL
 MAX_TOKENS = 800

@@ -18,7 +18,7 @@ from loragate.captions.model import CaptionWrite, CaptionWriteReport
 from loragate.catalog.models import get_family
 from loragate.dataset.captions import check_trigger
 from loragate.dataset.scan import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, normalize_caption_extension
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.plan.paths import check_dataset_folder
 
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS

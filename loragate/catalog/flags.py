@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 
 
 class FlagSpec(BaseModel):

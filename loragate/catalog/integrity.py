@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from loragate.catalog.datafile import read_data_toml
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 
 GroupName = Literal["wan", "sd", "flux"]
 LevelName = Literal["quick", "standard", "thorough"]

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from loragate.catalog.datafile import read_data_toml
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 
 LORA = "lora"
 TrainerName = Literal["musubi", "sdscripts"]

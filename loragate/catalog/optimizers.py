@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from loragate.catalog.datafile import read_data_toml
 from loragate.catalog.models import FamilyGroup, get_family
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 
 
 class OptimizerInfo(BaseModel):

@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 from loragate.catalog.datafile import read_data_toml
 from loragate.catalog.models import FamilyGroup, get_family
 from loragate.catalog.optimizers import get_optimizer
-from loragate.errors import LoragateError
-from loragate.vocabulary import PresetName, TrainingType
+from loragate.core.errors import LoragateError
+from loragate.core.vocabulary import PresetName, TrainingType
 
 Level = PresetName
 TRAINING_TYPES: tuple[str, ...] = ("character", "style", "object")

@@ -8,7 +8,10 @@ import pkgutil
 import typer
 
 from loragate import __version__
-from loragate.errors import unexpected_error_sentence
+from loragate.checks import install_strict_check
+from loragate.core.errors import unexpected_error_sentence
+
+install_strict_check()  # only with LORAGATE_STRICT_CHECKS set: the test suite's CLI runs
 
 app = typer.Typer(
     name="loragate",

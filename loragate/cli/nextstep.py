@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
-from loragate.nextstep import NextStep
+from loragate.core.nextstep import NextStep
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from loragate.cli.nextstep import command_line
-from loragate.errors import GatesNotPassed, LoragateError, unexpected_error_sentence
-from loragate.findings import Finding, Verdict, sort_findings
-from loragate.nextstep import NextStep
+from loragate.core.errors import GatesNotPassed, LoragateError, unexpected_error_sentence
+from loragate.core.findings import Finding, Verdict, sort_findings
+from loragate.core.nextstep import NextStep
 from loragate.progress import ProgressFn
 
 EXIT_GO = 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 from loragate.workspace import workspace_root
 
 

@@ -13,7 +13,7 @@ import urllib.request
 from typing import Any
 
 from loragate.cloud.keys import redact
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 
 TIMEOUT_S = 30.0
 

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -20,7 +20,7 @@ from loragate.cloud.runtime import run_time
 from loragate.cloud.sizing import image_for
 from loragate.cloud.sync import source_root
 from loragate.environment.trainer import trainer_facts
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.plan.fit import SAFETY_MARGIN, estimate_gb
 from loragate.plan.paths import PLATFORM_ROOTS
 from loragate.plan.store import load_project_plan

@@ -9,10 +9,10 @@ said GO for the dataset and plan as they are now (its machine part is the check 
 
 from __future__ import annotations
 
-from loragate.errors import GatesNotPassed
+from loragate.core.errors import GatesNotPassed
 from loragate.gates.fingerprint import fingerprint_parts
 from loragate.gates.ledger import gate_status, read_ledger
-from loragate.nextstep import step
+from loragate.core.nextstep import step
 
 
 def require_modal_gates(project: str) -> str:

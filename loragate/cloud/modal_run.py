@@ -20,7 +20,7 @@ from loragate.atomic import atomic_write_json
 from loragate.cloud.carry import lightning_files
 from loragate.cloud.modal_app import APP_FILE, write_modal_app
 from loragate.cloud.sync import local_dataset
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.plan.paths import PLATFORM_ROOTS
 from loragate.plan.store import load_project_plan
 from loragate.workspace import project_dir

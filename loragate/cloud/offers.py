@@ -18,7 +18,7 @@ from loragate.cloud.providers import get_provider
 from loragate.cloud.runtime import run_time
 from loragate.cloud.sizing import volume_gb
 from loragate.plan.fit import SAFETY_MARGIN, estimate_gb
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 from loragate.plan.store import load_project_plan
 
 CAP_MARGIN = 1.5  # the run may take longer than expected; past 1.5x something is wrong

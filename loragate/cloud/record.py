@@ -10,7 +10,7 @@ from pathlib import Path
 
 from loragate.atomic import atomic_write_json, atomic_write_text
 from loragate.cloud.model import CloudRecord, InstanceRecord
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.workspace import grimoire_dir, project_dir, training_dir
 
 CLOUD_FILE = "cloud.json"

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from loragate.catalog.models import get_family
 from loragate.cloud.prices import card, speed_ratio
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 from loragate.plan.new import _steps_per_epoch
 from loragate.workspace import project_dir
 

@@ -13,9 +13,9 @@ from loragate.catalog.models import ModelFamily, get_family
 from loragate.cloud.prices import ImageFacts, card, cloud_facts
 from loragate.environment.compat import load_matrix
 from loragate.environment.resources import disk_needs
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.lightning.checks import extra_disk_gb as lightning_disk_gb
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 
 GB = 1024**3
 BYTES_16BIT = 2

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from loragate.cloud.model import SpendQuote
-from loragate.errors import GatesNotPassed
+from loragate.core.errors import GatesNotPassed
 from loragate.gates.ledger import GateRecord, read_ledger, record_gate
 from loragate.gates.spend import QUOTE_PART, SPEND, expired, spend_terms
 from loragate.workspace import project_dir

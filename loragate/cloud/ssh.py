@@ -15,7 +15,7 @@ from pathlib import Path
 
 from loragate.cloud.keys import redact
 from loragate.cloud.model import InstanceRecord, SshEndpoint
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 
 SSH_TIMEOUT_S = 20
 

@@ -19,7 +19,7 @@ from loragate.cloud.prices import storage_rate
 from loragate.cloud.providers import get_provider
 from loragate.cloud.record import all_instances, read_cloud, save_instance
 from loragate.cloud.start_guard import guard_reason
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 
 
 class DownResult(BaseModel):

@@ -25,8 +25,8 @@ from loragate.cloud.model import InstanceRecord
 from loragate.cloud.record import open_instance, save_instance
 from loragate.cloud.ssh import rsync_argv, run, ssh_argv
 from loragate.cloud.start_guard import GUARD_FOLDER, SYNCED_MARK
-from loragate.errors import LoragateError
-from loragate.plan.model import TrainingPlan
+from loragate.core.errors import LoragateError
+from loragate.core.plan import TrainingPlan
 from loragate.plan.paths import PLATFORM_ROOTS, on_platform
 from loragate.plan.store import load_project_plan
 from loragate.workspace import grimoire_dir, project_dir, workspace_root

@@ -25,7 +25,7 @@ from loragate.cloud.record import read_cloud, save_instance
 from loragate.cloud.sizing import allowed_cuda, image_for
 from loragate.cloud.spend import require_spend
 from loragate.cloud.start_guard import guard_program
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.names import check_name
 from loragate.plan.fit import SAFETY_MARGIN
 from loragate.plan.store import load_project_plan

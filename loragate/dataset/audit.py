@@ -20,8 +20,8 @@ from loragate.dataset.control import split_control
 from loragate.dataset.scan import normalize_caption_extension, scan_dataset
 from loragate.dataset.size import size_findings, size_summary
 from loragate.dataset.video_probe import probe_videos, video_findings
-from loragate.errors import LoragateError
-from loragate.findings import Finding, count_by_severity, sort_findings, verdict_of
+from loragate.core.errors import LoragateError
+from loragate.core.findings import Finding, count_by_severity, sort_findings, verdict_of
 from loragate.names import check_name
 from loragate.progress import ProgressFn, or_silent
 

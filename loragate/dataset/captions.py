@@ -14,8 +14,8 @@ from pathlib import Path
 
 from loragate.dataset.model import CaptionStats, DatasetScan
 from loragate.dataset.rules import DatasetRules
-from loragate.errors import LoragateError
-from loragate.findings import Finding, listed
+from loragate.core.errors import LoragateError
+from loragate.core.findings import Finding, listed
 from loragate.fsguard import NotARegularFile, TooLarge, read_capped
 
 UTF8_BOM = b"\xef\xbb\xbf"

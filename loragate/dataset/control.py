@@ -9,7 +9,7 @@ from pathlib import PurePosixPath
 
 from loragate.catalog.models import ModelFamily
 from loragate.dataset.model import DatasetScan, MediaFile
-from loragate.findings import Finding
+from loragate.core.findings import Finding
 
 CONTROL_FOLDER = "control"
 

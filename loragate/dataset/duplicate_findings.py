@@ -10,7 +10,7 @@ from pathlib import Path
 
 from loragate.dataset.model import ImageAnalysis, VideoProbe
 from loragate.duplicates.grouping import DuplicateGroup, group_images
-from loragate.findings import Finding
+from loragate.core.findings import Finding
 from loragate.progress import ProgressFn
 
 

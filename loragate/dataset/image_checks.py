@@ -16,7 +16,7 @@ import numpy as np
 
 from loragate.dataset.model import ImageAnalysis
 from loragate.dataset.thresholds import QualityThresholds
-from loragate.findings import Finding, Severity
+from loragate.core.findings import Finding, Severity
 
 # Reduced decodes are at most this many pixels on the long side; scores are computed there.
 ANALYSIS_SIZE = 512

@@ -8,8 +8,8 @@ from pydantic import BaseModel, Field
 
 from loragate.duplicates.group import DuplicateGroup
 from loragate.duplicates.signature import ImageSignature
-from loragate.findings import Finding, Verdict
-from loragate.vocabulary import TrainingType
+from loragate.core.findings import Finding, Verdict
+from loragate.core.vocabulary import TrainingType
 
 Layout = Literal["flat", "wan", "kohya", "empty"]
 MediaKind = Literal["image", "video"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from loragate.dataset.model import AuditReport
 from loragate.dataset.thresholds import thresholds_path
-from loragate.findings import Finding
+from loragate.core.findings import Finding
 from loragate.gates.conclude import conclude
 from loragate.gates.standard import dataset_subject
 from loragate.workspace import project_dir

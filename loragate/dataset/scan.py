@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loragate.dataset.model import DatasetScan, Layout, MediaFile, RepeatFolder
-from loragate.errors import LoragateError
-from loragate.findings import Finding
+from loragate.core.errors import LoragateError
+from loragate.core.findings import Finding
 from loragate.fsguard import inside, special_kind
 from loragate.gates.fingerprint import SKIPPED_DIRS
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from loragate.dataset.model import SizeSummary, TrainingType
-from loragate.findings import Finding
+from loragate.core.findings import Finding
 
 # Recommended item counts per training type (the /train workflow's dataset-sizes guidance):
 # a character needs a consistent identity from enough angles, a style needs variety of subject,

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from loragate.catalog.datafile import read_data_toml
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.workspace import project_dir
 
 if sys.version_info >= (3, 11):

@@ -12,7 +12,7 @@ from pathlib import Path
 from loragate.dataset.cache import AnalysisCache, stat_keys
 from loragate.dataset.model import VideoProbe
 from loragate.dataset.rules import DatasetRules
-from loragate.findings import Finding
+from loragate.core.findings import Finding
 from loragate.progress import ProgressFn, or_silent
 
 PROBE_VERSION = "vid2"

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from loragate.catalog.datafile import read_data_toml
 from loragate.diagnose.evidence import CHECKS, State
 from loragate.diagnose.facts import ProjectFacts, gather_facts
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 
 ORDER: dict[str, int] = {"confirms": 0, "unknown": 1, "rules out": 2}
 

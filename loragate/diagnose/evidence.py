@@ -10,7 +10,7 @@ from loragate.catalog.models import get_family
 from loragate.catalog.optimizers import lr_range
 from loragate.dataset.size import RECOMMENDED
 from loragate.diagnose.facts import ProjectFacts
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 
 State = Literal["confirms", "rules out", "unknown"]
 Result = tuple[State, str]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from loragate.atomic import atomic_write_bytes
 from loragate.dataset.scan import VIDEO_EXTENSIONS
 from loragate.duplicates.group import DuplicateGroup, group_likeness
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.imaging import open_image
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from pydantic import BaseModel, Field
 
 from loragate.atomic import atomic_write_json
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.fsguard import read_json_object
 from loragate.gates.fingerprint import CAPTION_SUFFIXES
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from loragate.environment.gpu import GpuSection
 from loragate.catalog.datafile import read_data_toml
 from loragate.environment.probe import ProbeResult
-from loragate.findings import Finding
+from loragate.core.findings import Finding
 
 
 class DriverMinimum(BaseModel):

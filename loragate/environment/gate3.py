@@ -20,14 +20,14 @@ from loragate.environment.judged import judged_subject
 from loragate.environment.probe import ProbeResult, run_probe
 from loragate.environment.report import EnvReport, render_markdown, summarize
 from loragate.environment.trainer import venv_python
-from loragate.errors import LoragateError
-from loragate.findings import Finding, count_by_severity
+from loragate.core.errors import LoragateError
+from loragate.core.findings import Finding, count_by_severity
 from loragate.lightning.checks import file_findings as lightning_file_findings
 from loragate.gates.conclude import conclude, decide
 from loragate.gates.ledger import GateRecord
 from loragate.names import check_name
-from loragate.nextstep import step
-from loragate.plan.model import TrainingPlan
+from loragate.core.nextstep import step
+from loragate.core.plan import TrainingPlan
 from loragate.plan.store import load_project_plan, plan_path
 from loragate.progress import ProgressFn, or_silent
 from loragate.workspace import project_dir

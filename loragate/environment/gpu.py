@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from loragate.findings import Finding
-from loragate.nextstep import step
+from loragate.core.findings import Finding
+from loragate.core.nextstep import step
 
 GIB = 1024**3
 

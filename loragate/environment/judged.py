@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from loragate.fsguard import read_capped
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 
 
 def _file(path: str) -> list[Any]:

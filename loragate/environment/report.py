@@ -11,7 +11,7 @@ from loragate.environment.probe import ProbeResult
 from loragate.environment.resources import ResourcesSection
 from loragate.environment.trainer_check import TrainerSection
 from loragate.environment.weights import WeightsSection
-from loragate.findings import (
+from loragate.core.findings import (
     Finding,
     Verdict,
     block_reasons,

@@ -17,8 +17,8 @@ from pydantic import BaseModel, Field
 
 from loragate.catalog.models import ModelFamily
 from loragate.environment.trainer import TokenizerFacts, trainer_facts
-from loragate.findings import Finding
-from loragate.plan.model import TrainingPlan
+from loragate.core.findings import Finding
+from loragate.core.plan import TrainingPlan
 
 GB = 1024**3
 MARGIN = 1.2  # over every estimate: file-system overhead, logs, sample images
@@ -197,7 +197,7 @@ def ram_need(plan: TrainingPlan, family: ModelFamily) -> tuple[float, str] | Non
     musubi-tuner.md §1.5, §4.2). `--offload_inactive_dit` also parks the other Wan 2.2 expert in RAM
     (§4.1: about 96 GB for two fp8 experts on Windows), which the estimator's request does not carry.
     """
-    from loragate.errors import LoragateError
+    from loragate.core.errors import LoragateError
     from loragate.lightning.checks import merge_ram_gb
     from loragate.vram import base_estimate
     from loragate.vram.plan import request_from_plan

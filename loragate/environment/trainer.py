@@ -26,7 +26,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from loragate.catalog.datafile import read_data_toml
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.studio import read_studio
 
 if sys.version_info >= (3, 11):

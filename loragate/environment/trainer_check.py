@@ -30,8 +30,8 @@ from loragate.environment.trainer import (
     read_project_version,
     read_requirements,
 )
-from loragate.findings import Finding
-from loragate.plan.model import TrainingPlan
+from loragate.core.findings import Finding
+from loragate.core.plan import TrainingPlan
 
 
 class Dependency(BaseModel):

@@ -18,9 +18,9 @@ from loragate.environment.safetensors_header import (
     MUSUBI_DIT_PREFIXES, PICKLE_SUFFIXES, HeaderProblem, Inspection, inspect, read_header,
 )
 from loragate.environment.trainer import trainer_facts
-from loragate.findings import Finding
-from loragate.nextstep import step
-from loragate.plan.model import TrainingPlan
+from loragate.core.findings import Finding
+from loragate.core.nextstep import step
+from loragate.core.plan import TrainingPlan
 
 Status = Literal["ok", "missing", "not_set", "hub", "directory", "pickle", "truncated", "corrupt", "unreadable"]
 

@@ -16,7 +16,7 @@ import urllib.request
 import uuid
 from typing import Any
 
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.evaluate.workflows import Workflow, lora_nodes, model_inputs
 
 DEFAULT_URL = "http://127.0.0.1:8188"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from loragate.errors import GatesNotPassed, LoragateError
+from loragate.core.errors import GatesNotPassed, LoragateError
 from loragate.evaluate.model import EVAL_FILE, EvalReport
 from loragate.gates.evaluation import EVALUATION, HIGH_NOISE, LORA_PART, judged_files
 from loragate.gates.ledger import GateRecord, gate_state, stale_reason

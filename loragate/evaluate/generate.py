@@ -14,7 +14,7 @@ from pathlib import Path
 
 from loragate.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 from loragate.catalog.models import ModelFamily
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.evaluate.comfyui import ComfyUI
 from loragate.evaluate.genscripts import (
     GenCommand,
@@ -23,7 +23,7 @@ from loragate.evaluate.genscripts import (
     wan_command,
 )
 from loragate.evaluate.workflows import CellSpec, ModelNames, build_workflow
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 
 OUTPUT_SUFFIXES = (".png", ".webp", ".mp4", ".jpg")
 PROCESS_TIMEOUT_S = 3 * 3600

@@ -19,9 +19,9 @@ from pydantic import BaseModel, Field
 from loragate.backends.argv import Argv, python_of
 from loragate.catalog.flags import script_flags
 from loragate.catalog.models import ModelFamily
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.evaluate.workflows import LIGHTNING_STEPS, CellSpec
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 
 SD_SCRIPT = {"sd": "gen_img.py", "sdxl": "sdxl_gen_img.py", "flux": "flux_minimal_inference.py"}
 WAN_SCRIPT = "src/musubi_tuner/wan_generate_video.py"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from loragate.catalog.models import ModelFamily
 from loragate.environment.safetensors_header import HeaderProblem, read_header
-from loragate.findings import Finding
+from loragate.core.findings import Finding
 
 # the prefixes of each architecture's LoRA keys (SD 1.5 UNet in diffusers naming, SDXL in SGM naming)
 PREFIXES: dict[str, tuple[str, ...]] = {

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from loragate.findings import Finding, Verdict
+from loragate.core.findings import Finding, Verdict
 
 EngineName = Literal["comfyui", "scripts", "export"]
 DEFAULT_WEIGHTS = (0.3, 0.5, 0.7, 0.9, 1.0)

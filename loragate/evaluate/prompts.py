@@ -13,9 +13,9 @@ from typing import Any
 
 from loragate.catalog.datafile import read_data_toml
 from loragate.catalog.models import ModelFamily, get_family
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.evaluate.model import EvalPrompt
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 
 SAMPLE_PROMPTS_FILE = "sample_prompts.txt"
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from loragate.atomic import atomic_write_json
 from loragate.backends.argv import python_of
 from loragate.catalog.models import ModelFamily, get_family
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.evaluate import generate
 from loragate.evaluate.comfyui import DEFAULT_URL, ComfyUI
 from loragate.evaluate.cost import cost_text, estimate_cost
@@ -48,10 +48,10 @@ from loragate.evaluate.prompts import sample_frames, sample_steps, standard_prom
 from loragate.evaluate.scores import add_scores, score_setup
 from loragate.evaluate.select import choose_checkpoints
 from loragate.evaluate.workflows import LIGHTNING_STEPS, CellSpec, ModelNames, generates, model_names
-from loragate.findings import Finding, Verdict, verdict_of
+from loragate.core.findings import Finding, Verdict, verdict_of
 from loragate.gates.evaluation import EVALUATION, HIGH_NOISE, LORA_PART, evaluation_subject
 from loragate.gates.ledger import record_gate
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 from loragate.plan.store import load_project_plan
 from loragate.progress import ProgressFn, or_silent
 from loragate.studio import read_studio

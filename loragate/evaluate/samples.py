@@ -92,7 +92,7 @@ def project_sample_sheet(project: str, root: Path | None = None) -> SampleSheet:
     sample newer than the sheet has appeared."""
     from loragate.catalog.models import get_family
     from loragate.evaluate.prompts import sample_prompt_labels
-    from loragate.plan.model import PLAN_FILE, load_plan
+    from loragate.core.plan import PLAN_FILE, load_plan
     from loragate.runs.retention import project_outputs
     from loragate.workspace import project_dir
 

@@ -18,11 +18,11 @@ from pydantic import BaseModel, Field
 
 from loragate.atomic import atomic_write_text
 from loragate.dataset.scan import IMAGE_EXTENSIONS
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.evaluate.model import EvalReport, OptionalScores
 from loragate.evaluate.sheet import frames_of
 from loragate.evaluate.workflows import CellSpec
-from loragate.findings import Finding
+from loragate.core.findings import Finding
 
 WORKER = Path(__file__).with_name("clip_worker.py")
 SCORE_TIMEOUT_S = 1800

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.evaluate.model import CheckpointRef
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 from loragate.runs.retention import CheckpointInfo, project_checkpoints
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from loragate.catalog.models import ModelFamily
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 
 Workflow = dict[str, dict[str, Any]]
 NEGATIVE = "blurry, low quality, watermark"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from loragate.atomic import atomic_write_json, atomic_write_text
-from loragate.findings import Finding, Verdict, sort_findings, verdict_of
+from loragate.core.findings import Finding, Verdict, sort_findings, verdict_of
 from loragate.gates.ledger import GateRecord, record_gate
 from loragate.workspace import project_dir
 

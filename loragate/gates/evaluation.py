@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loragate.gates.registry import Gate, PlanJson, register_gate
-from loragate.nextstep import NextStep, step
+from loragate.core.nextstep import NextStep, step
 
 if TYPE_CHECKING:
     from loragate.gates.ledger import GateRecord

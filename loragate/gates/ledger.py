@@ -16,12 +16,12 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from loragate.atomic import atomic_write_json
-from loragate.errors import GatesNotPassed, LoragateError
-from loragate.findings import Finding, Verdict, block_reasons
+from loragate.core.errors import GatesNotPassed, LoragateError
+from loragate.core.findings import Finding, Verdict, block_reasons
 from loragate.fsguard import read_json_object
 from loragate.gates.fingerprint import combine_parts, fingerprint_parts, part_label
 from loragate.gates.registry import Gate, gates, get_gate
-from loragate.nextstep import NextStep, step
+from loragate.core.nextstep import NextStep, step
 from loragate.workspace import project_dir
 
 LEDGER_FILE = "gates.json"
@@ -142,7 +142,7 @@ def record_gate(
 
 def _plan_json(project: str, root: Path | None) -> dict[str, Any]:
     """The saved plan as plain JSON ({} when there is none or it cannot be read: Gate 2 says why)."""
-    from loragate.plan.model import PLAN_FILE
+    from loragate.core.plan import PLAN_FILE
 
     try:
         data = read_json_object(project_dir(project, root) / PLAN_FILE)

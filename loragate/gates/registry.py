@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from loragate.errors import LoragateError
-from loragate.nextstep import NextStep
+from loragate.core.errors import LoragateError
+from loragate.core.nextstep import NextStep
 
 if TYPE_CHECKING:
     from loragate.gates.ledger import GateRecord

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path, PurePath
 
 from loragate.catalog.models import ModelFamily
-from loragate.findings import Finding
+from loragate.core.findings import Finding
 from loragate.lightning.choice import lightning_file
 from loragate.lightning.files import LightningFile, convert_command, read_lightning
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 
 GB = 1024**3
 BYTES_16BIT = 2

@@ -15,8 +15,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from loragate.catalog.models import ModelFamily
-from loragate.errors import LoragateError
-from loragate.plan.model import ExpertName, LightningSpec, TrainingPlan
+from loragate.core.errors import LoragateError
+from loragate.core.plan import ExpertName, LightningSpec, TrainingPlan
 
 ExpertsChoice = Literal["high", "low", "both"]
 

@@ -21,7 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from loragate.environment.safetensors_header import HeaderProblem, read_header
-from loragate.plan.model import ExpertName
+from loragate.core.plan import ExpertName
 
 KeyFormat = Literal["musubi", "release", "unknown"]
 

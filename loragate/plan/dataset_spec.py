@@ -15,9 +15,9 @@ from loragate.catalog.models import ModelFamily
 from loragate.dataset.control import control_parent
 from loragate.dataset.model import MediaFile, VideoProbe
 from loragate.dataset.scan import scan_dataset
-from loragate.errors import LoragateError
-from loragate.findings import Finding
-from loragate.plan.model import DatasetSpec, DatasetSubset
+from loragate.core.errors import LoragateError
+from loragate.core.findings import Finding
+from loragate.core.plan import DatasetSpec, DatasetSubset
 
 # musubi-tuner docs/wan.md: Wan is trained at 16 fps; with source_fps set, frames are dropped to
 # reach it (without it every frame is used whatever the clip's rate).

@@ -10,7 +10,7 @@ from __future__ import annotations
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.catalog.networks import kind_of
 from loragate.environment.trainer import trainer_facts
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 from loragate.vram.changes import swap_words
 
 

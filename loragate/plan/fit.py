@@ -9,7 +9,7 @@ frugal settings tried stay and Gate 2 says NO-GO with the estimator's fit plan.
 from __future__ import annotations
 
 from loragate.catalog.models import ModelFamily
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 from loragate.vram.estimate import MARGIN
 
 # Gate 2 adds 20% to the estimate before comparing it with the card (the /train workflow's safety margin).

@@ -15,15 +15,15 @@ from pydantic import BaseModel, Field, ValidationError
 
 from loragate.atomic import atomic_write_json, atomic_write_text
 from loragate.backends import get_backend
-from loragate.errors import LoragateError
-from loragate.findings import Finding, Verdict, block_reasons, count_by_severity
+from loragate.core.errors import LoragateError
+from loragate.core.findings import Finding, Verdict, block_reasons, count_by_severity
 from loragate.gates.conclude import conclude, decide
-from loragate.nextstep import step
+from loragate.core.nextstep import step
 from loragate.lightning.checks import choice_findings as lightning_choice_findings
 from loragate.plan.dataset_spec import frames_findings
 from loragate.plan.fit import SAFETY_MARGIN
 from loragate.plan.gpu import plan_gpu_gb
-from loragate.plan.model import Command, TrainingPlan, plan_problem
+from loragate.core.plan import Command, TrainingPlan, plan_problem
 from loragate.plan.new import new_plan
 from loragate.plan.paths import DATASET_TOML
 from loragate.plan.sampling import write_sample_prompts

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from loragate.backends.reading import CARRIED_ELSEWHERE
-from loragate.findings import Finding
-from loragate.plan.model import Command
+from loragate.core.findings import Finding
+from loragate.core.plan import Command
 from loragate.validate.invocation import Invocation
 
 FOLDER_KEYS = ("image_directory", "video_directory", "image_dir")

@@ -17,15 +17,15 @@ from pydantic import BaseModel, Field, ValidationError
 
 from loragate.backends import get_backend
 from loragate.backends.reading import ImportContext
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.lightning.choice import LightningChoice
-from loragate.findings import Finding, sort_findings
+from loragate.core.findings import Finding, sort_findings
 from loragate.names import check_name
 from loragate.plain import door_request
 from loragate.plan.gate2 import Gate2Report
-from loragate.plan.model import TrainingPlan, plan_problem
+from loragate.core.plan import TrainingPlan, plan_problem
 from loragate.progress import ProgressFn, or_silent
-from loragate.vocabulary import Platform, PresetName, TrainingType
+from loragate.core.vocabulary import Platform, PresetName, TrainingType
 
 
 class ImportRequest(BaseModel):

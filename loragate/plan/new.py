@@ -17,14 +17,14 @@ from loragate.catalog.models import ModelFamily, get_family
 from loragate.catalog.networks import LORA, network_for
 from loragate.catalog.optimizers import default_lr, get_optimizer
 from loragate.catalog.presets import Preset, explain_setting, get_preset, schedule_for
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.lightning.choice import LightningChoice, lightning_spec
 from loragate.names import check_name
 from loragate.plan.dataset_spec import build_dataset_spec
 from loragate.plan.explain import explain_plan
 from loragate.plan.fit import fit_memory
 from loragate.plan.gpu import studio_gpu_gb
-from loragate.plan.model import (
+from loragate.core.plan import (
     RANK_MAX,
     RANK_MIN,
     DatasetSpec,
@@ -39,7 +39,7 @@ from loragate.plan.model import (
 )
 from loragate.plan.paths import check_dataset_folder, given_path, plan_paths
 from loragate.plan.sampling import sampling_for
-from loragate.vocabulary import Platform
+from loragate.core.vocabulary import Platform
 
 ExpertChoice = Literal["high", "low", "both"]
 PLATFORMS = ("local", "runpod", "modal")

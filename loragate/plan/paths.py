@@ -13,8 +13,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from pydantic import BaseModel, Field
 
 from loragate.environment.trainer import GUESSED_PYTHON, find_trainer_python, locate_trainer, trainer_facts, venv_python
-from loragate.errors import LoragateError
-from loragate.plan.model import BackendName, Platform
+from loragate.core.errors import LoragateError
+from loragate.core.plan import BackendName, Platform
 from loragate.studio import read_studio
 from loragate.workspace import project_dir, workspace_root
 

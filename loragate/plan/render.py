@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from loragate.environment.trainer import trainer_facts
-from loragate.findings import sort_findings
+from loragate.core.findings import sort_findings
 from loragate.plan.fit import SAFETY_MARGIN
 from loragate.vram.estimate import fits
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 from loragate.plan.train_script import render_train_sh
 
 if TYPE_CHECKING:

@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from loragate.lightning.choice import LightningChoice
 from loragate.plain import door_request
 from loragate.plan.gate2 import GenerateResult, generate_config
-from loragate.plan.model import RANK_MAX, RANK_MIN
+from loragate.core.plan import RANK_MAX, RANK_MIN
 from loragate.plan.new import ExpertChoice
 from loragate.progress import ProgressFn
-from loragate.vocabulary import Platform, PresetName, TrainingType
+from loragate.core.vocabulary import Platform, PresetName, TrainingType
 from loragate.vram.model import MAX_GPU_GB, parse_resolution
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from loragate.catalog.models import ModelFamily
 from loragate.evaluate.prompts import SAMPLE_PROMPTS_FILE, sample_prompts_text
-from loragate.plan.model import ExpertName, LightningSpec, SamplingSpec, TrainingPlan
+from loragate.core.plan import ExpertName, LightningSpec, SamplingSpec, TrainingPlan
 from loragate.plan.paths import on_platform
 from loragate.workspace import project_dir
 

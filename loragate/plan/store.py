@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from loragate.atomic import atomic_write_json
-from loragate.plan.model import PLAN_FILE, TrainingPlan, load_plan
+from loragate.core.plan import PLAN_FILE, TrainingPlan, load_plan
 from loragate.workspace import project_dir
 
 HISTORY_DIR = "plan-history"  # earlier versions of plan.json, plan-v1.json, plan-v2.json, ...

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shlex
 
-from loragate.plan.model import Command, TrainingPlan
+from loragate.core.plan import Command, TrainingPlan
 
 STAGE_TITLES = {
     "cache_latents": "Cache latents",

@@ -16,9 +16,9 @@ from loragate.environment.trainer import (
     trainer_facts,
     where_looked,
 )
-from loragate.findings import Finding
-from loragate.nextstep import step
-from loragate.plan.model import TrainingPlan
+from loragate.core.findings import Finding
+from loragate.core.nextstep import step
+from loragate.core.plan import TrainingPlan
 from loragate.plan.paths import trains_here
 
 

@@ -17,10 +17,10 @@ from pydantic import BaseModel, Field
 
 from loragate.atomic import atomic_write_json, atomic_write_text
 from loragate.catalog.models import get_family
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.evaluate.gate import require_evaluation
 from loragate.evaluate.model import EvalReport
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 from loragate.plan.store import load_project_plan
 from loragate.registry.studio_loras import (
     GOOD_FOR_PLACEHOLDER,

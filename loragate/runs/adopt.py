@@ -12,9 +12,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.names import check_name
-from loragate.nextstep import step
+from loragate.core.nextstep import step
 from loragate.runs.job import Job, JobStatus, read_job
 from loragate.runs.launch import await_ack, start_supervisor
 from loragate.runs.orphans import orphan_groups, supervisor_alive

@@ -12,8 +12,8 @@ import fcntl
 from dataclasses import dataclass
 from pathlib import Path
 
-from loragate.errors import LoragateError
-from loragate.plan.model import Command
+from loragate.core.errors import LoragateError
+from loragate.core.plan import Command
 from loragate.runs.checkpoint import final_checkpoint, safetensors_problem
 from loragate.runs.classify import Failure, classify_failure, read_tail
 from loragate.runs.job import Job, ProcessRecord, read_job, write_job

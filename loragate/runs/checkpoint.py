@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from loragate.environment.safetensors_header import HeaderProblem, read_header
 
 if TYPE_CHECKING:
-    from loragate.plan.model import Command
+    from loragate.core.plan import Command
     from loragate.runs.job import ProcessRecord
 
 

@@ -17,7 +17,7 @@ from typing import Callable, Literal
 from pydantic import BaseModel, Field
 
 from loragate.backends.argv import argv_values
-from loragate.findings import Finding
+from loragate.core.findings import Finding
 from loragate.runs.richlog import log_lines
 
 FailureKind = Literal[

@@ -23,11 +23,11 @@ from pydantic import BaseModel, Field
 from loragate.atomic import atomic_write_json, atomic_write_text
 from loragate.backends import get_backend
 from loragate.backends.cpu import CPU_NOTE, is_cpu
-from loragate.errors import LoragateError
-from loragate.findings import Finding, Verdict, sort_findings, verdict_of
+from loragate.core.errors import LoragateError
+from loragate.core.findings import Finding, Verdict, sort_findings, verdict_of
 from loragate.gates.ledger import record_gate
 from loragate.names import check_name
-from loragate.plan.model import Command, TrainingPlan
+from loragate.core.plan import Command, TrainingPlan
 from loragate.plan.store import load_project_plan, plan_path
 from loragate.progress import ProgressFn, or_silent
 from loragate.runs.classify import classify_failure, read_tail

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from loragate.errors import LoragateError
-from loragate.plan.model import TrainingPlan
+from loragate.core.errors import LoragateError
+from loragate.core.plan import TrainingPlan
 
 
 @dataclass

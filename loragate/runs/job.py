@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from loragate.atomic import atomic_write_json
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.fsguard import read_json_object
 from loragate.workspace import project_dir
 

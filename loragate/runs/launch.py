@@ -12,10 +12,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.gates.ledger import require_all_gates
 from loragate.names import check_name
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 from loragate.plan.store import load_project_plan, plan_path
 from loragate.runs.job import Job, JobEvent, JobStatus, read_job, write_job
 from loragate.runs.lock import acquire_gpus, pid_alive, release_gpus, transfer_gpus

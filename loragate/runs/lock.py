@@ -19,7 +19,7 @@ from typing import Iterator
 from pydantic import BaseModel, Field
 
 from loragate.atomic import atomic_write_json
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.fsguard import read_json_object
 
 

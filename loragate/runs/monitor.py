@@ -19,9 +19,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from loragate.atomic import atomic_write_json
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.fsguard import read_json_object
-from loragate.nextstep import NextStep
+from loragate.core.nextstep import NextStep
 from loragate.progress import ProgressFn, or_silent
 from loragate.runs.anomalies import Anomaly, loss_anomalies
 from loragate.runs.job import Job, ProcessRecord, read_job, utcnow
@@ -495,7 +495,7 @@ def _notes(job: Job | None) -> list[str]:
     if job is None or not job.plan_file:
         return []
     from loragate.backends.cpu import CPU_NOTE, is_cpu
-    from loragate.plan.model import load_plan
+    from loragate.core.plan import load_plan
 
     try:
         return [CPU_NOTE] if is_cpu(load_plan(Path(job.plan_file))) else []

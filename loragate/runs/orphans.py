@@ -11,7 +11,7 @@ another training beside it, monitor says so, `loragate adopt` gives it a new sup
 
 from __future__ import annotations
 
-from loragate.nextstep import NextStep, step
+from loragate.core.nextstep import NextStep, step
 from loragate.runs.job import Job
 from loragate.runs.lock import pid_alive
 from loragate.runs.process import group_alive, is_started_group

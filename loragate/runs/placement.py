@@ -11,8 +11,8 @@ import os
 
 from pydantic import BaseModel, Field
 
-from loragate.errors import LoragateError
-from loragate.plan.model import Command, TrainingPlan
+from loragate.core.errors import LoragateError
+from loragate.core.plan import Command, TrainingPlan
 from loragate.vram.estimate import MARGIN  # Gate 2's margin, added to the estimate
 
 

@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from loragate.errors import LoragateError
-from loragate.plan.model import Command
+from loragate.core.errors import LoragateError
+from loragate.core.plan import Command
 from loragate.runs.vram_sampler import VramSampler
 
 

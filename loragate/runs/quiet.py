@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from loragate.findings import Finding, Severity
+from loragate.core.findings import Finding, Severity
 from loragate.runs.anomalies import Anomaly
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.gates.ledger import gate_status
 from loragate.names import check_name
-from loragate.nextstep import NextStep
+from loragate.core.nextstep import NextStep
 from loragate.plan.store import archive_plan, load_project_plan, next_plan_version, save_plan
 from loragate.runs.checkpoint import lora_rank, safetensors_problem
 from loragate.runs.job import read_job

@@ -16,9 +16,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from loragate.atomic import atomic_write_json
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.fsguard import read_json_object
-from loragate.plan.model import PLAN_FILE, load_plan
+from loragate.core.plan import PLAN_FILE, load_plan
 from loragate.runs.job import read_job
 from loragate.workspace import project_dir
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from loragate.atomic import atomic_write_json
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.names import check_name
 from loragate.runs.job import JobEvent, JobStatus, read_job, utcnow, write_job
 from loragate.runs.lock import release_gpus

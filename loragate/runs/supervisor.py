@@ -21,9 +21,9 @@ from pathlib import Path
 
 from loragate.atomic import atomic_write_json, atomic_write_text
 from loragate.backends import get_backend
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.fsguard import read_json_object
-from loragate.plan.model import Command, TrainingPlan, load_plan
+from loragate.core.plan import Command, TrainingPlan, load_plan
 from loragate.runs.adoption import AdoptedRun, adopted_runs, adopted_words, lost_exit_failure, take_over
 from loragate.runs.checkpoint import final_checkpoint, safetensors_problem
 from loragate.runs.classify import Failure, classify_failure, read_tail

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from loragate.findings import Finding
+from loragate.core.findings import Finding
 from loragate.validate.invocation import Invocation
 from loragate.validate.parse_shell import parse_lined_argv, parse_script_text
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from loragate.catalog.flags import FlagSpec, known_scripts, script_flags
-from loragate.findings import Finding
+from loragate.core.findings import Finding
 from loragate.validate.invocation import Invocation, StrayValue, classify_script
 
 Dialect = str  # "bash" | "cmd" | "powershell"

@@ -13,8 +13,8 @@ from typing import Callable, Literal
 from pydantic import BaseModel, Field
 
 from loragate.catalog.models import get_family
-from loragate.errors import LoragateError
-from loragate.findings import Finding, Verdict, count_by_severity, sort_findings, verdict_of
+from loragate.core.errors import LoragateError
+from loragate.core.findings import Finding, Verdict, count_by_severity, sort_findings, verdict_of
 from loragate.fsguard import TooLarge, read_capped
 from loragate.validate.file_kind import TRAINER_MENTION, binary_kind, text_kind
 from loragate.validate.invocation import Invocation

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from loragate.atomic import atomic_write_json
 from loragate.catalog.models import get_family
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.fsguard import read_json_object
 from loragate.vram.estimate import base_estimate, fits
 from loragate.vram.model import Correction, VramEstimate, VramRequest

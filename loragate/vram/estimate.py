@@ -16,7 +16,7 @@ from typing import Any
 from loragate.catalog.datafile import read_data_toml
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.catalog.optimizers import get_optimizer
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.vram.model import VramEstimate, VramRequest
 
 GB = 1e9

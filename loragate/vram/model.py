@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 
 
 def parse_resolution(value: object) -> tuple[int, int]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import cast
 
 from loragate.catalog.models import get_family
-from loragate.plan.model import TrainingPlan
+from loragate.core.plan import TrainingPlan
 from loragate.vram.changes import LEVERS
 from loragate.vram.model import VramRequest
 

@@ -20,7 +20,7 @@ from loragate.cloud.spend import approve_spend
 from loragate.cloud.status import DownResult, cloud_status, down
 from loragate.cloud.sync import PullResult, SyncResult, pull, sync
 from loragate.cloud.up import UpResult, make_quote, up
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from mcp_server.common import call_engine
 
 Project = Annotated[str, Field(description="Project name, the folder under grimoire/training/.")]

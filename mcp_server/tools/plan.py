@@ -11,9 +11,9 @@ from pydantic import Field
 from loragate.lightning.choice import LightningChoice
 from loragate.plan.gate2 import Gate2Report, GenerateResult
 from loragate.plan.import_plan import ImportResult
-from loragate.plan.model import RANK_MAX, RANK_MIN
+from loragate.core.plan import RANK_MAX, RANK_MIN
 from loragate.plan.request import ExpertChoice, NetworkName
-from loragate.vocabulary import Platform, PresetName, TrainingType
+from loragate.core.vocabulary import Platform, PresetName, TrainingType
 from mcp_server.common import WRITES_RECORD, call_engine, is_allowed, lazy, resolve_path, resolve_program
 
 check_plan = lazy("loragate.plan.gate2:check_plan")

@@ -16,7 +16,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.runs.adopt import AdoptResult
 from loragate.runs.dryrun import DryRunReport
 from loragate.runs.launch import LaunchResult

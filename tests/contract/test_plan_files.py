@@ -15,7 +15,7 @@ from loragate.backends import get_backend
 from loragate.backends.musubi_recipes import get_recipe
 from loragate.catalog.models import family_ids, get_family
 from loragate.catalog.networks import load_networks, network_kinds
-from loragate.plan.model import Command, TrainingPlan
+from loragate.core.plan import Command, TrainingPlan
 from loragate.plan.new import PLATFORMS, new_plan
 from tests.contract.realcode import ask
 from tests.plan_helpers import control_dataset, flat_dataset, kohya_dataset, wan_dataset

@@ -148,7 +148,7 @@ def rerun_gates(studio: Any, steps: list[dict[str, Any]]) -> None:
     import shlex
 
     from loragate.cli.nextstep import command_line
-    from loragate.nextstep import NextStep
+    from loragate.core.nextstep import NextStep
 
     assert steps, "continue named no gate to run again"
     for step in steps:

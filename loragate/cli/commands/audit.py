@@ -7,7 +7,7 @@ from typing import Optional, cast
 
 import typer
 
-from loragate.vocabulary import TrainingType
+from loragate.core.vocabulary import TrainingType
 
 from loragate.cli.output import exit_for, print_findings, print_json, print_rows, print_verdict, progress_bar, run_engine
 

@@ -9,7 +9,7 @@ from typing import Optional, cast
 
 import typer
 
-from loragate.vocabulary import TrainingType
+from loragate.core.vocabulary import TrainingType
 from rich.table import Table
 
 from loragate.cli.output import EXIT_GO, EXIT_NO_GO, console, lit, print_json, progress_bar, run_engine

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from loragate.cloud.model import PROVIDERS
 from loragate.cloud.providers.base import CreateRequest, Provider, api_base
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 
 __all__ = ["CreateRequest", "Provider", "api_base", "get_provider"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from loragate.cloud.model import GpuOffer, InstanceInfo
 from loragate.cloud.prices import table_offers
 from loragate.cloud.providers.base import CreateRequest
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 
 NO_MACHINES = LoragateError(
     "Modal has no machine to start or end: its containers live only while a function runs.",

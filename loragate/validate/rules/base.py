@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from loragate.catalog.models import ModelFamily, get_family
-from loragate.errors import LoragateError
-from loragate.findings import Severity
+from loragate.core.errors import LoragateError
+from loragate.core.findings import Severity
 from loragate.validate.invocation import Invocation
 from loragate.validate.parse_toml import DatasetConfig, TomlProblem
 from loragate.validate.weights import DEFAULT_TASK, TASK_FAMILY, WeightsName, read_weights_name, sd3_variant, sdxl_variant

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from loragate.dataset.scan import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-from loragate.findings import listed
+from loragate.core.findings import listed
 from loragate.validate.parse_toml import DatasetConfig
 from loragate.validate.rules.base import Hit, Setup, rule
 from loragate.validate.rules.dataset_toml import sds_value

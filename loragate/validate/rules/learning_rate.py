@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from loragate.errors import LoragateError
+from loragate.core.errors import LoragateError
 from loragate.validate.invocation import Invocation
 from loragate.validate.rules.base import Hit, Setup, rule
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from loragate.vocabulary import BackendName, ExpertName, Platform, Precision, PresetName, Stage, TrainingType
+from loragate.core.vocabulary import BackendName, ExpertName, Platform, Precision, PresetName, Stage, TrainingType
 
 __all__ = ["BackendName", "ExpertName", "Platform", "Precision", "PresetName", "Stage", "TrainingType"]
 
@@ -232,8 +232,8 @@ class TrainingPlan(PlanPart):
 
 
 def load_plan(path: Path) -> TrainingPlan:
-    from loragate.errors import LoragateError
-    from loragate.nextstep import step
+    from loragate.core.errors import LoragateError
+    from loragate.core.nextstep import step
 
     remake = step("generate_config", name=Path(path).parent.name)
     try:

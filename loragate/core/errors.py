@@ -8,7 +8,7 @@ from __future__ import annotations
 import errno
 from importlib import metadata
 
-from loragate.nextstep import NextStep
+from loragate.core.nextstep import NextStep
 
 
 class LoragateError(Exception):
@@ -70,7 +70,7 @@ FALLBACK_PLACE = "the loragate project's issue tracker"
 def report_place() -> str:
     """Where bugs go: the package's `Issues` URL when its metadata names one."""
     try:
-        urls = metadata.metadata("loragate").get_all("Project-URL") or []
+        urls: list[str] = [str(u) for u in metadata.metadata("loragate").get_all("Project-URL") or []]
     except metadata.PackageNotFoundError:
         urls = []
     for entry in urls:
