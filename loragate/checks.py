@@ -1,11 +1,11 @@
 """The check catalogue: every finding code loragate can emit, declared once.
 
 loragate/data/checks.toml declares the codes of the dataset, plan, environment and run checks;
-the validator's rules declare theirs with `@rule` (loragate.validate.rules). A code is in one or
-the other, never both. With LORAGATE_STRICT_CHECKS set (the test suite sets it) and
-`install_strict_check()` called (both doors and the test suite call it), a Finding with an
-undeclared code, or a severity its entry does not allow, is an error at the moment it is made,
-so a new check cannot ship without its entry.
+the validator's rules declare theirs with `@rule` (loragate/backends/rules/, gathered by
+loragate.validate.rules). A code is in one or the other, never both. With LORAGATE_STRICT_CHECKS
+set (the test suite sets it) and `install_strict_check()` called (both doors and the test suite call
+it), a Finding with an undeclared code, or a severity its entry does not allow, is an error at the
+moment it is made, so a new check cannot ship without its entry.
 """
 
 from __future__ import annotations

@@ -16,6 +16,9 @@ BACKENDS: dict[str, str] = {
     "musubi": "loragate.backends.musubi:MusubiBackend",
     "sdscripts": "loragate.backends.sdscripts:SdScriptsBackend",
 }
+# Packages of validator rules (each module registers its checks with @rule); loragate.validate.rules
+# imports every module in them.
+RULE_PACKAGES: tuple[str, ...] = ("loragate.backends.rules",)
 
 
 class Backend(Protocol):

@@ -151,7 +151,7 @@ def _selected(family: ModelFamily, train: Invocation) -> str | None:
     """The model version the command selects with the family's selector option (musubi --task,
     --model_version; the script's default when a --model_version is left out)."""
     from loragate.backends.musubi_recipes import get_recipe
-    from loragate.validate.rules.base import selector_value
+    from loragate.backends.command_family import selector_value
 
     flag = get_recipe(family.recipe, family.id).selector_flag() if family.recipe else "--task"
     if not flag or flag == "--task":

@@ -45,6 +45,19 @@ class TokenizerFacts(BaseModel):
     families: list[str] = Field(default_factory=list, description="Only for these families (or their variants); empty = all.")
 
 
+class ReadingFacts(BaseModel):
+    """How the validator tells this trainer's commands and dataset TOMLs from the other's."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt key in the data file is an error
+
+    script_prefixes: list[str] = Field(default_factory=list, description="Starts of the names of its other scripts "
+                                       "(those without a flag list), so their commands are still recognised.")
+    dataset_tables: list[str] = Field(default_factory=list, description="Tables nested in a [[datasets]] that only "
+                                      "its dataset schema has; they decide before any key does.")
+    dataset_keys: list[str] = Field(default_factory=list, description="Keys of a [[datasets]] only its schema has.")
+    general_keys: list[str] = Field(default_factory=list, description="Keys of [general] only its schema has.")
+
+
 class TrainerFacts(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt key in the data file is an error
 
@@ -59,6 +72,7 @@ class TrainerFacts(BaseModel):
     usual_places: list[str]
     min_torch: str
     tokenizers: list[TokenizerFacts] = Field(default_factory=list)
+    reading: ReadingFacts = Field(default_factory=ReadingFacts)
     # What the trainer does that the engine's checks and estimates depend on, so they ask the data,
     # not the trainer's name.
     caches_in_steps: bool = Field(default=False, description="Latents and text-encoder outputs are always cached by "

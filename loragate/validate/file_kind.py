@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 
 # Magic numbers of what artists most often pick by mistake.
@@ -14,8 +15,17 @@ _MAGIC: tuple[tuple[int, bytes, str], ...] = (
 _TEXT_KINDS = {".md": "a Markdown document", ".markdown": "a Markdown document", ".json": "a JSON file",
                ".yaml": "a YAML file", ".yml": "a YAML file", ".py": "a Python script", ".ipynb": "a Jupyter notebook",
                ".html": "a web page", ".txt": "a text file", ".log": "a log file", ".caption": "a caption file"}
-# A trainer script named anywhere on a line: a command with a typo is still a command.
-TRAINER_MENTION = re.compile(r"(train_network|cache_latents|cache_text_encoder_outputs|musubi_tuner\.\w+)")
+
+
+@lru_cache(maxsize=1)
+def trainer_mention() -> re.Pattern[str]:
+    """A trainer script named anywhere on a line: a command with a typo is still a command. The kohya
+    trainers' script names share these words; a trainer installed as a package (trainers.toml
+    `package`) also runs as `python -m <package>.<script>`."""
+    from loragate.environment.trainer import load_trainer_data
+
+    packages = [re.escape(facts.package) + r"\.\w+" for facts in load_trainer_data().trainer.values() if facts.package]
+    return re.compile("(" + "|".join(["train_network", "cache_latents", "cache_text_encoder_outputs", *packages]) + ")")
 
 
 def binary_kind(data: bytes, suffix: str = "") -> str | None:

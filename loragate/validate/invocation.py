@@ -7,8 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from loragate.validate.trainer_tables import trainer_by_prefix
+
 StageName = Literal["cache_latents", "cache_text_encoder", "train", "unknown"]
-TrainerName = Literal["musubi", "sdscripts"]
+TrainerName = str  # a key of loragate.backends.BACKENDS
 
 
 @lru_cache(maxsize=1)
@@ -25,20 +27,13 @@ def known_scripts() -> dict[str, tuple[TrainerName, StageName]]:
     return found
 
 
-# Other scripts of the two trainers: recognised so a command is not lost, but loragate has no flag
-# list for them, so only the general checks apply.
-OTHER_SCRIPT_PREFIXES: dict[str, TrainerName] = {
-    "hv_": "musubi", "fpack_": "musubi", "wan_generate_": "musubi", "qwen_image_": "musubi", "flux_kontext_": "musubi",
-    "sd3_": "sdscripts", "sdxl_": "sdscripts", "flux_": "sdscripts", "fine_tune": "sdscripts",
-    "train_db": "sdscripts", "lumina_": "sdscripts", "anima_": "sdscripts",
-}
-
-
 def classify_script(base: str) -> tuple[TrainerName | None, StageName]:
     known = known_scripts()
     if base in known:
         return known[base]
-    trainer = next((t for prefix, t in OTHER_SCRIPT_PREFIXES.items() if base.startswith(prefix)), None)
+    # Other scripts of the trainers: recognised so a command is not lost, but loragate has no flag
+    # list for them, so only the general checks apply.
+    trainer = trainer_by_prefix(base)
     if "cache_latents" in base:
         return trainer, "cache_latents"
     if "cache_text_encoder" in base:

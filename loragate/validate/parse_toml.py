@@ -12,17 +12,18 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from loragate.catalog.flags import FlagSpec
 from loragate.validate.invocation import Invocation
+from loragate.validate.trainer_tables import dataset_schema
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-DatasetSchema = Literal["musubi", "sdscripts"]
+DatasetSchema = str  # the trainer whose dataset schema it is (a key of loragate.backends.BACKENDS)
 
 _TABLE = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?\s*(#.*)?$")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_\-]+|\"[^\"]+\")\s*=")
@@ -78,22 +79,6 @@ def is_dataset_toml(data: dict[str, Any]) -> bool:
     if isinstance(data.get("datasets"), list):
         return True
     return bool(data) and set(data) <= {"general", "datasets"} and isinstance(data.get("general"), dict)
-
-
-def dataset_schema(data: dict[str, Any]) -> DatasetSchema | None:
-    """musubi uses image_directory/video_directory per dataset; sd-scripts nests [[datasets.subsets]]."""
-    for ds in data.get("datasets", []) or []:
-        if not isinstance(ds, dict):
-            continue
-        if "subsets" in ds:
-            return "sdscripts"
-        if any(k in ds for k in ("image_directory", "video_directory", "image_jsonl_file", "video_jsonl_file",
-                                  "target_frames", "cache_directory", "frame_extraction")):
-            return "musubi"
-    general = data.get("general", {}) or {}
-    if any(k in general for k in ("shuffle_caption", "keep_tokens", "min_bucket_reso", "max_bucket_reso")):
-        return "sdscripts"
-    return None
 
 
 @dataclass

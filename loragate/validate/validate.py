@@ -12,12 +12,15 @@ from typing import Callable, Literal
 
 from pydantic import BaseModel, Field
 
+from loragate.backends.command_family import expert
+from loragate.backends.config_script import script_for_config
+from loragate.backends.kohya_args import CONFIG_FILE, DATASET_CONFIG
 from loragate.catalog.models import get_family
 from loragate.core.errors import LoragateError
 from loragate.core.findings import Finding, Verdict, count_by_severity, sort_findings, verdict_of
 from loragate.fsguard import TooLarge, read_capped
-from loragate.validate.file_kind import TRAINER_MENTION, binary_kind, text_kind
-from loragate.validate.invocation import Invocation
+from loragate.validate.file_kind import binary_kind, text_kind, trainer_mention
+from loragate.validate.invocation import Invocation, classify_script
 from loragate.validate.parse_python import Unread, mentions_unread, parse_python_text
 from loragate.validate.parse_shell import flags_for, parse_argv, parse_script_text
 from loragate.validate.parse_toml import (
@@ -29,7 +32,6 @@ from loragate.validate.parse_toml import (
     read_dataset_config,
 )
 from loragate.validate.rules import RULES, Setup
-from loragate.validate.weights import read_weights_name
 
 _TOML_SUFFIXES = {".toml"}
 SCRIPT_CAP = 4 * 1024 * 1024  # scripts and TOMLs are small; a bigger file is not one
@@ -84,7 +86,7 @@ def _attach_configs(setup: Setup) -> None:
     """Merge each --config_file and load each --dataset_config that exists on disk."""
     for inv in setup.invocations:
         base = setup.base_dir(inv)
-        value = inv.value("--config_file")
+        value = inv.value(CONFIG_FILE)
         if value:
             path = setup.resolve(value, base)
             if path.suffix != ".toml":
@@ -96,7 +98,7 @@ def _attach_configs(setup: Setup) -> None:
                     inv.config_files.append(str(path))
                 except TomlProblem as exc:
                     setup.toml_errors.append((str(path), exc))
-        value = inv.value("--dataset_config")
+        value = inv.value(DATASET_CONFIG)
         if value and setup.dataset_for(inv) is None:
             path = setup.resolve(value, base)
             if setup.may_look(path, value) and path.is_file() and path.suffix in _TOML_SUFFIXES:
@@ -104,15 +106,6 @@ def _attach_configs(setup: Setup) -> None:
         config = setup.dataset_for(inv)
         if config is not None and config.schema is None and inv.trainer:
             config.schema = inv.trainer
-
-
-def _expert(inv: Invocation) -> str | None:
-    if inv.trainer != "musubi" or inv.stage != "train":
-        return None
-    if inv.has("--dit_high_noise"):
-        return "both"
-    value = inv.value("--dit")
-    return read_weights_name(value).expert if value else None
 
 
 def _unread_list(unread: list[Unread]) -> str:
@@ -148,8 +141,8 @@ def _run(setup: Setup, extra: list[Finding]) -> ValidationReport:
     trains = [i for i in setup.invocations if i.stage == "train"] or setup.invocations
     model = setup.model or next((setup.family_id(i) for i in trains if setup.family_id(i)), None)
     summaries = [InvocationSummary(source=i.source, script=i.script, stage=i.stage, trainer=i.trainer,
-                                   model=setup.family_id(i), expert=_expert(i),
-                                   dataset_config=i.value("--dataset_config"), config_files=i.config_files,
+                                   model=setup.family_id(i), expert=expert(i),
+                                   dataset_config=i.value(DATASET_CONFIG), config_files=i.config_files,
                                    flags=len(i.args)) for i in setup.invocations]
     ordered = sort_findings(findings)
     return ValidationReport(verdict=verdict_of(ordered), model=model,
@@ -161,24 +154,6 @@ def _run(setup: Setup, extra: list[Finding]) -> ValidationReport:
 
 def _check_model(model: str | None) -> str | None:
     return get_family(model).id if model else None  # LoragateError names the known families
-
-
-def _script_for_config(data: dict, model: str | None) -> str:
-    """Which script a config TOML given on its own is meant for."""
-    flat = flatten_config(data)
-    keys = set(flat)
-    if model:
-        return get_family(model).scripts.get("train", "train_network.py").rsplit("/", 1)[-1]
-    if keys & {"dit", "task", "dit_high_noise", "timestep_boundary"}:
-        return "wan_train_network.py"
-    if keys & {"clip_g", "training_shift", "weighting_scheme"}:
-        return "sd3_train_network.py"
-    if keys & {"ae", "t5xxl", "clip_l", "guidance_scale"}:
-        return "flux_train_network.py"
-    model_path = str(flat.get("pretrained_model_name_or_path", "")).lower()
-    if keys & {"cache_text_encoder_outputs", "cache_text_encoder_outputs_to_disk", "no_half_vae"} or "xl" in model_path:
-        return "sdxl_train_network.py"
-    return "train_network.py"
 
 
 def validate_files(paths: list[Path], model: str | None = None, check_paths: bool = True,
@@ -260,7 +235,7 @@ def read_setup(paths: list[Path], model: str | None = None, check_paths: bool = 
             continue
         parsed = parse_script_text(text, shown, path, start_index=len(setup.invocations))
         lines = text.splitlines()
-        if not parsed.invocations and not any(TRAINER_MENTION.search(line) for line in lines):
+        if not parsed.invocations and not any(trainer_mention().search(line) for line in lines):
             not_trainer.append(f"{raw} is {text_kind(path)} with no trainer command in it")
             continue
         setup.invocations += parsed.invocations
@@ -275,8 +250,8 @@ def read_setup(paths: list[Path], model: str | None = None, check_paths: bool = 
     for resolved, shown, table in loose_configs:
         if any(str(resolved) in inv.config_files for inv in setup.invocations):
             continue
-        script = _script_for_config(table, model)
-        inv = Invocation(script=script, stage="train", trainer="musubi" if script.startswith("wan_") else "sdscripts",
+        script = script_for_config(flatten_config(table), model)
+        inv = Invocation(script=script, stage="train", trainer=classify_script(script)[0],
                          source=shown, file=shown, index=len(setup.invocations))
         text = _read_text(resolved)
         merge_config_file(inv, table, text, shown, flags_for(script))

@@ -6,8 +6,8 @@ from typing import Iterator
 
 from loragate.validate.invocation import Invocation
 from loragate.validate.rules.base import Hit, Setup, rule
-from loragate.validate.rules.captions_read import captions_read, repeat_folders
-from loragate.validate.rules.dataset_folders import dataset_images
+from loragate.backends.rules.captions_read import captions_read, repeat_folders
+from loragate.backends.rules.dataset_folders import dataset_images
 
 # LoRAs of every family here settle within a few thousand steps (resources/training/); far beyond it a
 # run mostly memorises its pictures and spends days of GPU time.

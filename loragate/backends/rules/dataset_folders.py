@@ -11,8 +11,8 @@ from loragate.dataset.scan import IMAGE_EXTENSIONS
 from loragate.imaging import open_image
 from loragate.validate.parse_toml import DatasetConfig
 from loragate.validate.rules.base import Hit, Setup, rule
-from loragate.validate.rules.captions_read import REPEAT_FOLDER
-from loragate.validate.rules.dataset_toml import sds_value, users
+from loragate.backends.rules.captions_read import REPEAT_FOLDER
+from loragate.backends.rules.dataset_toml import sds_value, users
 
 
 _MAX_IMAGES_FOR_BUCKETS = 3000

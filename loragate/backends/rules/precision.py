@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from loragate.backends.command_family import named_weights
 from loragate.validate.invocation import Invocation
 from loragate.validate.rules.base import Hit, Setup, rule
 
 
 def _dit_dtype(setup: Setup, inv: Invocation) -> tuple[str | None, str]:
     """(dtype, how we know): from the file name, else the catalog's released precision."""
-    w = setup.weights(inv)
+    w = named_weights(inv)
     if w and w.dtype:
         return w.dtype, f"the file name {w.file}"
     family = setup.family(inv)
@@ -95,7 +96,7 @@ def fp8_scaled_without_base(setup: Setup) -> Iterator[Hit]:
       "fp8_scaled files never)")
 def fp8_weights(setup: Setup) -> Iterator[Hit]:
     for inv in setup.trains("musubi"):
-        w = setup.weights(inv)
+        w = named_weights(inv)
         if not w:
             continue
         if w.dtype == "fp8_scaled":

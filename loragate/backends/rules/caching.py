@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from loragate.backends.command_family import DEFAULT_TASK
 from loragate.validate.invocation import Invocation
 from loragate.validate.rules.base import Hit, Setup, rule
-from loragate.validate.weights import DEFAULT_TASK
 
 
 def _same_dataset(setup: Setup, a: Invocation, b: Invocation) -> bool:

@@ -18,7 +18,7 @@ from loragate.dataset.scan import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from loragate.core.findings import listed
 from loragate.validate.parse_toml import DatasetConfig
 from loragate.validate.rules.base import Hit, Setup, rule
-from loragate.validate.rules.dataset_toml import sds_value
+from loragate.backends.rules.dataset_toml import sds_value
 
 CAPTION_SUFFIXES = (".txt", ".caption", ".tags", ".json")
 REPEAT_FOLDER = re.compile(r"^(\d+)_(.*)$")  # sd-scripts DreamBooth folders: <repeats>_<class words>

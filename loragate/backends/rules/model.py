@@ -5,10 +5,17 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from loragate.backends.command_family import (
+    DEFAULT_TASK,
+    family_or_none,
+    is_wan,
+    musubi_families_of,
+    named_weights,
+    selector_value,
+)
 from loragate.catalog.models import ModelFamily
 from loragate.validate.invocation import Invocation
-from loragate.validate.rules.base import Hit, Setup, family_or_none, musubi_families_of, rule, selector_value
-from loragate.validate.weights import DEFAULT_TASK
+from loragate.validate.rules.base import Hit, Setup, rule
 
 # Tasks that load the same DiT file. i2v-14B and flf2v-14B do not: flf2v has img_emb.emb_pos, which
 # i2v lacks, and the load is strict (musubi-tuner 30c658c wan/modules/model.py:522-525, 681, 1067).
@@ -41,14 +48,14 @@ def _task_problem(task: str, weights_task: str, file: str) -> str:
       "reference musubi-tuner.md §1.4 task table and §5.8 (issues #416, #602)")
 def task_against_weights(setup: Setup) -> Iterator[Hit]:
     for inv in setup.trains("musubi"):
-        if not setup.wan(inv):
+        if not is_wan(inv):
             continue  # another musubi model's script (Qwen-Image, HunyuanVideo 1.5 ...): no Wan task
         task = inv.value("--task") or DEFAULT_TASK
         if task.endswith("-FC"):
             continue
         reported = False
         for flag in ("--dit", "--dit_high_noise"):
-            w = setup.weights(inv, flag)
+            w = named_weights(inv, flag)
             family = family_or_none(w.family_id()) if w else None
             if not w or not family or not family.task:
                 continue
@@ -69,7 +76,7 @@ def task_against_weights(setup: Setup) -> Iterator[Hit]:
       "reference musubi-tuner.md §1.4 (--task default t2v-14B)")
 def task_missing(setup: Setup) -> Iterator[Hit]:
     for inv in setup.trains("musubi"):
-        if inv.has("--task") or not setup.wan(inv):
+        if inv.has("--task") or not is_wan(inv):
             continue
         family = setup.family(inv)
         if family and family.task and family.task != DEFAULT_TASK:
@@ -173,7 +180,7 @@ def dual_needs_22(setup: Setup) -> Iterator[Hit]:
       "reference musubi-tuner.md §1.5 (--dit is the low-noise file in dual training)")
 def experts_swapped(setup: Setup) -> Iterator[Hit]:
     for inv in setup.trains("musubi"):
-        low, high = setup.weights(inv, "--dit"), setup.weights(inv, "--dit_high_noise")
+        low, high = named_weights(inv, "--dit"), named_weights(inv, "--dit_high_noise")
         if low and high and (low.expert == "high" or high.expert == "low"):
             yield Hit(f"In two-expert training --dit must be the low-noise file and --dit_high_noise the high-noise "
                       f"one; here --dit is {low.file} and --dit_high_noise is {high.file}.",
@@ -245,7 +252,7 @@ _DE_TURBO = re.compile(r"de[_ -]?turbo", re.I)
 def zimage_turbo(setup: Setup) -> Iterator[Hit]:
     for inv in setup.trains("musubi"):
         family = setup.family(inv)
-        dit = setup.weights(inv)
+        dit = named_weights(inv)
         if not family or family.id != "zimage" or not dit or inv.has("--base_weights"):
             continue
         if _TURBO.search(dit.file) and not _DE_TURBO.search(dit.file):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from loragate.backends.command_family import named_weights
 from loragate.catalog.models import ExpertFacts, ModelFamily
 from loragate.validate.invocation import Invocation
 from loragate.validate.rules.base import Hit, Setup, rule
@@ -19,7 +20,7 @@ def _range(inv: Invocation) -> tuple[float, float] | None:
 
 def _expert_of(setup: Setup, inv: Invocation, family: ModelFamily) -> ExpertFacts | None:
     """The expert a single-expert Wan 2.2 run trains: from the file name, else from the range written."""
-    w = setup.weights(inv)
+    w = named_weights(inv)
     if w and w.expert:
         return next((e for e in family.experts if e.name == w.expert), None)
     rng = _range(inv)

@@ -6,8 +6,9 @@ import difflib
 from pathlib import Path
 from typing import Any, Iterator
 
+from loragate.backends.command_family import is_wan
 from loragate.catalog.models import ModelFamily
-from loragate.validate import dataset_schema as S
+from loragate.backends import dataset_schema as S
 from loragate.validate.invocation import Invocation
 from loragate.validate.parse_toml import DatasetConfig
 from loragate.validate.rules.base import Hit, Setup, rule
@@ -382,7 +383,7 @@ def _musubi_trains(setup: Setup) -> Iterator[tuple[Invocation, ModelFamily, Data
       "musubi-tuner 30c658c docs/zimage.md ('The dataset should be an image dataset'); models.toml video = false")
 def image_model_video(setup: Setup) -> Iterator[Hit]:
     for inv, family, config in _musubi_trains(setup):
-        if family.video or setup.wan(inv):
+        if family.video or is_wan(inv):
             continue  # Wan's t2i task reads clips like its t2v model; the image models' scripts do not
         for i, _ in _video_datasets(config):
             yield Hit(f"Dataset {i + 1} is a video folder, but {family.display_name} is an image model: its scripts "
