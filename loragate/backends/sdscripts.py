@@ -79,6 +79,42 @@ class SdScriptsBackend:
 
         return import_setup(invocations, dataset, dataset_where, ctx, guess)
 
+    def encoder_role(self, family: ModelFamily, encoder: str) -> str | None:
+        """The weights role of a text encoder given as its own file (--t5xxl, --clip_l, --clip_g)."""
+        name = encoder.lower()
+        if "t5" in name:
+            return "t5xxl"
+        for role in ("clip_l", "clip_g"):
+            # a separate CLIP file only where the script takes one (FLUX, SD 3.5); SD/SDXL keep theirs inside
+            if name.startswith(role.replace("_", "-")) and role in family.weights_files:
+                return role
+        return None
+
+    def memory_defaults(self, family: ModelFamily) -> dict[str, bool]:
+        """reference sd-scripts.md §1.2, §1.3: cache the text encoders' outputs and train the UNet/DiT only
+        (SDXL asserts the pair; train_network.py for SD 1.5 has no caching flag)."""
+        script = family.scripts.get("train", "").rsplit("/", 1)[-1]
+        cached = script != "train_network.py"  # every script but SD 1.5's: SDXL, FLUX, SD 3.5
+        return {
+            "cache_text_encoder_outputs": cached,
+            "network_train_unet_only": cached,
+            # reference sd-scripts.md §1.2: the SDXL VAE gives NaN in fp16.
+            "no_half_vae": script.startswith("sdxl") and family.mixed_precision == "fp16",
+        }
+
+    def timestep_defaults(self, family: ModelFamily) -> TimestepSpec | None:
+        if not family.scripts.get("train", "").rsplit("/", 1)[-1].startswith("flux"):
+            return None
+        # reference sd-scripts.md §1.3: flux_shift (or shift 3.1582); the default sigma hurts.
+        # The shift is only read by 'shift' sampling, so it is kept out of a flux_shift plan.
+        sampling = family.timestep_sampling or "flux_shift"
+        return TimestepSpec(
+            timestep_sampling=sampling,
+            discrete_flow_shift=family.flow_shift if sampling == "shift" else None,
+            guidance_scale=FLUX_GUIDANCE if family.guidance_scale is None else family.guidance_scale,
+            model_prediction_type=FLUX_PREDICTION,
+        )
+
     def dataset_config(self, plan: TrainingPlan) -> dict[str, Any]:
         ds = plan.dataset
         subsets = _subsets(plan)
