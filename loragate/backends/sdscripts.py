@@ -16,14 +16,14 @@ from loragate.backends.argv import (
 from loragate.backends.cpu import is_cpu
 from loragate.backends.reading import ImportContext
 from loragate.backends.toml_text import dataset_toml_text
+from loragate.backends.traits import traits
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.core.errors import LoragateError
 from loragate.validate.invocation import Invocation
 from loragate.core.plan import Command, DatasetSubset, TimestepSpec, TrainingPlan
 
-# reference sd-scripts.md §3.1 / §6.4: bucket_reso_steps must divide by 64 for SD1/2 and by 32 for
-# SDXL/FLUX; 64 satisfies both. min_bucket_reso <= resolution <= max_bucket_reso, both multiples.
-BUCKET_STEP = 64
+# reference sd-scripts.md §3.1 / §6.4: min_bucket_reso <= resolution <= max_bucket_reso, both multiples
+# of bucket_reso_steps (the trait bucket_step in trainers.toml: 64, which SD1/2's 64 and SDXL/FLUX's 32 divide).
 MIN_BUCKET = 256
 
 LOADER_WORKERS = 2
@@ -124,6 +124,7 @@ class SdScriptsBackend:
                 "Point `loragate plan new --dataset` at a folder of images or of kohya `N_name` folders.",
             )
         width, height = int(ds.resolution[0]), int(ds.resolution[1])
+        step = traits(self.name).bucket_step
         general: dict[str, Any] = {
             # reference sd-scripts.md §6.1: the default caption extension is ".caption", so .txt
             # captions are silently ignored unless this is set.
@@ -138,10 +139,10 @@ class SdScriptsBackend:
         }
         if ds.enable_bucket and not ds.bucket_no_upscale:
             # §6.4: min/max are ignored (with a warning) when bucket_no_upscale is set.
-            dataset["min_bucket_reso"] = min(MIN_BUCKET, (min(width, height) // BUCKET_STEP) * BUCKET_STEP)
-            dataset["max_bucket_reso"] = _round_up(2 * max(width, height), BUCKET_STEP)
+            dataset["min_bucket_reso"] = min(MIN_BUCKET, (min(width, height) // step) * step)
+            dataset["max_bucket_reso"] = _round_up(2 * max(width, height), step)
         if ds.enable_bucket:
-            dataset["bucket_reso_steps"] = BUCKET_STEP
+            dataset["bucket_reso_steps"] = step
         # §3.1: with a dataset TOML, folder-name `N_name` repeats are not parsed; say them here.
         dataset["subsets"] = [{"image_dir": s.path, "num_repeats": int(s.num_repeats)} for s in subsets]
         return {"general": general, "datasets": [dataset]}
