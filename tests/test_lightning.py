@@ -85,7 +85,7 @@ def test_file_names_and_headers_say_expert_task_rank_and_naming(tmp_path: Path) 
     info = inspect_lightning(lightning_lora(tmp_path / "x" / "low_noise_model.safetensors", "release", rank=64))
     assert (info.is_lora, info.key_format, info.rank, info.blocks, info.width) == (True, "release", 64, 40, 5120)
     musubi = inspect_lightning(lightning_lora(tmp_path / "y.safetensors", rank=32, image_layers=True, in_channels=36))
-    assert (musubi.key_format, musubi.rank, musubi.image_layers, musubi.in_channels) == ("musubi", 32, True, 36)
+    assert (musubi.key_format, musubi.rank, musubi.image_layers, musubi.in_channels) == ("lora_unet", 32, True, 36)
 
 
 # ------------------------------------------------------------------ the plan and the trainer commands

@@ -5,10 +5,11 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, Protocol
 
-from loragate.core.plan import Command, TrainingPlan
+from loragate.core.plan import Command, TimestepSpec, TrainingPlan
 
 if TYPE_CHECKING:
     from loragate.backends.reading import ImportContext
+    from loragate.catalog.models import ModelFamily
     from loragate.validate.invocation import Invocation
 
 # backend name -> "module:class"; a third trainer is one more line here and one more package.
@@ -23,6 +24,20 @@ RULE_PACKAGES: tuple[str, ...] = ("loragate.backends.rules",)
 
 class Backend(Protocol):
     name: str
+
+    def encoder_role(self, family: "ModelFamily", encoder: str) -> str | None:
+        """The plan's weights role for one of the family's text encoders where the scripts take it as a
+        file of its own; None where it comes inside another file."""
+        ...
+
+    def memory_defaults(self, family: "ModelFamily") -> dict[str, bool]:
+        """The trainer's part of a new plan's memory options: cache_text_encoder_outputs,
+        network_train_unet_only and no_half_vae."""
+        ...
+
+    def timestep_defaults(self, family: "ModelFamily") -> TimestepSpec | None:
+        """A new plan's timestep settings for the family; None where the trainer's defaults are right."""
+        ...
 
     def dataset_config(self, plan: TrainingPlan) -> dict[str, Any]:
         """The trainer's dataset TOML for this plan, as a dict."""

@@ -19,7 +19,7 @@ from loragate.catalog.models import ModelFamily, get_family
 from loragate.environment.weights import role_words
 from loragate.core.errors import LoragateError
 from loragate.lightning.choice import merged_file
-from loragate.core.plan import Command, DatasetSubset, ExpertPlan, TrainingPlan
+from loragate.core.plan import Command, DatasetSubset, ExpertPlan, TimestepSpec, TrainingPlan
 from loragate.validate.invocation import Invocation
 
 # musubi-tuner docs/dataset_config.md: only these keys may sit in [general]; anything else there
@@ -80,6 +80,25 @@ class MusubiBackend:
         from loragate.backends.musubi_import import import_setup
 
         return import_setup(invocations, dataset, dataset_where, ctx, guess)
+
+    # ------------------------------------------------------------------ plan defaults
+    def encoder_role(self, family: ModelFamily, encoder: str) -> str | None:
+        """The weights role of a text encoder given as its own file: T5 (--t5); the others come with the recipe."""
+        return "t5" if "t5" in encoder.lower() else None
+
+    def memory_defaults(self, family: ModelFamily) -> dict[str, bool]:
+        """Every musubi model caches its text-encoder outputs with its own script before training
+        (musubi-tuner.md §1.2), and the LoRA covers the DiT alone."""
+        return {"cache_text_encoder_outputs": True, "network_train_unet_only": False, "no_half_vae": False}
+
+    def timestep_defaults(self, family: ModelFamily) -> TimestepSpec | None:
+        return TimestepSpec(
+            timestep_sampling=family.timestep_sampling or "shift",
+            discrete_flow_shift=family.flow_shift,
+            # musubi-tuner docs/advanced_config.md: recommended for a single Wan 2.2 expert's range.
+            preserve_distribution_shape=bool(family.experts),
+            timestep_boundary=family.timestep_boundary,
+        )
 
     # ------------------------------------------------------------------ dataset TOML
     def dataset_config(self, plan: TrainingPlan) -> dict[str, Any]:

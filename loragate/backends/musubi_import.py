@@ -105,7 +105,8 @@ def _lightning_merges(trains: list[Invocation], experts: list[ExpertPlan]) -> tu
 def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset_where: str, ctx: ImportContext,
                  guess: str | None) -> TrainingPlan:
     """The plan these musubi-tuner commands and dataset TOML describe."""
-    from loragate.plan.new import _memory, _timesteps
+    from loragate.backends.musubi import MusubiBackend
+    from loragate.plan.new import _memory
     from loragate.plan.paths import given_path, plan_paths
 
     trains = trains_of(invocations, "musubi-tuner", "wan_train_network.py", "its cache commands and dataset TOML")
@@ -139,7 +140,7 @@ def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset
         "attention": attention_of(first, ATTENTION_FLAGS), "offload_inactive_dit": first.has("--offload_inactive_dit"),
         "fp8_text_encoder": any(i.has("--fp8_t5") for i in (text, *trains) if i is not None),
     })
-    timesteps = _timesteps(family) or TimestepSpec()
+    timesteps = MusubiBackend().timestep_defaults(family) or TimestepSpec()
     timesteps = updated(timesteps, {
         "timestep_sampling": first.value("--timestep_sampling") or "sigma",
         "discrete_flow_shift": num.float("--discrete_flow_shift"),

@@ -16,14 +16,14 @@ from loragate.backends.argv import (
 from loragate.backends.cpu import is_cpu
 from loragate.backends.reading import ImportContext
 from loragate.backends.toml_text import dataset_toml_text
+from loragate.backends.traits import traits
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.core.errors import LoragateError
 from loragate.validate.invocation import Invocation
 from loragate.core.plan import Command, DatasetSubset, TimestepSpec, TrainingPlan
 
-# reference sd-scripts.md §3.1 / §6.4: bucket_reso_steps must divide by 64 for SD1/2 and by 32 for
-# SDXL/FLUX; 64 satisfies both. min_bucket_reso <= resolution <= max_bucket_reso, both multiples.
-BUCKET_STEP = 64
+# reference sd-scripts.md §3.1 / §6.4: min_bucket_reso <= resolution <= max_bucket_reso, both multiples
+# of bucket_reso_steps (the trait bucket_step in trainers.toml: 64, which SD1/2's 64 and SDXL/FLUX's 32 divide).
 MIN_BUCKET = 256
 
 LOADER_WORKERS = 2
@@ -79,6 +79,42 @@ class SdScriptsBackend:
 
         return import_setup(invocations, dataset, dataset_where, ctx, guess)
 
+    def encoder_role(self, family: ModelFamily, encoder: str) -> str | None:
+        """The weights role of a text encoder given as its own file (--t5xxl, --clip_l, --clip_g)."""
+        name = encoder.lower()
+        if "t5" in name:
+            return "t5xxl"
+        for role in ("clip_l", "clip_g"):
+            # a separate CLIP file only where the script takes one (FLUX, SD 3.5); SD/SDXL keep theirs inside
+            if name.startswith(role.replace("_", "-")) and role in family.weights_files:
+                return role
+        return None
+
+    def memory_defaults(self, family: ModelFamily) -> dict[str, bool]:
+        """reference sd-scripts.md §1.2, §1.3: cache the text encoders' outputs and train the UNet/DiT only
+        (SDXL asserts the pair; train_network.py for SD 1.5 has no caching flag)."""
+        script = family.scripts.get("train", "").rsplit("/", 1)[-1]
+        cached = script != "train_network.py"  # every script but SD 1.5's: SDXL, FLUX, SD 3.5
+        return {
+            "cache_text_encoder_outputs": cached,
+            "network_train_unet_only": cached,
+            # reference sd-scripts.md §1.2: the SDXL VAE gives NaN in fp16.
+            "no_half_vae": script.startswith("sdxl") and family.mixed_precision == "fp16",
+        }
+
+    def timestep_defaults(self, family: ModelFamily) -> TimestepSpec | None:
+        if not family.scripts.get("train", "").rsplit("/", 1)[-1].startswith("flux"):
+            return None
+        # reference sd-scripts.md §1.3: flux_shift (or shift 3.1582); the default sigma hurts.
+        # The shift is only read by 'shift' sampling, so it is kept out of a flux_shift plan.
+        sampling = family.timestep_sampling or "flux_shift"
+        return TimestepSpec(
+            timestep_sampling=sampling,
+            discrete_flow_shift=family.flow_shift if sampling == "shift" else None,
+            guidance_scale=FLUX_GUIDANCE if family.guidance_scale is None else family.guidance_scale,
+            model_prediction_type=FLUX_PREDICTION,
+        )
+
     def dataset_config(self, plan: TrainingPlan) -> dict[str, Any]:
         ds = plan.dataset
         subsets = _subsets(plan)
@@ -88,6 +124,7 @@ class SdScriptsBackend:
                 "Point `loragate plan new --dataset` at a folder of images or of kohya `N_name` folders.",
             )
         width, height = int(ds.resolution[0]), int(ds.resolution[1])
+        step = traits(self.name).bucket_step
         general: dict[str, Any] = {
             # reference sd-scripts.md §6.1: the default caption extension is ".caption", so .txt
             # captions are silently ignored unless this is set.
@@ -102,10 +139,10 @@ class SdScriptsBackend:
         }
         if ds.enable_bucket and not ds.bucket_no_upscale:
             # §6.4: min/max are ignored (with a warning) when bucket_no_upscale is set.
-            dataset["min_bucket_reso"] = min(MIN_BUCKET, (min(width, height) // BUCKET_STEP) * BUCKET_STEP)
-            dataset["max_bucket_reso"] = _round_up(2 * max(width, height), BUCKET_STEP)
+            dataset["min_bucket_reso"] = min(MIN_BUCKET, (min(width, height) // step) * step)
+            dataset["max_bucket_reso"] = _round_up(2 * max(width, height), step)
         if ds.enable_bucket:
-            dataset["bucket_reso_steps"] = BUCKET_STEP
+            dataset["bucket_reso_steps"] = step
         # §3.1: with a dataset TOML, folder-name `N_name` repeats are not parsed; say them here.
         dataset["subsets"] = [{"image_dir": s.path, "num_repeats": int(s.num_repeats)} for s in subsets]
         return {"general": general, "datasets": [dataset]}

@@ -79,7 +79,8 @@ def dataset_from_flags(train: Invocation) -> dict[str, Any]:
 def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset_where: str, ctx: ImportContext,
                  guess: str | None) -> TrainingPlan:
     """The plan this sd-scripts training command and dataset TOML describe."""
-    from loragate.plan.new import _memory, _timesteps
+    from loragate.backends.sdscripts import SdScriptsBackend
+    from loragate.plan.new import _memory
     from loragate.plan.paths import plan_paths
 
     train = trains_of(invocations, "sd-scripts", "sdxl_train_network.py", "its dataset TOML")[0]
@@ -99,7 +100,7 @@ def import_setup(invocations: list[Invocation], dataset: dict[str, Any], dataset
         "cache_text_encoder_outputs": te_cache if kind != "sd" else _memory(family).cache_text_encoder_outputs,
         "network_train_unet_only": train.has("--network_train_unet_only"), "no_half_vae": train.has("--no_half_vae"),
     })
-    timesteps = _timesteps(family)
+    timesteps = SdScriptsBackend().timestep_defaults(family)
     if kind == "flux":
         timesteps = updated(timesteps or TimestepSpec(), {
             "timestep_sampling": train.value("--timestep_sampling") or "sigma",

@@ -151,7 +151,7 @@ def _cross_file_problems() -> list[str]:
         train = family.scripts.get("train", "").rsplit("/", 1)[-1]
         if train not in scripts:
             problems.append(f"models.toml: {fid}'s training script {train!r} has no flag list in data/flags/")
-        if family.trainer == "musubi":
+        if family.trainer in trainers and trainers[family.trainer].traits.weights_by_recipe:
             problems += _recipe_problems(fid, family)
         if family.group not in presets.level:
             problems.append(f"presets.toml: no levels for {fid}'s group {family.group!r}")

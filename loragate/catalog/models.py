@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from loragate.catalog.datafile import read_data_toml
 from loragate.core.errors import LoragateError
+from loragate.core.vocabulary import BackendName
 
 CaptionStyle = Literal["booru", "natural", "mixed"]
 FamilyGroup = Literal["wan", "sd", "flux"]
@@ -45,7 +46,7 @@ class ModelFamily(BaseModel):
 
     id: str
     display_name: str
-    trainer: Literal["musubi", "sdscripts"]
+    trainer: BackendName
     variant_of: str | None = Field(default=None, description="e.g. pony -> sdxl")
     scripts: dict[str, str] = Field(description="stage -> script path relative to the trainer checkout.")
     task: str | None = Field(default=None, description="The model selector musubi's scripts take: --task (Wan), --model_version (Qwen-Image).")

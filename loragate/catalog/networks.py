@@ -7,15 +7,13 @@ has no table for it there, and asking for it says so.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from loragate.catalog.datafile import read_data_toml
 from loragate.core.errors import LoragateError
+from loragate.core.vocabulary import BackendName
 
 LORA = "lora"
-TrainerName = Literal["musubi", "sdscripts"]
 
 
 class TrainerNetwork(BaseModel):
@@ -45,7 +43,7 @@ def network_kinds() -> list[str]:
     return [LORA, *sorted(load_networks())]
 
 
-def network_for(kind: str, trainer: TrainerName, default_module: str) -> tuple[str, list[str]]:
+def network_for(kind: str, trainer: BackendName, default_module: str) -> tuple[str, list[str]]:
     """(--network_module, --network_args) for `kind` on `trainer`; plain LoRA is the family's own module."""
     key = kind.strip().lower()
     if key == LORA:

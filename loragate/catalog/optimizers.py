@@ -31,8 +31,9 @@ class OptimizerInfo(BaseModel):
     default_lr: dict[FamilyGroup, float]
 
     def type_for(self, trainer: str) -> str:
-        """The --optimizer_type spelling for 'musubi' or 'sdscripts'."""
-        return self.musubi_type if trainer == "musubi" else self.sdscripts_type
+        """The --optimizer_type spelling for that trainer (the `<trainer>_type` field)."""
+        spelling: str = getattr(self, f"{trainer}_type")
+        return spelling
 
 
 class LrCheck(BaseModel):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from loragate.backends.traits import traits
 from loragate.catalog.models import CaptionStyle, get_family
 
 # Without a model: judge resolution against 1024 px, the native size of SDXL, Pony, Illustrious and FLUX.
@@ -43,7 +44,7 @@ def rules_for(model: str | None) -> DatasetRules:
         video=family.video,
         frame_rule=family.frame_rule,
         target_frames=sorted(f for f in family.default_frames if f > 1),
-        train_fps=(family.train_fps or WAN_FPS) if family.video and family.trainer == "musubi" else None,
+        train_fps=(family.train_fps or WAN_FPS) if family.video and traits(family.trainer).resamples_clips_to_model_fps else None,
         caption_style=family.caption_style,
         token_limit=encoder.token_limit if encoder else None,
         token_encoder=encoder.name if encoder else None,

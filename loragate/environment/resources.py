@@ -15,8 +15,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from loragate.backends.traits import traits
 from loragate.catalog.models import ModelFamily
-from loragate.environment.trainer import TokenizerFacts, trainer_facts
+from loragate.environment.trainer import TokenizerFacts
 from loragate.core.findings import Finding
 from loragate.core.plan import TrainingPlan
 
@@ -89,7 +90,7 @@ def cache_bytes(plan: TrainingPlan, family: ModelFamily) -> int:
             latent_frames = (frame_count - 1) // max(family.latent_frame_stride, 1) + 1
             total += videos * clips_per_target * per_image * latent_frames
     group = family.group
-    if trainer_facts(plan.backend).caches_in_steps or plan.memory.cache_text_encoder_outputs:
+    if traits(plan.backend).caches_in_steps or plan.memory.cache_text_encoder_outputs:
         total += (images + videos) * TE_CACHE_BYTES.get(group, TE_CACHE_BYTES["sd"])
     return total
 
@@ -97,7 +98,7 @@ def cache_bytes(plan: TrainingPlan, family: ModelFamily) -> int:
 def checkpoint_bytes(plan: TrainingPlan, family: ModelFamily) -> tuple[int, int]:
     """(bytes of one saved LoRA, how many the run leaves on disk)."""
     params = family.lora_params_per_rank * plan.network.dim
-    if trainer_facts(plan.backend).trains_text_encoder and not plan.memory.network_train_unet_only:
+    if traits(plan.backend).trains_text_encoder and not plan.memory.network_train_unet_only:
         params += family.te_lora_params_per_rank * plan.network.dim
     schedule = plan.schedule
     saves = max(1, schedule.max_train_epochs // max(schedule.save_every_n_epochs, 1)) + 1

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from loragate.backends.traits import TrainerTraits
 from loragate.catalog.datafile import read_data_toml
 from loragate.core.errors import LoragateError
 from loragate.studio import read_studio
@@ -73,15 +74,7 @@ class TrainerFacts(BaseModel):
     min_torch: str
     tokenizers: list[TokenizerFacts] = Field(default_factory=list)
     reading: ReadingFacts = Field(default_factory=ReadingFacts)
-    # What the trainer does that the engine's checks and estimates depend on, so they ask the data,
-    # not the trainer's name.
-    caches_in_steps: bool = Field(default=False, description="Latents and text-encoder outputs are always cached by "
-                                  "their own commands before training.")
-    trains_text_encoder: bool = Field(default=False, description="The LoRA covers the text encoder too, unless the plan "
-                                      "trains the UNet/DiT only.")
-    base_model_from_hub: bool = Field(default=False, description="The base model may be named by a Hugging Face id.")
-    default_caption_extension: str | None = Field(default=None, description="The caption extension it reads when a "
-                                                  "dataset does not say one.")
+    traits: TrainerTraits = Field(description="What the trainer does that checks, estimates and plans depend on.")
 
 
 class PackageFacts(BaseModel):

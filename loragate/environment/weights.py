@@ -13,11 +13,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from loragate.backends.traits import traits
 from loragate.catalog.models import ModelFamily
 from loragate.environment.safetensors_header import (
     MUSUBI_DIT_PREFIXES, PICKLE_SUFFIXES, HeaderProblem, Inspection, inspect, read_header,
 )
-from loragate.environment.trainer import trainer_facts
 from loragate.core.findings import Finding
 from loragate.core.nextstep import step
 from loragate.core.plan import TrainingPlan
@@ -149,7 +149,7 @@ def _role_signature(family: ModelFamily | None, role: str) -> dict[str, list[int
 
 
 def read_weights(plan: TrainingPlan, family: ModelFamily | None) -> WeightsSection:
-    allow_hub = trainer_facts(plan.backend).base_model_from_hub
+    allow_hub = traits(plan.backend).base_model_from_hub
     rows = plan_weights(plan, family)
     return WeightsSection(files=[inspect_file(role, path, allow_hub and role == "base_model", _role_signature(family, role))
                                  for role, path, _ in rows])
@@ -358,7 +358,7 @@ def _content_findings(plan: TrainingPlan, family: ModelFamily | None, wf: Weight
         if ins.kind not in {"wan_vae", "unknown"}:
             return _wrong_kind(wf, ins, "the Wan 2.1 VAE", name, evidence)
         return []
-    if family.trainer == "sdscripts" and wf.role == "base_model":
+    if wf.role == "base_model":  # the one-file checkpoint of an sd-scripts model: its layout tells its kind
         found = _kind_mismatch(family, wf, ins.kind)
         if found:
             return found

@@ -174,7 +174,7 @@ def _judge(plan: TrainingPlan, family: ModelFamily, expert: str, info: Lightning
             message=f"{name} has image cross-attention layers (k_img, v_img) that only Wan 2.1 I2V has: it is a Wan 2.1 "
                     f"speed-up LoRA, and {family.display_name} lacks those layers (ComfyUI logs 'lora key not loaded' for each).",
             fix="Use the Wan 2.2 Lightning release made for this model.", path=info.path, evidence=evidence))
-    if info.key_format != "musubi":
+    if info.key_format != "lora_unet":
         convert = convert_command(plan.trainer_python or "python", info.path)
         out.append(Finding(
             code="ENV_LIGHTNING_NAMING", severity="block" if merged else "info",
@@ -195,7 +195,7 @@ def _judge(plan: TrainingPlan, family: ModelFamily, expert: str, info: Lightning
     out.append(Finding(
         code="ENV_LIGHTNING_FILE", severity="info",
         message=f"{expert}-noise Lightning: {name}, rank {info.rank}, {info.layers} layers over {info.blocks} blocks, "
-                f"{'musubi' if info.key_format == 'musubi' else 'release'} naming"
+                f"{'musubi' if info.key_format == 'lora_unet' else 'release'} naming"
                 + (f", {info.task_by_name.upper()} by name" if info.task_by_name else "") + ".",
         fix="Nothing to do.", path=info.path, evidence=evidence))
     return out

@@ -23,7 +23,8 @@ from pydantic import BaseModel, Field
 from loragate.environment.safetensors_header import HeaderProblem, read_header
 from loragate.core.plan import ExpertName
 
-KeyFormat = Literal["musubi", "release", "unknown"]
+# Named by the keys' prefix: lora_unet_ (what musubi writes and merges) or the release's diffusion_model.
+KeyFormat = Literal["lora_unet", "release", "unknown"]
 
 # musubi-tuner src/musubi_tuner/convert_lora.py: turns the release naming into musubi's own.
 CONVERT_SCRIPT = "src/musubi_tuner/convert_lora.py"
@@ -33,7 +34,7 @@ _TOKENS = re.compile(r"[^a-z0-9]+")
 _TASK = re.compile(r"(?<![a-z])(t2v|i2v)(?![a-z])", re.I)
 _BLOCK = re.compile(r"blocks[._](\d+)[._]")
 _IMAGE_LAYERS = ("k_img", "v_img", "img_emb")
-_MUSUBI_PREFIX = "lora_unet_"
+_LORA_UNET_PREFIX = "lora_unet_"
 _RELEASE_PREFIXES = ("diffusion_model.", "transformer.", "model.diffusion_model.")
 
 
@@ -42,7 +43,7 @@ class LightningFile(BaseModel):
 
     path: str
     is_lora: bool = Field(description="The header holds LoRA layers (lora_down/lora_A), not a whole model.")
-    key_format: KeyFormat = Field(description="musubi: lora_unet_ keys musubi merges; release: diffusion_model. keys (ComfyUI reads them, musubi does not).")
+    key_format: KeyFormat = Field(description="lora_unet: lora_unet_ keys musubi merges; release: diffusion_model. keys (ComfyUI reads them, musubi does not).")
     rank: int | None = None
     layers: int = Field(default=0, description="LoRA layers in the file.")
     blocks: int | None = Field(default=None, description="Transformer blocks it touches: 40 for Wan 14B, 30 for 1.3B.")
@@ -105,8 +106,8 @@ def inspect_lightning(path: Path) -> LightningFile:
 
 
 def _format(keys: list[str]) -> KeyFormat:
-    if keys and all(k.startswith(_MUSUBI_PREFIX) for k in keys):
-        return "musubi"
+    if keys and all(k.startswith(_LORA_UNET_PREFIX) for k in keys):
+        return "lora_unet"
     if any(k.startswith(_RELEASE_PREFIXES) for k in keys):
         return "release"
     return "unknown"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from pathlib import Path, PurePosixPath
 
+from loragate.backends.traits import traits
 from loragate.catalog.models import ModelFamily
 from loragate.dataset.control import control_parent
 from loragate.dataset.model import MediaFile, VideoProbe
@@ -52,6 +53,7 @@ def build_dataset_spec(
         groups[(folder, media.kind)].append(media)
     repeats = {f.path: f.repeats for f in scan.repeat_folders}
     controls = _control_folders(groups) if family.control_images else {}
+    own_caches = traits(family.trainer).cache_dir_per_dataset
     subsets: list[DatasetSubset] = []
     for (folder, kind), files in sorted(groups.items()):
         if (folder, kind) in controls.values():
@@ -69,7 +71,7 @@ def build_dataset_spec(
                 num_repeats=repeats.get(top, num_repeats),
                 count=len(files),
                 samples=samples,
-                cache_dir=str(PurePosixPath(cache_dir) / f"{slug}-{kind}") if family.trainer == "musubi" else None,
+                cache_dir=str(PurePosixPath(cache_dir) / f"{slug}-{kind}") if own_caches else None,
                 control_path=_control_path(trainer_root, controls.get(folder)),
             )
         )
@@ -101,7 +103,7 @@ def build_dataset_spec(
         frame_extraction=frame_extraction if videos else None,
         source_fps=source_fps,
         longest_clip_frames=longest,
-        cache_dir=cache_dir if family.trainer == "musubi" else None,
+        cache_dir=cache_dir if own_caches else None,
         subsets=subsets,
         layout=scan.layout,
     )

@@ -7,6 +7,7 @@ why it was chosen.
 
 from __future__ import annotations
 
+from loragate.backends.traits import traits
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.catalog.networks import kind_of
 from loragate.environment.trainer import trainer_facts
@@ -19,8 +20,8 @@ def precision_text(mixed: str, released: str, backend: str) -> str:
     if mixed == released:
         return (f"Calculations run in {mixed}, the same precision the model's weights were released in; for this "
                 "model a different one stops the trainer or quietly spoils the result.")
-    if backend == "sdscripts" and mixed == "bf16":
-        return (f"Calculations run in bf16, although the weights were released in {released}: sd-scripts' docs "
+    if mixed == "bf16" and traits(backend).bf16_recommended:
+        return (f"Calculations run in bf16, although the weights were released in {released}: {trainer_facts(backend).display_name}' docs "
                 f"recommend bf16 or fp16 for training this model, and bf16 is less prone than fp16 to the overflow "
                 "errors that turn a run into NaN losses or black pictures (it needs an RTX 30-series or newer card).")
     return (f"Calculations run in {mixed}; the model's weights were released in {released}. loragate checks the "
@@ -29,7 +30,7 @@ def precision_text(mixed: str, released: str, backend: str) -> str:
 
 def _default_caption(plan: TrainingPlan) -> str:
     facts = trainer_facts(plan.backend)
-    default = facts.default_caption_extension
+    default = facts.traits.default_caption_extension
     return f" ({facts.display_name} would look for '{default}' unless told)." if default and default != plan.dataset.caption_extension else "."
 
 
@@ -63,7 +64,7 @@ def explain_plan(plan: TrainingPlan, family: ModelFamily) -> dict[str, str]:
         )
     if mem.blocks_to_swap:
         why["memory.blocks_to_swap"] = swap_words(family, mem.blocks_to_swap) + " It lets the run fit a smaller card."
-    if mem.cache_text_encoder_outputs or trainer_facts(plan.backend).caches_in_steps:
+    if mem.cache_text_encoder_outputs or traits(plan.backend).caches_in_steps:
         why["memory.cache_text_encoder_outputs"] = (
             "Captions are turned into the model's language once, before training, so the large text encoder "
             "does not sit in graphics memory during training."
@@ -158,8 +159,8 @@ def _network_words(module: str, args: list[str], family: ModelFamily) -> str:
     if kind is None:
         return f"'{module}' is the trainer's LoRA type for {family.display_name}."
     how = f" ({' '.join(args)})" if args else ""
-    if family.trainer == "musubi":  # musubi-tuner docs/loha_lokr.md: its own modules, nothing to install
-        return f"{kind.display_name} through musubi-tuner's own '{module}'{how}: {kind.why}"
+    if traits(family.trainer).network_kinds_built_in:  # nothing to install
+        return f"{kind.display_name} through {trainer_facts(family.trainer).display_name}'s own '{module}'{how}: {kind.why}"
     return (f"{kind.display_name} through '{module}'{how}: {kind.why} LyCORIS must be installed in the "
             "trainer's Python (pip install lycoris-lora); the environment check looks for it.")
 
@@ -178,7 +179,7 @@ def _machinery_words(plan: TrainingPlan, family: ModelFamily) -> dict[str, str]:
             if plan.schedule.seed is not None else "No seed: every run makes different random choices."
         ),
     }
-    if mem.cache_latents or trainer_facts(plan.backend).caches_in_steps:
+    if mem.cache_latents or traits(plan.backend).caches_in_steps:
         why["memory.cache_latents"] = (
             "Pictures and clips are turned into the model's compact form once, before training, instead of at every step."
         )

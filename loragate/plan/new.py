@@ -12,7 +12,6 @@ from pathlib import Path, PurePosixPath
 from typing import Literal, cast
 
 from loragate.backends import cpu, get_backend
-from loragate.backends.sdscripts import FLUX_GUIDANCE, FLUX_PREDICTION
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.catalog.networks import LORA, network_for
 from loragate.catalog.optimizers import default_lr, get_optimizer
@@ -33,7 +32,6 @@ from loragate.core.plan import (
     NetworkSpec,
     OptimizerSpec,
     ScheduleSpec,
-    TimestepSpec,
     TrainingPlan,
     WeightPaths,
 )
@@ -125,7 +123,7 @@ def new_plan(
         optimizer=opt,
         schedule=schedule,
         memory=_memory(family),
-        timesteps=_timesteps(family),
+        timesteps=get_backend(family.trainer).timestep_defaults(family),
         dataset_toml=paths.dataset_toml,
     )
     plan.experts = _experts(plan, family, expert)
@@ -262,71 +260,24 @@ def _weights(family: ModelFamily, models_dir: str, overrides: dict[str, str]) ->
         )
     sep = "\\" if "\\" in models_dir and "/" not in models_dir else "/"
     values = {role: f"{models_dir.rstrip('/')}{sep}{file}" for role, file in family.weights_files.items()}
+    backend = get_backend(family.trainer)
     for encoder in family.text_encoders:
-        role = _encoder_role(family, encoder.name)
+        role = backend.encoder_role(family, encoder.name)
         if role and encoder.weights_file and role not in values:
             values[role] = f"{models_dir.rstrip('/')}{sep}{encoder.weights_file}"
     values.update(overrides)
     return WeightPaths(**values)
 
 
-def _encoder_role(family: ModelFamily, encoder: str) -> str | None:
-    name = encoder.lower()
-    if family.trainer == "musubi":
-        return "t5" if "t5" in name else None
-    if "t5" in name:
-        return "t5xxl"
-    for role in ("clip_l", "clip_g"):
-        # a separate CLIP file only where the script takes one (FLUX, SD 3.5); SD/SDXL keep theirs inside
-        if name.startswith(role.replace("_", "-")) and role in family.weights_files:
-            return role
-    return None
-
-
-def _script(family: ModelFamily) -> str:
-    return family.scripts.get("train", "").rsplit("/", 1)[-1]
-
-
 def _memory(family: ModelFamily) -> MemorySpec:
     """Start from full quality; fit_memory adds 8-bit weights and block swap when the card needs them."""
-    script = _script(family)
-    sdxl = script.startswith("sdxl")
-    # every sd-scripts script but SD 1.5's can cache text-encoder outputs (SDXL, FLUX, SD 3.5)
-    flux = family.trainer == "sdscripts" and not sdxl and script != "train_network.py"
     return MemorySpec(
         mixed_precision=family.mixed_precision,
         gradient_checkpointing=True,
         attention="sdpa",
         cache_latents=True,
-        # reference sd-scripts.md §1.2, §1.3: cache the text encoders' outputs and train the UNet/DiT only
-        # (SDXL asserts the pair; train_network.py for SD 1.5 has no caching flag).
-        cache_text_encoder_outputs=sdxl or flux or family.trainer == "musubi",
-        network_train_unet_only=sdxl or flux,
-        # reference sd-scripts.md §1.2: the SDXL VAE gives NaN in fp16.
-        no_half_vae=sdxl and family.mixed_precision == "fp16",
+        **get_backend(family.trainer).memory_defaults(family),
     )
-
-
-def _timesteps(family: ModelFamily) -> TimestepSpec | None:
-    if family.trainer == "musubi":
-        return TimestepSpec(
-            timestep_sampling=family.timestep_sampling or "shift",
-            discrete_flow_shift=family.flow_shift,
-            # musubi-tuner docs/advanced_config.md: recommended for a single Wan 2.2 expert's range.
-            preserve_distribution_shape=bool(family.experts),
-            timestep_boundary=family.timestep_boundary,
-        )
-    if _script(family).startswith("flux"):
-        # reference sd-scripts.md §1.3: flux_shift (or shift 3.1582); the default sigma hurts.
-        # The shift is only read by 'shift' sampling, so it is kept out of a flux_shift plan.
-        sampling = family.timestep_sampling or "flux_shift"
-        return TimestepSpec(
-            timestep_sampling=sampling,
-            discrete_flow_shift=family.flow_shift if sampling == "shift" else None,
-            guidance_scale=FLUX_GUIDANCE if family.guidance_scale is None else family.guidance_scale,
-            model_prediction_type=FLUX_PREDICTION,
-        )
-    return None
 
 
 def _experts(plan: TrainingPlan, family: ModelFamily, choice: ExpertChoice | None) -> list[ExpertPlan]:

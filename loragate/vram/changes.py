@@ -31,6 +31,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from loragate.backends.traits import traits
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.vram.calibration import corrected_estimate
 from loragate.vram.estimate import fits
@@ -72,7 +73,7 @@ def fp8_settings(family: ModelFamily) -> dict[str, object]:
     (resources/wan/WAN_LORA_CLAUDE_CODE_REFERENCE.md), so Wan 2.1 keeps plain --fp8_base.
     """
     wanted = bool(family.experts) or family.fp8_scaled  # Wan 2.2, and models whose docs pair the two flags
-    scaled = family.trainer == "musubi" and wanted and family.weights_precision in ("bf16", "fp16")
+    scaled = traits(family.trainer).fp8_scaled and wanted and family.weights_precision in ("bf16", "fp16")
     return {"fp8_base": True, "fp8_scaled": scaled}
 
 
@@ -138,7 +139,7 @@ def _batch(req: VramRequest, family: ModelFamily, phase: str, target_gb: float |
 
 def _fp8_text_encoder(req: VramRequest, family: ModelFamily, *_: object) -> Proposal:
     # Only musubi takes it as a switch (--fp8_t5); sd-scripts would need another T5 file.
-    if req.fp8_text_encoder or family.trainer != "musubi" or not family.text_encoders:
+    if req.fp8_text_encoder or not traits(family.trainer).fp8_text_encoder_switch or not family.text_encoders:
         return None
     if not all(te.fp8 for te in family.text_encoders):
         return None  # musubi-tuner docs/flux_2.md: "--fp8_text_encoder option is not available for dev (Mistral 3)"
@@ -173,7 +174,7 @@ def swap_words(family: ModelFamily, blocks: int) -> str:
         return "No block swap: full speed."
     # Wan swaps whole blocks (at most all but one); FLUX's n swaps n//2 double and 2*(n - n//2) single
     # blocks (reference sd-scripts.md §1.3), so there the number only compares with its maximum.
-    of = f"of {family.layers} blocks" if family.trainer == "musubi" else f"(at most {family.block_swap_max} for this model)"
+    of = f"of {family.layers} blocks" if traits(family.trainer).swaps_whole_blocks else f"(at most {family.block_swap_max} for this model)"
     return (f"Block swap {blocks} {of}: those blocks wait in main memory (RAM) and are copied in when needed. "
             "Same result, slower steps (the more blocks, the slower), and more RAM used.")
 
@@ -202,7 +203,7 @@ def _frames(req: VramRequest, family: ModelFamily, phase: str, target_gb: float 
 
 def smaller_resolution(family: ModelFamily, resolution: tuple[int, int]) -> tuple[int, int] | None:
     """Three quarters of each side, on the trainer's bucket step (Wan 16 px, SD/FLUX 64 px); None below 256."""
-    step = 16 if family.trainer == "musubi" else 64
+    step = traits(family.trainer).bucket_step
     width, height = (max(step, int(side * 0.75) // step * step) for side in resolution)
     if min(width, height) < MIN_SIDE:
         return None

@@ -13,6 +13,7 @@ import math
 from functools import lru_cache
 from typing import Any
 
+from loragate.backends.traits import traits
 from loragate.catalog.datafile import read_data_toml
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.catalog.optimizers import get_optimizer
@@ -156,10 +157,11 @@ def _sampling_phases(
     sampling = {k: v for k, v in training.items() if k != "activations"}
     sampling["sample_inference"] = inference_gb
     sampling.setdefault("vae", vae_gb)
-    if family.trainer == "sdscripts" and family.text_encoders:
+    first = traits(family.trainer).sample_prompts_encoded_first
+    if not first and family.text_encoders:
         sampling.setdefault("text_encoders", te_gb)
     phases = {"sampling": sampling}
-    if family.trainer == "musubi" and family.text_encoders:
+    if first and family.text_encoders:
         phases["sample_prompt_encoding"] = {"text_encoders": te_gb, "cuda_context": context_gb}
     return phases
 
@@ -185,7 +187,7 @@ def base_estimate(req: VramRequest) -> VramEstimate:
         notes.append(f"Block swap keeps {req.blocks_to_swap} blocks in main memory: each step is slower.")
     if family.group == "flux" or req.blocks_to_swap:
         notes.append(f"Needs about {math.ceil(host)} GB of main memory (RAM) to load and run.")
-    if req.fp8_base and not req.fp8_scaled and family.trainer == "musubi" and family.weights_precision in ("bf16", "fp16"):
+    if req.fp8_base and not req.fp8_scaled and traits(family.trainer).fp8_scaled and family.weights_precision in ("bf16", "fp16"):
         notes.append("fp8 without --fp8_scaled briefly needs more memory while loading (musubi-tuner issue #599).")
     return VramEstimate(
         model=family.id,

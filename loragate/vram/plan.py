@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import cast
 
+from loragate.backends.traits import traits
 from loragate.catalog.models import get_family
 from loragate.core.plan import TrainingPlan
 from loragate.vram.changes import LEVERS
@@ -14,6 +15,7 @@ from loragate.vram.model import VramRequest
 def request_from_plan(plan: TrainingPlan) -> VramRequest:
     """The hungriest sample of the plan: its resolution, its longest clip, its batch and memory options."""
     family = get_family(plan.model)
+    trainer = traits(family.trainer)
     frames = max([f for f in plan.dataset.target_frames if f >= 1], default=1) if family.video else 1
     precision = plan.memory.mixed_precision if plan.memory.mixed_precision in ("bf16", "fp16") else None
     return VramRequest(
@@ -29,9 +31,9 @@ def request_from_plan(plan: TrainingPlan) -> VramRequest:
         fp8_text_encoder=plan.memory.fp8_text_encoder,
         blocks_to_swap=plan.memory.blocks_to_swap,
         gradient_checkpointing=plan.memory.gradient_checkpointing,
-        cache_text_encoder_outputs=plan.memory.cache_text_encoder_outputs or family.trainer == "musubi",
-        cache_latents=plan.memory.cache_latents or family.trainer == "musubi",
-        train_text_encoder=family.trainer == "sdscripts" and not plan.memory.network_train_unet_only,
+        cache_text_encoder_outputs=plan.memory.cache_text_encoder_outputs or trainer.caches_in_steps,
+        cache_latents=plan.memory.cache_latents or trainer.caches_in_steps,
+        train_text_encoder=trainer.trains_text_encoder and not plan.memory.network_train_unet_only,
         gpu_gb=plan.gpu_gb,
         sampling=plan.sampling is not None,
     )

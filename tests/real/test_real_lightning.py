@@ -21,7 +21,7 @@ def test_base_weights_merges_only_musubi_naming(musubi: Path, tmp_path: Path) ->
     merged = json.loads(output[-1])
     assert merged["musubi"] == {**merged["musubi"], "changed": True, "layers": 1}
     assert merged["release"] == {**merged["release"], "changed": False, "layers": 0}  # the silent no-op
-    assert inspect_lightning(Path(merged["musubi"]["file"])).key_format == "musubi"
+    assert inspect_lightning(Path(merged["musubi"]["file"])).key_format == "lora_unet"
     assert inspect_lightning(Path(merged["release"]["file"])).key_format == "release"
     # the dry run and the monitor read the no-op from the trainer's own log line
     assert [f.code for f in quiet_findings(output, "DRY")] == ["DRY_NOTHING_MERGED"]

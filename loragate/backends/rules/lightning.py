@@ -130,7 +130,7 @@ def base_weights_naming(setup: Setup) -> Iterator[Hit]:
             if not info.is_lora:
                 yield Hit(f"{_name(value)} in --base_weights holds no LoRA layers (it is a whole model?); the trainer stops.",
                           "Give a LoRA file in --base_weights, or the merged model itself as --dit.", inv.evidence("--base_weights"))
-            elif info.key_format != "musubi":
+            elif info.key_format != "lora_unet":
                 yield Hit(f"{_name(value)} names its layers the release's way (diffusion_model.blocks...); the Wan trainer "
                           "reads only its own lora_unet_ names, so the merge does nothing, without an error.",
                           f"Convert a copy and merge the copy: {convert_command('python', value)}.",
