@@ -19,6 +19,8 @@ from loragate.validate.rules import (  # noqa: F401 - imported for registration
     sd_families,
     sdscripts,
     timesteps,
+    upstream_musubi,
+    upstream_sdscripts,
 )
 from loragate.validate.rules.base import RULES, Hit, Rule, Setup
 
