@@ -299,6 +299,9 @@ CASES: list[tuple[str, Make, Make]] = [
     ("QWEN_EDIT_2511_DIT_VERSION", edit_2511_dit("original"), edit_2511_dit("edit-2511")),
     ("SDS_SD3_TEXT_ENCODERS", sd3(edit(SD35, t5xxl=DROP)), sd3(SD35)),
     ("SDS_VPRED_SCALED_LOSS_ZTSNR", sdxl(edit(VPRED, scale_v_pred_loss_like_noise_pred=None)), sdxl(VPRED)),
+    ("SDS_CHROMA_SETTINGS", flux(edit(CHROMA, model_prediction_type=DROP)), flux(CHROMA)),
+    ("SDS_CHROMA_SETTINGS", lambda: run([sds(edit(CHROMA, timestep_sampling="flux_shift"), "flux_train_network.py")], SD, "chroma"),
+     lambda: run([sds(CHROMA, "flux_train_network.py")], SD, "chroma")),
 ]
 
 

@@ -64,5 +64,29 @@ def vpred_scaled_loss_ztsnr(setup: Setup) -> Iterator[Hit]:
                       inv.evidence("--scale_v_pred_loss_like_noise_pred"))
 
 
+# flag -> (sd-scripts' default, the value Chroma's author asks for, what the other value does)
+# (library/flux_train_utils.py add_flux_train_arguments and apply_model_prediction_type; PR #2157)
+_CHROMA_SETTINGS = {
+    "--timestep_sampling": ("sigma", "sigmoid", "it trains on other noise levels than Chroma was trained on"),
+    "--model_prediction_type": ("sigma_scaled", "raw", "it rescales Chroma's prediction by the noise level first"),
+}
+
+
+@rule("SDS_CHROMA_SETTINGS", "warn", "Chroma trained with FLUX.1's timestep sampling or prediction handling.",
+      "sd-scripts PR #2157 (kohya, Chroma support: 'According to lodestones, --apply_t5_attn_mask --timestep_sampling "
+      "sigmoid --model_prediction_type raw --guidance_scale 0.0 options are also required for Chroma'); 48d368fa "
+      "library/flux_train_utils.py (defaults sigma, sigma_scaled); docs/flux_train_network.md 'Training Chroma Models'")
+def chroma_settings(setup: Setup) -> Iterator[Hit]:
+    for inv in setup.trains("sdscripts"):
+        family = setup.family(inv)
+        if inv.script != "flux_train_network.py" or "chroma" not in (inv.value("--model_type"), family and family.model_type):
+            continue
+        for flag, (default, wanted, why) in _CHROMA_SETTINGS.items():
+            value = inv.value(flag, default)
+            if value != wanted:
+                yield Hit(f"{flag} is {value}{' (the default)' if not inv.has(flag) else ''}; Chroma's author asks for "
+                          f"{wanted} (sd-scripts' Chroma notes): {why}.",
+                          f"Set {flag} {wanted}.", inv.evidence(flag, wanted=wanted))
+
 def _what(flags: list[str]) -> str:
     return "that text encoder" if len(flags) == 1 else "those text encoders"
