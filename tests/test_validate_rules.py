@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -59,6 +60,20 @@ def edit_2511_dit(version: str) -> Make:
     def make() -> ValidationReport:
         with tempfile.TemporaryDirectory() as folder:
             return validate_edit_2511_dit(Path(folder), version)
+    return make
+
+
+def kontext_jsonl(*images: str) -> Make:
+    """musubi-tuner's Kontext example on a jsonl dataset (docs/dataset_config.md: image_path, control_path,
+    caption per line), one line per image named."""
+    def make() -> ValidationReport:
+        with tempfile.TemporaryDirectory() as folder:
+            pairs = Path(folder) / "pairs.jsonl"
+            pairs.write_text("".join(json.dumps({"image_path": f"/data/{image}", "control_path": f"/data/control/{n}.png",
+                                                 "caption": "mira"}) + "\n" for n, image in enumerate(images)), encoding="utf-8")
+            dataset = f'[general]\nresolution = [1024, 1024]\nbatch_size = 1\n\n[[datasets]]\nimage_jsonl_file = "{pairs}"\n' \
+                      'cache_directory = "/data/cache/pairs"\n'
+            return changed_example("kontext_doc.sh", Path(folder) / "doc", "--sdpa", "--sdpa", dataset=dataset)
     return make
 
 
@@ -300,6 +315,8 @@ CASES: list[tuple[str, Make, Make]] = [
     ("SDS_SD3_TEXT_ENCODERS", sd3(edit(SD35, t5xxl=DROP)), sd3(SD35)),
     ("SDS_VPRED_SCALED_LOSS_ZTSNR", sdxl(edit(VPRED, scale_v_pred_loss_like_noise_pred=None)), sdxl(VPRED)),
     ("SDS_CHROMA_SETTINGS", flux(edit(CHROMA, model_prediction_type=DROP)), flux(CHROMA)),
+    ("MUSUBI_JSONL_SAME_NAME", kontext_jsonl("a.png", "b.png", "a.png"), kontext_jsonl("a.png", "b.png", "a_2.png")),
+    ("MUSUBI_JSONL_SAME_NAME", kontext_jsonl("day/a.png", "night/a.jpg"), kontext_jsonl("day/a.png", "night/b.jpg")),
     ("SDS_CHROMA_SETTINGS", lambda: run([sds(edit(CHROMA, timestep_sampling="flux_shift"), "flux_train_network.py")], SD, "chroma"),
      lambda: run([sds(CHROMA, "flux_train_network.py")], SD, "chroma")),
 ]

@@ -3,11 +3,13 @@ and confirmed in the trainer's source (musubi-tuner 30c658c)."""
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import PurePath
 from typing import Iterator
 
 from loragate.catalog.models import get_family, load_catalog
+from loragate.validate.parse_toml import DatasetConfig
 from loragate.validate.rules.base import Hit, Setup, rule, selector_value
 from loragate.validate.rules.weights_header import file_name, header_keys
 
@@ -79,3 +81,51 @@ def edit_2511_dit_version(setup: Setup) -> Iterator[Hit]:
                   f"Train with --model_version {task} (and cache with it too), or give the DiT of the model you mean to train.",
                   inv.evidence("--model_version", version=version, dit=inv.value("--dit")))
 
+
+@rule("MUSUBI_JSONL_SAME_NAME", "block", "Two lines of an image jsonl whose images share a file name.",
+      "musubi-tuner issue #400 (Kontext pairs sharing an image_path: one cache file left, 'caption mismatch ... overwrite'; "
+      "kohya: 'one image can only have one control image. Please copy and rename the image'); 30c658c "
+      "dataset/datasources.py ImageJsonlDatasource (the item key is image_path) and dataset/image_video_dataset.py:152-171 "
+      "(cache files are named by its base name)")
+def jsonl_same_name(setup: Setup) -> Iterator[Hit]:
+    for config in setup.datasets.values():
+        if config.error is not None or config.schema != "musubi":
+            continue
+        for i, ds in enumerate(config.datasets):
+            value = ds.get("image_jsonl_file")
+            lines = _jsonl_image_paths(setup, config, value) if isinstance(value, str) else None
+            by_name: dict[str, list[int]] = {}
+            for number, image_path in lines or []:
+                by_name.setdefault(PurePath(image_path.replace("\\", "/")).stem, []).append(number)
+            clashes = {name: numbers for name, numbers in by_name.items() if len(numbers) > 1}
+            if not clashes:
+                continue
+            name, numbers = next(iter(clashes.items()))
+            yield Hit(f"{file_name(value)}: {sum(len(n) for n in clashes.values())} lines share image file names "
+                      f"(e.g. '{name}' on lines {', '.join(map(str, numbers[:4]))}); musubi-tuner names each cache file after "
+                      "the image's name, so the last of them overwrites the others and those pairs and captions are lost "
+                      "without an error.",
+                      "Give every line its own image file: copy the image under a new name for each of its control images "
+                      "or captions (musubi-tuner reads one control image set per image).",
+                      config.evidence("datasets", i, "image_jsonl_file", clashes=len(clashes), example=name, lines=numbers[:4]))
+
+
+def _jsonl_image_paths(setup: Setup, config: DatasetConfig, value: str) -> list[tuple[int, str]] | None:
+    """(line number, image_path) of each readable line of a jsonl the dataset names, when it may be read."""
+    path = setup.resolve(value, config.base_dir)
+    if not setup.may_look(path, value) or not path.is_file():
+        return None
+    found: list[tuple[int, str]] = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    for number, line in enumerate(text.splitlines(), start=1):
+        try:
+            item = json.loads(line) if line.strip() else None
+        except ValueError:
+            continue  # musubi logs the line and skips it too
+        image_path = item.get("image_path", item.get("image_path_0")) if isinstance(item, dict) else None
+        if isinstance(image_path, str):
+            found.append((number, image_path))
+    return found
