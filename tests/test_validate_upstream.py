@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from loragate.validate import ValidationReport, validate_commands
-from tests.family_kit import EDIT_2511_DIT, signature_file, validate_edit_2511_dit
-from tests.validate_helpers import DROP, SD35, SDXL_DS, blocking, codes, edit, sds
+from tests.family_kit import EDIT_2511_DIT, FIX, changed_example, signature_file, validate_edit_2511_dit
+from tests.validate_helpers import CHROMA, DROP, LOHA, SD35, SDXL_DS, VPRED, WAN_DS, blocking, codes, edit, sds
 
 
 def test_comfyuis_2511_dit_under_the_docs_2511_command_validates_go(tmp_path: Path) -> None:
@@ -68,3 +70,23 @@ def test_a_release_named_as_bundled_is_trusted_when_not_read() -> None:
     assert "SDS_SD3_TEXT_ENCODERS" not in codes(validate_commands([named], {"ds.toml": SDXL_DS}))
     [hit] = [f for f in validate_commands([only_clips], {"ds.toml": SDXL_DS}).findings if f.code == "SDS_SD3_TEXT_ENCODERS"]
     assert hit.severity == "warn" and hit.evidence["missing"] == ["--t5xxl"]
+
+
+UPSTREAM = {"MUSUBI_CACHE_OTHER_MODEL", "QWEN_EDIT_2511_DIT_VERSION", "MUSUBI_JSONL_SAME_NAME", "SDS_SD3_TEXT_ENCODERS",
+            "SDS_VPRED_SCALED_LOSS_ZTSNR", "SDS_CHROMA_SETTINGS"}
+DOCS = [("qwen_image_doc.sh", "qwen_ds.toml"), ("zimage_doc.sh", "qwen_ds.toml"), ("flux2_doc.sh", "qwen_ds.toml"),
+        ("kontext_doc.sh", "control_ds.toml"), ("hv15_doc.sh", None), ("hv15_i2v_doc.sh", None), ("wan21_doc.sh", None)]
+
+
+@pytest.mark.parametrize(("doc", "dataset"), DOCS, ids=[d for d, _ in DOCS])
+def test_the_musubi_docs_examples_raise_none_of_them(doc: str, dataset: str | None, tmp_path: Path) -> None:
+    text = (FIX / dataset).read_text(encoding="utf-8") if dataset else WAN_DS
+    report = changed_example(doc, tmp_path, "--sdpa", "--sdpa", dataset=text)
+    assert not UPSTREAM & codes(report), [f.message for f in report.findings if f.code in UPSTREAM]
+
+
+@pytest.mark.parametrize("command", [sds(CHROMA, "flux_train_network.py"), sds(SD35, "sd3_train_network.py"), sds(VPRED),
+                                     sds(LOHA)], ids=["chroma", "sd3.5-large", "noobai-vpred", "loha"])
+def test_the_sd_scripts_docs_commands_raise_none_of_them(command: list[str]) -> None:
+    report = validate_commands([command], {"ds.toml": SDXL_DS})
+    assert not UPSTREAM & codes(report), [f.message for f in report.findings if f.code in UPSTREAM]
