@@ -1,5 +1,6 @@
-"""musubi-tuner pitfalls reported in its issue tracker for the image models (Z-Image, Qwen-Image-Edit)
-and confirmed in the trainer's source (musubi-tuner 30c658c)."""
+"""musubi-tuner pitfalls reported in its issue tracker and confirmed in its source (30c658c): another
+model's caching script, ComfyUI's Qwen-Image-Edit-2511 DiT under another version, jsonl lines sharing
+an image name."""
 
 from __future__ import annotations
 
