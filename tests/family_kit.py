@@ -59,3 +59,20 @@ def signature_file(path: Path, signature: dict[str, list[int]], dtype: str = "BF
 
 def plan_with_weights(model: str, data: Path, weights: dict[str, str], **options: object) -> TrainingPlan:
     return new_plan("mira", model, data, "mira", gpu_gb=24, weights=weights, **options)  # type: ignore[arg-type]
+
+
+# ComfyUI's Qwen-Image-Edit-2511 DiT: Qwen-Image's tensors plus the marker musubi-tuner checks
+# (30c658c qwen_image/qwen_image_model.py:1497-1499)
+EDIT_2511_DIT = {"img_in.weight": [3072, 64], "txt_in.weight": [3072, 3584], "__index_timestep_zero__": [0]}
+
+
+def validate_edit_2511_dit(folder: Path, version: str, dit: dict[str, list[int]] | None = None) -> ValidationReport:
+    """musubi-tuner's Qwen-Image doc example run as --model_version `version` on a header-only DiT file
+    (ComfyUI's 2511 release unless `dit` says otherwise), with paths checked so the header is read."""
+    weights = signature_file(folder / "qwen_image_edit_2511_bf16.safetensors", dit if dit is not None else EDIT_2511_DIT)
+    text = (FIX / "qwen_image_doc.sh").read_text(encoding="utf-8").replace("--model_version original", f"--model_version {version}")
+    (folder / "dataset.toml").write_text((FIX / "qwen_edit_ds.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    script = folder / "train.sh"
+    script.write_text(text.replace("path/to/qwen_image_bf16.safetensors", str(weights))
+                      .replace("path/to/toml", str(folder / "dataset.toml")), encoding="utf-8")
+    return validate_files([script], check_paths=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -10,7 +11,7 @@ import pytest
 
 from loragate.validate import ValidationReport
 from loragate.validate.rules import RULES
-from tests.family_kit import FIX, changed_example
+from tests.family_kit import FIX, changed_example, validate_edit_2511_dit
 from tests.validate_helpers import (
     CHROMA, DROP, FLUX, LOHA, I2V_DUAL, I2V_LOW, SD35, SDXL, SDXL_DS, VPRED, WAN21, WAN_DS, WAN_HIGH, WAN_LOW,
     cache_latents, cache_te, codes, edit, run, sds, wan_setup, wan_train,
@@ -53,6 +54,29 @@ def qwen(old: str = "--sdpa", new: str = "--sdpa") -> Make:
     return example("qwen_image_doc.sh", old, new)
 
 
+def edit_2511_dit(version: str) -> Make:
+    """musubi-tuner's Qwen-Image example on ComfyUI's Qwen-Image-Edit-2511 DiT (its header holds the
+    __index_timestep_zero__ marker), run as `version`, with paths checked so the header is read."""
+    def make() -> ValidationReport:
+        with tempfile.TemporaryDirectory() as folder:
+            return validate_edit_2511_dit(Path(folder), version)
+    return make
+
+
+def kontext_jsonl(*images: str) -> Make:
+    """musubi-tuner's Kontext example on a jsonl dataset (docs/dataset_config.md: image_path, control_path,
+    caption per line), one line per image named."""
+    def make() -> ValidationReport:
+        with tempfile.TemporaryDirectory() as folder:
+            pairs = Path(folder) / "pairs.jsonl"
+            pairs.write_text("".join(json.dumps({"image_path": f"/data/{image}", "control_path": f"/data/control/{n}.png",
+                                                 "caption": "mira"}) + "\n" for n, image in enumerate(images)), encoding="utf-8")
+            dataset = f'[general]\nresolution = [1024, 1024]\nbatch_size = 1\n\n[[datasets]]\nimage_jsonl_file = "{pairs}"\n' \
+                      'cache_directory = "/data/cache/pairs"\n'
+            return changed_example("kontext_doc.sh", Path(folder) / "doc", "--sdpa", "--sdpa", dataset=dataset)
+    return make
+
+
 def wan_toml(text: str) -> Make:
     return lambda: run(wan_setup(wan_train()), {"ds.toml": text})
 
@@ -64,6 +88,8 @@ def sd_toml(text: str, flags: dict = SDXL, script: str = "sdxl_train_network.py"
 I2V_CACHE = [cache_latents("--i2v"), cache_te()]
 LIGHT = "Wan2.2-T2V-A14B-4steps-lora-250928/{}_noise_model.safetensors"
 LOW_8BIT = edit(WAN_LOW, fp8_scaled=DROP, fp8_base=DROP, blocks_to_swap="20")
+# HunyuanVideo's own cache_latents.py run for a Wan dataset (musubi-tuner issue #159)
+WAN_CACHE_HV = ["python", "cache_latents.py", "--dataset_config", "ds.toml", "--vae", "wan_2.1_vae.safetensors"]
 GENERATE = ["python", "src/musubi_tuner/wan_generate_video.py", "--task", "t2v-A14B", "--lora_weight", "mine.safetensors"]
 WAN21_I2V = {**WAN21, "--task": "i2v-14B", "--dit": "wan2.1_i2v_480p_14B_bf16.safetensors"}
 
@@ -281,6 +307,18 @@ CASES: list[tuple[str, Make, Make]] = [
              "    --dataset_config", dataset=WAN_DS),
      example("hv15_i2v_doc.sh", dataset=WAN_DS)),
     ("MUSUBI_MODEL_VERSION_MISMATCH", qwen("--model_version original \\\n    --dataset_config", "--model_version edit \\\n    --dataset_config"), qwen()),
+    # pitfalls from the trainers' issue trackers (tests/test_validate_upstream.py has the header-reading sides)
+    ("MUSUBI_CACHE_OTHER_MODEL", example("zimage_doc.sh", "zimage_cache_text_encoder_outputs.py", "cache_text_encoder_outputs.py"),
+     example("zimage_doc.sh")),
+    ("MUSUBI_CACHE_OTHER_MODEL", lambda: run(wan_setup(wan_train(), caches=[WAN_CACHE_HV, cache_te()])), musubi(WAN_LOW)),
+    ("QWEN_EDIT_2511_DIT_VERSION", edit_2511_dit("original"), edit_2511_dit("edit-2511")),
+    ("SDS_SD3_TEXT_ENCODERS", sd3(edit(SD35, t5xxl=DROP)), sd3(SD35)),
+    ("SDS_VPRED_SCALED_LOSS_ZTSNR", sdxl(edit(VPRED, scale_v_pred_loss_like_noise_pred=None)), sdxl(VPRED)),
+    ("SDS_CHROMA_SETTINGS", flux(edit(CHROMA, model_prediction_type=DROP)), flux(CHROMA)),
+    ("MUSUBI_JSONL_SAME_NAME", kontext_jsonl("a.png", "b.png", "a.png"), kontext_jsonl("a.png", "b.png", "a_2.png")),
+    ("MUSUBI_JSONL_SAME_NAME", kontext_jsonl("day/a.png", "night/a.jpg"), kontext_jsonl("day/a.png", "night/b.jpg")),
+    ("SDS_CHROMA_SETTINGS", lambda: run([sds(edit(CHROMA, timestep_sampling="flux_shift"), "flux_train_network.py")], SD, "chroma"),
+     lambda: run([sds(CHROMA, "flux_train_network.py")], SD, "chroma")),
 ]
 
 

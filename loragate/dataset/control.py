@@ -52,11 +52,11 @@ def _too_many(pictures: list[MediaFile], controls: list[MediaFile], family: Mode
     """A block for each picture with more numbered starting images (x_0, x_1 ...) than the model reads."""
     if not family.control_images_max:
         return []
+    owned = _by_owner(controls)
     found: list[Finding] = []
     for m in pictures:
         stem, folder = PurePosixPath(m.path).stem, _folder(m)
-        mine = [c.path for c in controls if control_parent(_folder(c)) == folder
-                and (PurePosixPath(c.path).stem == stem or _numbered(PurePosixPath(c.path).stem, stem))]
+        mine = owned.get((folder, stem), [])
         if len(mine) > family.control_images_max:
             found.append(Finding(
                 code="DS_CONTROL_TOO_MANY", severity="block",
@@ -69,7 +69,17 @@ def _too_many(pictures: list[MediaFile], controls: list[MediaFile], family: Mode
     return found
 
 
-def _numbered(control_stem: str, stem: str) -> bool:
-    """x_0, x_1, x_0000 ... belong to picture x (musubi-tuner docs/dataset_config.md)."""
-    head, _, number = control_stem.rpartition("_")
-    return head == stem and number.isdigit()
+def _by_owner(controls: list[MediaFile]) -> dict[tuple[str, str], list[str]]:
+    """Starting images by the (picture folder, picture stem) they may belong to: x.png and x_0.png to x
+    (x_0.png also to a picture named x_0), so each picture looks up its own instead of scanning all."""
+    owned: dict[tuple[str, str], list[str]] = {}
+    for c in controls:
+        parent, stem = control_parent(_folder(c)), PurePosixPath(c.path).stem
+        if parent is None:
+            continue
+        owned.setdefault((parent, stem), []).append(c.path)
+        head, _, number = stem.rpartition("_")
+        if head and number.isdigit():
+            owned.setdefault((parent, head), []).append(c.path)
+    return owned
+
