@@ -15,7 +15,7 @@ from loragate.plan.new import new_plan
 from loragate.validate import ValidationReport, validate_files
 from loragate.vram import base_estimate
 from loragate.vram.model import VramRequest
-from tests.family_kit import FIX, changed_example, plan_files_report
+from tests.family_kit import EDIT_2511_DIT, FIX, changed_example, gate3, plan_files_report, plan_with_weights, signature_file
 from tests.plan_helpers import control_dataset, flat_dataset
 from tests.validate_helpers import blocking, codes
 
@@ -86,3 +86,22 @@ def test_older_control_keys_are_read_as_musubi_reads_them(tmp_path: Path) -> Non
     [hit] = [f for f in old.findings if f.code == "TOML_DEPRECATED_KEY"]
     assert hit.severity == "warn" and "control_resolution" in hit.fix
     assert "MUSUBI_CONTROL_RESOLUTION" not in codes(old) and "TOML_UNKNOWN_KEY" not in codes(old)
+
+
+@pytest.mark.parametrize("prefix", ["", "model.diffusion_model."])
+def test_gate3_refuses_comfyuis_2511_dit_under_another_edit_version(prefix: str, workspace: Path, tmp_path: Path) -> None:
+    """ComfyUI's 2511 file has Qwen-Image's tensors, so the signature passes; its marker makes musubi-tuner
+    stop unless it trains edit-2511 (30c658c qwen_image/qwen_image_model.py:1497-1499)."""
+    full = {**get_family("qwen-image-edit-2511").weight_signatures["dit"], **EDIT_2511_DIT}
+    dit = signature_file(tmp_path / "qwen_image_edit_2511_bf16.safetensors", full, prefix=prefix)
+    wrong = gate3(plan_with_weights("qwen-image-edit-2509", control_dataset(tmp_path), {"dit": str(dit)}))
+    severity, text = wrong["ENV_WEIGHTS_ARCH_MISMATCH"]
+    assert severity == "block" and "Qwen-Image-Edit-2511" in text and "--model qwen-image-edit-2511" in text
+    right = gate3(plan_with_weights("qwen-image-edit-2511", control_dataset(tmp_path / "b"), {"dit": str(dit)}))
+    assert "ENV_WEIGHTS_ARCH_MISMATCH" not in right
+
+
+def test_gate3_does_not_judge_a_dit_without_the_marker(workspace: Path, tmp_path: Path) -> None:
+    dit = signature_file(tmp_path / "qwen_image_edit_2509_bf16.safetensors", get_family("qwen-image-edit-2509").weight_signatures["dit"])
+    found = gate3(plan_with_weights("qwen-image-edit-2509", control_dataset(tmp_path), {"dit": str(dit)}))
+    assert "ENV_WEIGHTS_ARCH_MISMATCH" not in found

@@ -113,6 +113,11 @@ class ModelFamily(BaseModel):
         default_factory=dict,
         description="role -> {tensor name: shape} a file of that role must hold (Gate 3 tells the files apart by them).",
     )
+    weight_markers: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="role -> tensor names only this family's file of that role holds: a file with one is this family's, "
+                    "whatever the plan says (Qwen-Image-Edit-2511's __index_timestep_zero__).",
+    )
     control_images: bool = Field(default=False, description="Learns from pairs: each picture's starting image sits in a control/ folder beside it (FLUX.1 Kontext, Qwen-Image-Edit).")
     control_images_max: int = Field(default=0, ge=0, description="Starting images one picture may have; 0: any number.")
     control_resolution: list[int] = Field(default_factory=list, description="[W, H] the control images are resized to, where the model's docs ask for it.")

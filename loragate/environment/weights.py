@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from loragate.backends.traits import traits
-from loragate.catalog.models import ModelFamily
+from loragate.catalog.models import ModelFamily, load_catalog
 from loragate.environment.safetensors_header import (
     MUSUBI_DIT_PREFIXES, PICKLE_SUFFIXES, HeaderProblem, Inspection, inspect, read_header,
 )
@@ -52,6 +52,7 @@ class WeightFile(BaseModel):
     inspection: Inspection | None = None
     signature_misses: list[str] = Field(default_factory=list, description="Tensors of the family's signature for this role the file lacks or holds in another shape.")
     signature_dtype: str | None = Field(default=None, description="dtype of the signature's first tensor.")
+    marked_as: str | None = Field(default=None, description="The family whose marker tensor the file holds (models.toml weight_markers).")
 
 
 class WeightsSection(BaseModel):
@@ -99,7 +100,8 @@ def role_words(role: str) -> str:
     return ROLE_WORDS.get(role, role)
 
 
-def inspect_file(role: str, raw: str | None, allow_hub: bool, signature: dict[str, list[int]] | None = None) -> WeightFile:
+def inspect_file(role: str, raw: str | None, allow_hub: bool, signature: dict[str, list[int]] | None = None,
+                 markers: dict[str, str] | None = None) -> WeightFile:
     if not raw:
         return WeightFile(role=role, status="not_set")
     path = Path(raw).expanduser()
@@ -122,8 +124,9 @@ def inspect_file(role: str, raw: str | None, allow_hub: bool, signature: dict[st
     except OSError as exc:
         return WeightFile(role=role, path=raw, status="unreadable", size_gb=size_gb, problem=str(exc))
     misses, first_dtype = _signature_misses(header, signature or {})
+    marked = next((fid for key, fid in (markers or {}).items() if any(p + key in header for p in MUSUBI_DIT_PREFIXES)), None)
     return WeightFile(role=role, path=raw, status="ok", size_gb=size_gb, inspection=inspect(header, metadata),
-                      signature_misses=misses, signature_dtype=first_dtype)
+                      signature_misses=misses, signature_dtype=first_dtype, marked_as=marked)
 
 
 def _signature_misses(header: dict, signature: dict[str, list[int]]) -> tuple[list[str], str | None]:
@@ -148,10 +151,17 @@ def _role_signature(family: ModelFamily | None, role: str) -> dict[str, list[int
     return family.weight_signatures.get("dit" if role in DIT_ROLES else role)
 
 
+def _role_markers(role: str) -> dict[str, str]:
+    """marker tensor -> the family whose file of this role holds it, over the whole catalogue."""
+    wanted = "dit" if role in DIT_ROLES else role
+    return {key: f.id for f in load_catalog().families.values() for key in f.weight_markers.get(wanted, [])}
+
+
 def read_weights(plan: TrainingPlan, family: ModelFamily | None) -> WeightsSection:
     allow_hub = traits(plan.backend).base_model_from_hub
     rows = plan_weights(plan, family)
-    return WeightsSection(files=[inspect_file(role, path, allow_hub and role == "base_model", _role_signature(family, role))
+    return WeightsSection(files=[inspect_file(role, path, allow_hub and role == "base_model", _role_signature(family, role),
+                                              _role_markers(role))
                                  for role, path, _ in rows])
 
 
@@ -339,6 +349,8 @@ def _content_findings(plan: TrainingPlan, family: ModelFamily | None, wf: Weight
         ]
     if family is None:
         return []
+    if wf.marked_as and wf.marked_as != family.id:
+        return [_marked_finding(family, wf, name, evidence)]
     if _role_signature(family, wf.role):
         return _signature_findings(plan, family, wf, ins, name, evidence)
     if family.group == "wan" and wf.role in DIT_ROLES:
@@ -404,6 +416,20 @@ def _content_findings(plan: TrainingPlan, family: ModelFamily | None, wf: Weight
     if wf.role == "t5xxl" and ins.fp8_scaled:
         return [_dtype_finding(wf, name, "the fp8 T5-XXL must be the plain, not the 'scaled', file (reference sd-scripts.md §6.16).", "Use t5xxl_fp16.safetensors or t5xxl_fp8_e4m3fn.safetensors.", evidence)]
     return []
+
+
+def _marked_finding(family: ModelFamily, wf: WeightFile, name: str, evidence: dict) -> Finding:
+    """A file that says which model it is (a marker tensor) given for another model of the same kind:
+    it has the same tensors, so the signature passes, but the trainer refuses it as it loads."""
+    other = load_catalog().families[wf.marked_as or ""]
+    marker = ", ".join(other.weight_markers.get("dit" if wf.role in DIT_ROLES else wf.role, []))
+    return Finding(code="ENV_WEIGHTS_ARCH_MISMATCH", severity="block",
+                   message=f"{name}, given as the {role_words(wf.role)}, is the {other.display_name} file (it holds the "
+                           f"{marker} marker), but the plan trains {family.display_name}; the trainer stops on it right "
+                           "after loading the model.",
+                   fix=f"Re-plan with --model {other.id} if that is the model you mean to train, or use the "
+                       f"{family.display_name} file ({family.weights_files.get(wf.role, 'from its model page')}).",
+                   path=wf.path, evidence={**evidence, "marked_as": other.id, "marker": marker})
 
 
 def _prediction_findings(family: ModelFamily, wf: WeightFile, ins: Inspection, name: str, evidence: dict) -> list[Finding]:

@@ -10,6 +10,7 @@ from pathlib import PurePath
 from typing import Iterator
 
 from loragate.catalog.models import get_family, load_catalog
+from loragate.environment.safetensors_header import MUSUBI_DIT_PREFIXES
 from loragate.validate.parse_toml import DatasetConfig
 from loragate.backends.command_family import selector_value
 from loragate.validate.rules.base import Hit, Setup, rule
@@ -58,9 +59,8 @@ def cache_other_model(setup: Setup) -> Iterator[Hit]:
                           cache.evidence("--dataset_config", expected=sorted(own[stage]), train=train.source))
 
 
-# ComfyUI's Qwen-Image-Edit-2511 release marks itself with this tensor; musubi-tuner loads it only as
-# the 2511 model (30c658c qwen_image/qwen_image_model.py:1497-1499, qwen_image_train.py:131-135).
-_EDIT_2511_KEY = "__index_timestep_zero__"
+# ComfyUI's Qwen-Image-Edit-2511 release marks itself with a tensor (models.toml weight_markers); musubi-tuner
+# loads it only as the 2511 model (30c658c qwen_image/qwen_image_model.py:1497-1499, qwen_image_train.py:131-135).
 _EDIT_2511 = "qwen-image-edit-2511"
 
 
@@ -69,15 +69,18 @@ _EDIT_2511 = "qwen-image-edit-2511"
       "(assert: 'Found __index_timestep_zero__ in state_dict, the model must be 2511 variant'), qwen_image_train_network.py:408 "
       "(zero_cond_t only for --model_version edit-2511)")
 def edit_2511_dit_version(setup: Setup) -> Iterator[Hit]:
-    task = get_family(_EDIT_2511).task
+    edit_2511 = get_family(_EDIT_2511)
+    task, markers = edit_2511.task, edit_2511.weight_markers.get("dit", [])
     for inv in setup.trains("musubi"):
         family = setup.family(inv)
         if family is None or (family.variant_of or family.id) != "qwen-image" or not inv.value("--dit"):
             continue
         version = selector_value(inv, "--model_version")
-        if version == task or _EDIT_2511_KEY not in (header_keys(setup, inv, "--dit") or set()):
+        keys = header_keys(setup, inv, "--dit") or set()
+        marker = next((m for m in markers for p in MUSUBI_DIT_PREFIXES if p + m in keys), None)
+        if version == task or marker is None:
             continue
-        yield Hit(f"{file_name(inv.value('--dit'))} is ComfyUI's Qwen-Image-Edit-2511 file (it has the {_EDIT_2511_KEY} "
+        yield Hit(f"{file_name(inv.value('--dit'))} is ComfyUI's Qwen-Image-Edit-2511 file (it has the {marker} "
                   f"marker), but the command trains --model_version {version}; musubi-tuner stops right after loading "
                   "the model ('the model must be 2511 variant').",
                   f"Train with --model_version {task} (and cache with it too), or give the DiT of the model you mean to train.",
