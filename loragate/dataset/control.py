@@ -26,60 +26,80 @@ def _folder(media: MediaFile) -> str:
 
 def split_control(scan: DatasetScan, family: ModelFamily | None) -> tuple[DatasetScan, list[Finding]]:
     """The scan without the starting images (for a model that learns from pairs), and a block for
-    each picture whose starting image is missing."""
+    each picture whose starting images musubi-tuner would not find, not accept, or not all read."""
     if family is None or not family.control_images:
         return scan, []
     controls = [m for m in scan.images if control_parent(_folder(m)) is not None]
     pictures = [m for m in scan.images if control_parent(_folder(m)) is None]
-    have = {(control_parent(_folder(m)), PurePosixPath(m.path).stem) for m in controls}
-    findings = [
-        Finding(
-            code="DS_CONTROL_MISSING", severity="block",
-            message=f"'{m.path}' has no starting image in {_folder(m) + '/' if _folder(m) else ''}{CONTROL_FOLDER}/: "
-                    f"{family.display_name} learns an edit from pairs, so the trainer cannot use it.",
-            fix=f"Put its starting picture in {_folder(m) + '/' if _folder(m) else ''}{CONTROL_FOLDER}/ as "
-                f"{PurePosixPath(m.path).stem} (any image type), or move the picture out of the dataset.",
-            path=m.path, evidence={"picture": m.path},
-        )
-        for m in pictures if (_folder(m), PurePosixPath(m.path).stem) not in have
-        and not any(stem.startswith(PurePosixPath(m.path).stem + "_") for parent, stem in have if parent == _folder(m))
-    ]
-    findings += _too_many(pictures, controls, family)
+    matched = match_controls(pictures, controls)
+    findings: list[Finding] = []
+    for m in pictures:
+        mine = matched[m.path]
+        findings += _missing(m, family) if not mine else _badly_named(m, mine) or _too_many(m, mine, family)
     return scan.model_copy(update={"images": pictures}), findings
 
 
-def _too_many(pictures: list[MediaFile], controls: list[MediaFile], family: ModelFamily) -> list[Finding]:
-    """A block for each picture with more numbered starting images (x_0, x_1 ...) than the model reads."""
-    if not family.control_images_max:
-        return []
-    owned = _by_owner(controls)
-    found: list[Finding] = []
-    for m in pictures:
-        stem, folder = PurePosixPath(m.path).stem, _folder(m)
-        mine = owned.get((folder, stem), [])
-        if len(mine) > family.control_images_max:
-            found.append(Finding(
-                code="DS_CONTROL_TOO_MANY", severity="block",
-                message=f"'{m.path}' has {len(mine)} starting images in {folder + '/' if folder else ''}{CONTROL_FOLDER}/; "
-                        f"{family.display_name} learns from one starting image per picture (musubi-tuner docs/dataset_config.md).",
-                fix=f"Keep one starting image for {stem} (named {stem}, any image type), or train Qwen-Image-Edit-2509 / 2511, "
-                    "which read several.",
-                path=m.path, evidence={"picture": m.path, "control_images": sorted(mine)},
-            ))
-    return found
-
-
-def _by_owner(controls: list[MediaFile]) -> dict[tuple[str, str], list[str]]:
-    """Starting images by the (picture folder, picture stem) they may belong to: x.png and x_0.png to x
-    (x_0.png also to a picture named x_0), so each picture looks up its own instead of scanning all."""
-    owned: dict[tuple[str, str], list[str]] = {}
+def match_controls(pictures: list[MediaFile], controls: list[MediaFile]) -> dict[str, list[str]]:
+    """picture path -> its starting images, matched as musubi-tuner matches them (30c658c
+    dataset/datasources.py:142-160): within a folder, longest picture file name first, each takes the
+    starting images named <stem>.* or <stem>_*, which no picture after it can take. Indexed by every
+    name prefix that ends before a '.' or '_', so each picture looks up its own instead of scanning all."""
+    pool: dict[tuple[str, str], list[str]] = {}
     for c in controls:
-        parent, stem = control_parent(_folder(c)), PurePosixPath(c.path).stem
-        if parent is None:
-            continue
-        owned.setdefault((parent, stem), []).append(c.path)
-        head, _, number = stem.rpartition("_")
-        if head and number.isdigit():
-            owned.setdefault((parent, head), []).append(c.path)
-    return owned
+        parent, name = control_parent(_folder(c)), PurePosixPath(c.path).name
+        for i, char in enumerate(name):
+            if i and char in "._" and parent is not None:
+                pool.setdefault((parent, name[:i]), []).append(c.path)
+    taken: set[str] = set()
+    matched: dict[str, list[str]] = {}
+    for m in sorted(pictures, key=lambda m: len(PurePosixPath(m.path).name), reverse=True):
+        mine = [c for c in dict.fromkeys(pool.get((_folder(m), PurePosixPath(m.path).stem), [])) if c not in taken]
+        taken.update(mine)
+        matched[m.path] = sorted(mine)
+    return matched
 
+
+def _where(m: MediaFile) -> str:
+    return f"{_folder(m) + '/' if _folder(m) else ''}{CONTROL_FOLDER}/"
+
+
+def _missing(m: MediaFile, family: ModelFamily) -> list[Finding]:
+    return [Finding(
+        code="DS_CONTROL_MISSING", severity="block",
+        message=f"'{m.path}' has no starting image in {_where(m)}: {family.display_name} learns an edit from pairs, "
+                "so the trainer cannot use it.",
+        fix=f"Put its starting picture in {_where(m)} as {PurePosixPath(m.path).stem} (any image type), or move the "
+            "picture out of the dataset.",
+        path=m.path, evidence={"picture": m.path},
+    )]
+
+
+def _badly_named(m: MediaFile, mine: list[str]) -> list[Finding]:
+    """musubi-tuner takes x_final.png as one of x's starting images, then stops: after x_ it accepts
+    only a number (datasources.py sort_key: 'Invalid digits suffix')."""
+    stem = PurePosixPath(m.path).stem
+    bad = [c for c in mine if PurePosixPath(c).stem != stem and not PurePosixPath(c).stem.rsplit("_", 1)[-1].isdigit()]
+    if not bad:
+        return []
+    return [Finding(
+        code="DS_CONTROL_BAD_NAME", severity="block",
+        message=f"musubi-tuner takes {', '.join(repr(c) for c in bad)} as starting image(s) of '{m.path}' (the name "
+                f"starts with {stem}), but after '{stem}_' it accepts only a number, so it stops with 'Invalid digits suffix'.",
+        fix=f"Rename it to {stem} (any image type), or {stem}_0, {stem}_1 ... for several, or move it out of {_where(m)}.",
+        path=m.path, evidence={"picture": m.path, "control_images": bad},
+    )]
+
+
+def _too_many(m: MediaFile, mine: list[str], family: ModelFamily) -> list[Finding]:
+    """A block for a picture with more starting images than the model reads."""
+    if not family.control_images_max or len(mine) <= family.control_images_max:
+        return []
+    stem = PurePosixPath(m.path).stem
+    return [Finding(
+        code="DS_CONTROL_TOO_MANY", severity="block",
+        message=f"'{m.path}' has {len(mine)} starting images in {_where(m)}; {family.display_name} learns from one "
+                "starting image per picture (musubi-tuner docs/dataset_config.md).",
+        fix=f"Keep one starting image for {stem} (named {stem}, any image type), or train Qwen-Image-Edit-2509 / 2511, "
+            "which read several.",
+        path=m.path, evidence={"picture": m.path, "control_images": mine},
+    )]
