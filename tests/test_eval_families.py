@@ -130,6 +130,17 @@ def test_a_new_family_exports_commands_without_comfyui_workflows(workspace: Path
     assert script.read_text().count("flux_kontext_generate_image.py") == 4
 
 
+def test_a_kontext_loha_is_loaded_through_lycoris(workspace: Path) -> None:
+    # musubi-tuner docs/loha_lokr.md: FLUX.1 Kontext needs --lycoris for LoHa/LoKr; Qwen-Image loads them itself
+    for family, switch in (("flux1-kontext-dev", True), ("qwen-image", False)):
+        shutil.rmtree(workspace / "grimoire", ignore_errors=True)
+        eval_project(workspace / family, family, network="loha")
+        report = evaluate(EvalRequest(project="mira", engine="export", max_standard_prompts=1, weights=[1.0]))
+        lines = [line for line in Path(next(p for p in report.exported if p.endswith("commands.sh"))).read_text().splitlines()
+                 if "_generate_image.py" in line]
+        assert lines and all(("--lycoris" in line) == switch for line in lines if "mira.safetensors" in line or "mira-0" in line)
+
+
 def test_comfyui_is_refused_for_a_family_it_has_no_workflow_for(workspace: Path) -> None:
     eval_project(workspace, "zimage")
     with pytest.raises(LoragateError, match="no ComfyUI workflow for Z-Image") as caught:

@@ -63,6 +63,7 @@ class Generator(BaseModel):
     precision: dict[Literal["bf16", "fp16"], str] = {}
     start_image: str | None = None
     start_options: list[str] = []
+    lycoris: str | None = None
     lora_prefixes: list[str] = []
 
     def placeholders(self) -> set[str]:
@@ -182,6 +183,8 @@ def cell_command(plan: TrainingPlan, index: int, cell: CellSpec, out: Path, star
     }
     argv = Argv(python_of(plan), gen.script)
     argv.items += _fill(gen.argv, values) + _fill(gen.lora, values)
+    if gen.lycoris and cell.lora and plan.network.module != family.network_module:
+        argv.switch(gen.lycoris)  # a LoHa / LoKr, which this script loads only through LyCORIS
     if start and gen.start_image:
         argv.opt(gen.start_image, start)
         argv.items += gen.start_options

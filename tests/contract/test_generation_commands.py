@@ -57,6 +57,8 @@ def _intended(plan: TrainingPlan, family: ModelFamily, command: GenCommand, scri
         want.update(task=family.task, video_length=CELL.frames)
     if family.model_type:
         want["model_type"] = family.model_type
+    if script == "flux_kontext_generate_image.py":
+        want["lycoris"] = plan.network.module != family.network_module
     start = start_image(plan, family)
     if start:
         dest = "image_path" if family.i2v else "control_image_path"
@@ -67,11 +69,12 @@ def _intended(plan: TrainingPlan, family: ModelFamily, command: GenCommand, scri
 def test_every_family_generation_command_reads_as_loragate_means(checkouts: dict[str, Path], workspace: Path) -> None:
     requests: dict[str, list[dict[str, Any]]] = {"sdscripts": [], "musubi": []}
     expected: dict[str, list[tuple[str, dict[str, Any]]]] = {"sdscripts": [], "musubi": []}
-    for number, fid in enumerate(family_ids()):
+    # every family, and a LoHa where a script loads it only through LyCORIS (musubi docs/loha_lokr.md)
+    for number, (fid, options) in enumerate([(fid, {}) for fid in family_ids()] + [("flux1-kontext-dev", {"network": "loha"})]):
         family = get_family(fid)
         assert generator_for(family) is not None, fid
         root = workspace / f"{number:02d}"
-        plan = new_plan("mira", fid, family_dataset(fid, root), "mira", gpu_gb=24, weights=model_files(root, fid))  # type: ignore[arg-type]
+        plan = new_plan("mira", fid, family_dataset(fid, root), "mira", gpu_gb=24, weights=model_files(root, fid), **options)  # type: ignore[arg-type]
         for command in generation_commands(plan.backend)(plan, family, [CELL], root / "out", []):
             script = Path(command.argv[1]).name
             requests[plan.backend].append({"op": "parse", "script": script, "argv": command.argv[2:]})
