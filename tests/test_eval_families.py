@@ -141,6 +141,17 @@ def test_a_kontext_loha_is_loaded_through_lycoris(workspace: Path) -> None:
         assert lines and all(("--lycoris" in line) == switch for line in lines if "mira.safetensors" in line or "mira-0" in line)
 
 
+def test_auto_never_picks_comfyui_for_a_family_without_a_workflow(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LORAGATE_LOCK_DIR", str(workspace.parent / "locks"))
+    plan = eval_project(workspace, "zimage")
+    report = evaluate(EvalRequest(project="mira", max_standard_prompts=1, weights=[1.0]))
+    assert report.engine == "scripts" and any("no ComfyUI workflow for Z-Image" in n for n in report.notes)
+    plan.trainer_dir = str(workspace / "no-trainer-here")
+    save_plan(plan)
+    report = evaluate(EvalRequest(project="mira", max_standard_prompts=1, weights=[1.0]))
+    assert report.engine == "export" and any("the trainer's commands were exported" in n for n in report.notes)
+
+
 def test_comfyui_is_refused_for_a_family_it_has_no_workflow_for(workspace: Path) -> None:
     eval_project(workspace, "zimage")
     with pytest.raises(LoragateError, match="no ComfyUI workflow for Z-Image") as caught:

@@ -132,7 +132,11 @@ def _choose_engine(request: EvalRequest, plan: TrainingPlan, family: ModelFamily
             notes.append(f"{why}, so the trainer's own {Path(script_for(family)).name} made the pictures.")
         return "scripts", notes
     if request.engine == "auto":
-        notes.append(f"Neither ComfyUI ({url}) nor the trainer ({plan.trainer_dir}) is here: the workflows and commands were exported.")
+        if has_workflow(family):
+            notes.append(f"Neither ComfyUI ({url}) nor the trainer ({plan.trainer_dir}) is here: the workflows and commands were exported.")
+        else:
+            notes.append(f"loragate has no ComfyUI workflow for {family.display_name} and the trainer ({plan.trainer_dir}) is not here: "
+                         "the trainer's commands were exported.")
     return "export", notes
 
 
