@@ -169,10 +169,16 @@ def test_a_network_the_minimal_inference_scripts_cannot_load_is_refused_in_words
 
 def test_an_edit_model_without_starting_pictures_is_refused_in_words(workspace: Path) -> None:
     plan = eval_project(workspace, "qwen-image-edit", data=control_dataset(workspace))
-    shutil.rmtree(str(plan.dataset.subsets[0].control_path))
+    control = Path(str(plan.dataset.subsets[0].control_path))
+    for picture in control.iterdir():
+        picture.unlink()
     with pytest.raises(LoragateError, match="starts every picture from another picture") as caught:
         evaluate(EvalRequest(project="mira", engine="scripts", max_standard_prompts=1, weights=[1.0]))
     assert "control/ folder" in caught.value.message
+    control.rmdir()  # a dataset on another machine: which picture is first cannot be known here
+    with pytest.raises(LoragateError, match="is not on this machine") as caught:
+        evaluate(EvalRequest(project="mira", engine="export", max_standard_prompts=1, weights=[1.0]))
+    assert "where the dataset is" in (caught.value.fix or "")
 
 
 def test_image_to_video_without_a_picture_in_the_dataset_is_refused_in_words(workspace: Path) -> None:

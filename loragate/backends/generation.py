@@ -137,6 +137,11 @@ def start_image(plan: TrainingPlan, family: ModelFamily) -> str | None:
         found = sorted(p for p in Path(str(folder)).glob("*") if p.suffix.lower() in START_IMAGE_SUFFIXES and p.is_file())
         if found:
             return str(found[0])
+    if folders and not any(Path(str(f)).is_dir() for f in folders):
+        raise LoragateError(
+            f"{family.display_name} starts every picture from a picture of the dataset, and {folders[0]} is not on this machine.",
+            "Run `loragate eval` where the dataset is (the machine that trained), or judge the LoRA by the trainer's own samples.",
+        )
     raise LoragateError(
         f"{family.display_name} starts every picture from another picture, and the plan's dataset has no {what} to take one from.",
         f"Add pictures there ({plan.dataset.path}), or judge the LoRA by the trainer's own samples.",
