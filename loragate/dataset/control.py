@@ -29,6 +29,10 @@ def split_control(scan: DatasetScan, family: ModelFamily | None) -> tuple[Datase
     each picture whose starting image is missing."""
     if family is None or not family.control_images:
         return scan, []
+    if family.one_frame is not None:  # a start and an end image per picture (Wan 2.1 FLF2V)
+        from loragate.dataset.control_frames import split_frames
+
+        return split_frames(scan, family, family.one_frame)
     controls = [m for m in scan.images if control_parent(_folder(m)) is not None]
     pictures = [m for m in scan.images if control_parent(_folder(m)) is None]
     have = {(control_parent(_folder(m)), PurePosixPath(m.path).stem) for m in controls}
