@@ -13,6 +13,7 @@ from loragate.validate.rules import (  # noqa: F401 - imported for registration
     lycoris,
     memory,
     model,
+    one_frame,
     paths,
     precision,
     run_length,
