@@ -81,11 +81,26 @@ def control_dataset(root: Path, images: int = 3) -> Path:
     return data
 
 
-def family_dataset(family: str, root: Path) -> Path:
-    """The smallest dataset a family trains on: Images/ + Videos/ for video models, edit pairs for
-    the control-image models, flat pictures otherwise."""
-    from loragate.catalog.models import get_family
+def frames_dataset(root: Path, images: int = 3) -> Path:
+    """One-frame training (Wan 2.1 FLF2V): middle frames with captions at the top, each one's start
+    and end image in control/ as NAME_0 and NAME_1 (musubi-tuner docs/wan_1f.md, docs/dataset_config.md)."""
+    data = root / "datasets" / "frames"
+    for i in range(images):
+        write_image(data / f"img{i:02d}.png", 64, 64, seed=i)
+        write_caption(data / f"img{i:02d}.txt", f"mira woman turns her head {i}")
+        for n in range(2):
+            write_image(data / "control" / f"img{i:02d}_{n}.jpg", 64, 64, seed=100 + 10 * i + n)
+    return data
 
+
+def pairs_dataset(family: str, root: Path) -> Path:
+    """The dataset a control-image family reads: one-frame triples or edit pairs."""
+    return frames_dataset(root) if get_family(family).one_frame else control_dataset(root)
+
+
+def family_dataset(family: str, root: Path) -> Path:
+    """The smallest dataset a family trains on: Images/ + Videos/ for video models, edit pairs (or
+    one-frame triples) for the control-image models, flat pictures otherwise."""
     if get_family(family).video:
         return wan_dataset(root)
-    return control_dataset(root) if get_family(family).control_images else flat_dataset(root)
+    return pairs_dataset(family, root) if get_family(family).control_images else flat_dataset(root)

@@ -25,7 +25,7 @@ from loragate.plan.import_plan import ImportRequest, import_plan, plan_from_setu
 from loragate.core.plan import TrainingPlan
 from loragate.plan.new import new_plan
 from loragate.plan.train_script import render_train_sh
-from tests.plan_helpers import control_dataset, flat_dataset, kohya_dataset, wan_dataset
+from tests.plan_helpers import flat_dataset, kohya_dataset, pairs_dataset, wan_dataset
 
 runner = CliRunner()
 
@@ -55,7 +55,7 @@ def _request(plan: TrainingPlan, **extra: Any) -> ImportRequest:
 
 def _dataset(family: str, root: Path) -> Path:
     if get_family(family).control_images:
-        return control_dataset(root)
+        return pairs_dataset(family, root)
     return wan_dataset(root) if get_family(family).video else kohya_dataset(root)
 
 

@@ -42,6 +42,10 @@ def qwen(old: str = "--sdpa", new: str = "--sdpa") -> Make:
     """musubi-tuner's Qwen-Image doc example (tests/fixtures/validate) with one change."""
 
 
+FLF2V_DOC = "wan21_flf2v_1f.sh"
+FLF2V_DS = (FIX / "flf2v_1f_ds.toml").read_text(encoding="utf-8")
+
+
 def example(fixture: str, old: str = "--sdpa", new: str = "--sdpa", dataset: str | None = None) -> Make:
     """A musubi-tuner doc example (tests/fixtures/validate) with one change."""
     def make() -> ValidationReport:
@@ -280,6 +284,10 @@ CASES: list[tuple[str, Make, Make]] = [
             caches=[cache_latents("--clip", "clip.pth"), cache_te()]),
      musubi({**WAN21_I2V, "--task": "flf2v-14B", "--dit": "wan2.1_flf2v_720p_14B_bf16.safetensors"}, mp="bf16",
             caches=[cache_latents("--clip", "clip.pth", "--one_frame"), cache_te()])),
+    # musubi-tuner docs/wan_1f.md: Wan 2.1 FLF2V one-frame training (tests/fixtures/validate/wan21_flf2v_1f.sh)
+    ("WAN_ONE_FRAME_KEYS_MISSING", example(FLF2V_DOC, dataset=FLF2V_DS.replace("fp_1f_target_index = 1\n", "")),
+     example(FLF2V_DOC, dataset=FLF2V_DS)),
+    ("WAN_FLF2V_CONTROL_COUNT", example(FLF2V_DOC, dataset=FLF2V_DS.replace("[0, 2]", "[0]")), example(FLF2V_DOC, dataset=FLF2V_DS)),
     ("MEM_BLOCK_SWAP_CONFLICT", flux(edit(FLUX, cpu_offload_checkpointing=None)), flux(FLUX)),
     ("MEM_BLOCK_SWAP_MAX", flux(edit(FLUX, blocks_to_swap="36")), flux(edit(FLUX, blocks_to_swap="35"))),
     ("MEM_BLOCK_SWAP_MAX", musubi(edit(WAN21, task="t2v-1.3B", dit="wan2.1_t2v_1.3B_bf16.safetensors", blocks_to_swap="30"), mp="bf16"),

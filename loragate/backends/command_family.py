@@ -23,7 +23,7 @@ TASK_FAMILY: dict[str, str] = {
     "t2v-14B": "wan2.1-t2v-14b",
     "t2i-14B": "wan2.1-t2i-14b",
     "i2v-14B": "wan2.1-i2v-14b",
-    "flf2v-14B": "wan2.1-i2v-14b",
+    "flf2v-14B": "wan2.1-flf2v-14b",
     "t2v-A14B": "wan2.2-t2v-a14b",
     "i2v-A14B": "wan2.2-i2v-a14b",
 }

@@ -133,6 +133,8 @@ class MusubiBackend:
                 entry["control_directory"] = control_directory(subset, family)
                 if family.control_resolution:
                     entry["control_resolution"] = [int(v) for v in family.control_resolution]
+            if family.one_frame and subset.kind == "image":
+                entry.update(family.one_frame.dataset_keys())  # docs/wan_1f.md: one-frame training's dataset keys
             if subset.kind == "video":
                 # musubi-tuner docs/dataset_config.md: without target_frames every clip becomes one
                 # frame; each value must be 4n+1; source_fps must be a float (an int fails the schema).
@@ -262,6 +264,10 @@ def _add_lightning_merge(argv: Argv, plan: TrainingPlan, expert: ExpertPlan | No
 def control_directory(subset: DatasetSubset, family: ModelFamily) -> str:
     """musubi-tuner docs/dataset_config.md "Image Dataset with Control Images": control_directory
     holds each target's starting image under the same name."""
+    if not subset.control_path and family.one_frame:
+        from loragate.dataset.control_frames import no_control_folder
+
+        raise no_control_folder(subset.path, family, family.one_frame)
     if not subset.control_path:
         raise LoragateError(
             f"{family.display_name} learns an edit from pairs, but {subset.path} has no control/ folder with the starting pictures.",

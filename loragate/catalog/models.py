@@ -41,6 +41,20 @@ class ExpertFacts(BaseModel):
     weights_hint: str = Field(default="", description="Substring of the released file name, e.g. 'high_noise'.")
 
 
+class OneFrame(BaseModel):
+    """musubi's one-frame training (docs/wan_1f.md, docs/dataset_config.md "FramePack One Frame
+    Training"): each target picture is learnt from its control images placed at RoPE frame indices."""
+    model_config = ConfigDict(extra="forbid")  # a misspelt key in the data file is an error
+
+    clean_indices: list[int] = Field(description="fp_1f_clean_indices: where each control image sits; musubi reads one control image per index.")
+    target_index: int = Field(description="fp_1f_target_index: where the target picture sits.")
+    control_names: list[str] = Field(description="What each control image is, in the artist's words, in file-number order (x_0, x_1 ...).")
+
+    def dataset_keys(self) -> dict[str, object]:
+        """The keys each of the family's image datasets needs in musubi's dataset TOML."""
+        return {"fp_1f_clean_indices": list(self.clean_indices), "fp_1f_target_index": self.target_index}
+
+
 class ModelFamily(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt key in the data file is an error
 
@@ -121,6 +135,8 @@ class ModelFamily(BaseModel):
     control_images: bool = Field(default=False, description="Learns from pairs: each picture's starting image sits in a control/ folder beside it (FLUX.1 Kontext, Qwen-Image-Edit).")
     control_images_max: int = Field(default=0, ge=0, description="Starting images one picture may have; 0: any number.")
     control_resolution: list[int] = Field(default_factory=list, description="[W, H] the control images are resized to, where the model's docs ask for it.")
+    experimental: str = Field(default="", description="Why the trainer's own docs call this way of training experimental (Gate 2 warns with it); empty: not.")
+    one_frame: OneFrame | None = Field(default=None, description="Trained only in musubi's one-frame mode (Wan 2.1 FLF2V): --one_frame at caching and training, these dataset keys.")
     evaluation: bool = Field(default=True, description="loragate has ComfyUI workflows for its evaluation grids (the trainer's "
                              "generation scripts draw every family: loragate/data/generation.toml).")
     fp8_scaled: bool = Field(default=False, description="musubi: save memory with --fp8_scaled beside --fp8_base (the pair the model's docs use).")

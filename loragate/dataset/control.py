@@ -20,7 +20,7 @@ def control_parent(folder: str) -> str | None:
     return parent if name.lower() == CONTROL_FOLDER else None
 
 
-def _folder(media: MediaFile) -> str:
+def folder_of(media: MediaFile) -> str:
     return media.path.rsplit("/", 1)[0] if "/" in media.path else ""
 
 
@@ -29,13 +29,17 @@ def split_control(scan: DatasetScan, family: ModelFamily | None) -> tuple[Datase
     each picture whose starting images musubi-tuner would not find, not accept, or not all read."""
     if family is None or not family.control_images:
         return scan, []
-    controls = [m for m in scan.images if control_parent(_folder(m)) is not None]
-    pictures = [m for m in scan.images if control_parent(_folder(m)) is None]
+    if family.one_frame is not None:  # a start and an end image per picture (Wan 2.1 FLF2V)
+        from loragate.dataset.control_frames import split_frames
+
+        return split_frames(scan, family, family.one_frame)
+    controls = [m for m in scan.images if control_parent(folder_of(m)) is not None]
+    pictures = [m for m in scan.images if control_parent(folder_of(m)) is None]
     matched = match_controls(pictures, controls)
     findings: list[Finding] = []
     for m in pictures:
         mine = matched[m.path]
-        findings += _missing(m, family) if not mine else _badly_named(m, mine) or _too_many(m, mine, family)
+        findings += _missing(m, family) if not mine else badly_named(m, mine) or _too_many(m, mine, family)
     return scan.model_copy(update={"images": pictures}), findings
 
 
@@ -46,21 +50,21 @@ def match_controls(pictures: list[MediaFile], controls: list[MediaFile]) -> dict
     name prefix that ends before a '.' or '_', so each picture looks up its own instead of scanning all."""
     pool: dict[tuple[str, str], list[str]] = {}
     for c in controls:
-        parent, name = control_parent(_folder(c)), PurePosixPath(c.path).name
+        parent, name = control_parent(folder_of(c)), PurePosixPath(c.path).name
         for i, char in enumerate(name):
             if i and char in "._" and parent is not None:
                 pool.setdefault((parent, name[:i]), []).append(c.path)
     taken: set[str] = set()
     matched: dict[str, list[str]] = {}
     for m in sorted(pictures, key=lambda m: len(PurePosixPath(m.path).name), reverse=True):
-        mine = [c for c in dict.fromkeys(pool.get((_folder(m), PurePosixPath(m.path).stem), [])) if c not in taken]
+        mine = [c for c in dict.fromkeys(pool.get((folder_of(m), PurePosixPath(m.path).stem), [])) if c not in taken]
         taken.update(mine)
         matched[m.path] = sorted(mine)
     return matched
 
 
 def _where(m: MediaFile) -> str:
-    return f"{_folder(m) + '/' if _folder(m) else ''}{CONTROL_FOLDER}/"
+    return f"{folder_of(m) + '/' if folder_of(m) else ''}{CONTROL_FOLDER}/"
 
 
 def _missing(m: MediaFile, family: ModelFamily) -> list[Finding]:
@@ -74,7 +78,7 @@ def _missing(m: MediaFile, family: ModelFamily) -> list[Finding]:
     )]
 
 
-def _badly_named(m: MediaFile, mine: list[str]) -> list[Finding]:
+def badly_named(m: MediaFile, mine: list[str]) -> list[Finding]:
     """musubi-tuner takes x_final.png as one of x's starting images, then stops: after x_ it accepts
     only a number (datasources.py sort_key: 'Invalid digits suffix')."""
     stem = PurePosixPath(m.path).stem

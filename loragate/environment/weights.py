@@ -557,6 +557,10 @@ def _wan_dit_findings(plan: TrainingPlan, family: ModelFamily, wf: WeightFile, i
         mismatch = (f"{name} is Wan 2.1 first-last-frame (FLF2V: it has img_emb.emb_pos), not image-to-video; "
                     f"the plan trains {family.display_name} (i2v-14B) and musubi's strict load stops with "
                     "'Unexpected key(s) in state_dict: \"img_emb.emb_pos\"'")
+    elif family.task == "flf2v-14B" and not ins.first_last_frame:  # musubi-tuner wan/modules/model.py: MLPProj has emb_pos only for flf2v
+        mismatch = (f"{name} is Wan 2.1 image-to-video (it has no img_emb.emb_pos), not first-last-frame (FLF2V); "
+                    f"the plan trains {family.display_name} (flf2v-14B) and musubi's strict load stops with "
+                    "'Missing key(s) in state_dict: \"img_emb.emb_pos\"'")
     if mismatch:
         findings.append(
             Finding(

@@ -21,6 +21,7 @@ from loragate.gates.conclude import conclude, decide
 from loragate.core.nextstep import step
 from loragate.lightning.checks import choice_findings as lightning_choice_findings
 from loragate.plan.dataset_spec import frames_findings
+from loragate.plan.experimental import experimental_findings
 from loragate.plan.fit import SAFETY_MARGIN
 from loragate.plan.gpu import plan_gpu_gb
 from loragate.core.plan import Command, TrainingPlan, plan_problem
@@ -181,6 +182,7 @@ def check_plan(name: str, progress: ProgressFn | None = None) -> Gate2Report:
     findings += trainer_findings(plan)
     findings += frames_findings(plan.dataset)
     findings += lightning_choice_findings(plan)
+    findings += experimental_findings(plan)
     report(2, 3, "estimating graphics memory")
     gpu_gb, gpu_source = plan_gpu_gb(plan.gpu_gb)
     runs = 2 if plan.experts_together and len([c for c in plan.commands if c.stage == "train"]) > 1 else 1

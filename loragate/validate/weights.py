@@ -39,7 +39,9 @@ class WeightsName:
         if self.version == "2.2" and self.kind in ("t2v", "i2v") and self.size in (None, "14B"):
             return f"wan2.2-{self.kind}-a14b"
         if self.version == "2.1" or (self.version is None and self.kind is not None):
-            if self.kind in ("i2v", "flf2v"):
+            if self.kind == "flf2v":
+                return "wan2.1-flf2v-14b"
+            if self.kind == "i2v":
                 return "wan2.1-i2v-14b"
             if self.kind in ("t2v", "t2i"):
                 return "wan2.1-t2v-1.3b" if self.size == "1.3B" else ("wan2.1-t2v-14b" if self.size == "14B" else None)
@@ -52,17 +54,6 @@ def read_weights_name(path: str) -> WeightsName:
                        expert=_first(_EXPERT, name), dtype=_first(_DTYPE, name))
 
 
-# musubi --task -> catalog family (reference musubi-tuner.md §1.4 task table).
-TASK_FAMILY: dict[str, str] = {
-    "t2v-1.3B": "wan2.1-t2v-1.3b",
-    "t2v-14B": "wan2.1-t2v-14b",
-    "t2i-14B": "wan2.1-t2i-14b",
-    "i2v-14B": "wan2.1-i2v-14b",
-    "flf2v-14B": "wan2.1-i2v-14b",
-    "t2v-A14B": "wan2.2-t2v-a14b",
-    "i2v-A14B": "wan2.2-i2v-a14b",
-}
-DEFAULT_TASK = "t2v-14B"  # wan_train_network.py --task default (reference musubi-tuner.md §1.5)
 
 
 _VPRED = re.compile(r"v[ _.-]?pred", re.I)

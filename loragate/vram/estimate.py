@@ -44,6 +44,8 @@ def sequence_tokens(family: ModelFamily, width: int, height: int, frames: int) -
     # the control image, resized to the target's size by default (musubi-tuner docs/dataset_config.md),
     # joins the sequence beside it (FLUX.1 Kontext, Qwen-Image-Edit)
     pictures = 2 if family.control_images else 1
+    if family.one_frame:  # the one-frame cache holds the target and each control image as latent frames (wan_cache_latents.py)
+        pictures = 1 + len(family.one_frame.clean_indices)
     return max(1, latent_frames // pt) * grid * pictures
 
 

@@ -18,7 +18,7 @@ from loragate.catalog.networks import load_networks, network_kinds
 from loragate.core.plan import Command, TrainingPlan
 from loragate.plan.new import PLATFORMS, new_plan
 from tests.contract.realcode import ask
-from tests.plan_helpers import control_dataset, flat_dataset, kohya_dataset, wan_dataset
+from tests.plan_helpers import control_dataset, flat_dataset, frames_dataset, kohya_dataset, wan_dataset
 
 PRESETS = ("quick", "standard", "thorough")
 TYPES = ("character", "style", "object")
@@ -39,11 +39,11 @@ def _variants(family: str) -> list[dict[str, Any]]:
 
 
 def _plans(root: Path) -> list[tuple[str, TrainingPlan]]:
-    wan, kohya, flat, pairs = wan_dataset(root), kohya_dataset(root), flat_dataset(root), control_dataset(root)
+    wan, kohya, flat, pairs, frames = wan_dataset(root), kohya_dataset(root), flat_dataset(root), control_dataset(root), frames_dataset(root)
     plans = []
     for family in family_ids():
         facts = get_family(family)
-        datasets = [wan] if facts.video else [pairs] if facts.control_images else [flat, kohya]
+        datasets = [wan] if facts.video else [frames] if facts.one_frame else [pairs] if facts.control_images else [flat, kohya]
         for data, options in product(datasets, _variants(family)):
             label = f"{family} {data.name} " + " ".join(f"{k}={v}" for k, v in options.items())
             plans.append((label, new_plan("mira", family, data, "mira", gpu_gb=24, **options)))
@@ -146,6 +146,9 @@ def _dataset_intended(plan: TrainingPlan) -> list[dict[str, Any]]:
                 row["control_directory"] = subset.control_path
                 if get_family(plan.model).control_resolution:
                     row["control_resolution"] = get_family(plan.model).control_resolution
+            one_frame = get_family(plan.model).one_frame
+            if one_frame and subset.kind == "image":  # musubi's own reading of the one-frame keys
+                row.update(fp_1f_clean_indices=one_frame.clean_indices, fp_1f_target_index=one_frame.target_index)
             if subset.kind == "video":
                 row.update(target_frames=ds.target_frames, frame_extraction=ds.frame_extraction or "head")
         rows.append(row)

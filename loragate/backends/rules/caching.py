@@ -145,5 +145,6 @@ def flf2v_not_one_frame(setup: Setup) -> Iterator[Hit]:
                           "one-frame mode; on this ordinary cache the model reads one frame's image features as if "
                           "they were two (training stops at batch size 1, or pairs two different clips' frames above it).",
                           "For clips, train --task i2v-14B with its own weights; for FLF2V, follow musubi's one-frame "
-                          "training (docs/wan_1f.md: --one_frame at caching and training).",
+                          "training (docs/wan_1f.md: --one_frame at caching and training), which loragate plans with "
+                          "--model wan2.1-flf2v-14b.",
                           cache.evidence("--one_frame", train=train.source))

@@ -59,7 +59,7 @@ def task_against_weights(setup: Setup) -> Iterator[Hit]:
             family = family_or_none(w.family_id()) if w else None
             if not w or not family or not family.task:
                 continue
-            weights_task = "flf2v-14B" if w.kind == "flf2v" else family.task  # no catalog family of its own
+            weights_task = family.task
             if weights_task != task and (task, weights_task) not in _COMPATIBLE and (weights_task, task) not in _COMPATIBLE:
                 reported = True
                 yield Hit(_task_problem(task, weights_task, w.file), f"Use --task {weights_task} for {w.file}.",
