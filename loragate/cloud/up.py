@@ -21,6 +21,7 @@ from loragate.cloud.model import (
 from loragate.cloud.offers import cloud_offers
 from loragate.cloud.prices import canonical_gpu, card, cloud_facts
 from loragate.cloud.providers import CreateRequest, api_base, get_provider
+from loragate.cloud.request import MAX_GUARD, MIN_GUARD
 from loragate.cloud.record import read_cloud, save_instance
 from loragate.cloud.sizing import allowed_cuda, image_for
 from loragate.cloud.spend import require_spend
@@ -32,7 +33,6 @@ from loragate.plan.store import load_project_plan
 from loragate.plan.paths import PLATFORM_ROOTS
 
 START_WAIT_S = 15 * 60
-MIN_GUARD, MAX_GUARD = 10, 720
 POLL_S = 10.0
 
 

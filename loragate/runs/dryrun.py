@@ -37,12 +37,12 @@ from loragate.runs.placement import choose_gpus, plan_placement
 from loragate.runs.process import StepRun, start_step
 from loragate.runs.quiet import quiet_findings
 from loragate.runs.richlog import log_lines
+from loragate.runs.request import MAX_STEPS, MIN_STEPS
 from loragate.runs.steps import read_step_progress
 from loragate.runs.supervisor import log_name
 from loragate.runs.vram_sampler import VramSampler
 from loragate.workspace import project_dir
 
-MIN_STEPS, MAX_STEPS = 2, 5
 SCRATCH = "dry-run"
 # Per stage, in seconds: caching reads the whole dataset once; training loads the model first.
 STAGE_TIMEOUT_S = {"cache_latents": 3600.0, "cache_text_encoder": 1800.0, "train": 1800.0}
