@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from pydantic import BaseModel
 
 from loragate.cloud.model import (
     BILLING_STATES,
@@ -31,15 +30,10 @@ from loragate.names import check_name
 from loragate.plan.fit import SAFETY_MARGIN
 from loragate.plan.store import load_project_plan
 from loragate.plan.paths import PLATFORM_ROOTS
+from loragate.cloud.results import UpResult  # noqa: F401 - also imported from here
 
 START_WAIT_S = 15 * 60
 POLL_S = 10.0
-
-
-class UpResult(BaseModel):
-    record: InstanceRecord
-    started: bool
-    message: str
 
 
 def make_quote(project: str, provider: ProviderName, gpu: str, max_usd: float | None = None,

@@ -11,19 +11,25 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from loragate.cloud.modal_app import ModalApp, write_modal_app
-from loragate.cloud.modal_run import ModalPull, ModalRun, modal_pull, modal_run
-from loragate.cloud.model import CloudStatus, OffersReport, SpendQuote
-from loragate.cloud.model import ProviderName
-from loragate.cloud.offers import cloud_offers
-from loragate.cloud.remote import RemoteRun, remote
+from loragate.cloud.model import CloudStatus, OffersReport, ProviderName, SpendQuote
 from loragate.cloud.request import GuardMinutes, IdleMinutes, RentalProvider, SpendCap, offers_request, sync_request, up_request
-from loragate.cloud.spend import approve_spend
-from loragate.cloud.status import DownResult, cloud_status, down
-from loragate.cloud.sync import PullResult, SyncResult, pull, sync
-from loragate.cloud.up import UpResult, make_quote, up
+from loragate.cloud.results import DownResult, ModalApp, ModalPull, ModalRun, PullResult, RemoteRun, SyncResult, UpResult
 from loragate.core.errors import LoragateError
-from mcp_server.common import call_engine
+from mcp_server.common import call_engine, lazy
+
+# The engines load on a tool's first call; the models above are all the tool list needs.
+write_modal_app = lazy("loragate.cloud.modal_app:write_modal_app")
+modal_run = lazy("loragate.cloud.modal_run:modal_run")
+modal_pull = lazy("loragate.cloud.modal_run:modal_pull")
+cloud_offers = lazy("loragate.cloud.offers:cloud_offers")
+remote = lazy("loragate.cloud.remote:remote")
+approve_spend = lazy("loragate.cloud.spend:approve_spend")
+cloud_status = lazy("loragate.cloud.status:cloud_status")
+down = lazy("loragate.cloud.status:down")
+pull = lazy("loragate.cloud.sync:pull")
+sync = lazy("loragate.cloud.sync:sync")
+make_quote = lazy("loragate.cloud.up:make_quote")
+up = lazy("loragate.cloud.up:up")
 
 Project = Annotated[str, Field(description="Project name, the folder under grimoire/training/.")]
 # Asks a provider's API: reads the world outside, writes nothing.

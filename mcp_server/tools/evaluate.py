@@ -9,13 +9,16 @@ from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from loragate.diagnose.diagnose import Diagnosis, diagnose
+from loragate.diagnose.results import Diagnosis
 from loragate.evaluate.model import DEFAULT_WEIGHTS, EvalReport
 from loragate.evaluate.request import EngineChoice, EvalWeight, PromptCount, SampleSteps, Seed
-from loragate.registry.register import LoraList, Registration, list_loras, register_lora
+from loragate.registry.results import LoraList, Registration
 from mcp_server.common import READ_ONLY, WRITES_RECORD, call_engine, lazy, resolve_path
 
 evaluate = lazy("loragate.evaluate.run:evaluate")
+diagnose = lazy("loragate.diagnose.diagnose:diagnose")
+register_lora = lazy("loragate.registry.register:register_lora")
+list_loras = lazy("loragate.registry.register:list_loras")
 eval_request = lazy("loragate.evaluate.request:eval_request")
 
 # Generates pictures on the GPU (or through ComfyUI) and writes the record: not idempotent.

@@ -17,12 +17,8 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from loragate.core.errors import LoragateError
-from loragate.runs.adopt import AdoptResult
-from loragate.runs.dryrun import DryRunReport
-from loragate.runs.launch import LaunchResult
 from loragate.runs.request import DryRunSteps
-from loragate.runs.resume import ContinueResult
-from loragate.runs.stop import StopResult
+from loragate.runs.results import AdoptResult, ContinueResult, DryRunReport, LaunchResult, StopResult
 from mcp_server.common import RUNS_TRAINING, call_engine, lazy, resolve_path
 from mcp_server.nextstep import error_text
 
