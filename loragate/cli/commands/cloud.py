@@ -130,7 +130,7 @@ def register(app: typer.Typer) -> None:
     def sync_cmd(
         name: str = typer.Argument(..., help="Project name."),
         no_install: bool = typer.Option(False, "--no-install", help="Do not copy and install loragate on the pod."),
-        idle: int = typer.Option(30, "--idle", help="Minutes without work after which the watchdog ends the pod."),
+        idle: int = typer.Option(30, "--idle", help="Minutes without work after which the watchdog ends the pod (5-720)."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Send the dataset, the project record and loragate to the pod (resumes), start the watchdog."""

@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
     def eval_cmd(
         name: str = typer.Argument(..., help="Project name (grimoire/training/NAME)."),
         checkpoint: list[str] | None = typer.Option(None, "--checkpoint", help="A LoRA file to test (repeat); default early, middle and final."),
-        weights: list[float] | None = typer.Option(None, "--weight", help="A LoRA weight to try (repeat); default 0.3 0.5 0.7 0.9 1.0, plus 0."),
+        weights: list[float] | None = typer.Option(None, "--weight", help="A LoRA weight to try, 0 to 2 (repeat); default 0.3 0.5 0.7 0.9 1.0, plus 0."),
         prompt: list[str] | None = typer.Option(None, "--prompt", help="Your own prompt, added to the standard ones (repeat)."),
         seed: list[int] | None = typer.Option(None, "--seed", help="Seed per prompt (repeat for more); default one fixed seed."),
         max_prompts: int | None = typer.Option(None, "--max-prompts", help="Only the first N standard prompts (a smaller grid)."),
