@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 
-
 from loragate.atomic import atomic_write_text
 from loragate.cloud.prices import card, table_offers
 from loragate.cloud.runtime import run_time

@@ -14,7 +14,6 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
-
 from loragate.atomic import atomic_write_json
 from loragate.cloud.carry import lightning_files
 from loragate.cloud.modal_app import APP_FILE, write_modal_app

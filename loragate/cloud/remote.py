@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shlex
 
-
 from loragate.cloud.model import InstanceRecord
 from loragate.cloud.record import open_instance
 from loragate.cloud.ssh import run, ssh_argv

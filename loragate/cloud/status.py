@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-
 from loragate.cloud.http import CloudError
 from loragate.cloud.model import (
     BILLING_STATES,

@@ -17,7 +17,6 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
-
 from loragate.atomic import atomic_write_json
 from loragate.cloud.carry import lightning_files
 from loragate.cloud.model import InstanceRecord

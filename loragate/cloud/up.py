@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-
 from loragate.cloud.model import (
     BILLING_STATES,
     InstanceRecord,

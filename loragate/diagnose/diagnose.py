@@ -13,7 +13,6 @@ import re
 from functools import lru_cache
 from typing import Any
 
-
 from loragate.catalog.datafile import read_data_toml
 from loragate.diagnose.evidence import CHECKS
 from loragate.diagnose.facts import ProjectFacts, gather_facts

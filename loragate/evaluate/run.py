@@ -14,7 +14,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
-
 from loragate.atomic import atomic_write_json
 from loragate.backends.argv import python_of
 from loragate.catalog.models import ModelFamily, get_family

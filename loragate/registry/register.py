@@ -13,7 +13,6 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
-
 from loragate.atomic import atomic_write_json, atomic_write_text
 from loragate.catalog.models import get_family
 from loragate.core.errors import LoragateError

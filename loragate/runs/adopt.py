@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 from loragate.core.errors import LoragateError
 from loragate.names import check_name
 from loragate.core.nextstep import step

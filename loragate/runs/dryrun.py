@@ -18,7 +18,6 @@ import shutil
 import time
 from pathlib import Path
 
-
 from loragate.atomic import atomic_write_json, atomic_write_text
 from loragate.backends import get_backend
 from loragate.backends.cpu import CPU_NOTE, is_cpu

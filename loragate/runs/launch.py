@@ -10,7 +10,6 @@ import threading
 import time
 from pathlib import Path
 
-
 from loragate.core.errors import LoragateError
 from loragate.gates.ledger import require_all_gates
 from loragate.names import check_name

@@ -14,7 +14,6 @@ import re
 import time
 from pathlib import Path
 
-
 from loragate.atomic import atomic_write_json
 from loragate.core.errors import LoragateError
 from loragate.fsguard import read_json_object

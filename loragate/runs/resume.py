@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-
 from loragate.core.errors import LoragateError
 from loragate.gates.ledger import gate_status
 from loragate.names import check_name

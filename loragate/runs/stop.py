@@ -12,7 +12,6 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-
 from loragate.atomic import atomic_write_json
 from loragate.core.errors import LoragateError
 from loragate.names import check_name

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-
 from loragate.catalog.models import get_family
 from loragate.core.errors import LoragateError
 from loragate.core.findings import Finding, count_by_severity, sort_findings, verdict_of
