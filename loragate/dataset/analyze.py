@@ -90,7 +90,7 @@ def _bomb_pixels(text: str) -> int:
 
 
 def _analysis_size(size: tuple[int, int]) -> tuple[int, int]:
-    """The size `thumbnail` produces. JPEG draft needs only that much on each side, so a 3:2 photo
+    """The analysis copy's size (at most ANALYSIS_SIZE a side). JPEG draft needs only that much on each side, so a 3:2 photo
     is decoded at 1/4 scale rather than the 1/2 a square request would force (4x fewer pixels)."""
     width, height = size
     scale = min(1.0, ANALYSIS_SIZE / max(width, height, 1))
