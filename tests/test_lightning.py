@@ -13,9 +13,10 @@ from loragate.catalog.models import get_family
 from loragate.cli import app
 from loragate.environment.resources import ram_need
 from loragate.core.errors import LoragateError
-from loragate.evaluate.genscripts import wan_command
+from loragate.backends.musubi_generate import wan_command
 from loragate.evaluate.run import plan_lightning
-from loragate.evaluate.workflows import CellSpec, build_workflow, lora_nodes, model_names
+from loragate.backends.generation import CellSpec
+from loragate.evaluate.workflows import build_workflow, lora_nodes, model_names
 from loragate.lightning.checks import extra_disk_gb, file_findings
 from loragate.lightning.choice import LightningChoice
 from loragate.lightning.files import expert_by_name, inspect_lightning, task_by_name

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import import_module
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from loragate.core.plan import Command, TimestepSpec, TrainingPlan
 
 if TYPE_CHECKING:
     from loragate.backends.failures import TrainerFailures
+    from loragate.backends.generation import CellSpec, GenCommand
     from loragate.backends.reading import ImportContext
     from loragate.catalog.models import ModelFamily
     from loragate.validate.invocation import Invocation
@@ -21,6 +24,13 @@ BACKENDS: dict[str, str] = {
 # Packages of validator rules (each module registers its checks with @rule); loragate.validate.rules
 # imports every module in them.
 RULE_PACKAGES: tuple[str, ...] = ("loragate.backends.rules",)
+# backend name -> "module:function" building the evaluation's generation processes
+# (plan, family, cells, output folder, Lightning LoRAs) -> [GenCommand]
+GENERATION: dict[str, str] = {
+    "musubi": "loragate.backends.musubi_generate:generation_commands",
+    "sdscripts": "loragate.backends.sdscripts_generate:generation_commands",
+}
+GenerationCommands = Callable[[TrainingPlan, "ModelFamily", "list[CellSpec]", Path, "list[str]"], "list[GenCommand]"]
 
 
 class Backend(Protocol):
@@ -74,3 +84,14 @@ def get_backend(name: str) -> Backend:
     module, _, cls = target.partition(":")
     backend: Backend = getattr(import_module(module), cls)()
     return backend
+
+
+def generation_commands(name: str) -> GenerationCommands:
+    """The registered backend's builder of generation commands (the trainer's own sampling scripts)."""
+    target = GENERATION.get(name)
+    if target is None:
+        get_backend(name)  # the same refusal as for an unknown backend
+        raise KeyError(name)
+    module, _, function = target.partition(":")
+    build: GenerationCommands = getattr(import_module(module), function)
+    return build

@@ -76,6 +76,12 @@ _SCRIPTS: dict[str, tuple[str, str | None]] = {
     "sdxl_gen_img.py": ("sdscripts-sdxl-gen-img-flags.json", None),
     "flux_minimal_inference.py": ("sdscripts-flux-minimal-inference-flags.json", None),
     "wan_generate_video.py": ("musubi-wan-generate-video-flags.json", None),
+    "qwen_image_generate_image.py": ("musubi-qwen-image-generate-flags.json", None),
+    "zimage_generate_image.py": ("musubi-zimage-generate-flags.json", None),
+    "flux_2_generate_image.py": ("musubi-flux-2-generate-flags.json", None),
+    "flux_kontext_generate_image.py": ("musubi-flux-kontext-generate-flags.json", None),
+    "hv_1_5_generate_video.py": ("musubi-hv-1-5-generate-flags.json", None),
+    "sd3_minimal_inference.py": ("sdscripts-sd3-minimal-inference-flags.json", None),
 }
 
 _V0215 = {

@@ -121,7 +121,8 @@ class ModelFamily(BaseModel):
     control_images: bool = Field(default=False, description="Learns from pairs: each picture's starting image sits in a control/ folder beside it (FLUX.1 Kontext, Qwen-Image-Edit).")
     control_images_max: int = Field(default=0, ge=0, description="Starting images one picture may have; 0: any number.")
     control_resolution: list[int] = Field(default_factory=list, description="[W, H] the control images are resized to, where the model's docs ask for it.")
-    evaluation: bool = Field(default=True, description="loragate can make its sample grids (generation scripts, ComfyUI workflows).")
+    evaluation: bool = Field(default=True, description="loragate has ComfyUI workflows for its evaluation grids (the trainer's "
+                             "generation scripts draw every family: loragate/data/generation.toml).")
     fp8_scaled: bool = Field(default=False, description="musubi: save memory with --fp8_scaled beside --fp8_base (the pair the model's docs use).")
     dit_dtypes: list[str] = Field(default_factory=list, description="safetensors dtypes of the DiT release the docs train on; another one is warned.")
     dit_fp8_release_refused: bool = Field(default=False, description="musubi cannot train on an fp8 release of the DiT (Qwen-Image).")

@@ -16,13 +16,9 @@ from loragate.atomic import atomic_write_bytes, atomic_write_json, atomic_write_
 from loragate.catalog.models import ModelFamily
 from loragate.core.errors import LoragateError
 from loragate.evaluate.comfyui import ComfyUI
-from loragate.evaluate.genscripts import (
-    GenCommand,
-    flux_command,
-    gen_img_command,
-    wan_command,
-)
-from loragate.evaluate.workflows import CellSpec, ModelNames, build_workflow
+from loragate.backends import generation_commands
+from loragate.backends.generation import CellSpec, GenCommand
+from loragate.evaluate.workflows import ModelNames, build_workflow, has_workflow
 from loragate.core.plan import TrainingPlan
 
 OUTPUT_SUFFIXES = (".png", ".webp", ".mp4", ".jpg")
@@ -49,15 +45,9 @@ def run_comfyui(client: ComfyUI, family: ModelFamily, names: ModelNames, cells: 
 
 
 def script_commands(plan: TrainingPlan, family: ModelFamily, cells: list[CellSpec], out: Path, lightning: list[str]) -> list[GenCommand]:
-    """The processes that make every cell: one per LoRA file for gen_img, one per cell otherwise."""
-    if family.group == "sd":
-        by_lora: dict[str, list[tuple[int, CellSpec]]] = {}
-        for index, cell in enumerate(cells):
-            by_lora.setdefault(cell.lora or "", []).append((index, cell))
-        return [gen_img_command(plan, family, lora, group, out / f"run-{n:02d}") for n, (lora, group) in enumerate(by_lora.items())]
-    if family.group == "flux":
-        return [flux_command(plan, i, cell, out / cell.prefix) for i, cell in enumerate(cells)]
-    return [wan_command(plan, family, i, cell, out / cell.prefix, lightning) for i, cell in enumerate(cells)]
+    """The processes that make every cell, as the plan's backend builds them for the trainer's own
+    generation script (loragate/data/generation.toml)."""
+    return generation_commands(plan.backend)(plan, family, cells, out, lightning)
 
 
 def _newest_output(folder: Path) -> Path | None:
@@ -101,9 +91,10 @@ def run_scripts(commands: list[GenCommand], cells: list[CellSpec], log: Path, do
 
 
 def export(family: ModelFamily, names: ModelNames, cells: list[CellSpec], commands: list[GenCommand], out: Path) -> list[str]:
-    """ComfyUI workflows (API format, one per cell) and the trainer-script commands, to run elsewhere."""
+    """ComfyUI workflows (API format, one per cell, for the families they draw) and the trainer-script
+    commands, to run elsewhere."""
     written: list[str] = []
-    for cell in cells:
+    for cell in cells if has_workflow(family) else []:
         path = out / "workflows" / f"{cell.prefix}.json"
         atomic_write_json(path, build_workflow(cell, family, names))
         written.append(str(path))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from loragate.backends.generation import generator_for
 from loragate.catalog.models import ModelFamily
 from loragate.environment.safetensors_header import HeaderProblem, read_header
 from loragate.core.findings import Finding
@@ -26,7 +27,17 @@ PREFIXES: dict[str, tuple[str, ...]] = {
 }
 
 
+def _prefixes(family: ModelFamily) -> dict[str, tuple[str, ...]]:
+    """The architectures' prefixes, with the family's own where its generator names them (the
+    musubi DiTs beyond Wan: loragate/data/generation.toml lora_prefixes)."""
+    gen = generator_for(family)
+    return {family.id: tuple(gen.lora_prefixes), **PREFIXES} if gen and gen.lora_prefixes else PREFIXES
+
+
 def architecture(family: ModelFamily) -> str:
+    gen = generator_for(family)
+    if gen and gen.lora_prefixes:
+        return family.id
     if family.checkpoint_kind == "sd3":
         return "sd3"
     if family.group in ("wan", "flux"):
@@ -45,11 +56,11 @@ def lora_key_findings(path: Path, family: ModelFamily) -> list[Finding]:
     if not modules:
         return [Finding(code="EVAL_LORA_KEYS", severity="block", message=f"{path.name} holds no LoRA layers in the kohya naming.",
                         fix="Give the LoRA file the trainer saved, not a merged model or another format.", path=str(path))]
-    arch = architecture(family)
-    fitting = [m for m in modules if m.startswith(PREFIXES[arch])]
+    arch, prefixes = architecture(family), _prefixes(family)
+    fitting = [m for m in modules if m.startswith(prefixes[arch])]
     if len(fitting) * 2 >= len(modules):
         return []
-    others = [name for name, prefixes in PREFIXES.items() if name != arch and sum(m.startswith(prefixes) for m in modules) * 2 >= len(modules)]
+    others = [name for name, known in prefixes.items() if name != arch and sum(m.startswith(known) for m in modules) * 2 >= len(modules)]
     guess = f" It looks like a {others[0].upper()} LoRA." if others else ""
     return [Finding(
         code="EVAL_LORA_KEYS", severity="block",

@@ -19,13 +19,13 @@ from pydantic import BaseModel, Field
 
 from loragate.atomic import atomic_write_json
 from loragate.backends.argv import python_of
+from loragate.backends.generation import LIGHTNING_STEPS, CellSpec, generator_for, refusal, script_for, start_image
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.core.errors import LoragateError
 from loragate.evaluate import generate
 from loragate.evaluate.comfyui import DEFAULT_URL, ComfyUI
 from loragate.evaluate.cost import cost_text, estimate_cost
 from loragate.evaluate.evalmd import write_eval_md
-from loragate.evaluate.genscripts import script_for
 from loragate.evaluate.grids import draw_checkpoint, draw_comparison, outputs_of, slug
 from loragate.evaluate.lora_keys import lora_key_findings
 from loragate.evaluate.measure import (
@@ -47,7 +47,7 @@ from loragate.evaluate.model import (
 from loragate.evaluate.prompts import sample_frames, sample_steps, standard_prompts
 from loragate.evaluate.scores import add_scores, score_setup
 from loragate.evaluate.select import choose_checkpoints
-from loragate.evaluate.workflows import LIGHTNING_STEPS, CellSpec, ModelNames, generates, model_names
+from loragate.evaluate.workflows import ModelNames, has_workflow, model_names
 from loragate.core.findings import Finding, Verdict, verdict_of
 from loragate.gates.evaluation import EVALUATION, HIGH_NOISE, LORA_PART, evaluation_subject
 from loragate.gates.ledger import record_gate
@@ -106,27 +106,51 @@ def _local(url: str) -> bool:
 
 
 def _choose_engine(request: EvalRequest, plan: TrainingPlan, family: ModelFamily, url: str) -> tuple[EngineName, list[str]]:
-    """ComfyUI when it answers (the path artists use), else the trainer's scripts when the trainer is
-    here, else an export. An engine asked for by name is used or refused with the reason."""
+    """ComfyUI when it answers and has workflows for the family (the path artists use), else the
+    trainer's scripts when the trainer is here, else an export. An engine asked for by name is used
+    or refused with the reason."""
     notes: list[str] = []
     client = ComfyUI(url)
-    trainer_ok = bool(plan.trainer_dir and (Path(plan.trainer_dir) / script_for(family)).is_file())
-    if request.engine == "comfyui" or (request.engine == "auto" and client.reachable()):
+    gen = generator_for(family)
+    trainer_ok = bool(gen and plan.trainer_dir and (Path(plan.trainer_dir) / gen.script).is_file())
+    if request.engine == "comfyui" and not has_workflow(family):
+        raise LoragateError(f"loragate has no ComfyUI workflow for {family.display_name} yet.",
+                            f"Use --engine scripts (the trainer's own {Path(script_for(family)).name}) or --engine export.")
+    if request.engine == "comfyui" or (request.engine == "auto" and has_workflow(family) and client.reachable()):
         if request.engine == "comfyui" and not client.reachable():
             raise LoragateError(f"ComfyUI does not answer at {url}.", "Start ComfyUI, give --comfyui-url, or use --engine scripts / export.")
         return "comfyui", notes
     if request.engine == "scripts" or (request.engine == "auto" and trainer_ok):
         if not trainer_ok:
+            script_for(family)  # no generation command at all: says so
             raise LoragateError(
                 f"The trainer's {script_for(family)} is not at {plan.trainer_dir}.",
                 "Point the plan's trainer_dir at the trainer checkout, or use --engine comfyui / export.",
             )
         if request.engine == "auto":
-            notes.append(f"ComfyUI did not answer at {url}, so the trainer's own {Path(script_for(family)).name} made the pictures.")
+            why = f"ComfyUI did not answer at {url}" if has_workflow(family) else f"loragate has no ComfyUI workflow for {family.display_name}"
+            notes.append(f"{why}, so the trainer's own {Path(script_for(family)).name} made the pictures.")
         return "scripts", notes
     if request.engine == "auto":
-        notes.append(f"Neither ComfyUI ({url}) nor the trainer ({plan.trainer_dir}) is here: the workflows and commands were exported.")
+        if has_workflow(family):
+            notes.append(f"Neither ComfyUI ({url}) nor the trainer ({plan.trainer_dir}) is here: the workflows and commands were exported.")
+        else:
+            notes.append(f"loragate has no ComfyUI workflow for {family.display_name} and the trainer ({plan.trainer_dir}) is not here: "
+                         "the trainer's commands were exported.")
     return "export", notes
+
+
+def _check_scripts(plan: TrainingPlan, family: ModelFamily, notes: list[str]) -> None:
+    """Refuse, before anything is spent, a LoRA the family's script cannot load or a starting
+    picture it needs and the dataset lacks; say which starting picture is used."""
+    why = refusal(plan, family)
+    if why:
+        raise LoragateError(f"The evaluation cannot draw this LoRA with the trainer's script: {why}",
+                            "Judge it by the trainer's own samples (samples.png in the project folder), or load it in ComfyUI by hand.")
+    start = start_image(plan, family)
+    if start:
+        notes.append(f"{family.display_name} starts every picture from {start} (the dataset's first starting picture), "
+                     "so the grid shows what the LoRA does to that one picture.")
 
 
 def _cells(
@@ -170,10 +194,10 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
     project = request.project
     plan = load_project_plan(project)
     family = get_family(plan.model)
-    if not generates(family):
+    if generator_for(family) is None and not has_workflow(family):
         raise LoragateError(
-            f"The evaluation cannot draw {family.display_name} pictures yet: its workflows and generation commands "
-            "cover SD 1.5, SDXL (v-prediction included), FLUX.1 dev and Wan.",
+            f"The evaluation cannot draw {family.display_name} pictures: loragate has neither a ComfyUI workflow nor "
+            "a generation command of its trainer for it (loragate/data/generation.toml).",
             "Judge the LoRA by the trainer's own samples (the progression sheet samples.png in the project folder), "
             "or load it in ComfyUI by hand.",
         )
@@ -189,6 +213,8 @@ def evaluate(request: EvalRequest, progress: ProgressFn | None = None) -> EvalRe
             findings += [f.model_copy(update={"evidence": {**f.evidence, "checkpoint": ref.label}}) for f in lora_key_findings(Path(path), family)]
     scoring = score_setup(request.clip_model, request.references, python_of(plan))  # before anything is spent
     engine, notes = _choose_engine(request, plan, family, url)
+    if engine != "comfyui":
+        _check_scripts(plan, family, notes)
     if family.experts:
         notes.append(WAN22_NOTE)
     lightning = request.lightning or plan_lightning(plan)

@@ -21,7 +21,7 @@ from loragate.dataset.scan import IMAGE_EXTENSIONS
 from loragate.core.errors import LoragateError
 from loragate.evaluate.model import EvalReport, OptionalScores
 from loragate.evaluate.sheet import frames_of
-from loragate.evaluate.workflows import CellSpec
+from loragate.backends.generation import CellSpec
 from loragate.core.findings import Finding
 
 WORKER = Path(__file__).with_name("clip_worker.py")

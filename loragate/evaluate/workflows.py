@@ -14,28 +14,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from loragate.backends.generation import LIGHTNING_STEPS, CellSpec
 from loragate.catalog.models import ModelFamily
 from loragate.core.plan import TrainingPlan
 
 Workflow = dict[str, dict[str, Any]]
 NEGATIVE = "blurry, low quality, watermark"
-# lightx2v Wan2.2-Lightning: 4 steps at CFG 1 (the release's model card; Wan2GP issue #748 "cfg:1, steps:4")
-LIGHTNING_STEPS = 4
-
-
-class CellSpec(BaseModel):
-    """Everything one generated picture depends on."""
-
-    prompt: str
-    seed: int
-    weight: float
-    width: int
-    height: int
-    steps: int
-    frames: int = 1
-    lora: str | None = Field(description="LoRA file; for Wan 2.2 the low-noise expert's (None: that expert has none).")
-    lora_high: str | None = Field(default=None, description="Wan 2.2: the high-noise expert's LoRA (the same file when one LoRA covers both).")
-    prefix: str = Field(description="Output file name prefix.")
 
 
 class ModelNames(BaseModel):
@@ -169,10 +153,10 @@ def _wan(cell: CellSpec, names: ModelNames, family: ModelFamily) -> Workflow:
     return wf
 
 
-def generates(family: ModelFamily) -> bool:
-    """Whether the workflows and generation commands here draw this family: SD 3.5 (TripleCLIP, its own
-    sampler script) and Chroma (T5 only, real CFG) have neither yet, nor the musubi models marked
-    `evaluation = false` (Qwen-Image, Z-Image, FLUX.2, Kontext, HunyuanVideo 1.5)."""
+def has_workflow(family: ModelFamily) -> bool:
+    """Whether the ComfyUI workflows here draw this family: SD 1.5, SDXL, FLUX.1 dev and Wan. SD 3.5
+    (TripleCLIP), Chroma (T5 only, real CFG) and the musubi models marked `evaluation = false`
+    (Qwen-Image, Z-Image, FLUX.2, Kontext, HunyuanVideo 1.5) are drawn by their trainer's scripts only."""
     return family.evaluation and family.model_type is None and family.checkpoint_kind != "sd3"
 
 

@@ -38,6 +38,11 @@ SDSCRIPTS = ("train_network.py", "sdxl_train_network.py", "flux_train_network.py
 PARSE_AT_ONCE = {  # script -> (module to run, function to call; None runs the module as __main__)
     "flux_minimal_inference.py": ("flux_minimal_inference", None),
     "wan_generate_video.py": ("musubi_tuner.wan_generate_video", "parse_args"),
+    "sd3_minimal_inference.py": ("sd3_minimal_inference", None),
+    **{f"{name}.py": (f"musubi_tuner.{name}", "parse_args") for name in (
+        "qwen_image_generate_image", "zimage_generate_image", "flux_2_generate_image", "flux_kontext_generate_image",
+        "hv_1_5_generate_video",
+    )},
     **{f"{name}.py": (f"musubi_tuner.{name}", "main") for name in (
         "qwen_image_train_network", "qwen_image_cache_latents", "qwen_image_cache_text_encoder_outputs",
         "zimage_train_network", "zimage_cache_latents", "zimage_cache_text_encoder_outputs",

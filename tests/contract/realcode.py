@@ -25,13 +25,16 @@ ARCHIVE = {"sdscripts": "sd-scripts-*.tar.gz", "musubi": "musubi-tuner-*.tar.gz"
 # A file only a real checkout has (the stand-ins in tests/fakes have none of these).
 MARKER = {"sdscripts": "library/config_util.py", "musubi": "src/musubi_tuner/dataset/config_utils.py"}
 SCRIPTS = {
-    "sdscripts": ("train_network.py", "sdxl_train_network.py", "flux_train_network.py", "sd3_train_network.py", "gen_img.py", "sdxl_gen_img.py", "flux_minimal_inference.py"),
+    "sdscripts": ("train_network.py", "sdxl_train_network.py", "flux_train_network.py", "sd3_train_network.py", "gen_img.py", "sdxl_gen_img.py", "flux_minimal_inference.py",
+                  "sd3_minimal_inference.py"),
     "musubi": ("wan_train_network.py", "wan_cache_latents.py", "wan_cache_text_encoder_outputs.py", "wan_generate_video.py",
                "qwen_image_train_network.py", "qwen_image_cache_latents.py", "qwen_image_cache_text_encoder_outputs.py",
                "zimage_train_network.py", "zimage_cache_latents.py", "zimage_cache_text_encoder_outputs.py",
                "flux_2_train_network.py", "flux_2_cache_latents.py", "flux_2_cache_text_encoder_outputs.py",
                "flux_kontext_train_network.py", "flux_kontext_cache_latents.py", "flux_kontext_cache_text_encoder_outputs.py",
-               "hv_1_5_train_network.py", "hv_1_5_cache_latents.py", "hv_1_5_cache_text_encoder_outputs.py"),
+               "hv_1_5_train_network.py", "hv_1_5_cache_latents.py", "hv_1_5_cache_text_encoder_outputs.py",
+               "qwen_image_generate_image.py", "zimage_generate_image.py", "flux_2_generate_image.py",
+               "flux_kontext_generate_image.py", "hv_1_5_generate_video.py"),
 }
 HOW_TO = (
     "needs the real trainers' sources: set SD_SCRIPTS_DIR and MUSUBI_TUNER_DIR to kohya sd-scripts "

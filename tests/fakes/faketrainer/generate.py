@@ -8,6 +8,11 @@ loragate/data/flags), the model files checked, and their output names:
 - flux_minimal_inference: `{output_dir}/{YYYYmmdd_HHMMSS}.png`; LoRAs as `path;multiplier`.
 - wan_generate_video: `{save_path}/{timestamp}_{seed}.mp4` (video) or a folder of frames (images);
   `--lora_weight`/`--lora_multiplier` on the low-noise model, `..._high_noise` on the high-noise one.
+- musubi qwen_image / zimage / flux_2 / flux_kontext `_generate_image.py`, hv_1_5_generate_video.py:
+  `{save_path}/{timestamp}_{seed}_000.png` (save_images_grid without a subfolder) or `..._{seed}.mp4`;
+  the LoRA pulls only through the layers its network names (networks/lora_<model>.py targets).
+  Qwen-Image-Edit refuses to run without `--control_image_path`, as the real script asserts.
+- sd3_minimal_inference: `{output_dir}/{YYYYmmdd_HHMMSS}.png`; LoRAs as `path;multiplier`.
 """
 
 from __future__ import annotations
@@ -62,8 +67,10 @@ def _flux(args) -> None:
 
 
 def _wan(args) -> None:
-    for path in (args.dit, args.dit_high_noise, args.vae, args.t5):
+    for path in (args.dit, args.dit_high_noise, args.vae, args.t5, args.image_path):
         _need(path)
+    if "i2v" in args.task and not args.image_path:  # prepare_i2v_inputs: Image.open(args.image_path)
+        raise AttributeError("'NoneType' object has no attribute 'read'")
     pull = 0.0
     for weights, muls in ((args.lora_weight, args.lora_multiplier), (args.lora_weight_high_noise, args.lora_multiplier_high_noise)):
         for n, path in enumerate(weights or []):
@@ -80,11 +87,61 @@ def _wan(args) -> None:
         (frames / f"{stamp}_{seed}_000.png").write_bytes(render.png(seed, args.prompt, pull))
 
 
+# script -> the key prefixes its LoRA network targets (musubi networks/lora_<model>.py module names)
+MUSUBI_PREFIX = {
+    "qwen_image_generate_image.py": ("lora_unet_transformer_blocks_",),
+    "zimage_generate_image.py": ("lora_unet_layers_", "lora_unet_noise_refiner_", "lora_unet_context_refiner_"),
+    "flux_2_generate_image.py": ("lora_unet_double_blocks_", "lora_unet_single_blocks_"),
+    "flux_kontext_generate_image.py": ("lora_unet_double_blocks_", "lora_unet_single_blocks_"),
+    "hv_1_5_generate_video.py": ("lora_unet_double_blocks_",),
+}
+
+
+def _musubi(script: str, args) -> None:
+    weights = ["dit", "vae", "text_encoder", "text_encoder1", "text_encoder2", "byt5", "image_encoder", "image_path"]
+    for name in weights:
+        _need(getattr(args, name, None))
+    control = getattr(args, "control_image_path", None)
+    for path in control if isinstance(control, list) else [control] if control else []:
+        _need(path)
+    if script == "qwen_image_generate_image.py" and (args.model_version or "").startswith("edit") and not control:
+        raise AssertionError("Qwen-Image-Edit requires control_image_path")
+    muls = args.lora_multiplier if isinstance(args.lora_multiplier, list) else [args.lora_multiplier or 1.0] * len(args.lora_weight or [])
+    pull = 0.0
+    for path, mul in zip(args.lora_weight or [], muls):
+        _need(path)
+        pull += render.lora_pull(path, float(mul), MUSUBI_PREFIX[script])
+    folder = Path(args.save_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp, seed = time.strftime("%Y%m%d-%H%M%S"), args.seed or 0
+    if getattr(args, "output_type", "images") == "video":
+        render.write_clip(folder / f"{stamp}_{seed}.mp4", seed, args.prompt, pull, args.video_length or 5)
+    else:
+        (folder / f"{stamp}_{seed}_000.png").write_bytes(render.png(seed, args.prompt, pull))
+
+
+def _sd3(args) -> None:
+    for path in (args.ckpt_path, args.clip_l, args.clip_g, args.t5xxl):
+        _need(path)
+    pull = 0.0
+    for item in args.lora_weights:
+        path, _, mul = item.partition(";")
+        _need(path)
+        pull += render.lora_pull(path, float(mul or 1.0), render.PREFIX["sd3"])
+    folder = Path(args.output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{time.strftime('%Y%m%d_%H%M%S')}.png").write_bytes(render.png(args.seed, args.prompt, pull))
+
+
 def main_for(script: str) -> None:
     args = argv.parse_args(script, sys.argv[1:])
     if script in ("gen_img.py", "sdxl_gen_img.py"):
         _gen_img(script, args)
     elif script == "flux_minimal_inference.py":
         _flux(args)
+    elif script == "sd3_minimal_inference.py":
+        _sd3(args)
+    elif script in MUSUBI_PREFIX:
+        _musubi(script, args)
     else:
         _wan(args)

@@ -14,10 +14,11 @@ import numpy as np
 from PIL import Image
 from safetensors import safe_open  # the trainer's venv has it; loragate itself is not installed there
 
-PREFIX = {"sd": "lora_unet_down_blocks_", "sdxl": "lora_unet_input_blocks_", "flux": "lora_unet_double_blocks_", "wan": "lora_unet_blocks_"}
+PREFIX = {"sd": "lora_unet_down_blocks_", "sdxl": "lora_unet_input_blocks_", "flux": "lora_unet_double_blocks_", "wan": "lora_unet_blocks_",
+          "sd3": "lora_unet_joint_blocks_"}
 
 
-def lora_pull(path: str | Path, strength: float, prefix: str) -> float:
+def lora_pull(path: str | Path, strength: float, prefix: str | tuple[str, ...]) -> float:
     with safe_open(str(path), framework="np") as lora:
         keys = {k.split(".")[0] for k in lora.keys()}
         metadata = lora.metadata() or {}
