@@ -3,6 +3,7 @@
     python benchmarks/bench_audit.py              # 2,000 images (several minutes)
     python benchmarks/bench_audit.py --count 200  # a quick check
     python benchmarks/bench_audit.py --formats    # 300 photos of 1-4 MP: each format's rate
+    python benchmarks/bench_audit.py --formats --baseline /tmp/main  # and another checkout, side by side
 
 `--formats` builds photoset.py's set (a third each JPEG, PNG, WebP, one folder per format) and
 times loragate's `audit_dataset` (every Gate 1 image check, duplicates included, empty cache) and
@@ -90,9 +91,12 @@ def _cpu() -> float:
 def run_loragate_audit(data: Path) -> dict:
     from loragate.dataset.audit import audit_dataset
 
+    import loragate
+
     t0, c0 = time.perf_counter(), _cpu()
     audit = audit_dataset(data)
-    return {"seconds": time.perf_counter() - t0, "cpu_seconds": _cpu() - c0, "images": audit.images, "cached": audit.cached}
+    return {"seconds": time.perf_counter() - t0, "cpu_seconds": _cpu() - c0, "images": audit.images, "cached": audit.cached,
+            "source": str(Path(loragate.__file__).parent.parent)}
 
 
 def run_cleanvision(data: Path) -> dict:
@@ -144,8 +148,10 @@ RUNNERS = {"loragate": run_loragate, "loragate-audit": run_loragate_audit, "clea
 # --- driver -----------------------------------------------------------------------------------
 
 
-def _in_subprocess(tool: str, data: Path, cache: Path, out: Path) -> dict:
+def _in_subprocess(tool: str, data: Path, cache: Path, out: Path, source: Path | None = None) -> dict:
     env = dict(os.environ, LORAGATE_CACHE_DIR=str(cache))
+    if source is not None:  # another checkout's loragate (PYTHONPATH comes before the installed one)
+        env["PYTHONPATH"] = str(source)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--tool", tool, "--data", str(data), "--out", str(out)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0 or not out.exists():
@@ -184,8 +190,9 @@ def score(pairs: list[list[str]], truth: dict[frozenset[str], str]) -> dict:
     }
 
 
-def per_format(count: int, seed: int, repeats: int) -> None:
-    """Each format's rate, loragate's audit against cleanvision, alternated and repeated."""
+def per_format(count: int, seed: int, repeats: int, baseline: Path | None = None) -> None:
+    """Each format's rate, loragate's audit against cleanvision, alternated and repeated; with
+    `baseline`, the loragate of that checkout too, in the same rotation."""
     import statistics
 
     t0 = time.perf_counter()
@@ -193,37 +200,41 @@ def per_format(count: int, seed: int, repeats: int) -> None:
     sizes = {fmt: len(list(folder.iterdir())) for fmt, folder in folders.items()}
     print(f"photos: {sizes} (1-4 MP), ready in {time.perf_counter() - t0:.0f} s", flush=True)
     cache = WORK / "cache-formats"
-    tools = ("loragate-audit", "cleanvision")
+    tools = ("loragate-audit", "baseline", "cleanvision") if baseline else ("loragate-audit", "cleanvision")
     runs: dict[tuple[str, str], list[dict]] = {}
     for _ in range(repeats):
         for fmt, folder in folders.items():
             for tool in tools:
                 shutil.rmtree(cache, ignore_errors=True)  # every loragate run starts cold
-                res = _in_subprocess(tool, folder, cache, WORK / "last-result.json")
+                source = baseline if tool == "baseline" else None
+                res = _in_subprocess("loragate-audit" if source else tool, folder, cache, WORK / "last-result.json", source)
                 if "error" in res:
                     raise SystemExit(f"{tool} failed on {fmt}: {res['error']}")
                 runs.setdefault((fmt, tool), []).append(res)
-                print(f"  {fmt:5s} {tool:15s} {res['seconds']:6.2f} s wall, {res['cpu_seconds']:6.2f} s CPU", flush=True)
+                where = f" ({res['source']})" if "source" in res else ""
+                print(f"  {fmt:5s} {tool:15s} {res['seconds']:6.2f} s wall, {res['cpu_seconds']:6.2f} s CPU{where}", flush=True)
     shutil.rmtree(cache, ignore_errors=True)
 
     def median(fmt: str, tool: str, key: str) -> float:
         return statistics.median(r[key] for r in runs[(fmt, tool)])
 
-    print(f"\nmedians of {repeats}; img/s by wall clock, and by CPU time (all processes: fair under load)")
-    print(f"{'format':8} {'loragate img/s':>15} {'cleanvision img/s':>18} {'ratio':>6}   {'CPU: loragate':>14} {'cleanvision':>12} {'ratio':>6}")
-    totals = {(tool, key): 0.0 for tool in tools for key in ("seconds", "cpu_seconds")}
-    for fmt in folders:
-        row = {(tool, key): median(fmt, tool, key) for tool in tools for key in ("seconds", "cpu_seconds")}
-        for k, v in row.items():
-            totals[k] += v
-        _rate_row(fmt, sizes[fmt], row)
-    _rate_row("all", sum(sizes.values()), totals)
+    for ours in [t for t in tools if t != "cleanvision"]:
+        name = "loragate" if ours == "loragate-audit" else f"baseline {baseline}"
+        print(f"\n{name}: medians of {repeats}; img/s by wall clock, and by CPU time (all processes: fair under load)")
+        print(f"{'format':8} {'loragate img/s':>15} {'cleanvision img/s':>18} {'ratio':>6}   {'CPU: loragate':>14} {'cleanvision':>12} {'ratio':>6}")
+        totals = {(tool, key): 0.0 for tool in (ours, "cleanvision") for key in ("seconds", "cpu_seconds")}
+        for fmt in folders:
+            row = {(tool, key): median(fmt, tool, key) for tool in (ours, "cleanvision") for key in ("seconds", "cpu_seconds")}
+            for k, v in row.items():
+                totals[k] += v
+            _rate_row(fmt, sizes[fmt], row, ours)
+        _rate_row("all", sum(sizes.values()), totals, ours)
     print("target: loragate >= 5x cleanvision's throughput for every format")
 
 
-def _rate_row(label: str, n: int, row: dict[tuple[str, str], float]) -> None:
-    wall = [n / row[(t, "seconds")] for t in ("loragate-audit", "cleanvision")]
-    cpu = [n / row[(t, "cpu_seconds")] for t in ("loragate-audit", "cleanvision")]
+def _rate_row(label: str, n: int, row: dict[tuple[str, str], float], ours: str = "loragate-audit") -> None:
+    wall = [n / row[(t, "seconds")] for t in (ours, "cleanvision")]
+    cpu = [n / row[(t, "cpu_seconds")] for t in (ours, "cleanvision")]
     print(f"{label:8} {wall[0]:15.1f} {wall[1]:18.1f} {wall[0] / wall[1]:5.1f}x   {cpu[0]:14.1f} {cpu[1]:12.1f} {cpu[0] / cpu[1]:5.1f}x")
 
 
@@ -234,6 +245,8 @@ def main() -> None:
     parser.add_argument("--skip", action="append", default=[], choices=list(RUNNERS), help="leave a tool out")
     parser.add_argument("--formats", action="store_true", help="300 photos, each format's rate against cleanvision")
     parser.add_argument("--repeats", type=int, default=3, help="with --formats: runs per tool and format (default 3)")
+    parser.add_argument("--baseline", type=Path, help="with --formats: also time the loragate of this checkout "
+                        "(e.g. `git worktree add /tmp/main main`), in the same rotation")
     parser.add_argument("--tool", choices=list(RUNNERS), help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -244,7 +257,7 @@ def main() -> None:
         args.out.write_text(json.dumps(result))
         return
     if args.formats:
-        per_format(300 if args.count == 2000 else args.count, args.seed, args.repeats)
+        per_format(300 if args.count == 2000 else args.count, args.seed, args.repeats, args.baseline)
         return
 
     folder = WORK / f"set-{args.count}-{args.seed}"

@@ -51,7 +51,8 @@ def describe_validation(exc: ValidationError, what: str = "value") -> str:
         name = ".".join(str(p) for p in error.get("loc", ()) if not isinstance(p, int)) or what
         template = _SAID.get(error.get("type", ""))
         try:
-            said = template.format(**(error.get("ctx") or {})) if template else None
+            ctx = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in (error.get("ctx") or {}).items()}
+            said = template.format(**ctx) if template else None  # a bound of 2.0 reads "2", like the value shown
         except (KeyError, IndexError):
             said = None
         if said is None:

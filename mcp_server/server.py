@@ -9,6 +9,7 @@ import pkgutil
 import sys
 from typing import Any
 
+import anyio.to_thread
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
@@ -19,6 +20,7 @@ from loragate.checks import install_strict_check
 from loragate.core.errors import LoragateError, unexpected_error_sentence
 from loragate.plain import describe_validation
 from mcp_server import tool_cache
+from mcp_server.nextstep import error_text
 
 INSTRUCTIONS = (
     "loragate checks a LoRA training run before any GPU time is spent. Work through the gates in "
@@ -39,11 +41,15 @@ class LoragateServer(MCPServer):
     "Error executing tool X".
 
     Started by `start_server`, it may answer tools/list from `tool_cache` and register its tool
-    modules (`pending`) on the first request that needs a tool."""
+    modules (`pending`) on the first request that needs a tool; without a cache entry it registers
+    them all but checks the data files (`data_checked`) on the first tool call, which tools/list does
+    not need, and stores its tools/list answer only once that check passed."""
 
     cached_tools: list[Tool] | None = None
     pending: list[str] = []
     store_key: str | None = None
+    data_checked: bool = True
+    unstored: list[Tool] | None = None
 
     def ensure_tools(self) -> None:
         if self.pending:
@@ -55,10 +61,24 @@ class LoragateServer(MCPServer):
         if self.cached_tools is not None:
             return list(self.cached_tools)
         tools = await super().list_tools()
-        if self.store_key is not None:
-            tool_cache.store(self.store_key, tools)
-            self.store_key = None
+        self.unstored = tools
+        self._store()
         return tools
+
+    def _store(self) -> None:
+        # An entry says the data check passed for these files: written only after it did.
+        if self.store_key is not None and self.unstored is not None and self.data_checked:
+            tool_cache.store(self.store_key, self.unstored)
+            self.store_key, self.unstored = None, None
+
+    async def check_data(self) -> None:
+        """The data files' consistency check, once, before the first tool answers."""
+        if not self.data_checked:
+            from loragate.catalog.integrity import check_data
+
+            await anyio.to_thread.run_sync(check_data)
+            self.data_checked = True
+            self._store()
 
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
         # The SDK validates a call's arguments against this before call_tool runs.
@@ -67,8 +87,11 @@ class LoragateServer(MCPServer):
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None) -> Any:
         try:
+            await self.check_data()
             self.ensure_tools()
             return await super().call_tool(name, arguments, context)
+        except LoragateError as exc:  # the data check: a broken install, said as the CLI says it
+            raise ToolError(f"Error executing tool {name}: {error_text(exc)}") from exc
         except UnexpectedToolError as exc:
             cause = exc.__cause__ if exc.__cause__ is not None else exc
             raise ToolError(f"Error executing tool {name}: {unexpected_error_sentence(cause)}") from exc
@@ -92,12 +115,16 @@ def _register(server: MCPServer, names: list[str]) -> None:
             register(server)
 
 
-def build_server() -> LoragateServer:
-    """The server with every tool registered."""
-    from loragate.catalog.integrity import check_data
-
-    check_data()  # refuse to serve on inconsistent data files rather than answer wrongly
+def build_server(check_data: bool = True) -> LoragateServer:
+    """The server with every tool registered. It refuses to serve on inconsistent data files rather
+    than answer wrongly: here, or with check_data=False on its first tool call."""
     server = LoragateServer("loragate", instructions=INSTRUCTIONS)
+    if check_data:
+        from loragate.catalog.integrity import check_data as check
+
+        check()
+    else:
+        server.data_checked = False
     _register(server, _modules())
     return server
 
@@ -107,10 +134,12 @@ def start_server() -> LoragateServer:
     (written only after a full build passed the data check), tools/list answers from the entry
     and the tool modules, with the engine they import, load on the first tool call; without one,
     a full build whose first tools/list answer is stored for the next start."""
+    if not tool_cache.enabled():
+        return build_server(check_data=False)
     key = tool_cache.fingerprint()
     cached = tool_cache.load(key)
     if cached is None:
-        server = build_server()
+        server = build_server(check_data=False)
         server.store_key = key
         return server
     server = LoragateServer("loragate", instructions=INSTRUCTIONS)

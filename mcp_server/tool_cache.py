@@ -29,6 +29,12 @@ from loragate.atomic import atomic_write_json
 from loragate.workspace import cache_dir
 
 CACHE_NAME = "mcp-tools.json"
+# Set (to anything but "") to start without the cache: neither read nor written (benchmarks, a suspect entry).
+DISABLE_ENV = "LORAGATE_NO_TOOL_CACHE"
+
+
+def enabled() -> bool:
+    return not os.environ.get(DISABLE_ENV)
 
 
 def cache_file() -> Path:

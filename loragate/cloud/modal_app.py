@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import math
 
-from pydantic import BaseModel
-
 from loragate.atomic import atomic_write_text
 from loragate.cloud.prices import card, table_offers
 from loragate.cloud.runtime import run_time
@@ -25,23 +23,12 @@ from loragate.plan.fit import SAFETY_MARGIN, estimate_gb
 from loragate.plan.paths import PLATFORM_ROOTS
 from loragate.plan.store import load_project_plan
 from loragate.workspace import project_dir
+from loragate.cloud.results import ModalApp  # noqa: F401 - also imported from here
 
 APP_FILE = "modal_app.py"
 VOLUME_MOUNT = "/vol"
 MAX_TIMEOUT_S = 24 * 3600
 STAGE_TIMEOUT_S = {"check": 2 * 3600, "cache": 2 * 3600}
-
-
-class ModalApp(BaseModel):
-    project: str
-    path: str
-    app_name: str
-    volume: str
-    gpu: str
-    functions: list[str]
-    timeouts_s: dict[str, int]
-    commands: list[str]
-    message: str
 
 
 def pick_gpu(project: str, gpu: str | None) -> str:

@@ -14,8 +14,6 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
-from pydantic import BaseModel, Field
-
 from loragate.atomic import atomic_write_json
 from loragate.cloud.carry import lightning_files
 from loragate.cloud.modal_app import APP_FILE, write_modal_app
@@ -24,25 +22,10 @@ from loragate.core.errors import LoragateError
 from loragate.plan.paths import PLATFORM_ROOTS
 from loragate.plan.store import load_project_plan
 from loragate.workspace import project_dir
+from loragate.cloud.results import ModalPull, ModalRun, ModalStep  # noqa: F401 - also imported from here
 
 STATE_FILE = "modal-run.json"
 ROOT = PurePosixPath(PLATFORM_ROOTS["modal"])
-
-
-class ModalStep(BaseModel):
-    name: str
-    argv: list[str]
-    exit_code: int | None = None
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
-
-
-class ModalRun(BaseModel):
-    project: str
-    status: str = Field(description="starting, running, complete or failed.")
-    steps: list[ModalStep]
-    log: str
-    message: str
 
 
 def modal_cli() -> list[str]:
@@ -71,7 +54,6 @@ def plan_steps(project: str) -> list[ModalStep]:
                for what, remote, local in lightning_files(plan, str(ROOT))]
     functions = [ModalStep(name=f, argv=[*cli, "run", "--detach", f"{app.path}::{f}"]) for f in app.functions]
     return upload + functions
-
 
 
 def run_steps(project: str, steps: list[ModalStep]) -> ModalRun:
@@ -133,12 +115,6 @@ def modal_status(project: str) -> ModalRun:
         return ModalRun.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError):
         raise LoragateError(f"{project} has no Modal run.", f"Start one with `loragate cloud modal run {project}`.") from None
-
-
-class ModalPull(BaseModel):
-    project: str
-    files: list[str]
-    message: str
 
 
 def modal_pull(project: str) -> ModalPull:

@@ -10,9 +10,6 @@ Each command ends by pulling the project record, so the local grimoire shows wha
 from __future__ import annotations
 
 import shlex
-from typing import Literal
-
-from pydantic import BaseModel, Field
 
 from loragate.cloud.model import InstanceRecord
 from loragate.cloud.record import open_instance
@@ -29,21 +26,9 @@ from loragate.cloud.sync import (
 from loragate.plan.paths import on_platform
 from loragate.plan.store import load_project_plan
 from loragate.workspace import project_dir
+from loragate.cloud.results import RemoteRun, RemoteStep  # noqa: F401 - also imported from here
 
-RemoteStep = Literal["env", "dry-run", "launch", "monitor"]
 DETACHED_LOG = "pod-{step}.log"
-
-
-class RemoteRun(BaseModel):
-    project: str
-    step: RemoteStep
-    exit_code: int | None = Field(description="The command's exit code; None when it was started detached.")
-    detached: bool = False
-    verdict: str | None = Field(default=None, description="GO / NO-GO from the command's JSON, when it printed one.")
-    status: str | None = Field(default=None, description="The run's status (monitor).")
-    result: dict = Field(default_factory=dict, description="The JSON the command printed on the pod.")
-    output: str = Field(default="", description="The end of what it printed, for a person.")
-    message: str
 
 
 def pod_gate_commands(record: InstanceRecord) -> list[list[str]]:

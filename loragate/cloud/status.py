@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from pydantic import BaseModel
-
 from loragate.cloud.http import CloudError
 from loragate.cloud.model import (
     BILLING_STATES,
@@ -20,13 +18,7 @@ from loragate.cloud.providers import get_provider
 from loragate.cloud.record import all_instances, read_cloud, save_instance
 from loragate.cloud.start_guard import guard_reason
 from loragate.core.errors import LoragateError
-
-
-class DownResult(BaseModel):
-    project: str
-    ended: list[InstanceRecord]
-    warnings: list[str]
-    message: str
+from loragate.cloud.results import DownResult  # noqa: F401 - also imported from here
 
 
 def cost_of(record: InstanceRecord, now: datetime | None = None) -> InstanceCost:

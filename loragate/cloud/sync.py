@@ -17,8 +17,6 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
-from pydantic import BaseModel, Field
-
 from loragate.atomic import atomic_write_json
 from loragate.cloud.carry import lightning_files
 from loragate.cloud.model import InstanceRecord
@@ -30,6 +28,7 @@ from loragate.core.plan import TrainingPlan
 from loragate.plan.paths import PLATFORM_ROOTS, on_platform
 from loragate.plan.store import load_project_plan
 from loragate.workspace import grimoire_dir, project_dir, workspace_root
+from loragate.cloud.results import PullResult, SyncResult, Transfer  # noqa: F401 - also imported from here
 
 POD_ROOT = PLATFORM_ROOTS["runpod"]
 # Local state about the rental itself stays local: a copy on the pod would come back stale.
@@ -40,22 +39,6 @@ POD_LEDGER = "pod-gates.json"
 SOURCE_SKIP = (".venv", ".git", "__pycache__", "*.pyc", "grimoire", "tests", "benchmarks", ".rsync-partial")
 PULLED_MARK = ".results-pulled"
 TRANSFER_TIMEOUT_S = 6 * 3600
-
-
-class Transfer(BaseModel):
-    what: str
-    source: str
-    dest: str
-    ok: bool
-    detail: str = ""
-
-
-class SyncResult(BaseModel):
-    project: str
-    transfers: list[Transfer]
-    installed: bool = False
-    watchdog: str | None = Field(default=None, description="What the watchdog on the pod answered when started.")
-    message: str
 
 
 def on_pod(record: InstanceRecord, path: str) -> str:
@@ -190,14 +173,6 @@ def start_pod_watchdog(record: InstanceRecord, idle_minutes: int) -> str:
         record.synced_at = datetime.now(timezone.utc)
         save_instance(record)
     return answer
-
-
-class PullResult(BaseModel):
-    project: str
-    transfers: list[Transfer]
-    local_folder: str
-    files: list[str] = Field(description="LoRA and checkpoint files now in the local output folder.")
-    message: str
 
 
 def pull(project: str) -> PullResult:

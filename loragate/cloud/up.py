@@ -10,8 +10,6 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from pydantic import BaseModel
-
 from loragate.cloud.model import (
     BILLING_STATES,
     InstanceRecord,
@@ -21,6 +19,7 @@ from loragate.cloud.model import (
 from loragate.cloud.offers import cloud_offers
 from loragate.cloud.prices import canonical_gpu, card, cloud_facts
 from loragate.cloud.providers import CreateRequest, api_base, get_provider
+from loragate.cloud.request import MAX_GUARD, MIN_GUARD
 from loragate.cloud.record import read_cloud, save_instance
 from loragate.cloud.sizing import allowed_cuda, image_for
 from loragate.cloud.spend import require_spend
@@ -30,16 +29,10 @@ from loragate.names import check_name
 from loragate.plan.fit import SAFETY_MARGIN
 from loragate.plan.store import load_project_plan
 from loragate.plan.paths import PLATFORM_ROOTS
+from loragate.cloud.results import UpResult  # noqa: F401 - also imported from here
 
 START_WAIT_S = 15 * 60
-MIN_GUARD, MAX_GUARD = 10, 720
 POLL_S = 10.0
-
-
-class UpResult(BaseModel):
-    record: InstanceRecord
-    started: bool
-    message: str
 
 
 def make_quote(project: str, provider: ProviderName, gpu: str, max_usd: float | None = None,

@@ -11,5 +11,6 @@ TrainingType = Literal["character", "style", "object"]
 PresetName = Literal["quick", "standard", "thorough"]
 Platform = Literal["local", "runpod", "modal"]
 ExpertName = Literal["high", "low"]
+ExpertChoice = Literal["high", "low", "both"]  # which Wan 2.2 expert(s) a plan trains
 Stage = Literal["cache_latents", "cache_text_encoder", "train"]
 Precision = Literal["bf16", "fp16", "fp32"]

@@ -111,7 +111,8 @@ class Blurry(QualityProperty):
     """Strength of the sharpest edges: the 99.5th percentile of |Laplacian| on the reduced image.
 
     Percentile rather than variance so flat-shaded art with crisp outlines counts as sharp.
-    Measured on textured test images: sharp 35-160, Gaussian blur of 3 px at 512 px about 5-8.
+    On the labelled pictures of benchmarks/labelled_quality.py: sharp 1-4 MP photos 36-150,
+    Gaussian blur of sigma 5 px per 1024 px of the long side 5-9.
     """
 
     name = "blurry"

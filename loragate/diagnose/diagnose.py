@@ -13,38 +13,13 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from loragate.catalog.datafile import read_data_toml
-from loragate.diagnose.evidence import CHECKS, State
+from loragate.diagnose.evidence import CHECKS
 from loragate.diagnose.facts import ProjectFacts, gather_facts
 from loragate.core.errors import LoragateError
+from loragate.diagnose.results import CauseVerdict, Diagnosis, SymptomDiagnosis  # noqa: F401 - also imported from here
 
 ORDER: dict[str, int] = {"confirms": 0, "unknown": 1, "rules out": 2}
-
-
-class CauseVerdict(BaseModel):
-    id: str
-    cause: str
-    state: State = Field(description="What the record says: confirms, rules out, or unknown.")
-    evidence: str
-    fix: str
-    step: str = Field(description="The command or change that tries this fix.")
-
-
-class SymptomDiagnosis(BaseModel):
-    id: str
-    title: str
-    matched: list[str] = Field(description="The artist's words that pointed here.")
-    causes: list[CauseVerdict]
-
-
-class Diagnosis(BaseModel):
-    project: str
-    symptom: str
-    diagnoses: list[SymptomDiagnosis]
-    next_step: str = Field(description="One change to make next, in words, with its command.")
-    facts: dict[str, Any] = Field(default_factory=dict, description="The numbers the verdicts used.")
 
 
 @lru_cache(maxsize=1)

@@ -4,15 +4,14 @@ says whether they confirm a cause, rule it out, or cannot tell, with the numbers
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 from loragate.catalog.models import get_family
 from loragate.catalog.optimizers import lr_range
 from loragate.dataset.size import RECOMMENDED
 from loragate.diagnose.facts import ProjectFacts
 from loragate.core.errors import LoragateError
+from loragate.diagnose.results import State
 
-State = Literal["confirms", "rules out", "unknown"]
 Result = tuple[State, str]
 
 # Passes over each picture (epochs x repeats). A LoRA on 15-40 pictures is usually trained for

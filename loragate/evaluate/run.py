@@ -12,10 +12,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
 from urllib.parse import urlparse
-
-from pydantic import BaseModel, Field
 
 from loragate.atomic import atomic_write_json
 from loragate.backends.argv import python_of
@@ -35,7 +32,6 @@ from loragate.evaluate.measure import (
     training_signatures,
 )
 from loragate.evaluate.model import (
-    DEFAULT_WEIGHTS,
     EVAL_FILE,
     CheckpointMeasure,
     CheckpointRef,
@@ -44,6 +40,7 @@ from loragate.evaluate.model import (
     EvalPrompt,
     EvalReport,
 )
+from loragate.evaluate.request import EvalRequest
 from loragate.evaluate.prompts import sample_frames, sample_steps, standard_prompts
 from loragate.evaluate.scores import add_scores, score_setup
 from loragate.evaluate.select import choose_checkpoints
@@ -62,29 +59,8 @@ WAN22_NOTE = ("Wan 2.2: both experts' LoRAs are loaded as in real use (low-noise
               "on the high-noise one), unlike the previews during training, which use the low-noise expert only.")
 
 
-class EvalRequest(BaseModel):
-    project: str
-    checkpoints: list[str] = Field(default_factory=list, description="LoRA files to test; default early, middle and final.")
-    weights: list[float] = Field(default_factory=lambda: list(DEFAULT_WEIGHTS), description="0.0 is always added as the reference.")
-    prompts: list[str] = Field(default_factory=list, description="The artist's own prompts, added after the standard ones.")
-    seeds: list[int] | None = Field(default=None, description="Seeds per prompt; default one fixed seed.")
-    max_standard_prompts: int | None = Field(default=None, ge=1, description="Use only the first N standard prompts (a smaller grid).")
-    steps: int | None = Field(default=None, ge=1, le=200, description="Sampling steps per picture; default the model's usual (a quick look: fewer).")
-    engine: Literal["auto", "comfyui", "scripts", "export"] = "auto"
-    comfyui_url: str | None = Field(default=None, description="ComfyUI's address; default comfyui_url in studio.md, else 127.0.0.1:8188.")
-    lightning: list[str] = Field(default_factory=list, description="Wan 2.2 Lightning LoRAs (low, high) stacked for a 4-step preview.")
-    estimate_only: bool = Field(default=False, description="Say what it would cost and stop before generating.")
-    price_per_hour: float | None = Field(default=None, description="GPU price per hour; default gpu_price_per_hour in studio.md.")
-    model: str | None = Field(default=None, description="The base model the caller expects; refused when the plan trained another.")
-    trigger: str | None = Field(default=None, description="The trigger the caller expects; refused when the plan uses another.")
-    clip_model: str | None = Field(default=None, description="Optional scores: a local CLIP model folder (run with the trainer's Python).")
-    references: str | None = Field(default=None, description="Optional scores: a folder of reference pictures held back from training.")
-
-
 def _weights(values: list[float]) -> list[float]:
-    bad = [w for w in values if not 0.0 <= w <= 2.0]
-    if bad:
-        raise LoragateError(f"LoRA weights must be between 0 and 2; got {', '.join(f'{w:g}' for w in bad)}.", "e.g. --weights 0.3 0.5 0.7 0.9 1.0")
+    # their bounds are EvalRequest's (loragate.evaluate.request)
     chosen = sorted({round(w, 3) for w in values if w != 0.0})
     if not chosen:
         raise LoragateError("Weight 0 alone shows the base model only: there is nothing to compare it with.", "Add the weights to try, e.g. --weight 0.5 --weight 1.0.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
 from loragate.atomic import atomic_write_json, atomic_write_text
 from loragate.backends import get_backend
@@ -40,37 +40,11 @@ from loragate.plan.trainer import trainer_findings
 from loragate.progress import ProgressFn, or_silent
 from loragate.vram.model import VramEstimate
 from loragate.workspace import project_dir
+from loragate.plan.results import Gate2Report, GenerateResult  # noqa: F401 - also imported from here
 
 COMMANDS_FILE = "commands.json"
 TRAIN_SH = "train.sh"
 CONFIG_MD = "config.md"
-
-
-class Gate2Report(BaseModel):
-    """Gate 2's answer for one project."""
-
-    project: str
-    verdict: Verdict
-    findings: list[Finding] = Field(default_factory=list)
-    counts: dict[str, int] = Field(default_factory=dict, description="block / warn / info -> number of findings.")
-    vram: VramEstimate | None = Field(default=None, description="Estimate for one training run of the plan.")
-    gpu_gb: float | None = Field(default=None, description="GPU memory checked against, GB.")
-    gpu_source: str | None = Field(default=None, description="Where that GPU size came from.")
-    runs_at_once: int = Field(default=1, description="Training runs sharing the GPU (2 for Wan 2.2 experts run together).")
-    summary: str = ""
-    plan_path: str
-    config_path: str
-    files: dict[str, str] = Field(default_factory=dict, description="Plan files written: name -> absolute path.")
-
-
-class GenerateResult(BaseModel):
-    """What `plan new` / generate_config made: the plan, the files written and the Gate 2 verdict."""
-
-    plan: TrainingPlan
-    files: dict[str, str] = Field(description="File name -> absolute path, under grimoire/training/NAME/.")
-    gate2: Gate2Report
-    previous_plan: str | None = Field(default=None, description="Where the plan this one replaced was kept.")
-    replaced: str | None = Field(default=None, description="What changed from the replaced plan, in words.")
 
 
 def write_plan_files(plan: TrainingPlan) -> dict[str, str]:

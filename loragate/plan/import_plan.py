@@ -22,10 +22,10 @@ from loragate.lightning.choice import LightningChoice
 from loragate.core.findings import Finding, sort_findings
 from loragate.names import check_name
 from loragate.plain import door_request
-from loragate.plan.gate2 import Gate2Report
 from loragate.core.plan import TrainingPlan, plan_problem
 from loragate.progress import ProgressFn, or_silent
 from loragate.core.vocabulary import Platform, PresetName, TrainingType
+from loragate.plan.results import ImportResult  # noqa: F401 - also imported from here
 
 
 class ImportRequest(BaseModel):
@@ -51,16 +51,6 @@ def import_request(**values: object) -> ImportRequest:
     """An ImportRequest from a door's arguments; a value it refuses is said in words (exit 2, not a bug)."""
     return door_request(ImportRequest, values, "The import cannot start",
                         "Correct it and import again (`loragate plan import --help` lists the choices).")
-
-
-class ImportResult(BaseModel):
-    plan: TrainingPlan
-    not_carried: list[Finding] = Field(default_factory=list, description="What the setup says that the plan does not "
-                                       "carry, or carries otherwise, and what loragate adds.")
-    files: dict[str, str] = Field(default_factory=dict)
-    gate2: Gate2Report
-    previous_plan: str | None = None
-    replaced: str | None = None
 
 
 def _context(request: ImportRequest) -> ImportContext:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path, PurePosixPath
-from typing import Literal, cast
+from typing import cast
 
 from loragate.backends import cpu, get_backend
 from loragate.catalog.models import ModelFamily, get_family
@@ -37,9 +37,8 @@ from loragate.core.plan import (
 )
 from loragate.plan.paths import check_dataset_folder, given_path, plan_paths
 from loragate.plan.sampling import sampling_for
-from loragate.core.vocabulary import Platform
+from loragate.core.vocabulary import ExpertChoice, Platform
 
-ExpertChoice = Literal["high", "low", "both"]
 PLATFORMS = ("local", "runpod", "modal")
 
 

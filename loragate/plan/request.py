@@ -10,11 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from loragate.lightning.choice import LightningChoice
 from loragate.plain import door_request
-from loragate.plan.gate2 import GenerateResult, generate_config
+from loragate.plan.results import GenerateResult
 from loragate.core.plan import RANK_MAX, RANK_MIN
-from loragate.plan.new import ExpertChoice
 from loragate.progress import ProgressFn
-from loragate.core.vocabulary import Platform, PresetName, TrainingType
+from loragate.core.vocabulary import ExpertChoice, Platform, PresetName, TrainingType
 from loragate.vram.model import MAX_GPU_GB, parse_resolution
 
 
@@ -66,6 +65,8 @@ def plan_request(**values: Any) -> PlanRequest:
 
 def make_plan(request: PlanRequest, progress: ProgressFn | None = None) -> GenerateResult:
     """generate_config for a request: the plan made, written and checked by Gate 2."""
+    from loragate.plan.gate2 import generate_config  # the engine, loaded when a plan is made
+
     options = request.model_dump(exclude={"name", "model", "dataset", "trigger", "replace", "lightning"})
     return generate_config(request.name, request.model, request.dataset, request.trigger, replace=request.replace,
                            progress=progress, lightning=request.lightning, **options)

@@ -13,8 +13,6 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pydantic import BaseModel, Field
-
 from loragate.atomic import atomic_write_json, atomic_write_text
 from loragate.catalog.models import get_family
 from loragate.core.errors import LoragateError
@@ -29,19 +27,11 @@ from loragate.registry.studio_loras import (
     upsert,
 )
 from loragate.workspace import grimoire_dir, project_dir
+from loragate.registry.results import LoraList, Registration  # noqa: F401 - also imported from here
 
 ARCHIVE_DIR = "eval"
 STATUS_FILE = "status.md"
 SIDECAR_SUFFIX = ".loragate.json"
-
-
-class Registration(BaseModel):
-    lora: RegisteredLora
-    studio_md: str
-    status_md: str
-    sidecar: str = Field(description="The JSON written beside the LoRA file.")
-    archived: list[str] = Field(default_factory=list, description="Evaluation pictures copied into training/NAME/eval/.")
-    changed: bool = Field(description="False when this exact registration was already there.")
 
 
 def _checkpoint_ref(report: EvalReport, checkpoint: Path):
@@ -130,11 +120,6 @@ def register_lora(project: str, checkpoint: str, weight: float, good_for: str | 
     archived = _archive(report, ref.label, folder / ARCHIVE_DIR) if ref else []
     return Registration(lora=lora, studio_md=str(studio), status_md=str(status), sidecar=str(sidecar), archived=archived,
                         changed=new != old or new_status != old_status)
-
-
-class LoraList(BaseModel):
-    studio_md: str
-    loras: list[RegisteredLora]
 
 
 def list_loras() -> LoraList:

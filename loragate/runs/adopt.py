@@ -10,24 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
-
 from loragate.core.errors import LoragateError
 from loragate.names import check_name
 from loragate.core.nextstep import step
-from loragate.runs.job import Job, JobStatus, read_job
+from loragate.runs.job import Job, read_job
 from loragate.runs.launch import await_ack, start_supervisor
 from loragate.runs.orphans import orphan_groups, supervisor_alive
 from loragate.workspace import workspace_root
-
-
-class AdoptResult(BaseModel):
-    project: str
-    job_id: str
-    status: JobStatus
-    supervisor_pid: int = Field(description="The new supervisor's process.")
-    groups: list[int] = Field(description="The trainers' process groups it took over.")
-    message: str
+from loragate.runs.results import AdoptResult  # noqa: F401 - also imported from here
 
 
 def require_orphan(name: str, root: Path | None = None) -> tuple[Job, list[int]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from pydantic import BaseModel
+from loragate.runs.results import Anomaly  # noqa: F401 - also imported from here
 
 EMA_ALPHA = 0.1
 MIN_POINTS = 20  # fewer points than this: too early to judge a trend
@@ -17,11 +17,6 @@ DIVERGE_RATIO = 1.5  # the smoothed loss this far above its lowest point...
 DIVERGE_SPAN = 0.15  # ...for at least this share of the observed steps
 PLATEAU_SPAN = 0.4  # the last 40 % of the observed steps...
 PLATEAU_CHANGE = 0.05  # ...show a trend of less than 5 % of the loss (per-step noise alone gives ~2 %)
-
-
-class Anomaly(BaseModel):
-    code: str
-    message: str
 
 
 def ema(values: list[float], alpha: float = EMA_ALPHA) -> list[float]:

@@ -18,13 +18,11 @@ import shutil
 import time
 from pathlib import Path
 
-from pydantic import BaseModel, Field
-
 from loragate.atomic import atomic_write_json, atomic_write_text
 from loragate.backends import get_backend
 from loragate.backends.cpu import CPU_NOTE, is_cpu
 from loragate.core.errors import LoragateError
-from loragate.core.findings import Finding, Verdict, sort_findings, verdict_of
+from loragate.core.findings import Finding, sort_findings, verdict_of
 from loragate.gates.ledger import record_gate
 from loragate.names import check_name
 from loragate.core.plan import Command, TrainingPlan
@@ -37,59 +35,16 @@ from loragate.runs.placement import choose_gpus, plan_placement
 from loragate.runs.process import StepRun, start_step
 from loragate.runs.quiet import quiet_findings
 from loragate.runs.richlog import log_lines
+from loragate.runs.request import MAX_STEPS, MIN_STEPS
 from loragate.runs.steps import read_step_progress
 from loragate.runs.supervisor import log_name
 from loragate.runs.vram_sampler import VramSampler
 from loragate.workspace import project_dir
+from loragate.runs.results import DryRunReport, DryRunStep  # noqa: F401 - also imported from here
 
-MIN_STEPS, MAX_STEPS = 2, 5
 SCRATCH = "dry-run"
 # Per stage, in seconds: caching reads the whole dataset once; training loads the model first.
 STAGE_TIMEOUT_S = {"cache_latents": 3600.0, "cache_text_encoder": 1800.0, "train": 1800.0}
-
-
-class DryRunStep(BaseModel):
-    stage: str
-    expert: str | None = None
-    gpu: int | None = Field(default=None, description="The GPU it ran on (CUDA_VISIBLE_DEVICES), as launch will run it.")
-    together: bool = Field(default=False, description="It trained at the same time as the other Wan 2.2 expert.")
-    argv: list[str]
-    log: str
-    exit_code: int | None
-    seconds: float
-    timed_out: bool = False
-    steps_completed: int = 0
-    seconds_per_step: float | None = None
-    peak_vram_gb: float | None = Field(default=None, description="Peak GPU memory of the process tree (NVML); None without a GPU.")
-    ok: bool
-
-
-class DryRunReport(BaseModel):
-    project: str
-    verdict: Verdict
-    steps_requested: int
-    steps_completed: int = Field(description="The fewest steps any training run completed.")
-    seconds_per_step: float | None = Field(
-        description="The slowest training run's seconds per step, measured with the runs placed as launch places them."
-    )
-    wall_seconds_per_step: float | None = Field(
-        default=None,
-        description="Wall-clock seconds for one step of every training run: the slowest run's when the Wan 2.2 experts "
-        "train at the same time, the sum when they train one after the other.",
-    )
-    peak_vram_gb: float | None = Field(description="Highest measured peak of any one step (one run); None when no GPU could be measured.")
-    combined_peak_vram_gb: float | None = Field(
-        default=None,
-        description="Peak of the training runs that ran at the same time, summed (on one GPU: what the card held with both "
-        "experts loaded); None when they ran one after the other or nothing was measured.",
-    )
-    estimated_vram_gb: float | None = Field(description="Gate 2's estimate for one training run, for comparison.")
-    placement: str | None = Field(default=None, description="How the Wan 2.2 experts were placed, the same way launch will place them.")
-    caching_done: bool = Field(default=False, description="musubi's caches were written by this dry run.")
-    scratch_dir: str
-    steps: list[DryRunStep]
-    findings: list[Finding]
-    summary: str
 
 
 def _check_steps(steps: int) -> None:

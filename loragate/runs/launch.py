@@ -10,8 +10,6 @@ import threading
 import time
 from pathlib import Path
 
-from pydantic import BaseModel, Field
-
 from loragate.core.errors import LoragateError
 from loragate.gates.ledger import require_all_gates
 from loragate.names import check_name
@@ -22,21 +20,10 @@ from loragate.runs.lock import acquire_gpus, pid_alive, release_gpus, transfer_g
 from loragate.runs.orphans import orphan_choices, orphan_groups, orphan_words
 from loragate.runs.placement import choose_gpus
 from loragate.workspace import project_dir, workspace_root
+from loragate.runs.results import LaunchResult  # noqa: F401 - also imported from here
 
 SUPERVISOR_LOG = "supervisor.log"
 ACK_TIMEOUT_S = 15.0
-
-
-class LaunchResult(BaseModel):
-    project: str
-    job_id: str = Field(description="Opaque handle of this training; job.json holds it.")
-    status: JobStatus
-    supervisor_pid: int
-    gpus: list[int]
-    job_file: str
-    logs: list[str] = Field(description="Where the trainer writes; `loragate monitor NAME` reads them.")
-    notes: list[str] = Field(default_factory=list)
-    message: str
 
 
 def job_running(job: Job | None) -> bool:

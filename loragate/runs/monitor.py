@@ -12,16 +12,11 @@ import hashlib
 import os
 import re
 import time
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, Field
 
 from loragate.atomic import atomic_write_json
 from loragate.core.errors import LoragateError
 from loragate.fsguard import read_json_object
-from loragate.core.nextstep import NextStep
 from loragate.progress import ProgressFn, or_silent
 from loragate.runs.anomalies import Anomaly, loss_anomalies
 from loragate.runs.job import Job, ProcessRecord, read_job, utcnow
@@ -29,12 +24,10 @@ from loragate.runs.logparse import LogFacts
 from loragate.runs.logtail import TailState, poll_log, seconds_since
 from loragate.runs.orphans import orphan_choices, orphan_groups, orphan_words
 from loragate.runs.quiet import quiet_anomalies
-from loragate.runs.retention import CheckpointInfo, CheckpointList, list_checkpoints, project_checkpoints
+from loragate.runs.retention import CheckpointList, list_checkpoints, project_checkpoints
 from loragate.workspace import project_dir
+from loragate.runs.results import MonitorReport, Status, StreamReport  # noqa: F401 - also imported from here
 
-# UNKNOWN only in --log mode: loragate did not start the trainer, cannot see its process, and the
-# log has gone quiet for longer than a step takes, so it cannot tell running from dead.
-Status = Literal["RUNNING", "COMPLETE", "FAILED", "STALLED", "UNKNOWN"]
 
 STATE_FILE = "monitor-state.json"
 PROGRESS_FILE = "progress.md"
@@ -61,72 +54,6 @@ SIGNAL_WORDS = {
     "Illegal instruction": "crashed (illegal instruction)",
     "Terminated": "was terminated by a signal",
 }
-
-
-class StreamReport(BaseModel):
-    """One trainer log: a single run, or one Wan 2.2 expert."""
-
-    log: str
-    role: str | None = None
-    expert: Literal["high", "low"] | None = None
-    status: Status
-    cause: str | None = None
-    fix: str | None = None
-    step: int | None = None
-    total_steps: int | None = None
-    epoch: int | None = None
-    total_epochs: int | None = None
-    loss: float | None = Field(default=None, description="Latest avr_loss (moving average the trainer prints).")
-    rate: float | None = Field(default=None, description="Steps per second.")
-    seconds_per_step: float | None = None
-    eta_seconds: float | None = None
-    elapsed_seconds: float | None = None
-    seconds_since_output: float | None = None
-    stall_after_seconds: float | None = None
-    pid: int | None = None
-    alive: bool | None = None
-    exit_code: int | None = None
-    vram_gb: float | None = None
-    anomalies: list[Anomaly] = Field(default_factory=list)
-    bytes_read: int = Field(default=0, description="Log bytes parsed by this poll.")
-    log_reset: str | None = Field(default=None, description="Why the log was re-read from the start, if it was.")
-    tensorboard: str | None = Field(default=None, description="What was read from TensorBoard event files.")
-
-
-class MonitorReport(BaseModel):
-    project: str | None = None
-    status: Status
-    cause: str | None = Field(default=None, description="Why it failed or stalled, in plain words.")
-    fix: str | None = None
-    step: int | None = None
-    total_steps: int | None = None
-    epoch: int | None = None
-    total_epochs: int | None = None
-    loss: float | None = Field(default=None, description="Latest avr_loss; None with two Wan 2.2 experts, each has its own in `streams`.")
-    eta_seconds: float | None = Field(
-        default=None, description="Time left: the slower expert's when two train at once, plus the experts still to start."
-    )
-    rate: float | None = Field(default=None, description="Steps per second; with two experts at once, the slower one's.")
-    vram_gb: float | None = None
-    anomalies: list[Anomaly] = Field(default_factory=list)
-    checkpoints: list[CheckpointInfo] = Field(default_factory=list)
-    prunable: list[str] = Field(default_factory=list, description="Older checkpoints `loragate checkpoints NAME --prune` removes.")
-    logs: list[str] = Field(default_factory=list)
-    streams: list[StreamReport] = Field(default_factory=list, description="Per log; two for Wan 2.2 experts run at once.")
-    events: list[str] = Field(default_factory=list, description="The job's events (OOM retries, ...), oldest first.")
-    notes: list[str] = Field(default_factory=list, description="What the figures mean for this run (e.g. it trains on the CPU).")
-    job_status: str | None = None
-    attempt: int | None = None
-    progress_md: str | None = None
-    loss_plot: str | None = None
-    samples_sheet: str | None = Field(default=None, description="The trainer's samples so far: rows = checkpoints, columns = prompts.")
-    samples_note: str | None = Field(default=None, description="What the samples can and cannot show (Wan 2.2: one expert).")
-    bytes_read: int = 0
-    supervised: bool | None = Field(default=None, description="Whether loragate's supervisor is watching the run (None in --log mode).")
-    supervision: str | None = Field(default=None, description="Set when the trainer runs on without its supervisor: what that means.")
-    next_steps: list[NextStep] = Field(default_factory=list, description=(
-        "Operations to offer the artist: for a trainer running without its supervisor, adopt_run or stop."))
-    checked_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 
 
 # ------------------------------------------------------------------------------ helpers

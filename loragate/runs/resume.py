@@ -13,30 +13,14 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from pydantic import BaseModel, Field
-
 from loragate.core.errors import LoragateError
 from loragate.gates.ledger import gate_status
 from loragate.names import check_name
-from loragate.core.nextstep import NextStep
 from loragate.plan.store import archive_plan, load_project_plan, next_plan_version, save_plan
 from loragate.runs.checkpoint import lora_rank, safetensors_problem
 from loragate.runs.job import read_job
 from loragate.runs.launch import job_running
-
-
-
-class ContinueResult(BaseModel):
-    project: str
-    checkpoint: str
-    expert: str | None = Field(default=None, description="The Wan 2.2 expert the checkpoint belongs to, if any.")
-    learning_rate: float
-    epochs: int | None
-    output_name: str = Field(description="The continuation writes under this new name, so the earlier LoRA is kept.")
-    plan_file: str
-    previous_plan: str = Field(description="A copy of the plan before this change.")
-    gates_to_rerun: list[NextStep] = Field(description="The gates to run again before launching, in order.")
-    message: str
+from loragate.runs.results import ContinueResult  # noqa: F401 - also imported from here
 
 
 def _resolve_checkpoint(checkpoint: str, output_dir: str) -> Path:

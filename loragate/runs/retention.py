@@ -21,22 +21,10 @@ from loragate.fsguard import read_json_object
 from loragate.core.plan import PLAN_FILE, load_plan
 from loragate.runs.job import read_job
 from loragate.workspace import project_dir
+from loragate.runs.results import CheckpointInfo  # noqa: F401 - also imported from here
 
 KEEP_LAST = 3
 PINS_FILE = "pins.json"
-
-
-class CheckpointInfo(BaseModel):
-    file: str
-    path: str
-    lora: str = Field(default="", description="The output name it belongs to (each Wan 2.2 expert has its own).")
-    kind: Literal["epoch", "step", "final"]
-    epoch: int | None = None
-    step: int | None = None
-    size_bytes: int
-    modified_at: datetime
-    pinned: bool = False
-    keep: bool = Field(description="False for an older intermediate checkpoint that a prune would remove.")
 
 
 class CheckpointList(BaseModel):

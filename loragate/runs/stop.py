@@ -12,25 +12,16 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from loragate.atomic import atomic_write_json
 from loragate.core.errors import LoragateError
 from loragate.names import check_name
-from loragate.runs.job import JobEvent, JobStatus, read_job, utcnow, write_job
+from loragate.runs.job import JobEvent, read_job, utcnow, write_job
 from loragate.runs.lock import release_gpus
 from loragate.runs.orphans import supervisor_alive
 from loragate.runs.process import group_alive, is_started_group, signal_group, wait_group_gone
 from loragate.runs.supervisor import STOP_REQUEST
 from loragate.workspace import project_dir
-
-
-class StopResult(BaseModel):
-    project: str
-    job_id: str | None
-    status: JobStatus | None
-    stopped: bool
-    message: str
+from loragate.runs.results import StopResult  # noqa: F401 - also imported from here
 
 
 _supervisor_alive = supervisor_alive

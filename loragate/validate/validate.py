@@ -8,16 +8,14 @@ can compare commands (cache vs train, one expert vs the other).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Literal
-
-from pydantic import BaseModel, Field
+from typing import Callable
 
 from loragate.backends.command_family import expert
 from loragate.backends.config_script import script_for_config
 from loragate.backends.kohya_args import CONFIG_FILE, DATASET_CONFIG
 from loragate.catalog.models import get_family
 from loragate.core.errors import LoragateError
-from loragate.core.findings import Finding, Verdict, count_by_severity, sort_findings, verdict_of
+from loragate.core.findings import Finding, count_by_severity, sort_findings, verdict_of
 from loragate.fsguard import TooLarge, read_capped
 from loragate.validate.file_kind import binary_kind, text_kind, trainer_mention
 from loragate.validate.invocation import Invocation, classify_script
@@ -32,33 +30,10 @@ from loragate.validate.parse_toml import (
     read_dataset_config,
 )
 from loragate.validate.rules import RULES, Setup
+from loragate.validate.report import InvocationSummary, ValidationReport  # noqa: F401 - also imported from here
 
 _TOML_SUFFIXES = {".toml"}
 SCRIPT_CAP = 4 * 1024 * 1024  # scripts and TOMLs are small; a bigger file is not one
-
-
-class InvocationSummary(BaseModel):
-    source: str = Field(description="file:line where the command starts.")
-    script: str
-    stage: str
-    trainer: str | None
-    model: str | None = Field(default=None, description="Model family this command was judged as.")
-    expert: str | None = Field(default=None, description="Wan 2.2 expert (high/low/both) when known.")
-    dataset_config: str | None = None
-    config_files: list[str] = Field(default_factory=list)
-    flags: int = 0
-
-
-class ValidationReport(BaseModel):
-    verdict: Verdict
-    model: str | None = Field(description="Model family the setup was judged as (given or inferred).")
-    model_source: Literal["given", "inferred", "unknown"]
-    counts: dict[str, int]
-    findings: list[Finding]
-    invocations: list[InvocationSummary]
-    dataset_configs: list[str] = Field(default_factory=list)
-    checked_paths: bool
-    rules_run: int
 
 
 def _head(path: Path) -> bytes:

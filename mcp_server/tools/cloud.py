@@ -11,17 +11,25 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from loragate.cloud.modal_app import ModalApp, write_modal_app
-from loragate.cloud.modal_run import ModalPull, ModalRun, modal_pull, modal_run
-from loragate.cloud.model import CloudStatus, OffersReport, SpendQuote
-from loragate.cloud.offers import cloud_offers
-from loragate.cloud.remote import RemoteRun, remote
-from loragate.cloud.spend import approve_spend
-from loragate.cloud.status import DownResult, cloud_status, down
-from loragate.cloud.sync import PullResult, SyncResult, pull, sync
-from loragate.cloud.up import UpResult, make_quote, up
+from loragate.cloud.model import CloudStatus, OffersReport, ProviderName, SpendQuote
+from loragate.cloud.request import GuardMinutes, IdleMinutes, RentalProvider, SpendCap, offers_request, sync_request, up_request
+from loragate.cloud.results import DownResult, ModalApp, ModalPull, ModalRun, PullResult, RemoteRun, SyncResult, UpResult
 from loragate.core.errors import LoragateError
-from mcp_server.common import call_engine
+from mcp_server.common import call_engine, lazy
+
+# The engines load on a tool's first call; the models above are all the tool list needs.
+write_modal_app = lazy("loragate.cloud.modal_app:write_modal_app")
+modal_run = lazy("loragate.cloud.modal_run:modal_run")
+modal_pull = lazy("loragate.cloud.modal_run:modal_pull")
+cloud_offers = lazy("loragate.cloud.offers:cloud_offers")
+remote = lazy("loragate.cloud.remote:remote")
+approve_spend = lazy("loragate.cloud.spend:approve_spend")
+cloud_status = lazy("loragate.cloud.status:cloud_status")
+down = lazy("loragate.cloud.status:down")
+pull = lazy("loragate.cloud.sync:pull")
+sync = lazy("loragate.cloud.sync:sync")
+make_quote = lazy("loragate.cloud.up:make_quote")
+up = lazy("loragate.cloud.up:up")
 
 Project = Annotated[str, Field(description="Project name, the folder under grimoire/training/.")]
 # Asks a provider's API: reads the world outside, writes nothing.
@@ -43,7 +51,9 @@ class UpOutcome(BaseModel):
 
 
 async def quote_for(project: str, provider: str, gpu: str, max_usd: float | None = None, idle_minutes: int | None = None) -> SpendQuote:
-    return await call_engine(None, make_quote, project, provider, gpu, max_usd, idle_minutes)
+    # the same request model as `loragate cloud up`: the same bounds, choices and sentences
+    request = await call_engine(None, up_request, project=project, provider=provider, gpu=gpu, max_usd=max_usd, idle_minutes=idle_minutes)
+    return await call_engine(None, make_quote, **dict(request))
 
 
 async def confirm_spend(quote: Annotated[SpendQuote, Resolve(quote_for)]) -> Elicit[ConfirmSpend]:
@@ -53,24 +63,25 @@ async def confirm_spend(quote: Annotated[SpendQuote, Resolve(quote_for)]) -> Eli
 def register(mcp: MCPServer) -> None:
     @mcp.tool(name="cloud_offers", title="Cloud GPU offers and cost", annotations=ASKS_PROVIDER)
     async def offers_tool(
-        provider: Annotated[Literal["runpod", "vast", "modal"] | None, Field(description="One provider, or all.")] = None,
+        provider: Annotated[ProviderName | None, Field(description="One provider, or all.")] = None,
         project: Annotated[str | None, Field(description="Project whose plan the cards must fit.")] = None,
     ) -> OffersReport:
         """List rentable GPUs with live prices (a dated table when a provider does not answer, with its
         date), the ones the plan fits with the 20% margin, the expected run time (the dry run scaled
         between cards, else an estimate), the total cost with storage, and the spend cap loragate
         would enforce. Call it before cloud_up and tell the artist the cost."""
-        return await call_engine(None, cloud_offers, provider, project)
+        request = await call_engine(None, offers_request, provider=provider, project=project)  # as `loragate cloud offers`
+        return await call_engine(None, cloud_offers, request.provider, request.project)
 
     @mcp.tool(name="cloud_up", title="Rent a cloud GPU", annotations=SPENDS, meta={"anthropic/requiresUserInteraction": True})
     async def up_tool(
         project: Project,
-        provider: Annotated[Literal["runpod", "vast"], Field(description="Where to rent.")],
+        provider: Annotated[RentalProvider, Field(description="Where to rent.")],
         gpu: Annotated[str, Field(description="The card as cloud_offers names it, e.g. 'A100 80GB'.")],
         quote: Annotated[SpendQuote, Resolve(quote_for)],
         confirm: Annotated[ElicitationResult[ConfirmSpend], Resolve(confirm_spend)],
-        max_usd: Annotated[float | None, Field(gt=0, description="Spend cap in dollars (default: 1.5x the expected total).")] = None,
-        idle_minutes: Annotated[int | None, Field(ge=10, le=720, description="The machine ends itself if no cloud_sync reaches it within these minutes (default 30).")] = None,
+        max_usd: Annotated[SpendCap | None, Field(description="Spend cap in dollars (default: 1.5x the expected total).")] = None,
+        idle_minutes: Annotated[GuardMinutes | None, Field(description="The machine ends itself if no cloud_sync reaches it within these minutes (default 30).")] = None,
     ) -> UpOutcome:
         """Rent a GPU for a project after the user confirms the stated cost: the price, the expected
         total and the cap the pod's watchdog enforces. Records the instance in studio.md and the
@@ -98,10 +109,11 @@ def register(mcp: MCPServer) -> None:
         return await call_engine(None, cloud_status)
 
     @mcp.tool(name="cloud_sync", title="Send the project to the pod", annotations=SPENDS)
-    async def sync_tool(project: Project, idle_minutes: Annotated[int, Field(ge=5, le=720, description="Idle minutes before the watchdog ends the pod.")] = 30) -> SyncResult:
+    async def sync_tool(project: Project, idle_minutes: Annotated[IdleMinutes, Field(description="Idle minutes before the watchdog ends the pod.")] = 30) -> SyncResult:
         """Send the dataset, the project record and loragate to the pod over SSH (resumable), install
         loragate there and start the watchdog that ends the pod when idle, done or at the cap."""
-        return await call_engine(None, sync, project, idle_minutes=idle_minutes)
+        request = await call_engine(None, sync_request, project=project, idle_minutes=idle_minutes)  # as `loragate cloud sync`
+        return await call_engine(None, sync, request.project, install=request.install, idle_minutes=request.idle_minutes)
 
     @mcp.tool(name="cloud_run", title="Gates and training on the pod", annotations=SPENDS)
     async def run_tool(

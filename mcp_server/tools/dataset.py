@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from loragate.core.vocabulary import TrainingType
 from loragate.dataset.model import AuditReport
 from mcp_server.common import WRITES_RECORD, call_engine, lazy, resolve_path
 
 audit_dataset = lazy("loragate.dataset.audit:audit_dataset")
+audit_request = lazy("loragate.dataset.request:audit_request")
 
 def register(mcp: MCPServer) -> None:
     @mcp.tool(name="audit_dataset", title="Audit a dataset (Gate 1)", annotations=WRITES_RECORD)
@@ -22,7 +24,7 @@ def register(mcp: MCPServer) -> None:
             str | None, Field(description="Model family id from the catalog, e.g. sdxl, pony, flux1-dev, wan2.1-t2v-14b.")
         ] = None,
         training_type: Annotated[
-            Literal["character", "style", "object"] | None, Field(description="What the LoRA teaches; sets the size check.")
+            TrainingType | None, Field(description="What the LoRA teaches; sets the size check.")
         ] = None,
         name: Annotated[
             str | None,
@@ -37,15 +39,7 @@ def register(mcp: MCPServer) -> None:
         folder of images or clips, again after they fix files or edit captions, and with `name` to
         record the verdict that launch requires. It never changes the artist's files; re-audits of an
         unchanged folder come from a cache and are fast."""
-        folder = resolve_path(dataset, "dataset folder")
-        return await call_engine(
-            ctx,
-            audit_dataset,
-            folder,
-            trigger=trigger,
-            model=model,
-            training_type=training_type,
-            name=name,
-            caption_extension=caption_extension,
-            progress=None,
-        )
+        # the same request model as `loragate audit`: the same choices and sentences
+        request = await call_engine(None, audit_request, dataset=resolve_path(dataset, "dataset folder"), trigger=trigger,
+                                    model=model, training_type=training_type, name=name, caption_extension=caption_extension)
+        return await call_engine(ctx, audit_dataset, **dict(request), progress=None)

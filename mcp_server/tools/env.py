@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from loragate.core.vocabulary import BackendName
 from loragate.environment.report import EnvReport
 from mcp_server.common import WRITES_RECORD, call_engine, lazy
 
 check_environment = lazy("loragate.environment.gate3:check_environment")
+env_request = lazy("loragate.environment.request:env_request")
 
 def register(mcp: MCPServer) -> None:
     @mcp.tool(name="validate_env", title="Check the machine (Gate 3)", annotations=WRITES_RECORD)
@@ -21,7 +23,7 @@ def register(mcp: MCPServer) -> None:
             Field(description="Project name (grimoire/training/NAME). Checks against its plan, writes environment.md and records Gate 3."),
         ] = None,
         backend: Annotated[
-            Literal["musubi", "sdscripts"] | None,
+            BackendName | None,
             Field(description="Without a plan: which trainer to check the machine for. musubi = Wan; sdscripts = SD 1.5, SDXL, FLUX."),
         ] = None,
         ctx: Context | None = None,
@@ -34,4 +36,5 @@ def register(mcp: MCPServer) -> None:
         Gate 2 on the machine that will train (the pod, over SSH), again after installing or fixing
         anything, and whenever gate_status says Gate 3 is stale. With `plan` it records the verdict
         that launch requires; it changes nothing else on the machine."""
-        return await call_engine(ctx, check_environment, plan, backend, progress=None)
+        request = await call_engine(None, env_request, plan=plan, backend=backend)  # the same model as `loragate env`
+        return await call_engine(ctx, check_environment, request.plan, request.backend, progress=None)

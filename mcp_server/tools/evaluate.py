@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from loragate.diagnose.diagnose import Diagnosis, diagnose
+from loragate.diagnose.results import Diagnosis
 from loragate.evaluate.model import DEFAULT_WEIGHTS, EvalReport
-from loragate.evaluate.run import EvalRequest, evaluate
-from loragate.registry.register import LoraList, Registration, list_loras, register_lora
-from mcp_server.common import READ_ONLY, WRITES_RECORD, call_engine, resolve_path
+from loragate.evaluate.request import EngineChoice, EvalWeight, PromptCount, SampleSteps, Seed
+from loragate.registry.results import LoraList, Registration
+from mcp_server.common import READ_ONLY, WRITES_RECORD, call_engine, lazy, resolve_path
+
+evaluate = lazy("loragate.evaluate.run:evaluate")
+diagnose = lazy("loragate.diagnose.diagnose:diagnose")
+register_lora = lazy("loragate.registry.register:register_lora")
+list_loras = lazy("loragate.registry.register:list_loras")
+eval_request = lazy("loragate.evaluate.request:eval_request")
 
 # Generates pictures on the GPU (or through ComfyUI) and writes the record: not idempotent.
 RUNS_GENERATION = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
@@ -26,11 +32,12 @@ def register(mcp: MCPServer) -> None:
         project: Project,
         ctx: Context,
         checkpoints: Annotated[list[str], Field(description="LoRA files to test; empty: early, middle and final.")] = [],  # noqa: B006
-        weights: Annotated[list[float], Field(description="Weights to try; 0.0 is always added as the reference.")] = list(DEFAULT_WEIGHTS),  # noqa: B006
+        weights: Annotated[list[EvalWeight], Field(description="Weights to try; 0.0 is always added as the reference.")] = list(DEFAULT_WEIGHTS),  # noqa: B006
         prompts: Annotated[list[str], Field(description="The artist's own prompts, added to the standard ones.")] = [],  # noqa: B006
-        max_standard_prompts: Annotated[int | None, Field(ge=1, description="Use only the first N standard prompts.")] = None,
-        steps: Annotated[int | None, Field(ge=1, le=200, description="Sampling steps per picture; default the model's usual, fewer for a quick look.")] = None,
-        engine: Annotated[Literal["auto", "comfyui", "scripts", "export"], Field(description="auto: ComfyUI if it answers, else the trainer's scripts, else export.")] = "auto",
+        max_standard_prompts: Annotated[PromptCount | None, Field(description="Use only the first N standard prompts.")] = None,
+        seeds: Annotated[list[Seed] | None, Field(description="Seed per prompt (more for more pictures); default one fixed seed.")] = None,
+        steps: Annotated[SampleSteps | None, Field(description="Sampling steps per picture; default the model's usual, fewer for a quick look.")] = None,
+        engine: Annotated[EngineChoice, Field(description="auto: ComfyUI if it answers, else the trainer's scripts, else export.")] = "auto",
         comfyui_url: Annotated[str | None, Field(description="ComfyUI's address; default studio.md's comfyui_url.")] = None,
         lightning: Annotated[list[str], Field(description="Wan 2.2 Lightning LoRAs (low, high) for a 4-step preview, stacked, never merged; default: the plan's Lightning files.")] = [],  # noqa: B006
         estimate_only: Annotated[bool, Field(description="Only return the cost (cells x seconds, price on a cloud GPU).")] = True,
@@ -53,9 +60,11 @@ def register(mcp: MCPServer) -> None:
         for folder, what in ((clip_model, "CLIP model folder"), (references, "reference pictures folder")):
             if folder:
                 resolve_path(folder, what)
-        request = EvalRequest(project=project, checkpoints=checkpoints, weights=weights, prompts=prompts,
-                              max_standard_prompts=max_standard_prompts, steps=steps, engine=engine, comfyui_url=comfyui_url,
-                              lightning=lightning, estimate_only=estimate_only, clip_model=clip_model, references=references)
+        # the same request model as `loragate eval`: the same bounds, choices and sentences
+        request = await call_engine(None, eval_request, project=project, checkpoints=checkpoints, weights=weights, prompts=prompts,
+                                    seeds=seeds, max_standard_prompts=max_standard_prompts, steps=steps, engine=engine,
+                                    comfyui_url=comfyui_url, lightning=lightning, estimate_only=estimate_only,
+                                    clip_model=clip_model, references=references)
         return await call_engine(ctx, evaluate, request, progress=None)
 
     @mcp.tool(name="diagnose", title="Diagnose the LoRA's pictures", annotations=READ_ONLY)

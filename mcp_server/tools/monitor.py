@@ -9,7 +9,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from loragate.runs.monitor import MonitorReport
+from loragate.runs.results import MonitorReport
 from mcp_server.common import call_engine, lazy
 
 # It reads the logs and never touches the training or its checkpoints, but it does refresh

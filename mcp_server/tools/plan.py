@@ -9,8 +9,7 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from loragate.lightning.choice import LightningChoice
-from loragate.plan.gate2 import Gate2Report, GenerateResult
-from loragate.plan.import_plan import ImportResult
+from loragate.plan.results import Gate2Report, GenerateResult, ImportResult
 from loragate.core.plan import RANK_MAX, RANK_MIN
 from loragate.plan.request import ExpertChoice, NetworkName
 from loragate.core.vocabulary import Platform, PresetName, TrainingType

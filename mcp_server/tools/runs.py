@@ -17,11 +17,8 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from loragate.core.errors import LoragateError
-from loragate.runs.adopt import AdoptResult
-from loragate.runs.dryrun import DryRunReport
-from loragate.runs.launch import LaunchResult
-from loragate.runs.resume import ContinueResult
-from loragate.runs.stop import StopResult
+from loragate.runs.request import DryRunSteps
+from loragate.runs.results import AdoptResult, ContinueResult, DryRunReport, LaunchResult, StopResult
 from mcp_server.common import RUNS_TRAINING, call_engine, lazy, resolve_path
 from mcp_server.nextstep import error_text
 
@@ -53,6 +50,7 @@ async def confirm_launch(project: str) -> Elicit[ConfirmLaunch]:
 
 require_all_gates = lazy("loragate.gates.ledger:require_all_gates")
 dry_run = lazy("loragate.runs.dryrun:dry_run")
+dry_run_request = lazy("loragate.runs.request:dry_run_request")
 launch = lazy("loragate.runs.launch:launch")
 continue_run = lazy("loragate.runs.resume:continue_run")
 stop = lazy("loragate.runs.stop:stop")
@@ -88,14 +86,15 @@ def register(mcp: MCPServer) -> None:
     async def dry_run_tool(
         project: Annotated[str, Field(description="Project name, the folder under grimoire/training/.")],
         ctx: Context,
-        steps: Annotated[int, Field(ge=2, le=5, description="Training steps to run (2-5).")] = 5,
+        steps: Annotated[DryRunSteps, Field(description="Training steps to run (2-5).")] = 5,
     ) -> DryRunReport:
         """Gate 4: run the plan's real caching and training commands for 2-5 steps into a scratch
         folder, classify any failure in plain words with its fix, measure seconds per step and peak
         GPU memory (Wan 2.2 experts placed as launch will run them, so their combined peak too), and
         record the verdict. Call it after Gates 1-3 pass and before launch, and again
         after any change to the plan. Takes minutes on a real model (it loads it)."""
-        return await call_engine(ctx, dry_run, project, steps=steps, progress=None)
+        request = await call_engine(None, dry_run_request, name=project, steps=steps)  # the same model as `loragate dry-run`
+        return await call_engine(ctx, dry_run, request.name, steps=request.steps, progress=None)
 
     @mcp.tool(
         name="launch",

@@ -7,7 +7,7 @@ from typing import Annotated
 from mcp.server import MCPServer
 from pydantic import Field
 
-from loragate.validate.validate import ValidationReport
+from loragate.validate.report import ValidationReport
 from mcp_server.common import READ_ONLY, call_engine, is_allowed, lazy, resolve_path
 
 validate_files = lazy("loragate.validate.validate:validate_files")

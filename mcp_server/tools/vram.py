@@ -7,13 +7,17 @@ from typing import Annotated, Literal
 from mcp.server import MCPServer
 from pydantic import Field
 
-from loragate.catalog.listing import ModelList, list_models
-from loragate.vram import VramEstimate, estimate_vram, make_request
-from mcp_server.common import READ_ONLY, call_engine
+from loragate.catalog.listing import ModelList
+from loragate.vram.model import VramEstimate
+from mcp_server.common import READ_ONLY, call_engine, lazy
+
+list_models = lazy("loragate.catalog.listing:list_models")
 
 
 def _estimate(**fields: object) -> VramEstimate:
-    # The engine checks every bound, so the MCP caller reads the same sentence as the CLI user.
+    # VramRequest (make_request) checks every bound, as for `loragate vram`: the same sentence in both doors.
+    from loragate.vram import estimate_vram, make_request
+
     return estimate_vram(make_request(**fields))
 
 

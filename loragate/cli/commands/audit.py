@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, cast
+from typing import Optional
 
 import typer
-
-from loragate.core.vocabulary import TrainingType
 
 from loragate.cli.output import exit_for, print_findings, print_json, print_rows, print_verdict, progress_bar, run_engine
 
@@ -25,19 +23,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Gate 1: check every image, clip and caption before training. Exit 0 GO, 1 NO-GO, 2 could not run."""
         from loragate.dataset.audit import audit_dataset
+        from loragate.dataset.request import audit_request
 
+        # the same request model as MCP's audit_dataset: the same choices and sentences
+        request = run_engine(lambda: audit_request(dataset=dataset, trigger=trigger, model=model, training_type=training_type,
+                                                   name=name, caption_extension=caption_ext))
         with progress_bar("Auditing", enabled=not json_out) as progress:
-            report = run_engine(
-                lambda: audit_dataset(
-                    dataset,
-                    trigger=trigger,
-                    model=model,
-                    training_type=cast("TrainingType | None", training_type),  # the engine validates it
-                    name=name,
-                    caption_extension=caption_ext,
-                    progress=progress,
-                )
-            )
+            report = run_engine(lambda: audit_dataset(**dict(request), progress=progress))
         if json_out:
             print_json(report)
         else:

@@ -46,8 +46,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Cards and live prices, the ones the plan fits, expected time, total cost and the cap."""
         from loragate.cloud.offers import cloud_offers
+        from loragate.cloud.request import offers_request
 
-        report = run_engine(lambda: cloud_offers(provider, plan))
+        request = run_engine(lambda: offers_request(provider=provider, project=plan))  # the same model as MCP's cloud_offers
+        report = run_engine(lambda: cloud_offers(request.provider, request.project))
         if json_out:
             print_json(report)
         else:
@@ -66,10 +68,12 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """State the cost, ask, then rent the card and record it in studio.md and the project."""
+        from loragate.cloud.request import up_request
         from loragate.cloud.spend import approve_spend
         from loragate.cloud.up import make_quote, up
 
-        quote = run_engine(lambda: make_quote(name, provider, gpu, max_usd, idle_minutes))  # type: ignore[arg-type]
+        request = run_engine(lambda: up_request(project=name, provider=provider, gpu=gpu, max_usd=max_usd, idle_minutes=idle_minutes))
+        quote = run_engine(lambda: make_quote(**dict(request)))
         typer.echo(quote.message, err=json_out)
         if not yes and not typer.confirm("Rent it now?", default=False, err=json_out):
             typer.echo("Not rented: nothing was spent.", err=True)
@@ -126,13 +130,15 @@ def register(app: typer.Typer) -> None:
     def sync_cmd(
         name: str = typer.Argument(..., help="Project name."),
         no_install: bool = typer.Option(False, "--no-install", help="Do not copy and install loragate on the pod."),
-        idle: int = typer.Option(30, "--idle", help="Minutes without work after which the watchdog ends the pod."),
+        idle: int = typer.Option(30, "--idle", help="Minutes without work after which the watchdog ends the pod (5-720)."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Send the dataset, the project record and loragate to the pod (resumes), start the watchdog."""
+        from loragate.cloud.request import sync_request
         from loragate.cloud.sync import sync
 
-        result = run_engine(lambda: sync(name, install=not no_install, idle_minutes=idle))
+        request = run_engine(lambda: sync_request(project=name, install=not no_install, idle_minutes=idle))  # as MCP's cloud_sync
+        result = run_engine(lambda: sync(request.project, install=request.install, idle_minutes=request.idle_minutes))
         if json_out:
             print_json(result)
         else:

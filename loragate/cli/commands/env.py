@@ -19,9 +19,11 @@ def register(app: typer.Typer) -> None:
         """Gate 3: GPU, driver, PyTorch in the trainer's own Python, the trainer, the weights' headers,
         disk, RAM and tokenizers. Exit 0 GO, 1 NO-GO, 2 could not run."""
         from loragate.environment.gate3 import check_environment
+        from loragate.environment.request import env_request
 
+        request = run_engine(lambda: env_request(plan=plan, backend=backend))  # the same model as MCP's validate_env
         with progress_bar("Checking the machine", enabled=not json_out) as progress:
-            report = run_engine(lambda: check_environment(plan, backend, progress=progress))
+            report = run_engine(lambda: check_environment(request.plan, request.backend, progress=progress))
         if json_out:
             print_json(report)
             exit_for(report.verdict)

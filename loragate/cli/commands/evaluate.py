@@ -9,7 +9,6 @@ from loragate.cli.output import (
     EXIT_GO,
     EXIT_NO_GO,
     console,
-    fail,
     print_findings,
     print_json,
     progress_bar,
@@ -70,11 +69,11 @@ def register(app: typer.Typer) -> None:
     def eval_cmd(
         name: str = typer.Argument(..., help="Project name (grimoire/training/NAME)."),
         checkpoint: list[str] | None = typer.Option(None, "--checkpoint", help="A LoRA file to test (repeat); default early, middle and final."),
-        weights: list[float] | None = typer.Option(None, "--weight", help="A LoRA weight to try (repeat); default 0.3 0.5 0.7 0.9 1.0, plus 0."),
+        weights: list[float] | None = typer.Option(None, "--weight", help="A LoRA weight to try, 0 to 2 (repeat); default 0.3 0.5 0.7 0.9 1.0, plus 0."),
         prompt: list[str] | None = typer.Option(None, "--prompt", help="Your own prompt, added to the standard ones (repeat)."),
         seed: list[int] | None = typer.Option(None, "--seed", help="Seed per prompt (repeat for more); default one fixed seed."),
         max_prompts: int | None = typer.Option(None, "--max-prompts", help="Only the first N standard prompts (a smaller grid)."),
-        steps: int | None = typer.Option(None, "--steps", min=1, max=200, help="Sampling steps per picture (default: the model's usual; fewer for a quick look)."),
+        steps: int | None = typer.Option(None, "--steps", help="Sampling steps per picture (default: the model's usual; fewer for a quick look)."),
         engine: str = typer.Option("auto", "--engine", help="auto, comfyui, scripts (the trainer's own) or export."),
         comfyui_url: str | None = typer.Option(None, "--comfyui-url", help="ComfyUI's address (default: studio.md, else 127.0.0.1:8188)."),
         lightning: list[str] | None = typer.Option(None, "--lightning", help="Wan 2.2 Lightning LoRA (low, then high) for a 4-step preview (default: the plan's)."),
@@ -90,16 +89,16 @@ def register(app: typer.Typer) -> None:
         checkpoints, measure whether the LoRA takes effect and copies training pictures, write
         eval.json and a draft eval.md. Exit 0 GO, 1 NO-GO (no effect, copies, layers that do not load)."""
         from loragate.evaluate.model import DEFAULT_WEIGHTS
-        from loragate.evaluate.run import EvalRequest, evaluate
+        from loragate.evaluate.request import eval_request
+        from loragate.evaluate.run import evaluate
 
-        if engine not in ("auto", "comfyui", "scripts", "export"):
-            fail(f"Unknown engine {engine!r}.", "Use auto, comfyui, scripts or export.")
-        request = EvalRequest(
+        # the same request model as MCP's evaluate: the same bounds, choices and sentences
+        request = run_engine(lambda: eval_request(
             project=name, checkpoints=checkpoint or [], weights=weights or list(DEFAULT_WEIGHTS), prompts=prompt or [],
-            seeds=seed or None, max_standard_prompts=max_prompts, steps=steps, engine=engine, comfyui_url=comfyui_url,  # type: ignore[arg-type]
+            seeds=seed or None, max_standard_prompts=max_prompts, steps=steps, engine=engine, comfyui_url=comfyui_url,
             lightning=lightning or [], estimate_only=estimate, price_per_hour=price, model=model, trigger=trigger,
             clip_model=clip_model, references=references,
-        )
+        ))
         with progress_bar("evaluating", enabled=not json_out) as update:
             report = run_engine(lambda: evaluate(request, progress=update))
         if json_out:

@@ -19,9 +19,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Gate 4: run the plan's real commands for a few steps into a scratch folder."""
         from loragate.runs.dryrun import dry_run
+        from loragate.runs.request import dry_run_request
 
+        request = run_engine(lambda: dry_run_request(name=name, steps=steps))  # the same model as MCP's dry_run
         with progress_bar(f"dry run {name}", enabled=not json_out) as progress:
-            report = run_engine(lambda: dry_run(name, steps=steps, progress=progress))
+            report = run_engine(lambda: dry_run(request.name, steps=request.steps, progress=progress))
         if json_out:
             print_json(report)
         else:
