@@ -27,8 +27,8 @@ def _with(monkeypatch: pytest.MonkeyPatch, name: str, change: Any) -> None:
 
 
 def test_a_misspelt_key_names_the_file_and_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    _with(monkeypatch, "presets.toml", lambda d: d["level"]["wan"]["quick"].update(rnak=8))
-    assert integrity.data_problems() == ["loragate/data/presets.toml: 'level.wan.quick.rnak' is not a known key (a typo?)"]
+    _with(monkeypatch, "presets.toml", lambda d: d["level"]["musubi-dit"]["quick"].update(rnak=8))
+    assert integrity.data_problems() == ["loragate/data/presets.toml: 'level.musubi-dit.quick.rnak' is not a known key (a typo?)"]
 
 
 def test_a_value_out_of_bounds_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -153,20 +153,20 @@ def _table_rows(doc: str) -> list[list[str]]:
 def test_presets_doc_matches_presets_toml() -> None:
     from loragate.catalog.presets import LEVELS, TRAINING_TYPES, get_preset
 
-    examples = {"wan": "wan2.2-t2v-a14b", "sd": "sdxl", "flux": "flux1-dev"}
+    examples = {"musubi-dit": "wan2.2-t2v-a14b", "sd": "sdxl", "flux": "flux1-dev"}
     seen = set()
     for row in _table_rows("training/presets.md"):
         if len(row) < 10:
             continue
-        group, kind, level = (c.lower() for c in row[:3])
-        if group not in examples or kind not in TRAINING_TYPES or level not in LEVELS:
+        tuning, kind, level = (c.lower() for c in row[:3])
+        if tuning not in examples or kind not in TRAINING_TYPES or level not in LEVELS:
             continue
-        preset = get_preset(examples[group], kind, level)
+        preset = get_preset(examples[tuning], kind, level)
         rank, alpha, lr, scheduler, steps, repeats, batch = row[3:10]
         assert (int(rank), float(alpha), float(lr)) == (preset.rank, preset.alpha, preset.learning_rate), row
         assert (scheduler, int(steps)) == (preset.lr_scheduler, preset.target_steps), row
         assert (int(repeats), int(batch)) == (preset.num_repeats, preset.batch_size), row
-        seen.add((group, kind, level))
+        seen.add((tuning, kind, level))
     assert len(seen) == len(examples) * len(TRAINING_TYPES) * len(LEVELS)
 
 
@@ -178,9 +178,9 @@ def test_optimizer_ranges_match_optimizers_toml() -> None:
         if row[0] not in optimizer_names() or " to " not in row[1]:
             continue
         info = get_optimizer(row[0])
-        for group, cell in zip(("wan", "sd", "flux"), row[1:4]):
+        for tuning, cell in zip(("musubi-dit", "sd", "flux"), row[1:4]):
             low, high = (float(x) for x in re.split(r"\s+to\s+", cell))
-            assert (low, high) == tuple(info.lr[group]), (row[0], group, cell)
+            assert (low, high) == tuple(info.lr[tuning]), (row[0], tuning, cell)
         seen.add(row[0])
     assert seen == set(optimizer_names())
 

@@ -176,7 +176,7 @@ def test_every_preset_learning_rate_lies_in_its_sourced_range() -> None:
                 p = get_preset(family, kind, level)
                 if p.optimizer.lower().startswith("prodigy"):
                     continue
-                judged = judge_lr(p.optimizer, get_family(family).group, p.learning_rate, p.alpha, p.rank)
+                judged = judge_lr(p.optimizer, get_family(family).tuning, p.learning_rate, p.alpha, p.rank)
                 assert judged is None, (family, kind, level, judged)
 
 

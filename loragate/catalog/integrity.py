@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from loragate.catalog.datafile import read_data_toml
 from loragate.core.errors import LoragateError
 
-GroupName = Literal["wan", "sd", "flux"]
+TuningName = Literal["musubi-dit", "sd", "flux"]  # catalog.models.Tuning (a leaf: no catalog import here)
 LevelName = Literal["quick", "standard", "thorough"]
 KindName = Literal["character", "style", "object"]
 
@@ -46,7 +46,7 @@ class PresetKind(_Strict):
 
 
 class PresetsFile(_Strict):
-    level: dict[GroupName, dict[LevelName, PresetLevel]]
+    level: dict[TuningName, dict[LevelName, PresetLevel]]
     type: dict[KindName, PresetKind]
     explain: dict[str, str]
 
@@ -153,16 +153,16 @@ def _cross_file_problems() -> list[str]:
             problems.append(f"models.toml: {fid}'s training script {train!r} has no flag list in data/flags/")
         if family.trainer in trainers and trainers[family.trainer].traits.weights_by_recipe:
             problems += _recipe_problems(fid, family)
-        if family.group not in presets.level:
-            problems.append(f"presets.toml: no levels for {fid}'s group {family.group!r}")
+        if family.tuning not in presets.level:
+            problems.append(f"presets.toml: no levels for {fid}'s tuning {family.tuning!r}")
             continue
         for kind in TRAINING_TYPES:
             for level in LEVELS:
                 try:
                     p = get_preset(fid, kind, level)
                     info = get_optimizer(p.optimizer)
-                    adaptive = info.lr[family.group][1] >= 0.5  # Prodigy-style: the rate multiplies its own step
-                    if not adaptive and judge_lr(p.optimizer, family.group, p.learning_rate, p.alpha, p.rank):
+                    adaptive = info.lr[family.tuning][1] >= 0.5  # Prodigy-style: the rate multiplies its own step
+                    if not adaptive and judge_lr(p.optimizer, family.tuning, p.learning_rate, p.alpha, p.rank):
                         problems.append(f"presets.toml: {fid} {kind} {level} uses learning rate {p.learning_rate:g}, "
                                         f"outside {p.optimizer}'s range in optimizers.toml")
                 except (LoragateError, KeyError) as exc:

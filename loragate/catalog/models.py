@@ -16,7 +16,13 @@ from loragate.core.errors import LoragateError
 from loragate.core.vocabulary import BackendName
 
 CaptionStyle = Literal["booru", "natural", "mixed"]
-FamilyGroup = Literal["wan", "sd", "flux"]
+# The model line a family belongs to: what "is this a Wan model" checks ask (Wan's DiT and VAE,
+# its --task). Several families of one line share it (Wan 2.1 and 2.2; Qwen-Image and its Edits).
+FamilyGroup = Literal["wan", "qwen-image", "zimage", "flux2", "flux-kontext", "hunyuan-video", "sd", "flux"]
+# How a family is tuned: presets (presets.toml), learning-rate ranges (optimizers.toml), the text
+# cache size and the VRAM calibration pool are shared within one. 'musubi-dit': musubi-tuner's DiTs,
+# trained without --network_alpha (alpha 1) at their docs' rates, Wan or not.
+Tuning = Literal["musubi-dit", "sd", "flux"]
 
 
 class TextEncoder(BaseModel):
@@ -69,8 +75,9 @@ class ModelFamily(BaseModel):
     recipe: str | None = Field(default=None, description="musubi-tuner: the recipe in musubi_recipes.toml (which weight goes to which flag).")
     network_module: str
     i2v: bool = False
-    group: FamilyGroup = Field(default="sd", description="Presets and learning-rate ranges are shared within a group "
-                               "('wan': musubi-tuner DiTs, trained without --network_alpha, i.e. alpha 1).")
+    group: FamilyGroup = Field(description="The model line (Wan, Qwen-Image, ...): what a check for one line's weights or tasks asks.")
+    tuning: Tuning = Field(description="Which presets and learning-rate ranges the family shares ('musubi-dit': musubi-tuner "
+                           "DiTs, trained without --network_alpha, i.e. alpha 1).")
     architecture: Literal["dit", "unet"] = "dit"
     # architecture numbers for memory
     params_b: float = Field(description="Trainable backbone (DiT / UNet) parameters, billions, per expert.")

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from loragate.catalog.datafile import read_data_toml
-from loragate.catalog.models import FamilyGroup, get_family
+from loragate.catalog.models import Tuning, get_family
 from loragate.core.errors import LoragateError
 
 
@@ -26,9 +26,9 @@ class OptimizerInfo(BaseModel):
     requires: list[str] = Field(default_factory=list, description="Python packages the trainer needs for it.")
     recommended_scheduler: str = "constant"
     explanation: str
-    lr: dict[FamilyGroup, tuple[float, float]]
+    lr: dict[Tuning, tuple[float, float]]
     lr_source: str = Field(description="Where the learning-rate ranges come from.")
-    default_lr: dict[FamilyGroup, float]
+    default_lr: dict[Tuning, float]
 
     def type_for(self, trainer: str) -> str:
         """The --optimizer_type spelling for that trainer (the `<trainer>_type` field)."""
@@ -41,7 +41,7 @@ class LrCheck(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    alpha_ratio: dict[FamilyGroup, tuple[float, float]] = Field(description="Per group: the alpha / rank its ranges were taken at, lowest and highest.")
+    alpha_ratio: dict[Tuning, tuple[float, float]] = Field(description="Per tuning: the alpha / rank its ranges were taken at, lowest and highest.")
     block_factor: float = Field(gt=1, description="How far past the range a rate blocks instead of warning.")
 
 
@@ -58,15 +58,15 @@ def lr_check() -> LrCheck:
     return LrCheck.model_validate(read_data_toml("optimizers.toml")["lr_check"])
 
 
-def judge_lr(optimizer: str, group: FamilyGroup, learning_rate: float, alpha: float, rank: float) -> LrJudgement | None:
+def judge_lr(optimizer: str, tuning: Tuning, learning_rate: float, alpha: float, rank: float) -> LrJudgement | None:
     """None when the update the rate makes at this alpha / rank lies in the optimizer's range for
-    the family group; else how far off it is, with the range as learning rates for this pairing."""
+    the family's tuning; else how far off it is, with the range as learning rates for this pairing."""
     info = get_optimizer(optimizer)
     check = lr_check()
-    low, high = info.lr[group]
+    low, high = info.lr[tuning]
     scale = alpha / rank
     update = learning_rate * scale
-    lowest, highest = low * check.alpha_ratio[group][0], high * check.alpha_ratio[group][1]
+    lowest, highest = low * check.alpha_ratio[tuning][0], high * check.alpha_ratio[tuning][1]
     if lowest <= update <= highest:
         return None
     far = update > highest * check.block_factor or update < lowest / check.block_factor
@@ -100,8 +100,8 @@ def get_optimizer(name: str) -> OptimizerInfo:
 
 def lr_range(name: str, family: str) -> tuple[float, float]:
     """The sane learning-rate range (low, high) for this optimizer on this model family."""
-    return get_optimizer(name).lr[get_family(family).group]
+    return get_optimizer(name).lr[get_family(family).tuning]
 
 
 def default_lr(name: str, family: str) -> float:
-    return get_optimizer(name).default_lr[get_family(family).group]
+    return get_optimizer(name).default_lr[get_family(family).tuning]

@@ -1,4 +1,4 @@
-"""Quick / Standard / Thorough presets per family group and training type, each value with a plain
+"""Quick / Standard / Thorough presets per family tuning (catalog.models.Tuning) and training type, each value with a plain
 explanation. Data in loragate/data/presets.toml."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any, cast
 from pydantic import BaseModel, Field
 
 from loragate.catalog.datafile import read_data_toml
-from loragate.catalog.models import FamilyGroup, get_family
+from loragate.catalog.models import Tuning, get_family
 from loragate.catalog.optimizers import get_optimizer
 from loragate.core.errors import LoragateError
 from loragate.core.vocabulary import PresetName, TrainingType
@@ -23,7 +23,7 @@ _RANK_BOUNDS = (4, 64)  # below 4 learns too little to be useful; above 64 mostl
 
 class Preset(BaseModel):
     family: str
-    group: FamilyGroup
+    tuning: Tuning
     training_type: TrainingType
     level: Level
     rank: int
@@ -67,7 +67,7 @@ def get_preset(family_id: str, training_type: str = "character", preset: str = "
     if level not in LEVELS:
         raise LoragateError(f"Unknown preset {preset!r}.", f"Use one of: {', '.join(LEVELS)}.")
     data = _data()
-    base = data["level"][family.group][level]
+    base = data["level"][family.tuning][level]
     scale = data["type"][kind]
 
     rank = min(max(round(base["rank"] * scale["rank_scale"]), _RANK_BOUNDS[0]), _RANK_BOUNDS[1])
@@ -89,7 +89,7 @@ def get_preset(family_id: str, training_type: str = "character", preset: str = "
     explanations = {key: explain_setting(key, values[key]) for key in data["explain"]}
     explanations["training_type"] = scale["why"]
     return Preset(
-        family=family.id, group=family.group, training_type=cast(TrainingType, kind), level=cast(Level, level),
+        family=family.id, tuning=family.tuning, training_type=cast(TrainingType, kind), level=cast(Level, level),
         explanations=explanations, **values
     )
 

@@ -24,8 +24,9 @@ from loragate.core.plan import TrainingPlan
 GB = 1024**3
 MARGIN = 1.2  # over every estimate: file-system overhead, logs, sample images
 DISK_HEADROOM_GB = 2.0
-# reference musubi-tuner.md §1.2 text_len 512; the cache keeps one umt5 (4096-wide) output per caption.
-TE_CACHE_BYTES = {"wan": 512 * 4096 * 2, "flux": 512 * 4096 * 2, "sd": 77 * 2048 * 2}
+# Per family tuning. reference musubi-tuner.md §1.2 text_len 512; the cache keeps one umt5 (4096-wide)
+# output per caption (Wan's figure, counted alike for the other musubi DiTs).
+TE_CACHE_BYTES = {"musubi-dit": 512 * 4096 * 2, "flux": 512 * 4096 * 2, "sd": 77 * 2048 * 2}
 CHECKPOINT_BYTES_PER_PARAM = 4  # musubi v0.3 and sd-scripts save LoRA weights in fp32 by default (reference musubi-tuner.md §5.17)
 TOKENIZER_FILES = ("tokenizer.json", "spiece.model", "sentencepiece.bpe.model", "vocab.json")
 
@@ -89,9 +90,8 @@ def cache_bytes(plan: TrainingPlan, family: ModelFamily) -> int:
         for frame_count in frames:
             latent_frames = (frame_count - 1) // max(family.latent_frame_stride, 1) + 1
             total += videos * clips_per_target * per_image * latent_frames
-    group = family.group
     if traits(plan.backend).caches_in_steps or plan.memory.cache_text_encoder_outputs:
-        total += (images + videos) * TE_CACHE_BYTES.get(group, TE_CACHE_BYTES["sd"])
+        total += (images + videos) * TE_CACHE_BYTES[family.tuning]
     return total
 
 

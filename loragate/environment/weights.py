@@ -370,6 +370,10 @@ def _content_findings(plan: TrainingPlan, family: ModelFamily | None, wf: Weight
         if ins.kind not in {"wan_vae", "unknown"}:
             return _wrong_kind(wf, ins, "the Wan 2.1 VAE", name, evidence)
         return []
+    if wf.role == "vae" and "vae" in family.weights_files and ins.kind not in {"wan_vae", "unknown"}:
+        # A model of its own VAE with no signature to tell it by (Qwen-Image, Z-Image, HunyuanVideo 1.5):
+        # a DiT or a whole checkpoint there is wrong; a Wan-layout file may be it (Qwen-Image's ComfyUI VAE).
+        return _wrong_kind(wf, ins, f"the {family.vae_name or 'VAE'}", name, evidence)
     if wf.role == "base_model":  # the one-file checkpoint of an sd-scripts model: its layout tells its kind
         found = _kind_mismatch(family, wf, ins.kind)
         if found:

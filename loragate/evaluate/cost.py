@@ -13,8 +13,9 @@ from loragate.catalog.models import ModelFamily
 from loragate.evaluate.model import CostEstimate
 from loragate.workspace import project_dir
 
-# Typical seconds per picture on a 24 GB card at the standard sizes and steps (a clip: 17 frames).
-TYPICAL_S = {"sd": 6.0, "flux": 25.0, "wan": 150.0}
+# Typical seconds per picture on a 24 GB card at the standard sizes and steps (a clip: 17 frames), per
+# family tuning, with the models the figure was taken on (musubi's other DiTs are counted as Wan).
+TYPICAL_S: dict[str, tuple[float, str]] = {"sd": (6.0, "SD"), "flux": (25.0, "FLUX"), "musubi-dit": (150.0, "WAN")}
 FORWARD_SHARE = 2 / 3  # two forward passes (guidance) of ~1/3 of a training step each
 
 
@@ -36,9 +37,10 @@ def estimate_cost(
     elif (train_s := _dry_run_seconds(project)) is not None:
         per, source = train_s * FORWARD_SHARE * steps, "the dry run's seconds per step"
     else:
-        per, source = TYPICAL_S[family.group], f"a typical {family.group.upper()} figure for a 24 GB card"
-    if engine == "scripts" and family.group != "sd":
-        per += 30.0 if family.group == "flux" else 60.0  # each cell is its own process: the model loads every time
+        per, taken_on = TYPICAL_S[family.tuning]
+        source = f"a typical {taken_on} figure for a 24 GB card"
+    if engine == "scripts" and family.tuning != "sd":
+        per += 30.0 if family.tuning == "flux" else 60.0  # each cell is its own process: the model loads every time
         source += ", plus model loading per process"
     total = round(per * cells, 1)
     price = round(total / 3600 * price_per_hour, 2) if price_per_hour else None

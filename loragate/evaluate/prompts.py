@@ -30,7 +30,7 @@ def default_seeds() -> list[int]:
 
 
 def sample_steps(family: ModelFamily) -> int:
-    return int(_data()["steps"][family.group])
+    return int(_data()["steps"][family.tuning])
 
 
 def sample_frames(plan: TrainingPlan, family: ModelFamily) -> int:

@@ -5,8 +5,9 @@ the ratio measured / estimated is stored per GPU setup (`hardware_fingerprint`: 
 driver, which is what memory behaviour depends on; a pip install or a trainer update keeps it) and model
 family in
 `$LORAGATE_CACHE_DIR/vram-calibration.json` (else `grimoire/vram-calibration.json`). Later estimates on
-the same machine multiply by the median of that family's recent ratios (or its family group's, when
-the family itself has not been measured yet) and say so in their notes.
+the same machine multiply by the median of that family's recent ratios (or, when the family itself
+has not been measured yet, those of the families tuned like it: catalog.models.Tuning) and say so in
+their notes.
 
 This is the middle layer: `correction_for` reads this machine's factor, `apply_correction` puts it on
 top of the pure estimate (loragate.vram.estimate.base_estimate), which never reads this file.
@@ -35,9 +36,15 @@ _RECENT = 5  # the median of the last few runs follows driver/torch upgrades wit
 _BOUNDS = (0.5, 2.0)  # a ratio outside this is a broken measurement, not a calibration
 
 
+# Records written before families had a `tuning` kept it in `group`, where "wan" meant every
+# musubi-tuner DiT (Qwen-Image, Z-Image, FLUX.2 ... too): read so, they pool as they always did.
+_LEGACY_GROUP_TUNING = {"wan": "musubi-dit"}
+
+
 class Measurement(BaseModel):
     family: str
-    group: str
+    group: str = Field(description="The family's model line (catalog.models.FamilyGroup).")
+    tuning: str = Field(description="The families it pools with when this family has no ratios of its own.")
     estimated_gb: float = Field(description="Uncorrected estimate for the measured request.")
     measured_gb: float
     ratio: float
@@ -83,6 +90,7 @@ def record_measurement(
     entry = Measurement(
         family=fam.id,
         group=fam.group,
+        tuning=fam.tuning,
         estimated_gb=estimated,
         measured_gb=round(measured_peak_gb, 3),
         ratio=round(measured_peak_gb / estimated, 4),
@@ -105,12 +113,23 @@ def correction_for(family: str, machine: str | None = None) -> Correction | None
     fam = get_family(family)
     entries = _load().get(_machine(machine), [])
     usable = [e for e in entries if _BOUNDS[0] <= float(e.get("ratio", 0)) <= _BOUNDS[1]]
-    bases: tuple[tuple[Literal["family", "group"], str], ...] = (("family", fam.id), ("group", fam.group))
+    # basis "group" (what Gate 2 reports) is the pool of families tuned alike
+    bases: tuple[tuple[Literal["family", "group"], str], ...] = (("family", fam.id), ("group", fam.tuning))
     for basis, value in bases:
-        ratios = [float(e["ratio"]) for e in usable if e.get(basis) == value][-_RECENT:]
+        ratios = [float(e["ratio"]) for e in usable if _pool_key(e, basis) == value][-_RECENT:]
         if ratios:
             return Correction(factor=round(statistics.median(ratios), 4), samples=len(ratios), basis=basis, source=str(path))
     return None
+
+
+def _pool_key(entry: dict, basis: Literal["family", "group"]) -> object:
+    """The family a record was measured on, or the tuning it pools by (an old record's group read as one)."""
+    if basis == "family":
+        return entry.get("family")
+    if "tuning" in entry:
+        return entry["tuning"]
+    group = entry.get("group")
+    return _LEGACY_GROUP_TUNING.get(group, group) if isinstance(group, str) else None
 
 
 def apply_correction(estimate: VramEstimate, correction: Correction | None) -> VramEstimate:

@@ -76,7 +76,7 @@ class Correction(BaseModel):
 
     factor: float
     samples: int = Field(description="Dry runs the factor is the median of.")
-    basis: Literal["family", "group"] = Field(description="What the ratios were measured on: this family or its group.")
+    basis: Literal["family", "group"] = Field(description="What the ratios were measured on: this family, or the families tuned like it ('group').")
     source: str = Field(description="The calibration file the dry runs are recorded in.")
 
 

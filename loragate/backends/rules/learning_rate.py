@@ -90,7 +90,7 @@ def lr_out_of_range(setup: Setup) -> Iterator[Hit]:
             continue
         alpha = scale * dim
         try:
-            judged = judge_lr(optimizer, family.group, lr, alpha, dim)
+            judged = judge_lr(optimizer, family.tuning, lr, alpha, dim)
         except LoragateError:
             continue  # an optimizer loragate has no ranges for
         if judged is None:
