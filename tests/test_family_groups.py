@@ -18,7 +18,7 @@ from loragate.evaluate.model import CheckpointRef
 from loragate.evaluate.run import _no_effect
 from loragate.vram import calibration, make_request, record_measurement
 from loragate.vram.estimate import base_estimate
-from tests.envkit import wan_dit, wan_plan
+from tests.envkit import wan_dit, wan_plan, wan_vae
 
 NON_WAN_MUSUBI = ("qwen-image", "qwen-image-edit-2511", "zimage", "flux2-dev", "flux2-klein-base-4b",
                   "flux1-kontext-dev", "hunyuan-video-1.5-t2v", "hunyuan-video-1.5-i2v")
@@ -55,6 +55,15 @@ def test_a_wan_dit_given_as_qwen_images_vae_is_named_as_not_its_vae(workspace: P
     assert "not the Qwen-Image VAE" in message and "Wan 2.1 VAE" not in message
     wan = _findings(wan_plan(tmp_path, weights={"vae": str(dit)}))["ENV_WEIGHTS_ARCH_MISMATCH"]
     assert "not the Wan 2.1 VAE" in wan
+
+
+def test_the_wan_22_vae_given_as_qwen_images_vae_is_refused_by_its_channels(workspace: Path, tmp_path: Path) -> None:
+    """Qwen-Image's VAE has Wan 2.1's layout and 16 channels; the Wan 2.2 5B VAE has 48."""
+    wan22 = wan_vae(tmp_path / "models" / "Wan2.2_VAE.safetensors", z_dim=48)
+    message = _findings(_qwen_plan(tmp_path, wan22))["ENV_WEIGHTS_WRONG_VAE"]
+    assert "48 latent channels" in message and "Qwen-Image VAE" in message
+    wan21 = wan_vae(tmp_path / "models" / "qwen_image_vae.safetensors", z_dim=16)
+    assert _findings(_qwen_plan(tmp_path, wan21)) == {}
 
 
 def test_wan_causes_are_not_offered_for_qwen_image(workspace: Path, tmp_path: Path) -> None:

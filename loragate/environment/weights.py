@@ -370,6 +370,14 @@ def _content_findings(plan: TrainingPlan, family: ModelFamily | None, wf: Weight
         if ins.kind not in {"wan_vae", "unknown"}:
             return _wrong_kind(wf, ins, "the Wan 2.1 VAE", name, evidence)
         return []
+    if wf.role == "vae" and "vae" in family.weights_files and ins.kind == "wan_vae" and ins.z_dim \
+            and ins.z_dim != family.latent_channels:
+        # Qwen-Image's VAE has Wan 2.1's layout (16 channels); the Wan 2.2 5B VAE (48) in its place is not it
+        return [Finding(code="ENV_WEIGHTS_WRONG_VAE", severity="block",
+                        message=f"{name} is a Wan-layout VAE with {ins.z_dim} latent channels; {family.display_name} "
+                                f"works in {family.latent_channels}, so it is not the {family.vae_name or 'VAE'}.",
+                        fix=f"Use {family.weights_files['vae']}, as its model page lists.",
+                        path=wf.path, evidence={**evidence, "z_dim": ins.z_dim, "expected": family.latent_channels})]
     if wf.role == "vae" and "vae" in family.weights_files and ins.kind not in {"wan_vae", "unknown"}:
         # A model of its own VAE with no signature to tell it by (Qwen-Image, Z-Image, HunyuanVideo 1.5):
         # a DiT or a whole checkpoint there is wrong; a Wan-layout file may be it (Qwen-Image's ComfyUI VAE).
