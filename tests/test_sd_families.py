@@ -49,6 +49,8 @@ def test_a_plain_sdxl_checkpoint_with_v_parameterization_named_by_nothing_is_not
     ("NoobAI-XL-v1.1.safetensors", "illustrious"),   # the eps release trains as Illustrious
     ("/models/v-pred/ponyDiffusionV6XL.safetensors", "pony"),  # a folder's name says nothing
     ("Illustrious-XL-v0.1.safetensors", "illustrious"),
+    ("animagine-xl-4.0-opt.safetensors", "animagine-xl-4"),
+    ("sd_xl_base_1.0.safetensors", "sdxl"),
 ])
 def test_an_sdxl_checkpoint_name_picks_its_family(name: str, family: str) -> None:
     assert sdxl_variant(name) == family
@@ -213,3 +215,18 @@ def test_musubi_trains_its_own_loha_and_lokr(tmp_path: Path, family: str, kind: 
     assert _facts(back) == _facts(plan) and back.network.module == module
     said = plan.explanations.get("network_module", "") + " ".join(plan.explanations.values())
     assert "musubi-tuner's own" in said and "pip install lycoris-lora" not in said
+
+
+def test_each_release_name_matches_at_most_one_variant_pattern() -> None:
+    """file_name_patterns are data; two variants claiming one name would make the answer depend on file order."""
+    import re
+
+    from loragate.catalog.models import load_catalog
+
+    names = ["NoobAI-XL-Vpred-v1.0.safetensors", "NoobAI-XL-v1.1.safetensors", "ponyDiffusionV6XL.safetensors",
+             "Illustrious-XL-v0.1.safetensors", "animagine-xl-4.0.safetensors", "pony_vpred.safetensors",
+             "sd3.5_medium.safetensors", "sd3.5_large.safetensors", "sd_xl_base_1.0.safetensors"]
+    for name in names:
+        claimed = [f.id for f in load_catalog().families.values()
+                   if any(re.search(p, name, re.I) for p in f.file_name_patterns)]
+        assert len(claimed) <= 1, (name, claimed)

@@ -6,6 +6,8 @@ defines their shape and loads them once. Adding a model is a data change.
 
 from __future__ import annotations
 
+import re
+
 from functools import lru_cache
 from typing import Literal
 
@@ -139,6 +141,11 @@ class ModelFamily(BaseModel):
         description="role -> tensor names only this family's file of that role holds: a file with one is this family's, "
                     "whatever the plan says (Qwen-Image-Edit-2511's __index_timestep_zero__).",
     )
+    file_name_patterns: list[str] = Field(
+        default_factory=list,
+        description="Regular expressions (case-insensitive) a released file name of this variant matches, so a script's "
+                    "weights name which of the checkpoints sharing a script it trains; a base family needs none.",
+    )
     control_images: bool = Field(default=False, description="Learns from pairs: each picture's starting image sits in a control/ folder beside it (FLUX.1 Kontext, Qwen-Image-Edit).")
     control_images_max: int = Field(default=0, ge=0, description="Starting images one picture may have; 0: any number.")
     control_resolution: list[int] = Field(default_factory=list, description="[W, H] the control images are resized to, where the model's docs ask for it.")
@@ -155,6 +162,15 @@ class ModelFamily(BaseModel):
 
 class Catalog(BaseModel):
     families: dict[str, ModelFamily]
+
+
+def variant_by_file_name(base: str, path: str) -> str:
+    """The variant of `base` whose file_name_patterns the file name (not its folder) matches, else `base`."""
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    for family in load_catalog().families.values():
+        if family.variant_of == base and any(re.search(p, name, re.I) for p in family.file_name_patterns):
+            return family.id
+    return base
 
 
 @lru_cache(maxsize=1)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from loragate.catalog.models import variant_by_file_name
+
 _VERSION = (("2.2", re.compile(r"wan[ _.-]?2[._-]?2|a14b|high[_-]?noise|low[_-]?noise|ti2v", re.I)),
             ("2.1", re.compile(r"wan[ _.-]?2[._-]?1", re.I)))
 _KIND = (("flf2v", re.compile(r"flf2v", re.I)), ("ti2v", re.compile(r"ti2v", re.I)),
@@ -56,24 +58,14 @@ def read_weights_name(path: str) -> WeightsName:
 
 
 
-_VPRED = re.compile(r"v[ _.-]?pred", re.I)
 
 
 def sdxl_variant(model_path: str) -> str:
-    """Pony and Illustrious are SDXL checkpoints whose captions differ (catalog notes); a v-prediction
-    checkpoint (NoobAI-XL V-Pred) trains differently, so a name saying v-pred wins over the rest."""
-    name = model_path.replace("\\", "/").rsplit("/", 1)[-1]
-    low = name.lower()
-    if _VPRED.search(low):
-        return "noobai-xl-vpred"
-    if "pony" in low:
-        return "pony"
-    if "illustrious" in low or "noob" in low:  # NoobAI-XL eps releases are Illustrious-based
-        return "illustrious"
-    return "sdxl"
+    """Pony, Illustrious and the other SDXL checkpoints caption differently (catalog notes), and a v-prediction
+    one (NoobAI-XL V-Pred) trains differently: the released name says which (models.toml file_name_patterns)."""
+    return variant_by_file_name("sdxl", model_path)
 
 
 def sd3_variant(model_path: str) -> str:
     """sd3_train_network.py trains both SD 3.5 models; the released names say which."""
-    name = model_path.replace("\\", "/").rsplit("/", 1)[-1].lower()
-    return "sd3.5-medium" if "medium" in name else "sd3.5-large"
+    return variant_by_file_name("sd3.5-large", model_path)
