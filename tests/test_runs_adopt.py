@@ -131,7 +131,7 @@ async def test_adopt_run_tool_refuses_before_asking_when_nothing_is_orphaned(wor
 
 @pytest.mark.anyio
 async def test_adopt_run_tool_adopts_after_the_user_confirms(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FAKE_STEP_SECONDS", "0.2")
+    monkeypatch.setenv("FAKE_STEP_SECONDS", "1.0")  # slow enough that the training outlives two tool calls on a busy machine
     _orphan(workspace)
     answer = {"action": "decline"}
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from loragate.cli.nextstep import command_line
 from loragate.core.errors import LoragateError
 from loragate.gates.ledger import read_ledger
 from loragate.runs.dryrun import dry_run
@@ -126,7 +127,10 @@ def test_experts_that_fit_alone_but_not_together_fail_the_dry_run(workspace: Pat
     assert report.verdict == "NO-GO"
     f = next(f for f in report.findings if f.severity == "block")
     assert f.code == "DRY_EXPERTS_OOM_TOGETHER" and "at the same time" in f.message
-    assert "--one-after-another" in f.fix and "loragate plan new mira" in f.fix
+    # the next step re-plans with the experts one after the other, as each door says it
+    assert "one after the other" in f.fix and f.next is not None
+    assert (f.next.action, f.next.args["name"], f.next.args["experts_together"]) == ("generate_config", "mira", False)
+    assert command_line(f.next).startswith("loragate plan new mira --model ") and "--one-after-another" in command_line(f.next)
     # one after the other, each expert has the card to itself and the same budget is enough
     wan_plan(workspace, experts=True, together=False)
     report = dry_run("mira", steps=2)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from loragate.core.plan import Command, TimestepSpec, TrainingPlan
 
 if TYPE_CHECKING:
+    from loragate.backends.failures import TrainerFailures
     from loragate.backends.generation import CellSpec, GenCommand
     from loragate.backends.reading import ImportContext
     from loragate.catalog.models import ModelFamily
@@ -34,6 +35,7 @@ GenerationCommands = Callable[[TrainingPlan, "ModelFamily", "list[CellSpec]", Pa
 
 class Backend(Protocol):
     name: str
+    failures: "TrainerFailures"  # how its failures read in its log (loragate.runs.classify, logparse)
 
     def encoder_role(self, family: "ModelFamily", encoder: str) -> str | None:
         """The plan's weights role for one of the family's text encoders where the scripts take it as a

@@ -12,6 +12,7 @@ from loragate.backends.argv import (
     Argv, accelerate_launch, add_attention, add_length, add_loader, add_logging, add_network, add_optimizer,
     add_sampling, command_env, final_lora, logs_dir, need_dataset_toml, need_file, precision, python_of, script_of,
 )
+from loragate.backends.musubi_failures import MUSUBI_FAILURES
 from loragate.backends.musubi_recipes import PLACEHOLDER_TASK, Recipe, get_recipe, is_placeholder
 from loragate.backends.reading import ImportContext
 from loragate.backends.toml_text import dataset_toml_text
@@ -73,6 +74,7 @@ def _cache_dirs(plan: TrainingPlan, subsets: list[DatasetSubset]) -> list[str]:
 
 class MusubiBackend:
     name = "musubi"
+    failures = MUSUBI_FAILURES
 
     def import_setup(self, invocations: list[Invocation], dataset: dict[str, Any], dataset_where: str,
                      ctx: ImportContext, guess: str | None) -> TrainingPlan:

@@ -238,6 +238,11 @@ def updated(part: P, changes: dict[str, Any]) -> P:
     return type(part).model_validate({**part.model_dump(), **changes})
 
 
+def output_name(inv: Invocation) -> str | None:
+    """The name a training command gives its LoRA files (both trainers: --output_name)."""
+    return inv.value("--output_name")
+
+
 def on_cpu(inv: Invocation) -> bool:
     return "--cpu" in inv.launcher_args
 

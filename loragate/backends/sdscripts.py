@@ -15,6 +15,7 @@ from loragate.backends.argv import (
 )
 from loragate.backends.cpu import is_cpu
 from loragate.backends.reading import ImportContext
+from loragate.backends.sdscripts_failures import SDSCRIPTS_FAILURES
 from loragate.backends.toml_text import dataset_toml_text
 from loragate.backends.traits import traits
 from loragate.catalog.models import ModelFamily, get_family
@@ -71,6 +72,7 @@ def _round_up(value: int, step: int) -> int:
 
 class SdScriptsBackend:
     name = "sdscripts"
+    failures = SDSCRIPTS_FAILURES
 
     def import_setup(self, invocations: list[Invocation], dataset: dict[str, Any], dataset_where: str,
                      ctx: ImportContext, guess: str | None) -> TrainingPlan:

@@ -93,14 +93,12 @@ _V0215 = {
 
 # The sd-scripts dump lists train_network.py's 193 flags; sdxl_train_network.py adds three more
 # (sdxl_train_util.add_sdxl_training_arguments; reference sd-scripts.md section 2: 196 flags).
-_SDXL_EXTRA = [
-    {"name": "--cache_text_encoder_outputs", "type": "store_true", "default": False,
-     "help": "cache text encoder outputs"},
-    {"name": "--cache_text_encoder_outputs_to_disk", "type": "store_true", "default": False,
-     "help": "cache text encoder outputs to disk"},
-    {"name": "--disable_mmap_load_safetensors", "type": "store_true", "default": False,
-     "help": "disable mmap load for safetensors"},
-]
+_EXTRA = {"sdxl_train_network.py": "sdscripts-sdxl-extra-flags.json"}
+
+
+def _read(filename: str) -> list[dict[str, Any]]:
+    raw: list[dict[str, Any]] = json.loads(resources.files("loragate.data").joinpath("flags", filename).read_text(encoding="utf-8"))
+    return raw
 
 
 def known_scripts() -> list[str]:
@@ -116,16 +114,11 @@ def script_flags(script: str, version: str = "latest") -> dict[str, FlagSpec]:
     filename, present_in = _SCRIPTS[base]
     if version == "0.2.15" and base in _V0215:
         filename = _V0215[base]
-    raw = json.loads(resources.files("loragate.data").joinpath("flags", filename).read_text(encoding="utf-8"))
     flags: dict[str, FlagSpec] = {}
-    for entry in raw:
+    for entry in _read(filename) + (_read(_EXTRA[base]) if base in _EXTRA else []):
         scripts = entry.get("present_in")
         if present_in and scripts and present_in not in scripts:
             continue
         spec = FlagSpec.model_validate({k: v for k, v in entry.items() if k in FlagSpec.model_fields})
         flags[spec.name] = spec
-    if base == "sdxl_train_network.py":
-        for entry in _SDXL_EXTRA:
-            spec = FlagSpec.model_validate(entry)
-            flags[spec.name] = spec
     return flags

@@ -19,8 +19,8 @@ LORA = "lora"
 class TrainerNetwork(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt key in the data file is an error
 
-    module: str = Field(description="--network_module")
-    args: list[str] = Field(default_factory=list, description="--network_args, as key=value")
+    module: str = Field(description="The Python module the trainer builds the network from (its network module option).")
+    args: list[str] = Field(default_factory=list, description="The network arguments it passes, as key=value.")
 
 
 class NetworkKind(BaseModel):

@@ -20,6 +20,8 @@ class CliForm:
     options: dict[str, str] = field(default_factory=dict)
     required: tuple[str, ...] = ()
     """Options the command cannot run without: shown as placeholders when the step lacks them."""
+    off: dict[str, str] = field(default_factory=dict)
+    """Yes/no options whose 'no' is a flag of its own (--together/--one-after-another)."""
 
 
 CLI_FORMS: dict[str, CliForm] = {
@@ -32,8 +34,9 @@ CLI_FORMS: dict[str, CliForm] = {
         "model": "--model", "dataset": "--dataset", "trigger": "--trigger", "preset": "--preset",
         "training_type": "--type", "gpu_gb": "--gpu-gb", "expert": "--expert", "platform": "--platform",
         "optimizer": "--optimizer", "rank": "--rank", "learning_rate": "--lr",
-        "caption_extension": "--caption-extension", "output_dir": "--output-dir", "replace": "--replace"},
-        required=("model", "dataset", "trigger")),
+        "caption_extension": "--caption-extension", "output_dir": "--output-dir", "experts_together": "--together",
+        "replace": "--replace"},
+        required=("model", "dataset", "trigger"), off={"experts_together": "--one-after-another"}),
     "check_plan": CliForm(("plan", "check"), ("name",)),
     "validate_config": CliForm(("validate",), ("files",), {"model": "--model"}),
     "validate_env": CliForm(("env",), (), {"plan": "--plan", "backend": "--backend"}),
@@ -67,7 +70,7 @@ def command_line(next_step: NextStep) -> str:
             if name in form.required:
                 quoted += [flag, name.upper()]
         elif isinstance(value, bool):
-            quoted += [flag] if value else []
+            quoted += [flag] if value else [form.off[name]] if name in form.off else []
         else:
             for v in _values(value):
                 quoted += [flag, shlex.quote(v)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loragate.backends.reading import CARRIED_ELSEWHERE
+from loragate.backends.reading import CARRIED_ELSEWHERE, output_name
 from loragate.core.findings import Finding
 from loragate.core.plan import Command
 from loragate.validate.invocation import Invocation
@@ -42,7 +42,7 @@ def _pairs(given: list[Invocation], regenerated: list[Command]) -> tuple[list[tu
     unmatched: list[Invocation] = []
     for inv in given:
         same_stage = [c for c in left if c.stage == inv.stage]
-        name = inv.value("--output_name")
+        name = output_name(inv)
         match = next((c for c in same_stage if name and name in c.argv), same_stage[0] if same_stage else None)
         if match is None:
             unmatched.append(inv)

@@ -1,8 +1,9 @@
 """Why a trainer step failed, in plain words with the fix, from its exit code and the end of its log.
 
-One table of rules, tried in order; the first that matches wins. The message texts matched here
-are the trainers' own (reference musubi-tuner.md §3, §5 and sd-scripts.md §3, §4.4, §6) and
-PyTorch's. The dry run reports findings with DRY_ codes, the supervisor with RUN_ codes.
+One table of rules, tried in order; the first that matches wins. The texts matched here are
+PyTorch's, Python's and Hugging Face's; what each trainer prints and means (its model-file flags,
+its own error lines, its install command) its backend states (loragate.backends.failures). The
+dry run reports findings with DRY_ codes, the supervisor with RUN_ codes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Callable, Literal
 
 from pydantic import BaseModel, Field
 
-from loragate.backends.argv import argv_values
+from loragate.backends.failures import KnownFailures, TrainerText, known_failures
 from loragate.core.findings import Finding
 from loragate.runs.richlog import log_lines
 
@@ -41,33 +42,6 @@ FailureKind = Literal[
     "trainer_error",
     "exit_code",
 ]
-
-# Flags that name model files, per trainer (musubi-tuner.md §1.3, sd-scripts.md §1).
-WEIGHT_FLAGS = (
-    "--dit",
-    "--dit_high_noise",
-    "--vae",
-    "--t5",
-    "--clip",
-    "--pretrained_model_name_or_path",
-    "--clip_l",
-    "--t5xxl",
-    "--ae",
-    "--network_weights",
-)
-
-WEIGHT_WORDS = {
-    "--dit": "the Wan DiT model",
-    "--dit_high_noise": "the Wan 2.2 high-noise expert",
-    "--vae": "the VAE",
-    "--t5": "the T5 text encoder",
-    "--clip": "the CLIP vision model",
-    "--pretrained_model_name_or_path": "the base model",
-    "--clip_l": "the CLIP-L text encoder",
-    "--t5xxl": "the T5-XXL text encoder",
-    "--ae": "the FLUX autoencoder",
-    "--network_weights": "the LoRA checkpoint to continue from",
-}
 
 # Each phrase reads after "while" ("The GPU ran out of memory while caching latents.").
 STAGE_WORDS = {
@@ -99,7 +73,6 @@ PIP_NAMES = {
     "skimage": "scikit-image",
     "huggingface_hub": "huggingface-hub",
 }
-TRAINER_PACKAGES = {"musubi_tuner", "library", "networks"}
 
 
 class Failure(BaseModel):
@@ -145,6 +118,16 @@ class StepOutcome:
     steps_completed: int = 0
     timed_out: bool = False
     trainer_python: str | None = None
+    caption_extension: str | None = None
+
+    @cached_property
+    def known(self) -> KnownFailures:
+        return known_failures()
+
+    @cached_property
+    def files(self) -> dict[str, str]:
+        """flag -> path of the model files the command names (its backend says which flags those are)."""
+        return self.known.model_files(self.argv)
 
     @cached_property
     def lines(self) -> list[str]:
@@ -156,6 +139,18 @@ class StepOutcome:
         for line in self.lines:
             if any(p in line for p in patterns):
                 return line
+        return None
+
+    def said(self, kind: str, *general: str) -> tuple[str, TrainerText | None] | None:
+        """The first log line holding one of the general texts or a trainer's text for this kind of
+        failure, with that trainer's words for it (None for a general text)."""
+        entries = self.known.texts(kind)
+        for line in self.lines:
+            if any(p in line for p in general):
+                return line, None
+            entry = next((e for e in entries if any(t in line for t in e.texts)), None)
+            if entry is not None:
+                return line, entry
         return None
 
     def last_re(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
@@ -174,8 +169,8 @@ Rule = Callable[[StepOutcome], "tuple[FailureKind, str, str, str | None, str] | 
 def _weight_flag(o: StepOutcome, line: str | None = None, want_missing: bool = False) -> str | None:
     """Which weight flag a failure is about: the one whose path the log names, else (for a missing
     file) the one whose path does not exist, else the stage's main model."""
-    values = argv_values(o.argv)
-    present = [f for f in WEIGHT_FLAGS if f in values]
+    values = o.files
+    present = list(values)
     text = line if line is not None else o.log
     for flag in present:
         path = values[flag]
@@ -185,11 +180,10 @@ def _weight_flag(o: StepOutcome, line: str | None = None, want_missing: bool = F
         for flag in present:
             if not Path(values[flag]).exists():
                 return flag
-    if o.stage == "cache_latents":
-        return "--vae"
-    if o.stage == "cache_text_encoder":
-        return "--t5"
-    for flag in ("--dit", "--pretrained_model_name_or_path"):
+    by_stage = o.known.stage_weight(o.stage)
+    if by_stage:
+        return by_stage
+    for flag in o.known.main_weights:
         if flag in values:
             return flag
     return present[0] if present else None
@@ -198,9 +192,9 @@ def _weight_flag(o: StepOutcome, line: str | None = None, want_missing: bool = F
 def _flag_phrase(o: StepOutcome, flag: str | None) -> str:
     if flag is None:
         return "a model file"
-    value = argv_values(o.argv).get(flag)
+    value = o.files.get(flag)
     shown = f" ({value})" if value else ""
-    return f"{WEIGHT_WORDS.get(flag, 'the file')} given with {flag}{shown}"
+    return f"{o.known.weight_words(flag) or 'the file'} given with {flag}{shown}"
 
 
 def _upper_first(text: str) -> str:
@@ -212,14 +206,19 @@ def _oom_where(o: StepOutcome) -> str:
     """At which moment memory ran out: the caching stages, loading the model, or a training step."""
     if o.stage in ("cache_latents", "cache_text_encoder"):
         return STAGE_WORDS[o.stage]
+    logs = o.known.logs
+    stepping = tuple(m for log in logs for m in log.stepping)
+    bars = tuple(f"{log.progress}:" for log in logs)
+    latents = tuple(m for log in logs for m in log.caching_latents)
+    text_encoder = tuple(m for log in logs for m in log.caching_text_encoder)
     marker = None
     for line in o.lines:
         low = line.lower()
-        if "running training" in low or low.startswith("steps:") or "epoch 1/" in low:
+        if any(m in low for m in stepping) or low.startswith(bars):
             marker = STEPPING
-        elif "caching latents" in low and marker is None:
+        elif any(m in low for m in latents) and marker is None:
             marker = STAGE_WORDS["cache_latents"]
-        elif ("caching text encoder outputs" in low or "cache text encoder outputs" in low) and marker is None:
+        elif any(m in low for m in text_encoder) and marker is None:
             marker = STAGE_WORDS["cache_text_encoder"]
     if o.steps_completed > 0:
         return STEPPING
@@ -237,12 +236,13 @@ def _rule_argparse(o: StepOutcome):
     m = o.last_re(_REQUIRED)
     if m:
         flags = [f.strip() for f in m.group(1).split(",")]
-        weight = next((f for f in flags if f in WEIGHT_FLAGS), None)
+        weight = next((f for f in flags if f in o.known.weight_flags), None)
         if weight:
+            words = o.known.weight_words(weight)
             return (
                 "weights_missing",
-                f"The trainer stopped before {STAGE_WORDS.get(o.stage, o.stage)}: {WEIGHT_WORDS[weight]} was not given ({weight}).",
-                f"Set the path of {WEIGHT_WORDS[weight]} in the plan, then run `loragate plan check` again.",
+                f"The trainer stopped before {STAGE_WORDS.get(o.stage, o.stage)}: {words} was not given ({weight}).",
+                f"Set the path of {words} in the plan, then run `loragate plan check` again.",
                 weight,
                 m.group(0),
             )
@@ -267,10 +267,11 @@ def _rule_argparse(o: StepOutcome):
         )
     m = o.last_re(_BAD_VALUE)
     if m:
+        example = o.known.value_example
         return (
             "bad_flag",
             f"The trainer rejected the value of {m.group(1)}: {m.group(2)}.",
-            f"Fix {m.group(1)} in the plan (for example --timestep_boundary takes 875, not 0.875), then check the plan again.",
+            f"Fix {m.group(1)} in the plan{f' (for example {example})' if example else ''}, then check the plan again.",
             m.group(1),
             m.group(0),
         )
@@ -311,11 +312,8 @@ def _rule_missing_module(o: StepOutcome):
     module = m.group(1)
     top = module.split(".")[0]
     python = o.trainer_python or "the trainer's python"
-    if top in TRAINER_PACKAGES:
-        fix = (
-            f"The trainer's own code ({top}) cannot be imported: run `{python} -m pip install -e .` "
-            "(musubi-tuner) or `pip install -r requirements.txt` (sd-scripts) inside the trainer's folder."
-        )
+    if o.known.is_own_package(top):
+        fix = f"The trainer's own code ({top}) cannot be imported: run {o.known.install(python)} inside the trainer's folder."
     else:
         package = PIP_NAMES.get(top, top.replace("_", "-"))
         fix = f"Install it into the trainer's environment: `{python} -m pip install {package}`, then run `loragate env` again."
@@ -356,10 +354,10 @@ def _rule_cuda_oom(o: StepOutcome):
     if not line:
         return None
     where = _oom_where(o)
-    if where == STAGE_WORDS["cache_text_encoder"]:
-        fix = "Cache the text encoder in fp8 (--fp8_t5) or with a smaller caching batch, or free the GPU of other programs."
-    elif where == STAGE_WORDS["cache_latents"]:
-        fix = "Cache with a smaller batch, or keep the VAE cache on the CPU (--vae_cache_cpu); close other programs using the GPU."
+    caching = next((stage for stage, words in STAGE_WORDS.items() if words == where and stage != "train"), None)
+    trainers_fix = o.known.oom_fix(caching) if caching else None
+    if trainers_fix:
+        fix = trainers_fix
     elif where == LOADING:
         fix = "Load the model in fp8 (fp8_base with fp8_scaled) or swap more blocks to the CPU; `loragate plan check` shows the fit plan."
     else:
@@ -391,18 +389,17 @@ _NOT_FOUND = re.compile(r"(?:FileNotFoundError|No such file or directory|does no
 
 
 def _rule_weights_missing(o: StepOutcome):
-    line = o.first("path to DiT model is required", "vae checkpoint is required")
-    if line:
-        needed = "--dit" if "DiT" in line else "--vae"
+    said = o.said("weights_missing")
+    if said and said[1] is not None and said[1].flag:
+        line, needed = said[0], said[1].flag
         return (
             "weights_missing",
-            f"{_upper_first(WEIGHT_WORDS[needed])} was not given ({needed}).",
+            f"{_upper_first(o.known.weight_words(needed) or 'the model file')} was not given ({needed}).",
             "Set its path in the plan, then run `loragate env` and `loragate plan check` again.",
             needed,
             line,
         )
-    values = argv_values(o.argv)
-    weight_paths = [values[f] for f in WEIGHT_FLAGS if f in values]
+    weight_paths = list(o.files.values())
     absent = [p for p in weight_paths if not Path(p).exists()]
     for candidate in o.lines:
         if not _NOT_FOUND.search(candidate):
@@ -468,75 +465,51 @@ def _rule_wrong_keys(o: StepOutcome):
             flag,
             line,
         )
-    line = o.first("KeyError: 'latents_image'")
-    if line:
-        # musubi-tuner.md §5.9: I2V training on latents cached without --i2v.
-        return (
-            "weights_wrong_keys",
-            "The latent cache was made for text-to-video, but the plan trains image-to-video.",
-            "Cache latents again with --i2v (the plan does this for I2V tasks): run `loragate dry-run` again, which re-caches.",
-            "--i2v",
-            line,
-        )
+    said = o.said("weights_wrong_keys")  # a trainer's own words for a model or cache of another kind
+    if said and said[1] is not None and said[1].message and said[1].fix:
+        return ("weights_wrong_keys", said[1].message, said[1].fix, said[1].flag, said[0])
     return None
 
 
 def _rule_captions(o: StepOutcome):
-    line = o.first("UnicodeDecodeError", "illegal char in file (not UTF-8)")
-    if line:
+    said = o.said("caption_encoding", "UnicodeDecodeError")
+    if said:
         return (
             "caption_encoding",
             "A caption file is not valid UTF-8 text, so the trainer cannot read it.",
             "Re-save the caption files as UTF-8; `loragate audit DATASET --name NAME` lists the files that are not.",
             None,
-            line,
+            said[0],
         )
-    line = o.first("caption file is empty")
-    if line:
+    said = o.said("caption_empty")
+    if said:
         return (
             "caption_empty",
             "A caption file is empty.",
             "Write a caption in every caption file (or delete the empty file); `loragate audit` lists them.",
             None,
-            line,
+            said[0],
         )
     return None
 
 
-_NO_SAMPLE_TEXTS = (
-    "No training items found in the dataset",  # musubi-tuner.md §2
-    "No data found. Please verify arguments",  # sd-scripts.md §6.2, exits 0
-)
-
-
 def _rule_no_samples(o: StepOutcome):
-    line = o.first(*_NO_SAMPLE_TEXTS)
-    if not line:
+    said = o.said("no_samples")
+    if not said:
         return None
-    if "No training items" in line:
-        fix = (
-            "The latent and text-encoder caches are missing or do not match the dataset: run both caching steps "
-            "again (`loragate dry-run` does), and check the dataset folder and caption extension in the plan."
-        )
-    else:
-        fix = "Point the plan's dataset at the folder that holds the images and captions, with the right caption extension, then run `loragate audit` again."
+    line, entry = said
+    fix = (entry.fix if entry else None) or "Check the dataset folders and the caption extension in the plan, then run `loragate audit` again."
     return ("no_samples", "The trainer found no training samples in the dataset, so nothing was trained.", fix, None, line)
 
 
-# musubi dataset/datasources.py logs how many media files each dataset entry found; it counts only
-# files with a caption file, and a caching step that found none writes nothing and exits 0.
-_FOUND = re.compile(r"\bfound (\d+) (?:images|videos)\b")
-
-
 def _rule_cached_nothing(o: StepOutcome):
-    counts = [(line, int(m.group(1))) for line in o.lines for m in [_FOUND.search(line)] if m]
-    if o.stage not in ("cache_latents", "cache_text_encoder") or not counts or any(n for _, n in counts):
+    counts = [(line, n, said) for line in o.lines for n, said in o.known.found_counts(line)]
+    if o.stage not in ("cache_latents", "cache_text_encoder") or not counts or any(n for _, n, _ in counts):
         return None
-    ext = argv_values(o.argv).get("--caption_extension")
+    ext = o.caption_extension
     return (
         "no_samples",
-        (f"{STAGE_WORDS[o.stage].capitalize()} found no image or clip to work on, so nothing was cached and the training "
-         "would have nothing to learn from. musubi-tuner skips every image or clip that has no caption file beside it."),
+        counts[0][2].format(doing=STAGE_WORDS[o.stage].capitalize()),
         "Give every image and clip a caption file with the plan's caption extension"
         + (f" ({ext})" if ext else " (dataset.caption_extension in plan.json)")
         + " and check the dataset folders in the plan (`loragate audit` lists media without captions), then run the dry run again.",
@@ -546,15 +519,9 @@ def _rule_cached_nothing(o: StepOutcome):
 
 
 def _rule_nan(o: StepOutcome):
-    line = o.first("NaN detected in latents")
-    if line:
-        return (
-            "nan_latents",
-            "The VAE produced invalid numbers (NaN) while encoding an image: the SDXL VAE does this in fp16.",
-            "Keep the VAE in full precision (no_half_vae in the plan), or train in bf16.",
-            "--no_half_vae",
-            line,
-        )
+    said = o.said("nan_latents")
+    if said and said[1] is not None and said[1].message and said[1].fix:
+        return ("nan_latents", said[1].message, said[1].fix, said[1].flag, said[0])
     line = o.first("avr_loss=nan", "loss=nan")
     if line:
         return (
@@ -680,8 +647,10 @@ def classify_failure(
     timed_out: bool = False,
     prefix: Literal["DRY", "RUN"] = "DRY",
     trainer_python: str | None = None,
+    caption_extension: str | None = None,
 ) -> Failure | None:
-    """The failure of one step, or None when the step worked.
+    """The failure of one step, or None when the step worked. `caption_extension`: the plan's, for
+    the words of a caching step that found no captioned media.
 
     A caching step works when it exits 0. A training step works when it exits 0 having trained at
     least one step (sd-scripts exits 0 when it finds no data, sd-scripts.md §6.2) and shows no NaN.
@@ -694,6 +663,7 @@ def classify_failure(
         steps_completed=steps_completed,
         timed_out=timed_out,
         trainer_python=trainer_python,
+        caption_extension=caption_extension,
     )
     if exit_code == 0 and not timed_out:
         # a step that exits 0 can still have done nothing (sd-scripts.md §6.2; musubi caching an empty dataset)

@@ -13,7 +13,6 @@ are corrected. GO when every training run completed at least 2 steps and nothing
 from __future__ import annotations
 
 import secrets
-import shlex
 import shutil
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from loragate.backends import get_backend
 from loragate.backends.cpu import CPU_NOTE, is_cpu
 from loragate.core.errors import LoragateError
 from loragate.core.findings import Finding, sort_findings, verdict_of
+from loragate.core.nextstep import step
 from loragate.gates.ledger import record_gate
 from loragate.names import check_name
 from loragate.core.plan import Command, TrainingPlan
@@ -140,6 +140,7 @@ def _run_wave(
         failure = classify_failure(
             command.stage, code, tail, command.argv, steps_completed=parsed.steps if parsed else 0,
             timed_out=run.timed_out, prefix="DRY", trainer_python=plan.trainer_python,
+            caption_extension=plan.dataset.caption_extension,
         )
         findings += quiet_findings(log_lines(tail), "DRY", str(run.log_path))
         steps.append(DryRunStep(
@@ -159,8 +160,6 @@ def _run_wave(
 
 def _shared_oom_finding(plan: TrainingPlan, command: Command, gpu: int | None, log: str) -> Finding:
     """Two experts that fit one at a time can still run the card out of memory together."""
-    replan = shlex.join(["loragate", "plan", "new", plan.name, "--model", plan.model, "--dataset", plan.dataset.path,
-                         "--trigger", plan.trigger, "--preset", plan.preset, "--one-after-another"])
     return Finding(
         code="DRY_EXPERTS_OOM_TOGETHER",
         severity="block",
@@ -169,11 +168,14 @@ def _shared_oom_finding(plan: TrainingPlan, command: Command, gpu: int | None, l
             f"(the {command.expert}-noise expert stopped): the card cannot hold both models at once."
         ),
         fix=(
-            f"Train them one after the other: re-plan with `{replan}` (add the other options you chose before), then run "
-            "the dry run again. Or train on a machine with two GPUs, so each expert has its own."
+            "Train them one after the other: make the plan again with the experts one after the other (add the other "
+            "options you chose before), then run the dry run again. Or train on a machine with two GPUs, so each expert "
+            "has its own."
         ),
         path=log,
         evidence={"stage": command.stage, "expert": command.expert, "gpu": gpu},
+        next=step("generate_config", name=plan.name, model=plan.model, dataset=plan.dataset.path, trigger=plan.trigger,
+                  preset=plan.preset, experts_together=False, replace=True),
     )
 
 

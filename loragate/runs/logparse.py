@@ -1,9 +1,9 @@
 """Incremental parser of a trainer's console log: tqdm steps, epochs, checkpoint saves, tracebacks.
 
-Formats (reference musubi-tuner.md §3, sd-scripts.md §4.2–4.4): tqdm writes
-`\\rsteps:  40%|████      | 40/100 [00:10<00:15,  3.95it/s, avr_loss=0.0821]` to stderr with
-carriage returns and no newline until it closes; epochs are `epoch 1/10`; saves are
-`saving checkpoint: <path>` and `model saved.`; a CUDA OOM is a traceback ending in
+tqdm writes `\\rsteps:  40%|████      | 40/100 [00:10<00:15,  3.95it/s, avr_loss=0.0821]` to stderr
+with carriage returns and no newline until it closes. The trainers' own lines (the progress bar's
+name, epochs, saves, the line that starts training, the dataset counts, "no data") are each
+backend's (loragate.backends.failures: LogFormat). A CUDA OOM is a traceback ending in
 `torch.OutOfMemoryError: CUDA out of memory. ...` (or `torch.cuda.OutOfMemoryError`), and
 `accelerate launch` may add its own `subprocess.CalledProcessError` traceback after it.
 
@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
+from functools import lru_cache
 
 from pydantic import BaseModel, Field
 
+from loragate.backends.failures import KnownFailures, known_failures
 from loragate.runs.quiet import quiet_problems
 from loragate.runs.richlog import CONTINUATION, RECORD, record_text
 
@@ -32,16 +35,8 @@ _TQDM = re.compile(
     r"\[(?P<elapsed>[\d:]+)<(?P<remaining>[\d:?]+), *(?:(?P<rate>[\d.]+)|\?)(?P<unit>it/s|s/it)(?P<postfix>[^\]]*)\]"
 )
 _POSTFIX_LOSS = re.compile(r"\b(?:avr_loss|loss)=(?P<loss>[-+]?(?:nan|inf|[\d.]+(?:e[-+]?\d+)?))", re.IGNORECASE)
-_EPOCH = re.compile(r"^epoch (?P<n>\d+)/(?P<total>\d+)$")
-_SAVING = re.compile(r"saving checkpoint: (?P<path>.+?\.safetensors)\s*$")
-_REMOVING = re.compile(r"removing old checkpoint: (?P<path>.+?)\s*$")
 _EXCEPTION = re.compile(r"^(?P<type>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Interrupt|Exit)):?\s*(?P<text>.*)$")
 _OOM = re.compile(r"OutOfMemoryError|CUDA out of memory")
-# The runs that found nothing to train (sd-scripts.md §6.2 exits 0; musubi-tuner.md §2 raises).
-_NO_DATA = ("No data found. Please verify arguments", "No training items found in the dataset")
-_RESTART = "running training / 学習開始"
-# musubi's count of the media with captions in each dataset entry (dataset/datasources.py)
-_FOUND = re.compile(r"\bfound (\d+) (?:images|videos)\b")
 # What a shell writes to the log it redirects when its child dies from a signal, which leaves no
 # Python traceback: bash's "train.sh: line 3: 12345 Killed   python ...", a job line "[1]+ Killed
 # ...", or the bare word (SIGKILL from the host's out-of-memory killer, SIGSEGV, SIGABRT, ...).
@@ -49,6 +44,36 @@ _SHELL_DEATH = re.compile(
     r"^(?:.*: line \d+: +\d+ +|\[\d+\][+-]? +)?"
     r"(?P<signal>Killed|Segmentation fault|Aborted|Bus error|Illegal instruction|Terminated)(?: \(core dumped\))?(?: +.*)?$"
 )
+
+
+@dataclass(frozen=True)
+class _Marks:
+    """Every trainer's log lines, joined once (loragate.backends.failures)."""
+
+    known: KnownFailures
+    progress: frozenset[str]
+    restart: tuple[str, ...]
+    epoch: tuple[re.Pattern[str], ...]
+    saving: tuple[re.Pattern[str], ...]
+    removing: tuple[re.Pattern[str], ...]
+    model_saved: tuple[str, ...]
+    no_data: tuple[str, ...]  # the runs that found nothing to train
+
+
+@lru_cache(maxsize=1)
+def _marks() -> _Marks:
+    known = known_failures()
+    logs = known.logs
+    return _Marks(
+        known=known, progress=frozenset(log.progress for log in logs), restart=tuple(log.restart for log in logs),
+        epoch=tuple(log.epoch for log in logs), saving=tuple(log.saving for log in logs),
+        removing=tuple(log.removing for log in logs), model_saved=tuple(log.model_saved for log in logs),
+        no_data=tuple(t for entry in known.texts("no_samples") for t in entry.texts),
+    )
+
+
+def _search(patterns: tuple[re.Pattern[str], ...], text: str) -> re.Match[str] | None:
+    return next((m for p in patterns for m in [p.search(text)] if m), None)
 
 
 class LogFacts(BaseModel):
@@ -210,36 +235,37 @@ class LogParser:
         """One line or log record; `partial`: a record that may go on, read now only for what reading
         it again later cannot double (not a restart)."""
         f = self.facts
-        if _RESTART in text and (f.step or f.exception) and not partial:
+        marks = _marks()
+        if any(r in text for r in marks.restart) and (f.step or f.exception) and not partial:
             self._restart()
-        found = _FOUND.search(text) if "found" in text else None
+        found = marks.known.found_counts(text)
         if found:
-            if int(found.group(1)):
+            if found[0][0]:
                 f.found_something, f.found_nothing = True, None
             elif not f.found_something:
                 f.found_nothing = text
         if "No " in text or "found" in text:  # cheap gate before the patterns
             for problem, line, _ in quiet_problems([text]):
                 f.quiet.setdefault(problem.code, line)
-        epoch = _EPOCH.match(text)
+        epoch = next((m for p in marks.epoch for m in [p.match(text)] if m), None)
         if epoch:
             f.epoch, f.total_epochs = int(epoch["n"]), int(epoch["total"])
             return
-        saving = _SAVING.search(text)
+        saving = _search(marks.saving, text)
         if saving:
             if saving["path"] not in f.saved:
                 f.saved.append(saving["path"])
             return
-        removing = _REMOVING.search(text)
+        removing = _search(marks.removing, text)
         if removing:
             if removing["path"] not in f.removed:
                 f.removed.append(removing["path"])
             return
-        if "model saved." in text:
+        if any(m in text for m in marks.model_saved):
             f.model_saved = True
         elif _OOM.search(text):
             f.oom = text
-        elif any(marker in text for marker in _NO_DATA):
+        elif any(marker in text for marker in marks.no_data):
             f.no_data = text
         elif " ERROR " in f" {text[:40]} " or text.startswith("ERROR:"):
             f.error_line = text
@@ -262,7 +288,7 @@ class LogParser:
             pass
         if match is None:
             return None
-        if match["desc"].strip() != "steps":
+        if match["desc"].strip() not in _marks().progress:
             return match.end()
         f = self.facts
         n, total = int(match["n"]), int(match["total"])

@@ -146,6 +146,7 @@ class Supervisor:
         failure = classify_failure(
             run.command.stage, code, read_tail(run.log_path), run.command.argv,
             steps_completed=steps, prefix="RUN", trainer_python=plan.trainer_python,
+            caption_extension=plan.dataset.caption_extension,
         )
         if failure is None and run.command.stage == "train":
             final = final_checkpoint(run.command)
