@@ -1,7 +1,8 @@
 """One decode per image: every quality score and the duplicate signature come from the same pixels.
 
 JPEGs are decoded at reduced scale (`Image.draft`, DCT scaling: the whole file is still read, so a
-truncated file still fails); other formats are decoded fully (which is what proves them intact) and
+truncated file still fails); still WebPs through imagecodecs' libwebp binding when it is installed
+(`decode_webp`); other formats are decoded fully (which is what proves them intact) and
 reduced once (`analysis_copy`). Large batches run in a process pool over all cores; results go to the analysis cache.
 """
 
@@ -24,7 +25,7 @@ from loragate.dataset.cache import AnalysisCache, stat_keys
 from loragate.dataset.image_checks import ANALYSIS_SIZE, UNCHECKED, quality_scores
 from loragate.dataset.model import ImageAnalysis
 from loragate.duplicates.signature import SIGNATURE_VERSION, image_signature
-from loragate.imaging import open_image
+from loragate.imaging import decode_webp, open_image
 from loragate.progress import ProgressFn, or_silent
 
 # Bump when what is measured changes; old cache rows are then simply not found.
@@ -179,16 +180,21 @@ def _measure(img: Any, result: ImageAnalysis, header: bytes, handle: Any = None)
         except Exception as exc:  # noqa: BLE001 - every decoder failure means the same thing to the artist
             result.error, result.error_detail = "DS_TRUNCATED", str(exc)[:200]
         return result
+    opened = img
     try:
         if img.format == "JPEG":
             img.draft("RGB", _analysis_size(img.size))
-        img.load()
+        decoded = decode_webp(img, handle) if img.format == "WEBP" and handle is not None else None
+        if decoded is None:
+            img.load()
+        else:
+            img = decoded
     except Exception as exc:  # noqa: BLE001 - every decoder failure means the same thing to the artist
         result.error = "DS_TRUNCATED"
         result.error_detail = str(exc)[:200]
         return result
     try:
-        result.exif_orientation = int(img.getexif().get(EXIF_ORIENTATION, 1) or 1)
+        result.exif_orientation = int(opened.getexif().get(EXIF_ORIENTATION, 1) or 1)
     except Exception:  # noqa: BLE001 - a damaged EXIF block is not a damaged image
         result.exif_orientation = 1
 
