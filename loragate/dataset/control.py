@@ -33,14 +33,19 @@ def split_control(scan: DatasetScan, family: ModelFamily | None) -> tuple[Datase
         from loragate.dataset.control_frames import split_frames
 
         return split_frames(scan, family, family.one_frame)
-    controls = [m for m in scan.images if control_parent(folder_of(m)) is not None]
-    pictures = [m for m in scan.images if control_parent(folder_of(m)) is None]
+    pictures, controls = pictures_and_controls(scan)
     matched = match_controls(pictures, controls)
     findings: list[Finding] = []
     for m in pictures:
         mine = matched[m.path]
         findings += _missing(m, family) if not mine else badly_named(m, mine) or _too_many(m, mine, family)
     return scan.model_copy(update={"images": pictures}), findings
+
+
+def pictures_and_controls(scan: DatasetScan) -> tuple[list[MediaFile], list[MediaFile]]:
+    """The training pictures, and the images in control/ folders beside them."""
+    controls = [m for m in scan.images if control_parent(folder_of(m)) is not None]
+    return [m for m in scan.images if control_parent(folder_of(m)) is None], controls
 
 
 def match_controls(pictures: list[MediaFile], controls: list[MediaFile]) -> dict[str, list[str]]:
@@ -51,13 +56,15 @@ def match_controls(pictures: list[MediaFile], controls: list[MediaFile]) -> dict
     pool: dict[tuple[str, str], list[str]] = {}
     for c in controls:
         parent, name = control_parent(folder_of(c)), PurePosixPath(c.path).name
+        if parent is None:
+            continue
         for i, char in enumerate(name):
-            if i and char in "._" and parent is not None:
+            if i and char in "._":
                 pool.setdefault((parent, name[:i]), []).append(c.path)
     taken: set[str] = set()
     matched: dict[str, list[str]] = {}
     for m in sorted(pictures, key=lambda m: len(PurePosixPath(m.path).name), reverse=True):
-        mine = [c for c in dict.fromkeys(pool.get((folder_of(m), PurePosixPath(m.path).stem), [])) if c not in taken]
+        mine = [c for c in pool.get((folder_of(m), PurePosixPath(m.path).stem), []) if c not in taken]
         taken.update(mine)
         matched[m.path] = sorted(mine)
     return matched

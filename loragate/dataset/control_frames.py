@@ -13,14 +13,13 @@ from pathlib import PurePosixPath
 from loragate.catalog.models import ModelFamily, OneFrame
 from loragate.core.errors import LoragateError
 from loragate.core.findings import Finding
-from loragate.dataset.control import CONTROL_FOLDER, badly_named, control_parent, folder_of, match_controls
+from loragate.dataset.control import CONTROL_FOLDER, badly_named, folder_of, match_controls, pictures_and_controls
 from loragate.dataset.model import DatasetScan, MediaFile
 
 
 def split_frames(scan: DatasetScan, family: ModelFamily, one_frame: OneFrame) -> tuple[DatasetScan, list[Finding]]:
     """The scan without the control images, and a block for each picture without exactly its control images."""
-    controls = [m for m in scan.images if control_parent(folder_of(m)) is not None]
-    pictures = [m for m in scan.images if control_parent(folder_of(m)) is None]
+    pictures, controls = pictures_and_controls(scan)
     matched = match_controls(pictures, controls)  # as musubi matches them
     findings: list[Finding] = []
     for picture in pictures:
