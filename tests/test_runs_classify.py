@@ -33,6 +33,10 @@ def test_oom_at_training_step_vs_caching_vs_model_load() -> None:
     # sd-scripts caches latents inside its training script
     f = classify_failure("train", 1, "caching latents.\n" + OOM, ["train_network.py"])
     assert f and f.where == "caching latents"
+    # ... and its fix names sd-scripts' own option, not musubi's --vae_cache_cpu
+    assert "--vae_batch_size" in f.fix and "--vae_cache_cpu" not in f.fix
+    f = classify_failure("cache_latents", 1, OOM, ["src/musubi_tuner/wan_cache_latents.py"])
+    assert f and "--vae_cache_cpu" in f.fix
 
 
 @pytest.mark.parametrize(("stage", "log", "steps"), [

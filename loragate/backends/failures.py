@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from loragate.backends.argv import argv_values
 
@@ -89,7 +89,7 @@ class KnownFailures:
 
     trainers: tuple[TrainerFailures, ...]
 
-    @property
+    @cached_property
     def weight_flags(self) -> list[str]:
         return _merged([[w.flag for w in t.weights] for t in self.trainers])
 
@@ -135,8 +135,9 @@ class KnownFailures:
 
 
 @lru_cache(maxsize=1)
-def known_failures() -> KnownFailures:
-    """The failures of every backend in the registry, in its order."""
+def known_failures(trainer: str | None = None) -> KnownFailures:
+    """The failures of that trainer's backend; of every backend in the registry, in its order, when
+    the trainer is not known (a log read on its own)."""
     from loragate.backends import BACKENDS, get_backend
 
-    return KnownFailures(tuple(get_backend(name).failures for name in BACKENDS))
+    return KnownFailures(tuple(get_backend(name).failures for name in ([trainer] if trainer else BACKENDS)))

@@ -21,6 +21,9 @@ SDSCRIPTS_FAILURES = TrainerFailures(
     stage_weights={},  # it caches inside its training script
     packages=("library", "networks"),  # folders of the checkout, importable from inside it
     install="`pip install -r requirements.txt` (sd-scripts)",
+    # library/train_util.py --vae_batch_size: how many images the VAE encodes at once while caching
+    oom_fixes={"cache_latents": "Cache latents a few images at a time (a lower --vae_batch_size, 1 at the least), or close "
+                                "other programs using the GPU."},
     texts=(
         # library/train_util.py, reading the captions
         TrainerText(("illegal char in file (not UTF-8)",), "caption_encoding"),

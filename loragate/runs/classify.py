@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable, Literal
 
 from pydantic import BaseModel, Field
@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from loragate.backends.failures import KnownFailures, TrainerText, known_failures
 from loragate.core.findings import Finding
 from loragate.runs.richlog import log_lines
+from loragate.validate.invocation import classify_script
 
 FailureKind = Literal[
     "bad_flag",
@@ -122,7 +123,16 @@ class StepOutcome:
 
     @cached_property
     def known(self) -> KnownFailures:
+        """Every trainer's failures: a line is recognised whatever the command says."""
         return known_failures()
+
+    @cached_property
+    def own(self) -> KnownFailures:
+        """The failures of the trainer whose script the step runs, for the fixes, which name that
+        trainer's options; every trainer's when the command does not say."""
+        script = next((PurePosixPath(a.replace("\\", "/")).name for a in self.argv if a.endswith(".py")), "")
+        trainer = classify_script(script)[0] if script else None
+        return known_failures(trainer) if trainer else self.known
 
     @cached_property
     def files(self) -> dict[str, str]:
@@ -203,7 +213,7 @@ def _upper_first(text: str) -> str:
 
 
 def _oom_where(o: StepOutcome) -> str:
-    """At which moment memory ran out: the caching stages, loading the model, or a training step."""
+    """At which moment memory ran out, in words: the caching stages, loading the model, or a training step."""
     if o.stage in ("cache_latents", "cache_text_encoder"):
         return STAGE_WORDS[o.stage]
     logs = o.known.logs
@@ -313,7 +323,7 @@ def _rule_missing_module(o: StepOutcome):
     top = module.split(".")[0]
     python = o.trainer_python or "the trainer's python"
     if o.known.is_own_package(top):
-        fix = f"The trainer's own code ({top}) cannot be imported: run {o.known.install(python)} inside the trainer's folder."
+        fix = f"The trainer's own code ({top}) cannot be imported: run {o.own.install(python)} inside the trainer's folder."
     else:
         package = PIP_NAMES.get(top, top.replace("_", "-"))
         fix = f"Install it into the trainer's environment: `{python} -m pip install {package}`, then run `loragate env` again."
@@ -349,13 +359,16 @@ def _rule_driver(o: StepOutcome):
 _OOM_TEXTS = ("CUDA out of memory", "OutOfMemoryError", "CUDA error: out of memory", "CUBLAS_STATUS_ALLOC_FAILED")
 
 
+_CACHING_BY_WORDS = {STAGE_WORDS[s]: s for s in ("cache_latents", "cache_text_encoder")}
+
+
 def _rule_cuda_oom(o: StepOutcome):
     line = o.first(*_OOM_TEXTS)
     if not line:
         return None
     where = _oom_where(o)
-    caching = next((stage for stage, words in STAGE_WORDS.items() if words == where and stage != "train"), None)
-    trainers_fix = o.known.oom_fix(caching) if caching else None
+    caching = _CACHING_BY_WORDS.get(where)
+    trainers_fix = o.own.oom_fix(caching) if caching else None
     if trainers_fix:
         fix = trainers_fix
     elif where == LOADING:
