@@ -7,6 +7,7 @@ the header-based half of the config validator's checks and use the same ENV_WEIG
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 import re
 from pathlib import Path
 from typing import Literal
@@ -151,6 +152,7 @@ def _role_signature(family: ModelFamily | None, role: str) -> dict[str, list[int
     return family.weight_signatures.get("dit" if role in DIT_ROLES else role)
 
 
+@lru_cache(maxsize=None)
 def _role_markers(role: str) -> dict[str, str]:
     """marker tensor -> the family whose file of this role holds it, over the whole catalogue."""
     wanted = "dit" if role in DIT_ROLES else role
