@@ -5,14 +5,17 @@
 Both are started the same way (this Python, stdio), sent initialize, initialized and tools/list,
 and timed until the tools/list answer arrives. The bare server is the SDK's MCPServer with one
 tool: what any server built on the SDK pays. loragate-mcp keeps its tools/list answer in
-$LORAGATE_CACHE_DIR (mcp_server/tool_cache.py): the timed starts use a cache filled by the
-warm-up start (which also makes a first tool call, after which the entry is stored), as every start
-after the first does; "first start" runs each time with an empty cache (a fresh install or a changed
-loragate: every tool registered, the data check left to the first tool call);
-"uncached" runs with the cache switched off ($LORAGATE_NO_TOOL_CACHE): every tool module imported and
-every schema built, nothing read or written. Prints the median of each, what loragate adds and the
-ratio; exits 1 when loragate adds more than --budget seconds (default 0.2) to a cached start, or, with
---uncached, to the uncached start too.
+$LORAGATE_CACHE_DIR (mcp_server/tool_cache.py) and ships one in the package
+(mcp_server/shipped_tools.py, used when it was built from identical files and libraries). The timed
+starts:
+- "cached": a cache filled by the warm-up start (which also makes a first tool call, after which the
+  entry is stored), as every start after the first;
+- "first start": an empty cache each time, as the first start after an install: the shipped list
+  answers;
+- "full build": the cache switched off ($LORAGATE_NO_TOOL_CACHE), so every tool module is imported
+  and every schema built, as the first start after an edit to the code pays once.
+Prints the median of each, what loragate adds and the ratio; exits 1 when loragate adds more than
+--budget seconds (default 0.2) to a cached or a first start, or, with --uncached, to the full build too.
 """
 
 from __future__ import annotations
@@ -82,11 +85,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--budget", type=float, default=0.2, help="seconds loragate may add (default 0.2)")
-    parser.add_argument("--uncached", action="store_true", help="hold the start without the tool cache to the budget too")
+    parser.add_argument("--uncached", action="store_true", help="hold the full build (cache off) to the budget too")
     args = parser.parse_args()
     loragate = [sys.executable, "-c", "from mcp_server.server import main; main()"]
-    servers = {"bare mcp": [sys.executable, "-c", BARE], "loragate-mcp": loragate, "first start": loragate,
-               "uncached": loragate}
+    servers = {"bare mcp": [sys.executable, "-c", BARE], "cached": loragate, "first start": loragate,
+               "full build": loragate}
     times: dict[str, list[float]] = {name: [] for name in servers}
     tools: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as cache:
@@ -96,18 +99,18 @@ def main() -> int:
             for name, argv in servers.items():  # interleaved, so load on the machine hits all alike
                 with tempfile.TemporaryDirectory() as empty:
                     where = empty if name == "first start" else cache
-                    seconds, tools[name] = cold_start(argv, where, use_cache=name != "uncached")
+                    seconds, tools[name] = cold_start(argv, where, use_cache=name != "full build")
                 times[name].append(seconds)
-    bare, ours = statistics.median(times["bare mcp"]), statistics.median(times["loragate-mcp"])
+    bare, ours = statistics.median(times["bare mcp"]), statistics.median(times["cached"])
     for name in servers:
         t = times[name]
         print(f"{name:13s} median {statistics.median(t):.3f} s  (min {min(t):.3f}, max {max(t):.3f}; {tools[name]} tools)")
-    print(f"loragate adds {ours - bare:.3f} s on top of the bare server; ratio {ours / bare:.2f}")
+    print(f"cached start: loragate adds {ours - bare:.3f} s on top of the bare server; ratio {ours / bare:.2f}")
     first = statistics.median(times["first start"])
-    print(f"first start (empty cache, full build) adds {first - bare:.3f} s; ratio {first / bare:.2f}")
-    uncached = statistics.median(times["uncached"])
-    print(f"uncached (cache off) adds {uncached - bare:.3f} s; ratio {uncached / bare:.2f}")
-    over = ours - bare > args.budget or (args.uncached and uncached - bare > args.budget)
+    print(f"first start after an install (empty cache, shipped list) adds {first - bare:.3f} s; ratio {first / bare:.2f}")
+    full = statistics.median(times["full build"])
+    print(f"full build (cache off, as after an edit to the code) adds {full - bare:.3f} s; ratio {full / bare:.2f}")
+    over = max(ours, first) - bare > args.budget or (args.uncached and full - bare > args.budget)
     return 1 if over else 0
 
 

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from loragate.checks import install_strict_check
 from loragate.core.errors import LoragateError, unexpected_error_sentence
 from loragate.plain import describe_validation
-from mcp_server import tool_cache
+from mcp_server import shipped_tools, tool_cache
 from mcp_server.nextstep import error_text
 
 INSTRUCTIONS = (
@@ -131,13 +131,17 @@ def build_server(check_data: bool = True) -> LoragateServer:
 
 def start_server() -> LoragateServer:
     """The server as `loragate-mcp` starts it. With a cache entry for this very code, data and SDK
-    (written only after a full build passed the data check), tools/list answers from the entry
-    and the tool modules, with the engine they import, load on the first tool call; without one,
-    a full build whose first tools/list answer is stored for the next start."""
+    (written only after a full build passed the data check), or else the tool list shipped in the
+    package when it was built from identical files and libraries (`shipped_tools`, the same
+    guarantee), tools/list answers from it and the tool modules, with the engine they import, load
+    on the first tool call; without either, a full build whose first tools/list answer is stored
+    for the next start."""
     if not tool_cache.enabled():
         return build_server(check_data=False)
     key = tool_cache.fingerprint()
     cached = tool_cache.load(key)
+    if cached is None:  # the first start after an install: the list shipped for this very code, if it is
+        cached = shipped_tools.load()
     if cached is None:
         server = build_server(check_data=False)
         server.store_key = key
