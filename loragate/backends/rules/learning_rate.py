@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterator
 
+from loragate.backends.rules.weights_header import weights_header
 from loragate.core.errors import LoragateError
 from loragate.validate.invocation import Invocation
 from loragate.validate.rules.base import Hit, Setup, rule
@@ -130,18 +130,10 @@ def _scale(inv: Invocation) -> float | None:
 
 
 def _lora_metadata(setup: Setup, inv: Invocation) -> dict[str, str]:
-    value = inv.value("--network_weights")
-    if not value:
-        return {}
-    path = setup.resolve(value, setup.base_dir(inv))
-    if path.suffix != ".safetensors" or not setup.may_look(path, value) or not path.is_file():
-        return {}
-    from loragate.environment.safetensors_header import HeaderProblem, read_header
-
-    try:
-        return read_header(Path(path))[1]
-    except (HeaderProblem, OSError):
-        return {}
+    """The training settings saved in the LoRA being continued (--network_weights), read even when
+    paths are not checked: a plan's Gate 2 compares against them."""
+    read = weights_header(setup, inv, inv.value("--network_weights"))
+    return {} if read is None else read[1]
 
 
 @rule("LR_ALPHA_SCALE", "warn", "network_alpha changed without changing the learning rate.",

@@ -11,10 +11,10 @@ that the merge never touches.
 
 from __future__ import annotations
 
-from pathlib import PurePath
 from typing import Iterator
 
-from loragate.environment.safetensors_header import HeaderProblem, inspect, read_header
+from loragate.backends.rules.weights_header import file_name, weights_header
+from loragate.environment.safetensors_header import HeaderProblem, inspect
 from loragate.lightning.files import convert_command, expert_by_name, inspect_lightning, looks_like_lightning
 from loragate.validate.invocation import Invocation
 from loragate.validate.rules.base import Hit, Setup, rule
@@ -27,21 +27,10 @@ MERGED_WHY = ("the LoRA will then behave as intended only with this exact Lightn
               "training on the plain base and stacking Lightning at inference is the usual advice")
 
 
-def _name(value: str) -> str:
-    return PurePath(value.replace("\\", "/")).name
-
-
 def _header_kind(setup: Setup, inv: Invocation, value: str) -> str | None:
-    """The header's verdict on a file (wan_dit, lora, ...) when paths may be checked and it is readable."""
-    if not setup.check_paths:
-        return None
-    path = setup.resolve(value, setup.base_dir(inv))
-    if not setup.may_look(path, value) or not path.is_file():
-        return None
-    try:
-        return inspect(*read_header(path)).kind
-    except (HeaderProblem, OSError):
-        return None
+    """The header's verdict on a file (wan_dit, lora, ...) when paths are checked and it is readable."""
+    read = weights_header(setup, inv, value) if setup.check_paths else None
+    return None if read is None else inspect(*read).kind
 
 
 def run_expert(setup: Setup, inv: Invocation) -> str | None:
@@ -69,7 +58,7 @@ def run_expert(setup: Setup, inv: Invocation) -> str | None:
 def base_weights_dual(setup: Setup) -> Iterator[Hit]:
     for inv in setup.trains("musubi"):
         if inv.has("--base_weights") and inv.has("--dit_high_noise"):
-            files = ", ".join(_name(v) for v in inv.values("--base_weights"))
+            files = ", ".join(file_name(v) for v in inv.values("--base_weights"))
             yield Hit(f"--base_weights ({files}) is merged into the --dit model only, the low-noise expert: with "
                       "--dit_high_noise in the same run the high-noise expert trains on the plain base, and every listed "
                       "file (both Lightning files, if both are given) lands on the low-noise one.",
@@ -87,7 +76,7 @@ def base_weights_expert(setup: Setup) -> Iterator[Hit]:
         for value in inv.values("--base_weights"):
             named = expert_by_name(value)
             if named and named != expert:
-                yield Hit(f"This run trains the {expert}-noise expert but merges {_name(value)}, named for the {named}-noise "
+                yield Hit(f"This run trains the {expert}-noise expert but merges {file_name(value)}, named for the {named}-noise "
                           "expert. Both files have the same layers, so it merges without an error and the expert learns on "
                           "the wrong speed-up.",
                           f"Give this run the {expert}-noise Lightning file.", inv.evidence("--base_weights", expert=expert))
@@ -128,10 +117,10 @@ def base_weights_naming(setup: Setup) -> Iterator[Hit]:
             except (HeaderProblem, OSError):
                 continue
             if not info.is_lora:
-                yield Hit(f"{_name(value)} in --base_weights holds no LoRA layers (it is a whole model?); the trainer stops.",
+                yield Hit(f"{file_name(value)} in --base_weights holds no LoRA layers (it is a whole model?); the trainer stops.",
                           "Give a LoRA file in --base_weights, or the merged model itself as --dit.", inv.evidence("--base_weights"))
             elif info.key_format != "lora_unet":
-                yield Hit(f"{_name(value)} names its layers the release's way (diffusion_model.blocks...); the Wan trainer "
+                yield Hit(f"{file_name(value)} names its layers the release's way (diffusion_model.blocks...); the Wan trainer "
                           "reads only its own lora_unet_ names, so the merge does nothing, without an error.",
                           f"Convert a copy and merge the copy: {convert_command('python', value)}.",
                           inv.evidence("--base_weights", key_format=info.key_format))
@@ -148,13 +137,13 @@ def lightning_as_model(setup: Setup) -> Iterator[Hit]:
                 continue
             kind = _header_kind(setup, inv, value)
             if kind == "lora" or (kind is None and flag in ("--vae", "--t5", "--clip") and looks_like_lightning(value)):
-                yield Hit(f"{flag} is {_name(value)}, a LoRA{' (a Lightning speed-up, by its name)' if looks_like_lightning(value) else ''}, "
+                yield Hit(f"{flag} is {file_name(value)}, a LoRA{' (a Lightning speed-up, by its name)' if looks_like_lightning(value) else ''}, "
                           f"but the trainer expects {expected} there and stops when it loads it.",
                           f"Give {expected} in {flag}. To train on base + Lightning, pass the Lightning file with --base_weights "
                           "(one expert per run); to render with it, stack it at inference.", inv.evidence(flag))
         value = inv.value("--network_weights")
         if value and looks_like_lightning(value):
-            yield Hit(f"--network_weights is {_name(value)}, a Lightning LoRA: the run would continue training Lightning itself "
+            yield Hit(f"--network_weights is {file_name(value)}, a Lightning LoRA: the run would continue training Lightning itself "
                       "(its rank, its layers) instead of making your LoRA.",
                       "Drop --network_weights (it is for continuing your own LoRA); pass Lightning with --base_weights to "
                       "train on it, or stack it at inference.", inv.evidence("--network_weights"))
@@ -170,12 +159,12 @@ def lightning_merged(setup: Setup) -> Iterator[Hit]:
             what = "Lightning" if any(looks_like_lightning(f) for f in files) else "a LoRA"
             expert = run_expert(setup, inv)
             into = f"the {expert}-noise expert" if expert else "the --dit model"
-            yield Hit(f"This run trains on a merged base: {what} ({', '.join(_name(f) for f in files)}) is merged into {into} "
+            yield Hit(f"This run trains on a merged base: {what} ({', '.join(file_name(f) for f in files)}) is merged into {into} "
                       f"before training. For Lightning, {MERGED_WHY}.",
                       "Nothing to fix if that is what you want; keep the same Lightning release for rendering.",
                       inv.evidence("--base_weights"))
         elif looks_like_lightning(dit) and _header_kind(setup, inv, dit) != "lora":
-            yield Hit(f"This run trains on {_name(dit)}, which by its name already has Lightning merged in: {MERGED_WHY}. "
+            yield Hit(f"This run trains on {file_name(dit)}, which by its name already has Lightning merged in: {MERGED_WHY}. "
                       "loragate cannot see in a header whether the merge really happened.",
                       "Check the file was saved after the merge (not the plain expert renamed).", inv.evidence("--dit"))
 
@@ -191,7 +180,7 @@ def lightning_stacked(setup: Setup) -> Iterator[Hit]:
             continue
         files = [v for flag in ("--lora_weight", "--lora_weight_high_noise") for v in inv.values(flag) if looks_like_lightning(v)]
         if files:
-            yield Hit(f"This generation stacks Lightning ({', '.join(_name(f) for f in files)}) beside the LoRA at inference; "
+            yield Hit(f"This generation stacks Lightning ({', '.join(file_name(f) for f in files)}) beside the LoRA at inference; "
                       f"{trained}. Lightning renders in 4 steps at CFG 1 "
                       "(--infer_steps 4 --guidance_scale 1).",
                       "Nothing to fix; musubi reads only its own lora_unet_ naming, so convert release files with "
