@@ -65,9 +65,9 @@ def describe_validation(exc: ValidationError, what: str = "value") -> str:
 def door_request(model: type[Request], values: dict[str, Any], problem: str, fix: str) -> Request:
     """An operation's input model from a door's arguments; a value it refuses becomes a LoragateError
     ("{problem}: rank must be at least 1 (got 0)."), the same sentence whichever door was used."""
-    from loragate.core.errors import LoragateError
+    from loragate.core.errors import BadArguments
 
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        raise LoragateError(f"{problem}: {describe_validation(exc)}", fix) from exc
+        raise BadArguments(f"{problem}: {describe_validation(exc)}", fix) from exc

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 
-from loragate.core.errors import LoragateError
+from loragate.core.errors import BadArguments, LoragateError
 from loragate.core.nextstep import NextStep
+
+
+# Where a client finds the values a tool takes, said after any refused argument.
+SCHEMA_HINT = "The tool's input schema lists the allowed values."
 
 
 def tool_call(next_step: NextStep) -> str:
@@ -17,6 +21,8 @@ def tool_call(next_step: NextStep) -> str:
 def error_text(exc: LoragateError) -> str:
     """An engine error for the model to read: what happened, what to do, and the tool to call next."""
     text = str(exc)
+    if isinstance(exc, BadArguments):
+        text += f" {SCHEMA_HINT}"
     if exc.next is not None:
         text += f" Next: {tool_call(exc.next)}."
     return text

@@ -20,7 +20,7 @@ from loragate.checks import install_strict_check
 from loragate.core.errors import LoragateError, unexpected_error_sentence
 from loragate.plain import describe_validation
 from mcp_server import shipped_tools, tool_cache
-from mcp_server.nextstep import error_text
+from mcp_server.nextstep import SCHEMA_HINT, error_text
 
 INSTRUCTIONS = (
     "loragate checks a LoRA training run before any GPU time is spent. Work through the gates in "
@@ -98,7 +98,7 @@ class LoragateServer(MCPServer):
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
                 raise ToolError(f"Error executing tool {name}: The arguments are not valid: "
-                                f"{describe_validation(exc.__cause__, 'argument')}") from exc.__cause__
+                                f"{describe_validation(exc.__cause__, 'argument')}. {SCHEMA_HINT}") from exc.__cause__
             raise
 
 

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from loragate.cli import app
 from loragate.plan.store import plan_path
+from mcp_server.nextstep import SCHEMA_HINT
 from tests.plan_helpers import flat_dataset
 
 runner = CliRunner()
@@ -100,6 +101,10 @@ async def test_every_operation_refuses_alike_in_both_doors(workspace: Path) -> N
             arguments = {key: data if value == "{data}" else value for key, value in mcp.items()}
             result = await client.call_tool(tool, arguments)
             assert result.is_error and sentence in _words(result.content[0].text), (tool, mcp, result.content)
+            # each door says where its choices are listed, and only its own way
+            assert "--help lists the choices" in _words(said.stderr), (cli, said.stderr)
+            assert SCHEMA_HINT in _words(result.content[0].text), (tool, result.content)
+            assert "loragate " not in result.content[0].text and "--help" not in result.content[0].text, (tool, result.content)
     assert not (workspace / "grimoire" / "training" / "mira").exists()
 
 

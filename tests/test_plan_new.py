@@ -200,7 +200,7 @@ def test_clip_lengths_follow_the_clips(workspace: Path) -> None:
     assert next(s for s in plan.dataset.subsets if s.kind == "video").samples == 2 * 2  # each clip: 1 and 21 frames
     chosen = generate_config("long", "wan2.1-t2v-1.3b", data, "mira", gpu_gb=80, frames=[1, 33])
     [hit] = [f for f in chosen.gate2.findings if f.code == "PLAN_FRAMES_LONGER_THAN_CLIPS"]
-    assert "--frames 1 --frames 21" in hit.fix and chosen.plan.dataset.target_frames == [1, 33]
+    assert "clip lengths of 1 and 21 frames" in hit.fix and chosen.plan.dataset.target_frames == [1, 33]
 
 
 @pytest.mark.parametrize(("text", "said"), [("{garbage", "not valid JSON"), ("{}", "'name' is missing"), ('{"name": 3}', "'name' is wrong")])

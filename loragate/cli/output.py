@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from loragate.cli.nextstep import command_line
-from loragate.core.errors import GatesNotPassed, LoragateError, unexpected_error_sentence
+from loragate.core.errors import BadArguments, GatesNotPassed, LoragateError, unexpected_error_sentence
 from loragate.core.findings import Finding, Verdict, sort_findings
 from loragate.core.nextstep import NextStep
 from loragate.progress import ProgressFn
@@ -74,6 +74,8 @@ def run_engine(call: Callable[[], T]) -> T:
         err_console.print(Text.assemble(("NO-GO:", "bold red"), " ", plain(exc.message)), soft_wrap=True)
         _what_to_do(exc.fix, exc.next)
         raise typer.Exit(EXIT_NO_GO) from None
+    except BadArguments as exc:  # the engine's words, then where this door lists the choices
+        fail(exc.message, " ".join(part for part in (exc.fix, "The command's --help lists the choices.") if part), exc.next)
     except LoragateError as exc:
         fail(exc.message, exc.fix, exc.next)
     except Exception as exc:  # noqa: BLE001 - a full disk or a bug is a sentence, never a traceback

@@ -49,15 +49,15 @@ class SyncRequest(BaseModel):
 
 def offers_request(**values: Any) -> OffersRequest:
     return door_request(OffersRequest, values, "The offers cannot be listed",
-                        "Correct it and ask again (`loragate cloud offers --help` lists the choices).")
+                        "Correct it and ask again.")
 
 
 def up_request(**values: Any) -> UpRequest:
     return door_request(UpRequest, values, "Nothing can be rented",
-                        "Correct it and ask again (`loragate cloud up --help` lists the choices; "
-                        "for Modal, `loragate cloud modal`). Nothing was spent.")
+                        "Correct it and ask again (a run on Modal goes through the Modal step "
+                        "instead). Nothing was spent.")
 
 
 def sync_request(**values: Any) -> SyncRequest:
     return door_request(SyncRequest, values, "The project cannot be sent to the pod",
-                        "Correct it and sync again (`loragate cloud sync --help` lists the choices).")
+                        "Correct it and sync again.")

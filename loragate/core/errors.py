@@ -27,6 +27,11 @@ class LoragateError(Exception):
         return self.message if not self.fix else f"{self.message} {self.fix}"
 
 
+class BadArguments(LoragateError):
+    """An operation's arguments refused by its input model. Each door adds where its choices are
+    listed (the CLI its --help, MCP the tool's schema), so the fix names neither."""
+
+
 class GatesNotPassed(LoragateError):
     """Launch refused: a gate is missing, stale or NO-GO. A verdict, not a failure to run, so the
     CLI exits 1 (NO-GO) rather than 2."""

@@ -28,4 +28,4 @@ class AuditRequest(BaseModel):
 def audit_request(**values: Any) -> AuditRequest:
     """An AuditRequest from a door's arguments; a value it refuses is said in words (exit 2)."""
     return door_request(AuditRequest, values, "The dataset cannot be audited",
-                        "Correct it and audit again (`loragate audit --help` lists the choices).")
+                        "Correct it and audit again.")

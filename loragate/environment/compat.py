@@ -353,7 +353,7 @@ def torch_findings(
                 code="ENV_BF16_UNSUPPORTED",
                 severity="block",
                 message=f"The plan trains in bf16, which the {gpu.name} ({arch.generation.split(' (')[0]}) cannot compute.",
-                fix="Re-plan with fp16 mixed precision, or use a GPU of compute capability 8.0 or newer (RTX 30-series, A100 and later).",
+                fix="Make the plan again with fp16 mixed precision, or use a GPU of compute capability 8.0 or newer (RTX 30-series, A100 and later).",
                 evidence={"gpu": gpu.name, "capability": list(capability), "mixed_precision": mixed_precision},
             )
         )

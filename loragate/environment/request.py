@@ -22,4 +22,4 @@ class EnvRequest(BaseModel):
 def env_request(**values: Any) -> EnvRequest:
     """An EnvRequest from a door's arguments; a value it refuses is said in words (exit 2)."""
     return door_request(EnvRequest, values, "The machine cannot be checked",
-                        "Correct it and check again (`loragate env --help` lists the choices).")
+                        "Correct it and check again.")

@@ -441,7 +441,7 @@ def _marked_finding(family: ModelFamily, wf: WeightFile, name: str, evidence: di
                    message=f"{name}, given as the {role_words(wf.role)}, is the {other.display_name} file (it holds the "
                            f"{marker} marker), but the plan trains {family.display_name}; the trainer stops on it right "
                            "after loading the model.",
-                   fix=f"Re-plan with --model {other.id} if that is the model you mean to train, or use the "
+                   fix=f"Make the plan again for the model {other.id} if that is the one you mean to train, or use the "
                        f"{family.display_name} file ({family.weights_files.get(wf.role, 'from its model page')}).",
                    path=wf.path, evidence={**evidence, "marked_as": other.id, "marker": marker})
 
@@ -455,7 +455,7 @@ def _prediction_findings(family: ModelFamily, wf: WeightFile, ins: Inspection, n
         return [Finding(code="ENV_WEIGHTS_PREDICTION", severity="block",
                         message=f"{name} is a v-prediction SDXL checkpoint (it has a v_pred key), but the plan trains "
                                 f"{family.display_name}, which predicts noise; the LoRA would give brown images.",
-                        fix="Re-plan with --model noobai-xl-vpred, which trains with --v_parameterization and --zero_terminal_snr.",
+                        fix="Make the plan again for the model noobai-xl-vpred, which trains it as v-prediction (with zero terminal SNR).",
                         path=wf.path, evidence={**evidence, "v_pred": True})]
     return [Finding(code="ENV_WEIGHTS_PREDICTION", severity="warn",
                     message=f"{name} has no v_pred key, which NoobAI-XL V-Pred files carry; it may predict noise, and "

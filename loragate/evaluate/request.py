@@ -47,4 +47,4 @@ class EvalRequest(BaseModel):
 def eval_request(**values: Any) -> EvalRequest:
     """An EvalRequest from a door's arguments; a value it refuses is said in words (exit 2)."""
     return door_request(EvalRequest, values, "The evaluation cannot start",
-                        "Correct it and evaluate again (`loragate eval --help` lists the choices).")
+                        "Correct it and evaluate again.")

@@ -163,6 +163,10 @@ def fit_frames_to_clips(target_frames: list[int], longest: int) -> list[int]:
     return sorted(set(kept)) or [1]
 
 
+def _words(numbers: list[int]) -> str:
+    return " and ".join(", ".join(map(str, numbers)).rsplit(", ", 1))
+
+
 def frames_findings(spec: DatasetSpec) -> list[Finding]:
     """Gate 2: clip lengths no clip is long enough for."""
     longest = spec.longest_clip_frames
@@ -176,7 +180,7 @@ def frames_findings(spec: DatasetSpec) -> list[Finding]:
         message=(f"Your longest clip has about {longest} frames as the trainer reads it (at 16 frames per second), "
                  f"so no {', '.join(map(str, too_long))}-frame piece can be cut from any clip: those lengths add "
                  "nothing, and clips may train as still pictures only."),
-        fix=(f"Re-plan with {' '.join(f'--frames {f}' for f in usable)}, or leave --frames out so loragate picks "
+        fix=(f"Make the plan again with clip lengths of {_words(usable)} frames, or give no lengths so loragate picks "
              "lengths your clips have."),
         evidence={"target_frames": spec.target_frames, "longest_clip_frames": longest},
     )]

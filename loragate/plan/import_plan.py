@@ -50,7 +50,7 @@ class ImportRequest(BaseModel):
 def import_request(**values: object) -> ImportRequest:
     """An ImportRequest from a door's arguments; a value it refuses is said in words (exit 2, not a bug)."""
     return door_request(ImportRequest, values, "The import cannot start",
-                        "Correct it and import again (`loragate plan import --help` lists the choices).")
+                        "Correct it and import again.")
 
 
 def _context(request: ImportRequest) -> ImportContext:

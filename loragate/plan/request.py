@@ -60,7 +60,7 @@ class PlanRequest(BaseModel):
 def plan_request(**values: Any) -> PlanRequest:
     """A PlanRequest from a door's arguments; a value it refuses is said in words (exit 2, nothing saved)."""
     return door_request(PlanRequest, values, "The plan cannot be made",
-                        "Correct it and make the plan again (`loragate plan new --help` lists the choices).")
+                        "Correct it and make the plan again.")
 
 
 def make_plan(request: PlanRequest, progress: ProgressFn | None = None) -> GenerateResult:
