@@ -19,7 +19,7 @@ from loragate.cloud.model import (
 from loragate.cloud.offers import cloud_offers
 from loragate.cloud.prices import canonical_gpu, card, cloud_facts
 from loragate.cloud.providers import CreateRequest, api_base, get_provider
-from loragate.cloud.request import MAX_GUARD, MIN_GUARD
+from loragate.cloud.request import up_request
 from loragate.cloud.record import read_cloud, save_instance
 from loragate.cloud.sizing import allowed_cuda, image_for
 from loragate.cloud.spend import require_spend
@@ -40,9 +40,8 @@ def make_quote(project: str, provider: ProviderName, gpu: str, max_usd: float | 
     """The offer for this card checked against the plan, with its time, total and cap, in words."""
     check_name(project)
     guard = cloud_facts().guard_minutes if idle_minutes is None else idle_minutes
-    if not MIN_GUARD <= guard <= MAX_GUARD:
-        raise LoragateError(f"{guard} idle minutes is outside {MIN_GUARD}-{MAX_GUARD}: the machine needs a few minutes to start, "
-                            "and a forgotten one should not bill for half a day.", f"Give --idle-minutes between {MIN_GUARD} and {MAX_GUARD}.")
+    if provider != "modal":  # the doors' bounds, for direct callers too (Modal is told its own way below)
+        up_request(project=project, provider=provider, gpu=gpu, max_usd=max_usd, idle_minutes=guard)
     if provider == "modal":
         raise LoragateError("Modal runs functions, not machines: there is nothing to bring up.",
                             f"Use `loragate cloud modal write {project}` and `loragate cloud modal run {project}`.")

@@ -35,7 +35,7 @@ from loragate.runs.placement import choose_gpus, plan_placement
 from loragate.runs.process import StepRun, start_step
 from loragate.runs.quiet import quiet_findings
 from loragate.runs.richlog import log_lines
-from loragate.runs.request import MAX_STEPS, MIN_STEPS
+from loragate.runs.request import MIN_STEPS, dry_run_request
 from loragate.runs.steps import read_step_progress
 from loragate.runs.supervisor import log_name
 from loragate.runs.vram_sampler import VramSampler
@@ -47,14 +47,6 @@ SCRATCH = "dry-run"
 STAGE_TIMEOUT_S = {"cache_latents": 3600.0, "cache_text_encoder": 1800.0, "train": 1800.0}
 
 
-def _check_steps(steps: int) -> None:
-    if not isinstance(steps, int) or steps < MIN_STEPS or steps > MAX_STEPS:
-        raise LoragateError(
-            f"A dry run takes {MIN_STEPS} to {MAX_STEPS} training steps, not {steps!r}.",
-            f"Use --steps {MIN_STEPS}..{MAX_STEPS} (5 is the default): enough to prove the pipeline, short enough to be cheap.",
-        )
-
-
 def dry_run(
     name: str,
     steps: int = 5,
@@ -64,7 +56,7 @@ def dry_run(
 ) -> DryRunReport:
     """Run the plan for a few steps and record Gate 4."""
     check_name(name)
-    _check_steps(steps)
+    dry_run_request(name=name, steps=steps)  # the doors' bounds, for direct callers too
     report_progress = or_silent(progress)
     plan = load_project_plan(name, root)
     folder = project_dir(name, root)

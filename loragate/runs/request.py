@@ -25,5 +25,5 @@ class DryRunRequest(BaseModel):
 def dry_run_request(**values: Any) -> DryRunRequest:
     """A DryRunRequest from a door's arguments; a value it refuses is said in words (exit 2)."""
     return door_request(DryRunRequest, values, "The dry run cannot start",
-                        f"Use --steps {MIN_STEPS}..{MAX_STEPS} ({MAX_STEPS} is the default): enough to prove the pipeline, "
+                        f"Give {MIN_STEPS} to {MAX_STEPS} steps ({MAX_STEPS} is the default): enough to prove the pipeline, "
                         "short enough to be cheap.")
