@@ -96,7 +96,7 @@ def test_gate3_refuses_comfyuis_2511_dit_under_another_edit_version(prefix: str,
     dit = signature_file(tmp_path / "qwen_image_edit_2511_bf16.safetensors", full, prefix=prefix)
     wrong = gate3(plan_with_weights("qwen-image-edit-2509", control_dataset(tmp_path), {"dit": str(dit)}))
     severity, text = wrong["ENV_WEIGHTS_ARCH_MISMATCH"]
-    assert severity == "block" and "Qwen-Image-Edit-2511" in text and "--model qwen-image-edit-2511" in text
+    assert severity == "block" and "Qwen-Image-Edit-2511" in text and "for the model qwen-image-edit-2511" in text
     right = gate3(plan_with_weights("qwen-image-edit-2511", control_dataset(tmp_path / "b"), {"dit": str(dit)}))
     assert "ENV_WEIGHTS_ARCH_MISMATCH" not in right
 
