@@ -142,7 +142,28 @@ def run_imagededup(data: Path) -> dict:
     return {"seconds": seconds, "pairs": [list(p) for p in sorted(pairs)], "issues": {}}
 
 
-RUNNERS = {"loragate": run_loragate, "loragate-audit": run_loragate_audit, "cleanvision": run_cleanvision, "imagededup": run_imagededup}
+def run_decode_only(data: Path) -> dict:
+    """Only decoding every picture the way the audit does (JPEG at the analysis copy's draft scale,
+    WebP through libwebp, PNG whole through Pillow), in one process: the floor of any audit that
+    proves each file whole, and so the most its ratio to cleanvision can be."""
+    from loragate.dataset.analyze import _analysis_size
+    from loragate.imaging import decode_webp, open_image
+
+    t0, c0 = time.perf_counter(), _cpu()
+    count = 0
+    for path in sorted(data.iterdir()):
+        with path.open("rb") as handle:
+            img = open_image(handle)
+            if img.format == "JPEG":
+                img.draft("RGB", _analysis_size(img.size))
+            if (decode_webp(img, handle) if img.format == "WEBP" else None) is None:
+                img.load()
+        count += 1
+    return {"seconds": time.perf_counter() - t0, "cpu_seconds": _cpu() - c0, "images": count}
+
+
+RUNNERS = {"loragate": run_loragate, "loragate-audit": run_loragate_audit, "cleanvision": run_cleanvision, "imagededup": run_imagededup,
+           "decode-only": run_decode_only}
 
 
 # --- driver -----------------------------------------------------------------------------------
@@ -200,7 +221,7 @@ def per_format(count: int, seed: int, repeats: int, baseline: Path | None = None
     sizes = {fmt: len(list(folder.iterdir())) for fmt, folder in folders.items()}
     print(f"photos: {sizes} (1-4 MP), ready in {time.perf_counter() - t0:.0f} s", flush=True)
     cache = WORK / "cache-formats"
-    tools = ("loragate-audit", "baseline", "cleanvision") if baseline else ("loragate-audit", "cleanvision")
+    tools = ("loragate-audit", "baseline", "cleanvision", "decode-only") if baseline else ("loragate-audit", "cleanvision", "decode-only")
     runs: dict[tuple[str, str], list[dict]] = {}
     for _ in range(repeats):
         for fmt, folder in folders.items():
@@ -218,7 +239,7 @@ def per_format(count: int, seed: int, repeats: int, baseline: Path | None = None
     def median(fmt: str, tool: str, key: str) -> float:
         return statistics.median(r[key] for r in runs[(fmt, tool)])
 
-    for ours in [t for t in tools if t != "cleanvision"]:
+    for ours in [t for t in tools if t not in ("cleanvision", "decode-only")]:
         name = "loragate" if ours == "loragate-audit" else f"baseline {baseline}"
         print(f"\n{name}: medians of {repeats}; img/s by wall clock, and by CPU time (all processes: fair under load)")
         print(f"{'format':8} {'loragate img/s':>15} {'cleanvision img/s':>18} {'ratio':>6}   {'CPU: loragate':>14} {'cleanvision':>12} {'ratio':>6}")
@@ -230,6 +251,12 @@ def per_format(count: int, seed: int, repeats: int, baseline: Path | None = None
             _rate_row(fmt, sizes[fmt], row, ours)
         _rate_row("all", sum(sizes.values()), totals, ours)
     print("target: loragate >= 5x cleanvision's throughput for every format")
+    print("\nthe floor: decoding alone, one process, CPU; cleanvision's CPU time over it is the most any audit that")
+    print("decodes every file this way can reach")
+    for fmt in folders:
+        floor, theirs = median(fmt, "decode-only", "cpu_seconds"), median(fmt, "cleanvision", "cpu_seconds")
+        print(f"{fmt:8} decode {1000 * floor / sizes[fmt]:6.1f} ms/img, loragate {1000 * median(fmt, 'loragate-audit', 'cpu_seconds') / sizes[fmt]:6.1f}"
+              f" ms/img, cleanvision {1000 * theirs / sizes[fmt]:6.1f} ms/img: at most {theirs / floor:4.1f}x")
 
 
 def _rate_row(label: str, n: int, row: dict[tuple[str, str], float], ours: str = "loragate-audit") -> None:

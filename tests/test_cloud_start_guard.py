@@ -124,7 +124,7 @@ def test_vast_instance_gets_the_guard_as_onstart_and_destroys_itself(workspace: 
 
 def test_idle_minutes_are_part_of_the_yes_and_checked(workspace: Path, cloud_env) -> None:  # noqa: F811
     make_plan(workspace)
-    with pytest.raises(LoragateError, match="idle-minutes between"):
+    with pytest.raises(LoragateError, match="idle_minutes must be at least 10"):
         make_quote("mira", "runpod", "A100 80GB", max_usd=30, idle_minutes=2)
     result = CliRunner().invoke(app, ["cloud", "up", "mira", "--provider", "runpod", "--gpu", "A100 80GB", "--max-usd", "30",
                                       "--idle-minutes", "60"], input="n\n")

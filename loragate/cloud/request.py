@@ -54,8 +54,7 @@ def offers_request(**values: Any) -> OffersRequest:
 
 def up_request(**values: Any) -> UpRequest:
     return door_request(UpRequest, values, "Nothing can be rented",
-                        "Correct it and ask again (a run on Modal goes through the Modal step "
-                        "instead). Nothing was spent.")
+                        "Correct it and ask again. Nothing was spent.")
 
 
 def sync_request(**values: Any) -> SyncRequest:
