@@ -144,10 +144,10 @@ def run_imagededup(data: Path) -> dict:
 
 def run_decode_only(data: Path) -> dict:
     """Only decoding every picture the way the audit does (JPEG at the analysis copy's draft scale,
-    WebP through libwebp, PNG whole through Pillow), in one process: the floor of any audit that
-    proves each file whole, and so the most its ratio to cleanvision can be."""
-    from loragate.dataset.analyze import _analysis_size
-    from loragate.imaging import decode_webp, open_image
+    WebP and PNG whole through the audit's decoders), in one process: the floor of any audit that
+    proves each file whole this way, and so the most its ratio to cleanvision can be."""
+    from loragate.dataset.analyze import FAST_DECODERS, _analysis_size
+    from loragate.imaging import open_image
 
     t0, c0 = time.perf_counter(), _cpu()
     count = 0
@@ -156,7 +156,8 @@ def run_decode_only(data: Path) -> dict:
             img = open_image(handle)
             if img.format == "JPEG":
                 img.draft("RGB", _analysis_size(img.size))
-            if (decode_webp(img, handle) if img.format == "WEBP" else None) is None:
+            fast = FAST_DECODERS.get(img.format)
+            if (fast(img, handle) if fast else None) is None:
                 img.load()
         count += 1
     return {"seconds": time.perf_counter() - t0, "cpu_seconds": _cpu() - c0, "images": count}

@@ -2,8 +2,8 @@
 
 JPEGs are decoded at reduced scale (`Image.draft`, DCT scaling: the whole file is still read, so a
 truncated file still fails); still WebPs through imagecodecs' libwebp binding when it is installed
-(`decode_webp`); other formats are decoded fully (which is what proves them intact) and
-reduced once (`analysis_copy`). Large batches run in a process pool over all cores; results go to the analysis cache.
+(`decode_webp`), most PNGs through libdeflate and Pillow's unfiltering (`decode_png`); every format
+but JPEG is decoded fully (which is what proves it intact) and reduced once (`analysis_copy`). Large batches run in a process pool over all cores; results go to the analysis cache.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ import zlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from loragate.dataset.cache import AnalysisCache, stat_keys
 from loragate.dataset.image_checks import ANALYSIS_SIZE, UNCHECKED, quality_scores
 from loragate.dataset.model import ImageAnalysis
 from loragate.duplicates.signature import SIGNATURE_VERSION, image_signature
 from loragate.imaging import decode_webp, open_image
+from loragate.png_decode import decode_png, png_exif
 from loragate.progress import ProgressFn, or_silent
 
 # Bump when what is measured changes; old cache rows are then simply not found.
@@ -36,6 +37,8 @@ EXIF_ORIENTATION = 0x0112
 GRAY16_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 FLOAT_MODES = {"F"}
 ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+# Faster decoders for what they can take; each returns None to leave a file to Pillow's own load.
+FAST_DECODERS: dict[str, Callable[[Any, Any], Any]] = {"WEBP": decode_webp, "PNG": decode_png}
 
 
 def _png_bit_depth(header: bytes) -> int:
@@ -184,7 +187,9 @@ def _measure(img: Any, result: ImageAnalysis, header: bytes, handle: Any = None)
     try:
         if img.format == "JPEG":
             img.draft("RGB", _analysis_size(img.size))
-        decoded = decode_webp(img, handle) if img.format == "WEBP" and handle is not None else None
+        decoded = None
+        if handle is not None and img.format in FAST_DECODERS:
+            decoded = FAST_DECODERS[img.format](img, handle)
         if decoded is None:
             img.load()
         else:
@@ -194,7 +199,8 @@ def _measure(img: Any, result: ImageAnalysis, header: bytes, handle: Any = None)
         result.error_detail = str(exc)[:200]
         return result
     try:
-        result.exif_orientation = int(opened.getexif().get(EXIF_ORIENTATION, 1) or 1)
+        exif = png_exif(opened) if decoded is not None and opened.format == "PNG" else opened.getexif()
+        result.exif_orientation = int(exif.get(EXIF_ORIENTATION, 1) or 1)
     except Exception:  # noqa: BLE001 - a damaged EXIF block is not a damaged image
         result.exif_orientation = 1
 
