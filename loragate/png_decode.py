@@ -28,11 +28,12 @@ SIGNATURE = b"\x89PNG\r\n\x1a\n"
 STORED_BLOCK = 65535  # the largest stored deflate block
 
 
-def _picture_data(handle: io.BufferedIOBase) -> bytearray | None:
+def _picture_data(handle: io.BufferedIOBase, limit: int) -> bytearray | None:
     """The IDAT chunks' contents, read straight into one buffer, when the file is exactly: chunks, the
-    IDATs one after another, an empty IEND and nothing after it. Anything else (a chunk after the
-    picture data, no IEND, bytes after it, a length past the end, a file that changes while it is
-    read) is None: Pillow reads those cases its own way."""
+    IDATs one after another, an empty IEND and nothing after it, and the IDATs hold at most `limit`
+    bytes. Anything else (a chunk after the picture data, no IEND, bytes after it, a length past the
+    end, more data than the picture can need, a file that changes while it is read) is None: Pillow
+    reads those cases its own way, in pieces."""
     size = os.fstat(handle.fileno()).st_size
     pos, seen_idat = len(SIGNATURE), False
     pieces: list[tuple[int, int]] = []
@@ -58,7 +59,10 @@ def _picture_data(handle: io.BufferedIOBase) -> bytearray | None:
             return None  # text or EXIF after the picture data: Pillow's load reads those
         handle.seek(end)
         pos = end
-    data = bytearray(sum(length for _, length in pieces))
+    total = sum(length for _, length in pieces)
+    if total > limit:
+        return None
+    data = bytearray(total)
     view, at = memoryview(data), 0
     for offset, length in pieces:
         handle.seek(offset)
@@ -103,10 +107,11 @@ def decode_png(img: Any, handle: io.BufferedIOBase) -> Any | None:
             or tile.extents != (0, 0, *img.size) or img.info.get("interlace") or "transparency" in img.info
             or getattr(img, "is_animated", False) or img.width * img.height > MAX_PIXELS):
         return None
-    data = _picture_data(handle)
+    need = img.height * (1 + img.width * channels)  # a filter byte, then the row
+    # Deflate never grows data by more than its stored blocks' 5 bytes in 65535 (and a header).
+    data = _picture_data(handle, need + need // 8192 + 1024)
     if data is None:
         return None
-    need = img.height * (1 + img.width * channels)  # a filter byte, then the row
     try:
         raw = deflate_decode(data, out=need)
     except Exception:  # noqa: BLE001 - imagecodecs.DeflateError and friends; Pillow will say what is wrong

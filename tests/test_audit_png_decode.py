@@ -157,6 +157,24 @@ def test_a_png_bigger_than_the_limit_goes_to_pillow(tmp_path: Path, monkeypatch:
         assert decode_png(open_image(handle), handle) is not None
 
 
+def test_picture_data_longer_than_the_picture_can_need_is_left_to_pillow(tmp_path: Path) -> None:
+    """A small picture with megabytes of data after its stream is read by Pillow in pieces, never
+    loaded whole here."""
+    path = tmp_path / "padded.png"
+    png = _aimed_at_end(textured(64, 48, 6), b"\0" * 3_000_000)
+    path.write_bytes(png)
+    with path.open("rb") as handle:
+        assert decode_png(open_image(handle), handle) is None
+
+
+def _aimed_at_end(img: Image.Image, extra: bytes) -> bytes:
+    buffer = io.BytesIO()
+    img.save(buffer, "PNG")
+    chunks = _chunks(buffer.getvalue())
+    last = max(i for i, (kind, _) in enumerate(chunks) if kind == b"IDAT")
+    return buffer.getvalue()[:8] + b"".join(_chunk(k, b + extra if i == last else b) for i, (k, b) in enumerate(chunks))
+
+
 def test_the_stored_framing_is_a_valid_zlib_stream() -> None:
     from loragate.png_decode import STORED_BLOCK, _stored
 
