@@ -42,7 +42,9 @@ def register_formats() -> None:
 
 def decode_webp(img: Any, handle: IO[bytes]) -> Any | None:
     """The pixels of a still WebP that `open_image` opened (so its size and format are checked and
-    the decompression-bomb limit applied) as a new RGB/RGBA Pillow image, the mode Pillow chose.
+    the decompression-bomb limit applied) as a new Pillow image: RGBA when Pillow chose RGBA, else
+    RGBX, the RGB picture with the padding byte Pillow keeps for RGB anyway, made on libwebp's own
+    buffer instead of copied (analysis converts it to RGB after the reduction).
 
     None when imagecodecs is not installed, the picture is animated, or libwebp refuses the data:
     the caller then decodes with Pillow, whose error message is what the artist sees. Pillow and
@@ -59,11 +61,13 @@ def decode_webp(img: Any, handle: IO[bytes]) -> Any | None:
         return None
     handle.seek(0)
     try:
-        pixels = webp_decode(handle.read(), hasalpha=img.mode == "RGBA")
+        pixels = webp_decode(handle.read(), hasalpha=True)  # four bytes a pixel, alpha 255 without transparency
     except Exception:  # noqa: BLE001 - imagecodecs.WebpError and friends; Pillow will say what is wrong
         return None
-    if pixels.shape != (img.height, img.width, len(img.mode)):
+    if pixels.shape != (img.height, img.width, 4):
         return None
+    if img.mode == "RGB":
+        return Image.frombuffer("RGBX", img.size, pixels, "raw", "RGBX", 0, 1)
     decoded = Image.new(img.mode, img.size, None)  # not filled: every byte is written next
     decoded.frombytes(pixels)
     return decoded

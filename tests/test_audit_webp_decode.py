@@ -55,8 +55,8 @@ def test_intact_webps_give_the_same_pixels_and_results_either_way(tmp_path: Path
             img = open_image(handle)
             fast = decode_webp(img, handle)
             img.load()
-        assert fast is not None and fast.mode == img.mode, path.name
-        assert np.array_equal(np.asarray(fast), np.asarray(img)), path.name
+        assert fast is not None and fast.mode == {"RGB": "RGBX", "RGBA": "RGBA"}[img.mode], path.name
+        assert np.array_equal(np.asarray(fast.convert(img.mode)), np.asarray(img)), path.name
         result = analyze_file(str(path), path.name).model_dump()
         assert result["error"] is None and result == _pillow_only(path, monkeypatch), path.name
     photo = analyze_file(str(tmp_path / "photo.webp"), "photo.webp")
