@@ -116,10 +116,13 @@ def decode_png(img: Any, handle: io.BufferedIOBase) -> Any | None:
         raw = deflate_decode(data, out=need)
     except Exception:  # noqa: BLE001 - imagecodecs.DeflateError and friends; Pillow will say what is wrong
         return None
+    del data  # each buffer goes as soon as the next is made: at most two are held at once
     if len(raw) != need:
         return None
+    stored = _stored(raw)
+    del raw
     pixels = Image.new(img.mode, img.size, None)  # not filled: every byte is written next
-    pixels.frombytes(_stored(raw), "zip", img.mode)
+    pixels.frombytes(stored, "zip", img.mode)
     return pixels
 
 
