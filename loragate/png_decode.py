@@ -109,7 +109,10 @@ def decode_png(img: Any, handle: io.BufferedIOBase) -> Any | None:
         return None
     need = img.height * (1 + img.width * channels)  # a filter byte, then the row
     # Deflate never grows data by more than its stored blocks' 5 bytes in 65535 (and a header).
-    data = _picture_data(handle, need + need // 8192 + 1024)
+    try:
+        data = _picture_data(handle, need + need // 8192 + 1024)
+    except (OSError, ValueError):  # a read error, or a handle without a file behind it: Pillow reads it and says
+        return None
     if data is None:
         return None
     try:

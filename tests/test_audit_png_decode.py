@@ -175,6 +175,12 @@ def _aimed_at_end(img: Image.Image, extra: bytes) -> bytes:
     return buffer.getvalue()[:8] + b"".join(_chunk(k, b + extra if i == last else b) for i, (k, b) in enumerate(chunks))
 
 
+def test_a_png_from_memory_goes_to_pillow(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    textured(120, 80, 7).save(buffer, "PNG")
+    assert decode_png(open_image(buffer), buffer) is None  # no file to measure: Pillow's own load
+
+
 def test_the_stored_framing_is_a_valid_zlib_stream() -> None:
     from loragate.png_decode import STORED_BLOCK, _stored
 

@@ -36,6 +36,7 @@ def _pictures(folder: Path) -> list[Path]:
         "lossless.webp": (photo, {"lossless": True}),
         "alpha.webp": (rgba, {"quality": 85}),
         "alpha_lossless.webp": (rgba, {"lossless": True}),
+        "small.webp": (textured(300, 200, 13), {"quality": 90}),  # already under the analysis size: used as decoded
     }
     for name, (img, options) in made.items():
         img.save(folder / name, **options)
