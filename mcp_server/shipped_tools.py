@@ -69,7 +69,7 @@ def data_files() -> list[str]:
         return found
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        found += [_relative(Path(folder) / name) or "" for name in sorted(files) if not name.endswith(".pyc")]
+        found += [f"{DATA}/{(Path(folder) / name).relative_to(root).as_posix()}" for name in sorted(files) if not name.endswith(".pyc")]
     return found
 
 

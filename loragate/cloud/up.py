@@ -40,11 +40,10 @@ def make_quote(project: str, provider: ProviderName, gpu: str, max_usd: float | 
     """The offer for this card checked against the plan, with its time, total and cap, in words."""
     check_name(project)
     guard = cloud_facts().guard_minutes if idle_minutes is None else idle_minutes
-    if provider != "modal":  # the doors' bounds, for direct callers too (Modal is told its own way below)
-        up_request(project=project, provider=provider, gpu=gpu, max_usd=max_usd, idle_minutes=guard)
     if provider == "modal":
         raise LoragateError("Modal runs functions, not machines: there is nothing to bring up.",
                             f"Use `loragate cloud modal write {project}` and `loragate cloud modal run {project}`.")
+    up_request(project=project, provider=provider, gpu=gpu, max_usd=max_usd, idle_minutes=guard)  # the doors' bounds, for direct callers too
     plan = load_project_plan(project)
     if plan.platform != "runpod":
         # a pod trains from /workspace: a plan with this computer's (or Modal's) folders would fail there, after paying
