@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from loragate.catalog.flags import script_flags
 from loragate.core.findings import Severity
 from loragate.validate.rules.base import Hit, Setup, rule
 from loragate.backends.rules.weights_header import file_name, header_keys
@@ -18,6 +19,10 @@ _TEXT_ENCODERS = {
     "--clip_g": ("text_encoders.clip_g.", "incl_clips", "clip_g.safetensors"),
     "--t5xxl": ("text_encoders.t5xxl.", "t5xxl", "t5xxl_fp16.safetensors"),
 }
+
+
+def _what(flags: list[str]) -> str:
+    return "that text encoder" if len(flags) == 1 else "those text encoders"
 
 
 @rule("SDS_SD3_TEXT_ENCODERS", "block", "SD 3.5 trained without a text encoder its checkpoint does not hold.",
@@ -41,11 +46,11 @@ def sd3_text_encoders(setup: Setup) -> Iterator[Hit]:
         else:  # the file was not read: go by the name the bundled releases carry
             absent = [f for f in missing if _TEXT_ENCODERS[f][1] not in file_name(value).lower()]
             why = (f"No {' / '.join(absent)} given, and the name {file_name(value)} does not say it bundles {_what(absent)} "
-                   "(the single-file releases do, e.g. sd3_medium_incl_clips_t5xxlfp16); unless it does")
+                   "(the single-file releases do, e.g. sd3_medium_incl_clips_t5xxlfp16); if it does not")
             severity = "warn"
         if not absent:
             continue
-        yield Hit(f"{why}: sd3_train_network.py loads the model, then stops on the missing encoder.",
+        yield Hit(f"{why}, sd3_train_network.py loads the model, then stops on the missing encoder.",
                   f"Add {' '.join(f'{f} {_TEXT_ENCODERS[f][2]}' for f in absent)} (from the model's text_encoders folder).",
                   inv.evidence(absent[0], missing=absent), severity=severity)
 
@@ -57,18 +62,18 @@ def sd3_text_encoders(setup: Setup) -> Iterator[Hit]:
 def vpred_scaled_loss_ztsnr(setup: Setup) -> Iterator[Hit]:
     for inv in setup.trains("sdscripts"):
         if inv.has("--scale_v_pred_loss_like_noise_pred") and inv.has("--zero_terminal_snr"):
-            yield Hit("--scale_v_pred_loss_like_noise_pred scales each step's loss by snr/(snr+1): the noisiest steps, "
-                      "the ones --zero_terminal_snr is there for, count under 4% above step 800 and 0.5% at the last, so "
+            yield Hit("--scale_v_pred_loss_like_noise_pred makes the noisiest steps, the ones --zero_terminal_snr is there "
+                      "for, count for almost nothing: under 4% above step 800 and 0.5% at the last, so "
                       "the LoRA hardly learns them (very dark or bright pictures stay out of reach).",
                       "Drop --scale_v_pred_loss_like_noise_pred; keep --v_parameterization and --zero_terminal_snr.",
                       inv.evidence("--scale_v_pred_loss_like_noise_pred"))
 
 
-# flag -> (sd-scripts' default, the value Chroma's author asks for, what the other value does)
-# (library/flux_train_utils.py add_flux_train_arguments and apply_model_prediction_type; PR #2157)
+# flag -> (the value Chroma's author asks for, what the other value does); the defaults are the
+# trainer's own, from its flag list (library/flux_train_utils.py apply_model_prediction_type; PR #2157)
 _CHROMA_SETTINGS = {
-    "--timestep_sampling": ("sigma", "sigmoid", "it trains on other noise levels than Chroma was trained on"),
-    "--model_prediction_type": ("sigma_scaled", "raw", "it rescales Chroma's prediction by the noise level first"),
+    "--timestep_sampling": ("sigmoid", "it trains on other noise levels than Chroma was trained on"),
+    "--model_prediction_type": ("raw", "it rescales Chroma's prediction by the noise level first"),
 }
 
 
@@ -81,12 +86,10 @@ def chroma_settings(setup: Setup) -> Iterator[Hit]:
         family = setup.family(inv)
         if inv.script != "flux_train_network.py" or "chroma" not in (inv.value("--model_type"), family and family.model_type):
             continue
-        for flag, (default, wanted, why) in _CHROMA_SETTINGS.items():
-            value = inv.value(flag, default)
+        flags = script_flags(inv.script)
+        for flag, (wanted, why) in _CHROMA_SETTINGS.items():
+            value = inv.value(flag, str(flags[flag].default))
             if value != wanted:
                 yield Hit(f"{flag} is {value}{' (the default)' if not inv.has(flag) else ''}; Chroma's author asks for "
                           f"{wanted} (sd-scripts' Chroma notes): {why}.",
                           f"Set {flag} {wanted}.", inv.evidence(flag, wanted=wanted))
-
-def _what(flags: list[str]) -> str:
-    return "that text encoder" if len(flags) == 1 else "those text encoders"
