@@ -134,7 +134,7 @@ class KnownFailures:
         return list(dict.fromkeys(t.log for t in self.trainers if t.log))
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=None)  # one per trainer and one for all: a handful
 def known_failures(trainer: str | None = None) -> KnownFailures:
     """The failures of that trainer's backend; of every backend in the registry, in its order, when
     the trainer is not known (a log read on its own)."""

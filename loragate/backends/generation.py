@@ -19,11 +19,10 @@ from loragate.catalog.flags import script_flags
 from loragate.catalog.models import ModelFamily, get_family
 from loragate.core.errors import LoragateError
 from loragate.core.plan import TrainingPlan, WeightPaths
+from loragate.dataset.scan import IMAGE_EXTENSIONS  # musubi's own list: what a control/ folder may hold
 
 # lightx2v Wan2.2-Lightning: 4 steps at CFG 1 (the release's model card; Wan2GP issue #748 "cfg:1, steps:4")
 LIGHTNING_STEPS = 4
-# musubi-tuner dataset/image_video_dataset.py IMAGE_EXTENSIONS (what a control/ folder may hold)
-START_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 CELL_VALUES = {"prompt", "seed", "steps", "width", "height", "frames", "output", "output_type", "task", "lora", "weight"}
 
 
@@ -134,7 +133,7 @@ def start_image(plan: TrainingPlan, family: ModelFamily) -> str | None:
     else:
         return None
     for folder in folders:
-        found = sorted(p for p in Path(str(folder)).glob("*") if p.suffix.lower() in START_IMAGE_SUFFIXES and p.is_file())
+        found = sorted(p for p in Path(str(folder)).glob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
         if found:
             return str(found[0])
     if folders and not any(Path(str(f)).is_dir() for f in folders):

@@ -266,11 +266,11 @@ def _add_lightning_merge(argv: Argv, plan: TrainingPlan, expert: ExpertPlan | No
 def control_directory(subset: DatasetSubset, family: ModelFamily) -> str:
     """musubi-tuner docs/dataset_config.md "Image Dataset with Control Images": control_directory
     holds each target's starting image under the same name."""
-    if not subset.control_path and family.one_frame:
-        from loragate.dataset.control_frames import no_control_folder
-
-        raise no_control_folder(subset.path, family, family.one_frame)
     if not subset.control_path:
+        if family.one_frame:
+            from loragate.dataset.control_frames import no_control_folder
+
+            raise no_control_folder(subset.path, family, family.one_frame)
         raise LoragateError(
             f"{family.display_name} learns an edit from pairs, but {subset.path} has no control/ folder with the starting pictures.",
             f"Put each picture's starting image in {subset.path}/control/ under the same file name (any image type), then plan again.",

@@ -95,7 +95,7 @@ class SdScriptsBackend:
     def memory_defaults(self, family: ModelFamily) -> dict[str, bool]:
         """reference sd-scripts.md §1.2, §1.3: cache the text encoders' outputs and train the UNet/DiT only
         (SDXL asserts the pair; train_network.py for SD 1.5 has no caching flag)."""
-        script = family.scripts.get("train", "").rsplit("/", 1)[-1]
+        script = script_of(family, "train").rsplit("/", 1)[-1]
         cached = script != "train_network.py"  # every script but SD 1.5's: SDXL, FLUX, SD 3.5
         return {
             "cache_text_encoder_outputs": cached,
@@ -105,7 +105,7 @@ class SdScriptsBackend:
         }
 
     def timestep_defaults(self, family: ModelFamily) -> TimestepSpec | None:
-        if not family.scripts.get("train", "").rsplit("/", 1)[-1].startswith("flux"):
+        if not script_of(family, "train").rsplit("/", 1)[-1].startswith("flux"):
             return None
         # reference sd-scripts.md §1.3: flux_shift (or shift 3.1582); the default sigma hurts.
         # The shift is only read by 'shift' sampling, so it is kept out of a flux_shift plan.

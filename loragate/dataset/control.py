@@ -70,16 +70,17 @@ def match_controls(pictures: list[MediaFile], controls: list[MediaFile]) -> dict
     return matched
 
 
-def _where(m: MediaFile) -> str:
+def control_where(m: MediaFile) -> str:
+    """The control/ folder beside a picture, as the artist reads it ('10_mira/control/')."""
     return f"{folder_of(m) + '/' if folder_of(m) else ''}{CONTROL_FOLDER}/"
 
 
 def _missing(m: MediaFile, family: ModelFamily) -> list[Finding]:
     return [Finding(
         code="DS_CONTROL_MISSING", severity="block",
-        message=f"'{m.path}' has no starting image in {_where(m)}: {family.display_name} learns an edit from pairs, "
+        message=f"'{m.path}' has no starting image in {control_where(m)}: {family.display_name} learns an edit from pairs, "
                 "so the trainer cannot use it.",
-        fix=f"Put its starting picture in {_where(m)} as {PurePosixPath(m.path).stem} (any image type), or move the "
+        fix=f"Put its starting picture in {control_where(m)} as {PurePosixPath(m.path).stem} (any image type), or move the "
             "picture out of the dataset.",
         path=m.path, evidence={"picture": m.path},
     )]
@@ -96,7 +97,7 @@ def badly_named(m: MediaFile, mine: list[str]) -> list[Finding]:
         code="DS_CONTROL_BAD_NAME", severity="block",
         message=f"musubi-tuner takes {', '.join(repr(c) for c in bad)} as starting image(s) of '{m.path}' (the name "
                 f"starts with {stem}), but after '{stem}_' it accepts only a number, so it stops with 'Invalid digits suffix'.",
-        fix=f"Rename it to {stem} (any image type), or {stem}_0, {stem}_1 ... for several, or move it out of {_where(m)}.",
+        fix=f"Rename it to {stem} (any image type), or {stem}_0, {stem}_1 ... for several, or move it out of {control_where(m)}.",
         path=m.path, evidence={"picture": m.path, "control_images": bad},
     )]
 
@@ -108,7 +109,7 @@ def _too_many(m: MediaFile, mine: list[str], family: ModelFamily) -> list[Findin
     stem = PurePosixPath(m.path).stem
     return [Finding(
         code="DS_CONTROL_TOO_MANY", severity="block",
-        message=f"'{m.path}' has {len(mine)} starting images in {_where(m)}; {family.display_name} learns from one "
+        message=f"'{m.path}' has {len(mine)} starting images in {control_where(m)}; {family.display_name} learns from one "
                 "starting image per picture (musubi-tuner docs/dataset_config.md).",
         fix=f"Keep one starting image for {stem} (named {stem}, any image type), or train Qwen-Image-Edit-2509 / 2511, "
             "which read several.",

@@ -13,7 +13,7 @@ from pathlib import PurePosixPath
 from loragate.catalog.models import ModelFamily, OneFrame
 from loragate.core.errors import LoragateError
 from loragate.core.findings import Finding
-from loragate.dataset.control import CONTROL_FOLDER, badly_named, folder_of, match_controls, pictures_and_controls
+from loragate.dataset.control import badly_named, control_where, match_controls, pictures_and_controls
 from loragate.dataset.model import DatasetScan, MediaFile
 
 
@@ -39,8 +39,7 @@ def _order(control: str, picture: MediaFile) -> int:
 
 
 def _count_finding(picture: MediaFile, mine: list[str], family: ModelFamily, one_frame: OneFrame) -> Finding:
-    stem, folder = PurePosixPath(picture.path).stem, folder_of(picture)
-    where = f"{folder}/{CONTROL_FOLDER}/" if folder else f"{CONTROL_FOLDER}/"
+    stem, where = PurePosixPath(picture.path).stem, control_where(picture)
     names = one_frame.control_names
     wanted = " and ".join(f"its {name} as {stem}_{n}" for n, name in enumerate(names))
     found = [PurePosixPath(c).name for c in mine]

@@ -98,9 +98,9 @@ def _choose_engine(request: EvalRequest, plan: TrainingPlan, family: ModelFamily
         return "comfyui", notes
     if request.engine == "scripts" or (request.engine == "auto" and trainer_ok):
         if not trainer_ok:
-            script_for(family)  # no generation command at all: says so
+            script = script_for(family)  # with no generation command at all, this says so
             raise LoragateError(
-                f"The trainer's {script_for(family)} is not at {plan.trainer_dir}.",
+                f"The trainer's {script} is not at {plan.trainer_dir}.",
                 "Point the plan's trainer_dir at the trainer checkout, or use --engine comfyui / export.",
             )
         if request.engine == "auto":

@@ -277,7 +277,7 @@ def _rule_argparse(o: StepOutcome):
         )
     m = o.last_re(_BAD_VALUE)
     if m:
-        example = o.known.value_example
+        example = o.own.value_example
         return (
             "bad_flag",
             f"The trainer rejected the value of {m.group(1)}: {m.group(2)}.",

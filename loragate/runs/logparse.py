@@ -247,7 +247,7 @@ class LogParser:
         if "No " in text or "found" in text:  # cheap gate before the patterns
             for problem, line, _ in quiet_problems([text]):
                 f.quiet.setdefault(problem.code, line)
-        epoch = next((m for p in marks.epoch for m in [p.match(text)] if m), None)
+        epoch = _search(marks.epoch, text)
         if epoch:
             f.epoch, f.total_epochs = int(epoch["n"]), int(epoch["total"])
             return

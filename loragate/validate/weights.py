@@ -56,10 +56,6 @@ def read_weights_name(path: str) -> WeightsName:
                        expert=_first(_EXPERT, name), dtype=_first(_DTYPE, name))
 
 
-
-
-
-
 def sdxl_variant(model_path: str) -> str:
     """Pony, Illustrious and the other SDXL checkpoints caption differently (catalog notes), and a v-prediction
     one (NoobAI-XL V-Pred) trains differently: the released name says which (models.toml file_name_patterns)."""
